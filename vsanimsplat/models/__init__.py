@@ -1,0 +1,1 @@
+"""Interpolation models composed from the networks, and the weight registry."""

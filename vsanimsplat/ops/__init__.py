@@ -1,0 +1,1 @@
+"""Differentiable image operators (torch): softmax splatting, backward warping, correlation."""
