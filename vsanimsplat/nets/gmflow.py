@@ -1,0 +1,394 @@
+"""GMFlow optical flow (Xu et al., "GMFlow: Learning Optical Flow via Global Matching", CVPR 2022).
+
+An independent implementation of the configuration GMFSS_Fortuna uses: two scales
+(1/8 then 1/4 of the input), six shifted-window transformer blocks, global matching
+at 1/8, local matching (radius 4) at 1/4, flow propagation by self-attention and
+convex upsampling by 4. Parameter names and shapes follow the published checkpoint
+so that its weights load with ``strict=True``.
+
+Data flow of :meth:`GMFlow.forward`::
+
+    img0, img1 ──normalise──► CNN backbone ──► features at 1/8 and 1/4
+    1/8: + position ─► transformer (2×2 windows) ─► global matching ─► global propagation
+    1/4: upsample flow ─► warp features of img1 ─► + position ─► transformer (8×8 windows)
+         ─► local matching (residual flow) ─► local propagation ─► convex upsampling ×4
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from vsanimsplat.ops.backwarp import backwarp
+
+__all__ = ["GMFlow"]
+
+#: Input height and width must be multiples of this (1/4 features split into 8×8 windows).
+SIZE_MULTIPLE = 32
+
+_IMAGENET_MEAN = (0.485, 0.456, 0.406)
+_IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _neighbours(x: Tensor, radius: int) -> Tensor:
+    """(N, C, H, W) -> (N, C, (2r+1)², H, W): each pixel's zero-padded square neighbourhood, row-major."""
+    n, c, h, w = x.shape
+    k = 2 * radius + 1
+    return F.unfold(x, k, padding=radius).view(n, c, k * k, h, w)
+
+
+def _channels_last(x: Tensor) -> Tensor:
+    return x.permute(0, 2, 3, 1)
+
+
+def _channels_first(x: Tensor) -> Tensor:
+    return x.permute(0, 3, 1, 2)
+
+
+def _pixel_coords(h: int, w: int, like: Tensor) -> Tensor:
+    """(H*W, 2) pixel coordinates (x, y) in row-major order, in the dtype/device of ``like``."""
+    ys, xs = torch.meshgrid(
+        torch.arange(h, device=like.device, dtype=like.dtype),
+        torch.arange(w, device=like.device, dtype=like.dtype),
+        indexing="ij",
+    )
+    return torch.stack((xs, ys), -1).view(h * w, 2)
+
+
+def _sine_position(h: int, w: int, channels: int, like: Tensor) -> Tensor:
+    """DETR-style 2-D sine position encoding of an (h, w) grid: (channels, h, w).
+
+    Coordinates 1..n are normalised to (0, 2π] by ``/ (n + 1e-6) * 2π``; the first half of the
+    channels encodes y, the second half x, each as interleaved sin/cos pairs with frequencies
+    ``10000 ** (2i / (channels / 2))``. Computed in at least float32, returned in ``like.dtype``.
+    """
+    dtype = torch.promote_types(like.dtype, torch.float32)
+    half = channels // 2
+    freq = 10000.0 ** (torch.arange(0, half, 2, device=like.device, dtype=dtype) / half)  # (half/2,)
+
+    def encode(n: int) -> Tensor:  # (n, half)
+        pos = torch.arange(1, n + 1, device=like.device, dtype=dtype) / (n + 1e-6) * (2 * math.pi)
+        phase = pos[:, None] / freq
+        return torch.stack((phase.sin(), phase.cos()), -1).flatten(1)
+
+    ey = encode(h)[:, None, :].expand(h, w, half)
+    ex = encode(w)[None, :, :].expand(h, w, half)
+    return torch.cat((ey, ex), -1).permute(2, 0, 1).to(like.dtype)
+
+
+# --------------------------------------------------------------------------- backbone
+
+
+class _ResidualBlock(nn.Module):
+    """Two 3×3 convs with instance norm and ReLU, plus a (strided) 1×1 projection when the shape changes."""
+
+    def __init__(self, cin: int, cout: int, stride: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.downsample: nn.Module = (
+            nn.Sequential(nn.Conv2d(cin, cout, 1, stride), nn.InstanceNorm2d(cout))
+            if stride != 1 or cin != cout
+            else nn.Identity()
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        y = F.relu(F.instance_norm(self.conv1(x)))
+        y = F.relu(F.instance_norm(self.conv2(y)))
+        return F.relu(self.downsample(x) + y)
+
+
+class _Backbone(nn.Module):
+    """ResNet-like encoder: 1/2 (64 ch) → 1/4 (96) → 1/4 (128) → 1×1 conv, then one shared 3×3
+    conv applied with stride 1 and stride 2 (the "trident" conv) for the 1/4 and 1/8 outputs."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
+
+        def stage(cin: int, cout: int, stride: int) -> nn.Sequential:
+            return nn.Sequential(_ResidualBlock(cin, cout, stride), _ResidualBlock(cout, cout, 1))
+
+        self.layer1 = stage(64, 64, 1)
+        self.layer2 = stage(64, 96, 2)
+        self.layer3 = stage(96, 128, 1)
+        self.conv2 = nn.Conv2d(128, channels, 1)
+        self.trident_conv = nn.Conv2d(channels, channels, 3, 1, 1, bias=False)
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """Returns features at (1/8, 1/4) of the input resolution."""
+        x = F.relu(F.instance_norm(self.conv1(x)))
+        x = self.conv2(self.layer3(self.layer2(self.layer1(x))))
+        w = self.trident_conv.weight
+        return F.conv2d(x, w, stride=2, padding=1), F.conv2d(x, w, stride=1, padding=1)
+
+
+# --------------------------------------------------------------------------- transformer
+
+
+class _Windows:
+    """Swin-style partition of a (N, H, W, C) map into k×k windows, optionally cyclically shifted
+    by half a window (towards the top-left) first; ``mask`` is the additive attention mask (0 or
+    -100) that stops shifted windows from mixing pixels that were not adjacent before the roll."""
+
+    def __init__(self, h: int, w: int, k: int, shifted: bool, like: Tensor) -> None:
+        self.h, self.w, self.k = h, w, k
+        wh, ww = h // k, w // k
+        self.shift = (wh // 2, ww // 2) if shifted else (0, 0)
+        self.mask: Tensor | None = None
+        if shifted:
+            # Label the regions the roll glues together: [0, n-win), [n-win, n-shift), [n-shift, n).
+            def regions(n: int, win: int, s: int) -> Tensor:
+                i = torch.arange(n, device=like.device)
+                return (i >= n - win).long() + (i >= n - s).long()
+
+            # The labels describe the rolled map, so they are partitioned without rolling.
+            label = regions(h, wh, self.shift[0])[:, None] * 3 + regions(w, ww, self.shift[1])
+            lw = self._partition(label[None, :, :, None]).squeeze(-1)[0]  # (k*k, L)
+            zero = torch.zeros((), dtype=like.dtype, device=like.device)
+            self.mask = torch.where(lw[:, :, None] == lw[:, None, :], zero, zero - 100)  # (k*k, L, L)
+
+    def _partition(self, x: Tensor) -> Tensor:
+        n, h, w, c = x.shape
+        k = self.k
+        return x.view(n, k, h // k, k, w // k, c).transpose(2, 3).reshape(n, k * k, -1, c)
+
+    def split(self, x: Tensor) -> Tensor:
+        """(N, H, W, C) -> (N, k*k, L, C) with L = (H/k)(W/k), rolled first if shifted."""
+        if any(self.shift):
+            x = torch.roll(x, (-self.shift[0], -self.shift[1]), (1, 2))
+        return self._partition(x)
+
+    def merge(self, x: Tensor) -> Tensor:
+        """Inverse of :meth:`split`."""
+        n, _, _, c = x.shape
+        k, h, w = self.k, self.h, self.w
+        x = x.view(n, k, k, h // k, w // k, c).transpose(2, 3).reshape(n, h, w, c)
+        if any(self.shift):
+            x = torch.roll(x, self.shift, (1, 2))
+        return x
+
+
+class _AttentionLayer(nn.Module):
+    """Single-head window attention of ``x`` (queries) on ``y`` (keys/values), projected, layer-normed;
+    with ``ffn``, followed by an MLP on [x, message]. Residual on x. Works in window layout."""
+
+    def __init__(self, channels: int, ffn: bool, ffn_expansion: int = 4) -> None:
+        super().__init__()
+        c = channels
+        self.q_proj = nn.Linear(c, c, bias=False)
+        self.k_proj = nn.Linear(c, c, bias=False)
+        self.v_proj = nn.Linear(c, c, bias=False)
+        self.merge = nn.Linear(c, c, bias=False)
+        self.norm1 = nn.LayerNorm(c)
+        if ffn:
+            hidden = 2 * c * ffn_expansion
+            self.mlp = nn.Sequential(nn.Linear(2 * c, hidden, bias=False), nn.GELU(), nn.Linear(hidden, c, bias=False))
+            self.norm2 = nn.LayerNorm(c)
+
+    def forward(self, x: Tensor, y: Tensor, mask: Tensor | None) -> Tensor:
+        # x, y: (N, windows, L, C); softmax(q kᵀ / √C + mask) v per window
+        msg = F.scaled_dot_product_attention(self.q_proj(x), self.k_proj(y), self.v_proj(y), attn_mask=mask)
+        msg = self.norm1(self.merge(msg))
+        if hasattr(self, "mlp"):
+            msg = self.norm2(self.mlp(torch.cat((x, msg), -1)))
+        return x + msg
+
+
+class _TransformerBlock(nn.Module):
+    """Self-attention, then cross-attention + FFN, in the same (possibly shifted) windows."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.self_attn = _AttentionLayer(channels, ffn=False)
+        self.cross_attn_ffn = _AttentionLayer(channels, ffn=True)
+
+    def forward(self, x: Tensor, y: Tensor, win: _Windows) -> Tensor:
+        xw = win.split(x)
+        xw = self.self_attn(xw, xw, win.mask)
+        return win.merge(self.cross_attn_ffn(xw, win.split(y), win.mask))
+
+
+class _FeatureTransformer(nn.Module):
+    """Six blocks; odd blocks use shifted windows. Both images are processed as one batch: each block
+    updates [f0; f1] attending to [f1; f0] as they were *before* the block."""
+
+    def __init__(self, channels: int, num_blocks: int = 6) -> None:
+        super().__init__()
+        self.layers = nn.ModuleList(_TransformerBlock(channels) for _ in range(num_blocks))
+
+    def forward(self, f0: Tensor, f1: Tensor, splits: int) -> tuple[Tensor, Tensor]:
+        """(N, H, W, C) features of both images -> transformed features, same layout."""
+        _, h, w, _ = f0.shape
+        windows = [_Windows(h, w, splits, shifted, f0) for shifted in (False, True)]
+        x = torch.cat((f0, f1))
+        for i, block in enumerate(self.layers):
+            y = torch.cat(x.chunk(2)[::-1])
+            x = block(x, y, windows[i % 2])
+        f0, f1 = x.chunk(2)
+        return f0, f1
+
+
+# --------------------------------------------------------------------------- matching
+
+
+def _global_matching(f0: Tensor, f1: Tensor) -> Tensor:
+    """Flow (N, 2, H, W) as the softmax(f0·f1 / √C)-weighted mean position in f1 minus own position.
+
+    f0, f1: (N, H, W, C)."""
+    n, h, w, c = f0.shape
+    coords = _pixel_coords(h, w, f0)  # (HW, 2)
+    match = F.scaled_dot_product_attention(f0.reshape(n, h * w, c), f1.reshape(n, h * w, c), coords.expand(n, -1, -1))
+    return _channels_first((match - coords).view(n, h, w, 2))
+
+
+def _local_matching(f0: Tensor, f1: Tensor, radius: int) -> Tensor:
+    """Residual flow (N, 2, H, W) from a softmax over the (2r+1)² integer offsets around each pixel;
+    offsets falling outside the image are excluded. f0, f1: (N, C, H, W)."""
+    n, c, h, w = f0.shape
+    k = 2 * radius + 1
+    padded = F.pad(f1, (radius,) * 4)
+    # One offset at a time: the unfolded (N, C·k², H, W) neighbourhood would take k² = 81 times the
+    # memory of f1 and is slower on CPU than 81 small products.
+    corr = torch.stack(
+        [(f0 * padded[:, :, dy : dy + h, dx : dx + w]).sum(1) for dy in range(k) for dx in range(k)], 1
+    ) / math.sqrt(c)  # (N, k², H, W)
+
+    offsets = torch.arange(-radius, radius + 1, device=f0.device)
+    ys = torch.arange(h, device=f0.device)[:, None] + offsets  # (H, k)
+    xs = torch.arange(w, device=f0.device)[:, None] + offsets  # (W, k)
+    inside = ((ys >= 0) & (ys < h)).T[:, None, :, None] & ((xs >= 0) & (xs < w)).T[None, :, None, :]
+    corr = corr.masked_fill(~inside.reshape(k * k, h, w), float("-inf"))
+
+    prob = corr.softmax(1)
+    grid = offsets.to(f0.dtype)
+    dx = (prob.view(n, k, k, h, w) * grid[None, None, :, None, None]).sum((1, 2))
+    dy = (prob.view(n, k, k, h, w) * grid[None, :, None, None, None]).sum((1, 2))
+    return torch.stack((dx, dy), 1)
+
+
+# --------------------------------------------------------------------------- propagation
+
+
+class _FlowPropagation(nn.Module):
+    """Smooths the flow by self-attention on image-0 features: queries and keys from f0, values = flow."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.q_proj = nn.Linear(channels, channels)
+        self.k_proj = nn.Linear(channels, channels)
+
+    def global_(self, f0: Tensor, flow: Tensor) -> Tensor:
+        """Attention over all pixels. As in the published weights, keys are ``k_proj(q_proj(f0))``.
+
+        f0: (N, H, W, C); flow: (N, 2, H, W)."""
+        n, h, w, c = f0.shape
+        q = self.q_proj(f0.reshape(n, h * w, c))
+        out = F.scaled_dot_product_attention(q, self.k_proj(q), _channels_last(flow).reshape(n, h * w, 2))
+        return _channels_first(out.view(n, h, w, 2))
+
+    def local(self, f0: Tensor, flow: Tensor, radius: int) -> Tensor:
+        """Attention over the (2r+1)² neighbourhood; keys ``k_proj(f0)``. Outside the image keys and
+        flow are zero (so those slots get score 0 and contribute zero flow, but still take weight).
+
+        f0: (N, H, W, C); flow: (N, 2, H, W)."""
+        c = f0.shape[-1]
+        q = _channels_first(self.q_proj(f0))  # (N, C, H, W)
+        keys = _neighbours(_channels_first(self.k_proj(f0)), radius)  # (N, C, k², H, W)
+        prob = ((q[:, :, None] * keys).sum(1, keepdim=True) / math.sqrt(c)).softmax(2)  # (N, 1, k², H, W)
+        return (prob * _neighbours(flow, radius)).sum(2)
+
+
+# --------------------------------------------------------------------------- model
+
+
+class GMFlow(nn.Module):
+    """GMFlow optical flow network with the architecture and parameter names of the published
+    GMFSS_Fortuna ``flownet.pkl`` (feature channels 128, 6 transformer blocks, 1 head, FFN ×4,
+    two scales with window splits (2, 8), matching (global, radius 4), propagation (global,
+    radius 1), convex upsampling ×4). It has no constructor arguments.
+
+    ``forward(img0, img1)`` returns the flow from ``img0`` to ``img1`` such that
+    ``img0(p) ≈ img1(p + flow(p))``.
+
+    | parameter | type | default | meaning |
+    |---|---|---|---|
+    | `img0` | Tensor (N, 3, H, W) | — | first image, RGB in [0, 1]; float32/64, or float16/bfloat16 |
+    | `img1` | Tensor (N, 3, H, W) | — | second image, same shape, dtype and device |
+    | returns | Tensor (N, 2, H, W) | — | flow (x, y) in pixels at the input resolution, input dtype |
+
+    H and W must be positive multiples of 32 (:data:`SIZE_MULTIPLE`); the caller pads (GMFSS
+    feeds half-resolution frames, so full frames pad to multiples of 64). Other sizes raise
+    ``ValueError``.
+    """
+
+    channels = 128
+    upsample = 4
+
+    def __init__(self) -> None:
+        super().__init__()
+        c = self.channels
+        self.backbone = _Backbone(c)
+        self.transformer = _FeatureTransformer(c)
+        self.feature_flow_attn = _FlowPropagation(c)
+        self.upsampler = nn.Sequential(
+            nn.Conv2d(2 + c, 256, 3, 1, 1), nn.ReLU(inplace=True), nn.Conv2d(256, self.upsample**2 * 9, 1)
+        )
+
+    @staticmethod
+    def _check(img0: Tensor, img1: Tensor) -> None:
+        for name, img in (("img0", img0), ("img1", img1)):
+            if img.dim() != 4 or img.shape[1] != 3:
+                raise ValueError(f"{name} must have shape (N, 3, H, W), got {tuple(img.shape)}")
+            h, w = img.shape[-2:]
+            if h == 0 or w == 0 or h % SIZE_MULTIPLE or w % SIZE_MULTIPLE:
+                raise ValueError(
+                    f"{name} height and width must be positive multiples of {SIZE_MULTIPLE} "
+                    f"(pad the input), got {h}x{w}"
+                )
+        if img0.shape != img1.shape:
+            raise ValueError(f"img0 and img1 must have the same shape, got {tuple(img0.shape)} and {tuple(img1.shape)}")
+
+    def _with_position(self, f: Tensor, splits: int) -> Tensor:
+        """(N, C, H, W) -> (N, H, W, C) plus the sine encoding of the position *inside its window*."""
+        _, c, h, w = f.shape
+        pos = _sine_position(h // splits, w // splits, c, f).repeat(1, splits, splits)
+        return _channels_last(f + pos)
+
+    def _convex_upsample(self, flow: Tensor, f0: Tensor) -> Tensor:
+        """×4 upsampling: each fine pixel is a softmax-weighted mix of the 3×3 coarse flow neighbours.
+
+        flow: (N, 2, h, w); f0: (N, h, w, C) -> (N, 2, 4h, 4w)."""
+        n, _, h, w = flow.shape
+        s = self.upsample
+        weights = self.upsampler(torch.cat((flow, _channels_first(f0)), 1)).view(n, 9, s, s, h, w).softmax(1)
+        up = torch.einsum("nkijhw,nckhw->nchiwj", weights, _neighbours(s * flow, 1))
+        return up.reshape(n, 2, h * s, w * s)
+
+    def forward(self, img0: Tensor, img1: Tensor) -> Tensor:
+        self._check(img0, img1)
+        mean = torch.tensor(_IMAGENET_MEAN, dtype=img0.dtype, device=img0.device).view(1, 3, 1, 1)
+        std = torch.tensor(_IMAGENET_STD, dtype=img0.dtype, device=img0.device).view(1, 3, 1, 1)
+        feats8, feats4 = self.backbone(torch.cat(((img0 - mean) / std, (img1 - mean) / std)))
+        f0_8, f1_8 = feats8.chunk(2)
+        f0_4, f1_4 = feats4.chunk(2)
+
+        # 1/8: global matching and global propagation
+        f0, f1 = self.transformer(self._with_position(f0_8, 2), self._with_position(f1_8, 2), splits=2)
+        flow = _global_matching(f0, f1)
+        flow = self.feature_flow_attn.global_(f0, flow)
+
+        # 1/4: warp image-1 features by the upsampled flow, then local refinement
+        flow = 2 * F.interpolate(flow, scale_factor=2, mode="bilinear", align_corners=True)
+        f1_4 = backwarp(f1_4, flow, padding="zeros")
+        f0, f1 = self.transformer(self._with_position(f0_4, 8), self._with_position(f1_4, 8), splits=8)
+        flow = flow + _local_matching(_channels_first(f0), _channels_first(f1), radius=4)
+        flow = self.feature_flow_attn.local(f0, flow, radius=1)
+
+        return self._convex_upsample(flow, f0)
