@@ -1,0 +1,35 @@
+# The two commands of the README: `make demo` (set up + run the main job) and `make test`.
+# Both create .venv with Python 3.12+ (VapourSynth R81 wheels need CPython >= 3.12).
+
+VENV := .venv
+BIN := $(VENV)/bin
+# python3.12 on PATH (a pyenv shim only counts if it really runs), else any pyenv 3.12.
+PYTHON ?= $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python3.12 /usr/bin/python3.12 /usr/local/bin/python3.12; do \
+	"$$p" -c 'import sys; assert sys.version_info >= (3, 12)' >/dev/null 2>&1 && { echo "$$p"; break; }; done)
+
+.PHONY: setup demo test clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml setup.py
+	@if [ -z "$(PYTHON)" ]; then \
+		echo "error: Python 3.12 not found on PATH or under pyenv (~/.pyenv/versions/3.12*)."; \
+		echo "       Install it (e.g. 'pyenv install 3.12') or run: make PYTHON=/path/to/python3.12 $(MAKECMDGOALS)"; \
+		exit 1; fi
+	@echo "Using $(PYTHON)"
+	"$(PYTHON)" -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade pip
+	$(BIN)/python -m pip install -e ".[test]"
+	$(BIN)/vapoursynth config
+	touch $@
+
+demo: setup
+	mkdir -p out
+	$(BIN)/python scripts/make_demo_clip.py out/demo.mkv
+	$(BIN)/vsanimsplat report out/demo.mkv --timecodes out/demo.timecodes.txt
+
+test: setup
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) out .pytest_cache .hypothesis

@@ -1,0 +1,28 @@
+"""Shared test helpers: synthetic animated clips as VapourSynth clips."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from fractions import Fraction
+
+import vapoursynth as vs
+
+from vsanimsplat.filters.frames import clip_from_arrays
+from vsanimsplat.testing import AnimatedClip, Scene, animate
+
+
+def synthetic_clip(
+    holds: Sequence[int],
+    width: int = 96,
+    height: int = 64,
+    noise: float = 0.0,
+    seed: int = 0,
+    fmt: int = vs.RGB24,
+    fps: Fraction = Fraction(24000, 1001),
+) -> tuple[vs.VideoNode, AnimatedClip]:
+    """A clip animated with ``holds``, converted to ``fmt``, and the truth about it."""
+    animation = animate(Scene(width, height, seed=seed), holds, noise=noise, seed=seed)
+    clip = clip_from_arrays(animation.frames, fps)
+    if fmt != vs.RGB24:
+        clip = clip.resize.Bicubic(format=fmt, matrix_s="709")
+    return clip, animation

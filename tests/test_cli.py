@@ -1,0 +1,57 @@
+"""The ``vsanimsplat`` command line on real encoded video files."""
+
+import subprocess
+import sys
+
+import pytest
+
+from vsanimsplat.cli import main
+
+
+def test_report_counts_drawings_and_holds(video, capsys, tmp_path):
+    path, holds = video
+    timecodes = tmp_path / "tc.txt"
+    assert main(["report", str(path), "--timecodes", str(timecodes), "-q"]) == 0
+    out = capsys.readouterr().out
+    assert f"drawings: {len(holds)}" in out
+    assert f"frames:   {sum(holds)}" in out
+    assert f"ones   {holds.count(1):6d}" in out
+    assert f"twos   {holds.count(2):6d}" in out
+    assert f"threes {holds.count(3):6d}" in out
+    lines = timecodes.read_text().splitlines()
+    assert lines[0] == "# timecode format v2" and len(lines) == 1 + len(holds)
+    assert float(lines[2]) == pytest.approx(holds[0] * 1001 / 24)
+
+
+def test_report_threshold_as_pixels(video, capsys):
+    path, holds = video
+    assert main(["report", str(path), "--threshold", "0", "--tolerance", "0", "-q"]) == 0
+    drawings = int(capsys.readouterr().out.split("drawings:")[1].split()[0])
+    assert len(holds) <= drawings <= sum(holds)
+
+
+def test_missing_input_is_a_clear_error(capsys, tmp_path):
+    assert main(["report", str(tmp_path / "nope.mkv")]) == 2
+    assert "input file not found" in capsys.readouterr().err
+
+
+def test_undecodable_input_is_a_clear_error(capsys, tmp_path):
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(b"not a video at all" * 100)
+    assert main(["report", str(junk)]) == 2
+    assert "cannot decode" in capsys.readouterr().err
+
+
+def test_bad_threshold_is_refused(video, capsys):
+    path, _ = video
+    with pytest.raises(SystemExit) as exit_:
+        main(["report", str(path), "--threshold", "lots"])
+    assert exit_.value.code == 2
+    assert "threshold" in capsys.readouterr().err
+    assert main(["report", str(path), "--threshold", "2.0"]) == 2
+    assert "threshold" in capsys.readouterr().err
+
+
+def test_module_entry_point_runs():
+    done = subprocess.run([sys.executable, "-m", "vsanimsplat", "--version"], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.startswith("vsanimsplat ")

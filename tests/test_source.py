@@ -1,0 +1,42 @@
+"""Opening video files: constant rate by default, the file's timestamps on request."""
+
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+import vapoursynth as vs
+
+from vsanimsplat.filters.frames import frame_durations
+from vsanimsplat.filters.source import open_video, standard_rate
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def test_standard_rate_snaps_rounded_container_rates():
+    assert standard_rate(Fraction(2997, 125)) == Fraction(24000, 1001)
+    assert standard_rate(Fraction(5994, 100)) == Fraction(60000, 1001)
+    assert standard_rate(Fraction(24)) == 24
+    assert standard_rate(Fraction(260739, 33125)) == Fraction(260739, 33125)  # nothing standard nearby
+
+
+def test_constant_rate_by_default_and_timestamps_with_vfr(video):
+    path, holds = video
+    clip = open_video(path)
+    assert clip.fps == Fraction(24000, 1001) and clip.num_frames == sum(holds)
+    assert set(frame_durations(clip)) == {Fraction(1001, 24000)}
+    stamped = frame_durations(open_video(path, vfr=True))
+    assert set(stamped[:-1]) == {Fraction(41, 1000), Fraction(42, 1000)}  # Matroska rounds to 1 ms
+    forced = open_video(path, fps=Fraction(25))
+    assert forced.fps == 25 and set(frame_durations(forced)) == {Fraction(1, 25)}
+
+
+def test_bad_fps_is_refused(video):
+    with pytest.raises(ValueError, match="fps"):
+        open_video(video[0], fps=Fraction(0))
+
+
+@pytest.mark.skipif(not (SHARED / "megamind-scenecuts.avi").exists(), reason="shared evaluation data not present")
+def test_avi_with_a_misleading_header_gets_its_real_rate():
+    clip = open_video(SHARED / "megamind-scenecuts.avi")
+    assert clip.fps == Fraction(24000, 1001) and clip.num_frames == 270
+    assert vs.core.bs.VideoSource(str(SHARED / "megamind-scenecuts.avi")).fps != clip.fps

@@ -1,0 +1,184 @@
+"""Pure timing logic: drawings, holds, cadence and timecodes.
+
+Nothing here knows about VapourSynth or torch. Times are exact
+:class:`fractions.Fraction` seconds; durations never pass through floats.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+
+__all__ = [
+    "Drawing",
+    "CadenceReport",
+    "resolve_threshold",
+    "drawing_starts",
+    "group_drawings",
+    "start_times",
+    "cadence_report",
+    "format_timecodes_v2",
+]
+
+
+@dataclass(frozen=True)
+class Drawing:
+    """One drawing: a run of consecutive input frames that show the same picture.
+
+    | field | type | meaning |
+    |---|---|---|
+    | `first` | int | index of the first input frame of the run |
+    | `frames` | int | number of input frames in the run |
+    | `source_first` | int | first *original* source frame (differs from `first` when the input was already deduplicated) |
+    | `hold` | int | original source frames held (sum of the input frames' holds) |
+    | `start` | Fraction | start time in seconds, from the start of the clip |
+    | `duration` | Fraction | how long the drawing is shown, in seconds |
+    """
+
+    first: int
+    frames: int
+    source_first: int
+    hold: int
+    start: Fraction
+    duration: Fraction
+
+
+def resolve_threshold(threshold: int | float, area: int) -> int:
+    """Turn a user threshold into a pixel count.
+
+    | parameter | type | meaning |
+    |---|---|---|
+    | `threshold` | int or float | an ``int`` is a pixel count in ``0 … area``; a ``float`` is a fraction of the frame in ``0.0 … 1.0`` |
+    | `area` | int | pixels per frame (width × height) |
+
+    Returns the largest number of differing pixels that still counts as "same drawing".
+    Raises ``ValueError`` naming ``threshold`` when it is out of range or of the wrong type.
+    """
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)):
+        raise ValueError(
+            f"threshold must be an int (pixels, 0 … {area}) or a float (fraction of the frame, 0.0 … 1.0), "
+            f"got {threshold!r}"
+        )
+    if isinstance(threshold, int):
+        if not 0 <= threshold <= area:
+            raise ValueError(f"threshold in pixels must be within 0 … {area} (width × height), got {threshold}")
+        return threshold
+    if not 0.0 <= threshold <= 1.0:
+        raise ValueError(f"threshold as a fraction of the frame must be within 0.0 … 1.0, got {threshold}")
+    return int(threshold * area)
+
+
+def drawing_starts(diff_counts: Sequence[int], threshold: int) -> list[int]:
+    """Indices of the frames that start a new drawing.
+
+    | parameter | type | meaning |
+    |---|---|---|
+    | `diff_counts` | sequence of int | ``diff_counts[i]`` = pixels that differ between frame ``i`` and ``i + 1`` (length ``num_frames - 1``) |
+    | `threshold` | int | frames whose difference is ``<= threshold`` pixels are the same drawing |
+
+    Frame 0 always starts a drawing. With ``threshold=0`` every frame that differs at all starts one.
+    """
+    if threshold < 0:
+        raise ValueError(f"threshold must be >= 0, got {threshold}")
+    return [0] + [i + 1 for i, count in enumerate(diff_counts) if count > threshold]
+
+
+def group_drawings(
+    starts: Sequence[int],
+    durations: Sequence[Fraction],
+    holds: Sequence[int] | None = None,
+    source_frames: Sequence[int] | None = None,
+) -> list[Drawing]:
+    """Group input frames into drawings with exact timing.
+
+    | parameter | type | default | meaning |
+    |---|---|---|---|
+    | `starts` | sequence of int | | first frame of each drawing, increasing, starting at 0 (see :func:`drawing_starts`) |
+    | `durations` | sequence of Fraction | | duration of every input frame in seconds |
+    | `holds` | sequence of int | all 1 | source frames each input frame already stands for (from an earlier dedupe) |
+    | `source_frames` | sequence of int | ``0 … n-1`` | original source index of each input frame |
+
+    The durations of the drawings sum exactly to the sum of ``durations``.
+    """
+    n = len(durations)
+    if not starts or starts[0] != 0 or any(b <= a for a, b in zip(starts, starts[1:])) or starts[-1] >= n:
+        raise ValueError(f"starts must increase from 0 and stay below {n}, got {list(starts)[:8]}…")
+    holds = [1] * n if holds is None else holds
+    source_frames = range(n) if source_frames is None else source_frames
+    drawings = []
+    time = Fraction(0)
+    for first, end in zip(starts, list(starts[1:]) + [n]):
+        duration = sum(durations[first:end], Fraction(0))
+        drawings.append(
+            Drawing(
+                first=first,
+                frames=end - first,
+                source_first=source_frames[first],
+                hold=sum(holds[first:end]),
+                start=time,
+                duration=duration,
+            )
+        )
+        time += duration
+    return drawings
+
+
+def start_times(durations: Iterable[Fraction]) -> list[Fraction]:
+    """Start time of every frame: the running sum of the durations before it (first frame at 0)."""
+    times = [Fraction(0)]
+    for duration in durations:
+        times.append(times[-1] + duration)
+    return times[:-1]
+
+
+@dataclass(frozen=True)
+class CadenceReport:
+    """Summary of the drawings found in a clip.
+
+    | field | type | meaning |
+    |---|---|---|
+    | `frames` | int | input frames |
+    | `drawings` | int | drawings found |
+    | `histogram` | dict[str, int] | drawings held ``ones``, ``twos``, ``threes`` and ``longer`` (in source frames) |
+    | `dropped` | int | input frames removed as repeats (``frames - drawings``) |
+    | `duration` | Fraction | total duration in seconds |
+    """
+
+    frames: int
+    drawings: int
+    histogram: dict[str, int]
+    dropped: int
+    duration: Fraction
+
+    def lines(self) -> list[str]:
+        """The report as human-readable lines."""
+        h = self.histogram
+        share = (lambda k: f"{100 * h[k] / self.drawings:5.1f}%") if self.drawings else (lambda k: "  n/a")
+        return [
+            f"frames:   {self.frames}",
+            f"drawings: {self.drawings}",
+            f"dropped:  {self.dropped} repeated frames",
+            f"duration: {float(self.duration):.3f} s",
+            "holds:",
+            *(f"  {key:<7}{h[key]:6d}  {share(key)}" for key in ("ones", "twos", "threes", "longer")),
+        ]
+
+
+def cadence_report(drawings: Sequence[Drawing], frames: int) -> CadenceReport:
+    """Count drawings by hold length (in source frames) and summarise them."""
+    counts = Counter(min(d.hold, 4) for d in drawings)
+    histogram = {"ones": counts[1], "twos": counts[2], "threes": counts[3], "longer": counts[4]}
+    duration = sum((d.duration for d in drawings), Fraction(0))
+    return CadenceReport(frames, len(drawings), histogram, frames - len(drawings), duration)
+
+
+def format_timecodes_v2(durations: Iterable[Fraction]) -> str:
+    """Matroska timecode v2 text: a header, then each frame's start time in milliseconds.
+
+    The format matches ``vspipe --timecodes``: nine decimals, one line per frame, no end time.
+    """
+    lines = ["# timecode format v2"]
+    lines += [f"{float(t * 1000):.9f}" for t in start_times(durations)]
+    return "\n".join(lines) + "\n"
