@@ -1,0 +1,130 @@
+"""Retiming: which two drawings, and which ``t`` between them, every output frame comes from.
+
+Pure logic on exact :class:`fractions.Fraction` times; no VapourSynth, no torch.
+
+Each input frame (a drawing) starts at the sum of the durations before it. The output is
+constant-rate: frame ``j`` is at ``T = j / rate``. It shows the drawing ``A`` on screen at ``T``
+moved towards the next drawing ``B`` by ``t = (T - m) / (start(B) - m)``, where ``m`` is when
+the move from ``A`` to ``B`` begins:
+
+- normally ``m = start(A)``, so the move takes the whole hold;
+- a hold longer than ``max_hold`` source frames is a pause, not slow motion: ``A`` stays still and
+  the move takes only the last ``cadence`` source frames before ``B`` (``cadence`` = the local
+  hold length of the neighbouring drawings);
+- no move crosses a scene cut, and the last drawing has nothing to move to: ``A`` is shown as is.
+
+::
+
+    source at 24 fps, on twos     A A B B C C C C C C D D
+    (C held 6 > 2 × 2: a pause)   |   |   |           |
+    move                          A→B B→C  C still  C→D
+    output at 48 fps, value of t  0 ¼ ½ ¾ 0 ¼ ½ ¾ 0 0 0 0 0 0 0 0 0 ¼ ½ ¾ 0 …
+    drawing shown (left)          A A A A B B B B C C C C C C C C C C C C D …
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_right
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from statistics import median_low
+
+from .timeline import start_times
+
+__all__ = ["Step", "output_length", "local_cadence", "plan"]
+
+
+@dataclass(frozen=True)
+class Step:
+    """How to make one output frame.
+
+    | field | type | meaning |
+    |---|---|---|
+    | `left` | int | input frame shown (t = 0) |
+    | `right` | int or None | the next drawing when the frame is an in-between, else None |
+    | `t` | Fraction | position between ``left`` (0) and ``right`` (1); 0 when ``right`` is None |
+    """
+
+    left: int
+    right: int | None
+    t: Fraction
+
+    @property
+    def interpolated(self) -> bool:
+        """True when the frame must be synthesised (0 < t < 1)."""
+        return self.right is not None
+
+
+def output_length(duration: Fraction, rate: Fraction) -> int:
+    """Output frames for an input lasting ``duration`` seconds at ``rate`` fps.
+
+    The rule: every output frame whose start time lies before the end of the input, i.e.
+    ``ceil(duration × rate)``. When ``duration × rate`` is whole (24 frames ×2 = 48) the output
+    covers the input exactly; otherwise the last frame runs past the end by less than one output frame.
+    """
+    return math.ceil(Fraction(duration) * Fraction(rate))
+
+
+def local_cadence(holds: Sequence[int], k: int, radius: int = 3) -> int:
+    """The usual hold around drawing ``k``: the lower median of the holds of up to ``radius``
+    drawings on each side (``holds[k]`` itself when it has no neighbours)."""
+    neighbours = list(holds[max(0, k - radius):k]) + list(holds[k + 1:k + 1 + radius])
+    return max(1, median_low(neighbours)) if neighbours else holds[k]
+
+
+def _move_start(k: int, starts: Sequence[Fraction], durations: Sequence[Fraction], holds: Sequence[int],
+                max_hold: int | None) -> Fraction:
+    """When the move from drawing k to k + 1 begins (see the module docstring)."""
+    cadence = local_cadence(holds, k)
+    limit = 2 * cadence if max_hold is None else max_hold
+    if limit == 0 or holds[k] <= limit:
+        return starts[k]
+    source_frame = durations[k] / holds[k]
+    return max(starts[k], starts[k] + durations[k] - cadence * source_frame)
+
+
+def plan(
+    durations: Sequence[Fraction],
+    rate: Fraction,
+    holds: Sequence[int] | None = None,
+    cuts: Collection[int] = (),
+    max_hold: int | None = None,
+) -> list[Step]:
+    """The :class:`Step` of every output frame.
+
+    | parameter | type | default | meaning |
+    |---|---|---|---|
+    | `durations` | sequence of Fraction | | duration of every input frame (drawing) in seconds, all > 0 |
+    | `rate` | Fraction | | output frame rate in frames per second, > 0 |
+    | `holds` | sequence of int | all 1 | source frames each drawing was held (``AnimSplat_Hold``) |
+    | `cuts` | collection of int | () | ``k`` in ``cuts`` means a scene cut between drawings ``k`` and ``k + 1`` |
+    | `max_hold` | int or None | None | holds longer than this many source frames are pauses; ``None`` = twice the local cadence; ``0`` = never pause |
+    """
+    rate = Fraction(rate)
+    if rate <= 0:
+        raise ValueError(f"rate must be a positive frame rate, got {rate}")
+    if not durations or any(d <= 0 for d in durations):
+        raise ValueError("durations must be a non-empty list of positive durations")
+    holds = [1] * len(durations) if holds is None else list(holds)
+    if len(holds) != len(durations) or any(h < 1 for h in holds):
+        raise ValueError(f"holds must give a hold >= 1 for each of the {len(durations)} frames")
+    if max_hold is not None and max_hold < 0:
+        raise ValueError(f"max_hold must be None (automatic), 0 (never pause) or a positive hold, got {max_hold}")
+    starts = start_times(durations)
+    last = len(durations) - 1
+    moves: dict[int, Fraction] = {}
+    steps = []
+    for j in range(output_length(sum(durations, Fraction(0)), rate)):
+        time = j / rate
+        k = bisect_right(starts, time) - 1
+        if k == last or k in cuts:
+            steps.append(Step(k, None, Fraction(0)))
+            continue
+        if k not in moves:
+            moves[k] = _move_start(k, starts, durations, holds, max_hold)
+        begin = moves[k]
+        t = (time - begin) / (starts[k + 1] - begin)
+        steps.append(Step(k, k + 1, t) if t > 0 else Step(k, None, Fraction(0)))
+    return steps
