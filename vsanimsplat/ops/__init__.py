@@ -1,1 +1,16 @@
-"""Differentiable image operators (torch): softmax splatting, backward warping, correlation."""
+"""Differentiable image operators (torch): softmax splatting, backward warping, correlation.
+
+| name | what it does |
+|---|---|
+| :func:`softsplat` | forward warping by bilinear splatting, modes `sum`, `avg`, `linear`, `soft` (Niklaus & Liu 2020) |
+| :func:`softsplat_with_holes` | the same, and the mask of pixels no source reached |
+| :func:`backwarp` | backward warping by bilinear sampling (``grid_sample``, ``align_corners=True``) |
+| :func:`backwarp_valid` | where :func:`backwarp` samples inside the frame |
+| :func:`correlation` | local cost volume of two feature maps, PWC-Net channel order |
+"""
+
+from .backwarp import backwarp, backwarp_valid
+from .correlation import correlation
+from .softsplat import softsplat, softsplat_with_holes
+
+__all__ = ["softsplat", "softsplat_with_holes", "backwarp", "backwarp_valid", "correlation"]

@@ -1,0 +1,176 @@
+"""Softmax splatting: forward warping by bilinear splatting (Niklaus & Liu, CVPR 2020).
+
+Every source pixel ``p`` of ``input`` is moved to ``q = p + flow(p)`` and its value is spread over the four
+pixels around ``q`` with bilinear weights ``b``. Where several sources land on one pixel they are combined by
+``mode``:
+
+| mode | result at a target pixel |
+|---|---|
+| `sum` | ``Σ b·x`` |
+| `avg` | ``Σ b·x / (Σ b + ε)`` |
+| `linear` | ``Σ b·Z·x / (Σ b·Z + ε)`` |
+| `soft` | ``Σ b·exp(Z)·x / (Σ b·exp(Z) + ε)``: a softmax over the sources, weighted by the metric ``Z`` |
+
+``ε = 1e-7`` as in the published implementation, so networks trained with it (GMFSS) get the same numbers. In
+`soft` mode the exponentials are taken relative to the largest metric among the sources that reach each target
+pixel, ``m``, and ``ε`` is scaled by ``exp(-m)``: the value is the formula above exactly, but no ``exp`` can
+overflow, whatever the size of ``Z``.
+
+The splat runs in plain PyTorch (``index_add_``) on every device. For float32 work on CUDA, when CuPy is
+installed, fused kernels of :mod:`._softsplat_cuda` do the same arithmetic. 16-bit inputs are accumulated in
+float32 and the result is returned in the input's dtype.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from . import _softsplat_cuda
+from ._common import check_choice, check_image, check_same_grid, compute_dtype, pixel_targets
+
+__all__ = ["softsplat", "softsplat_with_holes", "MODES", "NORMALISE_EPS", "HOLE_EPS"]
+
+MODES = ("sum", "avg", "linear", "soft")
+NORMALISE_EPS = 1e-7
+"""Added to the splatted weights before dividing, as in the published implementation."""
+HOLE_EPS = 1e-3
+"""Default threshold on the splatted bilinear weight below which a pixel counts as a hole."""
+
+_OP = "softsplat"
+# A coordinate that no pixel's four neighbours reach, given to non-finite targets.
+_OFF_FRAME = -2.0
+
+
+def softsplat(input: Tensor, flow: Tensor, metric: Tensor | None = None, mode: str = "soft") -> Tensor:
+    """Forward-warp ``input`` by ``flow`` with bilinear splatting; see the module docstring for the modes.
+
+    | parameter | type | default | meaning |
+    |---|---|---|---|
+    | `input` | Tensor (N, C, H, W) | — | values to move, floating point |
+    | `flow` | Tensor (N, 2, H, W) | — | where each pixel goes, in pixels: x (right) then y (down). Non-finite targets are skipped, targets outside the frame dropped |
+    | `metric` | Tensor (N, 1, H, W) or None | None | ``Z``: weights (`linear`) or log-weights (`soft`); required by those modes, not allowed for `sum`, `avg` |
+    | `mode` | str | "soft" | one of `sum`, `avg`, `linear`, `soft` |
+
+    Returns a tensor like ``input``: differentiable with respect to ``input``, ``flow`` and ``metric``.
+    """
+    return _softsplat(input, flow, metric, mode, None)[0]
+
+
+def softsplat_with_holes(
+    input: Tensor, flow: Tensor, metric: Tensor | None = None, mode: str = "soft", eps: float = HOLE_EPS
+) -> tuple[Tensor, Tensor]:
+    """:func:`softsplat`, and the mask of pixels no source reached.
+
+    | parameter | type | default | meaning |
+    |---|---|---|---|
+    | `input`, `flow`, `metric`, `mode` | | | as for :func:`softsplat` |
+    | `eps` | float | 1e-3 | a pixel is a hole when the bilinear weights splatted onto it add up to less than this |
+
+    Returns ``(output, holes)``: ``holes`` is a (N, 1, H, W) bool tensor, True at the holes. It does not depend
+    on ``metric``: it marks where sources landed, not how much they weigh.
+    """
+    if not eps > 0:
+        raise ValueError(f"{_OP}: eps must be > 0, got {eps!r}")
+    output, coverage = _softsplat(input, flow, metric, mode, eps)
+    return output, coverage < eps
+
+
+def _softsplat(
+    input: Tensor, flow: Tensor, metric: Tensor | None, mode: str, hole_eps: float | None
+) -> tuple[Tensor, Tensor | None]:
+    """The result and, if ``hole_eps`` is given, the splatted bilinear weight (N, 1, H, W)."""
+    check_choice(_OP, "mode", mode, MODES)
+    check_image(_OP, "input", input)
+    check_image(_OP, "flow", flow, channels=2)
+    check_same_grid(_OP, ("input", input), ("flow", flow))
+    if mode in ("linear", "soft"):
+        if metric is None:
+            raise ValueError(f"{_OP}: mode {mode!r} needs a metric (N, 1, H, W)")
+        check_image(_OP, "metric", metric, channels=1)
+        check_same_grid(_OP, ("input", input), ("metric", metric))
+    elif metric is not None:
+        raise ValueError(f"{_OP}: metric is only used by modes 'linear' and 'soft', not {mode!r}; pass None")
+
+    dtype = compute_dtype(input, flow, *([] if metric is None else [metric]))
+    x, flow = input.to(dtype), flow.to(dtype)
+    if mode != "sum":
+        # The last channel splats the weights themselves: the normaliser.
+        x = torch.cat((x, x.new_ones(x.shape[0], 1, *x.shape[2:])), 1)
+    log_weight = None
+    if mode == "linear":
+        x = x * metric.to(dtype)
+    elif mode == "soft":
+        log_weight = metric.to(dtype)
+
+    splat = _softsplat_cuda.splat if _softsplat_cuda.usable(x) else _splat_torch
+    # In `avg` mode the normaliser is the coverage itself.
+    out, shift, coverage = splat(x, flow, log_weight, hole_eps is not None and mode != "avg")
+
+    if mode != "sum":
+        if mode == "avg" and hole_eps is not None:
+            coverage = out[:, -1:].detach()
+        eps = NORMALISE_EPS if shift is None else NORMALISE_EPS * torch.exp(-shift)
+        out = out[:, :-1] / (out[:, -1:] + eps)
+    return out.to(input.dtype).contiguous(), coverage
+
+
+def _splat_torch(
+    values: Tensor, flow: Tensor, log_weight: Tensor | None, coverage: bool
+) -> tuple[Tensor, Tensor | None, Tensor | None]:
+    """Bilinear sum-splatting of ``values`` (N, R, H, W) by ``flow``, in plain PyTorch.
+
+    Each source's contribution to a target pixel ``t`` is weighted by its bilinear weight and, if
+    ``log_weight`` (N, 1, H, W) is given, by ``exp(log_weight - m[t])`` where ``m[t]`` is the largest
+    log-weight among the sources whose four neighbours include ``t`` (0 where none does).
+    Returns the splat (N, R, H, W), ``m`` (N, 1, H, W) or None, and the splatted bilinear weight
+    (N, 1, H, W) if ``coverage``, else None.
+    """
+    n, r, h, w = values.shape
+    # Targets are indexed in a frame padded by one pixel on each side, so that each source needs one bounds
+    # check for its four neighbours: the ring is cropped at the end. Sources whose neighbours all fall
+    # outside go to a scratch slot past the end.
+    wp, hp = w + 2, h + 2
+    scratch = n * hp * wp
+    size = scratch + wp + 2
+
+    tx, ty = pixel_targets(flow)
+    tx = tx.nan_to_num(_OFF_FRAME, _OFF_FRAME, _OFF_FRAME)
+    ty = ty.nan_to_num(_OFF_FRAME, _OFF_FRAME, _OFF_FRAME)
+    x0, y0 = tx.floor(), ty.floor()
+    fx, fy = tx - x0, ty - y0
+    inside = (x0 >= -1) & (x0 <= w - 1) & (y0 >= -1) & (y0 <= h - 1)
+    base = (y0.clamp(-1, h - 1).long() + 1) * wp + x0.clamp(-1, w - 1).long() + 1
+    base += torch.arange(n, device=flow.device).view(n, 1, 1) * (hp * wp)
+    base = torch.where(inside, base, scratch).view(1, -1)
+    # Corners in the order (y0, x0), (y0, x0+1), (y0+1, x0), (y0+1, x0+1).
+    index = base + torch.tensor([0, 1, wp, wp + 1], device=flow.device).view(4, 1)
+    wx, wy = torch.stack((1 - fx, fx)), torch.stack((1 - fy, fy))
+    bilinear = (wy.unsqueeze(1) * wx.unsqueeze(0)).view(4, -1)
+
+    shift = None
+    factor = bilinear
+    if log_weight is not None:
+        z = log_weight.reshape(1, -1)
+        top = torch.full((size,), -torch.inf, dtype=z.dtype, device=z.device)
+        top.scatter_reduce_(0, index.view(-1), z.detach().expand(4, -1).reshape(-1), "amax")
+        top = torch.where(top == -torch.inf, 0.0, top)
+        factor = bilinear * torch.exp(z - torch.take(top, index))
+        shift = _crop(top.view(1, -1), n, h, w)
+
+    source = values.transpose(0, 1).reshape(r, -1)
+    out = values.new_zeros(r, size)
+    for corner in range(4):
+        out.index_add_(1, index[corner], source * factor[corner])
+
+    splatted = None
+    if coverage:
+        splatted = values.new_zeros(size).index_add_(0, index.view(-1), bilinear.detach().view(-1))
+        splatted = _crop(splatted.view(1, -1), n, h, w)
+    return _crop(out, n, h, w), shift, splatted
+
+
+def _crop(flat: Tensor, n: int, h: int, w: int) -> Tensor:
+    """(R, size) padded-frame accumulator -> (N, R, H, W) view without the ring and the scratch slots."""
+    r = flat.shape[0]
+    return flat[:, : n * (h + 2) * (w + 2)].view(r, n, h + 2, w + 2)[:, :, 1:-1, 1:-1].transpose(0, 1)
