@@ -73,7 +73,15 @@ DEVICE bool corners(const scalar_t* flow, long long s, long long P, int H, int W
     return true;
 }
 
-// top[t] = max(top[t], log_weight of every source with t among its four neighbours).
+// exp(log_weight[s] - top[t]), 1 without log weights. Only corners of zero weight can lie above their
+// target's maximum: they are capped at exp(0), which their weight cancels.
+DEVICE scalar_t relative_weight(const scalar_t* log_weight, const scalar_t* top, long long s, long long t) {
+    if (!log_weight) return 1;
+    const scalar_t gap = log_weight[s] - top[t];
+    return exp(gap > 0 ? (scalar_t)0 : gap);
+}
+
+// top[t] = max(top[t], log_weight of every source that reaches t with a nonzero weight).
 KERNEL void splat_max(const scalar_t* flow, const scalar_t* log_weight, scalar_t* top,
                       long long N, long long H, long long W) {
     const long long P = H * W;
@@ -81,11 +89,11 @@ KERNEL void splat_max(const scalar_t* flow, const scalar_t* log_weight, scalar_t
         long long t[4]; scalar_t w[4], w_dx[4], w_dy[4];
         if (!corners(flow, s, P, (int)H, (int)W, t, w, w_dx, w_dy)) continue;
         for (int k = 0; k < 4; ++k)
-            if (t[k] >= 0) atomic_max(&top[t[k]], log_weight[s]);
+            if (t[k] >= 0 && w[k] > 0) atomic_max(&top[t[k]], log_weight[s]);
     }
 }
 
-// out[n, r, t] += values[n, r, s] * w * exp(log_weight[s] - top[t]) (the exp only if log_weight);
+// out[n, r, t] += values[n, r, s] * w * relative_weight;
 // cover[t] += w (if cover). out and cover start at zero.
 KERNEL void splat_forward(const scalar_t* values, const scalar_t* flow, const scalar_t* log_weight,
                           const scalar_t* top, scalar_t* out, scalar_t* cover,
@@ -97,7 +105,7 @@ KERNEL void splat_forward(const scalar_t* values, const scalar_t* flow, const sc
         const long long n = s / P, source = s + n * (R - 1) * P, image = n * (R - 1) * P;
         for (int k = 0; k < 4; ++k) {
             if (t[k] < 0) continue;
-            const scalar_t a = log_weight ? w[k] * exp(log_weight[s] - top[t[k]]) : w[k];
+            const scalar_t a = w[k] * relative_weight(log_weight, top, s, t[k]);
             if (cover) atomic_add(&cover[t[k]], w[k]);
             for (long long r = 0; r < R; ++r) atomic_add(&out[image + t[k] + r * P], values[source + r * P] * a);
         }
@@ -115,7 +123,7 @@ KERNEL void splat_backward(const scalar_t* values, const scalar_t* flow, const s
         const bool lands = corners(flow, s, P, (int)H, (int)W, t, w, w_dx, w_dy);
         for (int k = 0; k < 4; ++k) {
             if (!lands) t[k] = -1;
-            e[k] = (t[k] >= 0 && log_weight) ? exp(log_weight[s] - top[t[k]]) : 1;
+            e[k] = t[k] >= 0 ? relative_weight(log_weight, top, s, t[k]) : 0;
         }
         const long long n = s / P, source = s + n * (R - 1) * P, image = n * (R - 1) * P;
         scalar_t g_x = 0, g_y = 0, g_z = 0;

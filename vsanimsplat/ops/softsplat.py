@@ -122,7 +122,7 @@ def _splat_torch(
 
     Each source's contribution to a target pixel ``t`` is weighted by its bilinear weight and, if
     ``log_weight`` (N, 1, H, W) is given, by ``exp(log_weight - m[t])`` where ``m[t]`` is the largest
-    log-weight among the sources whose four neighbours include ``t`` (0 where none does).
+    log-weight among the sources that reach ``t`` with a nonzero weight (0 where none does).
     Returns the splat (N, R, H, W), ``m`` (N, 1, H, W) or None, and the splatted bilinear weight
     (N, 1, H, W) if ``coverage``, else None.
     """
@@ -153,9 +153,13 @@ def _splat_torch(
     if log_weight is not None:
         z = log_weight.reshape(1, -1)
         top = torch.full((size,), -torch.inf, dtype=z.dtype, device=z.device)
-        top.scatter_reduce_(0, index.view(-1), z.detach().expand(4, -1).reshape(-1), "amax")
+        reaching = torch.where(bilinear > 0, index, scratch)  # corners of zero weight do not count
+        top.scatter_reduce_(0, reaching.view(-1), z.detach().expand(4, -1).reshape(-1), "amax")
         top = torch.where(top == -torch.inf, 0.0, top)
-        factor = bilinear * torch.exp(z - torch.take(top, index))
+        gap = z - torch.take(top, index)
+        # Only zero-weight corners can lie above their target's maximum: cap them at exp(0), which their
+        # zero weight cancels (where, not clamp, keeps the gradient at gap == 0).
+        factor = bilinear * torch.exp(torch.where(gap > 0, 0.0, gap))
         shift = _crop(top.view(1, -1), n, h, w)
 
     source = values.transpose(0, 1).reshape(r, -1)
