@@ -13,6 +13,7 @@ needs TensorRT), by putting the package folder itself on ``sys.path``.
 from __future__ import annotations
 
 import argparse
+import copy
 import sys
 import time
 from pathlib import Path
@@ -56,6 +57,12 @@ def main() -> int:
     ap.add_argument("--seqs", nargs="+", default=DEFAULT_SEQS)
     ap.add_argument("--scales", nargs="+", type=float, default=[0.5], help="input scales (GMFSS uses 0.5)")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument(
+        "--float64",
+        action="store_true",
+        help="also run the published module in float64 and print how far each float32 result is from it "
+        "(the published module's own float32 rounding noise, for scale)",
+    )
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -67,6 +74,7 @@ def main() -> int:
     published.load_state_dict(state, strict=True)
     ours = GMFlow().eval()
     ours.load_state_dict(state, strict=True)
+    published64 = copy.deepcopy(published).double() if args.float64 else None
 
     print(f"{'sequence':<12} {'scale':>5} {'input':>9} {'max|d|':>10} {'mean|d|':>10} {'max|d| crop':>11} "
           f"{'|flow| mean':>11} {'published s':>11} {'ours s':>7}")
@@ -89,6 +97,11 @@ def main() -> int:
             size = f"{a.shape[-1]}x{a.shape[-2]}"
             print(f"{seq:<12} {scale:>5} {size:>9} {diff.max().item():>10.2e} {diff.mean().item():>10.2e} "
                   f"{crop.max().item():>11.2e} {ref.norm(dim=1).mean().item():>11.3f} {t1 - t0:>11.2f} {t2 - t1:>7.2f}")
+            if published64 is not None:
+                with torch.inference_mode():
+                    ref64 = published64(a.double(), b.double())
+                print(f"{'':<12} vs published float64: published float32 max {(ref - ref64).abs().max().item():.2e}, "
+                      f"ours float32 max {(out - ref64).abs().max().item():.2e}")
     print(f"worst max |difference| = {worst:.3e} px")
     return 0
 

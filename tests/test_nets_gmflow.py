@@ -214,8 +214,8 @@ def test_propagation_and_convex_upsampling_preserve_a_constant_flow(net):
     f0 = torch.randn(1, 6, 10, 128, generator=g)
     flow = torch.tensor([1.5, -2.0]).view(1, 2, 1, 1).expand(1, 2, 6, 10).contiguous()
     with torch.inference_mode():
-        glob = net.feature_flow_attn.global_(f0, flow)
-        local = net.feature_flow_attn.local(f0, flow, radius=1)
+        glob = net.feature_flow_attn.global_attention(f0, flow)
+        local = net.feature_flow_attn.local_attention(f0, flow, radius=1)
         up = net._convex_upsample(flow, f0)
     torch.testing.assert_close(glob, flow)
     torch.testing.assert_close(local[..., 1:-1, 1:-1], flow[..., 1:-1, 1:-1])

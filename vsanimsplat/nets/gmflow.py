@@ -12,6 +12,15 @@ Data flow of :meth:`GMFlow.forward`::
     1/8: + position ─► transformer (2×2 windows) ─► global matching ─► global propagation
     1/4: upsample flow ─► warp features of img1 ─► + position ─► transformer (8×8 windows)
          ─► local matching (residual flow) ─► local propagation ─► convex upsampling ×4
+
+Left out of the published module because this configuration never uses them: other attention
+types and multi-head attention, one- or three-scale variants, bidirectional prediction, and the
+training-time bilinear intermediate flows; ``detach`` of the flow between stages (it only changes
+gradients) is not applied. Computed the same way where it matters numerically (ImageNet
+normalisation, -100 shifted-window mask, position encoding per window, keys ``k_proj(q_proj(f0))``
+in global propagation, zero-padded keys in local propagation, zero padding when warping).
+Differences are rounding only: float64 runs agree with the published module to ~1e-12 px when the
+position encoding is also rounded through float32 (here it is computed in float64 for float64 input).
 """
 
 from __future__ import annotations
@@ -43,11 +52,11 @@ def _neighbours(x: Tensor, radius: int) -> Tensor:
     return F.unfold(x, k, padding=radius).view(n, c, k * k, h, w)
 
 
-def _channels_last(x: Tensor) -> Tensor:
+def _to_nhwc(x: Tensor) -> Tensor:
     return x.permute(0, 2, 3, 1)
 
 
-def _channels_first(x: Tensor) -> Tensor:
+def _to_nchw(x: Tensor) -> Tensor:
     return x.permute(0, 3, 1, 2)
 
 
@@ -151,6 +160,7 @@ class _Windows:
             # The labels describe the rolled map, so they are partitioned without rolling.
             label = regions(h, wh, self.shift[0])[:, None] * 3 + regions(w, ww, self.shift[1])
             lw = self._partition(label[None, :, :, None]).squeeze(-1)[0]  # (k*k, L)
+            # -100 as published, not -inf: a masked key still wins if it scores > 100 above the rest.
             zero = torch.zeros((), dtype=like.dtype, device=like.device)
             self.mask = torch.where(lw[:, :, None] == lw[:, None, :], zero, zero - 100)  # (k*k, L, L)
 
@@ -177,18 +187,20 @@ class _Windows:
 
 class _AttentionLayer(nn.Module):
     """Single-head window attention of ``x`` (queries) on ``y`` (keys/values), projected, layer-normed;
-    with ``ffn``, followed by an MLP on [x, message]. Residual on x. Works in window layout."""
+    with ``ffn``, followed by an MLP (hidden width 4 × 2C, GELU) on [x, message]. Residual on x.
+    Works in window layout: every op but the attention is per token."""
 
-    def __init__(self, channels: int, ffn: bool, ffn_expansion: int = 4) -> None:
+    def __init__(self, channels: int, ffn: bool) -> None:
         super().__init__()
         c = channels
+        self.ffn = ffn
         self.q_proj = nn.Linear(c, c, bias=False)
         self.k_proj = nn.Linear(c, c, bias=False)
         self.v_proj = nn.Linear(c, c, bias=False)
         self.merge = nn.Linear(c, c, bias=False)
         self.norm1 = nn.LayerNorm(c)
         if ffn:
-            hidden = 2 * c * ffn_expansion
+            hidden = 4 * 2 * c
             self.mlp = nn.Sequential(nn.Linear(2 * c, hidden, bias=False), nn.GELU(), nn.Linear(hidden, c, bias=False))
             self.norm2 = nn.LayerNorm(c)
 
@@ -196,7 +208,7 @@ class _AttentionLayer(nn.Module):
         # x, y: (N, windows, L, C); softmax(q kᵀ / √C + mask) v per window
         msg = F.scaled_dot_product_attention(self.q_proj(x), self.k_proj(y), self.v_proj(y), attn_mask=mask)
         msg = self.norm1(self.merge(msg))
-        if hasattr(self, "mlp"):
+        if self.ffn:
             msg = self.norm2(self.mlp(torch.cat((x, msg), -1)))
         return x + msg
 
@@ -245,7 +257,7 @@ def _global_matching(f0: Tensor, f1: Tensor) -> Tensor:
     n, h, w, c = f0.shape
     coords = _pixel_coords(h, w, f0)  # (HW, 2)
     match = F.scaled_dot_product_attention(f0.reshape(n, h * w, c), f1.reshape(n, h * w, c), coords.expand(n, -1, -1))
-    return _channels_first((match - coords).view(n, h, w, 2))
+    return _to_nchw((match - coords).view(n, h, w, 2))
 
 
 def _local_matching(f0: Tensor, f1: Tensor, radius: int) -> Tensor:
@@ -284,23 +296,23 @@ class _FlowPropagation(nn.Module):
         self.q_proj = nn.Linear(channels, channels)
         self.k_proj = nn.Linear(channels, channels)
 
-    def global_(self, f0: Tensor, flow: Tensor) -> Tensor:
+    def global_attention(self, f0: Tensor, flow: Tensor) -> Tensor:
         """Attention over all pixels. As in the published weights, keys are ``k_proj(q_proj(f0))``.
 
         f0: (N, H, W, C); flow: (N, 2, H, W)."""
         n, h, w, c = f0.shape
         q = self.q_proj(f0.reshape(n, h * w, c))
-        out = F.scaled_dot_product_attention(q, self.k_proj(q), _channels_last(flow).reshape(n, h * w, 2))
-        return _channels_first(out.view(n, h, w, 2))
+        out = F.scaled_dot_product_attention(q, self.k_proj(q), _to_nhwc(flow).reshape(n, h * w, 2))
+        return _to_nchw(out.view(n, h, w, 2))
 
-    def local(self, f0: Tensor, flow: Tensor, radius: int) -> Tensor:
+    def local_attention(self, f0: Tensor, flow: Tensor, radius: int) -> Tensor:
         """Attention over the (2r+1)² neighbourhood; keys ``k_proj(f0)``. Outside the image keys and
         flow are zero (so those slots get score 0 and contribute zero flow, but still take weight).
 
         f0: (N, H, W, C); flow: (N, 2, H, W)."""
         c = f0.shape[-1]
-        q = _channels_first(self.q_proj(f0))  # (N, C, H, W)
-        keys = _neighbours(_channels_first(self.k_proj(f0)), radius)  # (N, C, k², H, W)
+        q = _to_nchw(self.q_proj(f0))  # (N, C, H, W)
+        keys = _neighbours(_to_nchw(self.k_proj(f0)), radius)  # (N, C, k², H, W)
         prob = ((q[:, :, None] * keys).sum(1, keepdim=True) / math.sqrt(c)).softmax(2)  # (N, 1, k², H, W)
         return (prob * _neighbours(flow, radius)).sum(2)
 
@@ -325,7 +337,11 @@ class GMFlow(nn.Module):
 
     H and W must be positive multiples of 32 (:data:`SIZE_MULTIPLE`); the caller pads (GMFSS
     feeds half-resolution frames, so full frames pad to multiples of 64). Other sizes raise
-    ``ValueError``.
+    ``ValueError``. Accuracy needs some size: below ~192 rows or columns (1/4-resolution windows
+    under 6 pixels) the published weights get unreliable along that axis.
+
+    The published ``flownet.pkl`` holds CUDA tensors: load it with
+    ``torch.load(path, map_location="cpu")`` on a machine without CUDA.
     """
 
     channels = 128
@@ -359,7 +375,7 @@ class GMFlow(nn.Module):
         """(N, C, H, W) -> (N, H, W, C) plus the sine encoding of the position *inside its window*."""
         _, c, h, w = f.shape
         pos = _sine_position(h // splits, w // splits, c, f).repeat(1, splits, splits)
-        return _channels_last(f + pos)
+        return _to_nhwc(f + pos)
 
     def _convex_upsample(self, flow: Tensor, f0: Tensor) -> Tensor:
         """×4 upsampling: each fine pixel is a softmax-weighted mix of the 3×3 coarse flow neighbours.
@@ -367,7 +383,7 @@ class GMFlow(nn.Module):
         flow: (N, 2, h, w); f0: (N, h, w, C) -> (N, 2, 4h, 4w)."""
         n, _, h, w = flow.shape
         s = self.upsample
-        weights = self.upsampler(torch.cat((flow, _channels_first(f0)), 1)).view(n, 9, s, s, h, w).softmax(1)
+        weights = self.upsampler(torch.cat((flow, _to_nchw(f0)), 1)).view(n, 9, s, s, h, w).softmax(1)
         up = torch.einsum("nkijhw,nckhw->nchiwj", weights, _neighbours(s * flow, 1))
         return up.reshape(n, 2, h * s, w * s)
 
@@ -382,13 +398,13 @@ class GMFlow(nn.Module):
         # 1/8: global matching and global propagation
         f0, f1 = self.transformer(self._with_position(f0_8, 2), self._with_position(f1_8, 2), splits=2)
         flow = _global_matching(f0, f1)
-        flow = self.feature_flow_attn.global_(f0, flow)
+        flow = self.feature_flow_attn.global_attention(f0, flow)
 
         # 1/4: warp image-1 features by the upsampled flow, then local refinement
         flow = 2 * F.interpolate(flow, scale_factor=2, mode="bilinear", align_corners=True)
         f1_4 = backwarp(f1_4, flow, padding="zeros")
         f0, f1 = self.transformer(self._with_position(f0_4, 8), self._with_position(f1_4, 8), splits=8)
-        flow = flow + _local_matching(_channels_first(f0), _channels_first(f1), radius=4)
-        flow = self.feature_flow_attn.local(f0, flow, radius=1)
+        flow = flow + _local_matching(_to_nchw(f0), _to_nchw(f1), radius=4)
+        flow = self.feature_flow_attn.local_attention(f0, flow, radius=1)
 
         return self._convex_upsample(flow, f0)
