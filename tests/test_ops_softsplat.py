@@ -154,10 +154,13 @@ def host_kernels(tmp_path_factory):
     return libraries
 
 
-@pytest.fixture(params=["torch", "kernel"])
+@pytest.fixture(params=["torch", "torch-per-target", "kernel"])
 def backend(request, monkeypatch):
-    """Run softsplat through the PyTorch path or through the kernels (built for the host)."""
+    """Run softsplat through the PyTorch path, the PyTorch path with the per-target shift of `soft` mode
+    forced (it is otherwise taken only for large metrics), or the kernels (built for the host)."""
     launched = []
+    if request.param == "torch-per-target":
+        monkeypatch.setattr(splat_module, "_image_shift_limit", lambda dtype: -math.inf)
     if request.param == "kernel":
         libraries = request.getfixturevalue("host_kernels")
 
@@ -456,3 +459,16 @@ def test_invalid_arguments_raise_value_errors_naming_the_parameter():
     for kwargs, message in cases:
         with pytest.raises(ValueError, match=message):
             softsplat(**kwargs)
+
+
+def test_per_image_shift_only_where_it_is_exact(monkeypatch):
+    """The PyTorch path shifts by the image's largest metric up to ~52 in float32, per target beyond."""
+    calls = []
+    per_target = splat_module._shift_per_target
+    monkeypatch.setattr(splat_module, "_shift_per_target", lambda *a: calls.append(1) or per_target(*a))
+    assert 52 < splat_module._image_shift_limit(torch.float32) < 53
+    x, flow, z = sample(seed=9, metric_range=50.0, dtype=torch.float32)
+    softsplat(x, flow, z, "soft")
+    assert not calls
+    softsplat(x, flow, z + 10, "soft")
+    assert calls

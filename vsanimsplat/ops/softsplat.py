@@ -12,9 +12,10 @@ pixels around ``q`` with bilinear weights ``b``. Where several sources land on o
 | `soft` | ``Σ b·exp(Z)·x / (Σ b·exp(Z) + ε)``: a softmax over the sources, weighted by the metric ``Z`` |
 
 ``ε = 1e-7`` as in the published implementation, so networks trained with it (GMFSS) get the same numbers. In
-`soft` mode the exponentials are taken relative to the largest metric among the sources that reach each target
-pixel, ``m``, and ``ε`` is scaled by ``exp(-m)``: the value is the formula above exactly, but no ``exp`` can
-overflow, whatever the size of ``Z``.
+`soft` mode the exponentials are taken relative to a shift ``m`` and ``ε`` is scaled by ``exp(-m)``: the value is
+the formula above exactly, but no ``exp`` can overflow, whatever the size of ``Z``. ``m`` is the largest metric
+among the sources that reach each target pixel; the PyTorch path uses the largest metric of the whole image
+instead when that provably loses nothing (it is at most ~52 in float32), which saves a scatter and a gather.
 
 The splat runs in plain PyTorch (``index_add_``) on every device. For float32 work on CUDA, when CuPy is
 installed, fused kernels of :mod:`._softsplat_cuda` do the same arithmetic. 16-bit inputs are accumulated in
@@ -22,6 +23,8 @@ float32 and the result is returned in the input's dtype.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 from torch import Tensor
@@ -120,47 +123,23 @@ def _splat_torch(
 ) -> tuple[Tensor, Tensor | None, Tensor | None]:
     """Bilinear sum-splatting of ``values`` (N, R, H, W) by ``flow``, in plain PyTorch.
 
-    Each source's contribution to a target pixel ``t`` is weighted by its bilinear weight and, if
-    ``log_weight`` (N, 1, H, W) is given, by ``exp(log_weight - m[t])`` where ``m[t]`` is the largest
-    log-weight among the sources that reach ``t`` with a nonzero weight (0 where none does).
-    Returns the splat (N, R, H, W), ``m`` (N, 1, H, W) or None, and the splatted bilinear weight
-    (N, 1, H, W) if ``coverage``, else None.
+    With ``log_weight`` (N, 1, H, W), each source's contribution to a target pixel is also weighted by
+    ``exp(log_weight - m)`` for a shift ``m`` that the caller undoes through the normaliser's epsilon.
+    Returns the splat (N, R, H, W), ``m`` (broadcastable to (N, 1, H, W)) or None, and the splatted bilinear
+    weight (N, 1, H, W) if ``coverage``, else None.
     """
     n, r, h, w = values.shape
-    # Targets are indexed in a frame padded by one pixel on each side, so that each source needs one bounds
-    # check for its four neighbours: the ring is cropped at the end. Sources whose neighbours all fall
-    # outside go to a scratch slot past the end.
-    wp, hp = w + 2, h + 2
-    scratch = n * hp * wp
-    size = scratch + wp + 2
-
-    tx, ty = pixel_targets(flow)
-    tx = tx.nan_to_num(_OFF_FRAME, _OFF_FRAME, _OFF_FRAME)
-    ty = ty.nan_to_num(_OFF_FRAME, _OFF_FRAME, _OFF_FRAME)
-    x0, y0 = tx.floor(), ty.floor()
-    fx, fy = tx - x0, ty - y0
-    inside = (x0 >= -1) & (x0 <= w - 1) & (y0 >= -1) & (y0 <= h - 1)
-    base = (y0.clamp(-1, h - 1).long() + 1) * wp + x0.clamp(-1, w - 1).long() + 1
-    base += torch.arange(n, device=flow.device).view(n, 1, 1) * (hp * wp)
-    base = torch.where(inside, base, scratch).view(1, -1)
-    # Corners in the order (y0, x0), (y0, x0+1), (y0+1, x0), (y0+1, x0+1).
-    index = base + torch.tensor([0, 1, wp, wp + 1], device=flow.device).view(4, 1)
-    wx, wy = torch.stack((1 - fx, fx)), torch.stack((1 - fy, fy))
-    bilinear = (wy.unsqueeze(1) * wx.unsqueeze(0)).view(4, -1)
-
+    index, bilinear, size = _corners(flow)
     shift = None
     factor = bilinear
     if log_weight is not None:
-        z = log_weight.reshape(1, -1)
-        top = torch.full((size,), -torch.inf, dtype=z.dtype, device=z.device)
-        reaching = torch.where(bilinear > 0, index, scratch)  # corners of zero weight do not count
-        top.scatter_reduce_(0, reaching.view(-1), z.detach().expand(4, -1).reshape(-1), "amax")
-        top = torch.where(top == -torch.inf, 0.0, top)
-        gap = z - torch.take(top, index)
-        # Only zero-weight corners can lie above their target's maximum: cap them at exp(0), which their
-        # zero weight cancels (where, not clamp, keeps the gradient at gap == 0).
-        factor = bilinear * torch.exp(torch.where(gap > 0, 0.0, gap))
-        shift = _crop(top.view(1, -1), n, h, w)
+        top = log_weight.detach().amax((1, 2, 3), keepdim=True)
+        if ((top > -torch.inf) & (top <= _image_shift_limit(top.dtype))).all():
+            values = values * torch.exp(log_weight - top)
+            shift = top
+        else:
+            factor, top = _shift_per_target(index, bilinear, log_weight, size)
+            shift = _crop(top.view(1, -1), n, h, w)
 
     source = values.transpose(0, 1).reshape(r, -1)
     out = values.new_zeros(r, size)
@@ -172,6 +151,53 @@ def _splat_torch(
         splatted = values.new_zeros(size).index_add_(0, index.view(-1), bilinear.detach().view(-1))
         splatted = _crop(splatted.view(1, -1), n, h, w)
     return _crop(out, n, h, w), shift, splatted
+
+
+def _corners(flow: Tensor) -> tuple[Tensor, Tensor, int]:
+    """Where each source's value goes: flat indices (4, N·H·W) into a padded frame, bilinear weights (4, N·H·W)
+    and the size of the accumulator.
+
+    Targets are indexed in a frame padded by one pixel on each side, so each source needs one bounds check for
+    its four neighbours: the ring is cropped at the end. Sources whose neighbours all fall outside, or whose
+    target is not finite, go to scratch slots past the end. Corners are in the order (y0, x0), (y0, x0+1),
+    (y0+1, x0), (y0+1, x0+1).
+    """
+    n, _, h, w = flow.shape
+    wp, hp = w + 2, h + 2
+    scratch = n * hp * wp
+    tx, ty = (t.nan_to_num(_OFF_FRAME, _OFF_FRAME, _OFF_FRAME) for t in pixel_targets(flow))
+    x0, y0 = tx.floor(), ty.floor()
+    fx, fy = tx - x0, ty - y0
+    xc, yc = x0.clamp(-1, w - 1), y0.clamp(-1, h - 1)
+    outside = (xc != x0) | (yc != y0)
+    base = yc.long().mul_(wp).add_(xc.long()).add_(wp + 1)
+    base += torch.arange(0, scratch, hp * wp, device=flow.device).view(n, 1, 1)
+    base.masked_fill_(outside, scratch)
+    index = base.view(1, -1) + torch.tensor([0, 1, wp, wp + 1], device=flow.device).view(4, 1)
+    wx, wy = torch.stack((1 - fx, fx)), torch.stack((1 - fy, fy))
+    bilinear = (wy.unsqueeze(1) * wx.unsqueeze(0)).view(4, -1)
+    return index, bilinear, scratch + wp + 2
+
+
+def _image_shift_limit(dtype: torch.dtype) -> float:
+    """The largest per-image shift that loses nothing: with ``m`` below it, every term small enough to be
+    subnormal is under 1/16 of a rounding error of the smallest possible denominator, ``ε·exp(-m)``."""
+    info = torch.finfo(dtype)
+    return math.log(NORMALISE_EPS * info.eps / (16 * info.tiny))
+
+
+def _shift_per_target(index: Tensor, bilinear: Tensor, log_weight: Tensor, size: int) -> tuple[Tensor, Tensor]:
+    """Weights ``bilinear · exp(Z - m[t])`` with ``m[t]`` the largest ``Z`` among the sources reaching target ``t``
+    with a nonzero weight (0 where none does), and ``m`` over the accumulator's slots."""
+    z = log_weight.reshape(1, -1)
+    top = torch.full((size,), -torch.inf, dtype=z.dtype, device=z.device)
+    reaching = index.masked_fill(bilinear == 0, size - 1)  # corners of zero weight do not count
+    top.scatter_reduce_(0, reaching.view(-1), z.detach().expand(4, -1).reshape(-1), "amax")
+    top.masked_fill_(top == -torch.inf, 0.0)
+    gap = z - torch.take(top, index)
+    # Only zero-weight corners can lie above their target's maximum: cap them at exp(0), which their zero
+    # weight cancels (where, not clamp, keeps the gradient at gap == 0).
+    return bilinear * torch.exp(torch.where(gap > 0, 0.0, gap)), top
 
 
 def _crop(flat: Tensor, n: int, h: int, w: int) -> Tensor:
