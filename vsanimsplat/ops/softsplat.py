@@ -17,9 +17,9 @@ the formula above exactly, but no ``exp`` can overflow, whatever the size of ``Z
 among the sources that reach each target pixel; the PyTorch path uses the largest metric of the whole image
 instead when that provably loses nothing (it is at most ~52 in float32), which saves a scatter and a gather.
 
-The splat runs in plain PyTorch (``index_add_``) on every device. For float32 work on CUDA, when CuPy is
-installed, fused kernels of :mod:`._softsplat_cuda` do the same arithmetic. 16-bit inputs are accumulated in
-float32 and the result is returned in the input's dtype.
+The splat runs in plain PyTorch (``index_add_``) on every device. For float32 and float64 work on CUDA, when
+CuPy is installed, fused kernels of :mod:`._softsplat_cuda` do the same arithmetic (always with the per-target
+shift). 16-bit inputs are accumulated in float32 and the result is returned in the input's dtype.
 """
 
 from __future__ import annotations

@@ -1,0 +1,144 @@
+"""CPU throughput of the operators of ``vsanimsplat.ops``, against a plain memory copy of the same tensors.
+
+Run separately from the test suite::
+
+    python scripts/bench_ops.py [--repeat 5] [--json benchmarks/ops.json]
+
+For each operator, frame size (640×360, 1920×1080) and channel count (3, 64) it times the call (median of
+``--repeat`` runs after one warm-up) and a ``clone()`` of the operator's input tensors, and reports megapixels per
+second and the ratio of the two times: the copy is the practical lower bound of an operator that reads its
+inputs and writes a new output. Flows are smooth random fields up to ~30 px with quarter-pixel jitter, so
+sources collide and leave holes as real motion does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from vsanimsplat.ops import backwarp, correlation, softsplat, softsplat_with_holes
+
+SIZES = ((640, 360), (1920, 1080))
+CHANNELS = (3, 64)
+
+
+def inputs(width: int, height: int, channels: int, seed: int = 0) -> dict[str, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    coarse = torch.randn(1, 2, height // 64 + 2, width // 64 + 2, generator=g) * 16
+    flow = F.interpolate(coarse, size=(height, width), mode="bicubic") + torch.randn(1, 2, height, width, generator=g) * 0.25
+    return {
+        "input": torch.rand(1, channels, height, width, generator=g),
+        "other": torch.rand(1, channels, height, width, generator=g),
+        "flow": flow,
+        "metric": torch.randn(1, 1, height, width, generator=g) * 4,
+    }
+
+
+OPERATORS: dict[str, tuple[tuple[str, ...], Callable[..., object]]] = {
+    "softsplat sum": (("input", "flow"), lambda t: softsplat(t["input"], t["flow"], None, "sum")),
+    "softsplat avg": (("input", "flow"), lambda t: softsplat(t["input"], t["flow"], None, "avg")),
+    "softsplat linear": (("input", "flow", "metric"), lambda t: softsplat(t["input"], t["flow"], t["metric"].abs(), "linear")),
+    "softsplat soft": (("input", "flow", "metric"), lambda t: softsplat(t["input"], t["flow"], t["metric"], "soft")),
+    "softsplat soft, |Z| > 52 (per-target shift)": (
+        ("input", "flow", "metric"),
+        lambda t: softsplat(t["input"], t["flow"], t["metric"] * 20, "soft"),
+    ),
+    "softsplat_with_holes soft": (("input", "flow", "metric"), lambda t: softsplat_with_holes(t["input"], t["flow"], t["metric"])),
+    "backwarp border": (("input", "flow"), lambda t: backwarp(t["input"], t["flow"])),
+    "correlation d=4": (("input", "other"), lambda t: correlation(t["input"], t["other"], 4)),
+}
+
+
+def median_time(fn: Callable[[], object], repeat: int) -> float:
+    fn()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def machine() -> dict[str, object]:
+    try:
+        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
+        model = next(line.split(":", 1)[1].strip() for line in lscpu.splitlines() if line.startswith("Model name"))
+    except (OSError, subprocess.CalledProcessError, StopIteration):
+        model = platform.processor() or "unknown"
+    return {
+        "cpu": model,
+        "cores": os.cpu_count(),
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "python": platform.python_version(),
+        "load_average_at_start": os.getloadavg()[0],
+    }
+
+
+def run(repeat: int) -> dict[str, object]:
+    torch.set_grad_enabled(False)
+    info = machine()
+    rows = []
+    for width, height in SIZES:
+        for channels in CHANNELS:
+            tensors = inputs(width, height, channels)
+            for name, (used, call) in OPERATORS.items():
+                seconds = median_time(lambda: call(tensors), repeat)
+                copy = median_time(lambda: [tensors[k].clone() for k in used], repeat)
+                row = {
+                    "operator": name,
+                    "size": f"{width}x{height}",
+                    "channels": channels,
+                    "ms": round(seconds * 1e3, 2),
+                    "mpix_per_s": round(width * height / seconds / 1e6, 2),
+                    "copy_ms": round(copy * 1e3, 2),
+                    "times_copy": round(seconds / copy, 1),
+                }
+                rows.append(row)
+                print(json.dumps(row), flush=True)
+    info["load_average_at_end"] = os.getloadavg()[0]
+    return {"machine": info, "results": rows}
+
+
+def markdown(report: dict[str, object]) -> str:
+    m = report["machine"]
+    lines = [
+        "| operator | size | C | ms | MP/s | copy ms | × copy |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in report["results"]:
+        lines.append(
+            f"| {r['operator']} | {r['size']} | {r['channels']} | {r['ms']} | {r['mpix_per_s']} | "
+            f"{r['copy_ms']} | {r['times_copy']} |"
+        )
+    head = (
+        f"Machine: {m['cpu']}, {m['cores']} cores, torch {m['torch']} with {m['threads']} threads, "
+        f"Python {m['python']}; load average {m['load_average_at_start']:.2f} at start, "
+        f"{m['load_average_at_end']:.2f} at end."
+    )
+    return head + "\n\n" + "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeat", type=int, default=5, help="timed runs per case (median reported)")
+    parser.add_argument("--json", type=Path, help="write the results as JSON here")
+    args = parser.parse_args()
+    report = run(args.repeat)
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=1) + "\n")
+    print(markdown(report))
+
+
+if __name__ == "__main__":
+    main()
