@@ -1,1 +1,81 @@
-"""Interpolation models composed from the networks, and the weight registry."""
+"""Interpolation models composed from the networks, and the weight registry.
+
+| model | what it is | per-pair work reused across t |
+|---|---|---|
+| ``"union"`` (default) | GMFSS: GMFlow + metric net + feature pyramid + softmax splatting + GridNet, which also sees RIFE's estimate | yes (only the splatting, IFNet and GridNet run per t) |
+| ``"base"`` | the same without RIFE (the GridNet sees both input frames) | yes |
+| ``"rife"`` | the union model's IFNet alone: fast, no splatting, no flows | no (every t runs the whole network) |
+
+All share the interface of :class:`~vsanimsplat.models.base.Model`:
+``prepare(image) -> FrameState``, ``pair(a, b) -> PairState``,
+``synthesize(pair, t) -> Synthesis``, ``flows(pair)``.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .base import FrameState, Model, PairState, Synthesis
+from .gmfss import GMFSS
+from .rife import RIFE
+from .weights import DEFAULT_MODEL, MODELS, WeightsError, load_weights
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "MODEL_NAMES",
+    "FrameState",
+    "GMFSS",
+    "Model",
+    "PairState",
+    "RIFE",
+    "Synthesis",
+    "WeightsError",
+    "load_model",
+]
+
+MODEL_NAMES: tuple[str, ...] = tuple(MODELS)
+"""Names accepted by :func:`load_model`."""
+
+
+def _parse_device(device: str | torch.device) -> torch.device:
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError):
+        parsed = None
+    if parsed is None or parsed.type not in ("cpu", "cuda"):
+        raise ValueError(f"device must be 'cpu', 'cuda' or 'cuda:N', got {device!r}")
+    if parsed.type == "cuda":
+        if not torch.cuda.is_available():
+            raise RuntimeError(
+                f"device={str(device)!r} was requested but CUDA is not available "
+                f"(this torch {'has no CUDA support' if torch.version.cuda is None else 'finds no GPU'}); use device='cpu'"
+            )
+        if parsed.index is not None and parsed.index >= torch.cuda.device_count():
+            raise ValueError(f"device {str(device)!r} does not exist: {torch.cuda.device_count()} CUDA device(s)")
+    return parsed
+
+
+def load_model(name: str = DEFAULT_MODEL, device: str | torch.device = "cpu", fp16: bool = False) -> Model:
+    """A model with its published weights, from the cache (see :mod:`vsanimsplat.models.weights`).
+
+    | parameter | type | default | meaning |
+    |---|---|---|---|
+    | `name` | str | "union" | one of :data:`MODEL_NAMES`: ``"union"``, ``"base"``, ``"rife"`` |
+    | `device` | str or torch.device | "cpu" | ``"cpu"``, ``"cuda"`` or ``"cuda:N"`` |
+    | `fp16` | bool | False | run the networks in float16 (CUDA only; the splatting itself accumulates in float32) |
+
+    Raises ValueError for an unknown ``model`` or ``device`` or for ``fp16`` on the CPU,
+    RuntimeError if CUDA is requested but unavailable, and
+    :class:`~vsanimsplat.models.weights.WeightsError` (naming the command
+    ``python -m vsanimsplat models fetch NAME``) if the weights are missing or corrupt.
+    """
+    if name not in MODELS:
+        raise ValueError(f"model must be one of {', '.join(map(repr, MODEL_NAMES))}, got {name!r}")
+    parsed = _parse_device(device)
+    if fp16 and parsed.type != "cuda":
+        raise ValueError("fp16=True needs a CUDA device (float16 convolutions on the CPU are slow and inexact); use fp16=False")
+    dtype = torch.float16 if fp16 else torch.float32
+    states = load_weights(name)
+    if name == "rife":
+        return RIFE(device=parsed, dtype=dtype, states=states)
+    return GMFSS(name, device=parsed, dtype=dtype, states=states)

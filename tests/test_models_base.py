@@ -1,0 +1,241 @@
+"""The model interface on random-initialised networks: padding, shapes, dtype, determinism, reuse, holes."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from vsanimsplat.models import GMFSS, RIFE, FrameState, Synthesis
+from vsanimsplat.models.base import pad_to_multiple
+from vsanimsplat.models.gmfss import GMFSSFrame, GMFSSPair
+
+H, W = 64, 96  # padded to 64 x 128 by GMFSS, 64 x 96 by RIFE
+
+
+class ConstantFlow(nn.Module):
+    """Stand-in for GMFlow: the same translation (dx, dy) for any pair; counts its calls."""
+
+    def __init__(self, dx: float = 0.0, dy: float = 0.0):
+        super().__init__()
+        self.register_buffer("flow", torch.tensor([dx, dy]).view(1, 2, 1, 1))
+        self.calls = 0
+
+    def forward(self, img0, img1):
+        self.calls += 1
+        return self.flow.expand(img0.shape[0], 2, *img0.shape[2:]).clone()
+
+
+class TinyFlow(nn.Module):
+    """Stand-in for GMFlow that depends on its inputs (so flows differ both ways)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(6, 2, 3, padding=1)
+
+    def forward(self, img0, img1):
+        return 4 * self.conv(torch.cat((img0, img1), 1))
+
+
+def _frames(seed=0, h=H, w=W):
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(1, 3, h, w, generator=g), torch.rand(1, 3, h, w, generator=g)
+
+
+def _gmfss(variant="union", flownet=None, **kwargs):
+    torch.manual_seed(0)
+    return GMFSS(variant, flownet=TinyFlow() if flownet is None else flownet, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def union():
+    return _gmfss("union")
+
+
+# --------------------------------------------------------------------------- padding
+
+
+@pytest.mark.parametrize("mode", ["replicate", "reflect"])
+def test_padding_keeps_the_picture_and_fills_like_numpy(mode):
+    image = torch.rand(1, 3, 5, 7, dtype=torch.float64)
+    padded = pad_to_multiple(image, 8, mode)
+    assert padded.shape == (1, 3, 8, 8)
+    expected = np.pad(image.numpy(), ((0, 0), (0, 0), (0, 3), (0, 1)), mode="edge" if mode == "replicate" else "reflect")
+    np.testing.assert_array_equal(padded.numpy(), expected)
+
+
+def test_reflect_padding_larger_than_the_picture_is_repeated():
+    image = torch.arange(3.0).view(1, 1, 1, 3)
+    padded = pad_to_multiple(image, 8, "reflect")
+    assert padded.shape == (1, 1, 8, 8)
+    # mirrored row 0 1 2 1 0 1 2 1, and a 1-row picture is replicated downwards
+    assert padded[0, 0, 0].tolist() == [0, 1, 2, 1, 0, 1, 2, 1]
+    assert torch.equal(padded[0, 0], padded[0, 0, :1].expand(8, 8))
+
+
+def test_padding_is_a_no_op_on_a_multiple_and_rejects_unknown_modes():
+    image = torch.rand(1, 3, 64, 128)
+    assert torch.equal(pad_to_multiple(image, 64, "reflect"), image)
+    with pytest.raises(ValueError, match="padding"):
+        pad_to_multiple(image, 64, "zeros")
+    with pytest.raises(ValueError, match="padding"):
+        GMFSS("base", flownet=TinyFlow(), padding="circular")
+
+
+# --------------------------------------------------------------------------- shapes and contract
+
+
+@pytest.mark.parametrize("variant", ["union", "base"])
+def test_gmfss_states_and_outputs(variant):
+    model = _gmfss(variant)
+    img0, img1 = _frames()
+    a, b = model.prepare(img0), model.prepare(img1)
+    assert isinstance(a, GMFSSFrame) and a.size == (H, W)
+    assert a.image.shape == (1, 3, 64, 128) and a.half.shape == (1, 3, 32, 64)
+    assert [f.shape[1:] for f in a.features] == [(64, 32, 64), (128, 16, 32), (192, 8, 16)]
+    pair = model.pair(a, b)
+    assert isinstance(pair, GMFSSPair) and pair.flow01.shape == (1, 2, 32, 64) and pair.metric1.shape == (1, 1, 32, 64)
+    for t in (0.25, 0.5, 0.9):
+        out = model.synthesize(pair, t)
+        assert isinstance(out, Synthesis)
+        assert out.image.shape == (1, 3, H, W) and out.image.dtype == torch.float32
+        assert 0 <= out.image.min() and out.image.max() <= 1
+        assert out.holes.shape == (1, 1, H, W) and out.holes.dtype == torch.bool
+    flow01, flow10 = model.flows(pair)
+    assert flow01.shape == flow10.shape == (1, 2, H, W)
+    torch.testing.assert_close(flow01[..., ::2, ::2].mean(), 2 * pair.flow01[..., : H // 2, : W // 2].mean(), rtol=0.05, atol=0.05)
+
+
+def test_rife_states_and_outputs():
+    torch.manual_seed(0)
+    model = RIFE()
+    img0, img1 = _frames(h=50, w=70)
+    a = model.prepare(img0)
+    assert type(a) is FrameState and a.image.shape == (1, 3, 64, 96)
+    out = model.synthesize(model.pair(a, model.prepare(img1)), 0.3)
+    assert out.image.shape == (1, 3, 50, 70) and out.holes is None
+    with pytest.raises(NotImplementedError, match="rife"):
+        model.flows(model.pair(a, a))
+
+
+@pytest.mark.parametrize("t", [0.0, 1.0, -0.5, 1.5, math.nan])
+def test_t_outside_the_open_interval_is_refused(union, t):
+    a = union.prepare(_frames()[0])
+    pair = union.pair(a, a)
+    with pytest.raises(ValueError, match="t must"):
+        union.synthesize(pair, t)
+
+
+def test_bad_images_and_mismatched_pairs_are_refused(union):
+    with pytest.raises(ValueError, match="shape"):
+        union.prepare(torch.rand(3, H, W))
+    with pytest.raises(ValueError, match="shape"):
+        union.prepare(torch.rand(1, 4, H, W))
+    with pytest.raises(ValueError, match="floating"):
+        union.prepare(torch.zeros(1, 3, H, W, dtype=torch.uint8))
+    a, b = union.prepare(torch.rand(1, 3, H, W)), union.prepare(torch.rand(1, 3, H, W - 2))
+    with pytest.raises(ValueError, match="same size"):
+        union.pair(a, b)
+    rife = RIFE()
+    with pytest.raises(TypeError, match="GMFSSFrame"):
+        union.pair(rife.prepare(torch.rand(1, 3, H, W)), a)
+
+
+@pytest.mark.parametrize("size", [(1, 1), (17, 5), (64, 64), (70, 130)])
+def test_any_size_is_padded_and_cropped_back(size):
+    model = _gmfss("base")
+    img0, img1 = _frames(h=size[0], w=size[1])
+    out = model.synthesize(model.pair(model.prepare(img0), model.prepare(img1)), 0.5)
+    assert out.image.shape == (1, 3, *size)
+
+
+# --------------------------------------------------------------------------- dtype and device plumbing
+
+
+def test_float64_model_converts_inputs_and_returns_float32():
+    model = _gmfss("union", dtype=torch.float64)
+    assert all(p.dtype == torch.float64 for net in model.networks().values() for p in net.parameters())
+    img0, img1 = _frames()
+    a = model.prepare(img0.half())  # a 16-bit input is converted to the model's dtype
+    assert a.image.dtype == torch.float64 and a.features[0].dtype == torch.float64
+    pair = model.pair(a, model.prepare(img1))
+    assert pair.metric0.dtype == torch.float64
+    out = model.synthesize(pair, 0.5)
+    assert out.image.dtype == torch.float32 and out.image.device == torch.device("cpu")
+
+
+def test_float64_and_float32_agree():
+    img0, img1 = _frames()
+    outs = []
+    for dtype in (torch.float32, torch.float64):
+        model = _gmfss("base", dtype=dtype)
+        outs.append(model.synthesize(model.pair(model.prepare(img0), model.prepare(img1)), 0.4).image)
+    torch.testing.assert_close(outs[0], outs[1], atol=1e-4, rtol=0)
+
+
+def test_bfloat16_runs_on_cpu():
+    torch.manual_seed(0)
+    model = RIFE(dtype=torch.bfloat16)
+    img0, img1 = _frames()
+    out = model.synthesize(model.pair(model.prepare(img0), model.prepare(img1)), 0.5)
+    assert out.image.dtype == torch.float32 and torch.isfinite(out.image).all()
+
+
+def test_states_are_inference_tensors(union):
+    a = union.prepare(_frames()[0])
+    assert a.image.is_inference() and not a.features[0].requires_grad
+
+
+# --------------------------------------------------------------------------- determinism, weight loading, reuse
+
+
+def test_deterministic_and_loaded_states_reproduce_the_model(union):
+    img0, img1 = _frames(1)
+    pair = union.pair(union.prepare(img0), union.prepare(img1))
+    first = union.synthesize(pair, 0.5).image
+    assert torch.equal(first, union.synthesize(pair, 0.5).image)
+    states = {role: net.state_dict() for role, net in union.networks().items()}
+    torch.manual_seed(123)  # different random initialisation, then overwritten by the states
+    copy = GMFSS("union", flownet=TinyFlow(), states=states)
+    pair = copy.pair(copy.prepare(img0), copy.prepare(img1))
+    assert torch.equal(first, copy.synthesize(pair, 0.5).image)
+    with pytest.raises(ValueError, match="ifnet"):
+        GMFSS("union", flownet=TinyFlow(), states={k: v for k, v in states.items() if k != "ifnet"})
+
+
+def test_pair_work_runs_once_and_synthesis_per_t():
+    flownet = ConstantFlow(2.0, 0.0)
+    model = _gmfss("union", flownet=flownet)
+    calls = {"features": 0, "metricnet": 0, "synthesis": 0, "ifnet": 0}
+    for role in calls:
+        model.networks()[role].register_forward_hook(lambda *args, role=role: calls.__setitem__(role, calls[role] + 1))
+    img0, img1 = _frames()
+    a, b = model.prepare(img0), model.prepare(img1)
+    assert calls["features"] == 2 and flownet.calls == 0
+    pair = model.pair(a, b)
+    assert flownet.calls == 2 and calls["metricnet"] == 1
+    for t in (0.25, 0.5, 0.75):
+        model.synthesize(pair, t)
+    assert calls == {"features": 2, "metricnet": 1, "synthesis": 3, "ifnet": 3} and flownet.calls == 2
+
+
+def test_t_changes_the_output(union):
+    img0, img1 = _frames(2)
+    pair = union.pair(union.prepare(img0), union.prepare(img1))
+    assert not torch.equal(union.synthesize(pair, 0.25).image, union.synthesize(pair, 0.75).image)
+
+
+def test_holes_are_where_neither_splat_lands():
+    # both flows move everything 8 half-resolution pixels to the right; at t = 0.5 both splats
+    # shift by exactly 4 half-res pixels, leaving the 8 leftmost full-resolution columns empty
+    model = _gmfss("base", flownet=ConstantFlow(8.0, 0.0))
+    img0, img1 = _frames()
+    pair = model.pair(model.prepare(img0), model.prepare(img1))
+    holes = model.synthesize(pair, 0.5).holes
+    assert holes[..., :8].all() and not holes[..., 8:].any()
+    flow01, flow10 = model.flows(pair)
+    torch.testing.assert_close(flow01, torch.tensor([16.0, 0.0]).view(1, 2, 1, 1).expand(1, 2, H, W))
+    # zero flows leave no holes
+    still = _gmfss("base", flownet=ConstantFlow())
+    assert not still.synthesize(still.pair(still.prepare(img0), still.prepare(img1)), 0.5).holes.any()

@@ -1,0 +1,43 @@
+"""load_model: argument checks and the error for missing weights (no real weights needed)."""
+
+import pytest
+import torch
+
+from vsanimsplat.models import MODEL_NAMES, WeightsError, load_model
+
+
+@pytest.fixture
+def empty_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("VSANIMSPLAT_MODEL_DIR", str(tmp_path))
+
+
+def test_names():
+    assert MODEL_NAMES == ("union", "base", "rife")
+
+
+def test_unknown_model_is_refused_with_the_allowed_names():
+    with pytest.raises(ValueError, match=r"model must be one of 'union', 'base', 'rife', got 'gmfss'"):
+        load_model("gmfss")
+
+
+@pytest.mark.parametrize("device", ["tpu", "meta", "not a device", 3.5])
+def test_unknown_device_is_refused(device):
+    with pytest.raises(ValueError, match="device must be 'cpu', 'cuda' or 'cuda:N'"):
+        load_model("union", device=device)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_cuda_without_cuda_is_a_clear_error():
+    with pytest.raises(RuntimeError, match="CUDA is not available"):
+        load_model("union", device="cuda")
+
+
+def test_fp16_on_cpu_is_refused():
+    with pytest.raises(ValueError, match="fp16=True needs a CUDA device"):
+        load_model("base", device="cpu", fp16=True)
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_missing_weights_name_the_fetch_command(empty_cache, name):
+    with pytest.raises(WeightsError, match=f"python -m vsanimsplat models fetch {name}"):
+        load_model(name)

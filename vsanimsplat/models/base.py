@@ -1,0 +1,214 @@
+"""The interface shared by every interpolation model.
+
+Work is split by how often it has to be done, so a caller that wants several in-betweens
+of the same pair pays the expensive parts once:
+
+| call | runs | returns |
+|---|---|---|
+| ``prepare(image)`` | once per frame | :class:`FrameState` (padded picture and per-frame features) |
+| ``pair(a, b)`` | once per pair of drawings | :class:`PairState` (flows both ways, metrics) |
+| ``synthesize(pair, t)`` | once per in-between | :class:`Synthesis` (picture at time ``t``, and its holes) |
+
+Pictures are (1, 3, H, W) RGB in [0, 1], of any size: the model pads them (never resizes)
+to the multiple its networks need and crops its outputs back. All three calls run under
+``torch.inference_mode()``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TypeVar
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = ["FrameState", "PairState", "Synthesis", "Model", "PADDING_MODES", "pad_to_multiple"]
+
+_State = TypeVar("_State")
+
+PADDING_MODES = ("replicate", "reflect")
+
+
+def pad_to_multiple(image: torch.Tensor, multiple: int, mode: str) -> torch.Tensor:
+    """Pad ``image`` on the right and bottom so that its height and width are multiples of ``multiple``.
+
+    | parameter | type | default | meaning |
+    |---|---|---|---|
+    | `image` | Tensor (N, C, H, W) | — | picture to pad |
+    | `multiple` | int | — | the padded height and width are the next multiples of this |
+    | `mode` | str | — | ``"replicate"`` (repeat the last row/column) or ``"reflect"`` (mirror without repeating the edge) |
+
+    Reflection of a picture narrower than the padding is repeated (mirror, then mirror the
+    result), so any size works.
+    """
+    if mode not in PADDING_MODES:
+        raise ValueError(f"padding must be one of {PADDING_MODES}, got {mode!r}")
+    height, width = image.shape[-2:]
+    pad_h, pad_w = -height % multiple, -width % multiple
+    while pad_h or pad_w:
+        # reflection can add at most size - 1 per step
+        step_h = min(pad_h, height - 1) if mode == "reflect" else pad_h
+        step_w = min(pad_w, width - 1) if mode == "reflect" else pad_w
+        if mode == "reflect" and (step_h, step_w) == (0, 0):
+            mode = "replicate"  # a 1-pixel picture has nothing to mirror
+            continue
+        image = F.pad(image, (0, step_w, 0, step_h), mode=mode)
+        height, width = height + step_h, width + step_w
+        pad_h, pad_w = pad_h - step_h, pad_w - step_w
+    return image
+
+
+@dataclass(frozen=True, eq=False)
+class FrameState:
+    """Per-frame work of a model. Models subclass it to add their per-frame features.
+
+    | field | type | meaning |
+    |---|---|---|
+    | `image` | Tensor (1, 3, Hp, Wp) | the padded picture, on the model's device and dtype |
+    | `size` | tuple[int, int] | (H, W) of the picture before padding |
+    """
+
+    image: torch.Tensor
+    size: tuple[int, int]
+
+
+@dataclass(frozen=True, eq=False)
+class PairState:
+    """Per-pair work of a model. Models subclass it to add flows, metrics …
+
+    | field | type | meaning |
+    |---|---|---|
+    | `a` | FrameState | the earlier frame (t = 0) |
+    | `b` | FrameState | the later frame (t = 1) |
+    """
+
+    a: FrameState
+    b: FrameState
+
+
+@dataclass(frozen=True, eq=False)
+class Synthesis:
+    """An in-between picture.
+
+    | field | type | meaning |
+    |---|---|---|
+    | `image` | Tensor (1, 3, H, W) float32 | the picture at time t, on the model's device, cropped to the input size, clamped to [0, 1] |
+    | `holes` | Tensor (1, 1, H, W) bool or None | True where neither frame's splat landed; None for models that do not splat |
+    """
+
+    image: torch.Tensor
+    holes: torch.Tensor | None
+
+
+class Model(ABC):
+    """Base class of the interpolation models (see the module docstring for the call sequence).
+
+    | parameter | type | default | meaning |
+    |---|---|---|---|
+    | `device` | str or torch.device | "cpu" | where the networks run |
+    | `dtype` | torch.dtype | torch.float32 | dtype of the networks and of the states (float16 only makes sense on CUDA) |
+    | `padding` | str | "replicate" | how pictures are padded to the networks' multiple, one of :data:`PADDING_MODES` |
+
+    Subclasses set the class attributes ``name`` (model name), ``multiple`` (the padded size
+    is a multiple of it) and ``has_flows`` (whether :meth:`flows` works), implement
+    :meth:`networks`, :meth:`_prepare`, :meth:`_pair` and :meth:`_synthesize`, and call
+    :meth:`_finish_init` at the end of their ``__init__``.
+    """
+
+    name: str
+    multiple: int
+    has_flows: bool
+
+    def __init__(
+        self, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32, padding: str = "replicate"
+    ) -> None:
+        if padding not in PADDING_MODES:
+            raise ValueError(f"padding must be one of {PADDING_MODES}, got {padding!r}")
+        if not dtype.is_floating_point:
+            raise ValueError(f"dtype must be a floating-point dtype, got {dtype}")
+        self.device = torch.device(device)
+        self.dtype = dtype
+        self.padding = padding
+
+    @abstractmethod
+    def networks(self) -> dict[str, nn.Module]:
+        """The model's networks by role (the keys of its entry in the weight registry)."""
+
+    def _finish_init(self, states: Mapping[str, Mapping[str, torch.Tensor]] | None) -> None:
+        """Load ``states`` (role → state dict, strictly) if given, then move the networks to device/dtype, eval mode."""
+        networks = self.networks()
+        if states is not None:
+            if set(states) != set(networks):
+                raise ValueError(f"model {self.name!r} needs state dicts for {sorted(networks)}, got {sorted(states)}")
+            for role, network in networks.items():
+                network.load_state_dict(states[role], strict=True)
+        for network in networks.values():
+            network.to(device=self.device, dtype=self.dtype).eval().requires_grad_(False)
+
+    @torch.inference_mode()
+    def prepare(self, image: torch.Tensor) -> FrameState:
+        """Per-frame work: pad ``image`` (1, 3, H, W) RGB in [0, 1], any float dtype and device."""
+        if image.dim() != 4 or image.shape[:2] != (1, 3):
+            raise ValueError(f"image must have shape (1, 3, H, W), got {tuple(image.shape)}")
+        if not image.dtype.is_floating_point:
+            raise ValueError(f"image must be a floating-point tensor in [0, 1], got dtype {image.dtype}")
+        size = (image.shape[2], image.shape[3])
+        padded = pad_to_multiple(image.to(device=self.device, dtype=self.dtype), self.multiple, self.padding)
+        return self._prepare(padded, size)
+
+    @torch.inference_mode()
+    def pair(self, a: FrameState, b: FrameState) -> PairState:
+        """Per-pair work between frame ``a`` (t = 0) and frame ``b`` (t = 1), both from :meth:`prepare`."""
+        if a.size != b.size:
+            raise ValueError(f"frames of a pair must have the same size, got {a.size} and {b.size}")
+        return self._pair(a, b)
+
+    @torch.inference_mode()
+    def synthesize(self, pair: PairState, t: float) -> Synthesis:
+        """The picture at time ``t`` (0 < t < 1) between the frames of ``pair``."""
+        t = float(t)
+        if not 0.0 < t < 1.0:
+            raise ValueError(f"t must be strictly between 0 and 1, got {t}")
+        image, holes = self._synthesize(pair, t)
+        height, width = pair.a.size
+        image = image[..., :height, :width].clamp(0.0, 1.0).float()
+        if holes is not None:
+            holes = holes[..., :height, :width]
+        return Synthesis(image=image, holes=holes)
+
+    @torch.inference_mode()
+    def flows(self, pair: PairState) -> tuple[torch.Tensor, torch.Tensor]:
+        """Full-resolution flows 0→1 and 1→0 of ``pair``, each (1, 2, H, W) float32 in pixels (x, y)."""
+        if not self.has_flows:
+            raise NotImplementedError(f"model {self.name!r} estimates no flows between the frames")
+        height, width = pair.a.size
+        flow01, flow10 = self._flows(pair)
+        return flow01[..., :height, :width].float(), flow10[..., :height, :width].float()
+
+    @abstractmethod
+    def _prepare(self, image: torch.Tensor, size: tuple[int, int]) -> FrameState:
+        """Per-frame work on the padded picture."""
+
+    @abstractmethod
+    def _pair(self, a: FrameState, b: FrameState) -> PairState:
+        """Per-pair work."""
+
+    @abstractmethod
+    def _synthesize(self, pair: PairState, t: float) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Padded picture at time t and padded holes (or None), before cropping and clamping."""
+
+    def _flows(self, pair: PairState) -> tuple[torch.Tensor, torch.Tensor]:
+        """Padded full-resolution flows 0→1 and 1→0 (models with ``has_flows`` override it)."""
+        raise NotImplementedError
+
+    def _check(self, state: object, kind: type[_State]) -> _State:
+        """``state`` if it is a ``kind`` (i.e. made by this kind of model), else TypeError."""
+        if not isinstance(state, kind):
+            raise TypeError(f"model {self.name!r} needs a {kind.__name__}, got {type(state).__name__}")
+        return state
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r}, device={str(self.device)!r}, dtype={self.dtype})"

@@ -1,0 +1,175 @@
+"""GMFSS: softmax splatting with GMFlow flows, a metric network, a feature pyramid and a GridNet.
+
+The pipeline (weights of GMFSS_Fortuna, "base" and "union" variants):
+
+| stage | resolution | work |
+|---|---|---|
+| ``prepare`` | full | feature pyramid of the frame (1/2, 1/4, 1/8) and the half-resolution picture |
+| ``pair`` | 1/2 | GMFlow both ways, importance metrics Z0 and Z1 |
+| ``synthesize`` | 1/2 → full | softmax splatting of both pictures and pyramids to t (flows ``t·F01``, ``(1−t)·F10``, metrics ``t·Z0``, ``(1−t)·Z1``); union adds the IFNet estimate of the frame at t; the GridNet synthesises the full-resolution frame |
+
+Frames are padded to a multiple of 64 (GMFlow's 8×8 windows at 1/4 of the half-size
+picture), never resized.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..nets.feature_pyramid import FeaturePyramid
+from ..nets.gmflow import GMFlow
+from ..nets.gridnet import GridNet
+from ..nets.ifnet import IFNet
+from ..nets.metricnet import MetricNet
+from ..ops import softsplat, softsplat_with_holes
+from .base import FrameState, Model, PairState
+
+__all__ = ["GMFSS", "GMFSSFrame", "GMFSSPair", "VARIANTS"]
+
+VARIANTS = ("union", "base")
+"""``union``: the GridNet also sees IFNet's estimate of the frame; ``base``: it sees both input frames."""
+
+_IMAGE_CHANNELS = {"union": 9, "base": 12}
+
+
+def _half(x: torch.Tensor) -> torch.Tensor:
+    return F.interpolate(x, scale_factor=0.5, mode="bilinear")
+
+
+@dataclass(frozen=True, eq=False)
+class GMFSSFrame(FrameState):
+    """Per-frame work of :class:`GMFSS`.
+
+    | field | type | meaning |
+    |---|---|---|
+    | `half` | Tensor (1, 3, Hp/2, Wp/2) | the padded picture at half resolution |
+    | `features` | tuple of 3 Tensors | feature pyramid at 1/2, 1/4, 1/8 of the padded size |
+    """
+
+    half: torch.Tensor
+    features: tuple[torch.Tensor, ...]
+
+
+@dataclass(frozen=True, eq=False)
+class GMFSSPair(PairState):
+    """Per-pair work of :class:`GMFSS` (everything at half resolution).
+
+    | field | type | meaning |
+    |---|---|---|
+    | `flow01`, `flow10` | Tensor (1, 2, Hp/2, Wp/2) | flows a→b and b→a, half-resolution pixels |
+    | `metric0`, `metric1` | Tensor (1, 1, Hp/2, Wp/2) | softmax-splatting metrics of a and b |
+    """
+
+    a: GMFSSFrame
+    b: GMFSSFrame
+    flow01: torch.Tensor
+    flow10: torch.Tensor
+    metric0: torch.Tensor
+    metric1: torch.Tensor
+
+
+class GMFSS(Model):
+    """The GMFSS interpolation model (random weights unless ``states`` is given).
+
+    | parameter | type | default | meaning |
+    |---|---|---|---|
+    | `variant` | str | "union" | ``"union"`` or ``"base"`` |
+    | `device` | str or torch.device | "cpu" | where the networks run |
+    | `dtype` | torch.dtype | torch.float32 | dtype of the networks |
+    | `padding` | str | "replicate" | padding mode of the pictures (see :func:`~vsanimsplat.models.base.pad_to_multiple`) |
+    | `states` | mapping or None | None | state dicts by role (``flownet``, ``metricnet``, ``features``, ``synthesis``, and ``ifnet`` for union), loaded strictly |
+    | `flownet` | nn.Module or None | None | replaces GMFlow (``forward(img0, img1) -> flow``; tests use a small stand-in) |
+
+    Use :func:`vsanimsplat.models.load_model` to get it with the published weights.
+    """
+
+    multiple = 64
+    has_flows = True
+
+    def __init__(
+        self,
+        variant: str = "union",
+        *,
+        device: str | torch.device = "cpu",
+        dtype: torch.dtype = torch.float32,
+        padding: str = "replicate",
+        states: Mapping[str, Mapping[str, torch.Tensor]] | None = None,
+        flownet: nn.Module | None = None,
+    ) -> None:
+        if variant not in VARIANTS:
+            raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
+        super().__init__(device, dtype, padding)
+        self.name = variant
+        self.flownet = GMFlow() if flownet is None else flownet
+        self.metricnet = MetricNet()
+        self.features = FeaturePyramid()
+        self.synthesis = GridNet(_IMAGE_CHANNELS[variant])
+        self.ifnet = IFNet() if variant == "union" else None
+        self._finish_init(states)
+
+    def networks(self) -> dict[str, nn.Module]:
+        networks = {
+            "flownet": self.flownet,
+            "metricnet": self.metricnet,
+            "features": self.features,
+            "synthesis": self.synthesis,
+        }
+        if self.ifnet is not None:
+            networks["ifnet"] = self.ifnet
+        return networks
+
+    def _prepare(self, image: torch.Tensor, size: tuple[int, int]) -> GMFSSFrame:
+        return GMFSSFrame(image=image, size=size, half=_half(image), features=self.features(image))
+
+    def _pair(self, a: FrameState, b: FrameState) -> GMFSSPair:
+        a, b = self._check(a, GMFSSFrame), self._check(b, GMFSSFrame)
+        flow01 = self.flownet(a.half, b.half)
+        flow10 = self.flownet(b.half, a.half)
+        metric0, metric1 = self.metricnet(a.half, b.half, flow01, flow10)
+        return GMFSSPair(a=a, b=b, flow01=flow01, flow10=flow10, metric0=metric0, metric1=metric1)
+
+    def _synthesize(self, pair: PairState, t: float) -> tuple[torch.Tensor, torch.Tensor]:
+        pair = self._check(pair, GMFSSPair)
+        a, b = pair.a, pair.b
+        flow0, metric0 = t * pair.flow01, t * pair.metric0
+        flow1, metric1 = (1 - t) * pair.flow10, (1 - t) * pair.metric1
+        splat0, holes0 = softsplat_with_holes(a.half, flow0, metric0)
+        splat1, holes1 = softsplat_with_holes(b.half, flow1, metric1)
+        levels = []
+        for level, (feat0, feat1) in enumerate(zip(a.features, b.features)):
+            scale = 0.5**level
+            levels.append(
+                torch.cat(
+                    (
+                        softsplat(feat0, *self._scaled(flow0, metric0, scale)),
+                        softsplat(feat1, *self._scaled(flow1, metric1, scale)),
+                    ),
+                    1,
+                )
+            )
+        if self.ifnet is None:
+            images = torch.cat((a.half, splat0, splat1, b.half), 1)
+        else:
+            images = torch.cat((splat0, self.ifnet(a.half, b.half, t), splat1), 1)
+        image = self.synthesis(images, *levels)
+        holes = (holes0 & holes1).repeat_interleave(2, dim=2).repeat_interleave(2, dim=3)
+        return image, holes
+
+    @staticmethod
+    def _scaled(flow: torch.Tensor, metric: torch.Tensor, scale: float) -> tuple[torch.Tensor, torch.Tensor]:
+        """Flow (in pixels of the smaller grid) and metric resized by ``scale`` for a coarser pyramid level."""
+        if scale == 1:
+            return flow, metric
+        flow = F.interpolate(flow, scale_factor=scale, mode="bilinear") * scale
+        return flow, F.interpolate(metric, scale_factor=scale, mode="bilinear")
+
+    def _flows(self, pair: PairState) -> tuple[torch.Tensor, torch.Tensor]:
+        pair = self._check(pair, GMFSSPair)
+        return tuple(  # type: ignore[return-value]
+            F.interpolate(flow, scale_factor=2.0, mode="bilinear") * 2.0 for flow in (pair.flow01, pair.flow10)
+        )
