@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+
 import numpy as np
 import pytest
 import torch
@@ -9,6 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vsanimsplat.ops import correlation
+
+correlation_module = importlib.import_module("vsanimsplat.ops.correlation")
 
 TOLERANCE = {torch.float64: 1e-9, torch.float32: 1e-4}
 
@@ -27,9 +31,13 @@ def reference(f1: np.ndarray, f2: np.ndarray, d: int) -> np.ndarray:
     return out
 
 
+@pytest.mark.parametrize("band_elements", [None, 1, 280])
 @pytest.mark.parametrize("d", [0, 1, 4])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-def test_matches_reference(d, dtype):
+def test_matches_reference(d, dtype, band_elements, monkeypatch):
+    """Also in bands of 1 row and of 4 rows (6 = 4 + 2), as large frames are computed."""
+    if band_elements is not None:
+        monkeypatch.setattr(correlation_module, "_BAND_ELEMENTS", band_elements)
     g = torch.Generator().manual_seed(d)
     f1 = torch.randn(2, 5, 6, 7, generator=g, dtype=dtype)
     f2 = torch.randn(2, 5, 6, 7, generator=g, dtype=dtype)
