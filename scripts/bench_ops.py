@@ -4,10 +4,11 @@ Run separately from the test suite::
 
     python scripts/bench_ops.py [--repeat 5] [--json benchmarks/ops.json]
 
-For each operator, frame size (640×360, 1920×1080) and channel count (3, 64) it times the call (median of
-``--repeat`` runs after one warm-up) and a ``clone()`` of the operator's input tensors, and reports megapixels per
-second and the ratio of the two times: the copy is the practical lower bound of an operator that reads its
-inputs and writes a new output. Flows are smooth random fields up to ~30 px with quarter-pixel jitter, so
+For each operator, frame size (640×360, 1920×1080) and channel count (3, 64) it times the call and a ``clone()``
+of the operator's input tensors (``--repeat`` runs after one warm-up; the fastest is reported, as the least
+disturbed by other load on the machine, and the median beside it), and reports megapixels per second and the
+ratio of the two times: the copy is the practical lower bound of an operator that reads its inputs and writes a
+new output. Flows are smooth random fields up to ~30 px with quarter-pixel jitter, so
 sources collide and leave holes as real motion does.
 """
 
@@ -59,14 +60,15 @@ OPERATORS: dict[str, tuple[tuple[str, ...], Callable[..., object]]] = {
 }
 
 
-def median_time(fn: Callable[[], object], repeat: int) -> float:
+def timings(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
+    """(fastest, median) of ``repeat`` timed calls, in seconds, after one warm-up call."""
     fn()
     times = []
     for _ in range(repeat):
         start = time.perf_counter()
         fn()
         times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return min(times), statistics.median(times)
 
 
 def machine() -> dict[str, object]:
@@ -93,13 +95,14 @@ def run(repeat: int) -> dict[str, object]:
         for channels in CHANNELS:
             tensors = inputs(width, height, channels)
             for name, (used, call) in OPERATORS.items():
-                seconds = median_time(lambda: call(tensors), repeat)
-                copy = median_time(lambda: [tensors[k].clone() for k in used], repeat)
+                seconds, median = timings(lambda: call(tensors), repeat)
+                copy, _ = timings(lambda: [tensors[k].clone() for k in used], repeat)
                 row = {
                     "operator": name,
                     "size": f"{width}x{height}",
                     "channels": channels,
                     "ms": round(seconds * 1e3, 2),
+                    "ms_median": round(median * 1e3, 2),
                     "mpix_per_s": round(width * height / seconds / 1e6, 2),
                     "copy_ms": round(copy * 1e3, 2),
                     "times_copy": round(seconds / copy, 1),
@@ -113,12 +116,12 @@ def run(repeat: int) -> dict[str, object]:
 def markdown(report: dict[str, object]) -> str:
     m = report["machine"]
     lines = [
-        "| operator | size | C | ms | MP/s | copy ms | × copy |",
-        "|---|---|---:|---:|---:|---:|---:|",
+        "| operator | size | C | ms (best) | ms (median) | MP/s | copy ms | × copy |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in report["results"]:
         lines.append(
-            f"| {r['operator']} | {r['size']} | {r['channels']} | {r['ms']} | {r['mpix_per_s']} | "
+            f"| {r['operator']} | {r['size']} | {r['channels']} | {r['ms']} | {r['ms_median']} | {r['mpix_per_s']} | "
             f"{r['copy_ms']} | {r['times_copy']} |"
         )
     head = (

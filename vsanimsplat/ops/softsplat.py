@@ -143,8 +143,12 @@ def _splat_torch(
 
     source = values.transpose(0, 1).reshape(r, -1)
     out = values.new_zeros(r, size)
+    # Without autograd the four products share one buffer: fresh ones cost more in page faults than in flops.
+    reuse = not (torch.is_grad_enabled() and (source.requires_grad or factor.requires_grad))
+    product = None
     for corner in range(4):
-        out.index_add_(1, index[corner], source * factor[corner])
+        product = torch.mul(source, factor[corner], out=product if reuse else None)
+        out.index_add_(1, index[corner], product)
 
     splatted = None
     if coverage:
