@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from eval_quality import DEFAULT_DATA, eye_triplets, middlebury_triplets, psnr  # noqa: E402
+from eval_quality import DEFAULT_DATA, MemoFlow, eye_triplets, middlebury_triplets, psnr  # noqa: E402
 
 from vsanimsplat.models import load_model  # noqa: E402
 from vsanimsplat.models.base import pad_to_multiple  # noqa: E402
@@ -54,24 +54,6 @@ def published_gmfss_class(ref: Path) -> type:
     splat.softsplat = published_api
     sys.modules[splat.__name__] = splat
     return importlib.import_module(f"{PACKAGE}.GMFSS").GMFSS
-
-
-class MemoFlow(torch.nn.Module):
-    """Wraps a flow network and remembers its last results by input content, so the base and
-    union models (which share ``flownet.pkl``) estimate each triplet's flows once."""
-
-    def __init__(self, flownet: torch.nn.Module) -> None:
-        super().__init__()
-        self.flownet = flownet
-        self.memo: dict[tuple, torch.Tensor] = {}
-
-    def forward(self, img0: torch.Tensor, img1: torch.Tensor) -> torch.Tensor:
-        key = (tuple(img0.shape), img0.double().sum().item(), img1.double().sum().item())
-        if key not in self.memo:
-            if len(self.memo) >= 4:
-                self.memo.pop(next(iter(self.memo)))
-            self.memo[key] = self.flownet(img0, img1)
-        return self.memo[key]
 
 
 def main() -> int:
@@ -105,8 +87,9 @@ def main() -> int:
             scores[name].append(psnr(mine, reference))
             print(f"{name:5} {triplet.set:10} {triplet.name:12} {scores[name][-1]:7.2f} dB", flush=True)
             if args.outputs is not None:
-                (args.outputs / name).mkdir(parents=True, exist_ok=True)
-                torch.save(mine, args.outputs / name / f"{triplet.set}-{triplet.name}.pt")
+                folder = args.outputs / f"{name}-{model.padding}"
+                folder.mkdir(parents=True, exist_ok=True)
+                torch.save(mine, folder / f"{triplet.set}-{triplet.name}.pt")
     worst = {name: min(values) for name, values in scores.items()}
     for name, values in scores.items():
         print(f"{name}: min {worst[name]:.2f} dB, mean {sum(values) / len(values):.2f} dB over {len(values)} triplets")

@@ -14,7 +14,10 @@ rounded to 8 bits, as it would be delivered. PSNR is per triplet on RGB in [0, 1
 averaged; SSIM is the Gaussian-window SSIM (σ = 1.5, 11×11, valid region) per RGB channel,
 averaged over channels and triplets.
 
-Usage: ``python scripts/eval_quality.py [--data ../shared/data] [--out benchmarks/quality.md]``
+A second table compares the padding modes (replicate, reflect) on the union model, over the
+whole picture and over the band next to the padded edges.
+
+Usage: ``python scripts/eval_quality.py [--data ../shared/data] [--out benchmarks/quality.md] [--outputs DIR]``
 (needs the weights: ``python -m vsanimsplat models fetch all``).
 """
 
@@ -30,6 +33,8 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from vsanimsplat.models import MODEL_NAMES, Model, load_model
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data"
@@ -138,18 +143,59 @@ def flowfps(triplets: Sequence[Triplet]) -> list[torch.Tensor]:
     return outputs
 
 
-def model_outputs(name: str, triplets: Sequence[Triplet], padding: str | None = None) -> list[torch.Tensor]:
-    """Middle frames (t = 0.5, float32, not quantised) of model ``name`` with the published weights."""
-    from vsanimsplat.models import load_model
+class MemoFlow(torch.nn.Module):
+    """Wraps a flow network and remembers its last results by input content, so models that
+    share ``flownet.pkl`` (base, union) estimate each triplet's flows once."""
 
+    def __init__(self, flownet: torch.nn.Module) -> None:
+        super().__init__()
+        self.flownet = flownet
+        self.memo: dict[tuple, torch.Tensor] = {}
+
+    def forward(self, img0: torch.Tensor, img1: torch.Tensor) -> torch.Tensor:
+        key = (tuple(img0.shape), img0.double().sum().item(), img1.double().sum().item())
+        if key not in self.memo:
+            if len(self.memo) >= 4:
+                self.memo.pop(next(iter(self.memo)))
+            self.memo[key] = self.flownet(img0, img1)
+        return self.memo[key]
+
+
+_SHARED_FLOW: dict[str, MemoFlow] = {}
+
+
+def load_model_shared(name: str, padding: str | None = None) -> Model:
+    """``load_model(name)`` with the given padding, its flow network shared (memoised) with the other GMFSS models."""
     model = load_model(name)
     if padding is not None:
         model.padding = padding
-    outputs = []
+    if model.has_flows:
+        model.flownet = _SHARED_FLOW.setdefault("flownet", MemoFlow(model.flownet))
+    return model
+
+
+def model_outputs(
+    names: Sequence[str], triplets: Sequence[Triplet], padding: str | None = None, outputs: Path | None = None
+) -> dict[str, list[torch.Tensor]]:
+    """Middle frames (t = 0.5, float32, not quantised) of the models ``names`` with the published weights.
+
+    Triplet by triplet, so base and union share each triplet's flows. With ``outputs``, results
+    are read from / written to ``outputs/<name>-<padding>/<set>-<triplet>.pt``.
+    """
+    models = {name: load_model_shared(name, padding) for name in names}
+    results: dict[str, list[torch.Tensor]] = {name: [] for name in names}
     for t in triplets:
-        pair = model.pair(model.prepare(t.frame0), model.prepare(t.frame1))
-        outputs.append(model.synthesize(pair, 0.5).image)
-    return outputs
+        for name, model in models.items():
+            path = None if outputs is None else outputs / f"{name}-{model.padding}" / f"{t.set}-{t.name}.pt"
+            if path is not None and path.is_file():
+                results[name].append(torch.load(path))
+                continue
+            pair = model.pair(model.prepare(t.frame0), model.prepare(t.frame1))
+            results[name].append(model.synthesize(pair, 0.5).image)
+            if path is not None:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                torch.save(results[name][-1], path)
+    return results
 
 
 def _subsets(triplets: Sequence[Triplet]) -> dict[str, list[int]]:
@@ -161,20 +207,51 @@ def _subsets(triplets: Sequence[Triplet]) -> dict[str, list[int]]:
     }
 
 
+def _band_psnr(output: torch.Tensor, truth: torch.Tensor, band: int) -> float:
+    """PSNR over the pixels within ``band`` of the right or bottom edge (where the padding is)."""
+    mask = torch.zeros(truth.shape[-2:], dtype=torch.bool)
+    mask[-band:, :] = True
+    mask[:, -band:] = True
+    mse = ((output.double() - truth.double()) ** 2)[..., mask].mean().item()
+    return 10 * np.log10(1.0 / mse)
+
+
+def padding_study(triplets: Sequence[Triplet], outputs: Path | None, band: int = 32) -> list[str]:
+    """Markdown table: the union model with each padding mode, whole picture and border band."""
+    from vsanimsplat.models.base import PADDING_MODES
+
+    lines = [
+        f"| padding | mean PSNR, whole picture | mean PSNR, {band}-px band at the right and bottom edges | band PSNR, Middlebury | band PSNR, eye |",
+        "|---|---|---|---|---|",
+    ]
+    for mode in PADDING_MODES:
+        results = [quantise(o) for o in model_outputs(["union"], triplets, mode, outputs)["union"]]
+        whole = [psnr(o, t.middle) for o, t in zip(results, triplets)]
+        edge = [_band_psnr(o, t.middle, band) for o, t in zip(results, triplets)]
+        by_set = {name: np.mean([e for e, t in zip(edge, triplets) if t.set == name]) for name in ("middlebury", "eye")}
+        lines.append(f"| {mode} | {np.mean(whole):.3f} | {np.mean(edge):.3f} | {by_set['middlebury']:.3f} | {by_set['eye']:.3f} |")
+        print(lines[-1], flush=True)
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "quality.md")
     parser.add_argument("--methods", nargs="+", default=["union", "base", "rife", "blend", "flowfps"])
+    parser.add_argument("--outputs", type=Path, help="cache of model outputs (shared with check_faithfulness.py --outputs)")
+    parser.add_argument("--eye-step", type=int, default=6, help="padding study: every N-th eye triplet")
     args = parser.parse_args()
     torch.set_grad_enabled(False)
 
     triplets = middlebury_triplets(args.data) + eye_triplets(args.data)
     subsets = _subsets(triplets)
+    models = [m for m in args.methods if m in MODEL_NAMES]
+    model_results = model_outputs(models, triplets, outputs=args.outputs)
     methods: dict[str, Callable[[Sequence[Triplet]], list[torch.Tensor]]] = {
         "blend": blend,
         "flowfps": flowfps,
-        **{m: (lambda ts, m=m: [quantise(o) for o in model_outputs(m, ts)]) for m in ("union", "base", "rife")},
+        **{m: (lambda ts, m=m: [quantise(o) for o in model_results[m]]) for m in models},
     }
     labels = {"union": "union (default)", "base": "base", "rife": "rife (IFNet alone)", "blend": "50/50 blend", "flowfps": "mvtools FlowFPS"}
     rows = []
@@ -187,18 +264,28 @@ def main() -> None:
             row.append(f"{np.mean([scores[i][0] for i in indices]):.2f} / {np.mean([scores[i][1] for i in indices]):.4f}")
         rows.append(row)
         print(" | ".join(row), f"({time.perf_counter() - start:.0f} s)", flush=True)
+    eye = [t for t in triplets if t.set == "eye"]
+    study_set = [t for t in triplets if t.set == "middlebury"] + eye[:: args.eye_step]
+    study = padding_study(study_set, args.outputs)
 
     header = ["method", *subsets]
     table = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + ["| " + " | ".join(r) + " |" for r in rows]
     text = f"""# Interpolation quality (t = 0.5)
 
-Made by `scripts/eval_quality.py` on {time.strftime('%Y-%m-%d')}, on {platform.machine()} ({platform.processor() or 'CPU'}),
-torch {torch.__version__}, float32 on the CPU. Mean PSNR (dB) / mean SSIM over the triplets, outputs rounded to 8 bits.
+Made by `scripts/eval_quality.py` on {time.strftime('%Y-%m-%d')}, on {platform.machine()}, torch {torch.__version__},
+float32 on the CPU. Mean PSNR (dB) / mean SSIM over the triplets, outputs rounded to 8 bits.
 Models are this project's implementation with the published GMFSS_Fortuna weights, inputs padded
 (not resized) to the networks' multiple. Eye = `synfig-eye-48fps.mkv`, even frames in, odd frames as truth;
 "frames 56–166" are the triplets whose middle frame lies there (the part with motion).
 
 {chr(10).join(table)}
+
+## Padding: replicate or reflect
+
+The union model on the 12 Middlebury triplets and every {args.eye_step}th eye triplet ({len(study_set)} in all),
+padded on the right and bottom to a multiple of 64 with each mode (the published plugin resizes instead).
+
+{chr(10).join(study)}
 """
     args.out.write_text(text + _NOTES)
     print(f"wrote {args.out}")

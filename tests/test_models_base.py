@@ -11,7 +11,7 @@ from vsanimsplat.models import GMFSS, RIFE, FrameState, Synthesis
 from vsanimsplat.models.base import pad_to_multiple
 from vsanimsplat.models.gmfss import GMFSSFrame, GMFSSPair
 
-H, W = 64, 96  # padded to 64 x 128 by GMFSS, 64 x 96 by RIFE
+H, W = 48, 80  # padded to 64 x 128 by GMFSS, 64 x 96 by RIFE
 
 
 class ConstantFlow(nn.Module):
@@ -53,6 +53,18 @@ def union():
     return _gmfss("union")
 
 
+@pytest.fixture(scope="module")
+def base():
+    return _gmfss("base")
+
+
+@pytest.fixture(scope="module")
+def union64(union):
+    """The union model in float64, with the same weights."""
+    states = {role: net.state_dict() for role, net in union.networks().items()}
+    return GMFSS("union", flownet=TinyFlow(), states=states, dtype=torch.float64)
+
+
 # --------------------------------------------------------------------------- padding
 
 
@@ -87,8 +99,8 @@ def test_padding_is_a_no_op_on_a_multiple_and_rejects_unknown_modes():
 
 
 @pytest.mark.parametrize("variant", ["union", "base"])
-def test_gmfss_states_and_outputs(variant):
-    model = _gmfss(variant)
+def test_gmfss_states_and_outputs(variant, request):
+    model = request.getfixturevalue(variant)
     img0, img1 = _frames()
     a, b = model.prepare(img0), model.prepare(img1)
     assert isinstance(a, GMFSSFrame) and a.size == (H, W)
@@ -142,9 +154,9 @@ def test_bad_images_and_mismatched_pairs_are_refused(union):
         union.pair(rife.prepare(torch.rand(1, 3, H, W)), a)
 
 
-@pytest.mark.parametrize("size", [(1, 1), (17, 5), (64, 64), (70, 130)])
-def test_any_size_is_padded_and_cropped_back(size):
-    model = _gmfss("base")
+@pytest.mark.parametrize("size", [(1, 1), (17, 5), (64, 64), (70, 66)])
+def test_any_size_is_padded_and_cropped_back(base, size):
+    model = base
     img0, img1 = _frames(h=size[0], w=size[1])
     out = model.synthesize(model.pair(model.prepare(img0), model.prepare(img1)), 0.5)
     assert out.image.shape == (1, 3, *size)
@@ -153,8 +165,8 @@ def test_any_size_is_padded_and_cropped_back(size):
 # --------------------------------------------------------------------------- dtype and device plumbing
 
 
-def test_float64_model_converts_inputs_and_returns_float32():
-    model = _gmfss("union", dtype=torch.float64)
+def test_float64_model_converts_inputs_and_returns_float32(union64):
+    model = union64
     assert all(p.dtype == torch.float64 for net in model.networks().values() for p in net.parameters())
     img0, img1 = _frames()
     a = model.prepare(img0.half())  # a 16-bit input is converted to the model's dtype
@@ -165,11 +177,10 @@ def test_float64_model_converts_inputs_and_returns_float32():
     assert out.image.dtype == torch.float32 and out.image.device == torch.device("cpu")
 
 
-def test_float64_and_float32_agree():
+def test_float64_and_float32_agree(union, union64):
     img0, img1 = _frames()
     outs = []
-    for dtype in (torch.float32, torch.float64):
-        model = _gmfss("base", dtype=dtype)
+    for model in (union, union64):
         outs.append(model.synthesize(model.pair(model.prepare(img0), model.prepare(img1)), 0.4).image)
     torch.testing.assert_close(outs[0], outs[1], atol=1e-4, rtol=0)
 
@@ -204,20 +215,27 @@ def test_deterministic_and_loaded_states_reproduce_the_model(union):
         GMFSS("union", flownet=TinyFlow(), states={k: v for k, v in states.items() if k != "ifnet"})
 
 
-def test_pair_work_runs_once_and_synthesis_per_t():
+def test_pair_work_runs_once_and_synthesis_per_t(union, monkeypatch):
+    model = union
     flownet = ConstantFlow(2.0, 0.0)
-    model = _gmfss("union", flownet=flownet)
+    monkeypatch.setattr(model, "flownet", flownet)
     calls = {"features": 0, "metricnet": 0, "synthesis": 0, "ifnet": 0}
-    for role in calls:
+    handles = [
         model.networks()[role].register_forward_hook(lambda *args, role=role: calls.__setitem__(role, calls[role] + 1))
-    img0, img1 = _frames()
-    a, b = model.prepare(img0), model.prepare(img1)
-    assert calls["features"] == 2 and flownet.calls == 0
-    pair = model.pair(a, b)
-    assert flownet.calls == 2 and calls["metricnet"] == 1
-    for t in (0.25, 0.5, 0.75):
-        model.synthesize(pair, t)
-    assert calls == {"features": 2, "metricnet": 1, "synthesis": 3, "ifnet": 3} and flownet.calls == 2
+        for role in calls
+    ]
+    try:
+        img0, img1 = _frames()
+        a, b = model.prepare(img0), model.prepare(img1)
+        assert calls["features"] == 2 and flownet.calls == 0
+        pair = model.pair(a, b)
+        assert flownet.calls == 2 and calls["metricnet"] == 1
+        for t in (0.25, 0.5, 0.75):
+            model.synthesize(pair, t)
+        assert calls == {"features": 2, "metricnet": 1, "synthesis": 3, "ifnet": 3} and flownet.calls == 2
+    finally:
+        for handle in handles:
+            handle.remove()
 
 
 def test_t_changes_the_output(union):
@@ -226,10 +244,11 @@ def test_t_changes_the_output(union):
     assert not torch.equal(union.synthesize(pair, 0.25).image, union.synthesize(pair, 0.75).image)
 
 
-def test_holes_are_where_neither_splat_lands():
+def test_holes_are_where_neither_splat_lands(base, monkeypatch):
     # both flows move everything 8 half-resolution pixels to the right; at t = 0.5 both splats
     # shift by exactly 4 half-res pixels, leaving the 8 leftmost full-resolution columns empty
-    model = _gmfss("base", flownet=ConstantFlow(8.0, 0.0))
+    model = base
+    monkeypatch.setattr(model, "flownet", ConstantFlow(8.0, 0.0))
     img0, img1 = _frames()
     pair = model.pair(model.prepare(img0), model.prepare(img1))
     holes = model.synthesize(pair, 0.5).holes
@@ -237,5 +256,5 @@ def test_holes_are_where_neither_splat_lands():
     flow01, flow10 = model.flows(pair)
     torch.testing.assert_close(flow01, torch.tensor([16.0, 0.0]).view(1, 2, 1, 1).expand(1, 2, H, W))
     # zero flows leave no holes
-    still = _gmfss("base", flownet=ConstantFlow())
-    assert not still.synthesize(still.pair(still.prepare(img0), still.prepare(img1)), 0.5).holes.any()
+    monkeypatch.setattr(model, "flownet", ConstantFlow())
+    assert not model.synthesize(model.pair(model.prepare(img0), model.prepare(img1)), 0.5).holes.any()

@@ -41,6 +41,11 @@ def _half(x: torch.Tensor) -> torch.Tensor:
     return F.interpolate(x, scale_factor=0.5, mode="bilinear")
 
 
+def _double(flow: torch.Tensor) -> torch.Tensor:
+    """A half-resolution flow at full resolution (bilinear, vectors scaled by 2)."""
+    return F.interpolate(flow, scale_factor=2.0, mode="bilinear") * 2.0
+
+
 @dataclass(frozen=True, eq=False)
 class GMFSSFrame(FrameState):
     """Per-frame work of :class:`GMFSS`.
@@ -170,6 +175,4 @@ class GMFSS(Model):
 
     def _flows(self, pair: PairState) -> tuple[torch.Tensor, torch.Tensor]:
         pair = self._check(pair, GMFSSPair)
-        return tuple(  # type: ignore[return-value]
-            F.interpolate(flow, scale_factor=2.0, mode="bilinear") * 2.0 for flow in (pair.flow01, pair.flow10)
-        )
+        return _double(pair.flow01), _double(pair.flow10)
