@@ -404,6 +404,19 @@ def test_kernels_are_not_chosen_for_cpu_tensors(monkeypatch):
     assert not cuda_module.usable(fake_cuda)
 
 
+@pytest.mark.parametrize("available", [False, True])
+def test_cupy_is_used_only_if_it_sees_a_gpu(monkeypatch, available):
+    fake = types.ModuleType("cupy")
+    fake.cuda = types.SimpleNamespace(is_available=lambda: available)
+    monkeypatch.setitem(sys.modules, "cupy", fake)
+    cuda_module._cupy.cache_clear()
+    try:
+        assert (cuda_module._cupy() is fake) == available
+        assert cuda_module.usable(types.SimpleNamespace(is_cuda=True, dtype=torch.float32)) == available
+    finally:
+        cuda_module._cupy.cache_clear()
+
+
 def test_import_and_cpu_use_without_cupy():
     code = (
         "import sys; sys.modules['cupy'] = None\n"

@@ -153,12 +153,13 @@ _MAX_BLOCKS = 65535
 
 @functools.cache
 def _cupy():
-    """The CuPy module, or None when it is missing or does not load (no driver, wrong CUDA)."""
+    """The CuPy module, or None when it is missing, does not load or sees no GPU (no driver, wrong CUDA)."""
     try:
         import cupy
+
+        return cupy if cupy.cuda.is_available() else None
     except Exception:
         return None
-    return cupy
 
 
 def usable(x: Tensor) -> bool:
