@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 PYTHON ?= $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python3.12 /usr/bin/python3.12 /usr/local/bin/python3.12; do \
 	"$$p" -c 'import sys; assert sys.version_info >= (3, 12)' >/dev/null 2>&1 && { echo "$$p"; break; }; done)
 
-.PHONY: setup demo test clean
+.PHONY: setup weights demo test clean
 
 setup: $(VENV)/.installed
 
@@ -23,12 +23,15 @@ $(VENV)/.installed: pyproject.toml setup.py
 	$(BIN)/vapoursynth config
 	touch $@
 
-demo: setup
+weights: setup
+	$(BIN)/vsanimsplat models fetch all
+
+demo: setup weights
 	mkdir -p out
 	$(BIN)/python scripts/make_demo_clip.py out/demo.mkv
 	$(BIN)/vsanimsplat report out/demo.mkv --timecodes out/demo.timecodes.txt
 
-test: setup
+test: setup weights
 	$(BIN)/python -m pytest
 
 clean:

@@ -24,5 +24,6 @@ def synthetic_clip(
     animation = animate(Scene(width, height, seed=seed), holds, noise=noise, seed=seed)
     clip = clip_from_arrays(animation.frames, fps)
     if fmt != vs.RGB24:
-        clip = clip.resize.Bicubic(format=fmt, matrix_s="709")
+        rgb = vs.core.get_video_format(fmt).color_family == vs.RGB
+        clip = clip.resize.Bicubic(format=fmt, **({} if rgb else {"matrix_s": "709"}))
     return clip, animation

@@ -55,3 +55,11 @@ def test_bad_threshold_is_refused(video, capsys):
 def test_module_entry_point_runs():
     done = subprocess.run([sys.executable, "-m", "vsanimsplat", "--version"], capture_output=True, text=True)
     assert done.returncode == 0 and done.stdout.startswith("vsanimsplat ")
+
+
+def test_models_list_names_every_model_and_the_cache(capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("VSANIMSPLAT_MODEL_DIR", str(tmp_path))
+    assert main(["models", "list"]) == 0
+    out = capsys.readouterr().out
+    assert f"cache: {tmp_path}" in out
+    assert "blend  installed" in out and "union  flownet.pkl missing" in out

@@ -12,11 +12,11 @@ def empty_cache(tmp_path, monkeypatch):
 
 
 def test_names():
-    assert MODEL_NAMES == ("union", "base", "rife")
+    assert MODEL_NAMES == ("union", "base", "rife", "splat", "blend")
 
 
 def test_unknown_model_is_refused_with_the_allowed_names():
-    with pytest.raises(ValueError, match=r"model must be one of 'union', 'base', 'rife', got 'gmfss'"):
+    with pytest.raises(ValueError, match=r"model must be one of 'union', 'base', 'rife', 'splat', 'blend', got 'gmfss'"):
         load_model("gmfss")
 
 
@@ -37,7 +37,13 @@ def test_fp16_on_cpu_is_refused():
         load_model("base", device="cpu", fp16=True)
 
 
-@pytest.mark.parametrize("name", MODEL_NAMES)
+@pytest.mark.parametrize("name", [n for n in MODEL_NAMES if n != "blend"])  # blend needs no weights
 def test_missing_weights_name_the_fetch_command(empty_cache, name):
     with pytest.raises(WeightsError, match=f"python -m vsanimsplat models fetch {name}"):
         load_model(name)
+
+
+def test_blend_needs_no_weights(empty_cache):
+    model = load_model("blend")
+    a, b = model.prepare(torch.zeros(1, 3, 4, 6)), model.prepare(torch.ones(1, 3, 4, 6))
+    assert torch.allclose(model.synthesize(model.pair(a, b), 0.25).image, torch.full((1, 3, 4, 6), 0.25))

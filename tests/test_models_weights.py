@@ -38,7 +38,7 @@ def test_registry_is_consistent():
     for roles in weights.MODELS.values():
         assert set(roles.values()) <= set(weights.FILES)
     assert all(len(h) == 64 and int(h, 16) >= 0 for h in weights.FILES.values())
-    assert set(weights.MODELS) == {"union", "base", "rife"}
+    assert set(weights.MODELS) == {"union", "base", "rife", "splat", "blend"}
 
 
 def test_model_dir_override_and_default(monkeypatch, tmp_path):

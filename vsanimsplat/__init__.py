@@ -5,10 +5,12 @@ Public API:
 | name | what it does |
 |---|---|
 | :func:`dedupe` | find the drawings of an animated clip; one frame per drawing, with its true timing |
+| :func:`interpolate` | a higher constant frame rate, in-betweens at their true times between drawings |
+| :func:`fill_holes` | fill the pixels splatting left empty, from the two parent drawings |
 | :func:`write_timecodes` | Matroska timecode v2 file of a (variable-rate) clip |
 """
 
-from .filters import dedupe, write_timecodes
+from .filters import dedupe, fill_holes, interpolate, write_timecodes
 
-__all__ = ["dedupe", "write_timecodes"]
+__all__ = ["dedupe", "fill_holes", "interpolate", "write_timecodes"]
 __version__ = "0.1.0"

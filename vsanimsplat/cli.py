@@ -16,6 +16,7 @@ import vapoursynth as vs
 from . import __version__
 from .filters.dedupe import DEFAULT_THRESHOLD, DEFAULT_TOLERANCE, find_drawings
 from .filters.source import open_video
+from .models.weights import add_models_subcommand, models_command
 from .timeline import cadence_report, format_timecodes_v2
 
 __all__ = ["main", "parse_threshold", "parse_rate"]
@@ -86,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--timecodes", metavar="PATH", help="also write Matroska v2 timecodes of the drawings")
     report.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     report.set_defaults(handler=_report)
+    add_models_subcommand(commands).set_defaults(handler=models_command)
     return parser
 
 

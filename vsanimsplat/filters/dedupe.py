@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-import sys
 import weakref
 from dataclasses import dataclass
 from fractions import Fraction
 from os import PathLike
 
 import vapoursynth as vs
-from tqdm import tqdm
 
-from .frames import duration_of, frame_durations
+from .frames import duration_of, frame_durations, scan_frames
 from ..timeline import Drawing, drawing_starts, format_timecodes_v2, group_drawings, resolve_threshold
 
 __all__ = ["dedupe", "find_drawings", "write_timecodes", "DEFAULT_THRESHOLD", "DEFAULT_TOLERANCE"]
 
 DEFAULT_TOLERANCE = 10
 DEFAULT_THRESHOLD = 0.0005
-
-_PROGRESS_MIN_FRAMES = 500
 
 
 @dataclass(frozen=True)
@@ -93,17 +89,17 @@ def _analyse(clip: vs.VideoNode, tolerance: int, chroma: bool, progress: bool | 
         return cached
     stats, weights = _difference_mask(clip, tolerance, chroma)
     sizes = [_plane_area(clip, int(prefix[1:])) for prefix, _ in weights]
-    show = progress if progress is not None else (clip.num_frames >= _PROGRESS_MIN_FRAMES and sys.stderr.isatty())
     counts, durations, holds, sources = [], [], [], []
-    frames = tqdm(stats.frames(close=True), total=clip.num_frames, desc="finding drawings", unit="frame",
-                  disable=not show, file=sys.stderr)
-    for n, frame in enumerate(frames):
+
+    def visit(n: int, frame: vs.VideoFrame) -> None:
         props = frame.props
         counts.append(sum(round(props[f"{prefix}Average"] * area) * scale
                           for (prefix, scale), area in zip(weights, sizes)))
         durations.append(duration_of(props, clip, n, "dedupe"))
         holds.append(int(props.get("AnimSplat_Hold", 1)))
         sources.append(int(props.get("AnimSplat_SourceFrame", n)))
+
+    scan_frames(stats, visit, "finding drawings", progress)
     result = _Analysis(counts[:-1], durations, holds, sources)
     _analyses.setdefault(clip, {})[key] = result
     return result

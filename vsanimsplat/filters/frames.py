@@ -1,14 +1,30 @@
-"""Moving pictures between numpy arrays and VapourSynth clips."""
+"""Moving pictures between VapourSynth and numpy/torch: clips, frames, formats, frame scans."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import sys
+from collections.abc import Callable, Sequence
 from fractions import Fraction
 
 import numpy as np
+import torch
 import vapoursynth as vs
+from tqdm import tqdm
 
-__all__ = ["clip_from_arrays", "frame_to_array", "duration_of", "frame_durations"]
+__all__ = [
+    "clip_from_arrays",
+    "frame_to_array",
+    "duration_of",
+    "frame_durations",
+    "scan_frames",
+    "ColourSpace",
+    "to_rgbs",
+    "from_rgbs",
+    "frame_to_tensor",
+    "tensor_into_frame",
+]
+
+_PROGRESS_MIN_FRAMES = 500
 
 
 def clip_from_arrays(frames: Sequence[np.ndarray], fps: Fraction = Fraction(24000, 1001)) -> vs.VideoNode:
@@ -65,3 +81,68 @@ def frame_durations(clip: vs.VideoNode) -> list[Fraction]:
     if not isinstance(clip, vs.VideoNode):
         raise vs.Error(f"vsanimsplat: clip must be a vapoursynth.VideoNode, got {type(clip).__name__}")
     return [duration_of(f.props, clip, n, "frame_durations") for n, f in enumerate(clip.frames(close=True))]
+
+
+def scan_frames(clip: vs.VideoNode, visit: Callable[[int, vs.VideoFrame], None], desc: str,
+                progress: bool | None = None) -> None:
+    """Call ``visit(n, frame)`` for every frame of ``clip`` in order, fetching frames in parallel.
+
+    ``progress`` shows a bar on stderr; ``None`` shows it for clips of 500+ frames on a terminal.
+    """
+    show = progress if progress is not None else (clip.num_frames >= _PROGRESS_MIN_FRAMES and sys.stderr.isatty())
+    frames = tqdm(clip.frames(close=True), total=clip.num_frames, desc=desc, unit="frame", disable=not show,
+                  file=sys.stderr)
+    for n, frame in enumerate(frames):
+        visit(n, frame)
+
+
+class ColourSpace:
+    """How a clip's pictures become RGB for the models and back, chosen once from the clip and its first frame.
+
+    | parameter | type | meaning |
+    |---|---|---|
+    | `clip` | vs.VideoNode | YUV, RGB or GRAY clip of constant format, integer 8–16 bit or float |
+    | `props` | vs.FrameProps | props of its first frame: `_Matrix` and `_Range` are used when set |
+
+    YUV without a usable `_Matrix` is taken as BT.709 when wider than 1024 or taller than 576
+    pixels, else BT.601 (170m), as most players do; `_Range` defaults to limited for YUV and GRAY.
+    GRAY becomes RGB with three equal channels and returns as the green channel.
+    """
+
+    def __init__(self, clip: vs.VideoNode, props: vs.FrameProps) -> None:
+        self.format = clip.format
+        family = clip.format.color_family
+        self.matrix = 0 if family == vs.RGB else None  # RGB: whatever a stray _Matrix prop says
+        if family == vs.YUV:
+            matrix = int(props.get("_Matrix", 2))
+            hd = clip.width > 1024 or clip.height > 576
+            self.matrix = matrix if matrix not in (0, 2, 3) else (1 if hd else 6)  # 1 = 709, 6 = 170m
+        self.range = int(props.get("_Range", 1)) if family in (vs.YUV, vs.GRAY) else None
+
+    def to_rgbs(self, clip: vs.VideoNode) -> vs.VideoNode:
+        """``clip`` (of this colour space) as RGBS."""
+        if self.format.color_family == vs.GRAY:
+            gray = clip.resize.Point(format=vs.GRAYS, range_in=self.range)
+            return vs.core.std.ShufflePlanes([gray] * 3, [0, 0, 0], vs.RGB)
+        return clip.resize.Bicubic(format=vs.RGBS, matrix_in=self.matrix, range_in=self.range)
+
+    def from_rgbs(self, rgb: vs.VideoNode) -> vs.VideoNode:
+        """An RGBS clip back in this colour space and format (dithered to integer formats)."""
+        if self.format.color_family == vs.GRAY:
+            rgb = rgb.std.ShufflePlanes(1, vs.GRAY)
+            return rgb.resize.Point(format=self.format.id, range=self.range, dither_type="error_diffusion")
+        return rgb.resize.Bicubic(format=self.format.id, matrix=self.matrix, range=self.range,
+                                  dither_type="error_diffusion")
+
+
+def frame_to_tensor(frame: vs.VideoFrame) -> torch.Tensor:
+    """An RGBS frame as a (1, 3, H, W) float32 CPU tensor (a copy)."""
+    return torch.from_numpy(np.stack([np.asarray(frame[p]) for p in range(3)])).unsqueeze(0)
+
+
+def tensor_into_frame(tensor: torch.Tensor, frame: vs.VideoFrame) -> vs.VideoFrame:
+    """Write a (1, C, H, W) tensor into the planes of a writable frame of C planes; returns the frame."""
+    array = tensor.detach().to("cpu", torch.float32).numpy()[0]
+    for p in range(frame.format.num_planes):
+        np.copyto(np.asarray(frame[p]), array[p], casting="unsafe")
+    return frame

@@ -5,6 +5,8 @@
 | ``"union"`` (default) | GMFSS: GMFlow + metric net + feature pyramid + softmax splatting + GridNet, which also sees RIFE's estimate | yes (only the splatting, IFNet and GridNet run per t) |
 | ``"base"`` | the same without RIFE (the GridNet sees both input frames) | yes |
 | ``"rife"`` | the union model's IFNet alone: fast, no splatting, no flows | no (every t runs the whole network) |
+| ``"splat"`` | GMFlow + softmax splatting of both frames, Z from brightness constancy, no synthesis network: fast, leaves holes for ``fill_holes`` | yes (only the two splats run per t) |
+| ``"blend"`` | the cross-fade (1 − t)·A + t·B: no network, no weights; the floor of the benchmarks | — |
 
 All share the interface of :class:`~vsanimsplat.models.base.Model`:
 ``prepare(image) -> FrameState``, ``pair(a, b) -> PairState``,
@@ -16,11 +18,14 @@ from __future__ import annotations
 import torch
 
 from .base import FrameState, Model, PairState, Synthesis
+from .blend import Blend
 from .gmfss import GMFSS
 from .rife import RIFE
+from .splat import SplatOnly
 from .weights import DEFAULT_MODEL, MODELS, WeightsError, load_weights
 
 __all__ = [
+    "Blend",
     "DEFAULT_MODEL",
     "MODEL_NAMES",
     "FrameState",
@@ -28,6 +33,7 @@ __all__ = [
     "Model",
     "PairState",
     "RIFE",
+    "SplatOnly",
     "Synthesis",
     "WeightsError",
     "load_model",
@@ -60,7 +66,7 @@ def load_model(name: str = DEFAULT_MODEL, device: str | torch.device = "cpu", fp
 
     | parameter | type | default | meaning |
     |---|---|---|---|
-    | `name` | str | "union" | one of :data:`MODEL_NAMES`: ``"union"``, ``"base"``, ``"rife"`` |
+    | `name` | str | "union" | one of :data:`MODEL_NAMES`: ``"union"``, ``"base"``, ``"rife"``, ``"splat"``, ``"blend"`` |
     | `device` | str or torch.device | "cpu" | ``"cpu"``, ``"cuda"`` or ``"cuda:N"`` |
     | `fp16` | bool | False | run the networks in float16 (CUDA only; the splatting itself accumulates in float32) |
 
@@ -78,4 +84,8 @@ def load_model(name: str = DEFAULT_MODEL, device: str | torch.device = "cpu", fp
     states = load_weights(name)
     if name == "rife":
         return RIFE(device=parsed, dtype=dtype, states=states)
+    if name == "blend":
+        return Blend(device=parsed, dtype=dtype)
+    if name == "splat":
+        return SplatOnly(device=parsed, dtype=dtype, states=states)
     return GMFSS(name, device=parsed, dtype=dtype, states=states)

@@ -83,6 +83,8 @@ MODELS: dict[str, dict[str, str]] = {
         "synthesis": "fusionnet_base.pkl",
     },
     "rife": {"ifnet": "rife.pkl"},
+    "splat": {"flownet": "flownet.pkl"},
+    "blend": {},
 }
 """Each model's networks (by role) and the file holding each one's state dict."""
 

@@ -1,0 +1,216 @@
+"""``interpolate``: timing, frame counts, props, formats, cuts, caching and errors (no weights needed).
+
+The plumbing is checked with the ``blend`` model, whose output is known exactly: (1 - t)·A + t·B.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+import threading
+from fractions import Fraction
+
+import numpy as np
+import pytest
+import torch
+import vapoursynth as vs
+
+import vsanimsplat
+from vsanimsplat.engine import Engine
+from vsanimsplat.models.blend import Blend
+from vsanimsplat.retime import plan
+from vsanimsplat.testing import cadence
+from tests.helpers import synthetic_clip
+
+interpolate_module = importlib.import_module("vsanimsplat.filters.interpolate")  # the module, not the function
+core = vs.core
+NTSC = Fraction(24000, 1001)
+
+
+def props(clip: vs.VideoNode, name: str) -> list:
+    return [f.props[name] for f in clip.frames(close=True)]
+
+
+def picture(frame: vs.VideoFrame) -> np.ndarray:
+    """All planes of a frame, flattened into one array (planes may differ in size)."""
+    return np.concatenate([np.asarray(frame[p]).ravel() for p in range(frame.format.num_planes)])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "rate"),
+    [
+        ({"factor": 2}, 2 * NTSC),
+        ({"factor": Fraction(5, 2)}, Fraction(5, 2) * NTSC),
+        ({"factor": 3}, 3 * NTSC),
+        ({"fps_num": 60000, "fps_den": 1001}, Fraction(60000, 1001)),
+    ],
+)
+@pytest.mark.parametrize("deduped", [False, True])
+def test_frame_count_and_durations_are_exact(kwargs, rate, deduped):
+    holds = cadence([2, 3, 2, 1], 7)  # 17 frames at 24000/1001
+    clip, _ = synthetic_clip(holds, noise=1.0)
+    if deduped:
+        clip = vsanimsplat.dedupe(clip)
+    out = vsanimsplat.interpolate(clip, model=Blend(), **kwargs)
+    duration = Fraction(sum(holds) * 1001, 24000)
+    assert out.fps == rate
+    assert out.num_frames == math.ceil(duration * rate)
+    assert (out.num_frames - 1) / rate < duration <= out.num_frames / rate
+    assert set(zip(props(out, "_DurationNum"), props(out, "_DurationDen"))) == {(rate.denominator, rate.numerator)}
+    assert props(out, "_AbsoluteTime") == [float(n / rate) for n in range(out.num_frames)]
+
+
+@pytest.mark.parametrize("fmt", [vs.RGB24, vs.YUV420P8, vs.YUV420P10, vs.RGBS, vs.GRAY8])
+def test_held_frames_are_bit_exact_and_format_is_kept(fmt):
+    holds = cadence([2, 3], 4)
+    clip, _ = synthetic_clip(holds, fmt=fmt)
+    drawings = vsanimsplat.dedupe(clip) if fmt != vs.RGBS else clip
+    out = vsanimsplat.interpolate(drawings, factor=2, model=Blend())
+    assert out.format.id == clip.format.id and (out.width, out.height) == (clip.width, clip.height)
+    originals = {n: picture(clip.get_frame(n)) for n in range(clip.num_frames)}
+    for frame in out.frames(close=True):
+        if frame.props["AnimSplat_Interpolated"] == 0:
+            assert frame.props["AnimSplat_T"] == 0
+            assert np.array_equal(picture(frame), originals[frame.props["AnimSplat_Left"]])
+
+
+def test_in_betweens_are_at_their_true_times_between_drawings():
+    holds = [2, 3, 1, 2]
+    clip, animation = synthetic_clip(holds)
+    out = vsanimsplat.interpolate(vsanimsplat.dedupe(clip), factor=2, model=Blend(), max_hold=0)
+    expected = plan([Fraction(h * 1001, 24000) for h in holds], 2 * NTSC, holds)
+    starts = animation.starts
+    assert props(out, "AnimSplat_Left") == [starts[s.left] for s in expected]
+    assert props(out, "AnimSplat_Right") == [starts[s.right if s.interpolated else s.left] for s in expected]
+    assert props(out, "AnimSplat_T") == [float(s.t) for s in expected]
+    assert props(out, "AnimSplat_Interpolated") == [int(s.interpolated) for s in expected]
+    # in the 3-frame hold of drawing 1, output frames 4…9 have t = 0, 1/6 … 5/6
+    assert props(out, "AnimSplat_T")[4:10] == pytest.approx([0, 1 / 6, 2 / 6, 3 / 6, 4 / 6, 5 / 6])
+    for n, step in enumerate(expected):
+        if step.interpolated:
+            a = animation.frames[starts[step.left]].astype(np.float64)
+            b = animation.frames[starts[step.right]].astype(np.float64)
+            blend = (1 - float(step.t)) * a + float(step.t) * b
+            got = np.stack([np.asarray(out.get_frame(n)[p]) for p in range(3)], axis=-1)
+            assert np.abs(got - blend).max() <= 1.0
+
+
+def test_cuts_are_never_crossed():
+    first, _ = synthetic_clip([2, 2], 192, 108, seed=1)
+    second, _ = synthetic_clip([2, 2], 192, 108, seed=2)
+    clip = vsanimsplat.dedupe(first + second)
+    out = vsanimsplat.interpolate(clip, factor=2, model=Blend())
+    interpolated = props(out, "AnimSplat_Interpolated")
+    lefts = props(out, "AnimSplat_Left")
+    assert [i for i, left in zip(interpolated, lefts) if left == 2] == [0] * 4  # the last drawing of scene 1 is held
+    assert sum(interpolated) == 6  # 3 in each scene
+    across = vsanimsplat.interpolate(clip, factor=2, model=Blend(), scene_detect=False)
+    assert [i for i, left in zip(props(across, "AnimSplat_Interpolated"), lefts) if left == 2] == [0, 1, 1, 1]
+
+
+def test_marked_scene_changes_are_respected_without_detection():
+    clip, _ = synthetic_clip([1, 1, 1, 1])
+    marked = clip.std.SetFrameProps(_SceneChangeNext=0)
+    marked = core.std.Splice([marked[:1], marked[1].std.SetFrameProps(_SceneChangeNext=1), marked[2:]])
+    out = vsanimsplat.interpolate(marked, factor=2, model=Blend(), scene_detect=False)
+    assert props(out, "AnimSplat_Interpolated") == [0, 1, 0, 0, 0, 1, 0, 0]
+
+
+def test_each_drawing_and_pair_is_computed_once_under_parallel_requests(monkeypatch):
+    engines = []
+    real = interpolate_module.Engine
+
+    def spy(*args, **kwargs):
+        engines.append(real(*args, **kwargs))
+        return engines[-1]
+
+    monkeypatch.setattr(interpolate_module, "Engine", spy)
+    holds = cadence([2, 3, 1, 4], 9)
+    clip, _ = synthetic_clip(holds)
+    out = vsanimsplat.interpolate(vsanimsplat.dedupe(clip), factor=4, model=Blend())
+    steps = [(f.props["AnimSplat_Left"], f.props["AnimSplat_Right"]) for f in out.frames(close=True)]
+    engine = engines[0]
+    pairs = {s for s in steps if s[0] != s[1]}
+    assert engine.counts["pair"] == len(pairs)
+    assert engine.counts["prepare"] == len({i for p in pairs for i in p})
+    assert engine.counts["synthesize"] == sum(1 for s in steps if s[0] != s[1])
+    # the same clip asked for again from several threads in a scrambled order gives the same pictures
+    wanted = list(range(out.num_frames))
+    np.random.default_rng(0).shuffle(wanted)
+    results = {}
+
+    def worker(ns):
+        for n in ns:
+            results[n] = picture(out.get_frame(n))
+
+    threads = [threading.Thread(target=worker, args=(wanted[i::3],)) for i in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    again = vsanimsplat.interpolate(vsanimsplat.dedupe(clip), factor=4, model=Blend())
+    for n in range(out.num_frames):
+        assert np.array_equal(results[n], picture(again.get_frame(n)))
+
+
+def test_engine_lru_is_bounded():
+    engine = Engine(Blend(), frames=2, pairs=1)
+    images = {i: torch.full((1, 3, 4, 4), float(i) / 10) for i in range(5)}
+    for i in range(4):
+        engine.synthesize(i, i + 1, 0.5, images.__getitem__)
+    assert len(engine._frames) == 2 and len(engine._pairs) == 1
+    result = engine.synthesize(3, 4, 0.5, images.__getitem__)
+    assert engine.counts["pair"] == 4  # (3, 4) was still cached
+    assert torch.allclose(result.image, torch.full((1, 3, 4, 4), 0.35))
+
+
+def test_factor_uses_the_rate_before_dedupe():
+    clip, _ = synthetic_clip(cadence([2], 4))
+    drawings = vsanimsplat.dedupe(clip)
+    assert drawings.fps == NTSC / 2
+    assert vsanimsplat.interpolate(drawings, factor=2, model=Blend()).fps == 2 * NTSC
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"factor": 1}, "factor"),
+        ({"factor": 0.5}, "factor"),
+        ({"factor": Fraction(1, 2)}, "factor"),
+        ({}, "factor"),
+        ({"factor": 2, "fps_num": 48}, "factor"),
+        ({"fps_num": -48}, "fps_num"),
+        ({"fps_num": 48, "fps_den": 0}, "fps_den"),
+        ({"factor": 2, "max_hold": -1}, "max_hold"),
+        ({"factor": 2, "scene_threshold": 2.0}, "scene_threshold"),
+        ({"factor": 2, "model": "no-such-model"}, "model"),
+        ({"factor": 2, "model": "blend", "device": "tpu"}, "device"),
+        ({"factor": 2, "model": "blend", "fp16": True, "device": "cpu"}, "fp16"),
+    ],
+)
+def test_bad_parameters_name_themselves(kwargs, match):
+    clip, _ = synthetic_clip([1, 1, 1])
+    kwargs.setdefault("model", Blend())
+    with pytest.raises(vs.Error, match=match):
+        vsanimsplat.interpolate(clip, **kwargs)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message given when CUDA is absent")
+def test_cuda_requested_but_absent():
+    clip, _ = synthetic_clip([1, 1])
+    with pytest.raises(vs.Error, match="CUDA"):
+        vsanimsplat.interpolate(clip, factor=2, model="blend", device="cuda")
+
+
+def test_bad_clips_are_refused():
+    clip, _ = synthetic_clip([1, 1])
+    variable = core.std.Splice([clip, clip.resize.Point(width=32, height=32)], mismatch=True)
+    with pytest.raises(vs.Error, match="constant format and size"):
+        vsanimsplat.interpolate(variable, factor=2, model=Blend())
+    vfr = core.std.BlankClip(clip, fpsnum=0, fpsden=1).std.ModifyFrame(clip, lambda n, f: f)
+    bare = vfr.std.RemoveFrameProps(["_DurationNum", "_DurationDen"])
+    with pytest.raises(vs.Error, match="_DurationNum"):
+        vsanimsplat.interpolate(bare, fps_num=48, model=Blend())
+    with pytest.raises(vs.Error, match="variable-rate"):
+        vsanimsplat.interpolate(vfr, factor=2, model=Blend())  # durations, but no nominal rate
+    assert vsanimsplat.interpolate(vfr, fps_num=48, model=Blend()).fps == 48

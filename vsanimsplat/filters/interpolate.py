@@ -1,0 +1,233 @@
+"""``interpolate``: a constant-rate clip whose in-betweens sit at their true times between drawings."""
+
+from __future__ import annotations
+
+import weakref
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+
+import numpy as np
+import torch
+import vapoursynth as vs
+
+from ..engine import Engine
+from ..metrics import colour_histogram, histogram_distance
+from ..models import DEFAULT_MODEL, Model, load_model
+from ..retime import Step, plan
+from .frames import ColourSpace, duration_of, frame_to_tensor, scan_frames, tensor_into_frame
+
+__all__ = ["interpolate", "DEFAULT_SCENE_THRESHOLD"]
+
+DEFAULT_SCENE_THRESHOLD = 0.05
+
+
+def _error(message: str) -> vs.Error:
+    return vs.Error(f"vsanimsplat.interpolate: {message}")
+
+
+@dataclass(frozen=True)
+class _Timing:
+    """What one pass over the input learns."""
+
+    durations: list[Fraction]
+    holds: list[int]
+    sources: list[int]
+    marked_cuts: set[int]  # from _SceneChangeNext / _SceneChangePrev
+    scene_scores: list[float]  # histogram distance between frame k and k + 1
+    first_props: dict
+
+
+_timings: weakref.WeakKeyDictionary[vs.VideoNode, _Timing] = weakref.WeakKeyDictionary()
+
+
+def _scan(clip: vs.VideoNode, progress: bool | None) -> _Timing:
+    cached = _timings.get(clip)
+    if cached is not None:
+        return cached
+    width, height = max(2, clip.width // 4 // 2 * 2), max(2, clip.height // 4 // 2 * 2)
+    matrix = {"matrix": 1, "matrix_in": 0} if clip.format.color_family == vs.RGB else {}
+    small = clip.resize.Bilinear(width, height, format=vs.YUV444P8, **matrix)
+    if clip.format.color_family == vs.GRAY:
+        small = vs.core.std.ShufflePlanes([clip.resize.Bilinear(width, height, format=vs.GRAY8)] * 3, [0, 0, 0], vs.YUV)
+    durations, holds, sources, marked, histograms = [], [], [], set(), []
+    first: dict = {}
+
+    def visit(n: int, frame: vs.VideoFrame) -> None:
+        props = frame.props
+        if n == 0:
+            first.update(props)
+        durations.append(duration_of(props, clip, n, "interpolate"))
+        holds.append(int(props.get("AnimSplat_Hold", 1)))
+        sources.append(int(props.get("AnimSplat_SourceFrame", n)))
+        if props.get("_SceneChangeNext", 0):
+            marked.add(n)
+        if props.get("_SceneChangePrev", 0) and n > 0:
+            marked.add(n - 1)
+        histograms.append(colour_histogram(np.stack([np.asarray(frame[p]) for p in range(3)], axis=-1)))
+
+    scan_frames(small, visit, "reading timing", progress)
+    scores = [histogram_distance(a, b) for a, b in zip(histograms, histograms[1:])]
+    timing = _Timing(durations, holds, sources, marked, scores, first)
+    _timings[clip] = timing
+    return timing
+
+
+def _target_rate(timing: _Timing, clip: vs.VideoNode, factor: int | Fraction | None,
+                 fps_num: int | None, fps_den: int | None) -> Fraction:
+    if (factor is None) == (fps_num is None):
+        raise _error("give either factor (e.g. 2 or Fraction(5, 2)) or fps_num/fps_den (e.g. 60000/1001), not both or neither")
+    if fps_num is not None:
+        den = 1 if fps_den is None else fps_den
+        if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in (fps_num, den)):
+            raise _error(f"fps_num and fps_den must be positive integers, got {fps_num!r}/{fps_den!r}")
+        return Fraction(fps_num, den)
+    if isinstance(factor, bool) or not isinstance(factor, (int, Fraction)) or factor <= 1:
+        raise _error(f"factor must be an int or Fraction greater than 1 (e.g. 2, 3, Fraction(5, 2)), got {factor!r}")
+    if "AnimSplat_Hold" in timing.first_props:  # a dedupe output: the rate before dedupe
+        nominal = timing.holds[0] / timing.durations[0]
+    elif clip.fps > 0:
+        nominal = Fraction(clip.fps)
+    else:
+        raise _error("factor needs the clip's nominal rate, but clip is variable-rate (fps 0) without "
+                     "AnimSplat_Hold props; give fps_num/fps_den instead")
+    return nominal * Fraction(factor)
+
+
+def _remap(clip: vs.VideoNode, indices: Sequence[int]) -> vs.VideoNode:
+    """Frame ``i`` of the result is frame ``indices[i]`` of ``clip`` (``indices`` must not decrease)."""
+    if any(b < a for a, b in zip(indices, indices[1:])):
+        raise ValueError("indices must not decrease")
+    counts = Counter(indices)
+    absent = [i for i in range(clip.num_frames) if i not in counts]
+    kept = clip.std.DeleteFrames(absent) if absent else clip
+    repeats = [new for new, old in enumerate(sorted(counts)) for _ in range(counts[old] - 1)]
+    return kept.std.DuplicateFrames(repeats) if repeats else kept
+
+
+def _resolve_model(model: str | Model, device: str | None, fp16: bool) -> Model:
+    if isinstance(model, Model):
+        return model
+    if not isinstance(model, str):
+        raise _error(f"model must be a model name or a vsanimsplat Model, got {type(model).__name__}")
+    if device is None:
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        return load_model(model, device=device, fp16=fp16)
+    except (ValueError, RuntimeError) as error:
+        raise _error(str(error)) from None
+
+
+def interpolate(
+    clip: vs.VideoNode,
+    factor: int | Fraction | None = None,
+    fps_num: int | None = None,
+    fps_den: int | None = None,
+    model: str | Model = DEFAULT_MODEL,
+    device: str | None = None,
+    fp16: bool = False,
+    max_hold: int | None = None,
+    scene_detect: bool = True,
+    scene_threshold: float = DEFAULT_SCENE_THRESHOLD,
+    progress: bool | None = None,
+) -> vs.VideoNode:
+    """Raise the frame rate, placing every in-between at its true time between two drawings.
+
+    Typically chained after :func:`~vsanimsplat.dedupe`: each input frame is a drawing whose
+    start time comes from the durations (``_DurationNum``/``_DurationDen``, else ``clip.fps``).
+    Output frame ``j`` at ``T = j / rate`` shows drawing ``A`` (on screen at ``T``) moved towards
+    the next drawing ``B`` by ``t = (T - start(A)) / (start(B) - start(A))``; at ``t = 0`` it is
+    ``A`` itself, bit for bit. See :mod:`vsanimsplat.retime` for long holds and cuts.
+
+    | parameter | type | default | meaning |
+    |---|---|---|---|
+    | `clip` | vs.VideoNode | | YUV, RGB or GRAY of constant format and size, integer or float |
+    | `factor` | int or Fraction | None | output rate = factor × the source's nominal rate (for a ``dedupe`` output: the rate before dedupe), > 1 |
+    | `fps_num`, `fps_den` | int | None, 1 | output rate as a fraction (e.g. 60000/1001), instead of ``factor`` |
+    | `model` | str or Model | "union" | a model name (``"union"``, ``"base"``, ``"rife"``, ``"blend"`` …; see ``vsanimsplat models list``) or a model object |
+    | `device` | str or None | None | ``"cpu"``, ``"cuda"`` or ``"cuda:N"``; ``None`` = CUDA when available, else CPU |
+    | `fp16` | bool | False | float16 networks (CUDA only) |
+    | `max_hold` | int or None | None | holds longer than this many source frames are pauses, and the move to the next drawing takes only the local cadence; ``None`` = twice the local cadence; ``0`` = never pause |
+    | `scene_detect` | bool | True | detect scene cuts (nothing is interpolated across one); cuts marked with ``_SceneChangeNext``/``_SceneChangePrev`` are always respected |
+    | `scene_threshold` | float | 0.05 | a cut where the colour histograms of adjacent drawings differ by more than this share of the picture (0 … 1) |
+    | `progress` | bool or None | None | progress bar while reading the timing; ``None`` = for 500+ frames on a terminal |
+
+    Output: same format and size as ``clip``, constant rate, ``ceil(duration × rate)`` frames
+    (every output frame whose start lies within the input). Props on every frame:
+    ``_DurationNum``/``_DurationDen`` (``1/rate``), ``_AbsoluteTime``, ``AnimSplat_Left`` and
+    ``AnimSplat_Right`` (source frame numbers of the two drawings; equal when not interpolated),
+    ``AnimSplat_T``, ``AnimSplat_Interpolated`` (0/1); where the model left holes,
+    ``AnimSplat_HoleMask`` (a GRAY8 frame, 255 = hole), ``AnimSplat_HoleFraction`` and the parent
+    frames ``AnimSplat_LeftFrame``/``AnimSplat_RightFrame`` for :func:`~vsanimsplat.fill_holes`.
+    """
+    if not isinstance(clip, vs.VideoNode):
+        raise _error(f"clip must be a vapoursynth.VideoNode, got {type(clip).__name__}")
+    if clip.format is None or clip.width == 0 or clip.height == 0:
+        raise _error("clip must have a constant format and size; resize/convert it first")
+    if clip.format.color_family not in (vs.YUV, vs.RGB, vs.GRAY):
+        raise _error(f"clip must be YUV, RGB or GRAY, got {clip.format.name}")
+    if max_hold is not None and (isinstance(max_hold, bool) or not isinstance(max_hold, int) or max_hold < 0):
+        raise _error(f"max_hold must be None (automatic), 0 (never pause) or a positive int, got {max_hold!r}")
+    if not 0.0 <= scene_threshold <= 1.0:
+        raise _error(f"scene_threshold must be within 0.0 … 1.0, got {scene_threshold!r}")
+    if fp16 and not isinstance(model, str):
+        raise _error("fp16 applies to models loaded by name; set the dtype of a model object yourself")
+    timing = _scan(clip, progress)
+    rate = _target_rate(timing, clip, factor, fps_num, fps_den)
+    network = _resolve_model(model, device, fp16)
+    cuts = set(timing.marked_cuts)
+    if scene_detect:
+        cuts |= {k for k, score in enumerate(timing.scene_scores) if score > scene_threshold}
+    steps = plan(timing.durations, rate, timing.holds, cuts, max_hold)
+    return _build(clip, steps, rate, timing, Engine(network, frames=vs.core.num_threads + 4,
+                                                      pairs=vs.core.num_threads + 2))
+
+
+def _build(clip: vs.VideoNode, steps: list[Step], rate: Fraction, timing: _Timing, engine: Engine) -> vs.VideoNode:
+    """The output graph: held frames straight from the input, in-betweens through the engine."""
+    space = ColourSpace(clip, timing.first_props)
+    lefts = [s.left for s in steps]
+    rights = [s.right if s.right is not None else s.left for s in steps]
+    shell = vs.core.std.BlankClip(clip, length=len(steps), fpsnum=rate.numerator, fpsden=rate.denominator,
+                                  keep=True)
+    left_clip, right_clip = _remap(clip, lefts), _remap(clip, rights)
+    rgb = space.to_rgbs(clip)
+    rgb_shell = vs.core.std.BlankClip(rgb, length=len(steps), fpsnum=rate.numerator, fpsden=rate.denominator)
+    mask_shell = vs.core.std.BlankClip(shell, format=vs.GRAY8, color=0, keep=True)
+
+    def synthesise(n: int, f: list[vs.VideoFrame]) -> vs.VideoFrame:
+        step = steps[n]
+        pictures = {step.left: f[0], step.right: f[1]}
+        result = engine.synthesize(step.left, step.right, float(step.t), lambda i: frame_to_tensor(pictures[i]))
+        out = tensor_into_frame(result.image, f[0].copy())
+        if result.holes is not None and bool(result.holes.any()):
+            mask = tensor_into_frame(result.holes.to(torch.uint8) * 255, f[2].copy())
+            out.props.update(AnimSplat_HoleMask=mask, AnimSplat_HoleFraction=float(result.holes.float().mean()))
+        return out
+
+    made = rgb_shell.std.ModifyFrame([_remap(rgb, lefts), _remap(rgb, rights), mask_shell], synthesise)
+    made = space.from_rgbs(made)
+
+    def stamp(n: int, f: vs.VideoFrame | list[vs.VideoFrame]) -> vs.VideoFrame:
+        step = steps[n]
+        f = f if isinstance(f, list) else [f]
+        out = f[0].copy()
+        out.props.update(
+            _DurationNum=rate.denominator,
+            _DurationDen=rate.numerator,
+            _AbsoluteTime=float(n / rate),
+            AnimSplat_Left=timing.sources[step.left],
+            AnimSplat_Right=timing.sources[step.right if step.right is not None else step.left],
+            AnimSplat_T=float(step.t),
+            AnimSplat_Interpolated=int(step.interpolated),
+        )
+        if step.interpolated and "AnimSplat_HoleMask" in out.props:
+            out.props.update(AnimSplat_LeftFrame=f[1], AnimSplat_RightFrame=f[2])
+        for name in ("_SceneChangeNext", "_SceneChangePrev", "AnimSplat_SourceFrame", "AnimSplat_Hold"):
+            out.props.pop(name, None)
+        return out
+
+    held = shell.std.ModifyFrame(left_clip, stamp)
+    between = shell.std.ModifyFrame([made, left_clip, right_clip], stamp)
+    return shell.std.FrameEval(lambda n: between if steps[n].interpolated else held)
