@@ -6,25 +6,16 @@ Prints a markdown section; paste or append it to benchmarks/dedupe.md.
 
 from __future__ import annotations
 
-import platform
 import sys
 import time
 from pathlib import Path
 
-import vapoursynth as vs
-
 from vsanimsplat.filters.dedupe import DEFAULT_THRESHOLD, DEFAULT_TOLERANCE, find_drawings
 from vsanimsplat.filters.source import open_video
+from vsanimsplat.machine import describe
 from vsanimsplat.timeline import cadence_report
 
 DEFAULT = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "tupi-butterfly-18fps.avi"
-
-
-def cpu_name() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown CPU"
 
 
 def best_of(runs: int, work) -> float:
@@ -61,8 +52,7 @@ def bench(path: Path) -> list[str]:
 
 def main() -> None:
     paths = [Path(p) for p in sys.argv[1:]] or [DEFAULT]
-    print(f"Machine: {cpu_name()}, {vs.core.num_threads} VapourSynth threads, Python {platform.python_version()}, "
-          f"VapourSynth R{vs.core.core_version.release_major}")
+    print(f"Machine: {describe()}")
     print()
     for path in paths:
         print("\n".join(bench(path)))
