@@ -255,7 +255,10 @@ def _global_matching(f0: Tensor, f1: Tensor) -> Tensor:
 
     f0, f1: (N, H, W, C)."""
     n, h, w, c = f0.shape
-    coords = _pixel_coords(h, w, f0)  # (HW, 2)
+    # Positions relative to the image centre: same flow, but smaller numbers in the weighted mean,
+    # which keeps float32 rounding (amplified by the later stages) at the published module's level.
+    coords = _pixel_coords(h, w, f0)
+    coords = coords - coords.new_tensor(((w - 1) / 2, (h - 1) / 2))  # (HW, 2)
     match = F.scaled_dot_product_attention(f0.reshape(n, h * w, c), f1.reshape(n, h * w, c), coords.expand(n, -1, -1))
     return _to_nchw((match - coords).view(n, h, w, 2))
 
