@@ -214,3 +214,10 @@ def test_bad_clips_are_refused():
     with pytest.raises(vs.Error, match="variable-rate"):
         vsanimsplat.interpolate(vfr, factor=2, model=Blend())  # durations, but no nominal rate
     assert vsanimsplat.interpolate(vfr, fps_num=48, model=Blend()).fps == 48
+
+
+def test_scene_scores_are_public_and_separate_shots():
+    first, _ = synthetic_clip([1, 1], 192, 108, seed=1)
+    second, _ = synthetic_clip([1], 192, 108, seed=2)
+    scores = interpolate_module.scene_scores(first + second)
+    assert len(scores) == 2 and scores[0] < 0.05 < scores[1]

@@ -74,3 +74,16 @@ def test_timing_aware_beats_naive_interpolation(pattern):
     assert aware.num_frames == naive.num_frames == 2 * len(animation.frames)
     margin = pooled_psnr(aware, animation, 0.5) - pooled_psnr(naive, animation, 0.5)
     assert margin >= 1.5
+
+
+@pytest.mark.parametrize("fmt", [vs.RGB24, vs.YUV444P16])
+def test_odd_sizes_are_padded_not_resized(fmt):
+    clip, animation = synthetic_clip([2, 2], 97, 61, fmt=fmt)
+    out = vsanimsplat.interpolate(vsanimsplat.dedupe(clip), factor=2, model=SplatOnly(flownet=ConstantFlow(0.0)),
+                                  scene_detect=False)  # tiny frames: big shapes change the colour histogram
+    assert (out.width, out.height, out.format.id) == (97, 61, fmt)
+    frame = out.get_frame(2)  # zero flow: the in-between is the two drawings mixed half and half, pixel for pixel
+    assert frame.props["AnimSplat_Interpolated"] == 1 and "AnimSplat_HoleMask" not in frame.props
+    if fmt == vs.RGB24:
+        a, b = (animation.frames[s].astype(np.float64) for s in animation.starts)
+        assert np.abs(planes(frame) - 0.5 * (a + b)).max() <= 1.0

@@ -18,7 +18,7 @@ from ..models import DEFAULT_MODEL, Model, load_model
 from ..retime import Step, plan
 from .frames import ColourSpace, duration_of, frame_to_tensor, scan_frames, tensor_into_frame
 
-__all__ = ["interpolate", "DEFAULT_SCENE_THRESHOLD"]
+__all__ = ["interpolate", "scene_scores", "DEFAULT_SCENE_THRESHOLD"]
 
 DEFAULT_SCENE_THRESHOLD = 0.05
 
@@ -72,6 +72,17 @@ def _scan(clip: vs.VideoNode, progress: bool | None) -> _Timing:
     timing = _Timing(durations, holds, sources, marked, scores, first)
     _timings[clip] = timing
     return timing
+
+
+def scene_scores(clip: vs.VideoNode, progress: bool | None = None) -> list[float]:
+    """Scene-change score between every frame of ``clip`` and the next (``num_frames - 1`` values, 0 … 1).
+
+    The score ``interpolate`` compares with ``scene_threshold``: the colour-histogram distance of
+    :func:`vsanimsplat.metrics.histogram_distance` on 1/4-size copies. Read once per clip and cached.
+    """
+    if not isinstance(clip, vs.VideoNode):
+        raise _error(f"clip must be a vapoursynth.VideoNode, got {type(clip).__name__}")
+    return list(_scan(clip, progress).scene_scores)
 
 
 def _target_rate(timing: _Timing, clip: vs.VideoNode, factor: int | Fraction | None,
