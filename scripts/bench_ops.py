@@ -2,7 +2,7 @@
 
 Run separately from the test suite::
 
-    python scripts/bench_ops.py [--repeat 5] [--json benchmarks/ops.json]
+    python scripts/bench_ops.py [--repeat 5] [--threads N] [--json benchmarks/ops.json]
 
 For each operator, frame size (640×360, 1920×1080) and channel count (3, 64) it times the call and a ``clone()``
 of the operator's input tensors (``--repeat`` runs after one warm-up; the fastest is reported, as the least
@@ -136,7 +136,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=5, help="timed runs per case (median reported)")
     parser.add_argument("--json", type=Path, help="write the results as JSON here")
+    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's own choice)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     report = run(args.repeat)
     if args.json:
         args.json.write_text(json.dumps(report, indent=1) + "\n")
