@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import time
 from collections.abc import Callable
@@ -27,6 +26,7 @@ from pathlib import Path
 
 import torch
 
+from vsanimsplat.machine import describe
 from vsanimsplat.models import load_model
 from vsanimsplat.testing import Scene
 
@@ -48,16 +48,6 @@ def _frame(scene: Scene, t: float) -> torch.Tensor:
     return torch.from_numpy(scene.render(t)).float().permute(2, 0, 1).unsqueeze(0)
 
 
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", nargs="+", default=["union", "base", "rife"])
@@ -67,6 +57,7 @@ def main() -> None:
     parser.add_argument("--note", default="", help="a remark written under the table (e.g. the CPU was shared)")
     args = parser.parse_args()
 
+    machine_line = describe()
     rows = []
     for size in args.sizes:
         width, height = map(int, size.split("x"))
@@ -96,8 +87,8 @@ def main() -> None:
     table = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + ["| " + " | ".join(r) + " |" for r in rows]
     text = f"""# Model speed
 
-Made by `scripts/bench_model.py` on {time.strftime('%Y-%m-%d')}: {_cpu_name()}, {os.cpu_count()} cores,
-torch {torch.__version__} with {torch.get_num_threads()} threads, float32 on the CPU, median of {args.reps} runs
+Made by `scripts/bench_model.py` on {time.strftime('%Y-%m-%d')}: {machine_line}; load average
+{os.getloadavg()[0]:.2f} at end. float32 on the CPU, median of {args.reps} runs
 after a warm-up. Per input frame a ×k clip needs one `prepare`, one `pair` and k − 1 `synthesize`;
 output fps ×k = k / (that time). GMFSS (`union`, `base`) shares `pair` across the timesteps, so ×4
 only adds two `synthesize` per input frame; `rife` has no pair work and runs the whole network per t.

@@ -2,7 +2,7 @@
 
 Run separately from the test suite::
 
-    python scripts/bench_ops.py [--repeat 5] [--threads N] [--json benchmarks/ops.json]
+    python scripts/bench_ops.py [--repeat 5] [--threads N] [--json benchmarks/ops.json] [--out benchmarks/ops.md]
 
 For each operator, frame size (640×360, 1920×1080) and channel count (3, 64) it times the call and a ``clone()``
 of the operator's input tensors (``--repeat`` runs after one warm-up; the fastest is reported, as the least
@@ -17,9 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
-import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -27,6 +25,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from vsanimsplat.machine import machine
 from vsanimsplat.ops import backwarp, correlation, softsplat, softsplat_with_holes
 
 SIZES = ((640, 360), (1920, 1080))
@@ -71,22 +70,6 @@ def timings(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
     return min(times), statistics.median(times)
 
 
-def machine() -> dict[str, object]:
-    try:
-        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-        model = next(line.split(":", 1)[1].strip() for line in lscpu.splitlines() if line.startswith("Model name"))
-    except (OSError, subprocess.CalledProcessError, StopIteration):
-        model = platform.processor() or "unknown"
-    return {
-        "cpu": model,
-        "cores": os.cpu_count(),
-        "torch": torch.__version__,
-        "threads": torch.get_num_threads(),
-        "python": platform.python_version(),
-        "load_average_at_start": os.getloadavg()[0],
-    }
-
-
 def run(repeat: int) -> dict[str, object]:
     torch.set_grad_enabled(False)
     info = machine()
@@ -109,7 +92,7 @@ def run(repeat: int) -> dict[str, object]:
                 }
                 rows.append(row)
                 print(json.dumps(row), flush=True)
-    info["load_average_at_end"] = os.getloadavg()[0]
+    info["load_average_at_end"] = round(os.getloadavg()[0], 2)
     return {"machine": info, "results": rows}
 
 
@@ -125,8 +108,8 @@ def markdown(report: dict[str, object]) -> str:
             f"{r['copy_ms']} | {r['times_copy']} |"
         )
     head = (
-        f"Machine: {m['cpu']}, {m['cores']} cores, torch {m['torch']} with {m['threads']} threads, "
-        f"Python {m['python']}; load average {m['load_average_at_start']:.2f} at start, "
+        f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB; torch {m['torch']} with "
+        f"{m['torch_threads']} threads, Python {m['python']}; load average {m['load_average']:.2f} at start, "
         f"{m['load_average_at_end']:.2f} at end."
     )
     return head + "\n\n" + "\n".join(lines) + "\n"
@@ -136,6 +119,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=5, help="timed runs per case (median reported)")
     parser.add_argument("--json", type=Path, help="write the results as JSON here")
+    parser.add_argument("--out", type=Path, help="write the markdown table here (e.g. benchmarks/ops.md)")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's own choice)")
     args = parser.parse_args()
     if args.threads:
@@ -143,7 +127,10 @@ def main() -> None:
     report = run(args.repeat)
     if args.json:
         args.json.write_text(json.dumps(report, indent=1) + "\n")
-    print(markdown(report))
+    text = markdown(report)
+    print(text)
+    if args.out:
+        args.out.write_text(f"# Operator throughput\n\nMade by `scripts/bench_ops.py` on {time.strftime('%Y-%m-%d')}.\n{text}")
 
 
 if __name__ == "__main__":

@@ -114,7 +114,8 @@ class Model(ABC):
 
     Subclasses set the class attributes ``name`` (model name), ``multiple`` (the padded size
     is a multiple of it) and ``has_flows`` (whether :meth:`flows` works), implement
-    :meth:`networks`, :meth:`_prepare`, :meth:`_pair` and :meth:`_synthesize`, and call
+    :meth:`networks` and :meth:`_synthesize` (and :meth:`_prepare` / :meth:`_pair` when they
+    have per-frame or per-pair work), and call
     :meth:`_finish_init` at the end of their ``__init__``.
     """
 
@@ -188,13 +189,13 @@ class Model(ABC):
         flow01, flow10 = self._flows(pair)
         return flow01[..., :height, :width].float(), flow10[..., :height, :width].float()
 
-    @abstractmethod
     def _prepare(self, image: torch.Tensor, size: tuple[int, int]) -> FrameState:
-        """Per-frame work on the padded picture."""
+        """Per-frame work on the padded picture (by default none: the picture itself)."""
+        return FrameState(image=image, size=size)
 
-    @abstractmethod
     def _pair(self, a: FrameState, b: FrameState) -> PairState:
-        """Per-pair work."""
+        """Per-pair work (by default none: the two frames)."""
+        return PairState(a=a, b=b)
 
     @abstractmethod
     def _synthesize(self, pair: PairState, t: float) -> tuple[torch.Tensor, torch.Tensor | None]:

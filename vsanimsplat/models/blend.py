@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from .base import FrameState, Model, PairState
+from .base import Model, PairState
 
 __all__ = ["Blend"]
 
@@ -26,12 +26,6 @@ class Blend(Model):
     def networks(self) -> dict[str, torch.nn.Module]:
         """No networks."""
         return {}
-
-    def _prepare(self, image: torch.Tensor, size: tuple[int, int]) -> FrameState:
-        return FrameState(image=image, size=size)
-
-    def _pair(self, a: FrameState, b: FrameState) -> PairState:
-        return PairState(a=a, b=b)
 
     def _synthesize(self, pair: PairState, t: float) -> tuple[torch.Tensor, None]:
         return torch.lerp(pair.a.image, pair.b.image, t), None

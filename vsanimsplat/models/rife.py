@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from ..nets.ifnet import IFNet
-from .base import FrameState, Model, PairState
+from .base import Model, PairState
 
 __all__ = ["RIFE"]
 
@@ -49,12 +49,6 @@ class RIFE(Model):
 
     def networks(self) -> dict[str, nn.Module]:
         return {"ifnet": self.ifnet}
-
-    def _prepare(self, image: torch.Tensor, size: tuple[int, int]) -> FrameState:
-        return FrameState(image=image, size=size)
-
-    def _pair(self, a: FrameState, b: FrameState) -> PairState:
-        return PairState(a=a, b=b)
 
     def _synthesize(self, pair: PairState, t: float) -> tuple[torch.Tensor, None]:
         return self.ifnet(pair.a.image, pair.b.image, t), None

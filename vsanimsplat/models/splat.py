@@ -76,9 +76,6 @@ class SplatOnly(Model):
     def networks(self) -> dict[str, nn.Module]:
         return {"flownet": self.flownet}
 
-    def _prepare(self, image: torch.Tensor, size: tuple[int, int]) -> FrameState:
-        return FrameState(image=image, size=size)
-
     def _pair(self, a: FrameState, b: FrameState) -> SplatPair:
         half_a, half_b = (F.interpolate(x.image, scale_factor=0.5, mode="bilinear") for x in (a, b))
         flow01, flow10 = (F.interpolate(self.flownet(x, y), scale_factor=2.0, mode="bilinear") * 2.0
