@@ -22,12 +22,13 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+import vapoursynth as vs
 from PIL import Image
 
 from vsanimsplat.cli import main, parse_fps
-from vsanimsplat.ffmpeg import find_ffmpeg, write_rgb_video
+from vsanimsplat.ffmpeg import Encoding, encode_command, find_ffmpeg, write_rgb_video
 from vsanimsplat.flo import read_flo
-from vsanimsplat.job import Progress, Target
+from vsanimsplat.job import EncodeError, Progress, Target, encode
 from vsanimsplat.models.weights import WeightsError, load_weights
 from vsanimsplat.testing import Scene, animate, cadence
 
@@ -192,7 +193,7 @@ def _weights(name: str) -> None:
 
 @pytest.mark.slow
 def test_flow_is_the_motion_of_the_first_pair_of_drawings(tmp_path, capsys):
-    """A smooth texture moving (16, -8) px per drawing, on twos: the .flo holds that motion (~10-20 s on 2 cores).
+    """A smooth texture moving (16, -8) px per drawing, on twos: the .flo holds that motion (4-20 s on 2 shared cores).
 
     The splat and GMFSS models run GMFlow at half resolution, and GMFlow as published matches at
     1/4 of that: whole-cell shifts (multiples of 8 px here) at 192+ half-resolution rows come out
@@ -401,3 +402,36 @@ def test_steps_turned_off_and_rgb_input(tmp_path, capsys):
     code, out, err = run(capsys, video, "--no-fill", "--model", "blend", "--emit-vpy", script)
     assert code == 0, err
     assert "vsanimsplat.dedupe(clip" in script.read_text() and "fill_holes" not in script.read_text()
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_is_a_bar_on_a_terminal():
+    terminal = _Terminal()
+    progress = Progress("encoding", stream=terminal)
+    for done in range(1, 6):
+        progress.update(done, 5)
+    progress.close()
+    assert "encoding" in terminal.getvalue() and "5/5" in terminal.getvalue() and "frame/s" in terminal.getvalue()
+
+
+def test_a_frame_that_fails_stops_the_encode_and_leaves_no_file(tmp_path):
+    blank = vs.core.std.BlankClip(width=64, height=48, format=vs.YUV420P8, length=24, fpsnum=24)
+
+    def frame(n: int) -> vs.VideoNode:
+        if n == 10:
+            raise vs.Error("frame 10 is broken")
+        return blank
+
+    clip = blank.std.FrameEval(frame)
+    source, output = tmp_path / "source.mkv", tmp_path / "out.mkv"
+    write_rgb_video([np.zeros((48, 64, 3), np.uint8)] * 24, source, Fraction(24))
+    args, _ = encode_command(output, Encoding(), source, [])
+    with pytest.raises(EncodeError, match="frame 10 is broken"):
+        encode(clip, find_ffmpeg(), args, output, Progress("encoding", enabled=False))
+    assert not output.exists() and leftovers(tmp_path) == []
+    encode(blank, find_ffmpeg(), args, output, Progress("encoding", enabled=False))
+    assert probe(output)[0]["video"].packets == 24
