@@ -117,15 +117,17 @@ def _remap(clip: vs.VideoNode, indices: Sequence[int]) -> vs.VideoNode:
     return kept.std.DuplicateFrames(repeats) if repeats else kept
 
 
-def _resolve_model(model: str | Model, device: str | None, fp16: bool) -> Model:
+def _resolve_model(model: str | Model, device: str | None, fp16: bool, flow: str | None) -> Model:
     if isinstance(model, Model):
+        if flow is not None:
+            raise _error("flow applies to models loaded by name; give the model object its flow network yourself")
         return model
     if not isinstance(model, str):
         raise _error(f"model must be a model name or a vsanimsplat Model, got {type(model).__name__}")
     if device is None:
         device = "cuda" if torch.cuda.is_available() else "cpu"
     try:
-        return load_model(model, device=device, fp16=fp16)
+        return load_model(model, device=device, fp16=fp16, flow=flow)
     except (ValueError, RuntimeError) as error:
         raise _error(str(error)) from None
 
@@ -142,6 +144,7 @@ def interpolate(
     scene_detect: bool = True,
     scene_threshold: float = DEFAULT_SCENE_THRESHOLD,
     progress: bool | None = None,
+    flow: str | None = None,
 ) -> vs.VideoNode:
     """Raise the frame rate, placing every in-between at its true time between two drawings.
 
@@ -156,13 +159,14 @@ def interpolate(
     | `clip` | vs.VideoNode | | YUV, RGB or GRAY of constant format and size, integer or float |
     | `factor` | int or Fraction | None | output rate = factor × the source's nominal rate (for a ``dedupe`` output: the rate before dedupe), > 1 |
     | `fps_num`, `fps_den` | int | None, 1 | output rate as a fraction (e.g. 60000/1001), instead of ``factor`` |
-    | `model` | str or Model | "union" | a model name (``"union"``, ``"base"``, ``"rife"``, ``"blend"`` …; see ``vsanimsplat models list``) or a model object |
+    | `model` | str or Model | "union" | a model name (``"union"``, ``"base"``, ``"rife"``, ``"splat"``, ``"blend"``, ``"softsplat"`` …; see ``vsanimsplat models list``) or a model object |
     | `device` | str or None | None | ``"cpu"``, ``"cuda"`` or ``"cuda:N"``; ``None`` = CUDA when available, else CPU |
     | `fp16` | bool | False | float16 networks (CUDA only) |
     | `max_hold` | int or None | None | holds longer than this many source frames are pauses, and the move to the next drawing takes only the local cadence; ``None`` = twice the local cadence; ``0`` = never pause |
     | `scene_detect` | bool | True | detect scene cuts (nothing is interpolated across one); cuts marked with ``_SceneChangeNext``/``_SceneChangePrev`` are always respected |
     | `scene_threshold` | float | 0.05 | a cut where the colour histograms of adjacent drawings differ by more than this share of the picture (0 … 1) |
     | `progress` | bool or None | None | progress bar while reading the timing; ``None`` = for 500+ frames on a terminal |
+    | `flow` | str or None | None | flow network of ``"union"``, ``"base"`` or ``"splat"``: ``"gmflow"`` or ``"pwcnet"``; None = the model's own |
 
     Output: same format and size as ``clip``, constant rate, ``ceil(duration × rate)`` frames
     (every output frame whose start lies within the input). Props on every frame:
@@ -186,7 +190,7 @@ def interpolate(
         raise _error("fp16 applies to models loaded by name; set the dtype of a model object yourself")
     timing = _scan(clip, progress)
     rate = _target_rate(timing, clip, factor, fps_num, fps_den)
-    network = _resolve_model(model, device, fp16)
+    network = _resolve_model(model, device, fp16, flow)
     cuts = set(timing.marked_cuts)
     if scene_detect:
         cuts |= {k for k, score in enumerate(timing.scene_scores) if score > scene_threshold}

@@ -7,6 +7,9 @@
 | ``"rife"`` | the union model's IFNet alone: fast, no splatting, no flows | no (every t runs the whole network) |
 | ``"splat"`` | GMFlow + softmax splatting of both frames, Z from brightness constancy, no synthesis network: fast, leaves holes for ``fill_holes`` | yes (only the two splats run per t) |
 | ``"blend"`` | the cross-fade (1 − t)·A + t·B: no network, no weights; the floor of the benchmarks | — |
+| ``"softsplat"``, ``"softsplat-l1"`` | the model released by Niklaus & Liu (CVPR 2020): its PWC-style flow, encoder, learned metric, three-scale softmax splatting, GridNet; weights ``network-lf`` / ``network-l1`` (academic use only) | yes (flows, features and metrics per pair; splatting and GridNet per t) |
+
+``union``, ``base`` and ``splat`` take their flows from GMFlow, or from PWC-Net with ``flow="pwcnet"``.
 
 All share the interface of :class:`~vsanimsplat.models.base.Model`:
 ``prepare(image) -> FrameState``, ``pair(a, b) -> PairState``,
@@ -21,26 +24,38 @@ from .base import FrameState, Model, PairState, Synthesis
 from .blend import Blend
 from .gmfss import GMFSS
 from .rife import RIFE
+from ..nets.pwcnet import PWCNet
+from .softsplat import VARIANTS as SOFTSPLAT_VARIANTS
+from .softsplat import SoftSplat
 from .splat import SplatOnly
-from .weights import DEFAULT_MODEL, MODELS, WeightsError, load_weights
+from .weights import DEFAULT_MODEL, FLOWS, MODELS, WEIGHT_SETS, WeightsError, load_weights
 
 __all__ = [
     "Blend",
     "DEFAULT_MODEL",
+    "FLOW_MODELS",
+    "FLOW_NAMES",
     "MODEL_NAMES",
     "FrameState",
     "GMFSS",
     "Model",
     "PairState",
     "RIFE",
+    "SoftSplat",
     "SplatOnly",
     "Synthesis",
     "WeightsError",
+    "check_weights",
     "load_model",
+    "parameter_count",
 ]
 
 MODEL_NAMES: tuple[str, ...] = tuple(MODELS)
 """Names accepted by :func:`load_model`."""
+FLOW_NAMES: tuple[str, ...] = tuple(FLOWS)
+"""Flow networks accepted by :func:`load_model`'s ``flow``: ``"gmflow"``, ``"pwcnet"``."""
+FLOW_MODELS: tuple[str, ...] = ("union", "base", "splat")
+"""Models whose flow network ``flow`` chooses (GMFlow by default)."""
 
 
 def _parse_device(device: str | torch.device) -> torch.device:
@@ -61,31 +76,91 @@ def _parse_device(device: str | torch.device) -> torch.device:
     return parsed
 
 
-def load_model(name: str = DEFAULT_MODEL, device: str | torch.device = "cpu", fp16: bool = False) -> Model:
+def _check_flow(name: str, flow: str | None) -> None:
+    if flow is None:
+        return
+    if flow not in FLOWS:
+        raise ValueError(f"flow must be None (the model's own) or one of {', '.join(map(repr, FLOW_NAMES))}, got {flow!r}")
+    if name not in FLOW_MODELS:
+        raise ValueError(f"flow applies to the models {', '.join(map(repr, FLOW_MODELS))}, not to {name!r}; use flow=None")
+
+
+def _construct(name: str, flow: str | None, device: torch.device, dtype: torch.dtype,
+               states: dict[str, dict[str, torch.Tensor]] | None) -> Model:
+    """Model ``name`` (its flow network chosen by ``flow``), with ``states`` loaded strictly if given."""
+    flownet = PWCNet() if flow == "pwcnet" else None
+    if name == "rife":
+        return RIFE(device=device, dtype=dtype, states=states)
+    if name == "blend":
+        return Blend(device=device, dtype=dtype)
+    if name == "splat":
+        return SplatOnly(device=device, dtype=dtype, states=states, flownet=flownet)
+    if name in SOFTSPLAT_VARIANTS:
+        return SoftSplat(name, device=device, dtype=dtype, states=states)
+    return GMFSS(name, device=device, dtype=dtype, states=states, flownet=flownet)
+
+
+def load_model(
+    name: str = DEFAULT_MODEL, device: str | torch.device = "cpu", fp16: bool = False, flow: str | None = None
+) -> Model:
     """A model with its published weights, from the cache (see :mod:`vsanimsplat.models.weights`).
 
     | parameter | type | default | meaning |
     |---|---|---|---|
-    | `name` | str | "union" | one of :data:`MODEL_NAMES`: ``"union"``, ``"base"``, ``"rife"``, ``"splat"``, ``"blend"`` |
+    | `name` | str | "union" | one of :data:`MODEL_NAMES`: ``"union"``, ``"base"``, ``"rife"``, ``"splat"``, ``"blend"``, ``"softsplat"``, ``"softsplat-l1"`` |
     | `device` | str or torch.device | "cpu" | ``"cpu"``, ``"cuda"`` or ``"cuda:N"`` |
     | `fp16` | bool | False | run the networks in float16 (CUDA only; the splatting itself accumulates in float32) |
+    | `flow` | str or None | None | the flow network of ``union``, ``base`` or ``splat``: ``"gmflow"`` or ``"pwcnet"``; None = the model's own (GMFlow) |
 
-    Raises ValueError for an unknown ``model`` or ``device`` or for ``fp16`` on the CPU,
-    RuntimeError if CUDA is requested but unavailable, and
-    :class:`~vsanimsplat.models.weights.WeightsError` (naming the command
-    ``python -m vsanimsplat models fetch NAME``) if the weights are missing or corrupt.
+    Raises ValueError for an unknown ``model``, ``device`` or ``flow`` (or a ``flow`` for a model
+    without a choice of flow) or for ``fp16`` on the CPU, RuntimeError if CUDA is requested but
+    unavailable, and :class:`~vsanimsplat.models.weights.WeightsError` (naming the command that
+    installs them) if the weights are missing or corrupt.
     """
     if name not in MODELS:
         raise ValueError(f"model must be one of {', '.join(map(repr, MODEL_NAMES))}, got {name!r}")
+    _check_flow(name, flow)
     parsed = _parse_device(device)
     if fp16 and parsed.type != "cuda":
         raise ValueError("fp16=True needs a CUDA device (float16 convolutions on the CPU are slow and inexact); use fp16=False")
     dtype = torch.float16 if fp16 else torch.float32
-    states = load_weights(name)
-    if name == "rife":
-        return RIFE(device=parsed, dtype=dtype, states=states)
-    if name == "blend":
-        return Blend(device=parsed, dtype=dtype)
-    if name == "splat":
-        return SplatOnly(device=parsed, dtype=dtype, states=states)
-    return GMFSS(name, device=parsed, dtype=dtype, states=states)
+    return _construct(name, flow, parsed, dtype, load_weights(name, flow=flow))
+
+
+def _networks(name: str, device: torch.device) -> dict[str, torch.nn.Module]:
+    """The networks of weight set ``name`` (a model or a flow network) by role, randomly initialised."""
+    if name in FLOWS:
+        return {"flownet": _construct("splat", name, device, torch.float32, None).flownet}
+    return _construct(name, None, device, torch.float32, None).networks()
+
+
+def parameter_count(name: str) -> int:
+    """Number of parameters of the networks of ``name``, a key of :data:`~vsanimsplat.models.weights.WEIGHT_SETS`
+    (a model, or a flow network: ``"gmflow"``, ``"pwcnet"``). Counted without allocating them.
+
+    | parameter | type | default | meaning |
+    |---|---|---|---|
+    | `name` | str | — | a model or flow network name |
+    """
+    if name not in WEIGHT_SETS:
+        raise ValueError(f"name must be one of {sorted(WEIGHT_SETS)}, got {name!r}")
+    meta = torch.device("meta")
+    with meta:
+        networks = _networks(name, meta)
+    return sum(p.numel() for network in networks.values() for p in network.parameters())
+
+
+def check_weights(name: str, states: dict[str, dict[str, torch.Tensor]]) -> None:
+    """Raise (RuntimeError from ``load_state_dict``, or ValueError) unless ``states`` (role → state dict) load
+    strictly into the networks of weight set ``name``.
+
+    | parameter | type | default | meaning |
+    |---|---|---|---|
+    | `name` | str | — | a key of :data:`~vsanimsplat.models.weights.WEIGHT_SETS` |
+    | `states` | dict | — | state dicts by role, as :func:`~vsanimsplat.models.weights.load_weights` returns them |
+    """
+    networks = _networks(name, torch.device("cpu"))
+    if set(states) != set(networks):
+        raise ValueError(f"{name!r} needs state dicts for {sorted(networks)}, got {sorted(states)}")
+    for role, network in networks.items():
+        network.load_state_dict(states[role], strict=True)
