@@ -186,6 +186,12 @@ def test_factor_uses_the_rate_before_dedupe():
         ({"factor": 2, "model": "no-such-model"}, "model"),
         ({"factor": 2, "model": "blend", "device": "tpu"}, "device"),
         ({"factor": 2, "model": "blend", "fp16": True, "device": "cpu"}, "fp16"),
+        ({"factor": 2, "model": "blend", "flow_scale": 0.5, "device": "cpu"}, "flow_scale applies to the models"),
+        ({"factor": 2, "model": "union", "flow_scale": 0.3, "device": "cpu"}, r"flow_scale must be one of"),
+        ({"factor": 2, "model": "union", "fp16": True, "bf16": True}, "fp16 and bf16 exclude each other"),
+        ({"factor": 2, "flow_scale": 0.5}, "flow_scale apply to models loaded by name"),
+        ({"factor": 2, "bf16": True, "fp16": True}, "fp16, bf16 apply to models loaded by name"),
+        ({"factor": 2, "bf16": False}, "bf16 apply to models loaded by name"),
     ],
 )
 def test_bad_parameters_name_themselves(kwargs, match):

@@ -4,12 +4,14 @@ The pipeline (weights of GMFSS_Fortuna, "base" and "union" variants):
 
 | stage | resolution | work |
 |---|---|---|
-| ``prepare`` | full | feature pyramid of the frame (1/2, 1/4, 1/8) and the half-resolution picture |
-| ``pair`` | 1/2 | GMFlow both ways, importance metrics Z0 and Z1 |
+| ``prepare`` | full | feature pyramid of the frame (1/2, 1/4, 1/8), the half-resolution picture, GMFlow's backbone features of it |
+| ``pair`` | 1/2 × ``flow_scale`` | GMFlow both ways (one bidirectional pass), importance metrics Z0 and Z1 at 1/2 |
 | ``synthesize`` | 1/2 → full | softmax splatting of both pictures and pyramids to t (flows ``t·F01``, ``(1−t)·F10``, metrics ``t·Z0``, ``(1−t)·Z1``); union adds the IFNet estimate of the frame at t; the GridNet synthesises the full-resolution frame |
 
 Frames are padded to a multiple of 64 (GMFlow's 8×8 windows at 1/4 of the half-size
-picture), never resized.
+picture), never resized. With ``flow_scale`` < 1 the flow runs on the half-size picture
+shrunk by that factor (padded again to GMFlow's multiple) and is scaled back up, as the
+published ``scale`` option does: a quarter (0.5) or a sixteenth (0.25) of GMFlow's work.
 """
 
 from __future__ import annotations
@@ -27,18 +29,26 @@ from ..nets.gridnet import GridNet
 from ..nets.ifnet import IFNet
 from ..nets.metricnet import MetricNet
 from ..ops import softsplat, softsplat_with_holes
-from .base import FrameState, Model, PairState
+from .base import FrameState, Model, PairState, pad_to_multiple
 
-__all__ = ["GMFSS", "GMFSSFrame", "GMFSSPair", "VARIANTS"]
+__all__ = ["GMFSS", "GMFSSFrame", "GMFSSPair", "VARIANTS", "FLOW_SCALES"]
 
 VARIANTS = ("union", "base")
 """``union``: the GridNet also sees IFNet's estimate of the frame; ``base``: it sees both input frames."""
+
+FLOW_SCALES = (1.0, 0.5, 0.25)
+"""Accepted ``flow_scale`` values: the resolution of the flow estimation relative to the half-size picture."""
 
 _IMAGE_CHANNELS = {"union": 9, "base": 12}
 
 
 def _half(x: torch.Tensor) -> torch.Tensor:
     return F.interpolate(x, scale_factor=0.5, mode="bilinear")
+
+
+def _side_by_side(pair: torch.Tensor) -> torch.Tensor:
+    """(2, C, H, W) splats of frames 0 and 1 → (1, 2C, H, W): frame 0's channels, then frame 1's."""
+    return pair.reshape(1, -1, *pair.shape[2:])
 
 
 def _double(flow: torch.Tensor) -> torch.Tensor:
@@ -54,10 +64,12 @@ class GMFSSFrame(FrameState):
     |---|---|---|
     | `half` | Tensor (1, 3, Hp/2, Wp/2) | the padded picture at half resolution |
     | `features` | tuple of 3 Tensors | feature pyramid at 1/2, 1/4, 1/8 of the padded size |
+    | `flow_input` | object | what the flow network needs of this frame: GMFlow's backbone features, or the picture at the flow's resolution for a flow network without ``encode`` |
     """
 
     half: torch.Tensor
     features: tuple[torch.Tensor, ...]
+    flow_input: object
 
 
 @dataclass(frozen=True, eq=False)
@@ -88,7 +100,8 @@ class GMFSS(Model):
     | `dtype` | torch.dtype | torch.float32 | dtype of the networks |
     | `padding` | str | "replicate" | padding mode of the pictures (see :func:`~vsanimsplat.models.base.pad_to_multiple`) |
     | `states` | mapping or None | None | state dicts by role (``flownet``, ``metricnet``, ``features``, ``synthesis``, and ``ifnet`` for union), loaded strictly |
-    | `flownet` | nn.Module or None | None | replaces GMFlow (``forward(img0, img1) -> flow``; tests use a small stand-in) |
+    | `flownet` | nn.Module or None | None | replaces GMFlow: ``forward(img0, img1) -> flow``, and optionally ``encode(image)`` + ``bidirectional(enc0, enc1) -> (flow01, flow10)`` to share per-frame work (tests use a small stand-in) |
+    | `flow_scale` | float | 1.0 | resolution of the flow relative to the half-size picture, one of :data:`FLOW_SCALES` (1.0 as published; 0.5 and 0.25 are faster and coarser) |
 
     Use :func:`vsanimsplat.models.load_model` to get it with the published weights.
     """
@@ -105,11 +118,15 @@ class GMFSS(Model):
         padding: str = "replicate",
         states: Mapping[str, Mapping[str, torch.Tensor]] | None = None,
         flownet: nn.Module | None = None,
+        flow_scale: float = 1.0,
     ) -> None:
         if variant not in VARIANTS:
             raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
+        if flow_scale not in FLOW_SCALES:
+            raise ValueError(f"flow_scale must be one of {FLOW_SCALES}, got {flow_scale!r}")
         super().__init__(device, dtype, padding)
         self.name = variant
+        self.flow_scale = float(flow_scale)
         self.flownet = GMFlow() if flownet is None else flownet
         self.metricnet = MetricNet()
         self.features = FeaturePyramid()
@@ -129,40 +146,52 @@ class GMFSS(Model):
         return networks
 
     def _prepare(self, image: torch.Tensor, size: tuple[int, int]) -> GMFSSFrame:
-        return GMFSSFrame(image=image, size=size, half=_half(image), features=self.features(image))
+        half = _half(image)
+        flow_input = half
+        if self.flow_scale != 1:
+            flow_input = F.interpolate(half, scale_factor=self.flow_scale, mode="bilinear")
+        flow_input = pad_to_multiple(flow_input, getattr(self.flownet, "size_multiple", 1), self.padding)
+        if hasattr(self.flownet, "encode"):
+            flow_input = self.flownet.encode(flow_input)
+        return GMFSSFrame(image=image, size=size, half=half, features=self.features(image), flow_input=flow_input)
 
     def _pair(self, a: FrameState, b: FrameState) -> GMFSSPair:
         a, b = self._check(a, GMFSSFrame), self._check(b, GMFSSFrame)
-        flow01 = self.flownet(a.half, b.half)
-        flow10 = self.flownet(b.half, a.half)
+        if hasattr(self.flownet, "bidirectional"):
+            flow01, flow10 = self.flownet.bidirectional(a.flow_input, b.flow_input)
+        else:
+            flow01, flow10 = self.flownet(a.flow_input, b.flow_input), self.flownet(b.flow_input, a.flow_input)
+        if self.flow_scale != 1:
+            flow01, flow10 = (self._to_half(flow, a.half) for flow in (flow01, flow10))
         metric0, metric1 = self.metricnet(a.half, b.half, flow01, flow10)
         return GMFSSPair(a=a, b=b, flow01=flow01, flow10=flow10, metric0=metric0, metric1=metric1)
+
+    def _to_half(self, flow: torch.Tensor, half: torch.Tensor) -> torch.Tensor:
+        """A flow estimated at ``flow_scale`` of the half-size picture (maybe padded), at the half size."""
+        height, width = (round(n * self.flow_scale) for n in half.shape[-2:])
+        flow = F.interpolate(flow[..., :height, :width], size=half.shape[-2:], mode="bilinear")
+        return flow / self.flow_scale
 
     def _synthesize(self, pair: PairState, t: float) -> tuple[torch.Tensor, torch.Tensor]:
         pair = self._check(pair, GMFSSPair)
         a, b = pair.a, pair.b
-        flow0, metric0 = t * pair.flow01, t * pair.metric0
-        flow1, metric1 = (1 - t) * pair.flow10, (1 - t) * pair.metric1
-        splat0, holes0 = softsplat_with_holes(a.half, flow0, metric0)
-        splat1, holes1 = softsplat_with_holes(b.half, flow1, metric1)
-        levels = []
-        for level, (feat0, feat1) in enumerate(zip(a.features, b.features)):
-            scale = 0.5**level
-            levels.append(
-                torch.cat(
-                    (
-                        softsplat(feat0, *self._scaled(flow0, metric0, scale)),
-                        softsplat(feat1, *self._scaled(flow1, metric1, scale)),
-                    ),
-                    1,
-                )
-            )
+        # Both frames splat as one batch, and the pictures with the finest features (same grid, same flow).
+        flow = torch.cat((t * pair.flow01, (1 - t) * pair.flow10))
+        metric = torch.cat((t * pair.metric0, (1 - t) * pair.metric1))
+        finest = torch.cat((torch.cat((a.half, b.half)), torch.cat((a.features[0], b.features[0]))), 1)
+        splats, holes = softsplat_with_holes(finest, flow, metric)
+        levels = [_side_by_side(splats[:, 3:])]
+        for level in range(1, len(a.features)):
+            level_flow, level_metric = self._scaled(flow, metric, 0.5**level)
+            features = torch.cat((a.features[level], b.features[level]))
+            levels.append(_side_by_side(softsplat(features, level_flow, level_metric)))
+        splat0, splat1 = splats[:1, :3], splats[1:, :3]
         if self.ifnet is None:
             images = torch.cat((a.half, splat0, splat1, b.half), 1)
         else:
             images = torch.cat((splat0, self.ifnet(a.half, b.half, t), splat1), 1)
         image = self.synthesis(images, *levels)
-        holes = (holes0 & holes1).repeat_interleave(2, dim=2).repeat_interleave(2, dim=3)
+        holes = (holes[:1] & holes[1:]).repeat_interleave(2, dim=2).repeat_interleave(2, dim=3)
         return image, holes
 
     @staticmethod

@@ -77,7 +77,7 @@ class MetricNet(nn.Module):
         x = torch.cat(
             (img0, img1, -error0, -error1, _normalised(flow01), _normalised(flow10), occ0, occ1), 1
         )
-        feat = self.metric_in(x)
+        feat = self.metric_in(x.to(self.metric_in.weight.dtype))  # flows may be more precise than the network
         for index in range(1, self.depth + 1):
             feat = getattr(self, f"metric_net{index}")(feat) + feat
         metric = self.bound * torch.tanh(self.metric_out(feat))
