@@ -198,8 +198,9 @@ def interpolate(
     if scene_detect:
         cuts |= {k for k, score in enumerate(timing.scene_scores) if score > scene_threshold}
     steps = plan(timing.durations, rate, timing.holds, cuts, max_hold)
-    return _build(clip, steps, rate, timing, Engine(network, frames=vs.core.num_threads + 4,
-                                                      pairs=vs.core.num_threads + 2))
+    threads = vs.core.num_threads  # each VapourSynth thread synthesises with its share of torch's threads
+    engine = Engine(network, frames=threads + 4, pairs=threads + 2, threads=max(1, torch.get_num_threads() // threads))
+    return _build(clip, steps, rate, timing, engine)
 
 
 def _build(clip: vs.VideoNode, steps: list[Step], rate: Fraction, timing: _Timing, engine: Engine) -> vs.VideoNode:
