@@ -46,11 +46,6 @@ def _half(x: torch.Tensor) -> torch.Tensor:
     return F.interpolate(x, scale_factor=0.5, mode="bilinear")
 
 
-def _side_by_side(pair: torch.Tensor) -> torch.Tensor:
-    """(2, C, H, W) splats of frames 0 and 1 → (1, 2C, H, W): frame 0's channels, then frame 1's."""
-    return pair.reshape(1, -1, *pair.shape[2:])
-
-
 def _double(flow: torch.Tensor) -> torch.Tensor:
     """A half-resolution flow at full resolution (bilinear, vectors scaled by 2)."""
     return F.interpolate(flow, scale_factor=2.0, mode="bilinear") * 2.0
@@ -175,23 +170,28 @@ class GMFSS(Model):
     def _synthesize(self, pair: PairState, t: float) -> tuple[torch.Tensor, torch.Tensor]:
         pair = self._check(pair, GMFSSPair)
         a, b = pair.a, pair.b
-        # Both frames splat as one batch, and the pictures with the finest features (same grid, same flow).
-        flow = torch.cat((t * pair.flow01, (1 - t) * pair.flow10))
-        metric = torch.cat((t * pair.metric0, (1 - t) * pair.metric1))
-        finest = torch.cat((torch.cat((a.half, b.half)), torch.cat((a.features[0], b.features[0]))), 1)
-        splats, holes = softsplat_with_holes(finest, flow, metric)
-        levels = [_side_by_side(splats[:, 3:])]
-        for level in range(1, len(a.features)):
-            level_flow, level_metric = self._scaled(flow, metric, 0.5**level)
-            features = torch.cat((a.features[level], b.features[level]))
-            levels.append(_side_by_side(softsplat(features, level_flow, level_metric)))
-        splat0, splat1 = splats[:1, :3], splats[1:, :3]
+        flow0, metric0 = t * pair.flow01, t * pair.metric0
+        flow1, metric1 = (1 - t) * pair.flow10, (1 - t) * pair.metric1
+        splat0, holes0 = softsplat_with_holes(a.half, flow0, metric0)
+        splat1, holes1 = softsplat_with_holes(b.half, flow1, metric1)
+        levels = []
+        for level, (feat0, feat1) in enumerate(zip(a.features, b.features)):
+            scale = 0.5**level
+            levels.append(
+                torch.cat(
+                    (
+                        softsplat(feat0, *self._scaled(flow0, metric0, scale)),
+                        softsplat(feat1, *self._scaled(flow1, metric1, scale)),
+                    ),
+                    1,
+                )
+            )
         if self.ifnet is None:
             images = torch.cat((a.half, splat0, splat1, b.half), 1)
         else:
             images = torch.cat((splat0, self.ifnet(a.half, b.half, t), splat1), 1)
         image = self.synthesis(images, *levels)
-        holes = (holes[:1] & holes[1:]).repeat_interleave(2, dim=2).repeat_interleave(2, dim=3)
+        holes = (holes0 & holes1).repeat_interleave(2, dim=2).repeat_interleave(2, dim=3)
         return image, holes
 
     @staticmethod

@@ -65,11 +65,12 @@ def _to_nchw(x: Tensor) -> Tensor:
     return x.permute(0, 3, 1, 2)
 
 
-def _pixel_coords(h: int, w: int, like: Tensor) -> Tensor:
-    """(H*W, 2) pixel coordinates (x, y) in row-major order, in the dtype/device of ``like``."""
+def _pixel_coords(h: int, w: int, like: Tensor, centred: bool = False) -> Tensor:
+    """(H*W, 2) pixel coordinates (x, y) in row-major order, in the dtype/device of ``like``; with ``centred``
+    relative to the centre of the grid, ``((w - 1) / 2, (h - 1) / 2)``."""
     ys, xs = torch.meshgrid(
-        torch.arange(h, device=like.device, dtype=like.dtype),
-        torch.arange(w, device=like.device, dtype=like.dtype),
+        torch.arange(h, device=like.device, dtype=like.dtype) - ((h - 1) / 2 if centred else 0),
+        torch.arange(w, device=like.device, dtype=like.dtype) - ((w - 1) / 2 if centred else 0),
         indexing="ij",
     )
     return torch.stack((xs, ys), -1).view(h * w, 2)
@@ -263,8 +264,7 @@ def _global_matching(f0: Tensor, f1: Tensor) -> Tensor:
     n, h, w, c = f0.shape
     # Positions relative to the image centre: same flow, but smaller numbers in the weighted mean,
     # which keeps float32 rounding (amplified by the later stages) at the published module's level.
-    coords = _pixel_coords(h, w, f0)
-    coords = coords - coords.new_tensor(((w - 1) / 2, (h - 1) / 2))  # (HW, 2)
+    coords = _pixel_coords(h, w, f0, centred=True)  # (HW, 2)
     match = F.scaled_dot_product_attention(f0.reshape(n, h * w, c), f1.reshape(n, h * w, c), coords.expand(n, -1, -1))
     return _to_nchw((match - coords).view(n, h, w, 2))
 
@@ -372,6 +372,9 @@ class GMFlow(nn.Module):
         self.upsampler = nn.Sequential(
             nn.Conv2d(2 + c, 256, 3, 1, 1), nn.ReLU(inplace=True), nn.Conv2d(256, self.upsample**2 * 9, 1)
         )
+        # ImageNet normalisation, kept on the network's device (no host-to-device copy per call), not in state dicts
+        self.register_buffer("mean", torch.tensor(_IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(_IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
 
     @staticmethod
     def _check(*named: tuple[str, Tensor]) -> None:
@@ -410,9 +413,7 @@ class GMFlow(nn.Module):
     def encode(self, image: Tensor) -> tuple[Tensor, Tensor]:
         """Per-image work: backbone features of ``image`` (N, 3, H, W) at 1/8 and 1/4, for :meth:`bidirectional`."""
         self._check(("image", image))
-        mean = torch.tensor(_IMAGENET_MEAN, dtype=image.dtype, device=image.device).view(1, 3, 1, 1)
-        std = torch.tensor(_IMAGENET_STD, dtype=image.dtype, device=image.device).view(1, 3, 1, 1)
-        return self.backbone((image - mean) / std)
+        return self.backbone((image - self.mean) / self.std)
 
     def forward(self, img0: Tensor, img1: Tensor) -> Tensor:
         self._check(("img0", img0), ("img1", img1))

@@ -42,8 +42,7 @@ def occlusion_masks(
 def _normalised(flow: torch.Tensor) -> torch.Tensor:
     """Flow in units of half the image extent (what ``grid_sample`` with aligned corners uses)."""
     height, width = flow.shape[-2:]
-    scale = flow.new_tensor([(width - 1.0) / 2.0, (height - 1.0) / 2.0]).view(1, 2, 1, 1)
-    return flow / scale
+    return torch.cat((flow[:, :1] / ((width - 1.0) / 2.0), flow[:, 1:] / ((height - 1.0) / 2.0)), 1)
 
 
 class MetricNet(nn.Module):

@@ -179,7 +179,8 @@ def _corners(flow: Tensor) -> tuple[Tensor, Tensor, int]:
     base = yc.long().mul_(wp).add_(xc.long()).add_(wp + 1)
     base += torch.arange(0, scratch, hp * wp, device=flow.device).view(n, 1, 1)
     base.masked_fill_(outside, scratch)
-    index = base.view(1, -1) + torch.tensor([0, 1, wp, wp + 1], device=flow.device).view(4, 1)
+    step = torch.arange(2, device=flow.device)  # corner offsets 0, 1, wp, wp + 1, made where the flow is
+    index = base.view(1, -1) + (step.view(2, 1) * wp + step).view(4, 1)
     wx, wy = torch.stack((1 - fx, fx)), torch.stack((1 - fy, fy))
     bilinear = (wy.unsqueeze(1) * wx.unsqueeze(0)).view(4, -1)
     return index, bilinear, scratch + wp + 2
