@@ -333,3 +333,18 @@ def test_bfloat16_model_keeps_bfloat16_states_and_stays_close_to_float32(union):
     ref = union.synthesize(union.pair(union.prepare(img0), union.prepare(img1)), 0.4).image
     error = (out.image - ref).abs()
     assert 0 < error.max() < 0.1 and error.mean() < 0.01
+
+
+@pytest.mark.parametrize("flow_scale", [1.0, 0.5])
+def test_gmfss_never_reads_device_values_on_the_host(flow_scale):
+    """On the shape-only "meta" device any host read of a value (``.item()``, ``bool()``, ``if tensor``) or a
+    constant made on the CPU raises: so on a GPU the model queues its work without waiting for the device."""
+    torch.manual_seed(0)
+    model = GMFSS("union", device="meta", dtype=torch.float16, flow_scale=flow_scale)
+    image = torch.empty(1, 3, 100, 180, device="meta")
+    a = model.prepare(image)
+    pair = model.pair(a, model.prepare(image))
+    out = model.synthesize(pair, 0.3)
+    assert a.features[0].dtype == torch.float16 and pair.flow01.dtype == torch.float32  # flows kept in float32
+    assert out.image.shape == (1, 3, 100, 180) and out.image.dtype == torch.float32 and out.image.device.type == "meta"
+    assert out.holes.shape == (1, 1, 100, 180)
