@@ -164,6 +164,37 @@ def test_engine_lru_is_bounded():
     assert torch.allclose(result.image, torch.full((1, 3, 4, 4), 0.35))
 
 
+def test_engine_synthesises_side_by_side_with_its_share_of_threads():
+    barrier = threading.Barrier(2, timeout=10)
+    seen = []
+
+    class Meeting(Blend):
+        """A blend whose synthesis waits until two syntheses run at once."""
+
+        def _synthesize(self, pair, t):
+            seen.append(torch.get_num_threads())
+            if t != 0.5:
+                barrier.wait()  # raises BrokenBarrierError if the engine ran the calls one at a time
+            return super()._synthesize(pair, t)
+
+    before = torch.get_num_threads()
+    engine = Engine(Meeting(), threads=1)
+    images = {i: torch.full((1, 3, 4, 4), float(i)) for i in range(2)}
+    engine.synthesize(0, 1, 0.5, images.__getitem__)  # the pair is cached first
+    results = []
+    workers = [threading.Thread(target=lambda t=t: results.append(engine.synthesize(0, 1, t, images.__getitem__)))
+               for t in (0.25, 0.75)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert len(results) == 2 and seen == [1, 1, 1]
+    assert engine.counts == {"prepare": 2, "pair": 1, "synthesize": 3}
+    assert torch.get_num_threads() == before
+    with pytest.raises(ValueError, match="threads"):
+        Engine(Blend(), threads=0)
+
+
 def test_factor_uses_the_rate_before_dedupe():
     clip, _ = synthetic_clip(cadence([2], 4))
     drawings = vsanimsplat.dedupe(clip)
@@ -186,6 +217,12 @@ def test_factor_uses_the_rate_before_dedupe():
         ({"factor": 2, "model": "no-such-model"}, "model"),
         ({"factor": 2, "model": "blend", "device": "tpu"}, "device"),
         ({"factor": 2, "model": "blend", "fp16": True, "device": "cpu"}, "fp16"),
+        ({"factor": 2, "model": "blend", "flow_scale": 0.5, "device": "cpu"}, "flow_scale applies to the models"),
+        ({"factor": 2, "model": "union", "flow_scale": 0.3, "device": "cpu"}, r"flow_scale must be one of"),
+        ({"factor": 2, "model": "union", "fp16": True, "bf16": True}, "fp16 and bf16 exclude each other"),
+        ({"factor": 2, "flow_scale": 0.5}, "flow_scale apply to models loaded by name"),
+        ({"factor": 2, "bf16": True, "fp16": True}, "fp16, bf16 apply to models loaded by name"),
+        ({"factor": 2, "bf16": False}, "bf16 apply to models loaded by name"),
     ],
 )
 def test_bad_parameters_name_themselves(kwargs, match):

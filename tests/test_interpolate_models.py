@@ -10,7 +10,7 @@ from torch import nn
 
 import vsanimsplat
 from vsanimsplat.metrics import psnr
-from vsanimsplat.models import SplatOnly
+from vsanimsplat.models import SplatOnly, native_bf16
 from vsanimsplat.models.weights import installed
 from vsanimsplat.testing import cadence
 from tests.helpers import synthetic_clip
@@ -87,3 +87,18 @@ def test_odd_sizes_are_padded_not_resized(fmt):
     if fmt == vs.RGB24:
         a, b = (animation.frames[s].astype(np.float64) for s in animation.starts)
         assert np.abs(planes(frame) - 0.5 * (a + b)).max() <= 1.0
+
+
+@needs_union
+def test_bf16_default_follows_the_cpu_and_costs_little():
+    clip, animation = synthetic_clip([2, 2, 2], 192, 108, seed=6)
+    drawings = vsanimsplat.dedupe(clip)
+    outputs = {bf16: vsanimsplat.interpolate(drawings, factor=2, model="union", device="cpu", bf16=bf16)
+               for bf16 in (None, True, False)}
+    frames = {bf16: [planes(out.get_frame(n)) for n in (1, 2, 3)] for bf16, out in outputs.items()}
+    chosen = native_bf16()
+    assert all(np.array_equal(x, y) for x, y in zip(frames[None], frames[chosen]))
+    assert not all(np.array_equal(x, y) for x, y in zip(frames[True], frames[False]))
+    # Tiny frames are the hard case (GMFlow is unreliable below ~192 px, so rounding moves its flows more);
+    # at 640x360 and up bf16 costs far less (benchmarks/bench.md).
+    assert psnr(np.stack(frames[True]), np.stack(frames[False])) >= 33

@@ -112,7 +112,7 @@ def test_union_with_pwcnet_flow_loads_only_what_it_needs(cache, random_files, mo
         ({"model": "splat", "flow": "pwcnet"}, "weights of 'pwcnet' are not installed"),
         ({"model": "union", "flow": "raft"}, "flow must be None .* or one of 'gmflow', 'pwcnet', got 'raft'"),
         ({"model": "softsplat", "flow": "pwcnet"}, "flow applies to the models 'union', 'base', 'splat'"),
-        ({"model": Blend(), "flow": "pwcnet"}, "flow applies to models loaded by name"),
+        ({"model": Blend(), "flow": "pwcnet"}, "flow apply to models loaded by name"),
     ],
 )
 def test_missing_weights_and_bad_flows_are_clear_errors(cache, kwargs, match):

@@ -258,3 +258,93 @@ def test_holes_are_where_neither_splat_lands(base, monkeypatch):
     # zero flows leave no holes
     monkeypatch.setattr(model, "flownet", ConstantFlow())
     assert not model.synthesize(model.pair(model.prepare(img0), model.prepare(img1)), 0.5).holes.any()
+
+
+# --------------------------------------------------------------------------- flow resolution, shared flow work
+
+
+class RampFlow(nn.Module):
+    """Stand-in flow net needing multiples of 32: flow x = the column index at the resolution it is given."""
+
+    size_multiple = 32
+
+    def __init__(self):
+        super().__init__()
+        self.sizes = []
+
+    def forward(self, img0, img1):
+        self.sizes.append(tuple(img0.shape[-2:]))
+        flow = torch.zeros(img0.shape[0], 2, *img0.shape[2:], dtype=img0.dtype)
+        flow[:, 0] = torch.arange(img0.shape[-1], dtype=img0.dtype)
+        return flow
+
+
+@pytest.mark.parametrize("flow_scale,given", [(1.0, (32, 64)), (0.5, (32, 32)), (0.25, (32, 32))])
+def test_flow_scale_shrinks_the_flow_input_and_scales_the_flow_back(flow_scale, given):
+    flownet = RampFlow()
+    model = GMFSS("union", flownet=flownet, flow_scale=flow_scale)
+    img0, img1 = _frames()  # padded to 64 x 128: half size 32 x 64; the flow input is padded to 32
+    pair = model.pair(model.prepare(img0), model.prepare(img1))
+    assert flownet.sizes == [given, given]
+    assert pair.flow01.shape == (1, 2, 32, 64)
+    # bilinear upsampling of the cropped ramp (align_corners=False), in half-size pixels
+    x = torch.arange(64, dtype=torch.float32)
+    expected = ((x + 0.5) * flow_scale - 0.5) / flow_scale
+    torch.testing.assert_close(pair.flow01[0, 0, 5, 4:56], expected[4:56])
+    assert not pair.flow01[:, 1].any()
+
+
+@pytest.mark.parametrize("flow_scale", [0.75, 2.0, 0.0])
+def test_other_flow_scales_are_refused(flow_scale):
+    with pytest.raises(ValueError, match=r"flow_scale must be one of \(1.0, 0.5, 0.25\)"):
+        GMFSS("union", flownet=TinyFlow(), flow_scale=flow_scale)
+
+
+def test_gmflow_backbone_runs_per_frame_and_both_flows_match_separate_calls():
+    torch.manual_seed(0)
+    model = GMFSS("base")
+    calls = []
+    handle = model.flownet.backbone.register_forward_hook(lambda mod, args, out: calls.append(args[0].shape[0]))
+    try:
+        img0, img1 = _frames(3)
+        a, b = model.prepare(img0), model.prepare(img1)
+        assert calls == [1, 1]
+        pair = model.pair(a, b)
+        assert calls == [1, 1]  # no backbone work left for the pair
+        with torch.inference_mode():
+            ref01, ref10 = model.flownet(a.half, b.half), model.flownet(b.half, a.half)
+    finally:
+        handle.remove()
+    torch.testing.assert_close(pair.flow01, ref01, rtol=1e-5, atol=5e-4)  # batched: rounding only (pixels)
+    torch.testing.assert_close(pair.flow10, ref10, rtol=1e-5, atol=5e-4)
+
+
+def test_bfloat16_model_keeps_bfloat16_states_and_stays_close_to_float32(union):
+    states = {role: net.state_dict() for role, net in union.networks().items()}
+    model = GMFSS("union", flownet=TinyFlow(), states=states, dtype=torch.bfloat16)
+    assert all(p.dtype == torch.bfloat16 for net in model.networks().values() for p in net.parameters())
+    img0, img1 = _frames(4)
+    a = model.prepare(img0)
+    assert a.image.dtype == a.half.dtype == a.features[2].dtype == torch.bfloat16
+    pair = model.pair(a, model.prepare(img1))
+    assert pair.flow01.dtype == pair.metric0.dtype == torch.bfloat16
+    out = model.synthesize(pair, 0.4)
+    assert out.image.dtype == torch.float32 and out.holes.dtype == torch.bool
+    ref = union.synthesize(union.pair(union.prepare(img0), union.prepare(img1)), 0.4).image
+    error = (out.image - ref).abs()
+    assert 0 < error.max() < 0.1 and error.mean() < 0.01
+
+
+@pytest.mark.parametrize("flow_scale", [1.0, 0.5])
+def test_gmfss_never_reads_device_values_on_the_host(flow_scale):
+    """On the shape-only "meta" device any host read of a value (``.item()``, ``bool()``, ``if tensor``) or a
+    constant made on the CPU raises: so on a GPU the model queues its work without waiting for the device."""
+    torch.manual_seed(0)
+    model = GMFSS("union", device="meta", dtype=torch.float16, flow_scale=flow_scale)
+    image = torch.empty(1, 3, 100, 180, device="meta")
+    a = model.prepare(image)
+    pair = model.pair(a, model.prepare(image))
+    out = model.synthesize(pair, 0.3)
+    assert a.features[0].dtype == torch.float16 and pair.flow01.dtype == torch.float32  # flows kept in float32
+    assert out.image.shape == (1, 3, 100, 180) and out.image.dtype == torch.float32 and out.image.device.type == "meta"
+    assert out.holes.shape == (1, 1, 100, 180)

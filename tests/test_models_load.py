@@ -1,9 +1,11 @@
 """load_model: argument checks and the error for missing weights (no real weights needed)."""
 
+from pathlib import Path
+
 import pytest
 import torch
 
-from vsanimsplat.models import MODEL_NAMES, WeightsError, load_model
+from vsanimsplat.models import MODEL_NAMES, WeightsError, load_model, native_bf16
 
 
 @pytest.fixture
@@ -65,3 +67,39 @@ def test_missing_flow_weights_name_the_flow(empty_cache, name, flow):
 def test_bad_flows_are_refused(name, flow, match):
     with pytest.raises(ValueError, match=match):
         load_model(name, flow=flow)
+
+
+def test_fp16_with_bf16_is_refused():
+    with pytest.raises(ValueError, match="fp16 and bf16 exclude each other"):
+        load_model("union", device="cpu", bf16=True, fp16=True)
+
+
+@pytest.mark.parametrize(
+    "name,flow_scale,match",
+    [
+        ("union", 0.3, r"flow_scale must be one of \(1.0, 0.5, 0.25\), got 0.3"),
+        ("base", 2.0, r"flow_scale must be one of"),
+        ("rife", 0.5, r"flow_scale applies to the models 'union', 'base', not 'rife'"),
+        ("blend", 0.25, r"flow_scale applies to the models"),
+    ],
+)
+def test_bad_flow_scales_are_refused_before_loading_weights(empty_cache, name, flow_scale, match):
+    with pytest.raises(ValueError, match=match):
+        load_model(name, flow_scale=flow_scale)
+
+
+def test_native_bf16_follows_the_cpu_flags():
+    cpuinfo = Path("/proc/cpuinfo")
+    if not cpuinfo.exists():
+        pytest.skip("no /proc/cpuinfo to compare with")
+    flags = set(cpuinfo.read_text().split())
+    assert native_bf16() == bool({"avx512_bf16", "amx_bf16"} & flags)
+
+
+def test_bf16_blend_on_cpu_keeps_its_dtype_and_returns_float32(empty_cache):
+    model = load_model("blend", bf16=True)
+    assert model.dtype == torch.bfloat16
+    a = model.prepare(torch.zeros(1, 3, 4, 6, dtype=torch.float64))
+    assert a.image.dtype == torch.bfloat16
+    out = model.synthesize(model.pair(a, model.prepare(torch.ones(1, 3, 4, 6))), 0.25).image
+    assert out.dtype == torch.float32 and torch.equal(out, torch.full((1, 3, 4, 6), 0.25))

@@ -61,15 +61,29 @@ def test_deterministic_and_batch_independent(net):
     torch.testing.assert_close(single, first[1:], rtol=0, atol=1e-4)
 
 
-def test_float64_and_bfloat16_keep_dtype(net):
+def test_float64_keeps_its_dtype_and_bfloat16_gives_float32_flows(net):
     a, b = _pair(32, 64)
     with torch.inference_mode():
         ref = net(a, b)
         f64 = copy.deepcopy(net).double()(a.double(), b.double())
         bf16 = copy.deepcopy(net).bfloat16()(a.bfloat16(), b.bfloat16())
-    assert f64.dtype == torch.float64 and bf16.dtype == torch.bfloat16
+    assert f64.dtype == torch.float64 and bf16.dtype == torch.float32  # 16-bit networks give float32 flows
     torch.testing.assert_close(f64.float(), ref, rtol=0, atol=5e-3)
-    assert torch.isfinite(bf16).all()
+    assert torch.isfinite(bf16).all() and (bf16 - ref).abs().mean() < 0.5
+    assert not torch.equal(bf16, bf16.bfloat16().float())  # not rounded to bfloat16 on the way out
+
+
+def test_bidirectional_from_encoded_images_matches_two_forward_calls(net):
+    a, b = _pair(64, 96, seed=4)
+    b = torch.roll(b, (3, 5), (2, 3)) * 0.9  # not a symmetric pair
+    with torch.inference_mode():
+        flow01, flow10 = net.bidirectional(net.encode(a), net.encode(b))
+        ref01, ref10 = net(a, b), net(b, a)
+    torch.testing.assert_close(flow01, ref01, rtol=0, atol=1e-4)
+    torch.testing.assert_close(flow10, ref10, rtol=0, atol=1e-4)
+    assert not torch.allclose(flow01, -flow10, atol=1e-2)  # the directions really differ
+    with pytest.raises(ValueError, match=r"image .*multiples of 32"):
+        net.encode(torch.zeros(1, 3, 48, 64))
 
 
 def test_runs_on_meta_device(net):

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import contextmanager
 from typing import Generic, TypeVar
 
 import torch
 
 from .models.base import FrameState, Model, PairState, Synthesis
 
-__all__ = ["Engine", "LRU"]
+__all__ = ["Engine", "LRU", "torch_threads"]
 
 _K = TypeVar("_K", bound=Hashable)
 _V = TypeVar("_V")
@@ -45,6 +46,20 @@ class LRU(Generic[_K, _V]):
         return len(self._items)
 
 
+@contextmanager
+def torch_threads(count: int | None) -> Iterator[None]:
+    """Run the block with ``count`` torch intra-op threads in this thread (``None``: leave them as they are)."""
+    previous = torch.get_num_threads()
+    if count is None or count == previous:
+        yield
+        return
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
 class Engine:
     """Caches a model's per-frame and per-pair work for a filter that asks for in-betweens by frame index.
 
@@ -53,14 +68,22 @@ class Engine:
     | `model` | Model | | the interpolation model |
     | `frames` | int | 6 | per-frame states kept (most recently used) |
     | `pairs` | int | 4 | per-pair states kept |
+    | `threads` | int or None | None | torch threads of each ``synthesize`` call (``None``: torch's setting) |
 
-    VapourSynth asks for output frames from several threads in roughly increasing order; the
-    model runs one call at a time (torch parallelises inside each call), so no state is ever
-    computed twice while it is cached. ``counts`` tells how often each stage ran.
+    VapourSynth asks for output frames from several threads in roughly increasing order.
+    ``prepare`` and ``pair`` run one at a time under a lock, with torch's threads, so no state
+    is ever computed twice while it is cached; ``synthesize`` only reads a pair's state, so the
+    callers' threads run it side by side, each with ``threads`` torch threads (the filter gives
+    each VapourSynth thread its share of the cores: on a busy machine one multi-threaded call
+    at a time waits for its slowest thread, several single-threaded calls do not).
+    ``counts`` tells how often each stage ran.
     """
 
-    def __init__(self, model: Model, frames: int = 6, pairs: int = 4) -> None:
+    def __init__(self, model: Model, frames: int = 6, pairs: int = 4, threads: int | None = None) -> None:
+        if threads is not None and threads < 1:
+            raise ValueError(f"threads must be None or at least 1, got {threads}")
         self.model = model
+        self.threads = threads
         self._frames: LRU[int, FrameState] = LRU(frames)
         self._pairs: LRU[tuple[int, int], PairState] = LRU(pairs)
         self._lock = threading.Lock()
@@ -85,6 +108,7 @@ class Engine:
         with self._lock:
             pair = self._pair(left, right, load)
             self.counts["synthesize"] += 1
+        with torch_threads(self.threads):
             return self.model.synthesize(pair, t)
 
     def flows(self, left: int, right: int, load: Callable[[int], torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:

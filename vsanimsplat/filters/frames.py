@@ -21,7 +21,8 @@ __all__ = [
     "to_rgbs",
     "from_rgbs",
     "frame_to_tensor",
-    "tensor_into_frame",
+    "tensors_to_host",
+    "array_into_frame",
 ]
 
 _PROGRESS_MIN_FRAMES = 500
@@ -135,14 +136,40 @@ class ColourSpace:
                                   dither_type="error_diffusion")
 
 
-def frame_to_tensor(frame: vs.VideoFrame) -> torch.Tensor:
-    """An RGBS frame as a (1, 3, H, W) float32 CPU tensor (a copy)."""
-    return torch.from_numpy(np.stack([np.asarray(frame[p]) for p in range(3)])).unsqueeze(0)
+def frame_to_tensor(frame: vs.VideoFrame, device: torch.device | str = "cpu") -> torch.Tensor:
+    """An RGBS frame as a (1, 3, H, W) float32 tensor on ``device`` (one copy of the planes).
+
+    For a CUDA device the planes are copied into pinned host memory and sent with a non-blocking
+    transfer, so the caller does not wait for it.
+    """
+    pinned = torch.device(device).type == "cuda"
+    tensor = torch.empty((1, 3, frame.height, frame.width), dtype=torch.float32, pin_memory=pinned)
+    planes = tensor.numpy()[0]
+    for p in range(3):
+        np.copyto(planes[p], np.asarray(frame[p]))
+    return tensor.to(device, non_blocking=True) if pinned else tensor
 
 
-def tensor_into_frame(tensor: torch.Tensor, frame: vs.VideoFrame) -> vs.VideoFrame:
-    """Write a (1, C, H, W) tensor into the planes of a writable frame of C planes; returns the frame."""
-    array = tensor.detach().to("cpu", torch.float32).numpy()[0]
+def tensors_to_host(*tensors: torch.Tensor | None) -> list[np.ndarray | None]:
+    """``tensors`` as numpy arrays on the host (``None`` stays ``None``), waiting for the device once.
+
+    CPU tensors are returned as views; CUDA tensors are copied into pinned buffers with
+    non-blocking transfers and one synchronisation of the current stream for all of them.
+    """
+    on_device = [t for t in tensors if t is not None and t.device.type != "cpu"]
+    if not on_device:
+        return [None if t is None else t.numpy() for t in tensors]
+    hosts = [None if t is None else torch.empty(t.shape, dtype=t.dtype, pin_memory=True) for t in tensors]
+    for host, tensor in zip(hosts, tensors):
+        if tensor is not None:
+            host.copy_(tensor, non_blocking=True)
+    torch.cuda.current_stream(on_device[0].device).synchronize()
+    return [None if h is None else h.numpy() for h in hosts]
+
+
+def array_into_frame(array: np.ndarray, frame: vs.VideoFrame) -> vs.VideoFrame:
+    """Write a (C, H, W) or (1, C, H, W) array into the planes of a writable frame of C planes; returns the frame."""
+    planes = array.reshape(-1, *array.shape[-2:])
     for p in range(frame.format.num_planes):
-        np.copyto(np.asarray(frame[p]), array[p], casting="unsafe")
+        np.copyto(np.asarray(frame[p]), planes[p], casting="unsafe")
     return frame

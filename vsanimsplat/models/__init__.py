@@ -22,7 +22,7 @@ import torch
 
 from .base import FrameState, Model, PairState, Synthesis
 from .blend import Blend
-from .gmfss import GMFSS
+from .gmfss import FLOW_SCALES, GMFSS, VARIANTS
 from .rife import RIFE
 from ..nets.pwcnet import PWCNet
 from .softsplat import VARIANTS as SOFTSPLAT_VARIANTS
@@ -35,6 +35,7 @@ __all__ = [
     "DEFAULT_MODEL",
     "FLOW_MODELS",
     "FLOW_NAMES",
+    "FLOW_SCALES",
     "MODEL_NAMES",
     "FrameState",
     "GMFSS",
@@ -44,9 +45,11 @@ __all__ = [
     "SoftSplat",
     "SplatOnly",
     "Synthesis",
+    "VARIANTS",
     "WeightsError",
     "check_weights",
     "load_model",
+    "native_bf16",
     "parameter_count",
 ]
 
@@ -85,8 +88,14 @@ def _check_flow(name: str, flow: str | None) -> None:
         raise ValueError(f"flow applies to the models {', '.join(map(repr, FLOW_MODELS))}, not to {name!r}; use flow=None")
 
 
+def native_bf16() -> bool:
+    """Whether this CPU computes bfloat16 natively (AVX-512 BF16 or AMX-BF16), so that ``bf16=True`` pays on it."""
+    capabilities = getattr(torch.cpu, "get_capabilities", dict)()
+    return bool(capabilities.get("avx512_bf16") or capabilities.get("amx_bf16"))
+
+
 def _construct(name: str, flow: str | None, device: torch.device, dtype: torch.dtype,
-               states: dict[str, dict[str, torch.Tensor]] | None) -> Model:
+               states: dict[str, dict[str, torch.Tensor]] | None, flow_scale: float = 1.0) -> Model:
     """Model ``name`` (its flow network chosen by ``flow``), with ``states`` loaded strictly if given."""
     flownet = PWCNet() if flow == "pwcnet" else None
     if name == "rife":
@@ -97,11 +106,16 @@ def _construct(name: str, flow: str | None, device: torch.device, dtype: torch.d
         return SplatOnly(device=device, dtype=dtype, states=states, flownet=flownet)
     if name in SOFTSPLAT_VARIANTS:
         return SoftSplat(name, device=device, dtype=dtype, states=states)
-    return GMFSS(name, device=device, dtype=dtype, states=states, flownet=flownet)
+    return GMFSS(name, device=device, dtype=dtype, states=states, flownet=flownet, flow_scale=flow_scale)
 
 
 def load_model(
-    name: str = DEFAULT_MODEL, device: str | torch.device = "cpu", fp16: bool = False, flow: str | None = None
+    name: str = DEFAULT_MODEL,
+    device: str | torch.device = "cpu",
+    fp16: bool = False,
+    flow: str | None = None,
+    bf16: bool = False,
+    flow_scale: float = 1.0,
 ) -> Model:
     """A model with its published weights, from the cache (see :mod:`vsanimsplat.models.weights`).
 
@@ -111,20 +125,31 @@ def load_model(
     | `device` | str or torch.device | "cpu" | ``"cpu"``, ``"cuda"`` or ``"cuda:N"`` |
     | `fp16` | bool | False | run the networks in float16 (CUDA only; the splatting itself accumulates in float32) |
     | `flow` | str or None | None | the flow network of ``union``, ``base`` or ``splat``: ``"gmflow"`` or ``"pwcnet"``; None = the model's own (GMFlow) |
+    | `bf16` | bool | False | run the networks in bfloat16: 2–3× faster on CPUs with :func:`native_bf16` support, PSNR ≥ 50 dB against float32 (``benchmarks/bench.md``); on CUDA it needs a GPU with bfloat16 (Ampere or newer) |
+    | `flow_scale` | float | 1.0 | ``union``/``base`` only: resolution of the flow relative to the half-size picture, 1.0, 0.5 or 0.25 (faster, coarser flow) |
 
     Raises ValueError for an unknown ``model``, ``device`` or ``flow`` (or a ``flow`` for a model
-    without a choice of flow) or for ``fp16`` on the CPU, RuntimeError if CUDA is requested but
+    without a choice of flow), for ``fp16`` on the CPU, for ``fp16`` with ``bf16`` and for a
+    ``flow_scale`` other than 1.0 on a model without it, RuntimeError if CUDA is requested but
     unavailable, and :class:`~vsanimsplat.models.weights.WeightsError` (naming the command that
     installs them) if the weights are missing or corrupt.
     """
     if name not in MODELS:
         raise ValueError(f"model must be one of {', '.join(map(repr, MODEL_NAMES))}, got {name!r}")
     _check_flow(name, flow)
+    if fp16 and bf16:
+        raise ValueError("fp16 and bf16 exclude each other; set at most one")
     parsed = _parse_device(device)
     if fp16 and parsed.type != "cuda":
-        raise ValueError("fp16=True needs a CUDA device (float16 convolutions on the CPU are slow and inexact); use fp16=False")
-    dtype = torch.float16 if fp16 else torch.float32
-    return _construct(name, flow, parsed, dtype, load_weights(name, flow=flow))
+        raise ValueError("fp16=True needs a CUDA device (float16 convolutions on the CPU are slow and inexact); "
+                         "use fp16=False, or bf16=True on a CPU with native bfloat16")
+    if flow_scale not in FLOW_SCALES:
+        raise ValueError(f"flow_scale must be one of {FLOW_SCALES}, got {flow_scale!r}")
+    if flow_scale != 1.0 and name not in VARIANTS:
+        raise ValueError(f"flow_scale applies to the models {', '.join(map(repr, VARIANTS))}, not {name!r}; "
+                         "leave it at 1.0")
+    dtype = torch.float16 if fp16 else torch.bfloat16 if bf16 else torch.float32
+    return _construct(name, flow, parsed, dtype, load_weights(name, flow=flow), flow_scale)
 
 
 def _networks(name: str, device: torch.device) -> dict[str, torch.nn.Module]:

@@ -4,12 +4,14 @@ The pipeline (weights of GMFSS_Fortuna, "base" and "union" variants):
 
 | stage | resolution | work |
 |---|---|---|
-| ``prepare`` | full | feature pyramid of the frame (1/2, 1/4, 1/8) and the half-resolution picture |
-| ``pair`` | 1/2 | GMFlow both ways, importance metrics Z0 and Z1 |
+| ``prepare`` | full | feature pyramid of the frame (1/2, 1/4, 1/8), the half-resolution picture, GMFlow's backbone features of it |
+| ``pair`` | 1/2 × ``flow_scale`` | GMFlow both ways (one bidirectional pass), importance metrics Z0 and Z1 at 1/2 |
 | ``synthesize`` | 1/2 → full | softmax splatting of both pictures and pyramids to t (flows ``t·F01``, ``(1−t)·F10``, metrics ``t·Z0``, ``(1−t)·Z1``); union adds the IFNet estimate of the frame at t; the GridNet synthesises the full-resolution frame |
 
 Frames are padded to a multiple of 64 (GMFlow's 8×8 windows at 1/4 of the half-size
-picture), never resized.
+picture), never resized. With ``flow_scale`` < 1 the flow runs on the half-size picture
+shrunk by that factor (padded again to GMFlow's multiple) and is scaled back up, as the
+published ``scale`` option does: a quarter (0.5) or a sixteenth (0.25) of GMFlow's work.
 """
 
 from __future__ import annotations
@@ -27,12 +29,15 @@ from ..nets.gridnet import GridNet
 from ..nets.ifnet import IFNet
 from ..nets.metricnet import MetricNet
 from ..ops import softsplat, softsplat_with_holes
-from .base import FrameState, Model, PairState
+from .base import FrameState, Model, PairState, pad_to_multiple
 
-__all__ = ["GMFSS", "GMFSSFrame", "GMFSSPair", "VARIANTS"]
+__all__ = ["GMFSS", "GMFSSFrame", "GMFSSPair", "VARIANTS", "FLOW_SCALES"]
 
 VARIANTS = ("union", "base")
 """``union``: the GridNet also sees IFNet's estimate of the frame; ``base``: it sees both input frames."""
+
+FLOW_SCALES = (1.0, 0.5, 0.25)
+"""Accepted ``flow_scale`` values: the resolution of the flow estimation relative to the half-size picture."""
 
 _IMAGE_CHANNELS = {"union": 9, "base": 12}
 
@@ -54,10 +59,12 @@ class GMFSSFrame(FrameState):
     |---|---|---|
     | `half` | Tensor (1, 3, Hp/2, Wp/2) | the padded picture at half resolution |
     | `features` | tuple of 3 Tensors | feature pyramid at 1/2, 1/4, 1/8 of the padded size |
+    | `flow_input` | object | what the flow network needs of this frame: GMFlow's backbone features, or the picture at the flow's resolution for a flow network without ``encode`` |
     """
 
     half: torch.Tensor
     features: tuple[torch.Tensor, ...]
+    flow_input: object
 
 
 @dataclass(frozen=True, eq=False)
@@ -88,7 +95,8 @@ class GMFSS(Model):
     | `dtype` | torch.dtype | torch.float32 | dtype of the networks |
     | `padding` | str | "replicate" | padding mode of the pictures (see :func:`~vsanimsplat.models.base.pad_to_multiple`) |
     | `states` | mapping or None | None | state dicts by role (``flownet``, ``metricnet``, ``features``, ``synthesis``, and ``ifnet`` for union), loaded strictly |
-    | `flownet` | nn.Module or None | None | replaces GMFlow (``forward(img0, img1) -> flow``; tests use a small stand-in) |
+    | `flownet` | nn.Module or None | None | replaces GMFlow: ``forward(img0, img1) -> flow``, and optionally ``encode(image)`` + ``bidirectional(enc0, enc1) -> (flow01, flow10)`` to share per-frame work (tests use a small stand-in) |
+    | `flow_scale` | float | 1.0 | resolution of the flow relative to the half-size picture, one of :data:`FLOW_SCALES` (1.0 as published; 0.5 and 0.25 are faster and coarser) |
 
     Use :func:`vsanimsplat.models.load_model` to get it with the published weights.
     """
@@ -105,11 +113,15 @@ class GMFSS(Model):
         padding: str = "replicate",
         states: Mapping[str, Mapping[str, torch.Tensor]] | None = None,
         flownet: nn.Module | None = None,
+        flow_scale: float = 1.0,
     ) -> None:
         if variant not in VARIANTS:
             raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
+        if flow_scale not in FLOW_SCALES:
+            raise ValueError(f"flow_scale must be one of {FLOW_SCALES}, got {flow_scale!r}")
         super().__init__(device, dtype, padding)
         self.name = variant
+        self.flow_scale = float(flow_scale)
         self.flownet = GMFlow() if flownet is None else flownet
         self.metricnet = MetricNet()
         self.features = FeaturePyramid()
@@ -129,14 +141,31 @@ class GMFSS(Model):
         return networks
 
     def _prepare(self, image: torch.Tensor, size: tuple[int, int]) -> GMFSSFrame:
-        return GMFSSFrame(image=image, size=size, half=_half(image), features=self.features(image))
+        half = _half(image)
+        flow_input = half
+        if self.flow_scale != 1:
+            flow_input = F.interpolate(half, scale_factor=self.flow_scale, mode="bilinear")
+        flow_input = pad_to_multiple(flow_input, getattr(self.flownet, "size_multiple", 1), self.padding)
+        if hasattr(self.flownet, "encode"):
+            flow_input = self.flownet.encode(flow_input)
+        return GMFSSFrame(image=image, size=size, half=half, features=self.features(image), flow_input=flow_input)
 
     def _pair(self, a: FrameState, b: FrameState) -> GMFSSPair:
         a, b = self._check(a, GMFSSFrame), self._check(b, GMFSSFrame)
-        flow01 = self.flownet(a.half, b.half)
-        flow10 = self.flownet(b.half, a.half)
+        if hasattr(self.flownet, "bidirectional"):
+            flow01, flow10 = self.flownet.bidirectional(a.flow_input, b.flow_input)
+        else:
+            flow01, flow10 = self.flownet(a.flow_input, b.flow_input), self.flownet(b.flow_input, a.flow_input)
+        if self.flow_scale != 1:
+            flow01, flow10 = (self._to_half(flow, a.half) for flow in (flow01, flow10))
         metric0, metric1 = self.metricnet(a.half, b.half, flow01, flow10)
         return GMFSSPair(a=a, b=b, flow01=flow01, flow10=flow10, metric0=metric0, metric1=metric1)
+
+    def _to_half(self, flow: torch.Tensor, half: torch.Tensor) -> torch.Tensor:
+        """A flow estimated at ``flow_scale`` of the half-size picture (maybe padded), at the half size."""
+        height, width = (round(n * self.flow_scale) for n in half.shape[-2:])
+        flow = F.interpolate(flow[..., :height, :width], size=half.shape[-2:], mode="bilinear")
+        return flow / self.flow_scale
 
     def _synthesize(self, pair: PairState, t: float) -> tuple[torch.Tensor, torch.Tensor]:
         pair = self._check(pair, GMFSSPair)

@@ -52,6 +52,11 @@ def _neighbours(x: Tensor, radius: int) -> Tensor:
     return F.unfold(x, k, padding=radius).view(n, c, k * k, h, w)
 
 
+def _at_least_float32(x: Tensor) -> Tensor:
+    """``x`` in float32 if it is a 16-bit float (flows and matching scores keep that precision), else as it is."""
+    return x.to(torch.promote_types(x.dtype, torch.float32))
+
+
 def _to_nhwc(x: Tensor) -> Tensor:
     return x.permute(0, 2, 3, 1)
 
@@ -60,11 +65,12 @@ def _to_nchw(x: Tensor) -> Tensor:
     return x.permute(0, 3, 1, 2)
 
 
-def _pixel_coords(h: int, w: int, like: Tensor) -> Tensor:
-    """(H*W, 2) pixel coordinates (x, y) in row-major order, in the dtype/device of ``like``."""
+def _pixel_coords(h: int, w: int, like: Tensor, centred: bool = False) -> Tensor:
+    """(H*W, 2) pixel coordinates (x, y) in row-major order, in the dtype/device of ``like``; with ``centred``
+    relative to the centre of the grid, ``((w - 1) / 2, (h - 1) / 2)``."""
     ys, xs = torch.meshgrid(
-        torch.arange(h, device=like.device, dtype=like.dtype),
-        torch.arange(w, device=like.device, dtype=like.dtype),
+        torch.arange(h, device=like.device, dtype=like.dtype) - ((h - 1) / 2 if centred else 0),
+        torch.arange(w, device=like.device, dtype=like.dtype) - ((w - 1) / 2 if centred else 0),
         indexing="ij",
     )
     return torch.stack((xs, ys), -1).view(h * w, 2)
@@ -253,27 +259,27 @@ class _FeatureTransformer(nn.Module):
 def _global_matching(f0: Tensor, f1: Tensor) -> Tensor:
     """Flow (N, 2, H, W) as the softmax(f0·f1 / √C)-weighted mean position in f1 minus own position.
 
-    f0, f1: (N, H, W, C)."""
+    f0, f1: (N, H, W, C); computed in at least float32."""
+    f0, f1 = _at_least_float32(f0), _at_least_float32(f1)
     n, h, w, c = f0.shape
     # Positions relative to the image centre: same flow, but smaller numbers in the weighted mean,
     # which keeps float32 rounding (amplified by the later stages) at the published module's level.
-    coords = _pixel_coords(h, w, f0)
-    coords = coords - coords.new_tensor(((w - 1) / 2, (h - 1) / 2))  # (HW, 2)
+    coords = _pixel_coords(h, w, f0, centred=True)  # (HW, 2)
     match = F.scaled_dot_product_attention(f0.reshape(n, h * w, c), f1.reshape(n, h * w, c), coords.expand(n, -1, -1))
     return _to_nchw((match - coords).view(n, h, w, 2))
 
 
 def _local_matching(f0: Tensor, f1: Tensor, radius: int) -> Tensor:
     """Residual flow (N, 2, H, W) from a softmax over the (2r+1)² integer offsets around each pixel;
-    offsets falling outside the image are excluded. f0, f1: (N, C, H, W)."""
+    offsets falling outside the image are excluded. f0, f1: (N, C, H, W); scores and flow in at least float32."""
     n, c, h, w = f0.shape
     k = 2 * radius + 1
     padded = F.pad(f1, (radius,) * 4)
     # One offset at a time: the unfolded (N, C·k², H, W) neighbourhood would take k² = 81 times the
     # memory of f1 and is slower on CPU than 81 small products.
-    corr = torch.stack(
+    corr = _at_least_float32(torch.stack(
         [(f0 * padded[:, :, dy : dy + h, dx : dx + w]).sum(1) for dy in range(k) for dx in range(k)], 1
-    ) / math.sqrt(c)  # (N, k², H, W)
+    )) / math.sqrt(c)  # (N, k², H, W)
 
     offsets = torch.arange(-radius, radius + 1, device=f0.device)
     ys = torch.arange(h, device=f0.device)[:, None] + offsets  # (H, k)
@@ -282,7 +288,7 @@ def _local_matching(f0: Tensor, f1: Tensor, radius: int) -> Tensor:
     corr = corr.masked_fill(~inside.reshape(k * k, h, w), float("-inf"))
 
     prob = corr.softmax(1)
-    grid = offsets.to(f0.dtype)
+    grid = offsets.to(corr.dtype)
     dx = (prob.view(n, k, k, h, w) * grid[None, None, :, None, None]).sum((1, 2))
     dy = (prob.view(n, k, k, h, w) * grid[None, :, None, None, None]).sum((1, 2))
     return torch.stack((dx, dy), 1)
@@ -302,21 +308,23 @@ class _FlowPropagation(nn.Module):
     def global_attention(self, f0: Tensor, flow: Tensor) -> Tensor:
         """Attention over all pixels. As in the published weights, keys are ``k_proj(q_proj(f0))``.
 
-        f0: (N, H, W, C); flow: (N, 2, H, W)."""
+        f0: (N, H, W, C); flow: (N, 2, H, W), whose dtype the attention is computed in."""
         n, h, w, c = f0.shape
         q = self.q_proj(f0.reshape(n, h * w, c))
-        out = F.scaled_dot_product_attention(q, self.k_proj(q), _to_nhwc(flow).reshape(n, h * w, 2))
+        k = self.k_proj(q)
+        out = F.scaled_dot_product_attention(q.to(flow.dtype), k.to(flow.dtype), _to_nhwc(flow).reshape(n, h * w, 2))
         return _to_nchw(out.view(n, h, w, 2))
 
     def local_attention(self, f0: Tensor, flow: Tensor, radius: int) -> Tensor:
         """Attention over the (2r+1)² neighbourhood; keys ``k_proj(f0)``. Outside the image keys and
         flow are zero (so those slots get score 0 and contribute zero flow, but still take weight).
 
-        f0: (N, H, W, C); flow: (N, 2, H, W)."""
+        f0: (N, H, W, C); flow: (N, 2, H, W), whose dtype the softmax is computed in."""
         c = f0.shape[-1]
         q = _to_nchw(self.q_proj(f0))  # (N, C, H, W)
         keys = _neighbours(_to_nchw(self.k_proj(f0)), radius)  # (N, C, k², H, W)
-        prob = ((q[:, :, None] * keys).sum(1, keepdim=True) / math.sqrt(c)).softmax(2)  # (N, 1, k², H, W)
+        scores = (q[:, :, None] * keys).sum(1, keepdim=True).to(flow.dtype)
+        prob = (scores / math.sqrt(c)).softmax(2)  # (N, 1, k², H, W)
         return (prob * _neighbours(flow, radius)).sum(2)
 
 
@@ -330,13 +338,17 @@ class GMFlow(nn.Module):
     radius 1), convex upsampling ×4). It has no constructor arguments.
 
     ``forward(img0, img1)`` returns the flow from ``img0`` to ``img1`` such that
-    ``img0(p) ≈ img1(p + flow(p))``.
+    ``img0(p) ≈ img1(p + flow(p))``. For both directions of a pair of frames that recur (the
+    frames of an animation are each in two pairs), :meth:`encode` does the per-image work
+    (the CNN backbone) once per image and :meth:`bidirectional` both flows, sharing the 1/8
+    transformer and global matching (the published module's ``pred_bidir_flow``): the same
+    flows as two ``forward`` calls, up to rounding.
 
     | parameter | type | default | meaning |
     |---|---|---|---|
     | `img0` | Tensor (N, 3, H, W) | — | first image, RGB in [0, 1]; float32/64, or float16/bfloat16 |
     | `img1` | Tensor (N, 3, H, W) | — | second image, same shape, dtype and device |
-    | returns | Tensor (N, 2, H, W) | — | flow (x, y) in pixels at the input resolution, input dtype |
+    | returns | Tensor (N, 2, H, W) | — | flow (x, y) in pixels at the input resolution: float32 for 16-bit inputs (the matching, propagation and upsampling of flows run in float32 there; the networks' layers in 16 bits), else the input dtype |
 
     H and W must be positive multiples of 32 (:data:`SIZE_MULTIPLE`); the caller pads (GMFSS
     feeds half-resolution frames, so full frames pad to multiples of 64). Other sizes raise
@@ -349,6 +361,7 @@ class GMFlow(nn.Module):
 
     channels = 128
     upsample = 4
+    size_multiple = SIZE_MULTIPLE
 
     def __init__(self) -> None:
         super().__init__()
@@ -359,10 +372,15 @@ class GMFlow(nn.Module):
         self.upsampler = nn.Sequential(
             nn.Conv2d(2 + c, 256, 3, 1, 1), nn.ReLU(inplace=True), nn.Conv2d(256, self.upsample**2 * 9, 1)
         )
+        # ImageNet normalisation, kept on the network's device (no host-to-device copy per call), not in state dicts
+        self.register_buffer("mean", torch.tensor(_IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(_IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
 
     @staticmethod
-    def _check(img0: Tensor, img1: Tensor) -> None:
-        for name, img in (("img0", img0), ("img1", img1)):
+    def _check(*named: tuple[str, Tensor]) -> None:
+        """Raise ValueError unless the ``(name, image)`` pairs are (N, 3, H, W) images of one shape, H and W
+        multiples of :data:`SIZE_MULTIPLE`."""
+        for name, img in named:
             if img.dim() != 4 or img.shape[1] != 3:
                 raise ValueError(f"{name} must have shape (N, 3, H, W), got {tuple(img.shape)}")
             h, w = img.shape[-2:]
@@ -371,8 +389,9 @@ class GMFlow(nn.Module):
                     f"{name} height and width must be positive multiples of {SIZE_MULTIPLE} "
                     f"(pad the input), got {h}x{w}"
                 )
-        if img0.shape != img1.shape:
-            raise ValueError(f"img0 and img1 must have the same shape, got {tuple(img0.shape)} and {tuple(img1.shape)}")
+        shapes = {tuple(img.shape) for _, img in named}
+        if len(shapes) > 1:
+            raise ValueError(f"{' and '.join(name for name, _ in named)} must have the same shape, got {sorted(shapes)}")
 
     def _with_position(self, f: Tensor, splits: int) -> Tensor:
         """(N, C, H, W) -> (N, H, W, C) plus the sine encoding of the position *inside its window*."""
@@ -383,23 +402,36 @@ class GMFlow(nn.Module):
     def _convex_upsample(self, flow: Tensor, f0: Tensor) -> Tensor:
         """×4 upsampling: each fine pixel is a softmax-weighted mix of the 3×3 coarse flow neighbours.
 
-        flow: (N, 2, h, w); f0: (N, h, w, C) -> (N, 2, 4h, 4w)."""
+        flow: (N, 2, h, w); f0: (N, h, w, C) -> (N, 2, 4h, 4w) in the flow's dtype."""
         n, _, h, w = flow.shape
         s = self.upsample
-        weights = self.upsampler(torch.cat((flow, _to_nchw(f0)), 1)).view(n, 9, s, s, h, w).softmax(1)
+        logits = self.upsampler(torch.cat((flow.to(f0.dtype), _to_nchw(f0)), 1)).view(n, 9, s, s, h, w)
+        weights = logits.to(flow.dtype).softmax(1)
         up = torch.einsum("nkijhw,nckhw->nchiwj", weights, _neighbours(s * flow, 1))
         return up.reshape(n, 2, h * s, w * s)
 
-    def forward(self, img0: Tensor, img1: Tensor) -> Tensor:
-        self._check(img0, img1)
-        mean = torch.tensor(_IMAGENET_MEAN, dtype=img0.dtype, device=img0.device).view(1, 3, 1, 1)
-        std = torch.tensor(_IMAGENET_STD, dtype=img0.dtype, device=img0.device).view(1, 3, 1, 1)
-        feats8, feats4 = self.backbone(torch.cat(((img0 - mean) / std, (img1 - mean) / std)))
-        f0_8, f1_8 = feats8.chunk(2)
-        f0_4, f1_4 = feats4.chunk(2)
+    def encode(self, image: Tensor) -> tuple[Tensor, Tensor]:
+        """Per-image work: backbone features of ``image`` (N, 3, H, W) at 1/8 and 1/4, for :meth:`bidirectional`."""
+        self._check(("image", image))
+        return self.backbone((image - self.mean) / self.std)
 
+    def forward(self, img0: Tensor, img1: Tensor) -> Tensor:
+        self._check(("img0", img0), ("img1", img1))
+        feats8, feats4 = self.encode(torch.cat((img0, img1)))
+        return self._flow(*feats8.chunk(2), *feats4.chunk(2), both=False)
+
+    def bidirectional(self, encoded0: tuple[Tensor, Tensor], encoded1: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
+        """Flows 0→1 and 1→0, each (N, 2, H, W), from the :meth:`encode` results of both images."""
+        flows = self._flow(encoded0[0], encoded1[0], encoded0[1], encoded1[1], both=True)
+        return flows[: len(flows) // 2], flows[len(flows) // 2 :]
+
+    def _flow(self, f0_8: Tensor, f1_8: Tensor, f0_4: Tensor, f1_4: Tensor, both: bool) -> Tensor:
+        """Flow 0→1 (N, 2, H, W) from backbone features, or with ``both`` flows 0→1 then 1→0 as one batch."""
         # 1/8: global matching and global propagation
         f0, f1 = self.transformer(self._with_position(f0_8, 2), self._with_position(f1_8, 2), splits=2)
+        if both:  # the transformer is symmetric: its features serve the reverse direction as they are
+            f0, f1 = torch.cat((f0, f1)), torch.cat((f1, f0))
+            f0_4, f1_4 = torch.cat((f0_4, f1_4)), torch.cat((f1_4, f0_4))
         flow = _global_matching(f0, f1)
         flow = self.feature_flow_attn.global_attention(f0, flow)
 

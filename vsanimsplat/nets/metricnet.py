@@ -42,8 +42,7 @@ def occlusion_masks(
 def _normalised(flow: torch.Tensor) -> torch.Tensor:
     """Flow in units of half the image extent (what ``grid_sample`` with aligned corners uses)."""
     height, width = flow.shape[-2:]
-    scale = flow.new_tensor([(width - 1.0) / 2.0, (height - 1.0) / 2.0]).view(1, 2, 1, 1)
-    return flow / scale
+    return torch.cat((flow[:, :1] / ((width - 1.0) / 2.0), flow[:, 1:] / ((height - 1.0) / 2.0)), 1)
 
 
 class MetricNet(nn.Module):
@@ -77,7 +76,7 @@ class MetricNet(nn.Module):
         x = torch.cat(
             (img0, img1, -error0, -error1, _normalised(flow01), _normalised(flow10), occ0, occ1), 1
         )
-        feat = self.metric_in(x)
+        feat = self.metric_in(x.to(self.metric_in.weight.dtype))  # flows may be more precise than the network
         for index in range(1, self.depth + 1):
             feat = getattr(self, f"metric_net{index}")(feat) + feat
         metric = self.bound * torch.tanh(self.metric_out(feat))

@@ -14,8 +14,8 @@ pixels around ``q`` with bilinear weights ``b``. Where several sources land on o
 ``ε = 1e-7`` as in the published implementation, so networks trained with it (GMFSS) get the same numbers. In
 `soft` mode the exponentials are taken relative to a shift ``m`` and ``ε`` is scaled by ``exp(-m)``: the value is
 the formula above exactly, but no ``exp`` can overflow, whatever the size of ``Z``. ``m`` is the largest metric
-among the sources that reach each target pixel; the PyTorch path uses the largest metric of the whole image
-instead when that provably loses nothing (it is at most ~52 in float32), which saves a scatter and a gather.
+among the sources that reach each target pixel; on the CPU the PyTorch path uses the largest metric of the whole
+image instead when that provably loses nothing (it is at most ~52 in float32), which saves a scatter and a gather.
 
 The splat runs in plain PyTorch (``index_add_``) on every device. For float32 and float64 work on CUDA, when
 CuPy is installed, fused kernels of :mod:`._softsplat_cuda` do the same arithmetic (always with the per-target
@@ -134,7 +134,9 @@ def _splat_torch(
     factor = bilinear
     if log_weight is not None:
         top = log_weight.detach().amax((1, 2, 3), keepdim=True)
-        if ((top > -torch.inf) & (top <= _image_shift_limit(top.dtype))).all():
+        # Choosing needs the values on the host: a GPU (without the CuPy kernels) takes the per-target shift
+        # instead, so that splatting never waits for the device.
+        if top.device.type == "cpu" and ((top > -torch.inf) & (top <= _image_shift_limit(top.dtype))).all():
             values = values * torch.exp(log_weight - top)
             shift = top
         else:
@@ -177,7 +179,8 @@ def _corners(flow: Tensor) -> tuple[Tensor, Tensor, int]:
     base = yc.long().mul_(wp).add_(xc.long()).add_(wp + 1)
     base += torch.arange(0, scratch, hp * wp, device=flow.device).view(n, 1, 1)
     base.masked_fill_(outside, scratch)
-    index = base.view(1, -1) + torch.tensor([0, 1, wp, wp + 1], device=flow.device).view(4, 1)
+    step = torch.arange(2, device=flow.device)  # corner offsets 0, 1, wp, wp + 1, made where the flow is
+    index = base.view(1, -1) + (step.view(2, 1) * wp + step).view(4, 1)
     wx, wy = torch.stack((1 - fx, fx)), torch.stack((1 - fy, fy))
     bilinear = (wy.unsqueeze(1) * wx.unsqueeze(0)).view(4, -1)
     return index, bilinear, scratch + wp + 2

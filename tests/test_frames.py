@@ -1,0 +1,50 @@
+"""Frames ⇄ tensors: one copy in, views out on the CPU, planes written back exactly."""
+
+import numpy as np
+import torch
+import vapoursynth as vs
+
+from vsanimsplat.filters.frames import array_into_frame, frame_to_tensor, tensors_to_host
+
+
+def _rgbs_frame(seed: int = 0, width: int = 7, height: int = 5) -> vs.VideoFrame:
+    clip = vs.core.std.BlankClip(format=vs.RGBS, width=width, height=height, length=1)
+    values = np.random.default_rng(seed).random((3, height, width), dtype=np.float32)
+
+    def fill(n: int, f: vs.VideoFrame) -> vs.VideoFrame:
+        out = f.copy()
+        for p in range(3):
+            np.copyto(np.asarray(out[p]), values[p])
+        return out
+
+    return clip.std.ModifyFrame(clip, fill).get_frame(0)
+
+
+def test_frame_to_tensor_copies_the_planes_into_a_float32_cpu_tensor():
+    frame = _rgbs_frame()
+    tensor = frame_to_tensor(frame)
+    assert tensor.shape == (1, 3, 5, 7) and tensor.dtype == torch.float32 and tensor.device.type == "cpu"
+    for p in range(3):
+        np.testing.assert_array_equal(tensor[0, p].numpy(), np.asarray(frame[p]))
+        assert not np.shares_memory(tensor.numpy(), np.asarray(frame[p]))  # a copy: frames are read-only
+
+
+def test_tensors_to_host_gives_views_on_the_cpu_and_keeps_none():
+    image, holes = torch.rand(1, 3, 5, 7), torch.zeros(1, 1, 5, 7, dtype=torch.bool)
+    host_image, host_holes, nothing = tensors_to_host(image, holes, None)
+    assert nothing is None and host_holes.dtype == np.bool_
+    assert np.shares_memory(host_image, image.numpy())  # no copy on the CPU
+    np.testing.assert_array_equal(host_image, image.numpy())
+
+
+def test_array_into_frame_round_trips_and_converts_to_the_frame_format():
+    frame = _rgbs_frame(1)
+    array = frame_to_tensor(frame).numpy()
+    out = array_into_frame(array, _rgbs_frame(2).copy())
+    for p in range(3):
+        np.testing.assert_array_equal(np.asarray(out[p]), np.asarray(frame[p]))
+    gray = vs.core.std.BlankClip(format=vs.GRAY8, width=7, height=5, length=1).get_frame(0).copy()
+    mask = np.zeros((1, 1, 5, 7), dtype=np.bool_)
+    mask[..., 2, 3] = True
+    array_into_frame(mask.view(np.uint8) * np.uint8(255), gray)
+    assert np.asarray(gray[0])[2, 3] == 255 and np.asarray(gray[0]).sum() == 255
