@@ -8,7 +8,8 @@ For each operator, frame size (640×360, 1920×1080) and channel count (3, 64) i
 of the operator's input tensors (``--repeat`` runs after one warm-up; the fastest is reported, as the least
 disturbed by other load on the machine, and the median beside it), and reports megapixels per second and the
 ratio of the two times: the copy is the practical lower bound of an operator that reads its inputs and writes a
-new output. Flows are smooth random fields up to ~30 px with quarter-pixel jitter, so
+new output. Without autograd, ``softsplat`` takes its compiled CPU path (Numba); one row times the PyTorch
+path that training uses. Flows are smooth random fields up to ~30 px with quarter-pixel jitter, so
 sources collide and leave holes as real motion does.
 """
 
@@ -44,6 +45,12 @@ def inputs(width: int, height: int, channels: int, seed: int = 0) -> dict[str, t
     }
 
 
+def _with_autograd(t: dict[str, torch.Tensor]) -> torch.Tensor:
+    """softsplat `soft` with an input that needs a gradient: the PyTorch path, as in training."""
+    with torch.enable_grad():
+        return softsplat(t["input"].detach().requires_grad_(), t["flow"], t["metric"], "soft")
+
+
 OPERATORS: dict[str, tuple[tuple[str, ...], Callable[..., object]]] = {
     "softsplat sum": (("input", "flow"), lambda t: softsplat(t["input"], t["flow"], None, "sum")),
     "softsplat avg": (("input", "flow"), lambda t: softsplat(t["input"], t["flow"], None, "avg")),
@@ -54,6 +61,10 @@ OPERATORS: dict[str, tuple[tuple[str, ...], Callable[..., object]]] = {
         lambda t: softsplat(t["input"], t["flow"], t["metric"] * 20, "soft"),
     ),
     "softsplat_with_holes soft": (("input", "flow", "metric"), lambda t: softsplat_with_holes(t["input"], t["flow"], t["metric"])),
+    "softsplat soft, PyTorch path (autograd on, as in training)": (
+        ("input", "flow", "metric"),
+        lambda t: _with_autograd(t),
+    ),
     "backwarp border": (("input", "flow"), lambda t: backwarp(t["input"], t["flow"])),
     "correlation d=4": (("input", "other"), lambda t: correlation(t["input"], t["other"], 4)),
 }

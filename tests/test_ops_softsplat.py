@@ -1,7 +1,8 @@
 """softsplat: against a per-pixel reference, the published formula, gradients, numerics, dispatch and kernels.
 
 The kernels of the CUDA path are also built from the same source with the host C++ compiler and run through
-the same autograd function on the CPU (``backend="kernel"``), so their arithmetic is tested without a GPU.
+the same autograd function on the CPU (``backend="kernel"``), so their arithmetic is tested without a GPU. The
+compiled CPU path (Numba) runs the same tests (``backend="compiled"``) and its own, on threads and buffers.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from vsanimsplat.ops import softsplat, softsplat_with_holes
 
 splat_module = importlib.import_module("vsanimsplat.ops.softsplat")
 cuda_module = importlib.import_module("vsanimsplat.ops._softsplat_cuda")
+cpu_module = importlib.import_module("vsanimsplat.ops._softsplat_cpu")
 
 MODES = ("sum", "avg", "linear", "soft")
 TOLERANCE = {torch.float64: 1e-9, torch.float32: 1e-4}
@@ -154,14 +156,20 @@ def host_kernels(tmp_path_factory):
     return libraries
 
 
-@pytest.fixture(params=["torch", "torch-per-target", "kernel"])
-def backend(request, monkeypatch):
-    """Run softsplat through the PyTorch path, the PyTorch path with the per-target shift of `soft` mode
-    forced (it is otherwise taken only for large metrics), or the kernels (built for the host)."""
+BACKENDS = ("torch", "torch-per-target", "kernel", "compiled")
+
+
+def use_backend(name: str, request, monkeypatch) -> list[str]:
+    """Route softsplat through one path; returns the list the kernels or the compiled path append to."""
     launched = []
-    if request.param == "torch-per-target":
+    if name == "compiled":
+        splat = cpu_module.splat
+        monkeypatch.setattr(cpu_module, "splat", lambda *a: launched.append("compiled") or splat(*a))
+    else:
+        monkeypatch.setattr(cpu_module, "usable", lambda *tensors: False)
+    if name == "torch-per-target":
         monkeypatch.setattr(splat_module, "_image_shift_limit", lambda dtype: -math.inf)
-    if request.param == "kernel":
+    if name == "kernel":
         libraries = request.getfixturevalue("host_kernels")
 
         def launch(name, total, *args):
@@ -177,6 +185,23 @@ def backend(request, monkeypatch):
 
         monkeypatch.setattr(cuda_module, "usable", lambda x: True)
         monkeypatch.setattr(cuda_module, "_launch", launch)
+    return launched
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request, monkeypatch):
+    """Run softsplat through the PyTorch path, the PyTorch path with the per-target shift of `soft` mode
+    forced (it is otherwise taken only for large metrics), the kernels of the CUDA path (built for the host),
+    or the compiled CPU path (Numba; it is taken without autograd, so tests of gradients use `grad_backend`)."""
+    launched = use_backend(request.param, request, monkeypatch)
+    yield request.param
+    assert bool(launched) == (request.param in ("kernel", "compiled"))
+
+
+@pytest.fixture(params=BACKENDS[:3])
+def grad_backend(request, monkeypatch):
+    """The paths that compute gradients: PyTorch, PyTorch with the per-target shift, the kernels."""
+    launched = use_backend(request.param, request, monkeypatch)
     yield request.param
     assert bool(launched) == (request.param == "kernel")
 
@@ -333,7 +358,7 @@ def test_hole_threshold_is_eps():
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_gradcheck(backend, mode):
+def test_gradcheck(grad_backend, mode):
     rng = np.random.default_rng(6)
     n, c, h, w = 2, 2, 4, 5
     x = torch.tensor(rng.standard_normal((n, c, h, w)), requires_grad=True)
@@ -349,7 +374,7 @@ def test_gradcheck(backend, mode):
         assert torch.autograd.gradcheck(lambda a, f: softsplat(a, f, None, mode), (x, flow))
 
 
-def test_gradient_of_sources_that_do_not_land_is_zero(backend):
+def test_gradient_of_sources_that_do_not_land_is_zero(grad_backend):
     x = torch.rand(1, 2, 3, 4, dtype=torch.float64, requires_grad=True)
     flow = torch.zeros(1, 2, 3, 4, dtype=torch.float64)
     flow[0, 0, 1, 1] = math.nan
@@ -493,3 +518,105 @@ def test_per_image_shift_only_where_it_is_exact(monkeypatch):
     assert not calls
     softsplat(x, flow, z + 10, "soft")
     assert calls
+
+
+# --- the compiled CPU path: threads, shared accumulators, fallbacks ---
+
+
+@pytest.fixture
+def four_threads():
+    """torch (and so the compiled path) on four threads, whatever the machine has."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(4)
+    yield
+    torch.set_num_threads(before)
+
+
+def torch_path(monkeypatch, *args, **kwargs):
+    """softsplat_with_holes through the PyTorch path."""
+    with monkeypatch.context() as m:
+        m.setattr(cpu_module, "usable", lambda *tensors: False)
+        return softsplat_with_holes(*args, **kwargs)
+
+
+@pytest.mark.parametrize("motion", ["local", "far"])
+def test_compiled_bands_agree_with_torch_in_parallel_and_in_turn(monkeypatch, four_threads, motion):
+    """Eight bands of rows: with small motion, bands of one phase reach disjoint rows and run at once; when every
+    source lands in the top rows, they all reach the same rows and must run one after the other."""
+    rng = np.random.default_rng(10)
+    n, c, h, w = 2, 3, 24, 20
+    x = torch.tensor(rng.standard_normal((n, c, h, w)), dtype=torch.float32)
+    flow = torch.tensor(rng.uniform(-1.5, 1.5, (n, 2, h, w)), dtype=torch.float32)
+    if motion == "far":
+        flow[:, 1] -= torch.arange(h, dtype=torch.float32).view(h, 1) - 1.5  # every row lands on rows 0..3
+    z = torch.tensor(rng.uniform(-3, 3, (n, 1, h, w)), dtype=torch.float32)
+    decisions = []
+    conflicting = cpu_module._conflicting
+    monkeypatch.setattr(cpu_module, "_conflicting", lambda reach: decisions.append(conflicting(reach)) or decisions[-1])
+    out, holes = softsplat_with_holes(x, flow, z)
+    assert decisions == ([False, False] if motion == "local" else [True, True])
+    expected, expected_holes = torch_path(monkeypatch, x, flow, z)
+    assert (out - expected).abs().max() <= 1e-5
+    assert torch.equal(holes, expected_holes)
+
+
+def test_conflicting_reach():
+    assert not cpu_module._conflicting([(0, 5), (6, 9), (0, -1)])  # the empty reach (0, -1) never conflicts
+    assert cpu_module._conflicting([(6, 9), (0, 6)])
+    assert cpu_module._conflicting([(0, 100), (40, 41)])
+
+
+def test_compiled_accumulators_are_clean_when_reused(monkeypatch):
+    """The accumulator kept from a call is zero again for the next call of the same size."""
+    x, z = torch.rand(1, 3, 9, 11), torch.randn(1, 1, 9, 11)
+    still = torch.zeros(1, 2, 9, 11)
+    for mode, metric in (("sum", None), ("soft", z)):
+        softsplat(x, torch.randn(1, 2, 9, 11) * 2, metric, mode)
+        out, holes = softsplat_with_holes(x, still, metric, mode)
+        expected, _ = torch_path(monkeypatch, x, still, metric, mode)
+        assert torch.equal(out, expected) and not holes.any()
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_compiled_takes_any_memory_layout(monkeypatch, four_threads, dtype):
+    rng = np.random.default_rng(11)
+    x = torch.tensor(rng.standard_normal((2, 5, 13, 17)), dtype=dtype).contiguous(memory_format=torch.channels_last)
+    flow = torch.tensor(rng.normal(0, 3, (2, 17, 13, 2)), dtype=dtype).permute(0, 3, 2, 1)  # strided
+    z = torch.tensor(rng.uniform(-5, 5, (2, 1, 13, 17)), dtype=dtype)
+    for mode, metric in (("avg", None), ("linear", z.abs() + 0.1), ("soft", z)):
+        out, holes = softsplat_with_holes(x, flow, metric, mode)
+        expected, expected_holes = torch_path(monkeypatch, x, flow, metric, mode)
+        assert out.is_contiguous() and out.dtype == dtype
+        assert (out - expected).abs().max() <= TOLERANCE[dtype]
+        assert torch.equal(holes, expected_holes)
+
+
+def test_compiled_path_only_without_autograd(monkeypatch):
+    calls = []
+    splat = cpu_module.splat
+    monkeypatch.setattr(cpu_module, "splat", lambda *a: calls.append(1) or splat(*a))
+    x, flow, z = sample(seed=12, dtype=torch.float32)
+    softsplat(x, flow, z)
+    assert calls == [1]
+    x.requires_grad_()
+    softsplat(x, flow, z).sum().backward()
+    assert calls == [1] and x.grad is not None
+    with torch.no_grad():
+        softsplat(x, flow, z)
+    assert calls == [1, 1]
+    softsplat(x, flow, z + 60)  # past the per-image shift: the PyTorch path's per-target shift
+    assert calls == [1, 1]
+
+
+def test_import_and_cpu_use_without_numba():
+    code = (
+        "import sys; sys.modules['numba'] = None\n"
+        "import importlib, torch\n"
+        "from vsanimsplat.ops import softsplat\n"
+        "k = importlib.import_module('vsanimsplat.ops._softsplat_cpu')\n"
+        "x = torch.rand(1, 3, 4, 5)\n"
+        "assert not k.usable(x)\n"
+        "out = softsplat(x, torch.zeros(1, 2, 4, 5), torch.zeros(1, 1, 4, 5))\n"
+        "assert torch.allclose(out, x, atol=1e-6)\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)

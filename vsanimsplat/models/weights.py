@@ -11,7 +11,7 @@ Two kinds of source:
   ``softsplat-l1``; academic use only) and PWC-Net (``pwcnet``; NVIDIA, CC BY-NC-SA 4.0).
   :func:`fetch` downloads them from the official URL; :func:`add` installs a copy the user already
   has. Their sha256 is not known in advance: the first file installed has its hash recorded next to
-  it (``NAME.sha256``), and every later load or install must match it.
+  it (``<file>.sha256``), and every later load or install must match it.
 
 Every file is written to a temporary file in :func:`model_dir`, fsynced, checked against its sha256
 and only then renamed into place, so an interrupted or corrupted download never leaves a file that

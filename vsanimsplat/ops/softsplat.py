@@ -17,9 +17,11 @@ the formula above exactly, but no ``exp`` can overflow, whatever the size of ``Z
 among the sources that reach each target pixel; on the CPU the PyTorch path uses the largest metric of the whole
 image instead when that provably loses nothing (it is at most ~52 in float32), which saves a scatter and a gather.
 
-The splat runs in plain PyTorch (``index_add_``) on every device. For float32 and float64 work on CUDA, when
-CuPy is installed, fused kernels of :mod:`._softsplat_cuda` do the same arithmetic (always with the per-target
-shift). 16-bit inputs are accumulated in float32 and the result is returned in the input's dtype.
+The splat runs in plain PyTorch (``index_add_``) on every device and whenever a gradient is wanted. Two faster
+paths do the same arithmetic: on the CPU without autograd, a loop compiled by Numba (:mod:`._softsplat_cpu`;
+metrics beyond the per-image limit fall back to PyTorch); for float32 and float64 work on CUDA, when CuPy is
+installed, fused kernels of :mod:`._softsplat_cuda` (always with the per-target shift). 16-bit inputs are
+accumulated in float32 and the result is returned in the input's dtype.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import math
 import torch
 from torch import Tensor
 
-from . import _softsplat_cuda
+from . import _softsplat_cpu, _softsplat_cuda
 from ._common import check_choice, check_image, check_same_grid, compute_dtype, pixel_targets
 
 __all__ = ["softsplat", "softsplat_with_holes", "MODES", "NORMALISE_EPS", "HOLE_EPS"]
@@ -97,14 +99,19 @@ def _softsplat(
 
     dtype = compute_dtype(input, flow, *([] if metric is None else [metric]))
     x, flow = input.to(dtype), flow.to(dtype)
+    metric = None if metric is None else metric.to(dtype)
+    if _softsplat_cpu.usable(x, flow, metric):
+        compiled = _splat_compiled(x, flow, metric, mode, hole_eps is not None)
+        if compiled is not None:
+            return compiled[0].to(input.dtype), compiled[1]
     if mode != "sum":
         # The last channel splats the weights themselves: the normaliser.
         x = torch.cat((x, x.new_ones(x.shape[0], 1, *x.shape[2:])), 1)
     log_weight = None
     if mode == "linear":
-        x = x * metric.to(dtype)
+        x = x * metric
     elif mode == "soft":
-        log_weight = metric.to(dtype)
+        log_weight = metric
 
     splat = _softsplat_cuda.splat if _softsplat_cuda.usable(x) else _splat_torch
     # In `avg` mode the normaliser is the coverage itself.
@@ -116,6 +123,31 @@ def _softsplat(
         eps = NORMALISE_EPS if shift is None else NORMALISE_EPS * torch.exp(-shift)
         out = out[:, :-1] / (out[:, -1:] + eps)
     return out.to(input.dtype).contiguous(), coverage
+
+
+def _splat_compiled(
+    x: Tensor, flow: Tensor, metric: Tensor | None, mode: str, coverage: bool
+) -> tuple[Tensor, Tensor | None] | None:
+    """:func:`_softsplat` on the compiled CPU path, or None for `soft` metrics too large for a per-image shift."""
+    eps = None if mode == "sum" else x.new_tensor(NORMALISE_EPS)
+    weight = metric
+    if mode == "soft":
+        top = _image_shift(metric)
+        if top is None:
+            return None
+        weight, eps = torch.exp(metric - top), NORMALISE_EPS * torch.exp(-top)
+    return _softsplat_cpu.splat(x, flow, weight, eps, coverage)
+
+
+def _image_shift(log_weight: Tensor) -> Tensor | None:
+    """The largest log weight of each image (N, 1, 1, 1), if subtracting it alone is exact (see
+    :func:`_image_shift_limit`) and the values need not leave the device to check it; else None."""
+    top = log_weight.detach().amax((1, 2, 3), keepdim=True)
+    # Checking needs the values on the host: a GPU takes the per-target shift instead, so that splatting never
+    # waits for the device.
+    if top.device.type == "cpu" and ((top > -torch.inf) & (top <= _image_shift_limit(top.dtype))).all():
+        return top
+    return None
 
 
 def _splat_torch(
@@ -133,10 +165,8 @@ def _splat_torch(
     shift = None
     factor = bilinear
     if log_weight is not None:
-        top = log_weight.detach().amax((1, 2, 3), keepdim=True)
-        # Choosing needs the values on the host: a GPU (without the CuPy kernels) takes the per-target shift
-        # instead, so that splatting never waits for the device.
-        if top.device.type == "cpu" and ((top > -torch.inf) & (top <= _image_shift_limit(top.dtype))).all():
+        top = _image_shift(log_weight)
+        if top is not None:
             values = values * torch.exp(log_weight - top)
             shift = top
         else:
@@ -171,7 +201,7 @@ def _corners(flow: Tensor) -> tuple[Tensor, Tensor, int]:
     n, _, h, w = flow.shape
     wp, hp = w + 2, h + 2
     scratch = n * hp * wp
-    tx, ty = (t.nan_to_num(_OFF_FRAME, _OFF_FRAME, _OFF_FRAME) for t in pixel_targets(flow))
+    tx, ty = (t.nan_to_num(_OFF_FRAME, _OFF_FRAME, _OFF_FRAME) for t in pixel_targets(flow.contiguous()))
     x0, y0 = tx.floor(), ty.floor()
     fx, fy = tx - x0, ty - y0
     xc, yc = x0.clamp(-1, w - 1), y0.clamp(-1, h - 1)
