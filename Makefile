@@ -26,10 +26,12 @@ $(VENV)/.installed: pyproject.toml setup.py
 weights: setup
 	$(BIN)/vsanimsplat models fetch all
 
+# The default model runs at 320x180 (--width 320) so the demo takes a few minutes on 2 CPU cores.
 demo: setup weights
 	mkdir -p out
 	$(BIN)/python scripts/make_demo_clip.py out/demo.mkv
 	$(BIN)/vsanimsplat report out/demo.mkv --timecodes out/demo.timecodes.txt
+	$(BIN)/vsanimsplat run out/demo.mkv -o out/demo-60fps.mkv --fps 60000/1001 --width 320 --overwrite
 
 test: setup weights
 	$(BIN)/python -m pytest

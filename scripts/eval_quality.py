@@ -24,7 +24,6 @@ Usage: ``python scripts/eval_quality.py [--data ../shared/data] [--out benchmark
 from __future__ import annotations
 
 import argparse
-import platform
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from vsanimsplat.machine import describe
 from vsanimsplat.models import MODEL_NAMES, Model, load_model
 
 REPO = Path(__file__).resolve().parents[1]
@@ -272,8 +272,8 @@ def main() -> None:
     table = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + ["| " + " | ".join(r) + " |" for r in rows]
     text = f"""# Interpolation quality (t = 0.5)
 
-Made by `scripts/eval_quality.py` on {time.strftime('%Y-%m-%d')}, on {platform.machine()}, torch {torch.__version__},
-float32 on the CPU. Mean PSNR (dB) / mean SSIM over the triplets, outputs rounded to 8 bits.
+Made by `scripts/eval_quality.py` on {time.strftime('%Y-%m-%d')}: {describe()}.
+Float32 on the CPU. Mean PSNR (dB) / mean SSIM over the triplets, outputs rounded to 8 bits.
 Models are this project's implementation with the published GMFSS_Fortuna weights, inputs padded
 (not resized) to the networks' multiple. Eye = `synfig-eye-48fps.mkv`, even frames in, odd frames as truth;
 "frames 56–166" are the triplets whose middle frame lies there (the part with motion).

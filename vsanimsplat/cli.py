@@ -1,25 +1,50 @@
-"""The ``vsanimsplat`` command line.
+"""The ``vsanimsplat`` command line: ``run`` (video in, interpolated video out), ``report``, ``models``.
 
-Exit codes: 0 success, 1 processing failed, 2 bad arguments or input.
+Exit codes:
+
+| code | meaning |
+|---|---|
+| 0 | success |
+| 1 | processing failed: ffmpeg failed (its messages are shown) or a frame could not be made |
+| 2 | bad arguments or input: unknown option value, input missing or not a video, output directory missing, output exists without ``--overwrite`` |
+| 3 | something to install: no usable ffmpeg, or the model's weights (the message names the fetch command) |
+| 130 | interrupted (Ctrl-C); no output file was left behind |
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import math
+import os
+import shlex
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from fractions import Fraction
+from pathlib import Path
 
 import vapoursynth as vs
 
 from . import __version__
+from .ffmpeg import (CODECS, CONTAINERS, PRESETS, Encoding, FFmpegNotFound, codec_for, colour_args, encode_command,
+                     find_ffmpeg, probe_streams)
 from .filters.dedupe import DEFAULT_THRESHOLD, DEFAULT_TOLERANCE, find_drawings
+from .filters.fill_holes import FILL_MODES
+from .filters.interpolate import DEFAULT_SCENE_THRESHOLD
 from .filters.source import open_video
+from .flo import write_flo
+from .job import EncodeError, JobOptions, Progress, Target, build_graph, encode, first_pair_flow, load_job_model, script_text
+from .models import DEFAULT_MODEL, MODEL_NAMES, WeightsError
 from .models.weights import add_models_subcommand, models_command
 from .timeline import cadence_report, format_timecodes_v2
 
-__all__ = ["main", "parse_threshold", "parse_rate"]
+__all__ = ["main", "parse_fps", "parse_rate", "parse_threshold"]
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_MISSING, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+SEED_FACTOR_LIMIT = 8
+"""``--fps`` values up to this, written without a slash, are factors (the seed's ``--fps 3``)."""
 
 
 def parse_threshold(text: str) -> int | float:
@@ -35,18 +60,43 @@ def parse_threshold(text: str) -> int | float:
             ) from None
 
 
+def _number(kind: type, example: str, low: float | None = None, high: float | None = None,
+            above: float | None = None) -> Callable[[str], int | float | Fraction]:
+    """An argparse type: a finite ``kind`` number (int, float or Fraction) with ``low ≤ value ≤ high`` and ``value > above``."""
+    bounds = [f"> {above}" if above is not None else "", f"≥ {low}" if low is not None else "",
+              f"≤ {high}" if high is not None else ""]
+    wanted = f"a number {' and '.join(b for b in bounds if b)}".strip()
+
+    def parse(text: str) -> int | float | Fraction:
+        try:
+            value = kind(text)
+        except (ValueError, ZeroDivisionError):
+            value = None
+        if (value is None or not math.isfinite(value) or (low is not None and value < low)
+                or (high is not None and value > high) or (above is not None and value <= above)):
+            raise argparse.ArgumentTypeError(f"expected {wanted} (e.g. {example}), got {text!r}")
+        return value
+    return parse
+
+
+_positive = _number(Fraction, "24000/1001, 23.976 or 24", above=0)
+_factor = _number(Fraction, "2, 2.5 or 5/2", above=1)
+
+
 def parse_rate(text: str) -> Fraction:
     """A positive rational rate: ``"24000/1001"``, ``"23.976"`` or ``"24"``."""
-    try:
-        rate = Fraction(text)
-    except (ValueError, ZeroDivisionError):
-        raise argparse.ArgumentTypeError(f"expected a rate such as 24, 23.976 or 24000/1001, got {text!r}") from None
-    if rate <= 0:
-        raise argparse.ArgumentTypeError(f"rate must be positive, got {text!r}")
-    return rate
+    return _positive(text)
 
 
-def _add_detection_options(parser: argparse.ArgumentParser) -> None:
+def parse_fps(text: str) -> Target:
+    """The seed-compatible ``--fps``: up to 8 without a slash is a factor (``3``), else a rate (``60000/1001``, ``60``)."""
+    value = parse_rate(text)
+    if "/" not in text and value <= SEED_FACTOR_LIMIT:
+        return Target(_factor(text), is_rate=False)
+    return Target(value, is_rate=True)
+
+
+def _add_detection_options(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
     parser.add_argument("--threshold", type=parse_threshold, default=DEFAULT_THRESHOLD,
                         help="most differing pixels for 'same drawing': a count (120) or a fraction of the frame "
                              f"(0.001); 0 keeps every changed frame (default {DEFAULT_THRESHOLD})")
@@ -76,11 +126,214 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Version(argparse.Action):
+    """``--version``: this package, VapourSynth, and which ffmpeg ``run`` would use."""
+
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS, **kwargs) -> None:
+        super().__init__(option_strings, dest=dest, default=argparse.SUPPRESS, nargs=0,
+                         help="show the versions, and which ffmpeg is used, and exit")
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        try:
+            ffmpeg = find_ffmpeg().describe()
+        except FFmpegNotFound as missing:
+            ffmpeg = str(missing)
+        print(f"vsanimsplat {__version__}\nVapourSynth {vs.__version__}\n{ffmpeg}")
+        parser.exit()
+
+
+_RUN_DESCRIPTION = """Read a video, find its drawings, interpolate between them at their true times, fill the
+holes, and encode the result with the input's audio, subtitles and chapters copied unchanged.
+The graph is the one `vsanimsplat run … --emit-vpy job.vpy` writes as a VapourSynth script.
+"""
+
+_RUN_EPILOG = f"""output rate:
+  --factor X always multiplies the source's frame rate (2, 2.5, 5/2). --fps keeps the seed's
+  meaning for small numbers: a value up to {SEED_FACTOR_LIMIT} written without a slash is a factor
+  (--fps 3 = --factor 3); anything with a slash or above {SEED_FACTOR_LIMIT} is a target rate in frames
+  per second (--fps 60000/1001, --fps 60). Default: --factor 2.
+
+encoding:
+  x264 CRF {CODECS["x264"].crf:g} preset medium by default. --codec x265 (CRF {CODECS["x265"].crf:g}) or ffv1
+  (lossless, .mkv only), or a tag before the extension: NAME.x265.mkv, NAME.hevc.mp4, NAME.ffv1.mkv.
+  Containers: {", ".join(CONTAINERS)}. Streams an MP4/MOV cannot hold are converted (audio to AAC,
+  text subtitles to mov_text) or dropped (bitmap subtitles, fonts), with a warning; .mkv keeps
+  everything. --encoder-args "..." is appended last. ffmpeg comes from PATH, else from the
+  imageio-ffmpeg package (see --version).
+
+exit codes:
+  0 success; 1 processing failed (ffmpeg's messages are shown); 2 bad arguments or input,
+  missing output directory, output exists without --overwrite; 3 ffmpeg or model weights
+  missing (the fetch command is named); 130 interrupted. The output is written to a hidden
+  temporary file beside it and renamed when complete, so a failure leaves nothing behind.
+
+example:
+  vsanimsplat run episode.mkv -o episode-60fps.mkv --fps 60000/1001
+"""
+
+
+def _split_args(text: str) -> tuple[str, ...]:
+    try:
+        return tuple(shlex.split(text))
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"cannot split {text!r} into arguments: {error}") from None
+
+
+def _add_run_subcommand(commands: argparse._SubParsersAction) -> None:
+    run = commands.add_parser("run", help="interpolate a video file and encode it, with its audio",
+                              description=_RUN_DESCRIPTION, epilog=_RUN_EPILOG,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    run.add_argument("input", type=Path, help="video file (mp4, mkv, avi, wmv, mov …)")
+    run.add_argument("-o", "--output", type=Path,
+                     help=f"video file to write ({', '.join(CONTAINERS)}); may be left out with --emit-vpy")
+    run.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
+    rate = run.add_argument_group("output rate").add_mutually_exclusive_group()
+    rate.add_argument("--factor", dest="target", type=lambda text: Target(_factor(text), is_rate=False),
+                      metavar="X", help="output rate = X × the source's rate, X > 1 (2, 2.5, 5/2; default 2)")
+    rate.add_argument("--fps", dest="target", type=parse_fps, metavar="RATE|X",
+                      help=f"a target rate (60000/1001, 60), or a factor when ≤ {SEED_FACTOR_LIMIT} without a slash "
+                           "(the seed's --fps 3)")
+    detection = run.add_argument_group("drawings (dedupe)")
+    _add_detection_options(detection)
+    detection.add_argument("--no-dedupe", dest="dedupe", action="store_false",
+                           help="treat every frame as a drawing (live action, or already deduplicated input)")
+    picture = run.add_argument_group("what is processed")
+    picture.add_argument("--duration", "--second", dest="seconds", type=_positive, metavar="SECONDS",
+                         help="process only the first SECONDS of the input (audio and subtitles are cut too)")
+    picture.add_argument("--width", type=_number(int, "1280", low=1), metavar="PIXELS",
+                         help="output width; with --width alone the aspect ratio is kept (default: the source's)")
+    picture.add_argument("--height", type=_number(int, "720", low=1), metavar="PIXELS",
+                         help="output height; with --height alone the aspect ratio is kept (default: the source's)")
+    model = run.add_argument_group("interpolation")
+    model.add_argument("--model", choices=MODEL_NAMES, default=DEFAULT_MODEL,
+                       help=f"interpolation model (default {DEFAULT_MODEL}; blend and splat are fast; "
+                            "see `vsanimsplat models list`)")
+    model.add_argument("--device", help="cpu, cuda or cuda:N (default: CUDA when available, else the CPU)")
+    model.add_argument("--fp16", action="store_true", help="float16 networks (CUDA only)")
+    model.add_argument("--scene-threshold", type=_number(float, "0.05", low=0.0, high=1.0),
+                       default=DEFAULT_SCENE_THRESHOLD, metavar="X",
+                       help="scene cut when the colour histograms of adjacent drawings differ by more than this share, "
+                            f"0 … 1; 1 never cuts (default {DEFAULT_SCENE_THRESHOLD})")
+    model.add_argument("--max-hold", type=_number(int, "4", low=0), metavar="FRAMES",
+                       help="holds longer than this are pauses, not slow moves "
+                            "(default: twice the local cadence; 0 never pauses)")
+    model.add_argument("--no-fill", dest="fill", action="store_false", help="leave the holes of splatting unfilled")
+    model.add_argument("--fill-mode", choices=FILL_MODES, default=FILL_MODES[0],
+                       help="fill holes with the time-weighted parents (blend) or the nearer parent (default blend)")
+    encoding = run.add_argument_group("encoding")
+    encoding.add_argument("--codec", choices=tuple(CODECS),
+                          help="video codec (default: from a tag in the output name such as NAME.x265.mkv, else x264)")
+    encoding.add_argument("--crf", type=_number(float, "18", low=0, high=51),
+                          help=f"quality, lower is better (default {CODECS['x264'].crf:g} for x264, "
+                               f"{CODECS['x265'].crf:g} for x265)")
+    encoding.add_argument("--preset", choices=PRESETS, help="x264/x265 speed preset (default medium)")
+    encoding.add_argument("--encoder-args", type=_split_args, default=(), metavar='"ARGS"',
+                          help='more ffmpeg output options, e.g. "-tune animation -x264-params aq-mode=3"')
+    extra = run.add_argument_group("more outputs")
+    extra.add_argument("--flow", type=Path, metavar="PATH",
+                       help="also write the optical flow from the first drawing to the second as a Middlebury .flo "
+                            "file (models union, base, splat)")
+    extra.add_argument("--emit-vpy", type=Path, metavar="PATH",
+                       help="also write the graph as a VapourSynth script, with the vspipe | ffmpeg command in its header")
+    run.add_argument("-q", "--quiet", action="store_true", help="no progress, only warnings, errors and the summary")
+    run.add_argument("-v", "--verbose", action="store_true", help="say which ffmpeg and which command are used")
+    run.set_defaults(handler=_run, target=JobOptions.target)
+
+
+def _fail(code: int, message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return code
+
+
+def _check_paths(args: argparse.Namespace) -> str | None:
+    """Why the input cannot be read or the output cannot be written, or None."""
+    if not args.input.is_file():
+        return f"input file not found: {args.input}"
+    if not os.access(args.input, os.R_OK):
+        return f"input file is not readable: {args.input}"
+    output: Path | None = args.output
+    if output is None:
+        return None if args.emit_vpy is not None else "give -o/--output (the video to write), --emit-vpy, or both"
+    if output.suffix.lower() not in CONTAINERS:
+        return f"-o/--output must end in {', '.join(CONTAINERS)}, got {output.name!r}"
+    if not output.parent.is_dir():
+        return f"output directory does not exist: {output.parent}"
+    if not os.access(output.parent, os.W_OK):
+        return f"output directory is not writable: {output.parent}"
+    if output.exists() and output.resolve() == args.input.resolve():
+        return f"output {output} is the input file"
+    if output.exists() and not args.overwrite:
+        return f"output {output} exists; use --overwrite to replace it"
+    return None
+
+
+def _run(args: argparse.Namespace) -> int:
+    began = time.perf_counter()
+    say = (lambda message: None) if args.quiet else (lambda message: print(message, file=sys.stderr, flush=True))
+    if problem := _check_paths(args):
+        return _fail(EXIT_USAGE, problem)
+    output = args.output or Path("output.mkv")  # without -o, the name only appears in the script's header
+    encoding = Encoding(args.codec or codec_for(output), args.crf, args.preset, args.encoder_args)
+    try:
+        encoding.video_args()
+        ffmpeg = find_ffmpeg([CODECS[encoding.codec].encoder])
+        streams = probe_streams(ffmpeg.path, args.input)
+    except FFmpegNotFound as missing:
+        return _fail(EXIT_MISSING, str(missing))
+    except ValueError as error:
+        return _fail(EXIT_USAGE, str(error))
+    if args.verbose:
+        say(f"using {ffmpeg.describe()}")
+    options = JobOptions(**{f.name: getattr(args, f.name) for f in dataclasses.fields(JobOptions)})
+    try:
+        model = load_job_model(options)
+    except WeightsError as missing:
+        return _fail(EXIT_MISSING, str(missing))
+    except (ValueError, RuntimeError) as error:
+        return _fail(EXIT_USAGE, f"--model/--device/--fp16: {error}")
+    if args.flow is not None and not model.has_flows:
+        return _fail(EXIT_USAGE, f"--flow needs a model that estimates optical flow (union, base or splat); "
+                                 f"--model {args.model} does not")
+    say(f"{args.input}: finding drawings and timing …")
+    graph = build_graph(options, model, progress=False if args.quiet else None)
+    clip = graph.clip
+    command, warnings = encode_command(output, encoding, args.input.resolve(), streams, graph.seconds,
+                                       colour_args(clip.get_frame(0).props))
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    if args.flow is not None:
+        write_flo(args.flow, first_pair_flow(graph.drawings, model))
+        say(f"flow of the first two drawings: {args.flow}")
+    if args.emit_vpy is not None:
+        args.emit_vpy.write_text(script_text(graph, args.emit_vpy.name, [ffmpeg.path, *command]), encoding="utf-8")
+        say(f"script: {args.emit_vpy}")
+    drawings = (f"{graph.drawings.num_frames} in {graph.source_frames} source frames" if args.dedupe
+                else f"not looked for (--no-dedupe): {graph.source_frames} source frames")
+    if args.output is None:
+        print(f"drawings: {drawings}")
+        return EXIT_OK
+    if args.verbose:
+        say(f"ffmpeg {shlex.join(command)}")
+    progress = Progress("encoding", enabled=not args.quiet)
+    try:
+        encode(clip, ffmpeg, command, args.output, progress, verbose=args.verbose)
+    except EncodeError as error:
+        return _fail(EXIT_FAILED, str(error))
+    rate = Fraction(clip.fps)
+    print(f"drawings: {drawings}")
+    print(f"written:  {args.output}: {clip.num_frames} frames, {clip.width}x{clip.height} at {rate} fps "
+          f"({float(clip.num_frames / rate):.3f} s), {encoding.codec}")
+    print(f"time:     {time.perf_counter() - began:.1f} s (encoding {progress.elapsed:.1f} s, "
+          f"{clip.num_frames / progress.elapsed:.2f} frames/s)")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``vsanimsplat`` command."""
     parser = argparse.ArgumentParser(prog="vsanimsplat", description="Frame interpolation for animation.")
-    parser.add_argument("--version", action="version", version=f"vsanimsplat {__version__}")
+    parser.add_argument("--version", action=_Version)
     commands = parser.add_subparsers(dest="command", required=True)
+    _add_run_subcommand(commands)
     report = commands.add_parser("report", help="find the drawings of a video and print its cadence")
     report.add_argument("input", help="video file (mp4, mkv, avi, wmv, mov …)")
     _add_detection_options(report)
@@ -92,10 +345,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit code."""
+    """Run the command line; returns the exit code (see the module docstring)."""
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
     except (vs.Error, ValueError, OSError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        return _fail(EXIT_USAGE, str(error))
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED

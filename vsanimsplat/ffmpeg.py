@@ -1,35 +1,362 @@
-"""Finding ffmpeg and writing simple videos with it (no VapourSynth, no torch)."""
+"""Finding ffmpeg, reading what a file holds, and the encode command (no VapourSynth, no torch).
+
+ffmpeg comes from ``PATH``, else from the ``imageio-ffmpeg`` package (a static build with
+libx264, libx265, FFV1 and AAC, but no ffprobe). :func:`find_ffmpeg` takes the first of the
+two that runs and has the encoders a job needs. :func:`encode_command` is the one place that
+decides the ffmpeg arguments of an encode: video from a y4m pipe; audio, subtitles, attachments
+and chapters copied from the source file, converted or dropped (with a warning) where an MP4/MOV
+file cannot hold them as they are.
+"""
 
 from __future__ import annotations
 
+import functools
 import itertools
+import re
 import shutil
 import subprocess
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from fractions import Fraction
 from os import PathLike
+from pathlib import PurePath
 
 import numpy as np
 
-__all__ = ["ffmpeg_path", "write_rgb_video"]
+__all__ = [
+    "CODECS",
+    "CONTAINERS",
+    "Codec",
+    "Encoding",
+    "FFmpeg",
+    "FFmpegNotFound",
+    "Stream",
+    "codec_for",
+    "colour_args",
+    "encode_command",
+    "find_ffmpeg",
+    "parse_streams",
+    "probe_streams",
+    "write_rgb_video",
+]
+
+_INSTALL_HINT = "install it (apt-get install ffmpeg) or pip install imageio-ffmpeg"
 
 
-def ffmpeg_path() -> str:
-    """The ffmpeg to use: ``ffmpeg`` on PATH, else the binary shipped by the ``imageio-ffmpeg`` package.
+class FFmpegNotFound(FileNotFoundError):
+    """No usable ffmpeg (or none with the encoders asked for); the message says what to install."""
 
-    Raises ``FileNotFoundError`` naming both places when neither exists.
+
+@dataclass(frozen=True)
+class FFmpeg:
+    """An ffmpeg binary and what it can do.
+
+    | field | type | meaning |
+    |---|---|---|
+    | `path` | str | the executable |
+    | `origin` | str | where it was found: ``"PATH"`` or ``"imageio-ffmpeg"`` |
+    | `version` | str | its version string (``"6.1.1-3ubuntu5"``, ``"n9.0.2-…"``) |
+    | `encoders` | frozenset[str] | names of its encoders (``"libx264"``, ``"aac"`` …) |
     """
-    found = shutil.which("ffmpeg")
-    if found:
-        return found
+
+    path: str
+    origin: str
+    version: str
+    encoders: frozenset[str]
+
+    def describe(self) -> str:
+        """One line for ``--version`` and verbose output: version, origin and path."""
+        return f"ffmpeg {self.version} from {self.origin} ({self.path})"
+
+
+def _candidates() -> list[tuple[str, str]]:
+    """(path, origin) of the ffmpeg binaries to try, in order: PATH, then imageio-ffmpeg."""
+    found = []
+    on_path = shutil.which("ffmpeg")
+    if on_path:
+        found.append((on_path, "PATH"))
     try:
         import imageio_ffmpeg
 
-        return imageio_ffmpeg.get_ffmpeg_exe()
+        found.append((imageio_ffmpeg.get_ffmpeg_exe(), "imageio-ffmpeg"))
     except (ImportError, RuntimeError):
-        raise FileNotFoundError(
-            "ffmpeg not found: install it (apt-get install ffmpeg) or pip install imageio-ffmpeg"
-        ) from None
+        pass
+    return found
+
+
+@functools.lru_cache(maxsize=8)
+def _inspect(path: str, origin: str) -> FFmpeg | None:
+    """The version and encoders of the ffmpeg at ``path``, or None when it does not run."""
+    try:
+        version = subprocess.run([path, "-hide_banner", "-version"], capture_output=True, text=True, timeout=30)
+        listing = subprocess.run([path, "-hide_banner", "-encoders"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if version.returncode != 0 or listing.returncode != 0:
+        return None
+    match = re.match(r"ffmpeg version (\S+)", version.stdout)
+    # encoder lines: " V....D libx264   libx264 H.264 …" (six flag characters, then the name)
+    encoders = frozenset(m.group(1) for m in re.finditer(r"^ [VAS][A-Z.]{5} (\S+)", listing.stdout, re.M))
+    return FFmpeg(path, origin, match.group(1) if match else "unknown", encoders)
+
+
+def find_ffmpeg(encoders: Iterable[str] = ()) -> FFmpeg:
+    """The first ffmpeg (PATH, then imageio-ffmpeg) that runs and has all of ``encoders``.
+
+    | parameter | type | default | meaning |
+    |---|---|---|---|
+    | `encoders` | iterable of str | () | encoder names the job needs, e.g. ``("libx264",)`` |
+
+    Raises :class:`FFmpegNotFound` naming what was tried and what each one lacks.
+    """
+    wanted = set(encoders)
+    tried = []
+    for path, origin in _candidates():
+        found = _inspect(path, origin)
+        if found is None:
+            tried.append(f"{path} ({origin}) does not run")
+        elif wanted <= found.encoders:
+            return found
+        else:
+            tried.append(f"{found.describe()} lacks {', '.join(sorted(wanted - found.encoders))}")
+    if not tried:
+        raise FFmpegNotFound(f"ffmpeg not found on PATH nor in the imageio-ffmpeg package: {_INSTALL_HINT}")
+    raise FFmpegNotFound(f"no usable ffmpeg with {', '.join(sorted(wanted)) or 'any encoder'}: "
+                         f"{'; '.join(tried)}; {_INSTALL_HINT}")
+
+
+@dataclass(frozen=True)
+class Stream:
+    """One stream of a media file, as ``ffmpeg -i`` lists it.
+
+    | field | type | meaning |
+    |---|---|---|
+    | `index` | int | stream index in the file (``-map 1:INDEX``) |
+    | `kind` | str | ``"video"``, ``"audio"``, ``"subtitle"``, ``"attachment"`` or ``"data"`` |
+    | `codec` | str | ffmpeg's codec name (``"aac"``, ``"subrip"``, ``"hdmv_pgs_subtitle"`` …) |
+    """
+
+    index: int
+    kind: str
+    codec: str
+
+
+# "  Stream #0:1[0x2](eng): Audio: aac (LC) (mp4a / 0x6134706D), 48000 Hz, …" — the [id] and (language) are optional
+_STREAM_LINE = re.compile(
+    r"^\s*Stream #0:(\d+)(?:\[[^\]]*\])?(?:\([^)]*\))?: (Video|Audio|Subtitle|Attachment|Data): ([^\s,]+)", re.M
+)
+
+
+def parse_streams(listing: str) -> list[Stream]:
+    """The streams of the first input in the text ``ffmpeg -i FILE`` prints on stderr.
+
+    | parameter | type | default | meaning |
+    |---|---|---|---|
+    | `listing` | str | | ffmpeg's stderr |
+
+    Raises ValueError (with ffmpeg's last line) when the text shows no input: ffmpeg could not open the file.
+    """
+    if "Input #0" not in listing:
+        last = listing.strip().splitlines()[-1] if listing.strip() else "no message"
+        raise ValueError(f"ffmpeg cannot read it: {last}")
+    return [Stream(int(m.group(1)), m.group(2).lower(), m.group(3)) for m in _STREAM_LINE.finditer(listing)]
+
+
+def probe_streams(ffmpeg: str, path: str | PathLike[str]) -> list[Stream]:
+    """The streams of ``path`` (no ffprobe needed: :func:`parse_streams` of ``ffmpeg -i``).
+
+    | parameter | type | default | meaning |
+    |---|---|---|---|
+    | `ffmpeg` | str | | the ffmpeg executable |
+    | `path` | str or PathLike | | a media file |
+
+    Raises ValueError naming the file when ffmpeg cannot open it.
+    """
+    listing = subprocess.run([ffmpeg, "-hide_banner", "-i", str(path)], capture_output=True, text=True,
+                             errors="replace", timeout=120).stderr
+    try:
+        return parse_streams(listing)
+    except ValueError as error:
+        raise ValueError(f"{path}: {error}") from None
+
+
+@dataclass(frozen=True)
+class Codec:
+    """A video codec of the command line.
+
+    | field | type | meaning |
+    |---|---|---|
+    | `encoder` | str | ffmpeg encoder name |
+    | `crf` | float or None | default constant rate factor (None: lossless, no CRF and no preset) |
+    | `fixed` | tuple[str, ...] | further arguments always given |
+    """
+
+    encoder: str
+    crf: float | None
+    fixed: tuple[str, ...] = ()
+
+
+PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo")
+"""The ``-preset`` values of x264 and x265 (default ``medium``)."""
+
+CODECS: dict[str, Codec] = {
+    "x264": Codec("libx264", 18),
+    "x265": Codec("libx265", 20),
+    "ffv1": Codec("ffv1", None, ("-level", "3", "-g", "1", "-slicecrc", "1")),
+}
+"""Video codecs by command-line name. CRF 18 (x264) / 20 (x265) keep line art clean at a moderate size."""
+
+_CODEC_TAGS = {"x264": "x264", "avc": "x264", "h264": "x264", "x265": "x265", "hevc": "x265", "h265": "x265",
+               "ffv1": "ffv1"}
+
+CONTAINERS = (".mkv", ".mp4", ".mov")
+"""Output file extensions. Matroska holds every stream as it is; MP4 and MOV have limits (see :func:`encode_command`)."""
+
+_MP4_AUDIO = frozenset({"aac", "mp3", "ac3", "eac3", "opus", "flac", "alac"})
+_TEXT_SUBTITLES = frozenset({"ass", "ssa", "subrip", "srt", "webvtt", "mov_text", "text", "microdvd", "subviewer",
+                             "sami", "realtext", "mpl2", "vplayer", "pjs", "jacosub", "stl"})
+
+
+def codec_for(output: str | PathLike[str]) -> str:
+    """The codec an output name asks for: ``NAME.x265.mkv``/``NAME.hevc.mp4`` → x265, ``NAME.ffv1.mkv`` → ffv1, else x264.
+
+    | parameter | type | default | meaning |
+    |---|---|---|---|
+    | `output` | str or PathLike | | the output file name; the tag is the suffix before the extension (any case) |
+
+    Tags: ``x264``, ``avc``, ``h264``, ``x265``, ``hevc``, ``h265``, ``ffv1``.
+    """
+    inner = PurePath(PurePath(output).stem).suffix.lower().lstrip(".")
+    return _CODEC_TAGS.get(inner, "x264")
+
+
+@dataclass(frozen=True)
+class Encoding:
+    """How to encode: codec, quality, speed, anything else.
+
+    | field | type | default | meaning |
+    |---|---|---|---|
+    | `codec` | str | "x264" | a key of :data:`CODECS` |
+    | `crf` | float or None | None | constant rate factor; None = the codec's default |
+    | `preset` | str or None | None | one of :data:`PRESETS`; None = ``medium`` |
+    | `extra` | tuple[str, ...] | () | more ffmpeg output arguments, placed last (they win) |
+    """
+
+    codec: str = "x264"
+    crf: float | None = None
+    preset: str | None = None
+    extra: tuple[str, ...] = ()
+
+    def video_args(self) -> list[str]:
+        """The ``-c:v …`` arguments. Raises ValueError for an unknown codec or preset, or a CRF/preset with FFV1."""
+        if self.codec not in CODECS:
+            raise ValueError(f"codec must be one of {', '.join(CODECS)}, got {self.codec!r}")
+        codec = CODECS[self.codec]
+        if codec.crf is None:
+            if self.crf is not None or self.preset is not None:
+                raise ValueError(f"--crf and --preset do not apply to the lossless {self.codec} codec")
+            return ["-c:v", codec.encoder, *codec.fixed]
+        preset = self.preset or "medium"
+        if preset not in PRESETS:
+            raise ValueError(f"preset must be one of {', '.join(PRESETS)}, got {preset!r}")
+        crf = codec.crf if self.crf is None else self.crf
+        return ["-c:v", codec.encoder, *codec.fixed, "-crf", f"{crf:g}", "-preset", preset]
+
+
+# VapourSynth frame-prop values (_Matrix, _Primaries, _Transfer, _Range) → ffmpeg option values
+_COLOUR_OPTIONS: dict[str, tuple[str, dict[int, str]]] = {
+    "_Matrix": ("-colorspace", {0: "rgb", 1: "bt709", 4: "fcc", 5: "bt470bg", 6: "smpte170m", 7: "smpte240m",
+                                8: "ycgco", 9: "bt2020nc", 10: "bt2020c"}),
+    "_Primaries": ("-color_primaries", {1: "bt709", 4: "bt470m", 5: "bt470bg", 6: "smpte170m", 7: "smpte240m",
+                                        8: "film", 9: "bt2020", 10: "smpte428", 11: "smpte431", 12: "smpte432"}),
+    "_Transfer": ("-color_trc", {1: "bt709", 4: "gamma22", 5: "gamma28", 6: "smpte170m", 7: "smpte240m",
+                                 8: "linear", 13: "iec61966-2-1", 14: "bt2020-10", 15: "bt2020-12",
+                                 16: "smpte2084", 18: "arib-std-b67"}),
+    "_Range": ("-color_range", {0: "tv", 1: "pc"}),  # vs.RANGE_LIMITED = 0, vs.RANGE_FULL = 1
+}
+
+
+def colour_args(props: Mapping[str, object]) -> list[str]:
+    """ffmpeg output options tagging the video with the colour properties of ``props`` (frame props).
+
+    | parameter | type | default | meaning |
+    |---|---|---|---|
+    | `props` | mapping | | ``_Matrix``, ``_Primaries``, ``_Transfer``, ``_Range`` as VapourSynth sets them |
+
+    Unspecified or unknown values are left out (players then guess from the size, as the
+    filters do).
+    """
+    args = []
+    for prop, (option, names) in _COLOUR_OPTIONS.items():
+        value = props.get(prop)
+        if isinstance(value, int) and value in names:
+            args += [option, names[value]]
+    return args
+
+
+def encode_command(
+    output: str | PathLike[str],
+    encoding: Encoding,
+    source: str | PathLike[str],
+    streams: Sequence[Stream],
+    seconds: Fraction | None = None,
+    colour: Sequence[str] = (),
+) -> tuple[list[str], list[str]]:
+    """ffmpeg arguments (without the executable) that encode y4m from stdin into ``output``, and warnings.
+
+    | parameter | type | default | meaning |
+    |---|---|---|---|
+    | `output` | str or PathLike | | the file to write; its extension (one of :data:`CONTAINERS`) picks the container |
+    | `encoding` | Encoding | | video codec and options |
+    | `source` | str or PathLike | | the original file: its audio, subtitles, attachments and chapters are copied |
+    | `streams` | sequence of Stream | | the streams of ``source`` (:func:`probe_streams`) |
+    | `seconds` | Fraction or None | None | copy only the first ``seconds`` of the source's streams; None = all |
+    | `colour` | sequence of str | () | colour tags (:func:`colour_args`) |
+
+    Matroska takes every stream as it is. In MP4/MOV, audio other than AAC, MP3, AC-3, E-AC-3,
+    Opus, FLAC, ALAC is re-encoded to AAC 256 kb/s, text subtitles become ``mov_text``, bitmap
+    subtitles and attachments are dropped, each with a warning, and x265 video gets the
+    ``hvc1`` tag Apple players need. Data streams (timecode tracks …) are never copied.
+    Raises ValueError for an unknown extension or FFV1 in MP4/MOV.
+    """
+    suffix = PurePath(output).suffix.lower()
+    if suffix not in CONTAINERS:
+        raise ValueError(f"output extension must be one of {', '.join(CONTAINERS)}, got {suffix or 'none'!r}")
+    mp4 = suffix != ".mkv"
+    if mp4 and encoding.codec == "ffv1":
+        raise ValueError(f"a {suffix} file cannot hold ffv1 video; write .mkv, or use x264 or x265")
+    inputs = ["-f", "yuv4mpegpipe", "-i", "-"]
+    if seconds is not None:
+        inputs += ["-t", f"{float(seconds):.6f}"]
+    inputs += ["-i", str(source)]
+    maps, codecs, warnings = ["-map", "0:v:0"], ["-c:a", "copy", "-c:s", "copy"], []
+    audio = subtitles = 0
+    for stream in streams:
+        name = f"{stream.kind} stream {stream.index} ({stream.codec})"
+        if stream.kind == "audio":
+            if mp4 and stream.codec not in _MP4_AUDIO:
+                codecs += [f"-c:a:{audio}", "aac", f"-b:a:{audio}", "256k"]
+                warnings.append(f"{name}: a {suffix} file cannot hold it; re-encoded to AAC 256 kb/s")
+            audio += 1
+        elif stream.kind == "subtitle":
+            if mp4 and stream.codec not in _TEXT_SUBTITLES:
+                warnings.append(f"{name}: a {suffix} file cannot hold bitmap subtitles; dropped (write .mkv to keep them)")
+                continue
+            if mp4:
+                codecs += [f"-c:s:{subtitles}", "mov_text"]
+                warnings.append(f"{name}: converted to mov_text for {suffix} (styling is lost; write .mkv to keep it)")
+            subtitles += 1
+        elif stream.kind == "attachment":
+            if mp4:
+                warnings.append(f"{name}: a {suffix} file cannot hold attachments; dropped")
+                continue
+        else:
+            continue
+        maps += ["-map", f"1:{stream.index}"]
+    tag = ["-tag:v", "hvc1"] if mp4 and encoding.codec == "x265" else []
+    args = [*inputs, *maps, "-map_metadata", "1", "-map_chapters", "1", *encoding.video_args(), *tag, *colour,
+            *codecs, *encoding.extra, str(output)]
+    return args, warnings
 
 
 def write_rgb_video(
@@ -54,7 +381,7 @@ def write_rgb_video(
     height, width = first.shape[:2]
     fps = Fraction(fps)
     command = [
-        ffmpeg_path(), "-hide_banner", "-loglevel", "error", "-y",
+        find_ffmpeg().path, "-hide_banner", "-loglevel", "error", "-y",
         "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}",
         "-framerate", f"{fps.numerator}/{fps.denominator}", "-i", "-",
         *extra_inputs, *codec_args, str(path),

@@ -117,9 +117,11 @@ def _remap(clip: vs.VideoNode, indices: Sequence[int]) -> vs.VideoNode:
     return kept.std.DuplicateFrames(repeats) if repeats else kept
 
 
-def _resolve_model(model: str | Model, device: str | None, fp16: bool, bf16: bool | None, flow_scale: float) -> Model:
+def _resolve_model(model: str | Model, device: str | None, fp16: bool, flow: str | None, bf16: bool | None,
+                   flow_scale: float) -> Model:
     if isinstance(model, Model):
-        chosen = [name for name, value in (("fp16", fp16), ("bf16", bf16 is not None), ("flow_scale", flow_scale != 1.0)) if value]
+        chosen = [name for name, value in (("flow", flow is not None), ("fp16", fp16), ("bf16", bf16 is not None),
+                                           ("flow_scale", flow_scale != 1.0)) if value]
         if chosen:
             raise _error(f"{', '.join(chosen)} apply to models loaded by name; set them when you make a model object")
         return model
@@ -130,7 +132,7 @@ def _resolve_model(model: str | Model, device: str | None, fp16: bool, bf16: boo
     if bf16 is None:  # measured for the GMFSS models only; the others keep float32 pictures
         bf16 = not fp16 and model in VARIANTS and str(device) == "cpu" and native_bf16()
     try:
-        return load_model(model, device=device, fp16=fp16, bf16=bf16, flow_scale=flow_scale)
+        return load_model(model, device=device, fp16=fp16, flow=flow, bf16=bf16, flow_scale=flow_scale)
     except (ValueError, RuntimeError) as error:
         raise _error(str(error)) from None
 
@@ -149,6 +151,7 @@ def interpolate(
     scene_detect: bool = True,
     scene_threshold: float = DEFAULT_SCENE_THRESHOLD,
     progress: bool | None = None,
+    flow: str | None = None,
 ) -> vs.VideoNode:
     """Raise the frame rate, placing every in-between at its true time between two drawings.
 
@@ -163,7 +166,7 @@ def interpolate(
     | `clip` | vs.VideoNode | | YUV, RGB or GRAY of constant format and size, integer or float |
     | `factor` | int or Fraction | None | output rate = factor × the source's nominal rate (for a ``dedupe`` output: the rate before dedupe), > 1 |
     | `fps_num`, `fps_den` | int | None, 1 | output rate as a fraction (e.g. 60000/1001), instead of ``factor`` |
-    | `model` | str or Model | "union" | a model name (``"union"``, ``"base"``, ``"rife"``, ``"blend"`` …; see ``vsanimsplat models list``) or a model object |
+    | `model` | str or Model | "union" | a model name (``"union"``, ``"base"``, ``"rife"``, ``"splat"``, ``"blend"``, ``"softsplat"`` …; see ``vsanimsplat models list``) or a model object |
     | `device` | str or None | None | ``"cpu"``, ``"cuda"`` or ``"cuda:N"``; ``None`` = CUDA when available, else CPU |
     | `fp16` | bool | False | float16 networks (CUDA only) |
     | `bf16` | bool or None | None | bfloat16 networks; ``None`` = for ``union`` and ``base`` on a CPU device whose CPU computes bfloat16 natively (:func:`~vsanimsplat.models.native_bf16`; 2–3× faster, PSNR ≥ 50 dB against float32) |
@@ -172,6 +175,7 @@ def interpolate(
     | `scene_detect` | bool | True | detect scene cuts (nothing is interpolated across one); cuts marked with ``_SceneChangeNext``/``_SceneChangePrev`` are always respected |
     | `scene_threshold` | float | 0.05 | a cut where the colour histograms of adjacent drawings differ by more than this share of the picture (0 … 1) |
     | `progress` | bool or None | None | progress bar while reading the timing; ``None`` = for 500+ frames on a terminal |
+    | `flow` | str or None | None | flow network of ``"union"``, ``"base"`` or ``"splat"``: ``"gmflow"`` or ``"pwcnet"``; None = the model's own |
 
     Output: same format and size as ``clip``, constant rate, ``ceil(duration × rate)`` frames
     (every output frame whose start lies within the input). Props on every frame:
@@ -193,7 +197,7 @@ def interpolate(
         raise _error(f"scene_threshold must be within 0.0 … 1.0, got {scene_threshold!r}")
     timing = _scan(clip, progress)
     rate = _target_rate(timing, clip, factor, fps_num, fps_den)
-    network = _resolve_model(model, device, fp16, bf16, flow_scale)
+    network = _resolve_model(model, device, fp16, flow, bf16, flow_scale)
     cuts = set(timing.marked_cuts)
     if scene_detect:
         cuts |= {k for k, score in enumerate(timing.scene_scores) if score > scene_threshold}

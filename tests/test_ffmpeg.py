@@ -1,0 +1,129 @@
+"""vsanimsplat.ffmpeg: reading ffmpeg's stream listing, the encode command, finding a usable ffmpeg."""
+
+from fractions import Fraction
+
+import pytest
+
+from vsanimsplat.ffmpeg import (Encoding, FFmpegNotFound, Stream, codec_for, colour_args, encode_command, find_ffmpeg,
+                                parse_streams)
+
+MKV_LISTING = """\
+Input #0, matroska,webm, from 'episode.mkv':
+  Metadata:
+    title           : Episode 1
+  Duration: 00:23:40.02, start: 0.000000, bitrate: 3004 kb/s
+  Chapters:
+    Chapter #0:0: start 0.000000, end 90.000000
+      Metadata:
+        title           : Opening
+  Stream #0:0: Video: h264 (High 10), yuv420p10le(tv, bt709, progressive), 1920x1080, SAR 1:1 DAR 16:9, 23.98 fps, 23.98 tbr, 1k tbn (default)
+  Stream #0:1(jpn): Audio: flac, 48000 Hz, stereo, s16 (default)
+  Stream #0:2(jpn): Audio: pcm_s16le, 48000 Hz, stereo, s16, 1536 kb/s
+  Stream #0:3(eng): Subtitle: hdmv_pgs_subtitle, 1920x1080
+  Stream #0:4(eng): Subtitle: ass (ssa) (default)
+  Stream #0:5: Attachment: ttf
+    Metadata:
+      filename        : font.ttf
+At least one output file must be specified
+"""
+
+MP4_LISTING = """\
+Input #0, mov,mp4,m4a,3gp,3g2,mj2, from 'clip.mp4':
+  Duration: 00:00:10.01, start: 0.000000, bitrate: 1200 kb/s
+  Stream #0:0[0x1](und): Video: h264 (High) (avc1 / 0x31637661), yuv420p(progressive), 1280x720, 1000 kb/s, 23.98 fps, 23.98 tbr, 24k tbn (default)
+  Stream #0:1[0x2](und): Audio: aac (LC) (mp4a / 0x6134706D), 44100 Hz, stereo, fltp, 128 kb/s (default)
+  Stream #0:2[0x3](eng): Data: bin_data (text / 0x74786574)
+"""
+
+
+def test_parse_streams_reads_kinds_codecs_and_indices():
+    assert parse_streams(MKV_LISTING) == [
+        Stream(0, "video", "h264"), Stream(1, "audio", "flac"), Stream(2, "audio", "pcm_s16le"),
+        Stream(3, "subtitle", "hdmv_pgs_subtitle"), Stream(4, "subtitle", "ass"), Stream(5, "attachment", "ttf"),
+    ]
+    assert parse_streams(MP4_LISTING) == [Stream(0, "video", "h264"), Stream(1, "audio", "aac"),
+                                          Stream(2, "data", "bin_data")]
+
+
+def test_parse_streams_refuses_a_file_ffmpeg_cannot_open():
+    with pytest.raises(ValueError, match="Invalid data found"):
+        parse_streams("[in#0 @ 0x5581] Error opening input: Invalid data found when processing input\n"
+                      "junk.mp4: Invalid data found when processing input\n")
+    with pytest.raises(ValueError, match="no message"):
+        parse_streams("")
+
+
+def _pairs(args: list[str]) -> list[tuple[str, str]]:
+    return list(zip(args[::2], args[1::2]))
+
+
+def test_matroska_copies_every_stream_but_data():
+    args, warnings = encode_command("out.mkv", Encoding(), "in.mkv", parse_streams(MKV_LISTING))
+    assert args[:6] == ["-f", "yuv4mpegpipe", "-i", "-", "-i", "in.mkv"]
+    maps = [value for option, value in _pairs(args[:-1]) if option == "-map"]
+    assert maps == ["0:v:0", "1:1", "1:2", "1:3", "1:4", "1:5"]
+    assert ("-map_chapters", "1") in _pairs(args[6:]) and ("-map_metadata", "1") in _pairs(args[6:])
+    assert ("-c:a", "copy") in _pairs(args[6:]) and ("-c:s", "copy") in _pairs(args[6:])
+    assert args[-1] == "out.mkv" and warnings == []
+    args, _ = encode_command("out.mkv", Encoding(), "in.mp4", parse_streams(MP4_LISTING))
+    assert "1:2" not in args  # the data stream
+
+
+def test_mp4_converts_or_drops_what_it_cannot_hold():
+    args, warnings = encode_command("out.mp4", Encoding(), "in.mkv", parse_streams(MKV_LISTING))
+    maps = [value for option, value in _pairs(args[:-1]) if option == "-map"]
+    assert maps == ["0:v:0", "1:1", "1:2", "1:4"]  # PGS and the font dropped
+    pairs = _pairs(args[6:-1])
+    assert ("-c:a:1", "aac") in pairs and ("-c:a:0", "aac") not in pairs  # PCM re-encoded, FLAC kept
+    assert ("-c:s:0", "mov_text") in pairs  # the ASS track is the first subtitle of the output
+    assert len(warnings) == 4
+    assert any("pcm_s16le" in w and "AAC" in w for w in warnings)
+    assert any("hdmv_pgs_subtitle" in w and "dropped" in w for w in warnings)
+    assert any("attachment" in w and "dropped" in w for w in warnings)
+
+
+def test_duration_cut_codec_tags_and_colour():
+    args, _ = encode_command("out.mov", Encoding("x265"), "in.mkv", [], seconds=Fraction(1001, 1000),
+                             colour=colour_args({"_Matrix": 1, "_Range": 0}))
+    assert args[:8] == ["-f", "yuv4mpegpipe", "-i", "-", "-t", "1.001000", "-i", "in.mkv"]
+    pairs = _pairs(args[8:-1])
+    assert ("-c:v", "libx265") in pairs and ("-tag:v", "hvc1") in pairs
+    assert ("-colorspace", "bt709") in pairs and ("-color_range", "tv") in pairs
+    args, _ = encode_command("out.mkv", Encoding("x265", extra=("-x265-params", "aq-mode=3")), "in.mkv", [])
+    assert "-tag:v" not in args and args[-3:] == ["-x265-params", "aq-mode=3", "out.mkv"]
+    with pytest.raises(ValueError, match="cannot hold ffv1"):
+        encode_command("out.mp4", Encoding("ffv1"), "in.mkv", [])
+    with pytest.raises(ValueError, match=r"\.mkv, \.mp4, \.mov"):
+        encode_command("out.avi", Encoding(), "in.mkv", [])
+
+
+def test_video_args_defaults_and_errors():
+    assert Encoding().video_args() == ["-c:v", "libx264", "-crf", "18", "-preset", "medium"]
+    assert Encoding("x265", crf=22.5, preset="slow").video_args() == ["-c:v", "libx265", "-crf", "22.5", "-preset", "slow"]
+    assert Encoding("ffv1").video_args()[:2] == ["-c:v", "ffv1"] and "-crf" not in Encoding("ffv1").video_args()
+    with pytest.raises(ValueError, match="lossless"):
+        Encoding("ffv1", crf=10).video_args()
+    with pytest.raises(ValueError, match="preset must be one of"):
+        Encoding(preset="fastest").video_args()
+    with pytest.raises(ValueError, match="codec must be one of x264, x265, ffv1"):
+        Encoding("vp9").video_args()
+
+
+@pytest.mark.parametrize("name, codec", [("ep.x265.mkv", "x265"), ("ep.HEVC.mp4", "x265"), ("ep.h265.mov", "x265"),
+                                         ("ep.ffv1.mkv", "ffv1"), ("ep.x264.mp4", "x264"), ("ep.mkv", "x264"),
+                                         ("my.show.01.mkv", "x264"), ("/a.x265/b.mkv", "x264")])
+def test_codec_from_the_output_name(name, codec):
+    assert codec_for(name) == codec
+
+
+def test_colour_args_leave_out_unspecified_values():
+    assert colour_args({"_Matrix": 1, "_Primaries": 1, "_Transfer": 1, "_Range": 1}) == [
+        "-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709", "-color_range", "pc"]
+    assert colour_args({"_Matrix": 2, "_Primaries": 2, "_Transfer": 2}) == []
+
+
+def test_find_ffmpeg_has_the_default_encoders_and_names_what_is_missing():
+    found = find_ffmpeg(["libx264", "libx265", "ffv1", "aac"])
+    assert found.origin in ("PATH", "imageio-ffmpeg") and found.path in found.describe()
+    with pytest.raises(FFmpegNotFound, match="lacks no_such_encoder"):
+        find_ffmpeg(["no_such_encoder"])

@@ -1,0 +1,437 @@
+"""``vsanimsplat run`` end to end on a small generated clip with audio, subtitles and chapters.
+
+Files are checked with PyAV (the ``av`` wheel of the test extra): a fresh machine has no ffprobe.
+The cheap ``blend`` model keeps each run to a second or two; tests of the flow models skip
+when their weights are not installed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+import vapoursynth as vs
+from PIL import Image
+
+from vsanimsplat.cli import main, parse_fps
+from vsanimsplat.ffmpeg import Encoding, encode_command, find_ffmpeg, write_rgb_video
+from vsanimsplat.flo import read_flo
+from vsanimsplat.job import EncodeError, Progress, Target, encode
+from vsanimsplat.models.weights import WeightsError, load_weights
+from vsanimsplat.testing import Scene, animate, cadence
+
+ROOT = Path(__file__).resolve().parents[1]
+VSPIPE = Path(sys.executable).with_name("vspipe")
+RATE = Fraction(24000, 1001)
+HOLDS = cadence([2, 3, 2, 1, 4], 20)[:19]  # 44 frames, 1.835 s
+SIZE = (160, 96)
+
+
+@dataclass
+class Source:
+    path: Path
+    frames: int
+    duration: Fraction
+
+
+@pytest.fixture(scope="module")
+def source(tmp_path_factory) -> Source:
+    """A lossless x264 mkv at 24000/1001 fps on mixed holds (so the drawings are exact), with an AAC sine,
+    SRT subtitles and two chapters."""
+    folder = tmp_path_factory.mktemp("source")
+    animation = animate(Scene(*SIZE, seed=3, speed=3.0), HOLDS)
+    duration = sum(HOLDS) / RATE
+    (folder / "subs.srt").write_text("1\n00:00:00,200 --> 00:00:00,900\nhello\n\n2\n00:00:01,100 --> 00:00:01,800\nworld\n")
+    (folder / "chapters.txt").write_text(
+        ";FFMETADATA1\n[CHAPTER]\nTIMEBASE=1/1000\nSTART=0\nEND=1000\ntitle=Part A\n"
+        f"[CHAPTER]\nTIMEBASE=1/1000\nSTART=1000\nEND={math.floor(duration * 1000)}\ntitle=Part B\n"
+    )
+    inputs = ["-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=48000:duration={float(duration)}",
+              "-i", str(folder / "subs.srt"), "-f", "ffmetadata", "-i", str(folder / "chapters.txt")]
+    codecs = ["-map", "0:v", "-map", "1:a", "-map", "2:s", "-map_chapters", "3", "-c:v", "libx264", "-qp", "0",
+              "-pix_fmt", "yuv420p", "-c:a", "aac", "-c:s", "srt"]
+    path = folder / "cartoon.mkv"
+    write_rgb_video(animation.frames, path, RATE, codec_args=codecs, extra_inputs=inputs)
+    return Source(path, sum(HOLDS), duration)
+
+
+@dataclass
+class Track:
+    kind: str
+    codec: str
+    packets: int
+    end: float  # seconds: the latest packet's pts + duration
+    rate: Fraction | None  # video only
+    size: tuple[int, int] | None  # video only
+
+
+def probe(path: Path) -> tuple[dict[str, Track], list[tuple[float, str]]]:
+    """The first video, audio and subtitle track of a media file, and its chapters (start in seconds, title)."""
+    with av.open(str(path)) as container:
+        streams = {}
+        for stream in container.streams:
+            if stream.type in ("video", "audio", "subtitle") and stream.type not in streams:
+                streams[stream.type] = stream
+        packets = dict.fromkeys(streams, 0)
+        ends = dict.fromkeys(streams, 0.0)
+        kinds = {stream.index: kind for kind, stream in streams.items()}
+        for packet in container.demux(list(streams.values())):
+            if packet.pts is not None:
+                kind = kinds[packet.stream.index]
+                packets[kind] += 1
+                ends[kind] = max(ends[kind], float((packet.pts + (packet.duration or 0)) * packet.time_base))
+        tracks = {}
+        for kind, stream in streams.items():
+            video = kind == "video"
+            tracks[kind] = Track(kind, stream.codec_context.name, packets[kind], ends[kind],
+                                 Fraction(stream.average_rate) if video else None,
+                                 (stream.codec_context.width, stream.codec_context.height) if video else None)
+        chapters = [(float(c["start"] * c["time_base"]), c["metadata"].get("title", "")) for c in container.chapters()]
+    return tracks, chapters
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(["run", *map(str, argv)])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if ".partial" in p.name)
+
+
+def test_end_to_end_keeps_audio_subtitles_and_chapters_in_sync(source, tmp_path, capsys):
+    output = tmp_path / "smooth.mkv"
+    code, out, err = run(capsys, source.path, "-o", output, "--model", "blend", "--fps", "60000/1001")
+    assert code == 0, err
+    rate = Fraction(60000, 1001)
+    frames = math.ceil(source.duration * rate)
+    tracks, chapters = probe(output)
+    before, chapters_before = probe(source.path)
+    video, audio = tracks["video"], tracks["audio"]
+    assert video.codec == "h264" and video.packets == frames and video.size == SIZE
+    assert abs(video.rate / rate - 1) < 1e-4  # Matroska stores times in ms
+    assert abs(video.end - float(source.duration)) < float(1 / rate)
+    assert audio.codec == "aac" and audio.packets == before["audio"].packets
+    assert audio.end == pytest.approx(before["audio"].end, abs=1e-3)
+    assert tracks["subtitle"].codec == before["subtitle"].codec == "srt" and tracks["subtitle"].packets == 2
+    assert tracks["subtitle"].end == pytest.approx(before["subtitle"].end, abs=1e-3)
+    assert chapters == chapters_before == [(0.0, "Part A"), (1.0, "Part B")]
+    assert f"drawings: {len(HOLDS)} in {source.frames} source frames" in out
+    assert f"{frames} frames, 160x96 at 60000/1001 fps" in out and "x264" in out
+    assert f"encoding: {frames}/{frames} frames (100%)" in err  # plain progress lines: stderr is no terminal
+    assert leftovers(tmp_path) == []
+
+
+def test_mp4_x265_by_name_seed_spellings_and_resize(source, tmp_path, capsys):
+    output = tmp_path / "short.hevc.mp4"
+    code, out, err = run(capsys, source.path, "-o", output, "--model", "blend", "--fps", "2", "--second", "1",
+                         "--width", "80", "--threshold", "40", "--preset", "ultrafast")
+    assert code == 0, err
+    kept = math.ceil(RATE)  # source frames starting within the first second
+    frames = math.ceil(kept / RATE * 2 * RATE)
+    tracks, _ = probe(output)
+    video, audio = tracks["video"], tracks["audio"]
+    assert video.codec == "hevc" and video.packets == frames == 48 and video.size == (80, 48)
+    assert video.rate == 2 * RATE  # MP4 keeps exact times
+    assert audio.codec == "aac" and abs(audio.end - float(kept / RATE)) < 0.03  # cut at AAC-frame granularity
+    assert tracks["subtitle"].codec == "mov_text"
+    assert "converted to mov_text" in err and "x265" in out
+
+
+def test_emit_vpy_through_vspipe_gives_the_frames_of_the_command(source, tmp_path, capsys):
+    output, script = tmp_path / "lossless.mkv", tmp_path / "job.vpy"
+    code, _, err = run(capsys, source.path, "-o", output, "--codec", "ffv1", "--model", "blend", "--factor", "5/2",
+                       "--emit-vpy", script)
+    assert code == 0, err
+    text = script.read_text()
+    assert "vsanimsplat.dedupe(clip" in text and "factor=Fraction(5, 2)" in text and "# Encode:  vspipe -c y4m" in text
+    ffmpeg = find_ffmpeg().path
+    piped = subprocess.run(f"{VSPIPE} -c y4m {script} - | {ffmpeg} -hide_banner -f yuv4mpegpipe -i - -f framemd5 -",
+                           shell=True, capture_output=True, text=True, check=True)
+    encoded = subprocess.run([ffmpeg, "-hide_banner", "-i", str(output), "-map", "0:v", "-f", "framemd5", "-"],
+                             capture_output=True, text=True, check=True)
+
+    def hashes(text: str) -> list[str]:
+        return [line.rsplit(",", 1)[1].strip() for line in text.splitlines() if line and not line.startswith("#")]
+
+    assert hashes(piped.stdout) == hashes(encoded.stdout)
+    assert len(hashes(encoded.stdout)) == math.ceil(source.duration * RATE * Fraction(5, 2))
+    assert len(set(hashes(encoded.stdout))) > len(HOLDS)  # in-betweens, not only the drawings
+
+
+def test_example_fansub_script_runs_through_vspipe(source):
+    example = ROOT / "examples" / "fansub.vpy"
+    command = [str(VSPIPE), "-a", f"src={source.path}", "-a", "model=blend", "-c", "y4m", str(example), "-"]
+    done = subprocess.run(command, capture_output=True, check=True)
+    header, _, body = done.stdout.partition(b"\n")
+    fields = dict((f[:1], f[1:]) for f in header.decode().split()[1:])
+    assert (fields["W"], fields["H"], fields["F"]) == ("160", "96", "60000:1001")
+    frames = body.count(b"FRAME\n")
+    assert frames == math.ceil(source.duration * Fraction(60000, 1001))
+    assert len(body) == frames * (len(b"FRAME\n") + 160 * 96 * 3 // 2)
+
+
+def _weights(name: str) -> None:
+    try:
+        load_weights(name)
+    except WeightsError as missing:
+        pytest.skip(f"needs the weights of model {name!r} ({missing})")
+
+
+@pytest.mark.slow
+def test_flow_is_the_motion_of_the_first_pair_of_drawings(tmp_path, capsys):
+    """A smooth texture moving (16, -8) px per drawing, on twos: the .flo holds that motion (4-20 s on 2 shared cores).
+
+    The splat and GMFSS models run GMFlow at half resolution, and GMFlow as published matches at
+    1/4 of that: whole-cell shifts (multiples of 8 px here) at 192+ half-resolution rows come out
+    within a fraction of a pixel (see tests/test_nets_gmflow.py), other shifts quantised."""
+    _weights("splat")
+    width, height, (dx, dy), margin = 384, 384, (16, -8), 64
+    rng = np.random.default_rng(1)
+    cells = rng.integers(0, 256, size=((height + 2 * margin) // 8, (width + 4 * margin) // 8, 3), dtype=np.uint8)
+    big = np.asarray(Image.fromarray(cells).resize((width + 4 * margin, height + 2 * margin), Image.BICUBIC))
+    drawings = [big[margin - k * dy:margin - k * dy + height, 2 * margin - k * dx:2 * margin - k * dx + width]
+                for k in range(3)]  # drawing k shows the texture moved by k × (dx, dy)
+    video = tmp_path / "texture.mkv"
+    write_rgb_video([d for d in drawings for _ in range(2)], video, RATE,
+                    codec_args=("-c:v", "libx264", "-qp", "0", "-pix_fmt", "yuv444p"))
+    flow_path = tmp_path / "first.flo"
+    code, out, err = run(capsys, video, "--model", "splat", "--flow", flow_path, "--emit-vpy", tmp_path / "job.vpy")
+    assert code == 0, err
+    assert "drawings: 3 in 6 source frames" in out
+    flow = read_flo(flow_path)
+    assert flow.shape == (height, width, 2)
+    inner = flow[32:-32, 32:-32]
+    assert np.abs(inner.mean(axis=(0, 1)) - (dx, dy)).max() < 0.5
+    assert (np.hypot(*(inner - (dx, dy)).transpose(2, 0, 1)) < 1.0).mean() > 0.9
+
+
+@pytest.mark.slow
+def test_default_model_end_to_end(source, tmp_path, capsys):
+    """The default (union) model on half a second: a playable file with the in-betweens (~10 s on 2 cores)."""
+    _weights("union")
+    output = tmp_path / "union.mp4"
+    code, out, err = run(capsys, source.path, "-o", output, "--duration", "0.5", "-q")
+    assert code == 0, err
+    kept = math.ceil(RATE / 2)
+    tracks, _ = probe(output)
+    assert tracks["video"].packets == 2 * kept and tracks["video"].rate == 2 * RATE and "audio" in tracks
+
+
+def test_seed_script_is_a_thin_wrapper(source, tmp_path):
+    output = tmp_path / "seed.mkv"
+    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "run.py"), "--video", str(source.path),
+                           "--fps", "3", "--second", "0.5", "--width", "80", "--height", "48", "--threshold", "40",
+                           "--model", "blend", "-o", str(output), "-q"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    tracks, _ = probe(output)
+    kept = math.ceil(RATE / 2)
+    assert tracks["video"].packets == 3 * kept and tracks["video"].size == (80, 48)
+    assert abs(tracks["video"].rate / (3 * RATE) - 1) < 1e-4
+
+
+# --- failures: each a clear message, a documented exit code, and no output file ---
+
+
+def test_missing_input(tmp_path, capsys):
+    code, _, err = run(capsys, tmp_path / "nope.mkv", "-o", tmp_path / "out.mkv")
+    assert code == 2 and "input file not found" in err and not (tmp_path / "out.mkv").exists()
+
+
+def test_unreadable_input(tmp_path, capsys):
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(b"not a video at all" * 100)
+    code, _, err = run(capsys, junk, "-o", tmp_path / "out.mkv", "--model", "blend")
+    assert code == 2 and "cannot read" in err and str(junk) in err
+    assert not (tmp_path / "out.mkv").exists()
+
+
+def test_missing_output_directory(source, tmp_path, capsys):
+    code, _, err = run(capsys, source.path, "-o", tmp_path / "no" / "such" / "out.mkv", "--model", "blend")
+    assert code == 2 and "output directory does not exist" in err
+
+
+def test_existing_output_needs_overwrite(source, tmp_path, capsys):
+    output = tmp_path / "out.mkv"
+    output.write_bytes(b"keep me")
+    code, _, err = run(capsys, source.path, "-o", output, "--model", "blend")
+    assert code == 2 and "--overwrite" in err and output.read_bytes() == b"keep me"
+    code, _, err = run(capsys, source.path, "-o", output, "--model", "blend", "--overwrite", "--duration", "0.3")
+    assert code == 0, err
+    assert probe(output)[0]["video"].packets > 0
+
+
+def test_bad_option_values(source, tmp_path, capsys):
+    for argv in (["--fps", "0"], ["--factor", "1"], ["--crf", "60"], ["--preset", "fastest"], ["--width", "-4"]):
+        with pytest.raises(SystemExit) as exit_:
+            main(["run", str(source.path), "-o", str(tmp_path / "out.mkv"), *argv])
+        assert exit_.value.code == 2
+        assert argv[0] in capsys.readouterr().err
+    code, _, err = run(capsys, source.path, "-o", tmp_path / "out.mp4", "--codec", "ffv1", "--model", "blend")
+    assert code == 2 and "cannot hold ffv1" in err
+    code, _, err = run(capsys, source.path, "-o", tmp_path / "out.avi", "--model", "blend")
+    assert code == 2 and ".mkv, .mp4, .mov" in err
+    code, _, err = run(capsys, source.path, "--model", "blend", "--flow", tmp_path / "f.flo", "--emit-vpy",
+                       tmp_path / "job.vpy")
+    assert code == 2 and "--flow needs a model that estimates optical flow" in err
+
+
+def test_ffmpeg_missing(source, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no ffmpeg on PATH …
+    monkeypatch.setenv("IMAGEIO_FFMPEG_EXE", str(tmp_path / "no-ffmpeg"))  # … nor from imageio-ffmpeg
+    code, _, err = run(capsys, source.path, "-o", tmp_path / "out.mkv", "--model", "blend")
+    assert code == 3 and "no usable ffmpeg" in err and "pip install imageio-ffmpeg" in err
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0
+    assert "no usable ffmpeg" in capsys.readouterr().out
+
+
+def test_ffmpeg_failing_shows_its_messages(source, tmp_path, capsys):
+    output = tmp_path / "out.mkv"
+    code, _, err = run(capsys, source.path, "-o", output, "--model", "blend", "--encoder-args", "-pix_fmt nosuchformat")
+    assert code == 1 and "ffmpeg failed" in err and "nosuchformat" in err
+    assert not output.exists() and leftovers(tmp_path) == []
+
+
+def test_missing_weights_name_the_fetch_command(source, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("VSANIMSPLAT_MODEL_DIR", str(tmp_path / "empty"))
+    code, _, err = run(capsys, source.path, "-o", tmp_path / "out.mkv", "--model", "splat")
+    assert code == 3 and "models fetch splat" in err and not (tmp_path / "out.mkv").exists()
+
+
+def test_interrupt_leaves_no_file(source, tmp_path):
+    """Ctrl-C while encoding: exit 130, and neither the output nor its temporary file is left.
+
+    ffmpeg is the real one behind a wrapper that reads its input at the native frame rate
+    (``-re``), so the encode lasts about two seconds and the interrupt lands in the middle.
+    """
+    wrapper = tmp_path / "bin" / "ffmpeg"
+    wrapper.parent.mkdir()
+    wrapper.write_text(f"#!/bin/sh\nexec {find_ffmpeg().path} -re \"$@\"\n")
+    wrapper.chmod(0o755)
+    output = tmp_path / "out.mkv"
+    env = {**os.environ, "PATH": f"{wrapper.parent}{os.pathsep}{os.environ['PATH']}"}
+    process = subprocess.Popen([sys.executable, "-m", "vsanimsplat", "run", str(source.path), "-o", str(output),
+                                "--model", "blend", "-v"], env=env, stderr=subprocess.PIPE, text=True,
+                               process_group=0)
+    deadline = time.monotonic() + 60
+    while not leftovers(tmp_path) and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert leftovers(tmp_path), "the encode never started"
+    os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C sends to the terminal's foreground process group
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130 and "interrupted" in err and f"from PATH ({wrapper})" in err
+    assert not output.exists() and leftovers(tmp_path) == []
+
+
+# --- pieces: the --fps spelling, progress lines, turning steps off ---
+
+
+@pytest.mark.parametrize("text, value, is_rate", [("3", 3, False), ("2.5", Fraction(5, 2), False), ("8", 8, False),
+                                                  ("9", 9, True), ("60", 60, True), ("24/1", 24, True),
+                                                  ("60000/1001", Fraction(60000, 1001), True)])
+def test_fps_is_a_factor_when_small_and_without_a_slash(text, value, is_rate):
+    assert parse_fps(text) == Target(Fraction(value), is_rate)
+
+
+@pytest.mark.parametrize("text", ["1", "0", "-3", "0/1", "fast", "1/0"])
+def test_fps_refuses_what_cannot_raise_the_rate(text):
+    with pytest.raises(argparse.ArgumentTypeError):
+        parse_fps(text)
+
+
+class _Log(io.StringIO):
+    def isatty(self) -> bool:
+        return False
+
+
+def test_progress_prints_plain_lines_every_interval_and_at_the_end():
+    log = _Log()
+    progress = Progress("encoding", stream=log, interval=3600)
+    for done in range(1, 11):
+        progress.update(done, 10)
+    lines = log.getvalue().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("encoding: 10/10 frames (100%), ")
+    every = _Log()
+    progress = Progress("encoding", stream=every, interval=0)
+    for done in range(1, 4):
+        progress.update(done, 3)
+    assert len(every.getvalue().splitlines()) == 3
+    silent = _Log()
+    Progress("encoding", stream=silent, enabled=False).update(3, 3)
+    assert silent.getvalue() == ""
+
+
+def test_progress_line_has_rate_and_eta():
+    progress = Progress("encoding", stream=_Log())
+    assert progress.line(30, 120, 10.0) == "encoding: 30/120 frames (25%), 3.00 fps, ETA 0:30"
+    assert progress.line(1, 7202, 1.0) == "encoding: 1/7202 frames (0%), 1.00 fps, ETA 2:00:01"
+    assert progress.line(0, 10, 0.0).endswith("0.00 fps, ETA ?")
+
+
+def test_steps_turned_off_and_rgb_input(tmp_path, capsys):
+    """--no-dedupe and --no-fill leave their lines out of the graph; RGB is interpolated as RGB, encoded as YUV 4:4:4."""
+    animation = animate(Scene(*SIZE, seed=4), [2, 2, 2])
+    video = tmp_path / "rgb.mkv"
+    write_rgb_video(animation.frames, video, RATE, codec_args=("-c:v", "ffv1", "-pix_fmt", "gbrp"))
+    script, output = tmp_path / "job.vpy", tmp_path / "out.mkv"
+    code, out, err = run(capsys, video, "-o", output, "--no-dedupe", "--model", "blend", "--emit-vpy", script)
+    assert code == 0, err
+    lines = [line for line in script.read_text().splitlines() if line.startswith("clip = ")]
+    assert [line.split("(")[0] for line in lines] == [
+        "clip = vsanimsplat.open_video", "clip = vsanimsplat.interpolate", "clip = vsanimsplat.fill_holes",
+        "clip = core.resize.Bicubic"]
+    assert "format=vs.YUV444P8" in lines[-1]
+    assert "not looked for (--no-dedupe): 6 source frames" in out
+    with av.open(str(output)) as container:
+        assert container.streams.video[0].codec_context.pix_fmt == "yuv444p"
+    code, out, err = run(capsys, video, "--no-fill", "--model", "blend", "--emit-vpy", script)
+    assert code == 0, err
+    assert "vsanimsplat.dedupe(clip" in script.read_text() and "fill_holes" not in script.read_text()
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_is_a_bar_on_a_terminal():
+    terminal = _Terminal()
+    progress = Progress("encoding", stream=terminal)
+    for done in range(1, 6):
+        progress.update(done, 5)
+    progress.close()
+    assert "encoding" in terminal.getvalue() and "5/5" in terminal.getvalue() and "frame/s" in terminal.getvalue()
+
+
+def test_a_frame_that_fails_stops_the_encode_and_leaves_no_file(tmp_path):
+    blank = vs.core.std.BlankClip(width=64, height=48, format=vs.YUV420P8, length=24, fpsnum=24)
+
+    def frame(n: int) -> vs.VideoNode:
+        if n == 10:
+            raise vs.Error("frame 10 is broken")
+        return blank
+
+    clip = blank.std.FrameEval(frame)
+    source, output = tmp_path / "source.mkv", tmp_path / "out.mkv"
+    write_rgb_video([np.zeros((48, 64, 3), np.uint8)] * 24, source, Fraction(24))
+    args, _ = encode_command(output, Encoding(), source, [])
+    with pytest.raises(EncodeError, match="frame 10 is broken"):
+        encode(clip, find_ffmpeg(), args, output, Progress("encoding", enabled=False))
+    assert not output.exists() and leftovers(tmp_path) == []
+    encode(blank, find_ffmpeg(), args, output, Progress("encoding", enabled=False))
+    assert probe(output)[0]["video"].packets == 24

@@ -1,0 +1,465 @@
+"""The ``vsanimsplat run`` job: the filter graph, its ``.vpy`` text, and encoding it through ffmpeg.
+
+The graph is a list of :class:`Step` s, each one line of a ``.vpy`` script
+(``clip = function(clip, key=value, …)``). :func:`build_graph` applies the steps to make the
+clip the command encodes, and :func:`script_text` prints the same steps as the script
+``--emit-vpy`` writes, so the two cannot differ.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import secrets
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import TextIO
+
+import numpy as np
+import torch
+import vapoursynth as vs
+from tqdm import tqdm
+
+from . import __version__
+from .ffmpeg import FFmpeg
+from .filters import dedupe, fill_holes, interpolate
+from .filters.dedupe import DEFAULT_THRESHOLD, DEFAULT_TOLERANCE
+from .filters.fill_holes import FILL_MODES
+from .filters.frames import ColourSpace, duration_of, frame_to_tensor
+from .filters.interpolate import DEFAULT_SCENE_THRESHOLD
+from .filters.source import open_video
+from .models import DEFAULT_MODEL, Model, load_model
+
+__all__ = [
+    "EncodeError",
+    "Graph",
+    "JobOptions",
+    "Progress",
+    "Step",
+    "Target",
+    "build_graph",
+    "encode",
+    "first_pair_flow",
+    "load_job_model",
+    "script_text",
+]
+
+
+@dataclass(frozen=True)
+class Target:
+    """The output rate: a factor of the source's rate, or a rate in frames per second.
+
+    | field | type | meaning |
+    |---|---|---|
+    | `value` | Fraction | the factor (> 1) or the rate (> 0) |
+    | `is_rate` | bool | True: ``value`` is a rate; False: a factor |
+    """
+
+    value: Fraction
+    is_rate: bool
+
+    def interpolate_kwargs(self) -> dict[str, object]:
+        """The keyword arguments of :func:`vsanimsplat.interpolate` that ask for this rate."""
+        if self.is_rate:
+            return {"fps_num": self.value.numerator, "fps_den": self.value.denominator}
+        return {"factor": self.value.numerator if self.value.denominator == 1 else self.value}
+
+
+@dataclass(frozen=True)
+class JobOptions:
+    """What to make of the input, one field per command-line option of ``vsanimsplat run``.
+
+    | field | type | default | meaning (option) |
+    |---|---|---|---|
+    | `input` | Path | | the video file (INPUT) |
+    | `input_fps` | Fraction or None | None | assumed constant input rate (``--input-fps``) |
+    | `vfr` | bool | False | keep the file's timestamps (``--vfr``) |
+    | `seconds` | Fraction or None | None | process only the first seconds (``--duration``) |
+    | `width`, `height` | int or None | None | output size (``--width``, ``--height``); one alone keeps the aspect ratio |
+    | `dedupe` | bool | True | find the drawings first (``--no-dedupe`` turns it off) |
+    | `threshold`, `tolerance`, `chroma` | | dedupe's defaults | drawing detection (``--threshold``, ``--tolerance``, ``--chroma``) |
+    | `target` | Target | factor 2 | output rate (``--factor``, ``--fps``) |
+    | `model`, `device`, `fp16` | | "union", None, False | the model (``--model``, ``--device``, ``--fp16``) |
+    | `max_hold` | int or None | None | ``interpolate``'s pause rule (``--max-hold``) |
+    | `scene_threshold` | float | 0.05 | scene-cut threshold (``--scene-threshold``) |
+    | `fill` | bool | True | fill the holes (``--no-fill`` turns it off) |
+    | `fill_mode` | str | "blend" | how (``--fill-mode``) |
+    """
+
+    input: Path
+    input_fps: Fraction | None = None
+    vfr: bool = False
+    seconds: Fraction | None = None
+    width: int | None = None
+    height: int | None = None
+    dedupe: bool = True
+    threshold: int | float = DEFAULT_THRESHOLD
+    tolerance: int = DEFAULT_TOLERANCE
+    chroma: bool = False
+    target: Target = Target(Fraction(2), is_rate=False)
+    model: str = DEFAULT_MODEL
+    device: str | None = None
+    fp16: bool = False
+    max_hold: int | None = None
+    scene_threshold: float = DEFAULT_SCENE_THRESHOLD
+    fill: bool = True
+    fill_mode: str = FILL_MODES[0]
+
+
+@dataclass(frozen=True)
+class Code:
+    """A value written in the script as Python source: ``Code("vs.YUV444P16", vs.YUV444P16)``."""
+
+    text: str
+    value: object
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+@dataclass(frozen=True)
+class Step:
+    """One line of the graph: ``clip = name(clip, *args, **kwargs)``, with a comment above it.
+
+    | field | type | meaning |
+    |---|---|---|
+    | `name` | str | the function as the script calls it (``core.std.Trim``, ``vsanimsplat.dedupe``) |
+    | `function` | callable | that function |
+    | `kwargs` | dict | keyword arguments (values print with ``repr``; :class:`Code` prints as its text) |
+    | `comment` | str | what the step does and which option made it |
+    | `args` | tuple | positional arguments |
+    | `takes_clip` | bool | whether the clip so far is the first argument |
+    """
+
+    name: str
+    function: Callable[..., vs.VideoNode]
+    kwargs: dict[str, object]
+    comment: str
+    args: tuple = ()
+    takes_clip: bool = True
+
+    def line(self) -> str:
+        """The step as a line of Python."""
+        args = (["clip"] if self.takes_clip else []) + [repr(a) for a in self.args]
+        args += [f"{key}={value!r}" for key, value in self.kwargs.items()]
+        return f"clip = {self.name}({', '.join(args)})"
+
+    def apply(self, clip: vs.VideoNode | None, runtime: Mapping[str, object] | None = None) -> vs.VideoNode:
+        """Run the step on ``clip``; ``runtime`` adds keyword arguments the script leaves out (progress bars,
+        the model object loaded from the model name the script names)."""
+        kwargs = {k: v.value if isinstance(v, Code) else v for k, v in self.kwargs.items()}
+        return self.function(*([clip] if self.takes_clip else []), *self.args, **{**kwargs, **(runtime or {})})
+
+
+_IMPORTS = """\
+import vapoursynth as vs
+from vapoursynth import core
+
+import vsanimsplat
+"""
+
+
+@dataclass
+class Graph:
+    """The job's clips and the steps that made them.
+
+    | field | type | meaning |
+    |---|---|---|
+    | `steps` | list[Step] | the graph as script lines |
+    | `clip` | vs.VideoNode | the output: what ffmpeg encodes |
+    | `source_frames` | int | frames of the input that are processed |
+    | `seconds` | Fraction or None | their duration when ``--duration`` cut the input, else None |
+    | `drawings` | vs.VideoNode | what ``interpolate`` reads: the drawings, or every frame with ``--no-dedupe`` |
+    """
+
+    steps: list[Step] = field(default_factory=list)
+    clip: vs.VideoNode | None = None
+    source_frames: int = 0
+    seconds: Fraction | None = None
+    drawings: vs.VideoNode | None = None
+
+    def add(self, step: Step, runtime: Mapping[str, object] | None = None) -> vs.VideoNode:
+        """Apply ``step`` to the clip so far and remember it."""
+        self.clip = step.apply(self.clip, runtime)
+        self.steps.append(step)
+        return self.clip
+
+
+def _frames_within(clip: vs.VideoNode, seconds: Fraction) -> tuple[int, Fraction]:
+    """How many leading frames start before ``seconds``, and their total duration."""
+    if clip.fps > 0:
+        count = min(clip.num_frames, math.ceil(seconds * clip.fps))
+        return count, count / Fraction(clip.fps)
+    total = Fraction(0)
+    for n in range(clip.num_frames):
+        if total >= seconds:
+            return n, total
+        total += duration_of(clip.get_frame(n).props, clip, n, "run")
+    return clip.num_frames, total
+
+
+def _output_size(clip: vs.VideoNode, width: int | None, height: int | None) -> tuple[int, int]:
+    """The size asked for; one side alone keeps the aspect ratio (rounded to what the format allows)."""
+    fmt = clip.format
+    step_w, step_h = (1, 1) if fmt.color_family == vs.RGB else (1 << fmt.subsampling_w, 1 << fmt.subsampling_h)
+    if width is None and height is not None:
+        width = max(step_w, round(clip.width * height / clip.height / step_w) * step_w)
+    if height is None and width is not None:
+        height = max(step_h, round(clip.height * width / clip.width / step_h) * step_h)
+    if width is None or height is None:
+        return clip.width, clip.height
+    if width % step_w or height % step_h:
+        raise ValueError(f"--width must be a multiple of {step_w} and --height of {step_h} for {fmt.name} video, "
+                         f"got {width}x{height}")
+    return width, height
+
+
+def _y4m_format(fmt: vs.VideoFormat) -> str | None:
+    """The format name to convert to for y4m (YUV or GRAY, integer), or None when ``fmt`` can go as it is."""
+    if fmt.color_family in (vs.YUV, vs.GRAY) and fmt.sample_type == vs.INTEGER:
+        return None
+    bits = 16 if fmt.sample_type == vs.FLOAT else fmt.bits_per_sample
+    return f"YUV444P{bits}"
+
+
+def build_graph(options: JobOptions, model: Model | None = None, progress: bool | None = None) -> Graph:
+    """Build the job's graph: source → trim → dedupe → resize → interpolate → fill_holes (→ YUV for y4m).
+
+    | parameter | type | default | meaning |
+    |---|---|---|---|
+    | `options` | JobOptions | | what to make |
+    | `model` | Model or None | None | the model loaded for ``options.model`` (:func:`load_job_model`); None: ``interpolate`` loads it by name |
+    | `progress` | bool or None | None | progress bars of the analysis passes (dedupe, interpolate) on stderr; None = the filters' default |
+
+    Reads the clip once for the drawings and once for the timing. Raises ``vs.Error`` or
+    ValueError (naming the option) when the input or the options do not fit.
+    """
+    graph = Graph()
+    source_kwargs = {**({"fps": options.input_fps} if options.input_fps else {}), **({"vfr": True} if options.vfr else {})}
+    source = graph.add(Step("vsanimsplat.open_video", open_video, source_kwargs,
+                            "the source, at the file's constant rate (BestSource)" if not options.vfr
+                            else "the source, with the file's own timestamps (--vfr)",
+                            args=(str(options.input.resolve()),), takes_clip=False))
+    graph.source_frames = source.num_frames
+    if options.seconds is not None:
+        graph.source_frames, graph.seconds = _frames_within(source, options.seconds)
+        if graph.source_frames < source.num_frames:
+            graph.add(Step("core.std.Trim", vs.core.std.Trim, {"length": graph.source_frames},
+                           f"only the first {float(options.seconds):g} s (--duration)"))
+    if options.dedupe:
+        graph.add(Step("vsanimsplat.dedupe", dedupe,
+                       {"threshold": options.threshold, "tolerance": options.tolerance, "chroma": options.chroma},
+                       "one frame per drawing, with its exact duration (--threshold, --tolerance, --chroma)"),
+                  {"progress": progress})
+    width, height = _output_size(graph.clip, options.width, options.height)
+    if (width, height) != (graph.clip.width, graph.clip.height):
+        graph.add(Step("core.resize.Spline36", vs.core.resize.Spline36, {"width": width, "height": height},
+                       "resize (--width/--height); after dedupe, which then sees the source's pictures"))
+    graph.drawings = graph.clip
+    settings = {**options.target.interpolate_kwargs(), "model": options.model}
+    settings.update({"device": options.device} if options.device else {})
+    settings.update({"fp16": True} if options.fp16 else {})
+    settings.update({"max_hold": options.max_hold} if options.max_hold is not None else {})
+    settings["scene_threshold"] = options.scene_threshold
+    graph.add(Step("vsanimsplat.interpolate", interpolate, settings,
+                   "in-betweens at their true times (--factor/--fps, --model, --scene-threshold …)"),
+              {"progress": progress, **({"model": model, "device": None, "fp16": False} if model is not None else {})})
+    if options.fill:
+        graph.add(Step("vsanimsplat.fill_holes", fill_holes, {"mode": options.fill_mode},
+                       "fill what splatting left empty from the two parent drawings (--fill-mode; --no-fill)"))
+    convert = _y4m_format(graph.clip.format)
+    if convert is not None:
+        graph.add(Step("core.resize.Bicubic", vs.core.resize.Bicubic,
+                       {"format": Code(f"vs.{convert}", getattr(vs, convert)), "matrix_s": "709"},
+                       "y4m carries YUV only: RGB becomes YUV 4:4:4 (BT.709)"))
+    return graph
+
+
+def script_text(graph: Graph, script_name: str, encode_command: Sequence[str]) -> str:
+    """The ``.vpy`` script of ``graph``, with the command that encodes it in its header.
+
+    | parameter | type | default | meaning |
+    |---|---|---|---|
+    | `graph` | Graph | | from :func:`build_graph` |
+    | `script_name` | str | | the script's file name, for the command lines in the header |
+    | `encode_command` | sequence of str | | the ffmpeg command (executable first) that reads y4m on stdin |
+    """
+    lines = [
+        f"# Written by `vsanimsplat run --emit-vpy` (vsanimsplat {__version__}): the graph the command encodes.",
+        "# Edit the values below; every line is an ordinary VapourSynth call.",
+        "#",
+        f"# Look:    vspipe --info {shlex.quote(script_name)}",
+        f"# Encode:  vspipe -c y4m {shlex.quote(script_name)} - | {shlex.join(encode_command)}",
+    ]
+    if any(isinstance(v, Fraction) for step in graph.steps for v in step.kwargs.values()):
+        lines += ["", "from fractions import Fraction"]
+    lines += ["", _IMPORTS]
+    for step in graph.steps:
+        lines += [f"# {step.comment}", step.line()]
+    lines += ["", "clip.set_output()", ""]
+    return "\n".join(lines)
+
+
+def load_job_model(options: JobOptions) -> Model:
+    """The model of ``options`` on its device (CUDA when available and no device is given).
+
+    | parameter | type | default | meaning |
+    |---|---|---|---|
+    | `options` | JobOptions | | ``model``, ``device`` and ``fp16`` are used |
+
+    Raises :class:`~vsanimsplat.models.WeightsError` naming the fetch command when its weights
+    are missing, ValueError/RuntimeError for a device or ``fp16`` that cannot be used.
+    """
+    device = options.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    return load_model(options.model, device=device, fp16=options.fp16)
+
+
+def first_pair_flow(drawings: vs.VideoNode, model: Model) -> np.ndarray:
+    """The optical flow from the first drawing to the second, (H, W, 2) float32 (u, v) in pixels.
+
+    | parameter | type | default | meaning |
+    |---|---|---|---|
+    | `drawings` | vs.VideoNode | | the clip ``interpolate`` reads (:attr:`Graph.drawings`) |
+    | `model` | Model | | a model that estimates flows (``model.has_flows``) |
+    """
+    if drawings.num_frames < 2:
+        raise ValueError("--flow needs two drawings, but the input holds only one")
+    rgb = ColourSpace(drawings, drawings.get_frame(0).props).to_rgbs(drawings)
+    first, second = (model.prepare(frame_to_tensor(rgb.get_frame(n))) for n in (0, 1))
+    forward, _ = model.flows(model.pair(first, second))
+    return forward[0].permute(1, 2, 0).cpu().numpy()
+
+
+class Progress:
+    """Frames done, rate and ETA: a tqdm bar on a terminal, else a plain line every ``interval`` seconds.
+
+    | parameter | type | default | meaning |
+    |---|---|---|---|
+    | `desc` | str | | what is counted (``"encoding"``) |
+    | `stream` | text stream | sys.stderr | where it goes |
+    | `enabled` | bool | True | False prints nothing |
+    | `interval` | float | 5.0 | seconds between plain lines |
+
+    :meth:`update` has the signature of ``VideoNode.output``'s ``progress_update``; the last
+    frame always gets a plain line.
+    """
+
+    def __init__(self, desc: str, stream: TextIO | None = None, enabled: bool = True, interval: float = 5.0) -> None:
+        self.desc = desc
+        self.stream = stream or sys.stderr
+        self.enabled = enabled
+        self.interval = interval
+        self.began = time.perf_counter()
+        self._bar: tqdm | None = None
+        self._last_line = self.began
+
+    def update(self, done: int, total: int) -> None:
+        """``done`` of ``total`` frames are written."""
+        if not self.enabled:
+            return
+        if self.stream.isatty():
+            if self._bar is None:
+                self._bar = tqdm(total=total, desc=self.desc, unit="frame", file=self.stream, dynamic_ncols=True)
+            self._bar.update(done - self._bar.n)
+            return
+        now = time.perf_counter()
+        if now - self._last_line >= self.interval or (done == total and done > 0):
+            self._last_line = now
+            print(self.line(done, total, now - self.began), file=self.stream, flush=True)
+
+    def line(self, done: int, total: int, elapsed: float) -> str:
+        """The plain progress line: ``encoding: 120/480 frames (25%), 3.20 fps, ETA 1:52``."""
+        rate = done / elapsed if elapsed > 0 else 0.0
+        if rate > 0:
+            left = round((total - done) / rate)
+            eta = f"{left // 3600}:{left // 60 % 60:02d}:{left % 60:02d}" if left >= 3600 else f"{left // 60}:{left % 60:02d}"
+        else:
+            eta = "?"
+        return f"{self.desc}: {done}/{total} frames ({100 * done // max(total, 1)}%), {rate:.2f} fps, ETA {eta}"
+
+    def close(self) -> None:
+        """End the bar (if any)."""
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds since the start."""
+        return time.perf_counter() - self.began
+
+
+class EncodeError(RuntimeError):
+    """ffmpeg failed, or a frame could not be made, while encoding; the message holds ffmpeg's stderr."""
+
+
+def encode(clip: vs.VideoNode, ffmpeg: FFmpeg, args: Sequence[str], output: Path, progress: Progress,
+           verbose: bool = False) -> None:
+    """Pipe ``clip`` as y4m into ffmpeg, writing a temporary file beside ``output``, renamed on success.
+
+    | parameter | type | default | meaning |
+    |---|---|---|---|
+    | `clip` | vs.VideoNode | | constant-rate YUV or GRAY clip |
+    | `ffmpeg` | FFmpeg | | the ffmpeg to run |
+    | `args` | sequence of str | | its arguments (:func:`~vsanimsplat.ffmpeg.encode_command`); the last, the output file, is replaced by the temporary file |
+    | `output` | Path | | the final file (replaced if it exists) |
+    | `progress` | Progress | | told about every frame |
+    | `verbose` | bool | False | print ffmpeg's warnings too, not only its errors |
+
+    No file is left under ``output``'s name unless the encode succeeded; the temporary file is
+    removed on any failure and on KeyboardInterrupt (which is re-raised). ffmpeg runs in its own
+    process group, so Ctrl-C reaches only this process, which then stops it. Raises
+    :class:`EncodeError` with ffmpeg's messages when it fails, or with the error of a frame.
+    """
+    temporary = output.with_name(f".{output.stem}.{secrets.token_hex(4)}.partial{output.suffix}")
+    command = [ffmpeg.path, "-hide_banner", "-nostats", "-loglevel", "warning" if verbose else "error",
+               "-y", *args[:-1], str(temporary)]
+    try:
+        with tempfile.TemporaryFile() as messages:
+            process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=messages,
+                                       process_group=0)
+            try:
+                failure = _feed(clip, process, progress)
+                code = process.wait()
+            except BaseException:
+                process.kill()
+                process.wait()
+                raise
+            finally:
+                progress.close()
+            messages.seek(0)
+            text = messages.read().decode(errors="replace").strip()
+        if failure is not None:
+            raise EncodeError(f"making a frame failed: {failure}")
+        if code != 0:
+            raise EncodeError(f"ffmpeg failed (exit code {code}): {text or 'no message'}\ncommand: {shlex.join(command)}")
+        if verbose and text:
+            print(text, file=sys.stderr)
+        os.replace(temporary, output)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def _feed(clip: vs.VideoNode, process: subprocess.Popen, progress: Progress) -> vs.Error | None:
+    """Write ``clip`` into ffmpeg's stdin; returns the error of a frame that failed, if any (ffmpeg is
+    then stopped, so it does not finish a file from part of the frames)."""
+    failure = None
+    try:
+        clip.output(process.stdin, y4m=True, progress_update=progress.update)
+    except BrokenPipeError:
+        pass  # ffmpeg stopped reading: its exit code and messages tell why
+    except vs.Error as error:
+        failure = error
+        process.kill()
+    try:
+        process.stdin.close()
+    except BrokenPipeError:
+        pass
+    return failure
