@@ -1,20 +1,23 @@
-"""The fast CPU path of :mod:`.softsplat`: the splatting loop compiled by Numba, for work without autograd.
+"""The fast CPU path of :mod:`.softsplat`: the splatting loops compiled by Numba, for work without autograd.
 
-Inference on the CPU (no tensor needing a gradient) runs here; training, the 16-bit-free fallbacks and every other
-device use the PyTorch path. The arithmetic is that of the PyTorch path, in the same precision and order per
-source: target ``(x + flow_x, y + flow_y)`` in the flow's dtype, bilinear weights ``(1-fy)(1-fx)`` …, value times
-source weight times bilinear weight; only the order in which sources are added on one target differs.
+Inference on the CPU (no tensor needing a gradient, float32 or float64 after the caller's promotion) runs here;
+training and every other device use the PyTorch path. The arithmetic is that of the PyTorch path, in the same
+precision and order per source: target ``(x + flow_x, y + flow_y)`` in the flow's dtype, bilinear weights
+``(1-fy)(1-fx)`` …, value times source weight times bilinear weight; only the order in which sources are added on
+one target differs.
 
-The work is split over torch's CPU threads (``torch.get_num_threads()``), each task filling its own accumulator,
-so no two threads ever write one address:
+One accumulator, interleaved (plane fastest) and padded by one pixel, so a source's four targets are four runs
+of adjacent memory behind one bounds check. Its planes: the C values times the weight, the weight alone (the
+normaliser), the bilinear weight alone (the coverage, for the hole mask) as needed. Threads (as many as
+``torch.get_num_threads()``, on a shared pool) take bands of source rows in two phases, even bands then odd
+ones; the bands of a phase run at once only when the accumulator rows they can reach (found by a first pass
+over the flow) are disjoint, else one after the other, so no two threads ever add to one address and the
+result does not depend on the thread count's timing. A second pass divides by the normaliser into the output
+and zeroes the accumulator, which is kept for the next call of the same size: faulting in fresh pages costs
+more than splatting into warm ones.
 
-- few planes (colour images: C + 1 or C + 2 planes): bands of source rows, each with a whole accumulator, added
-  up at the end;
-- many planes (feature maps): groups of planes, each with its own slice of the planes, for all rows.
-
-Accumulators are interleaved (plane fastest) and padded by one pixel, so a source's four targets are two pairs
-of adjacent runs of memory and need one bounds check. Numba compiles the loop on first use (about a second per
-plane count and dtype) and caches it on disk beside the package or in the user cache.
+Numba compiles the loops on first use (about a second per plane count, dtype and memory layout) and caches
+them on disk beside the package or in the user cache.
 """
 
 from __future__ import annotations
@@ -31,10 +34,6 @@ import torch
 from torch import Tensor
 
 __all__ = ["usable", "splat"]
-
-_GROUP_PLANES = 16
-"""From this many planes on, threads split the planes rather than the rows."""
-
 
 @functools.cache
 def _numba():
@@ -200,24 +199,20 @@ def splat(
     cuts = [n * h * i // blocks for i in range(blocks + 1)]
     spans = list(zip(cuts, cuts[1:]))
     accumulate, normalise = _kernels(planes)
-    dtype = values.numpy().dtype
+    values, flow = values.detach().numpy(), flow.detach().numpy()
+    dtype = values.dtype
     none = np.zeros((0, 0, 0), dtype)
-    flow_array = flow.numpy()
-
-    # One accumulator for all threads. Bands of rows run two phases, even bands then odd bands; within a phase
-    # the bands run at once when no two of them reach a common accumulator row, else one after the other.
-    # NumPy allocates: fresh pages of its large arrays cost less to fault in than torch's (measured: 4 ms / 16 ms
-    # for 66 MB on the benchmark machine).
+    # NumPy allocates: its fresh pages cost less to fault in than torch's (4 ms against 16 ms for 66 MB here).
     acc = _take_zeroed((n, (h + 2) * (w + 2) * planes), dtype)
-    reach = list(_pool().map(lambda span: _target_rows()(flow_array, *span), spans))
-    weights = none if weight is None else weight[:, 0].numpy()
-    source = (values.numpy(), flow_array, weights, normaliser, acc)
+    reach = list(_pool().map(lambda span: _target_rows()(flow, *span), spans))
+    weights = none if weight is None else weight[:, 0].detach().numpy()
+    source = (values, flow, weights, normaliser, acc)
     for phase in (spans[0::2], reach[0::2]), (spans[1::2], reach[1::2]):
         _run(accumulate, source, *phase)
 
     out = np.empty((n, c, h, w), dtype)
     cover = np.empty((n, 1, h, w), dtype) if coverage else None
-    eps_array = np.zeros(0, dtype) if eps is None else eps.reshape(-1).expand(n).numpy()
+    eps_array = np.zeros(0, dtype) if eps is None else eps.detach().reshape(-1).expand(n).numpy()
     _run(normalise, (acc, eps_array, out, none if cover is None else cover[:, 0]), spans)
     _give_zeroed(acc)
     return torch.from_numpy(out), None if cover is None else torch.from_numpy(cover)
