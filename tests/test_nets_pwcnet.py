@@ -4,11 +4,10 @@ parameter count, and a short training run on synthetic translations that beats z
 from __future__ import annotations
 
 import io
-import time
 
 import pytest
 import torch
-import torch.nn.functional as F
+from torch import nn
 
 from vsanimsplat.nets.pwcnet import PWCNet
 
@@ -136,3 +135,79 @@ def test_mismatched_inputs_are_refused():
         PWCNet()(torch.rand(1, 3, 64, 64), torch.rand(1, 3, 64, 32))
     with pytest.raises(ValueError, match="img0 and img1"):
         PWCNet()(torch.rand(1, 1, 64, 64), torch.rand(1, 1, 64, 64))
+
+
+# --- learning: a short training run on synthetic translations ---
+
+SHIFTS = (-8, -4, 0, 4, 8)
+"""Motions, whole pixels at the 1/4 resolution where PWC-Net's last decoder and refiner work."""
+SIDE = 64
+
+
+def translated_pairs(count: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(first, second, motion (count, 2)): zero-mean white-noise textures of amplitude 16, the second picture the
+    first moved by (dx, dy) from SHIFTS. The amplitude matters to a short run: cost volumes are products of
+    features, so at 16 they outweigh the features beside them in the decoders' input from the first steps."""
+    margin = max(SHIFTS)
+    texture = (torch.rand(count, 3, SIDE + 2 * margin, SIDE + 2 * margin, generator=generator) - 0.5) * 16
+    motion = torch.tensor(SHIFTS)[torch.randint(len(SHIFTS), (count, 2), generator=generator)]
+    crop = slice(margin, margin + SIDE)
+    first = texture[:, :, crop, crop]
+    second = torch.stack(
+        [texture[i, :, margin - dy : margin - dy + SIDE, margin - dx : margin - dx + SIDE] for i, (dx, dy) in enumerate(motion.tolist())]
+    )
+    return first, second, motion.float()
+
+
+def end_point_error(flow: torch.Tensor, motion: torch.Tensor) -> float:
+    return float((flow - motion.view(-1, 2, 1, 1)).norm(dim=1).mean())
+
+
+def trainable_pwcnet() -> PWCNet:
+    """PWC-Net initialised for training from scratch: He initialisation for the leaky ReLUs, zero biases,
+    flow upsampling that starts as bilinear, and flow outputs that start at zero."""
+    net = PWCNet()
+    bilinear = torch.tensor([0.25, 0.75, 0.75, 0.25])
+    with torch.no_grad():
+        for module in net.modules():
+            if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
+                nn.init.kaiming_normal_(module.weight, a=0.1, nonlinearity="leaky_relu")
+                nn.init.zeros_(module.bias)
+        for decoder in net.decoders[:-1]:
+            decoder.upflow.weight.zero_()
+            for channel in range(2):
+                decoder.upflow.weight[channel, channel] = bilinear[:, None] * bilinear[None, :]
+        for head in [decoder.predict for decoder in net.decoders] + [net.refiner[-1]]:
+            head.weight.zero_()
+    return net
+
+
+@pytest.mark.slow
+def test_a_short_training_run_on_translations_beats_zero_flow():
+    """500 Adam steps of 8 random pairs (about 100 s on 2 CPU cores) bring the end-point error on 16 unseen
+    pairs far below that of zero flow (measured: 1.53 px against 8.18): the pyramid, warping, cost volume and
+    decoders learn together."""
+    torch.manual_seed(0)
+    net = trainable_pwcnet()
+    heads = {id(p) for decoder in net.decoders for p in decoder.predict.parameters()}
+    heads |= {id(p) for p in net.refiner[-1].parameters()}
+    optimiser = torch.optim.Adam(
+        [
+            {"params": [p for p in net.parameters() if id(p) not in heads], "lr": 1e-4},
+            # the flow outputs read features of amplitude ~16: smaller steps keep the first ones from overshooting
+            {"params": [p for p in net.parameters() if id(p) in heads], "lr": 1e-5},
+        ]
+    )
+    first, second, motion = translated_pairs(16, torch.Generator().manual_seed(99))
+    zero_flow = end_point_error(torch.zeros(16, 2, SIDE, SIDE), motion)
+    generator = torch.Generator().manual_seed(1)
+    for _ in range(500):
+        a, b, truth = translated_pairs(8, generator)
+        loss = (net(a, b) - truth.view(-1, 2, 1, 1)).norm(dim=1).mean()
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+    with torch.no_grad():
+        trained = end_point_error(net(first, second), motion)
+    assert zero_flow > 7
+    assert trained < 0.5 * zero_flow, (trained, zero_flow)
