@@ -8,15 +8,18 @@ clip the command encodes, and :func:`script_text` prints the same steps as the s
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import secrets
 import shlex
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -414,8 +417,8 @@ def encode(clip: vs.VideoNode, ffmpeg: FFmpeg, args: Sequence[str], output: Path
     | `verbose` | bool | False | print ffmpeg's warnings too, not only its errors |
 
     No file is left under ``output``'s name unless the encode succeeded; the temporary file is
-    removed on any failure and on KeyboardInterrupt (which is re-raised). ffmpeg runs in its own
-    process group, so Ctrl-C reaches only this process, which then stops it. Raises
+    removed on any failure and on Ctrl-C. ffmpeg runs in its own process group, so Ctrl-C reaches
+    only this process, which stops ffmpeg and then raises KeyboardInterrupt. Raises
     :class:`EncodeError` with ffmpeg's messages when it fails, or with the error of a frame.
     """
     temporary = output.with_name(f".{output.stem}.{secrets.token_hex(4)}.partial{output.suffix}")
@@ -426,8 +429,11 @@ def encode(clip: vs.VideoNode, ffmpeg: FFmpeg, args: Sequence[str], output: Path
             process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=messages,
                                        process_group=0)
             try:
-                failure = _feed(clip, process, progress)
-                code = process.wait()
+                with _interrupt_stops(process) as interrupted:
+                    failure = _feed(clip, process, progress)
+                    code = process.wait()
+                if interrupted:
+                    raise KeyboardInterrupt
             except BaseException:
                 process.kill()
                 process.wait()
@@ -445,6 +451,29 @@ def encode(clip: vs.VideoNode, ffmpeg: FFmpeg, args: Sequence[str], output: Path
         os.replace(temporary, output)
     finally:
         temporary.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def _interrupt_stops(process: subprocess.Popen) -> Iterator[list[int]]:
+    """While in the block, Ctrl-C (SIGINT) kills ``process`` and is recorded in the yielded list instead of
+    raising: VapourSynth's output loop runs Python callbacks and drops their exceptions, so a
+    KeyboardInterrupt raised there would be lost. Killing ffmpeg ends the loop (its pipe breaks); the
+    caller raises KeyboardInterrupt after the block when the list is not empty. Outside the main thread
+    (where signals cannot be handled) the block runs unchanged."""
+    interrupted: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield interrupted
+        return
+
+    def stop(signum: int, _frame: object) -> None:
+        interrupted.append(signum)
+        process.kill()
+
+    previous = signal.signal(signal.SIGINT, stop)
+    try:
+        yield interrupted
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _feed(clip: vs.VideoNode, process: subprocess.Popen, progress: Progress) -> vs.Error | None:
