@@ -123,7 +123,13 @@ def markdown(report: dict[str, object]) -> str:
         f"{m['torch_threads']} threads, Python {m['python']}; load average {m['load_average']:.2f} at start, "
         f"{m['load_average_at_end']:.2f} at end."
     )
-    return head + "\n\n" + "\n".join(lines) + "\n"
+    caveat = (
+        "The copy is the fastest of the runs and depends on how the allocator hands out the clone's memory: on "
+        "the benchmark machine, separate processes measured the 1920×1080 C=3 copy of input, flow and metric at "
+        "1.4, 1.5, 1.9 and 10.5 ms while `soft` took 19–20 ms in each (9.9×, 13.6×, 14.4× and 1.9× the copy), so "
+        "the × copy column of a single run is uncertain by that much."
+    )
+    return head + "\n\n" + "\n".join(lines) + "\n\n" + caveat + "\n"
 
 
 def main() -> None:

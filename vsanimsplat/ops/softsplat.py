@@ -130,24 +130,27 @@ def _splat_compiled(
 ) -> tuple[Tensor, Tensor | None] | None:
     """:func:`_softsplat` on the compiled CPU path, or None for `soft` metrics too large for a per-image shift."""
     eps = None if mode == "sum" else x.new_tensor(NORMALISE_EPS)
-    weight = metric
+    top = None
     if mode == "soft":
-        top = _image_shift(metric)
-        if top is None:
+        # NumPy's maximum, not torch's: see _softsplat_cpu on torch's spinning threads
+        top = torch.from_numpy(metric.detach().numpy().max(axis=(1, 2, 3), keepdims=True))
+        if not _exact_image_shift(top):
             return None
-        weight, eps = torch.exp(metric - top), NORMALISE_EPS * torch.exp(-top)
-    return _softsplat_cpu.splat(x, flow, weight, eps, coverage)
+        eps = NORMALISE_EPS * torch.exp(-top)
+    return _softsplat_cpu.splat(x, flow, metric, top, eps, coverage)
 
 
 def _image_shift(log_weight: Tensor) -> Tensor | None:
     """The largest log weight of each image (N, 1, 1, 1), if subtracting it alone is exact (see
     :func:`_image_shift_limit`) and the values need not leave the device to check it; else None."""
     top = log_weight.detach().amax((1, 2, 3), keepdim=True)
-    # Checking needs the values on the host: a GPU takes the per-target shift instead, so that splatting never
-    # waits for the device.
-    if top.device.type == "cpu" and ((top > -torch.inf) & (top <= _image_shift_limit(top.dtype))).all():
-        return top
-    return None
+    return top if _exact_image_shift(top) else None
+
+
+def _exact_image_shift(top: Tensor) -> bool:
+    """Whether shifting by ``top``, each image's largest log weight, is exact. Checking needs the values on the
+    host: a GPU takes the per-target shift instead, so that splatting never waits for the device."""
+    return top.device.type == "cpu" and bool(((top > -torch.inf) & (top <= _image_shift_limit(top.dtype))).all())
 
 
 def _splat_torch(
