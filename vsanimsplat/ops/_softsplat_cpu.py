@@ -140,7 +140,9 @@ def _target_rows():
     @_numba().njit(nogil=True, cache=True)
     def target_rows(flow, row_first, row_last):
         # (first, last) padded accumulator rows, counted over the batch as n·(H+2) + y + 1, that sources of rows
-        # [row_first, row_last) of the N·H rows splat onto; (0, -1) if none lands.
+        # [row_first, row_last) of the N·H rows splat onto; (0, -1) if none lands. The landing test repeats
+        # accumulate's on purpose: as a shared inlined helper it made both loops 15-20 % slower and kept Numba
+        # from caching them (measured).
         _, _, h, w = flow.shape
         first, last = 1 << 62, -1
         for row in range(row_first, row_last):
