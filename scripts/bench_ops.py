@@ -4,11 +4,13 @@ Run separately from the test suite::
 
     python scripts/bench_ops.py [--repeat 5] [--threads N] [--json benchmarks/ops.json] [--out benchmarks/ops.md]
 
-For each operator, frame size (640×360, 1920×1080) and channel count (3, 64) it times the call and a ``clone()``
-of the operator's input tensors (``--repeat`` runs after one warm-up; the fastest is reported, as the least
-disturbed by other load on the machine, and the median beside it), and reports megapixels per second and the
-ratio of the two times: the copy is the practical lower bound of an operator that reads its inputs and writes a
-new output. Without autograd, ``softsplat`` takes its compiled CPU path (Numba); one row times the PyTorch
+For each operator, frame size (640×360, 1920×1080) and channel count (3, 64) it times the call and a copy of
+the operator's input tensors into buffers allocated beforehand (``--repeat`` runs after one warm-up; the fastest
+is reported, as the least disturbed by other load on the machine, and the median beside it), and reports
+megapixels per second and the ratio of the two times: the copy is the practical lower bound of an operator that
+reads its inputs and writes as much. The copy goes into kept buffers because a ``clone()`` also pays for fresh
+memory, whose page faults made its time vary fivefold between processes (1.4–10.5 ms at 1920×1080, C=3); the
+operator still allocates its output on every call. Without autograd, ``softsplat`` takes its compiled CPU path (Numba); one row times the PyTorch
 path that training uses. Flows are smooth random fields up to ~30 px with quarter-pixel jitter, so
 sources collide and leave holes as real motion does.
 """
@@ -81,6 +83,17 @@ def timings(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
     return min(times), statistics.median(times)
 
 
+def _copier(sources: list[torch.Tensor]) -> Callable[[], None]:
+    """A call that copies ``sources`` into buffers of their shapes made once, here."""
+    targets = [torch.empty_like(s) for s in sources]
+
+    def copy() -> None:
+        for target, source in zip(targets, sources):
+            target.copy_(source)
+
+    return copy
+
+
 def run(repeat: int) -> dict[str, object]:
     torch.set_grad_enabled(False)
     info = machine()
@@ -90,7 +103,7 @@ def run(repeat: int) -> dict[str, object]:
             tensors = inputs(width, height, channels)
             for name, (used, call) in OPERATORS.items():
                 seconds, median = timings(lambda: call(tensors), repeat)
-                copy, _ = timings(lambda: [tensors[k].clone() for k in used], repeat)
+                copy, _ = timings(_copier([tensors[k] for k in used]), repeat)
                 row = {
                     "operator": name,
                     "size": f"{width}x{height}",
@@ -124,10 +137,11 @@ def markdown(report: dict[str, object]) -> str:
         f"{m['load_average_at_end']:.2f} at end."
     )
     caveat = (
-        "The copy is the fastest of the runs and depends on how the allocator hands out the clone's memory: on "
-        "the benchmark machine, separate processes measured the 1920×1080 C=3 copy of input, flow and metric at "
-        "1.4, 1.5, 1.9 and 10.5 ms while `soft` took 19–20 ms in each (9.9×, 13.6×, 14.4× and 1.9× the copy), so "
-        "the × copy column of a single run is uncertain by that much."
+        "The copy writes into buffers allocated before the timing (a `clone()` also pays for fresh pages: in "
+        "earlier runs its time varied between processes from 1.4 to 10.5 ms at 1920×1080, C=3). Even so the copy "
+        "follows the machine's memory bandwidth, which other tenants share: on the benchmark machine the "
+        "kept-buffer copy of the 1920×1080 C=3 tensors of `soft` measured 1.8–2.6 ms over one hour (this table's "
+        "rows and nine other processes), so the × copy column of a single row is uncertain by about a third."
     )
     return head + "\n\n" + "\n".join(lines) + "\n\n" + caveat + "\n"
 

@@ -592,6 +592,29 @@ def test_compiled_takes_any_memory_layout(monkeypatch, four_threads, dtype):
         assert torch.equal(holes, expected_holes)
 
 
+@pytest.mark.parametrize("mode", MODES)
+def test_compiled_splats_wide_inputs_in_channel_groups(monkeypatch, mode):
+    """Inputs wider than one group go through in groups of channels (here 12 + 12 + 5 of 29, two images): each
+    channel's result is the reference's, and bit for bit what one group of all channels gives."""
+    rng = np.random.default_rng(13)
+    x = torch.tensor(rng.standard_normal((2, 29, 11, 14)))
+    flow = torch.tensor(rng.normal(0, 2.5, (2, 2, 11, 14)))
+    metric = metric_for(mode, torch.tensor(rng.uniform(-4, 4, (2, 1, 11, 14))))
+    groups = []
+    kernels = cpu_module._kernels
+    monkeypatch.setattr(cpu_module, "_kernels", lambda planes: groups.append(planes) or kernels(planes))
+    monkeypatch.setattr(cpu_module, "_GROUP", 12)
+    out, holes = softsplat_with_holes(x, flow, metric, mode)
+    extra = 1 if mode != "avg" else 0  # the normaliser, or the coverage; `avg`'s normaliser is its coverage
+    assert groups == [12 + (mode != "sum") + extra] * 2 + [5 + (mode != "sum") + extra]
+    expected, coverage = reference_of(x, flow, metric, mode)
+    assert np.abs(out.numpy() - expected).max() <= TOLERANCE[torch.float64]
+    assert torch.equal(holes, torch.tensor(coverage < splat_module.HOLE_EPS))
+    monkeypatch.setattr(cpu_module, "_GROUP", 29)
+    whole, whole_holes = softsplat_with_holes(x, flow, metric, mode)
+    assert torch.equal(out, whole) and torch.equal(holes, whole_holes)
+
+
 def test_compiled_path_only_without_autograd(monkeypatch):
     calls = []
     splat = cpu_module.splat

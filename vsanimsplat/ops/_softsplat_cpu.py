@@ -10,13 +10,16 @@ for a while on the very cores the splatting threads need (measured: 26 ms instea
 
 One accumulator, interleaved (plane fastest) and padded by one pixel, so a source's four targets are four runs
 of adjacent memory behind one bounds check. Its planes: the C values times the weight, the weight alone (the
-normaliser), the bilinear weight alone (the coverage, for the hole mask) as needed. Threads (as many as
-``torch.get_num_threads()``, on a shared pool) take bands of source rows in two phases, even bands then odd
-ones; the bands of a phase run at once only when the accumulator rows they can reach (found by a first pass
-over the flow) are disjoint, else one after the other, so no two threads ever add to one address and the
-result does not depend on the thread count's timing. A second pass divides by the normaliser into the output
-and zeroes the accumulator, which is kept for the next call of the same size: faulting in fresh pages costs
-more than splatting into warm ones.
+normaliser), the bilinear weight alone (the coverage, for the hole mask) as needed. Inputs of more than
+``_GROUP`` channels go through in groups of channels, one pass over the flow each: narrow cells are faster than
+one wide pass (see ``_GROUP``).
+
+Threads (as many as ``torch.get_num_threads()``, on a shared pool) take bands of source rows in two phases,
+even bands then odd ones; the bands of a phase run at once only when the accumulator rows they can reach (found
+by a first pass over the flow) are disjoint, else one after the other, so no two threads ever add to one
+address and the result does not depend on the thread count's timing. A second pass divides by the normaliser
+into the output and zeroes the accumulator, which is kept for the next call of the same size: faulting in fresh
+pages costs more than splatting into warm ones.
 
 Numba compiles the loops on first use (about a second per plane count, dtype and memory layout) and caches
 them on disk beside the package or in the user cache.
@@ -55,11 +58,11 @@ def _kernels(planes: int):
     numba = _numba()
 
     @numba.njit(nogil=True, cache=True, error_model="numpy")
-    def accumulate(values, flow, weight, normaliser, acc, row_first, row_last):
-        # values (N, C, H, W), flow (N, 2, H, W), weight (N, H, W) or (0, 0, 0), acc (N, (H+2)·(W+2)·planes).
-        # Source planes: 0..C-1 the values (times the weight), then the weight itself if `normaliser`, then
-        # ones while planes remain. This task adds source rows [row_first, row_last) of the N·H rows.
-        _, c, h, w = values.shape
+    def accumulate(values, channel, c, flow, weight, normaliser, acc, row_first, row_last):
+        # values (N, ·, H, W), flow (N, 2, H, W), weight (N, H, W) or (0, 0, 0), acc (N, (H+2)·(W+2)·planes).
+        # Source planes: 0..c-1 the value channels channel..channel+c-1 (times the weight), then the weight itself if
+        # `normaliser`, then ones while planes remain. This task adds source rows [row_first, row_last) of N·H.
+        _, _, h, w = values.shape
         wp = w + 2
         one = flow.dtype.type(1)
         weighted = weight.shape[0] > 0
@@ -88,7 +91,7 @@ def _kernels(planes: int):
                 s = weight[n, y, x] if weighted else one
                 for p in range(planes):
                     if p < c:
-                        source[p] = values[n, p, y, x] * s
+                        source[p] = values[n, channel + p, y, x] * s
                     elif p == c and normaliser:
                         source[p] = s
                     else:
@@ -106,10 +109,11 @@ def _kernels(planes: int):
                     out[t + below + planes + p] += source[p] * w11
 
     @numba.njit(nogil=True, cache=True, error_model="numpy")
-    def normalise(acc, eps, out, coverage, row_first, row_last):
-        # acc (N, (H+2)·(W+2)·planes). out (N, C, H, W) = value planes / (normaliser + eps[n]) when eps has N
-        # entries, else the value planes; coverage (N, H, W) = the last plane, if it has N entries.
-        _, c, h, w = out.shape
+    def normalise(acc, eps, out, channel, c, coverage, row_first, row_last):
+        # acc (N, (H+2)·(W+2)·planes). Channels channel..channel+c-1 of out (N, ·, H, W) = the c value planes /
+        # (normaliser + eps[n]) when eps has N entries, else the value planes; coverage (N, H, W) = the last
+        # plane, if it has N entries.
+        _, _, h, w = out.shape
         wp = w + 2
         for row in range(row_first, row_last):
             n, y = row // h, row % h
@@ -119,10 +123,10 @@ def _kernels(planes: int):
                 if eps.shape[0] > 0:
                     denominator = line[i + c] + eps[n]
                     for p in range(c):
-                        out[n, p, y, x] = line[i + p] / denominator
+                        out[n, channel + p, y, x] = line[i + p] / denominator
                 else:
                     for p in range(c):
-                        out[n, p, y, x] = line[i + p]
+                        out[n, channel + p, y, x] = line[i + p]
                 if coverage.shape[0] > 0:
                     coverage[n, y, x] = line[i + planes - 1]
             # Leave the accumulator zeroed for the next call: this row, and the padding rows beside the frame.
@@ -198,17 +202,13 @@ def splat(
     n, c, h, w = values.shape
     normaliser = eps is not None
     extra = coverage and not (normaliser and weight is None)  # unweighted, the normaliser is the coverage
-    planes = c + normaliser + extra
     threads = max(1, torch.get_num_threads())
     blocks = min(2 * threads, n * h)
     cuts = [n * h * i // blocks for i in range(blocks + 1)]
     spans = list(zip(cuts, cuts[1:]))
-    accumulate, normalise = _kernels(planes)
     values, flow = values.detach().numpy(), flow.detach().numpy()
     dtype = values.dtype
     none = np.zeros((0, 0, 0), dtype)
-    # NumPy allocates: its fresh pages cost less to fault in than torch's (4 ms against 16 ms for 66 MB here).
-    acc = _take((n, (h + 2) * (w + 2) * planes), dtype, zeroed=True)
     if shift is not None:  # exp(weight - shift), computed band by band below into a kept buffer
         weights, logs, shifts = _take((n, h, w), dtype), weight[:, 0].detach().numpy(), shift.detach().numpy()
     else:
@@ -226,19 +226,30 @@ def splat(
         return _target_rows()(flow, *span)
 
     reach = list(_pool().map(prepare, spans))
-    source = (values, flow, weights, normaliser, acc)
-    for phase in (spans[0::2], reach[0::2]), (spans[1::2], reach[1::2]):
-        _run(accumulate, source, *phase)
-
     out = np.empty((n, c, h, w), dtype)
     cover = np.empty((n, 1, h, w), dtype) if coverage else None
     eps_array = np.zeros(0, dtype) if eps is None else eps.detach().reshape(-1).expand(n).numpy()
-    _run(normalise, (acc, eps_array, out, none if cover is None else cover[:, 0]), spans)
-    _give(acc)
+    for first in range(0, c, _GROUP):
+        channels = min(_GROUP, c - first)
+        planes = channels + normaliser + extra
+        accumulate, normalise = _kernels(planes)
+        # NumPy allocates: its fresh pages cost less to fault in than torch's (4 ms against 16 ms for 66 MB here).
+        acc = _take((n, (h + 2) * (w + 2) * planes), dtype, zeroed=True)
+        source = (values, first, channels, flow, weights, normaliser, acc)
+        for phase in (spans[0::2], reach[0::2]), (spans[1::2], reach[1::2]):
+            _run(accumulate, source, *phase)
+        _run(normalise, (acc, eps_array, out, first, channels, none if cover is None else cover[:, 0]), spans)
+        _give(acc)
     if shift is not None:
         _give(weights)
     return torch.from_numpy(out), None if cover is None else torch.from_numpy(cover)
 
+
+_GROUP = 12
+"""Value channels splatted per pass over the flow. Wider accumulator cells, and more planes read at once, cost
+more than the repeated passes save: `soft` at C = 64 with groups of 4 / 8 / 12 / 16 / 64 channels took 478 / 363
+/ 342 / 551 / 760 ms at 1920×1080 and 42 / 45 / 49 / 54 / 84 ms at 640×360 (this machine, scripts/bench_ops.py
+inputs, fastest of three rounds in shuffled order; the rounds spread by up to 25 %)."""
 
 _spare: OrderedDict[tuple[tuple[int, ...], np.dtype], np.ndarray] = OrderedDict()
 _spare_lock = threading.Lock()
