@@ -140,8 +140,9 @@ def markdown(report: dict[str, object]) -> str:
         "The copy writes into buffers allocated before the timing (a `clone()` also pays for fresh pages: in "
         "earlier runs its time varied between processes from 1.4 to 10.5 ms at 1920×1080, C=3). Even so the copy "
         "follows the machine's memory bandwidth, which other tenants share: on the benchmark machine the "
-        "kept-buffer copy of the 1920×1080 C=3 tensors of `soft` measured 1.8–2.6 ms over one hour (this table's "
-        "rows and nine other processes), so the × copy column of a single row is uncertain by about a third."
+        "kept-buffer copy of the 1920×1080 C=3 tensors of `soft` measured 1.1–2.6 ms over one evening (this "
+        "table's rows and fifteen other processes), while `soft` itself took 15.5–19.8 ms in all but one of "
+        "them, so the × copy column of a single row is uncertain by a factor of up to two."
     )
     return head + "\n\n" + "\n".join(lines) + "\n\n" + caveat + "\n"
 

@@ -78,6 +78,8 @@ def softsplat_with_holes(
     if not eps > 0:
         raise ValueError(f"{_OP}: eps must be > 0, got {eps!r}")
     output, coverage = _softsplat(input, flow, metric, mode, eps)
+    if coverage.device.type == "cpu":  # NumPy's comparison: see _softsplat_cpu on torch's spinning threads
+        return output, torch.from_numpy(coverage.numpy() < eps)
     return output, coverage < eps
 
 
