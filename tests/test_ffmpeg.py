@@ -97,6 +97,28 @@ def test_duration_cut_codec_tags_and_colour():
         encode_command("out.avi", Encoding(), "in.mkv", [])
 
 
+LATE_VIDEO_LISTING = """\
+Input #0, matroska,webm, from 'capture.mkv':
+  Duration: 00:00:04.02, start: -0.021000, bitrate: 92 kb/s
+  Stream #0:0: Video: h264 (High), yuv420p(tv, progressive), 160x96 [SAR 1:1 DAR 5:3], 23.98 fps, 1k tbn, start 0.500000
+  Stream #0:1(jpn): Audio: aac (LC), 44100 Hz, mono, fltp, start -0.021000 (default)
+  Stream #0:2: Subtitle: ass
+"""
+
+
+def test_video_that_starts_late_stays_late():
+    """The source's video starts 0.521 s after its earliest stream (the audio): ffmpeg moves the audio to 0, so
+    the piped video is delayed by 0.521 s, and a cut at 1.001 s of video copies 1.522 s of the source."""
+    streams = parse_streams(LATE_VIDEO_LISTING)
+    assert [(s.kind, s.start) for s in streams] == [("video", 0.5), ("audio", -0.021), ("subtitle", 0.0)]
+    args, _ = encode_command("out.mkv", Encoding(), "capture.mkv", streams, seconds=Fraction(1001, 1000))
+    assert args[:10] == ["-itsoffset", "0.521000", "-f", "yuv4mpegpipe", "-i", "-", "-t", "1.522000", "-i",
+                         "capture.mkv"]
+    on_time = [Stream(0, "video", "h264", 1.0), Stream(1, "audio", "aac", 1.0)]  # both late: nothing to keep
+    args, _ = encode_command("out.mkv", Encoding(), "capture.mkv", on_time)
+    assert args[:6] == ["-f", "yuv4mpegpipe", "-i", "-", "-i", "capture.mkv"]
+
+
 def test_video_args_defaults_and_errors():
     assert Encoding().video_args() == ["-c:v", "libx264", "-crf", "18", "-preset", "medium"]
     assert Encoding("x265", crf=22.5, preset="slow").video_args() == ["-c:v", "libx265", "-crf", "22.5", "-preset", "slow"]

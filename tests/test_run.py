@@ -135,6 +135,35 @@ def test_end_to_end_keeps_audio_subtitles_and_chapters_in_sync(source, tmp_path,
     assert leftovers(tmp_path) == []
 
 
+def test_video_that_starts_after_its_audio_keeps_its_delay(source, tmp_path, capsys):
+    """A capture whose video starts 0.5 s after its audio: the new video starts as long after the audio."""
+    late = tmp_path / "late.mkv"
+    subprocess.run([find_ffmpeg().path, "-v", "error", "-itsoffset", "0.5", "-i", str(source.path), "-i",
+                    str(source.path), "-map", "0:v", "-map", "1:a", "-c", "copy", str(late)], check=True)
+    gap = _gap(late)
+    assert gap == pytest.approx(0.5 + _gap(source.path), abs=1e-3)  # the AAC's priming starts it a bit early
+    for name in ("smooth.mkv", "smooth.mp4"):
+        output = tmp_path / name
+        code, _, err = run(capsys, late, "-o", output, "--model", "blend", "--fps", "60000/1001")
+        assert code == 0, err
+        assert _gap(output) == pytest.approx(gap, abs=2e-3), name
+        tracks, _ = probe(output)
+        assert tracks["video"].packets == math.ceil(source.duration * Fraction(60000, 1001))
+
+
+def _gap(path: Path) -> float:
+    """Seconds from the first audio packet to the first video frame of a file, as a player sees them."""
+    with av.open(str(path)) as container:
+        streams = {"video": container.streams.video[0], "audio": container.streams.audio[0]}
+        kinds = {stream.index: kind for kind, stream in streams.items()}
+        firsts = dict.fromkeys(streams, math.inf)
+        for packet in container.demux(list(streams.values())):
+            if packet.pts is not None:
+                kind = kinds[packet.stream.index]
+                firsts[kind] = min(firsts[kind], float(packet.pts * packet.time_base))
+    return firsts["video"] - firsts["audio"]
+
+
 def test_mp4_x265_by_name_seed_spellings_and_resize(source, tmp_path, capsys):
     output = tmp_path / "short.hevc.mp4"
     code, out, err = run(capsys, source.path, "-o", output, "--model", "blend", "--fps", "2", "--second", "1",

@@ -134,17 +134,20 @@ class Stream:
     | `index` | int | stream index in the file (``-map 1:INDEX``) |
     | `kind` | str | ``"video"``, ``"audio"``, ``"subtitle"``, ``"attachment"`` or ``"data"`` |
     | `codec` | str | ffmpeg's codec name (``"aac"``, ``"subrip"``, ``"hdmv_pgs_subtitle"`` …) |
+    | `start` | float | seconds of its first timestamp (ffmpeg lists it where it is not 0) |
     """
 
     index: int
     kind: str
     codec: str
+    start: float = 0.0
 
 
 # "  Stream #0:1[0x2](eng): Audio: aac (LC) (mp4a / 0x6134706D), 48000 Hz, …" — the [id] and (language) are optional
 _STREAM_LINE = re.compile(
-    r"^\s*Stream #0:(\d+)(?:\[[^\]]*\])?(?:\([^)]*\))?: (Video|Audio|Subtitle|Attachment|Data): ([^\s,]+)", re.M
+    r"^\s*Stream #0:(\d+)(?:\[[^\]]*\])?(?:\([^)]*\))?: (Video|Audio|Subtitle|Attachment|Data): ([^\s,]+)(.*)$", re.M
 )
+_STREAM_START = re.compile(r", start (-?\d+(?:\.\d+)?)")
 
 
 def parse_streams(listing: str) -> list[Stream]:
@@ -159,7 +162,11 @@ def parse_streams(listing: str) -> list[Stream]:
     if "Input #0" not in listing:
         last = listing.strip().splitlines()[-1] if listing.strip() else "no message"
         raise ValueError(f"ffmpeg cannot read it: {last}")
-    return [Stream(int(m.group(1)), m.group(2).lower(), m.group(3)) for m in _STREAM_LINE.finditer(listing)]
+    streams = []
+    for m in _STREAM_LINE.finditer(listing):
+        start = _STREAM_START.search(m.group(4))
+        streams.append(Stream(int(m.group(1)), m.group(2).lower(), m.group(3), float(start.group(1)) if start else 0.0))
+    return streams
 
 
 def probe_streams(ffmpeg: str, path: str | PathLike[str]) -> list[Stream]:
@@ -310,9 +317,11 @@ def encode_command(
     | `encoding` | Encoding | | video codec and options |
     | `source` | str or PathLike | | the original file: its audio, subtitles, attachments and chapters are copied |
     | `streams` | sequence of Stream | | the streams of ``source`` (:func:`probe_streams`) |
-    | `seconds` | Fraction or None | None | copy only the first ``seconds`` of the source's streams; None = all |
+    | `seconds` | Fraction or None | None | the video's duration when it is cut: the source's streams are copied to its end; None = all |
     | `colour` | sequence of str | () | colour tags (:func:`colour_args`) |
 
+    The video keeps its place against the other streams: when the source's video starts later than its
+    earliest stream (audio that begins first, a capture's leading audio), the new video is delayed as much.
     Matroska takes every stream as it is. In MP4/MOV, audio other than AAC, MP3, AC-3, E-AC-3,
     Opus, FLAC, ALAC is re-encoded to AAC 256 kb/s, text subtitles become ``mov_text``, bitmap
     subtitles and attachments are dropped, each with a warning, and x265 video gets the
@@ -325,9 +334,12 @@ def encode_command(
     mp4 = suffix != ".mkv"
     if mp4 and encoding.codec == "ffv1":
         raise ValueError(f"a {suffix} file cannot hold ffv1 video; write .mkv, or use x264 or x265")
-    inputs = ["-f", "yuv4mpegpipe", "-i", "-"]
+    # ffmpeg moves the source's earliest timestamp to 0; the piped video starts at 0 unless delayed here
+    videos = [s.start for s in streams if s.kind == "video"]
+    delay = videos[0] - min(s.start for s in streams) if videos else 0.0
+    inputs = [*(["-itsoffset", f"{delay:.6f}"] if delay > 0 else []), "-f", "yuv4mpegpipe", "-i", "-"]
     if seconds is not None:
-        inputs += ["-t", f"{float(seconds):.6f}"]
+        inputs += ["-t", f"{float(seconds) + delay:.6f}"]
     inputs += ["-i", str(source)]
     maps, codecs, warnings = ["-map", "0:v:0"], ["-c:a", "copy", "-c:s", "copy"], []
     audio = subtitles = 0
