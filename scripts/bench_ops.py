@@ -10,9 +10,9 @@ is reported, as the least disturbed by other load on the machine, and the median
 megapixels per second and the ratio of the two times: the copy is the practical lower bound of an operator that
 reads its inputs and writes as much. The copy goes into kept buffers because a ``clone()`` also pays for fresh
 memory, whose page faults made its time vary fivefold between processes (1.4–10.5 ms at 1920×1080, C=3); the
-operator still allocates its output on every call. Without autograd, ``softsplat`` takes its compiled CPU path (Numba); one row times the PyTorch
-path that training uses. Flows are smooth random fields up to ~30 px with quarter-pixel jitter, so
-sources collide and leave holes as real motion does.
+operator still allocates its output on every call. Without autograd, ``softsplat`` takes its compiled CPU path
+(Numba); one row times the PyTorch path that training uses. Flows are smooth random fields up to ~30 px with
+quarter-pixel jitter, so sources collide and leave holes as real motion does.
 """
 
 from __future__ import annotations

@@ -241,16 +241,16 @@ def splat(
     out = np.empty((n, c, h, w), dtype)
     cover = np.empty((n, 1, h, w), dtype) if coverage else None
     eps_array = np.zeros(0, dtype) if eps is None else eps.detach().reshape(-1).expand(n).numpy()
-    for first in range(0, c, _GROUP):
-        channels = min(_GROUP, c - first)
+    for channel in range(0, c, _GROUP):
+        channels = min(_GROUP, c - channel)
         planes = channels + normaliser + extra
         accumulate, normalise = _kernels(planes)
         # NumPy allocates: its fresh pages cost less to fault in than torch's (4 ms against 16 ms for 66 MB here).
         acc = _take((n, (h + 2) * (w + 2) * planes), dtype, zeroed=True)
-        source = (values, first, channels, flow, weights, normaliser, acc)
+        source = (values, channel, channels, flow, weights, normaliser, acc)
         for phase in (spans[0::2], reach[0::2]), (spans[1::2], reach[1::2]):
             _run(accumulate, source, *phase)
-        _run(normalise, (acc, eps_array, out, first, channels, none if cover is None else cover[:, 0]), spans)
+        _run(normalise, (acc, eps_array, out, channel, channels, none if cover is None else cover[:, 0]), spans)
         _give(acc)
     if shift is not None:
         _give(weights)
@@ -301,7 +301,7 @@ def _run(kernel, arguments: tuple, spans: list[tuple[int, int]], reach: list[tup
     """``kernel(*arguments, first, last)`` for each span of rows, or ``kernel(*arguments, first, last,
     reach_first, reach_last)`` given ``reach`` (the accumulator rows each span writes): on the pool at once, or
     here one after the other when two spans write a common row."""
-    tasks = [span if reach is None else span + rows for span, rows in zip(spans, reach or spans)]
+    tasks = spans if reach is None else [span + rows for span, rows in zip(spans, reach)]
     if reach is not None and _conflicting(reach):
         for task in tasks:
             kernel(*arguments, *task)
