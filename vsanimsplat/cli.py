@@ -210,10 +210,10 @@ def _add_run_subcommand(commands: argparse._SubParsersAction) -> None:
                             "see `vsanimsplat models list`)")
     model.add_argument("--device", help="cpu, cuda or cuda:N (default: CUDA when available, else the CPU)")
     model.add_argument("--fp16", action="store_true", help="float16 networks (CUDA only)")
-    model.add_argument("--scene-threshold", type=_number(float, "0.05", low=0.0, high=1.0),
+    model.add_argument("--scene-threshold", type=_number(float, str(DEFAULT_SCENE_THRESHOLD), low=0.0, high=1.0),
                        default=DEFAULT_SCENE_THRESHOLD, metavar="X",
-                       help="scene cut when the colour histograms of adjacent drawings differ by more than this share, "
-                            f"0 … 1; 1 never cuts (default {DEFAULT_SCENE_THRESHOLD})")
+                       help="scene cut where more than this share of a pair of drawings whose colours changed is not "
+                            f"explained by motion, 0 … 1; 1 never cuts (default {DEFAULT_SCENE_THRESHOLD})")
     model.add_argument("--max-hold", type=_number(int, "4", low=0), metavar="FRAMES",
                        help="holds longer than this are pauses, not slow moves "
                             "(default: twice the local cadence; 0 never pauses)")

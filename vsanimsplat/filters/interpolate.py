@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import weakref
 from collections import Counter
 from collections.abc import Sequence
@@ -16,11 +17,11 @@ from ..engine import Engine
 from ..metrics import colour_histogram, histogram_distance
 from ..models import DEFAULT_MODEL, VARIANTS, Model, load_model, native_bf16
 from ..retime import Step, plan
+from ..scenes import (CANDIDATE_THRESHOLD, DEFAULT_SCENE_THRESHOLD, analysis_size, cuts_between_drawings,
+                      read_cut_list, unexplained_share)
 from .frames import ColourSpace, array_into_frame, duration_of, frame_to_tensor, scan_frames, tensors_to_host
 
-__all__ = ["interpolate", "scene_scores", "DEFAULT_SCENE_THRESHOLD"]
-
-DEFAULT_SCENE_THRESHOLD = 0.05
+__all__ = ["interpolate", "scene_scores", "analysis_clip", "DEFAULT_SCENE_THRESHOLD"]
 
 
 def _error(message: str) -> vs.Error:
@@ -35,24 +36,30 @@ class _Timing:
     holds: list[int]
     sources: list[int]
     marked_cuts: set[int]  # from _SceneChangeNext / _SceneChangePrev
-    scene_scores: list[float]  # histogram distance between frame k and k + 1
+    scene_scores: list[float]  # between frame k and k + 1: unexplained share of candidates, else 0.0
     first_props: dict
 
 
 _timings: weakref.WeakKeyDictionary[vs.VideoNode, _Timing] = weakref.WeakKeyDictionary()
 
 
+def analysis_clip(clip: vs.VideoNode) -> vs.VideoNode:
+    """The small YUV 4:4:4 8-bit copy of ``clip`` the scene-cut detector reads (:func:`~vsanimsplat.scenes.analysis_size`)."""
+    width, height = analysis_size(clip.width, clip.height)
+    if clip.format.color_family == vs.GRAY:
+        gray = clip.resize.Bilinear(width, height, format=vs.GRAY8)
+        return vs.core.std.ShufflePlanes([gray] * 3, [0, 0, 0], vs.YUV)
+    matrix = {"matrix": 1, "matrix_in": 0} if clip.format.color_family == vs.RGB else {}
+    return clip.resize.Bilinear(width, height, format=vs.YUV444P8, **matrix)
+
+
 def _scan(clip: vs.VideoNode, progress: bool | None) -> _Timing:
     cached = _timings.get(clip)
     if cached is not None:
         return cached
-    width, height = max(2, clip.width // 4 // 2 * 2), max(2, clip.height // 4 // 2 * 2)
-    matrix = {"matrix": 1, "matrix_in": 0} if clip.format.color_family == vs.RGB else {}
-    small = clip.resize.Bilinear(width, height, format=vs.YUV444P8, **matrix)
-    if clip.format.color_family == vs.GRAY:
-        small = vs.core.std.ShufflePlanes([clip.resize.Bilinear(width, height, format=vs.GRAY8)] * 3, [0, 0, 0], vs.YUV)
-    durations, holds, sources, marked, histograms = [], [], [], set(), []
+    durations, holds, sources, marked, scores = [], [], [], set(), []
     first: dict = {}
+    previous: list[tuple[np.ndarray, np.ndarray]] = []  # the last drawing's histogram and luma only
 
     def visit(n: int, frame: vs.VideoFrame) -> None:
         props = frame.props
@@ -65,24 +72,42 @@ def _scan(clip: vs.VideoNode, progress: bool | None) -> _Timing:
             marked.add(n)
         if props.get("_SceneChangePrev", 0) and n > 0:
             marked.add(n - 1)
-        histograms.append(colour_histogram(np.stack([np.asarray(frame[p]) for p in range(3)], axis=-1)))
+        histogram = colour_histogram(np.stack([np.asarray(frame[p]) for p in range(3)], axis=-1))
+        luma = np.asarray(frame[0])
+        if previous:
+            (last_histogram, last_luma), = previous
+            candidate = histogram_distance(last_histogram, histogram) > CANDIDATE_THRESHOLD
+            scores.append(unexplained_share(last_luma, luma) if candidate else 0.0)
+        previous[:] = [(histogram, luma.copy())]
 
-    scan_frames(small, visit, "reading timing", progress)
-    scores = [histogram_distance(a, b) for a, b in zip(histograms, histograms[1:])]
+    scan_frames(analysis_clip(clip), visit, "reading timing", progress)
     timing = _Timing(durations, holds, sources, marked, scores, first)
     _timings[clip] = timing
     return timing
 
 
 def scene_scores(clip: vs.VideoNode, progress: bool | None = None) -> list[float]:
-    """Scene-change score between every frame of ``clip`` and the next (``num_frames - 1`` values, 0 … 1).
+    """Scene-cut score between every frame of ``clip`` and the next (``num_frames - 1`` values, 0 … 1).
 
-    The score ``interpolate`` compares with ``scene_threshold``: the colour-histogram distance of
-    :func:`vsanimsplat.metrics.histogram_distance` on 1/4-size copies. Read once per clip and cached.
+    The score ``interpolate`` compares with ``scene_threshold``: for a *candidate* pair (colour-histogram
+    distance above :data:`~vsanimsplat.scenes.CANDIDATE_THRESHOLD`) the share of the picture that
+    motion does not explain (:func:`vsanimsplat.scenes.unexplained_share`), else 0.0 (not computed).
+    Read from small copies (:func:`analysis_clip`) once per clip and cached.
     """
     if not isinstance(clip, vs.VideoNode):
         raise _error(f"clip must be a vapoursynth.VideoNode, got {type(clip).__name__}")
     return list(_scan(clip, progress).scene_scores)
+
+
+def _listed_cuts(cuts: str | os.PathLike[str] | Sequence[int] | None, timing: _Timing) -> set[int]:
+    """The drawing pairs a user's cut list separates."""
+    if cuts is None:
+        return set()
+    try:
+        frames = read_cut_list(cuts)
+    except ValueError as error:
+        raise _error(f"cuts: {error}") from None
+    return cuts_between_drawings(frames, timing.sources)
 
 
 def _target_rate(timing: _Timing, clip: vs.VideoNode, factor: int | Fraction | None,
@@ -150,6 +175,7 @@ def interpolate(
     max_hold: int | None = None,
     scene_detect: bool = True,
     scene_threshold: float = DEFAULT_SCENE_THRESHOLD,
+    cuts: str | os.PathLike[str] | Sequence[int] | None = None,
     progress: bool | None = None,
     flow: str | None = None,
 ) -> vs.VideoNode:
@@ -172,8 +198,9 @@ def interpolate(
     | `bf16` | bool or None | None | bfloat16 networks; ``None`` = for ``union`` and ``base`` on a CPU device whose CPU computes bfloat16 natively (:func:`~vsanimsplat.models.native_bf16`; 2–3× faster, PSNR ≥ 50 dB against float32) |
     | `flow_scale` | float | 1.0 | ``union``/``base``: resolution of the flow relative to the half-size picture, 1.0, 0.5 or 0.25 (faster, coarser flow) |
     | `max_hold` | int or None | None | holds longer than this many source frames are pauses, and the move to the next drawing takes only the local cadence; ``None`` = twice the local cadence; ``0`` = never pause |
-    | `scene_detect` | bool | True | detect scene cuts (nothing is interpolated across one); cuts marked with ``_SceneChangeNext``/``_SceneChangePrev`` are always respected |
-    | `scene_threshold` | float | 0.05 | a cut where the colour histograms of adjacent drawings differ by more than this share of the picture (0 … 1) |
+    | `scene_detect` | bool | True | detect scene cuts (nothing is interpolated across one); cuts marked with ``_SceneChangeNext``/``_SceneChangePrev`` and ``cuts`` are always respected |
+    | `scene_threshold` | float | 0.4 | a cut where more than this share (0 … 1) of a candidate pair of drawings is not explained by motion (:func:`scene_scores`, :mod:`vsanimsplat.scenes`); 1 never cuts |
+    | `cuts` | str, PathLike or sequence of int | None | the user's cut list: source frame numbers (before ``dedupe``) where a new shot begins, or a text file of them (one a line or comma/space separated, ``#`` comments); nothing is interpolated between the drawings on screen at ``s − 1`` and ``s`` |
     | `progress` | bool or None | None | progress bar while reading the timing; ``None`` = for 500+ frames on a terminal |
     | `flow` | str or None | None | flow network of ``"union"``, ``"base"`` or ``"splat"``: ``"gmflow"`` or ``"pwcnet"``; None = the model's own |
 
@@ -198,10 +225,10 @@ def interpolate(
     timing = _scan(clip, progress)
     rate = _target_rate(timing, clip, factor, fps_num, fps_den)
     network = _resolve_model(model, device, fp16, flow, bf16, flow_scale)
-    cuts = set(timing.marked_cuts)
+    separated = timing.marked_cuts | _listed_cuts(cuts, timing)
     if scene_detect:
-        cuts |= {k for k, score in enumerate(timing.scene_scores) if score > scene_threshold}
-    steps = plan(timing.durations, rate, timing.holds, cuts, max_hold)
+        separated |= {k for k, score in enumerate(timing.scene_scores) if score > scene_threshold}
+    steps = plan(timing.durations, rate, timing.holds, separated, max_hold)
     threads = vs.core.num_threads  # each VapourSynth thread synthesises with its share of torch's threads
     engine = Engine(network, frames=threads + 4, pairs=threads + 2, threads=max(1, torch.get_num_threads() // threads))
     return _build(clip, steps, rate, timing, engine)
