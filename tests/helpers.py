@@ -8,7 +8,7 @@ from fractions import Fraction
 import vapoursynth as vs
 
 from vsanimsplat.filters.frames import clip_from_arrays
-from vsanimsplat.testing import AnimatedClip, Scene, animate
+from vsanimsplat.testing import AnimatedClip, Cut, Scene, animate
 
 
 def synthetic_clip(
@@ -19,9 +19,11 @@ def synthetic_clip(
     seed: int = 0,
     fmt: int = vs.RGB24,
     fps: Fraction = Fraction(24000, 1001),
+    scene: Scene | Cut | None = None,
 ) -> tuple[vs.VideoNode, AnimatedClip]:
-    """A clip animated with ``holds``, converted to ``fmt``, and the truth about it."""
-    animation = animate(Scene(width, height, seed=seed), holds, noise=noise, seed=seed)
+    """A clip animated with ``holds`` (of ``scene``, else ``Scene(width, height, seed=seed)``), converted to
+    ``fmt``, and the truth about it."""
+    animation = animate(scene or Scene(width, height, seed=seed), holds, noise=noise, seed=seed)
     clip = clip_from_arrays(animation.frames, fps)
     if fmt != vs.RGB24:
         rgb = vs.core.get_video_format(fmt).color_family == vs.RGB

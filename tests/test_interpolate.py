@@ -257,4 +257,4 @@ def test_scene_scores_are_public_and_separate_shots():
     first, _ = synthetic_clip([1, 1], 192, 108, seed=1)
     second, _ = synthetic_clip([1], 192, 108, seed=2)
     scores = interpolate_module.scene_scores(first + second)
-    assert len(scores) == 2 and scores[0] < 0.05 < scores[1]
+    assert len(scores) == 2 and scores[0] < interpolate_module.DEFAULT_SCENE_THRESHOLD < scores[1]

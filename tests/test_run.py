@@ -11,6 +11,7 @@ import argparse
 import io
 import math
 import os
+import runpy
 import signal
 import subprocess
 import sys
@@ -410,6 +411,28 @@ def test_progress_line_has_rate_and_eta():
     assert progress.line(30, 120, 10.0) == "encoding: 30/120 frames (25%), 3.00 fps, ETA 0:30"
     assert progress.line(1, 7202, 1.0) == "encoding: 1/7202 frames (0%), 1.00 fps, ETA 2:00:01"
     assert progress.line(0, 10, 0.0).endswith("0.00 fps, ETA ?")
+
+
+def test_cut_list_reaches_the_graph_and_the_script(source, tmp_path, capsys):
+    """--cuts FILE: the emitted script passes the file to interpolate, and its clip holds the drawing before the cut."""
+    starts = [sum(HOLDS[:k]) for k in range(len(HOLDS))]
+    cuts, script = tmp_path / "cuts.txt", tmp_path / "job.vpy"
+    cuts.write_text(f"# shot starts\n{starts[2]}\n")
+    code, _, err = run(capsys, source.path, "--model", "blend", "--cuts", cuts, "--emit-vpy", script)
+    assert code == 0, err
+    assert f"cuts={str(cuts.resolve())!r}" in script.read_text()
+    vs.clear_outputs()
+    try:
+        runpy.run_path(str(script))
+        steps = [(f.props["AnimSplat_Left"], f.props["AnimSplat_Interpolated"])
+                 for f in vs.get_output(0).clip.frames(close=True)]
+    finally:
+        vs.clear_outputs()
+    moving = {left for left, interpolated in steps if interpolated}
+    assert starts[1] not in moving and {starts[0], starts[2]} <= moving
+    cuts.write_text("twelve\n")
+    code, _, err = run(capsys, source.path, "--model", "blend", "--cuts", cuts, "--emit-vpy", script)
+    assert code == 2 and "cuts:" in err and "line 1" in err
 
 
 def test_steps_turned_off_and_rgb_input(tmp_path, capsys):

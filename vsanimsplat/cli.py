@@ -214,6 +214,9 @@ def _add_run_subcommand(commands: argparse._SubParsersAction) -> None:
                        default=DEFAULT_SCENE_THRESHOLD, metavar="X",
                        help="scene cut where more than this share of a pair of drawings whose colours changed is not "
                             f"explained by motion, 0 … 1; 1 never cuts (default {DEFAULT_SCENE_THRESHOLD})")
+    model.add_argument("--cuts", type=Path, metavar="FILE",
+                       help="a cut list: source frame numbers where a new shot begins, one a line (or comma/space "
+                            "separated, # comments), e.g. PySceneDetect's scene start frames; never interpolated across")
     model.add_argument("--max-hold", type=_number(int, "4", low=0), metavar="FRAMES",
                        help="holds longer than this are pauses, not slow moves "
                             "(default: twice the local cadence; 0 never pauses)")

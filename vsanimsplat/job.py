@@ -91,7 +91,8 @@ class JobOptions:
     | `target` | Target | factor 2 | output rate (``--factor``, ``--fps``) |
     | `model`, `device`, `fp16` | | "union", None, False | the model (``--model``, ``--device``, ``--fp16``) |
     | `max_hold` | int or None | None | ``interpolate``'s pause rule (``--max-hold``) |
-    | `scene_threshold` | float | 0.05 | scene-cut threshold (``--scene-threshold``) |
+    | `scene_threshold` | float | 0.4 | scene-cut threshold (``--scene-threshold``) |
+    | `cuts` | Path or None | None | a cut list: source frames where a new shot begins (``--cuts``) |
     | `fill` | bool | True | fill the holes (``--no-fill`` turns it off) |
     | `fill_mode` | str | "blend" | how (``--fill-mode``) |
     """
@@ -112,6 +113,7 @@ class JobOptions:
     fp16: bool = False
     max_hold: int | None = None
     scene_threshold: float = DEFAULT_SCENE_THRESHOLD
+    cuts: Path | None = None
     fill: bool = True
     fill_mode: str = FILL_MODES[0]
 
@@ -271,8 +273,9 @@ def build_graph(options: JobOptions, model: Model | None = None, progress: bool 
     settings.update({"fp16": True} if options.fp16 else {})
     settings.update({"max_hold": options.max_hold} if options.max_hold is not None else {})
     settings["scene_threshold"] = options.scene_threshold
+    settings.update({"cuts": str(options.cuts.resolve())} if options.cuts is not None else {})
     graph.add(Step("vsanimsplat.interpolate", interpolate, settings,
-                   "in-betweens at their true times (--factor/--fps, --model, --scene-threshold …)"),
+                   "in-betweens at their true times (--factor/--fps, --model, --scene-threshold, --cuts …)"),
               {"progress": progress, **({"model": model, "device": None, "fp16": False} if model is not None else {})})
     if options.fill:
         graph.add(Step("vsanimsplat.fill_holes", fill_holes, {"mode": options.fill_mode},

@@ -1,0 +1,150 @@
+"""Scene cuts: the two-stage detector (pure metric and through ``interpolate``) and the user's cut list."""
+
+from __future__ import annotations
+
+import importlib
+
+import numpy as np
+import pytest
+import vapoursynth as vs
+
+import vsanimsplat
+from vsanimsplat.scenes import (CANDIDATE_THRESHOLD, DEFAULT_SCENE_THRESHOLD, cuts_between_drawings, global_shift,
+                                read_cut_list, unexplained_share)
+from vsanimsplat.testing import Cut, Scene, animate, cadence
+from tests.helpers import synthetic_clip
+
+interpolate_module = importlib.import_module("vsanimsplat.filters.interpolate")
+W, H = 160, 96
+HOLDS = cadence([2], 5)  # drawings at source frames 0, 2, 4, 6, 8; the event starts at frame 4
+CHANGES = {
+    "pan": Scene(W, H, seed=1, texture=0.3, pan=(0.075 * W, 0.0)),  # 15 % of the width per drawing
+    "flash": Scene(W, H, seed=2, flash=(4, 6)),
+    "recolour": Scene(W, H, seed=3, recolour=4),
+    "blink": Scene(W, H, seed=4, speed=0, blink=(4, 6)),
+}
+
+
+def cut_scene() -> Cut:
+    return Cut(Scene(W, H, seed=5), Scene(W, H, seed=6), at=4)
+
+
+def luma(frame: np.ndarray) -> np.ndarray:
+    return frame.astype(np.float32) @ np.array([0.2126, 0.7152, 0.0722], np.float32)
+
+
+def drawing_scores(scene: Scene | Cut) -> list[float]:
+    animation = animate(scene, HOLDS)
+    drawings = [luma(animation.frames[s]) for s in animation.starts]
+    return [unexplained_share(a, b) for a, b in zip(drawings, drawings[1:])]
+
+
+def props(clip: vs.VideoNode, name: str) -> list:
+    return [f.props[name] for f in clip.frames(close=True)]
+
+
+@pytest.mark.parametrize("change", sorted(CHANGES))
+def test_motion_and_picture_changes_are_explained_and_cuts_are_not(change):
+    cut = drawing_scores(cut_scene())  # pair 1 (drawings at frames 2 and 4) crosses the cut
+    in_shot = max(drawing_scores(CHANGES[change]) + cut[:1] + cut[2:])
+    assert in_shot < DEFAULT_SCENE_THRESHOLD / 1.5 and cut[1] > 0.9
+
+
+def test_a_fast_pan_is_found_as_the_global_shift():
+    scene = CHANGES["pan"]
+    a, b = luma(np.rint(scene.render(0) * 255)), luma(np.rint(scene.render(2) * 255))
+    dy, dx = global_shift(a, b)
+    assert abs(dy) <= 2 and abs(dx - 24) <= 2  # 12 px per source frame, two frames
+
+
+def test_flat_pictures_cannot_be_explained_and_shapes_must_match():
+    black, grey = np.zeros((32, 32)), np.full((32, 32), 128.0)
+    assert unexplained_share(black, grey) == 1.0
+    with pytest.raises(ValueError, match="one shape"):
+        unexplained_share(black, np.zeros((32, 16)))
+
+
+def test_cut_list_file_format(tmp_path):
+    listing = tmp_path / "cuts.txt"
+    listing.write_text("# PySceneDetect start frames\n\n120\n  48  # a comment\n300, 301 302\n+7\n48\n")
+    assert read_cut_list(listing) == [7, 48, 120, 300, 301, 302]
+    assert read_cut_list(str(listing)) == [7, 48, 120, 300, 301, 302]
+    assert read_cut_list((5, np.int64(3), 5)) == [3, 5]
+
+
+@pytest.mark.parametrize(("text", "match"), [("12\nten\n", "line 2: expected a frame number ≥ 0, got 'ten'"),
+                                             ("-3\n", "line 1: expected a frame number ≥ 0, got '-3'"),
+                                             ("1.5\n", "got '1.5'")])
+def test_bad_cut_list_files_name_the_line(tmp_path, text, match):
+    listing = tmp_path / "cuts.txt"
+    listing.write_text(text)
+    with pytest.raises(ValueError, match=match):
+        read_cut_list(listing)
+
+
+def test_cuts_map_source_frames_to_drawing_pairs():
+    sources = [0, 2, 5, 6, 9]  # drawings start at these source frames
+    assert cuts_between_drawings([5], sources) == {1}  # frame 4 shows drawing 1, frame 5 drawing 2
+    assert cuts_between_drawings([3], sources) == set()  # inside the hold of drawing 1
+    assert cuts_between_drawings([0, 9, 40], sources) == {3}  # nothing before frame 0 or after the end
+    assert cuts_between_drawings([2, 6], sources) == {0, 2}
+
+
+def test_a_hard_cut_is_held_and_in_shot_changes_are_interpolated():
+    clip, animation = synthetic_clip(HOLDS, scene=cut_scene())
+    out = vsanimsplat.interpolate(vsanimsplat.dedupe(clip), factor=2, model="blend")
+    lefts, flags = props(out, "AnimSplat_Left"), props(out, "AnimSplat_Interpolated")
+    assert [f for left, f in zip(lefts, flags) if left == 2] == [0] * 4  # the last drawing of shot 1 is held
+    assert sum(flags) == 3 * 3  # the three other pairs are interpolated (t = ¼, ½, ¾)
+    held = [n for n, left in enumerate(lefts) if left == 2]
+    for n in held:
+        frame = out.get_frame(n)
+        picture = np.stack([np.asarray(frame[p]) for p in range(3)], axis=-1)
+        assert np.array_equal(picture, animation.frames[2])
+    scores = interpolate_module.scene_scores(vsanimsplat.dedupe(clip))
+    assert scores[1] > DEFAULT_SCENE_THRESHOLD and max(scores[:1] + scores[2:]) <= DEFAULT_SCENE_THRESHOLD
+
+
+@pytest.mark.parametrize("change", sorted(CHANGES))
+def test_in_shot_changes_are_interpolated(change):
+    clip, _ = synthetic_clip(HOLDS, scene=CHANGES[change])
+    drawings = vsanimsplat.dedupe(clip)
+    out = vsanimsplat.interpolate(drawings, factor=2, model="blend")
+    starts = props(drawings, "AnimSplat_SourceFrame")
+    moving = {left for left, f in zip(props(out, "AnimSplat_Left"), props(out, "AnimSplat_Interpolated")) if f}
+    assert moving == set(starts[:-1])  # every drawing moves towards the next one
+    if change in ("flash", "recolour"):  # colours change: stage 2 had to look, and explained it
+        assert any(score > 0 for score in interpolate_module.scene_scores(drawings))
+
+
+@pytest.mark.parametrize("listed", ["file", "list"])
+def test_a_cut_list_maps_source_frames_through_dedupe(tmp_path, listed):
+    clip, _ = synthetic_clip([2, 3, 2, 2])  # drawings start at source frames 0, 2, 5, 7
+    cuts = [5, 6]  # 6 lies inside the hold of the drawing that starts at 5: no effect
+    if listed == "file":
+        (tmp_path / "cuts.txt").write_text("# scene starts\n5\n6\n")
+        cuts = str(tmp_path / "cuts.txt")
+    drawings = vsanimsplat.dedupe(clip)
+    out = vsanimsplat.interpolate(drawings, factor=2, model="blend", cuts=cuts, scene_detect=False)
+    lefts, flags = props(out, "AnimSplat_Left"), props(out, "AnimSplat_Interpolated")
+    assert {left for left, f in zip(lefts, flags) if f} == {0, 5}  # 2 → 5 is cut; 7 is the last drawing
+    assert [f for left, f in zip(lefts, flags) if left == 2] == [0] * 6
+    plain = vsanimsplat.interpolate(drawings, factor=2, model="blend", cuts=[6], scene_detect=False)
+    assert {left for left, f in zip(props(plain, "AnimSplat_Left"), props(plain, "AnimSplat_Interpolated")) if f} == {0, 2, 5}
+
+
+@pytest.mark.parametrize(("cuts", "match"), [("missing.txt", "cuts: cannot read the cut list"),
+                                             ([3, -1], "cuts: frame numbers must be integers ≥ 0, got -1"),
+                                             ([2.5], "cuts: frame numbers must be integers ≥ 0, got 2.5"),
+                                             (7, "cuts: expected a file path or a sequence of frame numbers, got int")])
+def test_bad_cut_lists_are_clear_errors(tmp_path, cuts, match):
+    clip, _ = synthetic_clip([1, 1, 1])
+    cuts = str(tmp_path / cuts) if isinstance(cuts, str) else cuts
+    with pytest.raises(vs.Error, match=match):
+        vsanimsplat.interpolate(clip, factor=2, model="blend", cuts=cuts)
+
+
+def test_candidates_leave_still_drawings_alone():
+    clip, _ = synthetic_clip([1, 1, 1, 1], noise=1.0)
+    assert interpolate_module.scene_scores(clip) == [0.0] * 3  # below the candidate distance, not examined
+    assert 0 < CANDIDATE_THRESHOLD < DEFAULT_SCENE_THRESHOLD
