@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from vsanimsplat.testing import Scene, add_noise, animate, cadence
+from vsanimsplat.testing import Cut, Scene, add_noise, animate, cadence
 
 
 def test_render_is_deterministic_and_moves():
@@ -49,3 +49,23 @@ def test_cadence_rejects_bad_patterns(bad):
 def test_scene_rejects_tiny_frames():
     with pytest.raises(ValueError, match="width and height"):
         Scene(8, 8)
+
+
+def test_scene_changes_for_cut_detection():
+    plain = Scene(64, 48, seed=3, speed=0)
+    pan = Scene(64, 48, seed=3, speed=0, pan=(5.0, 0.0))
+    assert np.array_equal(pan.background, plain.background) and np.array_equal(pan.render(0), plain.render(0))
+    assert np.allclose(pan._background_at(2), np.roll(plain.background, 10, axis=1))  # 5 px per frame, wrapping
+    flash = Scene(64, 48, seed=3, speed=0, flash=(1, 2))
+    assert np.array_equal(flash.render(0), plain.render(0))
+    assert np.allclose(flash.render(1), 0.45 + 0.55 * plain.render(1))
+    recolour = Scene(64, 48, seed=3, speed=0, recolour=1)
+    blink = Scene(64, 48, seed=3, speed=0, blink=(1, 2))
+    for changed in (recolour, blink):
+        assert np.array_equal(changed.render(0), plain.render(0)) and not np.array_equal(changed.render(1), plain.render(1))
+    assert (blink.render(1) != plain.render(1)).any(axis=2).mean() < 0.05  # a small region only
+    second = Scene(64, 48, seed=4)
+    cut = animate(Cut(plain, second, at=2), [2, 2])
+    assert np.array_equal(cut.frames[0], cut.truth(0)) and np.array_equal(cut.truth(2), np.rint(second.render(0) * 255))
+    with pytest.raises(ValueError, match="same size"):
+        Cut(plain, Scene(32, 48), at=2)
