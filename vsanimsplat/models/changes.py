@@ -44,9 +44,9 @@ DEFAULT_STATIC_TOLERANCE = 10
 """8-bit code values two drawings may differ by at a pixel that counts as unchanged (the ``dedupe`` default)."""
 CONTEXT = 64
 """Pixels of context around the changed pixels' bounding box that the networks see (receptive field, flow)."""
-GROW = 2
+GROW = 0
 """The network's picture is used in full up to this many pixels from a changed or drawn pixel …"""
-FEATHER = 8
+FEATHER = 4
 """… and fades to the cross-fade over this many more, an even number (nothing changes farther than GROW + FEATHER)."""
 FULL_FRAME_SHARE = 0.6
 """A region covering more than this share of the (padded) frame is not worth cropping: the whole frame is used."""

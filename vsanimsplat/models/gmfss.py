@@ -195,7 +195,7 @@ class GMFSS(Model):
         if self.ifnet is None:
             images = torch.cat((a.half, splat0, splat1, b.half), 1)
         else:
-            estimate, sampled = self.ifnet.estimate(a.half, b.half, t)
+            estimate, sampled = self.ifnet(a.half, b.half, t)
             images = torch.cat((splat0, estimate, splat1), 1)
             sampled = _double(sampled)
         image = self.synthesis(images, *levels)

@@ -52,5 +52,5 @@ class RIFE(Model):
         return {"ifnet": self.ifnet}
 
     def _synthesize(self, pair: PairState, t: float) -> tuple[torch.Tensor, None, torch.Tensor]:
-        image, flow = self.ifnet.estimate(pair.a.image, pair.b.image, t)
+        image, flow = self.ifnet(pair.a.image, pair.b.image, t)
         return image, None, flow
