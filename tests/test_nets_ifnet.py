@@ -22,15 +22,15 @@ def test_published_keys(net):
 def test_output_shape_and_dependence_on_t(net):
     img0, img1 = torch.rand(1, 3, 32, 64), torch.rand(1, 3, 32, 64)
     with torch.no_grad():
-        a, b = net(img0, img1, 0.25), net(img0, img1, 0.75)
-    assert a.shape == (1, 3, 32, 64)
+        (a, flows), b = net(img0, img1, 0.25), net(img0, img1, 0.75)[0]
+    assert a.shape == (1, 3, 32, 64) and flows.shape == (1, 4, 32, 64)  # to both frames, x then y
     assert not torch.allclose(a, b)
 
 
 def test_constant_frames_give_the_constant(net):
     img = torch.full((1, 3, 32, 32), 0.3)
     with torch.no_grad():
-        out = net(img, img, 0.5)
+        out = net(img, img, 0.5)[0]
     torch.testing.assert_close(out, img)
 
 

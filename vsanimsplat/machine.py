@@ -19,6 +19,21 @@ def _cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+_SIMD = ("avx2", "fma", "avx512f", "avx512_bf16", "amx_bf16", "asimd", "sve")
+
+
+def _simd_flags() -> list[str]:
+    """The CPU's vector-instruction flags that decide which kernels run fast (from /proc/cpuinfo)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith(("flags", "Features")):
+                present = set(line.split(":", 1)[1].split())
+                return [flag for flag in _SIMD if flag in present]
+    except OSError:
+        pass
+    return []
+
+
 def _memory_gib() -> float | None:
     try:
         for line in Path("/proc/meminfo").read_text().splitlines():
@@ -30,12 +45,13 @@ def _memory_gib() -> float | None:
 
 
 def machine() -> dict[str, object]:
-    """CPU model, cores, memory, load, and the versions of Python, torch and VapourSynth."""
+    """CPU model and vector flags, cores, memory, load, and the versions of Python, torch and VapourSynth."""
     import torch
     import vapoursynth as vs
 
     return {
         "cpu": _cpu_model(),
+        "simd": _simd_flags(),
         "cores": os.cpu_count(),
         "memory_gib": _memory_gib(),
         "load_average": round(os.getloadavg()[0], 2),
@@ -52,6 +68,7 @@ def describe() -> str:
     """:func:`machine` as one line for a report."""
     m = machine()
     gpu = f", GPU {m['cuda']}" if m["cuda"] else ", no GPU"
-    return (f"{m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB{gpu}; Python {m['python']}, torch {m['torch']} "
+    simd = " ".join(m["simd"]) or "none known"
+    return (f"{m['cpu']} ({simd}), {m['cores']} cores, {m['memory_gib']} GiB{gpu}; Python {m['python']}, torch {m['torch']} "
             f"({m['torch_threads']} threads), VapourSynth {m['vapoursynth']} ({m['vs_threads']} threads); "
             f"load average {m['load_average']} at start")

@@ -23,6 +23,7 @@ __all__ = [
     "frame_to_tensor",
     "tensors_to_host",
     "array_into_frame",
+    "keep_unchanged",
 ]
 
 _PROGRESS_MIN_FRAMES = 500
@@ -173,3 +174,35 @@ def array_into_frame(array: np.ndarray, frame: vs.VideoFrame) -> vs.VideoFrame:
     for p in range(frame.format.num_planes):
         np.copyto(np.asarray(frame[p]), planes[p], casting="unsafe")
     return frame
+
+
+def keep_unchanged(made: vs.VideoFrame, left: vs.VideoFrame, right: vs.VideoFrame, mask: vs.VideoFrame,
+                   t: float) -> vs.VideoFrame:
+    """``made`` with the unchanged part taken from the inputs in their own format: ``(1 − w)·S + w·made``.
+
+    | parameter | type | meaning |
+    |---|---|---|
+    | `made` | vs.VideoFrame | the in-between in the clip's format (from the model's RGB picture) |
+    | `left`, `right` | vs.VideoFrame | the two drawings, same format |
+    | `mask` | vs.VideoFrame | GRAY8 at the luma size: ``w`` × 255, the share of the model's picture |
+    | `t` | float | position of the in-between, 0 … 1 |
+
+    ``S = left + t·(right − left)`` is the cross-fade computed in the clip's own format, so where
+    ``w`` is 0 and the drawings agree to the bit the result is the input, bit for bit, whatever
+    the colour conversion to and from RGB does. Subsampled planes use the mean of ``w`` over the
+    pixels each chroma sample covers (0 only where all of them are 0).
+    """
+    out = made.copy()
+    weight = np.asarray(mask[0]).astype(np.float32) / 255
+    integer = made.format.sample_type == vs.INTEGER
+    for p in range(made.format.num_planes):
+        target = np.asarray(out[p])
+        a, b = (np.asarray(f[p]).astype(np.float32) for f in (left, right))
+        h, w = target.shape
+        share = weight.reshape(h, weight.shape[0] // h, w, weight.shape[1] // w).mean(axis=(1, 3))
+        static = a + np.float32(t) * (b - a)
+        result = static + share * (target.astype(np.float32) - static)
+        if integer:
+            result = np.clip(np.rint(result), 0, (1 << made.format.bits_per_sample) - 1)
+        np.copyto(target, result, casting="unsafe")
+    return out

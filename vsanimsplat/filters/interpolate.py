@@ -15,11 +15,12 @@ import vapoursynth as vs
 
 from ..engine import Engine
 from ..metrics import colour_histogram, histogram_distance
-from ..models import DEFAULT_MODEL, VARIANTS, Model, load_model, native_bf16
+from ..models import DEFAULT_MODEL, DEFAULT_STATIC_TOLERANCE, VARIANTS, Model, load_model, native_bf16
 from ..retime import Step, plan
 from ..scenes import (CANDIDATE_THRESHOLD, DEFAULT_SCENE_THRESHOLD, analysis_size, cuts_between_drawings,
                       read_cut_list, unexplained_share)
-from .frames import ColourSpace, array_into_frame, duration_of, frame_to_tensor, scan_frames, tensors_to_host
+from .frames import (ColourSpace, array_into_frame, duration_of, frame_to_tensor, keep_unchanged, scan_frames,
+                     tensors_to_host)
 
 __all__ = ["interpolate", "scene_scores", "analysis_clip", "DEFAULT_SCENE_THRESHOLD"]
 
@@ -143,10 +144,12 @@ def _remap(clip: vs.VideoNode, indices: Sequence[int]) -> vs.VideoNode:
 
 
 def _resolve_model(model: str | Model, device: str | None, fp16: bool, flow: str | None, bf16: bool | None,
-                   flow_scale: float) -> Model:
+                   flow_scale: float, static_tolerance: int | None, regions: bool) -> Model:
     if isinstance(model, Model):
         chosen = [name for name, value in (("flow", flow is not None), ("fp16", fp16), ("bf16", bf16 is not None),
-                                           ("flow_scale", flow_scale != 1.0)) if value]
+                                           ("flow_scale", flow_scale != 1.0),
+                                           ("static_tolerance", static_tolerance != DEFAULT_STATIC_TOLERANCE),
+                                           ("regions", regions is not True)) if value]
         if chosen:
             raise _error(f"{', '.join(chosen)} apply to models loaded by name; set them when you make a model object")
         return model
@@ -157,7 +160,8 @@ def _resolve_model(model: str | Model, device: str | None, fp16: bool, flow: str
     if bf16 is None:  # measured for the GMFSS models only; the others keep float32 pictures
         bf16 = not fp16 and model in VARIANTS and str(device) == "cpu" and native_bf16()
     try:
-        return load_model(model, device=device, fp16=fp16, flow=flow, bf16=bf16, flow_scale=flow_scale)
+        return load_model(model, device=device, fp16=fp16, flow=flow, bf16=bf16, flow_scale=flow_scale,
+                          static_tolerance=static_tolerance, regions=regions)
     except (ValueError, RuntimeError) as error:
         raise _error(str(error)) from None
 
@@ -178,6 +182,8 @@ def interpolate(
     cuts: str | os.PathLike[str] | Sequence[int] | None = None,
     progress: bool | None = None,
     flow: str | None = None,
+    static_tolerance: int | None = DEFAULT_STATIC_TOLERANCE,
+    regions: bool = True,
 ) -> vs.VideoNode:
     """Raise the frame rate, placing every in-between at its true time between two drawings.
 
@@ -203,6 +209,8 @@ def interpolate(
     | `cuts` | str, PathLike or sequence of int | None | the user's cut list: source frame numbers (before ``dedupe``) where a new shot begins, or a text file of them (one a line or comma/space separated, ``#`` comments); nothing is interpolated between the drawings on screen at ``s − 1`` and ``s`` |
     | `progress` | bool or None | None | progress bar while reading the timing; ``None`` = for 500+ frames on a terminal |
     | `flow` | str or None | None | flow network of ``"union"``, ``"base"`` or ``"splat"``: ``"gmflow"`` or ``"pwcnet"``; None = the model's own |
+    | `static_tolerance` | int or None | 10 | pixels that differ by at most this many 8-bit code values between the two drawings (and that no flow carries anything to) are the drawings' cross-fade, bit-exact where they agree; the model's picture is used only around what changes, feathered; None = the model's picture everywhere |
+    | `regions` | bool | True | run the model only on the region of the frame that changes (with context), not the whole frame; needs ``static_tolerance`` |
 
     Output: same format and size as ``clip``, constant rate, ``ceil(duration × rate)`` frames
     (every output frame whose start lies within the input). Props on every frame:
@@ -210,7 +218,9 @@ def interpolate(
     ``AnimSplat_Right`` (source frame numbers of the two drawings; equal when not interpolated),
     ``AnimSplat_T``, ``AnimSplat_Interpolated`` (0/1); where the model left holes,
     ``AnimSplat_HoleMask`` (a GRAY8 frame, 255 = hole), ``AnimSplat_HoleFraction`` and the parent
-    frames ``AnimSplat_LeftFrame``/``AnimSplat_RightFrame`` for :func:`~vsanimsplat.fill_holes`.
+    frames ``AnimSplat_LeftFrame``/``AnimSplat_RightFrame`` for :func:`~vsanimsplat.fill_holes`;
+    with ``static_tolerance``, ``AnimSplat_ChangeMask`` (GRAY8: 255 = the model's picture, 0 = the
+    drawings' cross-fade) and ``AnimSplat_ChangeFraction`` (share of pixels with any of the model's picture).
     """
     if not isinstance(clip, vs.VideoNode):
         raise _error(f"clip must be a vapoursynth.VideoNode, got {type(clip).__name__}")
@@ -224,7 +234,7 @@ def interpolate(
         raise _error(f"scene_threshold must be within 0.0 … 1.0, got {scene_threshold!r}")
     timing = _scan(clip, progress)
     rate = _target_rate(timing, clip, factor, fps_num, fps_den)
-    network = _resolve_model(model, device, fp16, flow, bf16, flow_scale)
+    network = _resolve_model(model, device, fp16, flow, bf16, flow_scale, static_tolerance, regions)
     separated = timing.marked_cuts | _listed_cuts(cuts, timing)
     if scene_detect:
         separated |= {k for k, score in enumerate(timing.scene_scores) if score > scene_threshold}
@@ -251,15 +261,25 @@ def _build(clip: vs.VideoNode, steps: list[Step], rate: Fraction, timing: _Timin
         pictures = {step.left: f[0], step.right: f[1]}
         result = engine.synthesize(step.left, step.right, float(step.t),
                                    lambda i: frame_to_tensor(pictures[i], engine.model.device))
-        image, holes = tensors_to_host(result.image, result.holes)  # the only wait for the device
+        image, holes, weight = tensors_to_host(result.image, result.holes, result.weight)  # the only wait for the device
         out = array_into_frame(image, f[0].copy())
         if holes is not None and holes.any():
             mask = array_into_frame(holes.view(np.uint8) * np.uint8(255), f[2].copy())
             out.props.update(AnimSplat_HoleMask=mask, AnimSplat_HoleFraction=float(holes.mean()))
+        if weight is not None:
+            weight = np.rint(weight * 255)
+            out.props.update(AnimSplat_ChangeMask=array_into_frame(weight, f[2].copy()),
+                             AnimSplat_ChangeFraction=float((weight > 0).mean()))
         return out
 
     made = rgb_shell.std.ModifyFrame([_remap(rgb, lefts), _remap(rgb, rights), mask_shell], synthesise)
     made = space.from_rgbs(made)
+
+    def exact(n: int, f: list[vs.VideoFrame]) -> vs.VideoFrame:
+        mask = f[0].props.get("AnimSplat_ChangeMask")
+        return f[0] if mask is None else keep_unchanged(f[0], f[1], f[2], mask, float(steps[n].t))
+
+    made = made.std.ModifyFrame([made, left_clip, right_clip], exact)
 
     def stamp(n: int, f: vs.VideoFrame | list[vs.VideoFrame]) -> vs.VideoFrame:
         step = steps[n]

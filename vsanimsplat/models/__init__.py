@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import torch
 
-from .base import FrameState, Model, PairState, Synthesis
+from .base import ChangedPair, FrameState, Model, PairState, Synthesis
 from .blend import Blend
+from .changes import DEFAULT_STATIC_TOLERANCE, ChangePolicy
 from .gmfss import FLOW_SCALES, GMFSS, VARIANTS
 from .rife import RIFE
 from ..nets.pwcnet import PWCNet
@@ -32,7 +33,10 @@ from .weights import DEFAULT_MODEL, FLOWS, MODELS, WEIGHT_SETS, WeightsError, lo
 
 __all__ = [
     "Blend",
+    "ChangePolicy",
+    "ChangedPair",
     "DEFAULT_MODEL",
+    "DEFAULT_STATIC_TOLERANCE",
     "FLOW_MODELS",
     "FLOW_NAMES",
     "FLOW_SCALES",
@@ -116,6 +120,8 @@ def load_model(
     flow: str | None = None,
     bf16: bool = False,
     flow_scale: float = 1.0,
+    static_tolerance: int | None = DEFAULT_STATIC_TOLERANCE,
+    regions: bool = True,
 ) -> Model:
     """A model with its published weights, from the cache (see :mod:`vsanimsplat.models.weights`).
 
@@ -127,6 +133,8 @@ def load_model(
     | `flow` | str or None | None | the flow network of ``union``, ``base`` or ``splat``: ``"gmflow"`` or ``"pwcnet"``; None = the model's own (GMFlow) |
     | `bf16` | bool | False | run the networks in bfloat16: 2–3× faster on CPUs with :func:`native_bf16` support, PSNR ≥ 50 dB against float32 (``benchmarks/bench.md``); on CUDA it needs a GPU with bfloat16 (Ampere or newer) |
     | `flow_scale` | float | 1.0 | ``union``/``base`` only: resolution of the flow relative to the half-size picture, 1.0, 0.5 or 0.25 (faster, coarser flow) |
+    | `static_tolerance` | int or None | 10 | pixels whose channels differ by at most this many 8-bit code values between the two frames are taken from the inputs (their cross-fade), not re-drawn by the networks; None = every pixel from the networks, as published (see :mod:`~vsanimsplat.models.changes`) |
+    | `regions` | bool | True | with ``static_tolerance``: run the networks only on the region that changes (with context), not the whole frame |
 
     Raises ValueError for an unknown ``model``, ``device`` or ``flow`` (or a ``flow`` for a model
     without a choice of flow), for ``fp16`` on the CPU, for ``fp16`` with ``bf16`` and for a
@@ -148,8 +156,11 @@ def load_model(
     if flow_scale != 1.0 and name not in VARIANTS:
         raise ValueError(f"flow_scale applies to the models {', '.join(map(repr, VARIANTS))}, not {name!r}; "
                          "leave it at 1.0")
+    changes = None if static_tolerance is None else ChangePolicy(static_tolerance, bool(regions))
     dtype = torch.float16 if fp16 else torch.bfloat16 if bf16 else torch.float32
-    return _construct(name, flow, parsed, dtype, load_weights(name, flow=flow), flow_scale)
+    model = _construct(name, flow, parsed, dtype, load_weights(name, flow=flow), flow_scale)
+    model.changes = changes
+    return model
 
 
 def _networks(name: str, device: torch.device) -> dict[str, torch.nn.Module]:

@@ -12,20 +12,30 @@ of the same pair pays the expensive parts once:
 Pictures are (1, 3, H, W) RGB in [0, 1], of any size: the model pads them (never resizes)
 to the multiple its networks need and crops its outputs back. All three calls run under
 ``torch.inference_mode()``.
+
+With a :class:`~vsanimsplat.models.changes.ChangePolicy` in ``model.changes`` (what
+:func:`~vsanimsplat.models.load_model` sets), pixels that do not change between the two frames
+are taken from the inputs, and ``pair`` runs the networks only on the region that changes (the
+networks' own per-pair and per-frame work on a crop of the frames): see
+:mod:`~vsanimsplat.models.changes`. Without one (``None``), the networks compute every pixel,
+as published.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["FrameState", "PairState", "Synthesis", "Model", "PADDING_MODES", "pad_to_multiple"]
+from ..ops import backwarp, softsplat
+from .changes import ChangePolicy, changed_pixels, network_weight, region_box
+
+__all__ = ["FrameState", "PairState", "ChangedPair", "Synthesis", "Model", "PADDING_MODES", "pad_to_multiple"]
 
 _State = TypeVar("_State")
 
@@ -69,10 +79,12 @@ class FrameState:
     |---|---|---|
     | `image` | Tensor (1, 3, Hp, Wp) | the padded picture, on the model's device and dtype |
     | `size` | tuple[int, int] | (H, W) of the picture before padding |
+    | `source` | Tensor (1, 3, H, W) or None | the picture as given, float32 on the model's device (set by :meth:`Model.prepare`) |
     """
 
     image: torch.Tensor
     size: tuple[int, int]
+    source: torch.Tensor | None = field(default=None, kw_only=True)
 
 
 @dataclass(frozen=True, eq=False)
@@ -90,6 +102,24 @@ class PairState:
 
 
 @dataclass(frozen=True, eq=False)
+class ChangedPair(PairState):
+    """A pair under a :class:`~vsanimsplat.models.changes.ChangePolicy`: what changes, and the networks' work on it.
+
+    | field | type | meaning |
+    |---|---|---|
+    | `changed` | Tensor (1, 1, H, W) bool | pixels that differ by more than the tolerance |
+    | `inner` | PairState or None | the model's per-pair work on ``box`` (None: nothing changed, no network runs) |
+    | `box` | tuple or None | (top, bottom, left, right) of the padded frames that ``inner`` covers; None = all of them |
+    | `flows` | tuple of 2 Tensors or None | full-resolution flows 0→1 and 1→0 of ``inner`` (models with flows) |
+    """
+
+    changed: torch.Tensor
+    inner: PairState | None
+    box: tuple[int, int, int, int] | None
+    flows: tuple[torch.Tensor, torch.Tensor] | None = None
+
+
+@dataclass(frozen=True, eq=False)
 class Synthesis:
     """An in-between picture.
 
@@ -97,10 +127,12 @@ class Synthesis:
     |---|---|---|
     | `image` | Tensor (1, 3, H, W) float32 | the picture at time t, on the model's device, cropped to the input size, clamped to [0, 1] |
     | `holes` | Tensor (1, 1, H, W) bool or None | True where neither frame's splat landed; None for models that do not splat |
+    | `weight` | Tensor (1, 1, H, W) float32 or None | with a change policy: the share of the network's picture in ``image`` (0 = the inputs' cross-fade ``(1 − t)·A + t·B``); None without one |
     """
 
     image: torch.Tensor
     holes: torch.Tensor | None
+    weight: torch.Tensor | None = None
 
 
 class Model(ABC):
@@ -112,6 +144,10 @@ class Model(ABC):
     | `dtype` | torch.dtype | torch.float32 | dtype of the networks and of the states (float16 only makes sense on CUDA) |
     | `padding` | str | "replicate" | how pictures are padded to the networks' multiple, one of :data:`PADDING_MODES` |
 
+    The attribute ``changes`` (a :class:`~vsanimsplat.models.changes.ChangePolicy`, or None: every
+    pixel from the networks, as published) says how unchanged pixels are treated; a model made
+    directly has None, :func:`~vsanimsplat.models.load_model` sets the default policy.
+
     Subclasses set the class attributes ``name`` (model name), ``multiple`` (the padded size
     is a multiple of it) and ``has_flows`` (whether :meth:`flows` works), implement
     :meth:`networks` and :meth:`_synthesize` (and :meth:`_prepare` / :meth:`_pair` when they
@@ -122,6 +158,10 @@ class Model(ABC):
     name: str
     multiple: int
     has_flows: bool
+    min_region = 320
+    """Smallest side (pixels) of a crop the networks still work on (:mod:`~vsanimsplat.models.changes`): GMFlow
+    gives wrong flows on pictures under 320 pixels a side (160 at the half size it works on), the smallest
+    measured to work; models without GMFlow keep it too until measured smaller."""
 
     def __init__(
         self, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32, padding: str = "replicate"
@@ -133,6 +173,7 @@ class Model(ABC):
         self.device = torch.device(device)
         self.dtype = dtype
         self.padding = padding
+        self.changes: ChangePolicy | None = None
 
     @abstractmethod
     def networks(self) -> dict[str, nn.Module]:
@@ -160,15 +201,33 @@ class Model(ABC):
         if not image.dtype.is_floating_point:
             raise ValueError(f"image must be a floating-point tensor in [0, 1], got dtype {image.dtype}")
         size = (image.shape[2], image.shape[3])
-        padded = pad_to_multiple(image.to(device=self.device, dtype=self.dtype), self.multiple, self.padding)
-        return self._prepare(padded, size)
+        source = image.to(device=self.device, dtype=torch.float32)
+        padded = pad_to_multiple(source.to(self.dtype), self.multiple, self.padding)
+        return replace(self._prepare(padded, size), source=source)
 
     @torch.inference_mode()
     def pair(self, a: FrameState, b: FrameState) -> PairState:
-        """Per-pair work between frame ``a`` (t = 0) and frame ``b`` (t = 1), both from :meth:`prepare`."""
+        """Per-pair work between frame ``a`` (t = 0) and frame ``b`` (t = 1), both from :meth:`prepare`.
+
+        With a change policy: a :class:`ChangedPair`, whose networks' work covers only the region
+        that changes (none at all when nothing does).
+        """
         if a.size != b.size:
             raise ValueError(f"frames of a pair must have the same size, got {a.size} and {b.size}")
-        return self._pair(a, b)
+        if self.changes is None:
+            return self._pair(a, b)
+        changed = changed_pixels(a.source, b.source, self.changes.threshold)
+        if not changed.any():
+            return ChangedPair(a=a, b=b, changed=changed, inner=None, box=None)
+        box = region_box(changed, a.image.shape[-2:], self.multiple, self.min_region) if self.changes.regions else None
+        if box is None:
+            inner = self._pair(a, b)
+        else:
+            top, bottom, left, right = box
+            inner = self._pair(*(self._prepare(x.image[..., top:bottom, left:right], (bottom - top, right - left))
+                                 for x in (a, b)))
+        flows = tuple(flow.float() for flow in self._flows(inner)) if self.has_flows else None
+        return ChangedPair(a=a, b=b, changed=changed, inner=inner, box=box, flows=flows)
 
     @torch.inference_mode()
     def synthesize(self, pair: PairState, t: float) -> Synthesis:
@@ -176,12 +235,64 @@ class Model(ABC):
         t = float(t)
         if not 0.0 < t < 1.0:
             raise ValueError(f"t must be strictly between 0 and 1, got {t}")
-        image, holes = self._synthesize(pair, t)
+        if isinstance(pair, ChangedPair):
+            return self._synthesize_changes(pair, t)
+        image, holes, *_ = self._synthesize(pair, t)
         height, width = pair.a.size
         image = image[..., :height, :width].clamp(0.0, 1.0).float()
         if holes is not None:
             holes = holes[..., :height, :width]
         return Synthesis(image=image, holes=holes)
+
+    def _synthesize_changes(self, pair: ChangedPair, t: float) -> Synthesis:
+        """The network's picture where the frames change or where it drew something, the cross-fade elsewhere."""
+        # exactly a where a and b agree to the bit (for pictures in [0, 1], as the outputs are)
+        crossfade = torch.lerp(pair.a.source, pair.b.source, t).clamp(0.0, 1.0)
+        if pair.inner is None:
+            return Synthesis(image=crossfade, holes=None, weight=torch.zeros_like(pair.changed, dtype=torch.float32))
+        image, holes, *sampled = self._synthesize(pair.inner, t)
+        image = self._paste(image.clamp(0.0, 1.0).float(), crossfade, pair.box)
+        weight = network_weight(pair.changed | self._changes_at(pair, t, sampled[0] if sampled else None))
+        if holes is not None:
+            holes = self._paste(holes, torch.zeros_like(pair.changed), pair.box) & (weight > 0)
+        return Synthesis(image=torch.lerp(crossfade, image, weight), holes=holes, weight=weight)
+
+    def _changes_at(self, pair: ChangedPair, t: float, sampled: torch.Tensor | None) -> torch.Tensor:
+        """(1, 1, H, W) bool: where changed pixels of either frame are at time ``t``, by the model's flows.
+
+        Per-pair flows carry the changed pixels forward (``t·F01``, ``(1 − t)·F10``); flows along
+        which the model sampled the frames backwards from ``t`` (``sampled``, (1, 4, h, w), e.g.
+        IFNet's) read the changed pixels where they sampled; a model with neither moves nothing,
+        and only the changed pixels count.
+        """
+        none = torch.zeros_like(pair.changed)
+        if pair.flows is None and sampled is None:
+            return none
+        size = pair.inner.a.image.shape[-2:]
+        top, left = (0, 0) if pair.box is None else (pair.box[0], pair.box[2])
+        mask = torch.zeros((1, 1, *size), device=self.device)  # the changed pixels in the networks' frame
+        inside = pair.changed[..., top:top + size[0], left:left + size[1]]
+        mask[..., :inside.shape[-2], :inside.shape[-1]] = inside
+        at_t = torch.zeros_like(mask)
+        if pair.flows is not None:
+            flow01, flow10 = pair.flows
+            at_t += softsplat(mask, t * flow01, mode="sum") + softsplat(mask, (1 - t) * flow10, mode="sum")
+        if sampled is not None:
+            sampled = sampled.float()
+            at_t += backwarp(mask, sampled[:, :2], padding="zeros") + backwarp(mask, sampled[:, 2:], padding="zeros")
+        return self._paste(at_t > 1e-3, none, pair.box)
+
+    @staticmethod
+    def _paste(part: torch.Tensor, whole: torch.Tensor, box: tuple[int, int, int, int] | None) -> torch.Tensor:
+        """``whole`` (unpadded) with the padded networks' output ``part`` put in at ``box`` (None: ``part`` is the whole frame)."""
+        height, width = whole.shape[-2:]
+        if box is None:
+            return part[..., :height, :width]
+        top, bottom, left, right = box
+        whole = whole.clone()
+        inside = whole[..., top:min(bottom, height), left:min(right, width)]
+        inside.copy_(part[..., :inside.shape[-2], :inside.shape[-1]])
+        return whole
 
     @torch.inference_mode()
     def flows(self, pair: PairState) -> tuple[torch.Tensor, torch.Tensor]:
@@ -189,6 +300,11 @@ class Model(ABC):
         if not self.has_flows:
             raise NotImplementedError(f"model {self.name!r} estimates no flows between the frames")
         height, width = pair.a.size
+        if isinstance(pair, ChangedPair):
+            still = torch.zeros((1, 2, height, width), device=self.device)
+            if pair.inner is None:
+                return still, still
+            return tuple(self._paste(flow.float(), still, pair.box) for flow in self._flows(pair.inner))
         flow01, flow10 = self._flows(pair)
         return flow01[..., :height, :width].float(), flow10[..., :height, :width].float()
 
@@ -201,8 +317,9 @@ class Model(ABC):
         return PairState(a=a, b=b)
 
     @abstractmethod
-    def _synthesize(self, pair: PairState, t: float) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Padded picture at time t and padded holes (or None), before cropping and clamping."""
+    def _synthesize(self, pair: PairState, t: float) -> tuple[torch.Tensor, ...]:
+        """Padded picture at time t and padded holes (or None), before cropping and clamping; a model that
+        samples the frames backwards along flows from t adds those flows (1, 4, Hp, Wp: to frame a, to frame b)."""
 
     def _flows(self, pair: PairState) -> tuple[torch.Tensor, torch.Tensor]:
         """Padded full-resolution flows 0→1 and 1→0 (models with ``has_flows`` override it)."""

@@ -18,6 +18,7 @@ class Blend(Model):
     name = "blend"
     multiple = 1
     has_flows = False
+    min_region = 1
 
     def __init__(self, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32) -> None:
         super().__init__(device=device, dtype=dtype)

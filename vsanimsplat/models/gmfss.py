@@ -129,6 +129,11 @@ class GMFSS(Model):
         self.ifnet = IFNet() if variant == "union" else None
         self._finish_init(states)
 
+    @property
+    def min_region(self) -> int:
+        """GMFlow's smallest picture (see :attr:`Model.min_region`) at the full size, for this ``flow_scale``."""
+        return round(Model.min_region / self.flow_scale)
+
     def networks(self) -> dict[str, nn.Module]:
         networks = {
             "flownet": self.flownet,
@@ -167,7 +172,7 @@ class GMFSS(Model):
         flow = F.interpolate(flow[..., :height, :width], size=half.shape[-2:], mode="bilinear")
         return flow / self.flow_scale
 
-    def _synthesize(self, pair: PairState, t: float) -> tuple[torch.Tensor, torch.Tensor]:
+    def _synthesize(self, pair: PairState, t: float) -> tuple[torch.Tensor, ...]:
         pair = self._check(pair, GMFSSPair)
         a, b = pair.a, pair.b
         flow0, metric0 = t * pair.flow01, t * pair.metric0
@@ -186,13 +191,16 @@ class GMFSS(Model):
                     1,
                 )
             )
+        sampled = None  # union: the flows along which IFNet sampled the frames, at full size
         if self.ifnet is None:
             images = torch.cat((a.half, splat0, splat1, b.half), 1)
         else:
-            images = torch.cat((splat0, self.ifnet(a.half, b.half, t), splat1), 1)
+            estimate, sampled = self.ifnet(a.half, b.half, t)
+            images = torch.cat((splat0, estimate, splat1), 1)
+            sampled = _double(sampled)
         image = self.synthesis(images, *levels)
         holes = (holes0 & holes1).repeat_interleave(2, dim=2).repeat_interleave(2, dim=3)
-        return image, holes
+        return image, holes, sampled
 
     @staticmethod
     def _scaled(flow: torch.Tensor, metric: torch.Tensor, scale: float) -> tuple[torch.Tensor, torch.Tensor]:

@@ -4,7 +4,8 @@ IFNet estimates the frame at t directly, at the full resolution of the (padded) 
 Every one of its blocks takes t as an input, so nothing is shared across timesteps:
 ``pair`` only groups the two frames and each ``synthesize`` runs the whole network
 (×4 costs three full runs per pair, unlike GMFSS). It estimates no flows between the two
-frames and does not splat, so ``flows`` raises and ``Synthesis.holes`` is None.
+frames and does not splat, so ``flows`` raises and ``Synthesis.holes`` is None; the flows it
+samples the frames along tell the change policy where changed pixels are at t.
 """
 
 from __future__ import annotations
@@ -50,5 +51,6 @@ class RIFE(Model):
     def networks(self) -> dict[str, nn.Module]:
         return {"ifnet": self.ifnet}
 
-    def _synthesize(self, pair: PairState, t: float) -> tuple[torch.Tensor, None]:
-        return self.ifnet(pair.a.image, pair.b.image, t), None
+    def _synthesize(self, pair: PairState, t: float) -> tuple[torch.Tensor, None, torch.Tensor]:
+        image, flow = self.ifnet(pair.a.image, pair.b.image, t)
+        return image, None, flow

@@ -80,7 +80,8 @@ class IFNet(nn.Module):
     | `scales` | tuple[int, ...] | (8, 4, 2, 1) | downsampling factor of each block's input |
 
     ``forward(img0, img1, t)``: images (N, 3, H, W) in [0, 1] with H and W divisible by
-    ``4 · max(scales)`` (32), ``t`` a float in [0, 1]; returns the estimate (N, 3, H, W).
+    ``4 · max(scales)`` (32), ``t`` a float in [0, 1]; returns the estimate (N, 3, H, W) and the
+    flows (N, 4, H, W) it sampled the two images along.
     """
 
     def __init__(
@@ -94,7 +95,8 @@ class IFNet(nn.Module):
         for index, width in enumerate(widths):
             self.add_module(f"block{index}", IFBlock(7 if index == 0 else 7 + 1 + 4, width))
 
-    def forward(self, img0: torch.Tensor, img1: torch.Tensor, t: float) -> torch.Tensor:
+    def forward(self, img0: torch.Tensor, img1: torch.Tensor, t: float) -> tuple[torch.Tensor, torch.Tensor]:
+        """The estimate at ``t`` and its flows (N, 4, H, W) from the in-between to ``img0`` (0–1) and ``img1`` (2–3)."""
         time = img0.new_full((img0.shape[0], 1, *img0.shape[2:]), t)
         blocks = list(self.children())
         flow, mask = blocks[0](torch.cat((img0, img1, time), 1), None, self.scales[0])
@@ -104,7 +106,7 @@ class IFNet(nn.Module):
             flow, mask = flow + dflow, mask + dmask
             warped0, warped1 = self._warp(img0, img1, flow)
         weight = torch.sigmoid(mask)
-        return warped0 * weight + warped1 * (1 - weight)
+        return warped0 * weight + warped1 * (1 - weight), flow
 
     @staticmethod
     def _warp(img0: torch.Tensor, img1: torch.Tensor, flow: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -1,0 +1,153 @@
+#!/usr/bin/env python
+"""Work only where the picture changes: time per in-between on a small change vs a pan, and what cropping costs.
+
+Pairs (all from the shared Synfig eye render, scaled up with bicubic to the sizes measured):
+
+* ``small``: the eye closing (48 fps frames 148 and 152, drawings 4 frames apart on twos):
+  the lid and the eyeball change, the rest of the picture does not;
+* ``pan``: frame 148 and the same picture moved 16 pixels (of the 1080p size) right and 8 down,
+  cut from a larger copy, so that every pixel changes.
+
+Each is timed per in-between as ``vsanimsplat run`` pays it at ×2 on twos: ``prepare`` of the new
+drawing, ``pair`` and one ``synthesize`` at t = ½, with the model ``union`` in three settings, the
+settings interleaved and repeated (medians): the default (static pixels kept, regions cropped),
+``regions=False`` (static pixels kept, whole frame), and ``static_tolerance=None`` (the networks
+on every pixel, as before). Quality: PSNR against the render's true middle frames (150, and the
+eye triplets 149–155 of the blink) with and without cropping, at the largest size.
+
+Usage: python scripts/bench_regions.py [--sizes 480x270 1920x1080] [--repeats 3] [--out benchmarks/regions.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from vsanimsplat.machine import describe
+from vsanimsplat.metrics import psnr
+from vsanimsplat.models import Model, load_model
+
+EYE = Path(__file__).resolve().parents[2] / "shared" / "data" / "synfig-eye-48fps.mkv"
+SETTINGS: dict[str, dict] = {
+    "default (static + regions)": {},
+    "static, whole frame": {"regions": False},
+    "networks everywhere": {"static_tolerance": None},
+}
+PAN = (8, 16)  # pixels (down, right) at 1920×1080, scaled with the size
+
+
+def render_frames() -> list[torch.Tensor]:
+    """The eye render as (1, 3, 270, 480) float32 RGB tensors in [0, 1]."""
+    import vapoursynth as vs
+
+    from vsanimsplat.filters.source import open_video
+
+    clip = open_video(EYE).resize.Bicubic(format=vs.RGBS, matrix_in_s="709")
+    return [torch.from_numpy(np.stack([np.asarray(f[p]) for p in range(3)])).unsqueeze(0).clamp(0, 1)
+            for f in clip.frames(close=True)]
+
+
+def scaled(picture: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    return F.interpolate(picture, size=(height, width), mode="bicubic", align_corners=False).clamp(0, 1)
+
+
+def in_between_time(model: Model, a: torch.Tensor, b: torch.Tensor) -> tuple[float, object]:
+    """Seconds for prepare(b) + pair + synthesize(½) (prepare(a) is the previous in-between's), and the pair."""
+    first = model.prepare(a)
+    began = time.perf_counter()
+    pair = model.pair(first, model.prepare(b))
+    model.synthesize(pair, 0.5)
+    return time.perf_counter() - began, pair
+
+
+def timings(models: dict[str, Model], pairs: dict[str, tuple[torch.Tensor, torch.Tensor]], repeats: int) -> dict:
+    """Median seconds per (setting, pair), settings interleaved in every repeat; also the crop area share."""
+    seconds: dict[tuple[str, str], list[float]] = {}
+    share: dict[str, float] = {}
+    for _ in range(repeats):
+        for pair_name, (a, b) in pairs.items():
+            for setting, model in models.items():
+                spent, pair = in_between_time(model, a, b)
+                seconds.setdefault((setting, pair_name), []).append(spent)
+                box = getattr(pair, "box", None)
+                if setting == next(iter(models)):
+                    share[pair_name] = 1.0 if box is None else (box[1] - box[0]) * (box[3] - box[2]) / (
+                        pair.a.image.shape[-2] * pair.a.image.shape[-1])
+    return {"seconds": {k: statistics.median(v) for k, v in seconds.items()}, "crop_share": share}
+
+
+def quality(make: Callable[[dict], Model], frames: list[torch.Tensor], size: tuple[int, int]) -> list[str]:
+    """PSNR of the t = ½ in-between against the render, regions on and off, on the blink's triplets."""
+    lines = ["| triplet (48 fps frames) | crop share | PSNR cropped (dB) | PSNR whole frame (dB) | cropped vs whole (dB) |",
+             "|---|---|---|---|---|"]
+    cropped, whole = make({}), make({"regions": False})
+    for first in (146, 148, 150, 152, 154):
+        a, middle, b = (scaled(frames[first + i], *size) for i in (0, 1, 2))
+        outs, boxes = [], []
+        for model in (cropped, whole):
+            pair = model.pair(model.prepare(a), model.prepare(b))
+            outs.append(model.synthesize(pair, 0.5).image)
+            boxes.append(pair.box)
+        box = boxes[0]
+        share = 1.0 if box is None else (box[1] - box[0]) * (box[3] - box[2]) / (pair.a.image.shape[-2] * pair.a.image.shape[-1])
+        truth = middle.numpy() * 255
+        lines.append(f"| {first}–{first + 1}–{first + 2} | {share:.2f} | {psnr(np.rint(outs[0].numpy() * 255), truth):.2f} "
+                     f"| {psnr(np.rint(outs[1].numpy() * 255), truth):.2f} | {psnr(outs[0].numpy(), outs[1].numpy(), 1.0):.2f} |")
+        print(lines[-1], flush=True)
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", nargs="+", default=["480x270", "1920x1080"])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    frames = render_frames()
+    lines = [f"Machine: {describe()}", "",
+             "Time per in-between (prepare of the new drawing + pair + synthesize at t = ½), model `union` "
+             f"({'bfloat16' if load_model('union').dtype == torch.bfloat16 else 'float32'} as `interpolate` "
+             "chooses on this CPU), median of "
+             f"{args.repeats}, settings interleaved in one run. `small`: 48 fps frames 148 → 152 (the eye closing); "
+             f"`pan`: frame 148 moved by {PAN[1]}×{PAN[0]} px at 1080p (scaled with the size).", "",
+             "| size | pair | crop share | " + " | ".join(f"{s} (s)" for s in SETTINGS) + " | small ÷ pan (default) | "
+             "default ÷ networks everywhere |",
+             "|---|---|---|" + "---|" * len(SETTINGS) + "---|---|"]
+    bf16 = load_model("union").dtype == torch.bfloat16
+
+    def make(options: dict) -> Model:
+        return load_model("union", bf16=bf16, **options)
+
+    for size_text in args.sizes:
+        width, height = (int(v) for v in size_text.split("x"))
+        dy, dx = (max(1, round(v * width / 1920)) for v in PAN)
+        big = scaled(frames[148], height + dy, width + dx)
+        pairs = {"small": (scaled(frames[148], height, width), scaled(frames[152], height, width)),
+                 "pan": (big[..., dy:, dx:], big[..., :height, :width])}
+        result = timings({name: make(options) for name, options in SETTINGS.items()}, pairs, args.repeats)
+        seconds = result["seconds"]
+        default, everywhere = next(iter(SETTINGS)), list(SETTINGS)[-1]
+        for pair_name in pairs:
+            ratio = seconds[(default, "small")] / seconds[(default, "pan")]
+            lines.append(f"| {size_text} | {pair_name} | {result['crop_share'][pair_name]:.2f} | "
+                         + " | ".join(f"{seconds[(s, pair_name)]:.2f}" for s in SETTINGS)
+                         + f" | {ratio:.2f} | {seconds[(default, pair_name)] / seconds[(everywhere, pair_name)]:.3f} |")
+            print(lines[-1], flush=True)
+    width, height = (int(v) for v in args.sizes[-1].split("x"))
+    lines += ["", f"Quality of cropping at {width}×{height} (PSNR against the render's true middle frame, 8-bit):", ""]
+    lines += quality(make, frames, (height, width))
+    text = "\n".join(lines)
+    print(text)
+    if args.out:
+        args.out.write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()

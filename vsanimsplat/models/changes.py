@@ -1,0 +1,144 @@
+"""Where two drawings differ: static pixels taken from the inputs, networks run only where the picture changes.
+
+In animation most of the picture does not move between two drawings (backgrounds, held cels,
+line art). A network re-draws those pixels a little worse every time, and spends most of its
+time on them. :class:`ChangePolicy` says how a model treats them (see
+:meth:`~vsanimsplat.models.base.Model.pair` and ``synthesize``):
+
+1. **changed** pixels: any channel differs by more than ``tolerance`` 8-bit code values between
+   the two drawings (:func:`changed_pixels`);
+2. the networks run on the **region**: the bounding box of the changed pixels, grown by
+   :data:`CONTEXT` pixels of context and aligned to the model's multiple (:func:`region_box`), or
+   the whole frame when that box covers most of it anyway (:data:`FULL_FRAME_SHARE`). Each model
+   says how small a picture its networks still work on (``Model.min_region``). The path of
+   anything that moves between two changed places lies inside that box;
+3. the output is the network's picture where the picture changes or where something that
+   changes is at time ``t`` (e.g. an object in the middle of its path), and the inputs' cross-fade ``(1 − t)·A + t·B`` elsewhere, with a
+   feathered transition (:func:`network_weight`): no seam, and pixels farther than
+   ``GROW + FEATHER`` pixels (Chebyshev) from any such pixel are exactly the cross-fade, i.e.
+   exactly the input where the two drawings agree to the bit. Models with flows say where
+   things are at ``t`` by carrying the changed pixels along their flows; the others by where
+   their picture differs from the cross-fade.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+__all__ = [
+    "ChangePolicy",
+    "DEFAULT_STATIC_TOLERANCE",
+    "CONTEXT",
+    "GROW",
+    "FEATHER",
+    "FULL_FRAME_SHARE",
+    "changed_pixels",
+    "region_box",
+    "network_weight",
+]
+
+DEFAULT_STATIC_TOLERANCE = 10
+"""8-bit code values two drawings may differ by at a pixel that counts as unchanged (the ``dedupe`` default)."""
+CONTEXT = 64
+"""Pixels of context around the changed pixels' bounding box that the networks see (receptive field, flow)."""
+GROW = 0
+"""The network's picture is used in full up to this many pixels from a changed or drawn pixel …"""
+FEATHER = 4
+"""… and fades to the cross-fade over this many more, an even number (nothing changes farther than GROW + FEATHER)."""
+FULL_FRAME_SHARE = 0.6
+"""A region covering more than this share of the (padded) frame is not worth cropping: the whole frame is used."""
+
+
+@dataclass(frozen=True)
+class ChangePolicy:
+    """How a model treats the parts of the picture that do not change between two drawings.
+
+    | field | type | default | meaning |
+    |---|---|---|---|
+    | `tolerance` | int | 10 | a pixel is unchanged when no channel differs by more than this many 8-bit code values (0 … 255) |
+    | `regions` | bool | True | run the networks only on the region that changes (with context), not the whole frame |
+    """
+
+    tolerance: int = DEFAULT_STATIC_TOLERANCE
+    regions: bool = True
+
+    def __post_init__(self) -> None:
+        if isinstance(self.tolerance, bool) or not isinstance(self.tolerance, int) or not 0 <= self.tolerance <= 255:
+            raise ValueError(f"static_tolerance must be an int within 0 … 255 (8-bit code values) or None (off), "
+                             f"got {self.tolerance!r}")
+
+    @property
+    def threshold(self) -> float:
+        """The tolerance on pictures in [0, 1] (half a code value above it, so rounding never decides)."""
+        return (self.tolerance + 0.5) / 255
+
+
+def changed_pixels(a: torch.Tensor, b: torch.Tensor, threshold: float) -> torch.Tensor:
+    """(1, 1, H, W) bool: where any channel of ``a`` and ``b`` ((1, C, H, W), same size) differs by more than ``threshold``."""
+    return ((a.float() - b.float()).abs().amax(1, keepdim=True) > threshold)
+
+
+def _span(first: int, last: int, length: int, align: int, minimum: int) -> tuple[int, int]:
+    """[start, end) holding ``first … last`` with :data:`CONTEXT` around, at least ``minimum`` long, aligned, within ``length``."""
+    start, end = max(0, first - CONTEXT), min(length, last + 1 + CONTEXT)
+    missing = minimum - (end - start)
+    if missing > 0:  # grow both ways, then shift inside the picture
+        start, end = start - missing // 2, end + missing - missing // 2
+        start, end = (0, end - start) if start < 0 else (start, end)
+        start, end = (start - (end - length), length) if end > length else (start, end)
+    start = max(0, start) // align * align
+    return start, min(length, -(-end // align) * align)
+
+
+def region_box(changed: torch.Tensor, padded: tuple[int, int], align: int,
+               minimum: int = 0) -> tuple[int, int, int, int] | None:
+    """The part of the padded picture the networks should see, ``(top, bottom, left, right)``, or None for all of it.
+
+    | parameter | type | default | meaning |
+    |---|---|---|---|
+    | `changed` | Tensor (1, 1, H, W) bool | | changed pixels (at least one), in the unpadded picture |
+    | `padded` | tuple[int, int] | | (height, width) of the padded picture, multiples of ``align`` |
+    | `align` | int | | the box's edges are multiples of this (the networks' multiple, so the crop needs no padding) |
+    | `minimum` | int | 0 | the smallest side the networks work on (e.g. GMFlow's windows need 320 pixels) |
+
+    The bounding box of ``changed`` grown by :data:`CONTEXT` on every side and to at least
+    ``minimum`` a side, its edges moved out to multiples of ``align``; None when it covers more
+    than :data:`FULL_FRAME_SHARE` of the picture.
+    """
+    rows = torch.nonzero(changed[0, 0].any(1)).flatten()
+    cols = torch.nonzero(changed[0, 0].any(0)).flatten()
+    height, width = padded
+    top, bottom = _span(int(rows[0]), int(rows[-1]), height, align, minimum)
+    left, right = _span(int(cols[0]), int(cols[-1]), width, align, minimum)
+    if (bottom - top) * (right - left) > FULL_FRAME_SHARE * height * width:
+        return None
+    return top, bottom, left, right
+
+
+def _grow(mask: torch.Tensor, radius: int) -> torch.Tensor:
+    """Dilation of a (1, 1, H, W) float mask by a square of half-width ``radius`` (two 1-D passes)."""
+    size = 2 * radius + 1
+    mask = F.max_pool2d(mask, (1, size), stride=1, padding=(0, radius))
+    return F.max_pool2d(mask, (size, 1), stride=1, padding=(radius, 0))
+
+
+def _blur(mask: torch.Tensor, radius: int) -> torch.Tensor:
+    """Box blur of a (1, 1, H, W) mask (two 1-D passes; zeros outside): a linear ramp across every edge."""
+    size = 2 * radius + 1
+    mask = F.avg_pool2d(mask, (1, size), stride=1, padding=(0, radius), count_include_pad=True)
+    return F.avg_pool2d(mask, (size, 1), stride=1, padding=(radius, 0), count_include_pad=True)
+
+
+def network_weight(active: torch.Tensor) -> torch.Tensor:
+    """(1, 1, H, W) float32 in [0, 1]: how much of the network's picture to use, from the ``active`` pixels (bool).
+
+    1 up to :data:`GROW` pixels (Chebyshev distance) from an active pixel, falling linearly to exactly 0
+    beyond ``GROW + FEATHER`` pixels.
+    """
+    half = FEATHER // 2
+    weight = _blur(_grow(active.float(), GROW + half), half)
+    # the blur's sums are not exact: snap what is meant to be 0 or 1
+    return torch.where(weight < 1e-6, 0.0, torch.where(weight > 1 - 1e-6, 1.0, weight))
