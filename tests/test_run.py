@@ -487,3 +487,27 @@ def test_a_frame_that_fails_stops_the_encode_and_leaves_no_file(tmp_path):
     assert not output.exists() and leftovers(tmp_path) == []
     encode(blank, find_ffmpeg(), args, output, Progress("encoding", enabled=False))
     assert probe(output)[0]["video"].packets == 24
+
+
+def test_static_tolerance_and_regions_reach_the_model_and_the_script(source, tmp_path, capsys):
+    """--static-tolerance off / N and --no-regions: the emitted script passes them, the script's frames follow them."""
+    script = tmp_path / "job.vpy"
+    code, _, err = run(capsys, source.path, "--model", "blend", "--static-tolerance", "off", "--no-regions",
+                       "--emit-vpy", script)
+    assert code == 0, err
+    text = script.read_text()
+    assert "static_tolerance=None" in text and "regions=False" in text
+    vs.clear_outputs()
+    try:
+        runpy.run_path(str(script))
+        masked = [("AnimSplat_ChangeMask" in f.props, f.props["AnimSplat_Interpolated"])
+                  for f in vs.get_output(0).clip.frames(close=True)]
+    finally:
+        vs.clear_outputs()
+    assert (False, 1) in masked and (True, 1) not in masked  # in-betweens, all drawn by the model everywhere
+    code, _, err = run(capsys, source.path, "--model", "blend", "--static-tolerance", "4", "--emit-vpy", script)
+    assert code == 0 and "static_tolerance=4" in script.read_text() and "regions" not in script.read_text()
+    with pytest.raises(SystemExit) as exit_:
+        run(capsys, source.path, "--model", "blend", "--static-tolerance", "300", "--emit-vpy", script)
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and "--static-tolerance" in err and "≤ 255" in err

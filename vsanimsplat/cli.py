@@ -35,7 +35,7 @@ from .filters.interpolate import DEFAULT_SCENE_THRESHOLD
 from .filters.source import open_video
 from .flo import write_flo
 from .job import EncodeError, JobOptions, Progress, Target, build_graph, encode, first_pair_flow, load_job_model, script_text
-from .models import DEFAULT_MODEL, MODEL_NAMES, WeightsError
+from .models import DEFAULT_MODEL, DEFAULT_STATIC_TOLERANCE, MODEL_NAMES, WeightsError
 from .models.weights import add_models_subcommand, models_command
 from .timeline import cadence_report, format_timecodes_v2
 
@@ -80,6 +80,11 @@ def _number(kind: type, example: str, low: float | None = None, high: float | No
 
 
 _positive = _number(Fraction, "24000/1001, 23.976 or 24", above=0)
+
+
+def _static_tolerance(text: str) -> int | None:
+    """``--static-tolerance``: 8-bit code values 0 … 255, or ``off``."""
+    return None if text == "off" else _number(int, "10 or off", low=0, high=255)(text)
 _factor = _number(Fraction, "2, 2.5 or 5/2", above=1)
 
 
@@ -217,6 +222,12 @@ def _add_run_subcommand(commands: argparse._SubParsersAction) -> None:
     model.add_argument("--cuts", type=Path, metavar="FILE",
                        help="a cut list: source frame numbers where a new shot begins, one a line (or comma/space "
                             "separated, # comments), e.g. PySceneDetect's scene start frames; never interpolated across")
+    model.add_argument("--static-tolerance", type=_static_tolerance, default=DEFAULT_STATIC_TOLERANCE, metavar="N|off",
+                       help="pixels that change by at most N 8-bit code values between two drawings come from the "
+                            "drawings, bit-exact, not from the model; 'off' lets the model draw every pixel "
+                            f"(default {DEFAULT_STATIC_TOLERANCE})")
+    model.add_argument("--no-regions", dest="regions", action="store_false",
+                       help="run the model on the whole frame, not only on the region that changes")
     model.add_argument("--max-hold", type=_number(int, "4", low=0), metavar="FRAMES",
                        help="holds longer than this are pauses, not slow moves "
                             "(default: twice the local cadence; 0 never pauses)")

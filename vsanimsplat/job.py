@@ -38,7 +38,7 @@ from .filters.fill_holes import FILL_MODES
 from .filters.frames import ColourSpace, duration_of, frame_to_tensor
 from .filters.interpolate import DEFAULT_SCENE_THRESHOLD
 from .filters.source import open_video
-from .models import DEFAULT_MODEL, Model, load_model
+from .models import DEFAULT_MODEL, DEFAULT_STATIC_TOLERANCE, Model, load_model
 
 __all__ = [
     "EncodeError",
@@ -93,6 +93,8 @@ class JobOptions:
     | `max_hold` | int or None | None | ``interpolate``'s pause rule (``--max-hold``) |
     | `scene_threshold` | float | 0.4 | scene-cut threshold (``--scene-threshold``) |
     | `cuts` | Path or None | None | a cut list: source frames where a new shot begins (``--cuts``) |
+    | `static_tolerance` | int or None | 10 | unchanged pixels come from the drawings (``--static-tolerance``; None: ``off``) |
+    | `regions` | bool | True | the model runs only where the picture changes (``--no-regions`` turns it off) |
     | `fill` | bool | True | fill the holes (``--no-fill`` turns it off) |
     | `fill_mode` | str | "blend" | how (``--fill-mode``) |
     """
@@ -114,6 +116,8 @@ class JobOptions:
     max_hold: int | None = None
     scene_threshold: float = DEFAULT_SCENE_THRESHOLD
     cuts: Path | None = None
+    static_tolerance: int | None = DEFAULT_STATIC_TOLERANCE
+    regions: bool = True
     fill: bool = True
     fill_mode: str = FILL_MODES[0]
 
@@ -274,9 +278,13 @@ def build_graph(options: JobOptions, model: Model | None = None, progress: bool 
     settings.update({"max_hold": options.max_hold} if options.max_hold is not None else {})
     settings["scene_threshold"] = options.scene_threshold
     settings.update({"cuts": str(options.cuts.resolve())} if options.cuts is not None else {})
+    settings["static_tolerance"] = options.static_tolerance
+    settings.update({"regions": False} if not options.regions else {})
     graph.add(Step("vsanimsplat.interpolate", interpolate, settings,
-                   "in-betweens at their true times (--factor/--fps, --model, --scene-threshold, --cuts …)"),
-              {"progress": progress, **({"model": model, "device": None, "fp16": False} if model is not None else {})})
+                   "in-betweens at their true times (--factor/--fps, --model, --scene-threshold, --cuts, "
+                   "--static-tolerance …)"),
+              {"progress": progress, **({"model": model, "device": None, "fp16": False, "static_tolerance": DEFAULT_STATIC_TOLERANCE,
+                                          "regions": True} if model is not None else {})})
     if options.fill:
         graph.add(Step("vsanimsplat.fill_holes", fill_holes, {"mode": options.fill_mode},
                        "fill what splatting left empty from the two parent drawings (--fill-mode; --no-fill)"))
@@ -318,13 +326,14 @@ def load_job_model(options: JobOptions) -> Model:
 
     | parameter | type | default | meaning |
     |---|---|---|---|
-    | `options` | JobOptions | | ``model``, ``device`` and ``fp16`` are used |
+    | `options` | JobOptions | | ``model``, ``device``, ``fp16``, ``static_tolerance`` and ``regions`` are used |
 
     Raises :class:`~vsanimsplat.models.WeightsError` naming the fetch command when its weights
     are missing, ValueError/RuntimeError for a device or ``fp16`` that cannot be used.
     """
     device = options.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    return load_model(options.model, device=device, fp16=options.fp16)
+    return load_model(options.model, device=device, fp16=options.fp16, static_tolerance=options.static_tolerance,
+                      regions=options.regions)
 
 
 def first_pair_flow(drawings: vs.VideoNode, model: Model) -> np.ndarray:
