@@ -15,7 +15,12 @@ settings interleaved and repeated (medians): the default (static pixels kept, re
 on every pixel, as before). Quality: PSNR against the render's true middle frames (150, and the
 eye triplets 149–155 of the blink) with and without cropping, at the largest size.
 
-Usage: python scripts/bench_regions.py [--sizes 480x270 1920x1080] [--repeats 3] [--out benchmarks/regions.md]
+Triplets: mean PSNR (8-bit outputs, float32 networks) of the default settings against the true
+middle frames of the eye triplets whose middle lies in frames 56–166 and of the 12 Middlebury
+triplets, for ``union`` and ``rife`` (``benchmarks/quality.md`` holds the same sets with every pixel
+from the networks).
+
+Usage: python scripts/bench_regions.py [--sizes 480x270 1920x1080] [--repeats 3] [--no-triplets] [--out benchmarks/regions.md]
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -104,10 +109,36 @@ def quality(make: Callable[[dict], Model], frames: list[torch.Tensor], size: tup
     return lines
 
 
+def triplet_quality(models: Sequence[str]) -> list[str]:
+    """Mean PSNR of the default settings on the eye triplets 56–166 and Middlebury, one row per model."""
+    from eval_quality import EYE_MOTION, eye_triplets, middlebury_triplets, quantise
+
+    data = EYE.parent
+    sets = {f"eye {EYE_MOTION[0]}–{EYE_MOTION[1]}": [t for t in eye_triplets(data)
+                                                     if EYE_MOTION[0] <= t.middle_index <= EYE_MOTION[1]],
+            "Middlebury": middlebury_triplets(data)}
+    lines = ["| model (default settings, float32) | " + " | ".join(f"{name} ({len(ts)}), dB" for name, ts in sets.items())
+             + " | mean share of pixels from the network |", "|---|" + "---|" * (len(sets) + 1)]
+    for name in models:
+        model = load_model(name)
+        scores, shares = [], []
+        for triplets in sets.values():
+            values = []
+            for t in triplets:
+                out = model.synthesize(model.pair(model.prepare(t.frame0), model.prepare(t.frame1)), 0.5)
+                values.append(psnr(quantise(out.image).numpy(), t.middle.numpy(), 1.0))
+                shares.append(float((out.weight > 0).float().mean()))
+            scores.append(statistics.mean(values))
+        lines.append(f"| {name} | " + " | ".join(f"{v:.2f}" for v in scores) + f" | {statistics.mean(shares):.3f} |")
+        print(lines[-1], flush=True)
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", nargs="+", default=["480x270", "1920x1080"])
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--no-triplets", dest="triplets", action="store_false")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     frames = render_frames()
@@ -143,6 +174,9 @@ def main() -> None:
     width, height = (int(v) for v in args.sizes[-1].split("x"))
     lines += ["", f"Quality of cropping at {width}×{height} (PSNR against the render's true middle frame, 8-bit):", ""]
     lines += quality(make, frames, (height, width))
+    if args.triplets:
+        lines += ["", "Triplets, t = ½ (default settings: static pixels kept, regions cropped):", ""]
+        lines += triplet_quality(["union", "rife"])
     text = "\n".join(lines)
     print(text)
     if args.out:

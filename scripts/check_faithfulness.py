@@ -71,7 +71,7 @@ def main() -> int:
     weights = args.ref / PACKAGE / "models"
     weights = weights if weights.is_dir() else model_dir()
     triplets = middlebury_triplets(args.data) + eye_triplets(args.data)[:: args.eye_step]
-    ours = {name: load_model(name) for name in args.models}
+    ours = {name: load_model(name, static_tolerance=None) for name in args.models}  # every pixel from the networks
     published = {name: published_class(str(weights), name, 1.0, False).eval() for name in args.models}
     shared_ours, shared_published = MemoFlow(ours[args.models[0]].flownet), MemoFlow(published[args.models[0]].flownet)
     for name in args.models:

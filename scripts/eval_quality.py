@@ -186,7 +186,9 @@ def model_outputs(
     results: dict[str, list[torch.Tensor]] = {name: [] for name in names}
     for t in triplets:
         for name, model in models.items():
-            path = None if outputs is None else outputs / f"{name}-{model.padding}" / f"{t.set}-{t.name}.pt"
+            # outputs with static pixels kept are not the networks' own (check_faithfulness.py shares the cache)
+            kept = "" if model.changes is None else f"-static{model.changes.tolerance}"
+            path = None if outputs is None else outputs / f"{name}-{model.padding}{kept}" / f"{t.set}-{t.name}.pt"
             if path is not None and path.is_file():
                 results[name].append(torch.load(path))
                 continue

@@ -199,7 +199,7 @@ def test_interpolate_keeps_everything_far_from_a_small_change(fmt):
     out = vsanimsplat.interpolate(clip, factor=2, model="union", scene_detect=False)
     frame = out.get_frame(1)
     assert frame.props["AnimSplat_Interpolated"] == 1 and 0 < frame.props["AnimSplat_ChangeFraction"] < 0.1
-    far = _far_from(changed_pixels(picture, changed_picture, 10.5 / 255), 32).numpy()
+    far = _far_from(changed_pixels(picture, changed_picture, ChangePolicy().threshold), 32).numpy()
     for made, source in zip(_planes(frame), _planes(clip.get_frame(0))):
         step = far.shape[0] // made.shape[0]
         plane_far = far[::step, ::step] & far[1::step, 1::step] if step > 1 else far

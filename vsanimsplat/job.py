@@ -93,7 +93,7 @@ class JobOptions:
     | `max_hold` | int or None | None | ``interpolate``'s pause rule (``--max-hold``) |
     | `scene_threshold` | float | 0.4 | scene-cut threshold (``--scene-threshold``) |
     | `cuts` | Path or None | None | a cut list: source frames where a new shot begins (``--cuts``) |
-    | `static_tolerance` | int or None | 10 | unchanged pixels come from the drawings (``--static-tolerance``; None: ``off``) |
+    | `static_tolerance` | int or None | 20 | unchanged pixels come from the drawings (``--static-tolerance``; None: ``off``) |
     | `regions` | bool | True | the model runs only where the picture changes (``--no-regions`` turns it off) |
     | `fill` | bool | True | fill the holes (``--no-fill`` turns it off) |
     | `fill_mode` | str | "blend" | how (``--fill-mode``) |

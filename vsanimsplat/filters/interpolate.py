@@ -209,7 +209,7 @@ def interpolate(
     | `cuts` | str, PathLike or sequence of int | None | the user's cut list: source frame numbers (before ``dedupe``) where a new shot begins, or a text file of them (one a line or comma/space separated, ``#`` comments); nothing is interpolated between the drawings on screen at ``s − 1`` and ``s`` |
     | `progress` | bool or None | None | progress bar while reading the timing; ``None`` = for 500+ frames on a terminal |
     | `flow` | str or None | None | flow network of ``"union"``, ``"base"`` or ``"splat"``: ``"gmflow"`` or ``"pwcnet"``; None = the model's own |
-    | `static_tolerance` | int or None | 10 | pixels that differ by at most this many 8-bit code values between the two drawings (and that no flow carries anything to) are the drawings' cross-fade, bit-exact where they agree; the model's picture is used only around what changes, feathered; None = the model's picture everywhere |
+    | `static_tolerance` | int or None | 20 | pixels that differ by at most this many 8-bit code values between the two drawings (and that no flow carries anything to) are the drawings' cross-fade, bit-exact where they agree; the model's picture is used only around what changes, feathered; None = the model's picture everywhere |
     | `regions` | bool | True | run the model only on the region of the frame that changes (with context), not the whole frame; needs ``static_tolerance`` |
 
     Output: same format and size as ``clip``, constant rate, ``ceil(duration × rate)`` frames

@@ -133,7 +133,7 @@ def load_model(
     | `flow` | str or None | None | the flow network of ``union``, ``base`` or ``splat``: ``"gmflow"`` or ``"pwcnet"``; None = the model's own (GMFlow) |
     | `bf16` | bool | False | run the networks in bfloat16: 2–3× faster on CPUs with :func:`native_bf16` support, PSNR ≥ 50 dB against float32 (``benchmarks/bench.md``); on CUDA it needs a GPU with bfloat16 (Ampere or newer) |
     | `flow_scale` | float | 1.0 | ``union``/``base`` only: resolution of the flow relative to the half-size picture, 1.0, 0.5 or 0.25 (faster, coarser flow) |
-    | `static_tolerance` | int or None | 10 | pixels whose channels differ by at most this many 8-bit code values between the two frames are taken from the inputs (their cross-fade), not re-drawn by the networks; None = every pixel from the networks, as published (see :mod:`~vsanimsplat.models.changes`) |
+    | `static_tolerance` | int or None | 20 | pixels whose channels differ by at most this many 8-bit code values between the two frames are taken from the inputs (their cross-fade), not re-drawn by the networks; None = every pixel from the networks, as published (see :mod:`~vsanimsplat.models.changes`) |
     | `regions` | bool | True | with ``static_tolerance``: run the networks only on the region that changes (with context), not the whole frame |
 
     Raises ValueError for an unknown ``model``, ``device`` or ``flow`` (or a ``flow`` for a model
