@@ -72,6 +72,28 @@ def in_between_time(model: Model, a: torch.Tensor, b: torch.Tensor) -> tuple[flo
     return time.perf_counter() - began, pair
 
 
+def machinery_seconds(model: Model, a: torch.Tensor, b: torch.Tensor, repeats: int = 5) -> float:
+    """Median seconds of the change machinery alone on one pair (what the default adds to the networks' work):
+    the change mask and box, the full-size flows, where changes are at t, the weight and the composite."""
+    from vsanimsplat.models.changes import changed_pixels, network_weight, region_box
+
+    first, second = model.prepare(a), model.prepare(b)
+    pair = model.pair(first, second)
+    _, _, *sampled = model._synthesize(pair.inner, 0.5)
+    image = torch.rand_like(first.source)
+    spent = []
+    for _ in range(repeats):
+        began = time.perf_counter()
+        changed = changed_pixels(first.source, second.source, model.changes.threshold)
+        region_box(changed, first.image.shape[-2:], model.multiple, model.min_region)
+        tuple(flow.float() for flow in model._flows(pair.inner))
+        crossfade = torch.lerp(first.source, second.source, 0.5).clamp(0.0, 1.0)
+        weight = network_weight(changed | model._changes_at(pair, 0.5, sampled[0] if sampled else None))
+        torch.lerp(crossfade, image, weight)
+        spent.append(time.perf_counter() - began)
+    return statistics.median(spent)
+
+
 def timings(models: dict[str, Model], pairs: dict[str, tuple[torch.Tensor, torch.Tensor]], repeats: int) -> dict:
     """Median seconds per (setting, pair), settings interleaved in every repeat; also the crop area share."""
     seconds: dict[tuple[str, str], list[float]] = {}
@@ -149,8 +171,8 @@ def main() -> None:
              f"{args.repeats}, settings interleaved in one run. `small`: 48 fps frames 148 → 152 (the eye closing); "
              f"`pan`: frame 148 moved by {PAN[1]}×{PAN[0]} px at 1080p (scaled with the size).", "",
              "| size | pair | crop share | " + " | ".join(f"{s} (s)" for s in SETTINGS) + " | small ÷ pan (default) | "
-             "default ÷ networks everywhere |",
-             "|---|---|---|" + "---|" * len(SETTINGS) + "---|---|"]
+             "default ÷ networks everywhere | change machinery alone (s) |",
+             "|---|---|---|" + "---|" * len(SETTINGS) + "---|---|---|"]
     bf16 = load_model("union").dtype == torch.bfloat16
 
     def make(options: dict) -> Model:
@@ -162,14 +184,16 @@ def main() -> None:
         big = scaled(frames[148], height + dy, width + dx)
         pairs = {"small": (scaled(frames[148], height, width), scaled(frames[152], height, width)),
                  "pan": (big[..., dy:, dx:], big[..., :height, :width])}
-        result = timings({name: make(options) for name, options in SETTINGS.items()}, pairs, args.repeats)
+        models = {name: make(options) for name, options in SETTINGS.items()}
+        result = timings(models, pairs, args.repeats)
         seconds = result["seconds"]
         default, everywhere = next(iter(SETTINGS)), list(SETTINGS)[-1]
         for pair_name in pairs:
             ratio = seconds[(default, "small")] / seconds[(default, "pan")]
             lines.append(f"| {size_text} | {pair_name} | {result['crop_share'][pair_name]:.2f} | "
                          + " | ".join(f"{seconds[(s, pair_name)]:.2f}" for s in SETTINGS)
-                         + f" | {ratio:.2f} | {seconds[(default, pair_name)] / seconds[(everywhere, pair_name)]:.3f} |")
+                         + f" | {ratio:.2f} | {seconds[(default, pair_name)] / seconds[(everywhere, pair_name)]:.3f} | "
+                         f"{machinery_seconds(models[default], *pairs[pair_name]):.3f} |")
             print(lines[-1], flush=True)
     width, height = (int(v) for v in args.sizes[-1].split("x"))
     lines += ["", f"Quality of cropping at {width}×{height} (PSNR against the render's true middle frame, 8-bit):", ""]

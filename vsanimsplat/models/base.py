@@ -245,7 +245,7 @@ class Model(ABC):
         return Synthesis(image=image, holes=holes)
 
     def _synthesize_changes(self, pair: ChangedPair, t: float) -> Synthesis:
-        """The network's picture where the frames change or where it drew something, the cross-fade elsewhere."""
+        """The network's picture where the frames change and where changed pixels are at ``t``, the cross-fade elsewhere."""
         # exactly a where a and b agree to the bit (for pictures in [0, 1], as the outputs are)
         crossfade = torch.lerp(pair.a.source, pair.b.source, t).clamp(0.0, 1.0)
         if pair.inner is None:
@@ -304,7 +304,7 @@ class Model(ABC):
             still = torch.zeros((1, 2, height, width), device=self.device)
             if pair.inner is None:
                 return still, still
-            return tuple(self._paste(flow.float(), still, pair.box) for flow in self._flows(pair.inner))
+            return tuple(self._paste(flow, still, pair.box) for flow in pair.flows)
         flow01, flow10 = self._flows(pair)
         return flow01[..., :height, :width].float(), flow10[..., :height, :width].float()
 
