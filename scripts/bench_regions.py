@@ -74,13 +74,12 @@ def in_between_time(model: Model, a: torch.Tensor, b: torch.Tensor) -> tuple[flo
 
 def machinery_seconds(model: Model, a: torch.Tensor, b: torch.Tensor, repeats: int = 5) -> float:
     """Median seconds of the change machinery alone on one pair (what the default adds to the networks' work):
-    the change mask and box, the full-size flows, where changes are at t, the weight and the composite."""
-    from vsanimsplat.models.changes import changed_pixels, network_weight, region_box
+    the change mask and box, the full-size flows, and the composite (where changes are at t, weight, blend)."""
+    from vsanimsplat.models.changes import changed_pixels, region_box
 
     first, second = model.prepare(a), model.prepare(b)
     pair = model.pair(first, second)
-    _, _, *sampled = model._synthesize(pair.inner, 0.5)
-    image = torch.rand_like(first.source)
+    drawn = model._synthesize(pair.inner, 0.5)
     spent = []
     for _ in range(repeats):
         began = time.perf_counter()
@@ -88,8 +87,7 @@ def machinery_seconds(model: Model, a: torch.Tensor, b: torch.Tensor, repeats: i
         region_box(changed, first.image.shape[-2:], model.multiple, model.min_region)
         tuple(flow.float() for flow in model._flows(pair.inner))
         crossfade = torch.lerp(first.source, second.source, 0.5).clamp(0.0, 1.0)
-        weight = network_weight(changed | model._changes_at(pair, 0.5, sampled[0] if sampled else None))
-        torch.lerp(crossfade, image, weight)
+        model._compose(pair, 0.5, crossfade, *drawn)
         spent.append(time.perf_counter() - began)
     return statistics.median(spent)
 

@@ -250,7 +250,11 @@ class Model(ABC):
         crossfade = torch.lerp(pair.a.source, pair.b.source, t).clamp(0.0, 1.0)
         if pair.inner is None:
             return Synthesis(image=crossfade, holes=None, weight=torch.zeros_like(pair.changed, dtype=torch.float32))
-        image, holes, *sampled = self._synthesize(pair.inner, t)
+        return self._compose(pair, t, crossfade, *self._synthesize(pair.inner, t))
+
+    def _compose(self, pair: ChangedPair, t: float, crossfade: torch.Tensor, image: torch.Tensor,
+                 holes: torch.Tensor | None, *sampled: torch.Tensor) -> Synthesis:
+        """The networks' padded output (``image``, ``holes``, flows ``sampled`` if any) put into ``crossfade``."""
         image = self._paste(image.clamp(0.0, 1.0).float(), crossfade, pair.box)
         weight = network_weight(pair.changed | self._changes_at(pair, t, sampled[0] if sampled else None))
         if holes is not None:
