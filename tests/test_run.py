@@ -23,6 +23,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+import torch
 import vapoursynth as vs
 from PIL import Image
 
@@ -181,13 +182,8 @@ def test_mp4_x265_by_name_seed_spellings_and_resize(source, tmp_path, capsys):
     assert "converted to mov_text" in err and "x265" in out
 
 
-def test_emit_vpy_through_vspipe_gives_the_frames_of_the_command(source, tmp_path, capsys):
-    output, script = tmp_path / "lossless.mkv", tmp_path / "job.vpy"
-    code, _, err = run(capsys, source.path, "-o", output, "--codec", "ffv1", "--model", "blend", "--factor", "5/2",
-                       "--emit-vpy", script)
-    assert code == 0, err
-    text = script.read_text()
-    assert "vsanimsplat.dedupe(clip" in text and "factor=Fraction(5, 2)" in text and "# Encode:  vspipe -c y4m" in text
+def _hashes_of_command_and_script(output: Path, script: Path) -> tuple[list[str], list[str]]:
+    """framemd5 of the video the command wrote, and of ``vspipe`` on the script it emitted."""
     ffmpeg = find_ffmpeg().path
     piped = subprocess.run(f"{VSPIPE} -c y4m {script} - | {ffmpeg} -hide_banner -f yuv4mpegpipe -i - -f framemd5 -",
                            shell=True, capture_output=True, text=True, check=True)
@@ -197,9 +193,20 @@ def test_emit_vpy_through_vspipe_gives_the_frames_of_the_command(source, tmp_pat
     def hashes(text: str) -> list[str]:
         return [line.rsplit(",", 1)[1].strip() for line in text.splitlines() if line and not line.startswith("#")]
 
-    assert hashes(piped.stdout) == hashes(encoded.stdout)
-    assert len(hashes(encoded.stdout)) == math.ceil(source.duration * RATE * Fraction(5, 2))
-    assert len(set(hashes(encoded.stdout))) > len(HOLDS)  # in-betweens, not only the drawings
+    return hashes(encoded.stdout), hashes(piped.stdout)
+
+
+def test_emit_vpy_through_vspipe_gives_the_frames_of_the_command(source, tmp_path, capsys):
+    output, script = tmp_path / "lossless.mkv", tmp_path / "job.vpy"
+    code, _, err = run(capsys, source.path, "-o", output, "--codec", "ffv1", "--model", "blend", "--factor", "5/2",
+                       "--emit-vpy", script)
+    assert code == 0, err
+    text = script.read_text()
+    assert "vsanimsplat.dedupe(clip" in text and "factor=Fraction(5, 2)" in text and "# Encode:  vspipe -c y4m" in text
+    encoded, piped = _hashes_of_command_and_script(output, script)
+    assert piped == encoded
+    assert len(encoded) == math.ceil(source.duration * RATE * Fraction(5, 2))
+    assert len(set(encoded)) > len(HOLDS)  # in-betweens, not only the drawings
 
 
 def test_example_fansub_script_runs_through_vspipe(source):
@@ -250,15 +257,47 @@ def test_flow_is_the_motion_of_the_first_pair_of_drawings(tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_default_model_end_to_end(source, tmp_path, capsys):
-    """The default (union) model on half a second: a playable file with the in-betweens (~10 s on 2 cores)."""
+def test_default_model_end_to_end_computes_what_its_script_computes(source, tmp_path, capsys):
+    """The default (union) model on half a second: the in-betweens, and the emitted script, run by vspipe, gives
+    the same frames bit for bit (same precision, flow scale and device as the command; ~30 s on 2 cores)."""
     _weights("union")
-    output = tmp_path / "union.mp4"
-    code, out, err = run(capsys, source.path, "-o", output, "--duration", "0.5", "-q")
+    output, script = tmp_path / "union.mkv", tmp_path / "union.vpy"
+    code, out, err = run(capsys, source.path, "-o", output, "--codec", "ffv1", "--duration", "0.5", "-q",
+                         "--emit-vpy", script)
     assert code == 0, err
     kept = math.ceil(RATE / 2)
     tracks, _ = probe(output)
-    assert tracks["video"].packets == 2 * kept and tracks["video"].rate == 2 * RATE and "audio" in tracks
+    assert tracks["video"].packets == 2 * kept and "audio" in tracks
+    assert abs(tracks["video"].rate / (2 * RATE) - 1) < 1e-3  # Matroska's millisecond timestamps
+    assert "model='union'" in script.read_text()
+    encoded, piped = _hashes_of_command_and_script(output, script)
+    assert piped == encoded and len(set(encoded)) > len(set(HOLDS))
+
+
+def test_precision_and_flow_scale_reach_the_model_and_the_script(source, tmp_path, capsys, monkeypatch):
+    """--bf16/--no-bf16 and --flow-scale: the command's model and the emitted script get the same settings; without
+    them both leave the choice to the registry (bfloat16 for union on a CPU with native bfloat16)."""
+    _weights("union")
+    from vsanimsplat.job import JobOptions, load_job_model
+    from vsanimsplat.models import registry
+
+    monkeypatch.setattr(registry, "native_bf16", lambda: True)  # as on a CPU with AVX-512 BF16
+    assert load_job_model(JobOptions(source.path, device="cpu")).dtype == torch.bfloat16
+    assert load_job_model(JobOptions(source.path, device="cpu", bf16=False)).dtype == torch.float32
+    model = load_job_model(JobOptions(source.path, device="cpu", flow_scale=0.5))
+    assert model.flow_scale == 0.5 and model.dtype == torch.bfloat16
+    monkeypatch.setattr(registry, "native_bf16", lambda: False)
+    assert load_job_model(JobOptions(source.path, device="cpu")).dtype == torch.float32
+    script = tmp_path / "job.vpy"
+    code, _, err = run(capsys, source.path, "--no-bf16", "--flow-scale", "0.5", "--emit-vpy", script)
+    assert code == 0, err
+    assert "bf16=False" in script.read_text() and "flow_scale=0.5" in script.read_text()
+    code, _, err = run(capsys, source.path, "--bf16", "--emit-vpy", script)
+    assert code == 0 and "bf16=True" in script.read_text() and "flow_scale" not in script.read_text()
+    code, _, err = run(capsys, source.path, "--model", "rife", "--flow-scale", "0.5", "--emit-vpy", script)
+    assert code == 2 and "--flow-scale" in err and "flow_scale applies to the models 'union', 'base'" in err
+    with pytest.raises(SystemExit):
+        run(capsys, source.path, "--flow-scale", "0.3", "--emit-vpy", script)
 
 
 def test_seed_script_is_a_thin_wrapper(source, tmp_path):

