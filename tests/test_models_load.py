@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from vsanimsplat.models import MODEL_NAMES, WeightsError, load_model, native_bf16
+from vsanimsplat.models import MODEL_NAMES, SPECS, WeightsError, load_model, native_bf16, registry
+from vsanimsplat.models.registry import build
 
 
 @pytest.fixture
@@ -103,3 +104,44 @@ def test_bf16_blend_on_cpu_keeps_its_dtype_and_returns_float32(empty_cache):
     assert a.image.dtype == torch.bfloat16
     out = model.synthesize(model.pair(a, model.prepare(torch.ones(1, 3, 4, 6))), 0.25).image
     assert out.dtype == torch.float32 and torch.equal(out, torch.full((1, 3, 4, 6), 0.25))
+
+
+def test_registry_roles_are_each_models_networks():
+    for name, spec in SPECS.items():
+        with torch.device("meta"):
+            model = build(name, None, torch.device("meta"), torch.float32, None)
+        assert isinstance(model, spec.model_class) and set(model.networks()) == set(spec.roles)
+
+
+# one model of each class: the others differ only in weights
+@pytest.mark.parametrize("name", list({SPECS[n].model_class: n for n in reversed(MODEL_NAMES)}.values()))
+def test_registry_capabilities_match_what_the_model_does(name):
+    """Each spec's capabilities are what its model (random weights) really does on a small pair."""
+    spec = SPECS[name]
+    model = build(name, None, torch.device("cpu"), torch.float32, None)
+    assert isinstance(model, spec.model_class) and model.has_flows == spec.has_flows
+    assert set(model.networks()) == set(spec.roles)
+    rng = torch.Generator().manual_seed(0)
+    a, b = (model.prepare(torch.rand(1, 3, 64, 96, generator=rng)) for _ in range(2))
+    pair = model.pair(a, b)
+    out = model.synthesize(pair, 0.5)
+    assert out.image.shape == (1, 3, 64, 96)
+    assert (out.holes is not None) == spec.leaves_holes
+    if spec.has_flows:
+        forward, backward = model.flows(pair)
+        assert forward.shape == backward.shape == (1, 2, 64, 96)
+    else:
+        with pytest.raises(Exception):
+            model.flows(pair)
+
+
+def test_automatic_precision_follows_the_registry(monkeypatch):
+    monkeypatch.setattr(registry, "native_bf16", lambda: True)
+    cpu = torch.device("cpu")
+    assert [n for n in MODEL_NAMES if SPECS[n].dtype(cpu) == torch.bfloat16] == ["union", "base"]
+    assert SPECS["union"].dtype(cpu, bf16=False) == torch.float32
+    assert SPECS["rife"].dtype(cpu, bf16=True) == torch.bfloat16
+    monkeypatch.setattr(registry, "native_bf16", lambda: False)
+    assert all(SPECS[n].dtype(cpu) == torch.float32 for n in MODEL_NAMES)
+    with pytest.raises(ValueError, match="fp16=True needs a CUDA device"):
+        SPECS["union"].dtype(cpu, fp16=True)

@@ -180,7 +180,7 @@ def test_cli_fetch_and_list(fake, capsys):
     assert "installed" in lines["rife"] and "union" in lines and "missing" in lines["union"]
     assert "(default)" in lines["union"]
     # capabilities come from the registry
-    assert "[flows, per-pair reuse, flow=]" in lines["union"] and "[-]" in lines["rife"]
+    assert "[flows, holes, per-pair reuse, flow=]" in lines["union"] and "[-]" in lines["rife"]
     assert "holes" in lines["splat"]
 
 

@@ -6,10 +6,10 @@ networks a model's ``flownet`` role can take): :func:`~vsanimsplat.models.load_m
 ``.vpy`` and the benchmarks. Weight *files* (their sha256 and where they come from) are
 :mod:`~vsanimsplat.models.weights`' business; a spec names only which file each role loads.
 
-| model | what it is | flows | holes | per-pair work reused across t |
+| model | what it is | flows | hole mask | per-pair work reused across t |
 |---|---|---|---|---|
-| ``"union"`` (default) | GMFSS: GMFlow + metric net + feature pyramid + softmax splatting + GridNet, which also sees RIFE's estimate | yes | no | yes |
-| ``"base"`` | the same without RIFE (the GridNet sees both input frames) | yes | no | yes |
+| ``"union"`` (default) | GMFSS: GMFlow + metric net + feature pyramid + softmax splatting + GridNet, which also sees RIFE's estimate | yes | yes | yes |
+| ``"base"`` | the same without RIFE (the GridNet sees both input frames) | yes | yes | yes |
 | ``"rife"`` | the union model's IFNet alone: fast, no splatting | no | no | no |
 | ``"splat"`` | GMFlow + softmax splatting of both frames, Z from brightness constancy, no synthesis network | yes | yes | yes |
 | ``"blend"`` | the cross-fade (1 − t)·A + t·B: no network, no weights | no | no | nothing to reuse |
@@ -92,7 +92,7 @@ class ModelSpec:
     | `model_class` | type[Model] | its class (which says ``has_flows``) |
     | `roles` | dict[str, str] | its networks by role → the weight file each loads |
     | `make` | callable | ``make(device, dtype, states, flownet, flow_scale) -> Model`` |
-    | `leaves_holes` | bool | its syntheses may leave holes for ``fill_holes`` |
+    | `leaves_holes` | bool | its syntheses report where splatting left holes (``Synthesis.holes``, for ``fill_holes``) |
     | `reuses_pairs` | bool | per-pair work (flows, metrics) is computed once for every t of a pair |
     | `flow_choice` | bool | ``flow=`` picks its flow network from :data:`FLOWS` |
     | `flow_scales` | tuple of float | accepted ``flow_scale`` values (1.0 = as published) |
@@ -152,11 +152,11 @@ SPECS: dict[str, ModelSpec] = {spec.name: spec for spec in (
     ModelSpec("union", "GMFSS_Fortuna union: GMFlow, softmax splatting and a GridNet that also sees RIFE (anime-trained)",
               GMFSS, {**_GMFSS_FILES, "metricnet": "metric_union.pkl", "features": "feat_union.pkl",
                       "synthesis": "fusionnet_union.pkl", "ifnet": "rife.pkl"},
-              _gmfss("union"), flow_choice=True, flow_scales=FLOW_SCALES, cpu_bf16=True),
+              _gmfss("union"), leaves_holes=True, flow_choice=True, flow_scales=FLOW_SCALES, cpu_bf16=True),
     ModelSpec("base", "GMFSS_Fortuna base: union without RIFE (the GridNet sees both frames)",
               GMFSS, {**_GMFSS_FILES, "metricnet": "metric_base.pkl", "features": "feat_base.pkl",
                       "synthesis": "fusionnet_base.pkl"},
-              _gmfss("base"), flow_choice=True, flow_scales=FLOW_SCALES, cpu_bf16=True),
+              _gmfss("base"), leaves_holes=True, flow_choice=True, flow_scales=FLOW_SCALES, cpu_bf16=True),
     ModelSpec("rife", "union's IFNet alone: fast, no splatting, no flows",
               RIFE, {"ifnet": "rife.pkl"},
               lambda device, dtype, states, flownet, flow_scale: RIFE(device=device, dtype=dtype, states=states),
