@@ -2,11 +2,6 @@
 
 The engine knows frames only by their index in the filter's input clip; it does not know
 VapourSynth. Filters hand it a loader that turns an index into a picture tensor.
-
-Each per-frame state (``model.prepare``) and per-pair state (``model.pair``) is a future in one
-cache: the first thread to ask for a key computes it, later ones wait for that key only, and the
-cache's lock guards the bookkeeping only, never a model call. The cache is bounded by the bytes
-of the tensors its states hold (:data:`DEFAULT_CACHE_MB`), least recently used first.
 """
 
 from __future__ import annotations
@@ -26,11 +21,11 @@ from .models.base import FrameState, Model, PairState, Synthesis
 __all__ = ["Engine", "DEFAULT_CACHE_MB", "state_storages"]
 
 DEFAULT_CACHE_MB = 2048
-"""Bytes of cached states (MiB) beyond what the requests in flight hold, on a CPU device and at most on a CUDA device
-(which keeps a quarter of its memory if that is less). A GMFSS frame state at 1920×1080 in float32 holds about
-300 MB (35 MB at 640×360, padding included), its pair state a few percent of that, so the default keeps about six
-1080p drawings: the few that VapourSynth's threads work on at once plus the next, where counts of states held 16
-threads' worth (about 5 GB)."""
+"""Default budget (MiB) of the engine's cache of states; on a CUDA device at most a quarter of its memory.
+
+A GMFSS (``union``) frame state in float32 holds 35 MB at 640×360 (padding included), so about 300 MB at
+1920×1080, and a pair state adds about 4 % of that: 2048 MiB keep about six 1080p drawings, the three or four
+that 16 VapourSynth threads work on at once (16 output frames at 60 fps of animation on twos) and the next."""
 
 _Key = tuple[Any, ...]  # ("prepare", index) or ("pair", left, right)
 
@@ -62,6 +57,13 @@ def state_storages(state: object) -> dict[tuple[str, int], int]:
     return found
 
 
+def _pinned_copy(tensor: torch.Tensor | None) -> torch.Tensor | None:
+    """A CUDA ``tensor`` copied into pinned host memory without waiting (wait for the stream before reading it)."""
+    if tensor is None:
+        return None
+    return torch.empty(tensor.shape, dtype=tensor.dtype, pin_memory=True).copy_(tensor, non_blocking=True)
+
+
 @dataclasses.dataclass(eq=False)
 class _Entry:
     """A cached state: its future, the requests using it, and its storages once computed."""
@@ -82,15 +84,16 @@ class Engine:
 
     VapourSynth asks for output frames from several threads in roughly increasing order. Each
     state is computed once while it is cached, by the first thread that needs it; a thread
-    waits only for the states it needs, and ``synthesize`` runs side by side in the callers'
-    threads. Least recently used states are dropped while the cache holds more than
+    waits only for the states it needs (the lock guards the cache's bookkeeping, never a model
+    call), and ``synthesize`` runs side by side in the callers' threads. Least recently used states are dropped while the cache holds more than
     ``cache_bytes``, but never one that a request is computing or using, so the requests in
     flight keep what they need even beyond the budget. A failed computation raises in every
     request waiting for it and is not cached.
 
-    On a CPU device each calling thread sets its own torch thread count to ``threads`` once
-    (torch's OpenMP threads are per calling thread; it is never set back, so no thread sees
-    another's setting). On a CUDA device each calling thread runs its model calls on its own
+    On a CPU device each calling thread sets its torch thread count to ``threads`` where it differs
+    and never sets it back: torch's OpenMP thread count belongs to the calling thread (a thread
+    that has not used torch yet starts with the count last set anywhere), so every thread that
+    runs the model has ``threads``, whatever the order they start in. On a CUDA device each calling thread runs its model calls on its own
     stream and waits for that stream only: a state is complete when its future is, and
     :meth:`synthesize` returns its pictures in pinned host memory. ``counts`` tells how often
     each stage ran.
@@ -133,8 +136,7 @@ class Engine:
             result = self.model.synthesize(pair, t)
             if not self.cuda:
                 return result
-            return Synthesis(*(None if x is None else torch.empty(x.shape, dtype=x.dtype, pin_memory=True)
-                               .copy_(x, non_blocking=True) for x in (result.image, result.holes, result.weight)))
+            return Synthesis(*(_pinned_copy(x) for x in (result.image, result.holes, result.weight)))
 
     def _prepare(self, index: int, load: Callable[[int], torch.Tensor]) -> AbstractContextManager[FrameState]:
         return self._state(("prepare", index), lambda: self.model.prepare(load(index)))

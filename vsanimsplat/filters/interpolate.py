@@ -242,7 +242,8 @@ def interpolate(
     if scene_detect:
         separated |= {k for k, score in enumerate(timing.scene_scores) if score > scene_threshold}
     steps = plan(timing.durations, rate, timing.holds, separated, max_hold)
-    # each VapourSynth thread runs the model with its share of torch's threads
+    # each VapourSynth thread runs the model with its share of torch's threads: with all of them, N threads would
+    # start N × cores OpenMP threads
     engine = Engine(network, cache_bytes=None if cache_mb is None else cache_mb << 20,
                     threads=max(1, torch.get_num_threads() // vs.core.num_threads))
     return _build(clip, steps, rate, timing, engine)
