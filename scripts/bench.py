@@ -23,7 +23,7 @@ What one run measures, at 640×360 and 1280×720 (and 1920×1080 with ``--full``
   model computes from scratch for those frames).
 
 Seconds per output frame of ``ours`` include the first frame's latency (no warm-up). The naive
-run uses a lock like our engine, so both run one model call at a time on torch's threads.
+run makes one model call at a time, under a lock, on torch's threads.
 
 Usage: ``python scripts/bench.py [--full] [--sizes 640x360 1280x720] [--reps 2] [--data DIR] [--out benchmarks/bench]``
 """
@@ -42,7 +42,8 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from fractions import Fraction
 from pathlib import Path
 
@@ -52,7 +53,6 @@ import vapoursynth as vs
 from torch.utils.flop_counter import FlopCounterMode
 
 import vsanimsplat
-from vsanimsplat.engine import torch_threads
 from vsanimsplat.filters.frames import array_into_frame, clip_from_arrays, frame_to_tensor
 from vsanimsplat.machine import describe, machine
 from vsanimsplat.metrics import psnr as psnr8
@@ -211,12 +211,23 @@ def cpu_peak() -> dict:
             "fp32_flops_per_cycle": fp32_per_cycle, "bf16_flops_per_cycle": bf16_per_cycle,
             "fp32_gflops_per_core": round(mhz * fp32_per_cycle / 1e3, 1),
             "bf16_gflops_per_core": round(mhz * bf16_per_cycle / 1e3, 1)}
-    with torch_threads(1):
+    with _one_thread():
         for dtype, kind in ((torch.float32, "fp32"), (torch.bfloat16, "bf16")):
             a, b = torch.rand(2048, 2048, dtype=dtype), torch.rand(2048, 2048, dtype=dtype)
             seconds = min(_cpu_timed(lambda: torch.mm(a, b))[1] for _ in range(4))
             peak[f"{kind}_gemm_gflops_per_core"] = round(2 * 2048**3 / seconds / 1e9, 1)
     return peak
+
+
+@contextmanager
+def _one_thread() -> Iterator[None]:
+    """The block on one torch thread (this script calls torch from one thread only), torch's setting after."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def _cpu_timed(call: Callable[[], object]) -> tuple[float, float]:
@@ -254,7 +265,7 @@ def stages(size: str, reps: int, peak: dict) -> list[dict]:
     rows = []
     for name, (bf16, flow_scale) in STAGE_CONFIGS.items():
         model = _model(bf16, flow_scale)
-        with torch_threads(1):
+        with _one_thread():
             a, b = model.prepare(img0), model.prepare(img1)
             pair = model.pair(a, b)
             calls = {"prepare": lambda: model.prepare(img1), "pair": lambda: model.pair(a, b),

@@ -4,7 +4,7 @@ import numpy as np
 import torch
 import vapoursynth as vs
 
-from vsanimsplat.filters.frames import array_into_frame, frame_to_tensor, tensors_to_host
+from vsanimsplat.filters.frames import array_into_frame, frame_to_tensor
 
 
 def _rgbs_frame(seed: int = 0, width: int = 7, height: int = 5) -> vs.VideoFrame:
@@ -27,14 +27,6 @@ def test_frame_to_tensor_copies_the_planes_into_a_float32_cpu_tensor():
     for p in range(3):
         np.testing.assert_array_equal(tensor[0, p].numpy(), np.asarray(frame[p]))
         assert not np.shares_memory(tensor.numpy(), np.asarray(frame[p]))  # a copy: frames are read-only
-
-
-def test_tensors_to_host_gives_views_on_the_cpu_and_keeps_none():
-    image, holes = torch.rand(1, 3, 5, 7), torch.zeros(1, 1, 5, 7, dtype=torch.bool)
-    host_image, host_holes, nothing = tensors_to_host(image, holes, None)
-    assert nothing is None and host_holes.dtype == np.bool_
-    assert np.shares_memory(host_image, image.numpy())  # no copy on the CPU
-    np.testing.assert_array_equal(host_image, image.numpy())
 
 
 def test_array_into_frame_round_trips_and_converts_to_the_frame_format():

@@ -16,7 +16,6 @@ import torch
 import vapoursynth as vs
 
 import vsanimsplat
-from vsanimsplat.engine import Engine
 from vsanimsplat.models.blend import Blend
 from vsanimsplat.retime import plan
 from vsanimsplat.testing import cadence
@@ -153,48 +152,6 @@ def test_each_drawing_and_pair_is_computed_once_under_parallel_requests(monkeypa
         assert np.array_equal(results[n], picture(again.get_frame(n)))
 
 
-def test_engine_lru_is_bounded():
-    engine = Engine(Blend(), frames=2, pairs=1)
-    images = {i: torch.full((1, 3, 4, 4), float(i) / 10) for i in range(5)}
-    for i in range(4):
-        engine.synthesize(i, i + 1, 0.5, images.__getitem__)
-    assert len(engine._frames) == 2 and len(engine._pairs) == 1
-    result = engine.synthesize(3, 4, 0.5, images.__getitem__)
-    assert engine.counts["pair"] == 4  # (3, 4) was still cached
-    assert torch.allclose(result.image, torch.full((1, 3, 4, 4), 0.35))
-
-
-def test_engine_synthesises_side_by_side_with_its_share_of_threads():
-    barrier = threading.Barrier(2, timeout=10)
-    seen = []
-
-    class Meeting(Blend):
-        """A blend whose synthesis waits until two syntheses run at once."""
-
-        def _synthesize(self, pair, t):
-            seen.append(torch.get_num_threads())
-            if t != 0.5:
-                barrier.wait()  # raises BrokenBarrierError if the engine ran the calls one at a time
-            return super()._synthesize(pair, t)
-
-    before = torch.get_num_threads()
-    engine = Engine(Meeting(), threads=1)
-    images = {i: torch.full((1, 3, 4, 4), float(i)) for i in range(2)}
-    engine.synthesize(0, 1, 0.5, images.__getitem__)  # the pair is cached first
-    results = []
-    workers = [threading.Thread(target=lambda t=t: results.append(engine.synthesize(0, 1, t, images.__getitem__)))
-               for t in (0.25, 0.75)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
-    assert len(results) == 2 and seen == [1, 1, 1]
-    assert engine.counts == {"prepare": 2, "pair": 1, "synthesize": 3}
-    assert torch.get_num_threads() == before
-    with pytest.raises(ValueError, match="threads"):
-        Engine(Blend(), threads=0)
-
-
 def test_factor_uses_the_rate_before_dedupe():
     clip, _ = synthetic_clip(cadence([2], 4))
     drawings = vsanimsplat.dedupe(clip)
@@ -213,6 +170,8 @@ def test_factor_uses_the_rate_before_dedupe():
         ({"fps_num": -48}, "fps_num"),
         ({"fps_num": 48, "fps_den": 0}, "fps_den"),
         ({"factor": 2, "max_hold": -1}, "max_hold"),
+        ({"factor": 2, "cache_mb": -1}, "cache_mb"),
+        ({"factor": 2, "cache_mb": 1.5}, "cache_mb"),
         ({"factor": 2, "scene_threshold": 2.0}, "scene_threshold"),
         ({"factor": 2, "model": "no-such-model"}, "model"),
         ({"factor": 2, "model": "blend", "device": "tpu"}, "device"),

@@ -6,58 +6,71 @@ VapourSynth. Filters hand it a loader that turns an index into a picture tensor.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterator
-from contextlib import contextmanager
-from typing import Generic, TypeVar
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any
 
 import torch
 
 from .models.base import FrameState, Model, PairState, Synthesis
 
-__all__ = ["Engine", "LRU", "torch_threads"]
+__all__ = ["Engine", "DEFAULT_CACHE_MB", "state_storages"]
 
-_K = TypeVar("_K", bound=Hashable)
-_V = TypeVar("_V")
+DEFAULT_CACHE_MB = 2048
+"""Default budget (MiB) of the engine's cache of states; on a CUDA device at most a quarter of its memory.
 
+A GMFSS (``union``) frame state in float32 holds 35 MB at 640×360 (padding included), so about 300 MB at
+1920×1080, and a pair state adds about 4 % of that: 2048 MiB keep about six 1080p drawings, the three or four
+that 16 VapourSynth threads work on at once (16 output frames at 60 fps of animation on twos) and the next."""
 
-class LRU(Generic[_K, _V]):
-    """A small least-recently-used map of at most ``size`` entries (not thread-safe by itself)."""
-
-    def __init__(self, size: int) -> None:
-        if size < 1:
-            raise ValueError(f"size must be at least 1, got {size}")
-        self.size = size
-        self._items: OrderedDict[_K, _V] = OrderedDict()
-
-    def get_or_make(self, key: _K, make: Callable[[], _V]) -> _V:
-        """The value for ``key``, made (and the oldest entry dropped if full) when absent."""
-        if key in self._items:
-            self._items.move_to_end(key)
-            return self._items[key]
-        value = make()
-        self._items[key] = value
-        if len(self._items) > self.size:
-            self._items.popitem(last=False)
-        return value
-
-    def __len__(self) -> int:
-        return len(self._items)
+_Key = tuple[Any, ...]  # ("prepare", index) or ("pair", left, right)
 
 
-@contextmanager
-def torch_threads(count: int | None) -> Iterator[None]:
-    """Run the block with ``count`` torch intra-op threads in this thread (``None``: leave them as they are)."""
-    previous = torch.get_num_threads()
-    if count is None or count == previous:
-        yield
-        return
-    torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
+def state_storages(state: object) -> dict[tuple[str, int], int]:
+    """The distinct tensor storages that ``state`` holds: (device, address) → bytes.
+
+    ``state`` is a tensor, a dataclass (such as :class:`~vsanimsplat.models.base.FrameState` or
+    :class:`~vsanimsplat.models.base.PairState`), a tuple, list or dict of them, nested in any way;
+    anything else holds nothing. A view counts its whole storage once, however many views share it.
+    """
+    found: dict[tuple[str, int], int] = {}
+
+    def walk(value: object) -> None:
+        if isinstance(value, torch.Tensor):
+            storage = value.untyped_storage()
+            found[(str(value.device), storage.data_ptr())] = storage.nbytes()
+        elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+            for field in dataclasses.fields(value):
+                walk(getattr(value, field.name))
+        elif isinstance(value, (tuple, list)):
+            for item in value:
+                walk(item)
+        elif isinstance(value, dict):
+            for item in value.values():
+                walk(item)
+
+    walk(state)
+    return found
+
+
+def _pinned_copy(tensor: torch.Tensor | None) -> torch.Tensor | None:
+    """A CUDA ``tensor`` copied into pinned host memory without waiting (wait for the stream before reading it)."""
+    if tensor is None:
+        return None
+    return torch.empty(tensor.shape, dtype=tensor.dtype, pin_memory=True).copy_(tensor, non_blocking=True)
+
+
+@dataclasses.dataclass(eq=False)
+class _Entry:
+    """A cached state: its future, the requests using it, and its storages once computed."""
+
+    future: Future = dataclasses.field(default_factory=Future)
+    users: int = 0
+    storages: dict[tuple[str, int], int] = dataclasses.field(default_factory=dict)
 
 
 class Engine:
@@ -66,52 +79,132 @@ class Engine:
     | parameter | type | default | meaning |
     |---|---|---|---|
     | `model` | Model | | the interpolation model |
-    | `frames` | int | 6 | per-frame states kept (most recently used) |
-    | `pairs` | int | 4 | per-pair states kept |
-    | `threads` | int or None | None | torch threads of each ``synthesize`` call (``None``: torch's setting) |
+    | `cache_bytes` | int or None | None | bytes of tensors kept in cached states (None: :data:`DEFAULT_CACHE_MB` MiB, on CUDA at most a quarter of the device's memory) |
+    | `threads` | int or None | None | CPU device: torch threads of each calling thread (``None``: torch's setting) |
 
-    VapourSynth asks for output frames from several threads in roughly increasing order.
-    ``prepare`` and ``pair`` run one at a time under a lock, with torch's threads, so no state
-    is ever computed twice while it is cached; ``synthesize`` only reads a pair's state, so the
-    callers' threads run it side by side, each with ``threads`` torch threads (the filter gives
-    each VapourSynth thread its share of the cores: on a busy machine one multi-threaded call
-    at a time waits for its slowest thread, several single-threaded calls do not).
-    ``counts`` tells how often each stage ran.
+    VapourSynth asks for output frames from several threads in roughly increasing order. Each
+    state is computed once while it is cached, by the first thread that needs it; a thread
+    waits only for the states it needs (the lock guards the cache's bookkeeping, never a model
+    call), and ``synthesize`` runs side by side in the callers' threads. Least recently used states are dropped while the cache holds more than
+    ``cache_bytes``, but never one that a request is computing or using, so the requests in
+    flight keep what they need even beyond the budget. A failed computation raises in every
+    request waiting for it and is not cached.
+
+    On a CPU device each calling thread sets its torch thread count to ``threads`` where it differs
+    and never sets it back: torch's OpenMP thread count belongs to the calling thread (a thread
+    that has not used torch yet starts with the count last set anywhere), so every thread that
+    runs the model has ``threads``, whatever the order they start in. On a CUDA device each calling thread runs its model calls on its own
+    stream and waits for that stream only: a state is complete when its future is, and
+    :meth:`synthesize` returns its pictures in pinned host memory. ``counts`` tells how often
+    each stage ran.
     """
 
-    def __init__(self, model: Model, frames: int = 6, pairs: int = 4, threads: int | None = None) -> None:
+    def __init__(self, model: Model, cache_bytes: int | None = None, threads: int | None = None) -> None:
         if threads is not None and threads < 1:
             raise ValueError(f"threads must be None or at least 1, got {threads}")
+        if cache_bytes is not None and cache_bytes < 0:
+            raise ValueError(f"cache_bytes must be None or at least 0, got {cache_bytes}")
         self.model = model
         self.threads = threads
-        self._frames: LRU[int, FrameState] = LRU(frames)
-        self._pairs: LRU[tuple[int, int], PairState] = LRU(pairs)
-        self._lock = threading.Lock()
+        self.cuda = model.device.type == "cuda"
+        if cache_bytes is None:
+            cache_bytes = DEFAULT_CACHE_MB << 20
+            if self.cuda:
+                cache_bytes = min(cache_bytes, torch.cuda.get_device_properties(model.device).total_memory // 4)
+        self.cache_bytes = cache_bytes
         self.counts = {"prepare": 0, "pair": 0, "synthesize": 0}
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[_Key, _Entry] = OrderedDict()  # least recently used first
+        self._held: dict[tuple[str, int], list[int]] = {}  # storage → [entries holding it, bytes]
+        self._bytes = 0
+        self._local = threading.local()
 
-    def _prepare(self, index: int, load: Callable[[int], torch.Tensor]) -> FrameState:
-        def make() -> FrameState:
-            self.counts["prepare"] += 1
-            return self.model.prepare(load(index))
-
-        return self._frames.get_or_make(index, make)
-
-    def _pair(self, left: int, right: int, load: Callable[[int], torch.Tensor]) -> PairState:
-        def make() -> PairState:
-            self.counts["pair"] += 1
-            return self.model.pair(self._prepare(left, load), self._prepare(right, load))
-
-        return self._pairs.get_or_make((left, right), make)
+    @property
+    def cached_bytes(self) -> int:
+        """Bytes of the distinct tensor storages of the cached states."""
+        with self._lock:
+            return self._bytes
 
     def synthesize(self, left: int, right: int, t: float, load: Callable[[int], torch.Tensor]) -> Synthesis:
-        """The in-between at ``t`` of input frames ``left`` and ``right``; ``load(i)`` gives frame ``i`` (1, 3, H, W)."""
-        with self._lock:
-            pair = self._pair(left, right, load)
-            self.counts["synthesize"] += 1
-        with torch_threads(self.threads):
-            return self.model.synthesize(pair, t)
+        """The in-between at ``t`` of input frames ``left`` and ``right``; ``load(i)`` gives frame ``i`` (1, 3, H, W).
 
-    def flows(self, left: int, right: int, load: Callable[[int], torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-        """Flows between input frames ``left`` and ``right`` (see :meth:`Model.flows`)."""
+        The result's tensors are on the host (CPU).
+        """
         with self._lock:
-            return self.model.flows(self._pair(left, right, load))
+            self.counts["synthesize"] += 1
+        with self._state(("pair", left, right), lambda: self._pair(left, right, load)) as pair, self._work():
+            result = self.model.synthesize(pair, t)
+            if not self.cuda:
+                return result
+            return Synthesis(*(_pinned_copy(x) for x in (result.image, result.holes, result.weight)))
+
+    def _prepare(self, index: int, load: Callable[[int], torch.Tensor]) -> AbstractContextManager[FrameState]:
+        return self._state(("prepare", index), lambda: self.model.prepare(load(index)))
+
+    def _pair(self, left: int, right: int, load: Callable[[int], torch.Tensor]) -> PairState:
+        with self._prepare(left, load) as a, self._prepare(right, load) as b:
+            return self.model.pair(a, b)
+
+    @contextmanager
+    def _state(self, key: _Key, make: Callable[[], Any]) -> Iterator[Any]:
+        """The state of ``key``, made by ``make`` in this thread unless cached or being made; in use within the block."""
+        with self._lock:
+            entry = self._entries.get(key)
+            owner = entry is None
+            if owner:
+                entry = self._entries[key] = _Entry()
+                self.counts[key[0]] += 1
+            self._entries.move_to_end(key)
+            entry.users += 1
+        try:
+            if owner:
+                try:
+                    with self._work():
+                        state = make()
+                except BaseException as error:
+                    with self._lock:
+                        del self._entries[key]  # in use, so still there; a later request computes it again
+                    entry.future.set_exception(error)
+                    raise
+                with self._lock:
+                    entry.storages = state_storages(state)
+                    for storage, size in entry.storages.items():
+                        held = self._held.setdefault(storage, [0, size])
+                        held[0] += 1
+                        if held[0] == 1:
+                            self._bytes += size
+                entry.future.set_result(state)
+            yield entry.future.result()
+        finally:
+            with self._lock:
+                entry.users -= 1
+                self._trim()
+
+    def _trim(self) -> None:
+        """Drop unused states, least recently used first, while the cache holds more than its budget (under the lock)."""
+        for key in [key for key, entry in self._entries.items() if entry.users == 0]:
+            if self._bytes <= self.cache_bytes:
+                return
+            for storage in self._entries.pop(key).storages:
+                held = self._held[storage]
+                held[0] -= 1
+                if held[0] == 0:
+                    self._bytes -= held[1]
+                    del self._held[storage]
+
+    @contextmanager
+    def _work(self) -> Iterator[None]:
+        """Run model calls in this thread: with ``threads`` torch threads on a CPU device, on this thread's stream on CUDA."""
+        if not self.cuda:
+            if self.threads is not None and torch.get_num_threads() != self.threads:
+                torch.set_num_threads(self.threads)
+            yield
+            return
+        stream = getattr(self._local, "stream", None)
+        if stream is None:
+            stream = self._local.stream = torch.cuda.Stream(self.model.device)
+        try:
+            with torch.cuda.stream(stream):
+                yield
+        finally:
+            stream.synchronize()

@@ -21,7 +21,6 @@ __all__ = [
     "to_rgbs",
     "from_rgbs",
     "frame_to_tensor",
-    "tensors_to_host",
     "array_into_frame",
     "keep_unchanged",
 ]
@@ -149,23 +148,6 @@ def frame_to_tensor(frame: vs.VideoFrame, device: torch.device | str = "cpu") ->
     for p in range(3):
         np.copyto(planes[p], np.asarray(frame[p]))
     return tensor.to(device, non_blocking=True) if pinned else tensor
-
-
-def tensors_to_host(*tensors: torch.Tensor | None) -> list[np.ndarray | None]:
-    """``tensors`` as numpy arrays on the host (``None`` stays ``None``), waiting for the device once.
-
-    CPU tensors are returned as views; CUDA tensors are copied into pinned buffers with
-    non-blocking transfers and one synchronisation of the current stream for all of them.
-    """
-    on_device = [t for t in tensors if t is not None and t.device.type != "cpu"]
-    if not on_device:
-        return [None if t is None else t.numpy() for t in tensors]
-    hosts = [None if t is None else torch.empty(t.shape, dtype=t.dtype, pin_memory=True) for t in tensors]
-    for host, tensor in zip(hosts, tensors):
-        if tensor is not None:
-            host.copy_(tensor, non_blocking=True)
-    torch.cuda.current_stream(on_device[0].device).synchronize()
-    return [None if h is None else h.numpy() for h in hosts]
 
 
 def array_into_frame(array: np.ndarray, frame: vs.VideoFrame) -> vs.VideoFrame:

@@ -19,8 +19,7 @@ from ..models import DEFAULT_MODEL, DEFAULT_STATIC_TOLERANCE, Model, load_model
 from ..retime import Step, plan
 from ..scenes import (CANDIDATE_THRESHOLD, DEFAULT_SCENE_THRESHOLD, analysis_size, cuts_between_drawings,
                       read_cut_list, unexplained_share)
-from .frames import (ColourSpace, array_into_frame, duration_of, frame_to_tensor, keep_unchanged, scan_frames,
-                     tensors_to_host)
+from .frames import ColourSpace, array_into_frame, duration_of, frame_to_tensor, keep_unchanged, scan_frames
 
 __all__ = ["interpolate", "scene_scores", "analysis_clip", "DEFAULT_SCENE_THRESHOLD"]
 
@@ -180,6 +179,7 @@ def interpolate(
     flow: str | None = None,
     static_tolerance: int | None = DEFAULT_STATIC_TOLERANCE,
     regions: bool = True,
+    cache_mb: int | None = None,
 ) -> vs.VideoNode:
     """Raise the frame rate, placing every in-between at its true time between two drawings.
 
@@ -207,6 +207,7 @@ def interpolate(
     | `flow` | str or None | None | flow network of ``"union"``, ``"base"`` or ``"splat"``: ``"gmflow"`` or ``"pwcnet"``; None = the model's own |
     | `static_tolerance` | int or None | 20 | pixels that differ by at most this many 8-bit code values between the two drawings (and that no flow carries anything to) are the drawings' cross-fade, bit-exact where they agree; the model's picture is used only around what changes, feathered; None = the model's picture everywhere |
     | `regions` | bool | True | run the model only on the region of the frame that changes (with context), not the whole frame; needs ``static_tolerance`` |
+    | `cache_mb` | int or None | None | MiB of the model's per-drawing and per-pair states kept for reuse, least recently used dropped first (those in use are always kept); ``None`` = :data:`~vsanimsplat.engine.DEFAULT_CACHE_MB` |
 
     Output: same format and size as ``clip``, constant rate, ``ceil(duration × rate)`` frames
     (every output frame whose start lies within the input). Props on every frame:
@@ -226,6 +227,8 @@ def interpolate(
         raise _error(f"clip must be YUV, RGB or GRAY, got {clip.format.name}")
     if max_hold is not None and (isinstance(max_hold, bool) or not isinstance(max_hold, int) or max_hold < 0):
         raise _error(f"max_hold must be None (automatic), 0 (never pause) or a positive int, got {max_hold!r}")
+    if cache_mb is not None and (isinstance(cache_mb, bool) or not isinstance(cache_mb, int) or cache_mb < 0):
+        raise _error(f"cache_mb must be None (the default budget) or an int of MiB ≥ 0, got {cache_mb!r}")
     if not 0.0 <= scene_threshold <= 1.0:
         raise _error(f"scene_threshold must be within 0.0 … 1.0, got {scene_threshold!r}")
     timing = _scan(clip, progress)
@@ -235,8 +238,10 @@ def interpolate(
     if scene_detect:
         separated |= {k for k, score in enumerate(timing.scene_scores) if score > scene_threshold}
     steps = plan(timing.durations, rate, timing.holds, separated, max_hold)
-    threads = vs.core.num_threads  # each VapourSynth thread synthesises with its share of torch's threads
-    engine = Engine(network, frames=threads + 4, pairs=threads + 2, threads=max(1, torch.get_num_threads() // threads))
+    # each VapourSynth thread runs the model with its share of torch's threads: with all of them, N threads would
+    # start N × cores OpenMP threads
+    engine = Engine(network, cache_bytes=None if cache_mb is None else cache_mb << 20,
+                    threads=max(1, torch.get_num_threads() // vs.core.num_threads))
     return _build(clip, steps, rate, timing, engine)
 
 
@@ -257,7 +262,7 @@ def _build(clip: vs.VideoNode, steps: list[Step], rate: Fraction, timing: _Timin
         pictures = {step.left: f[0], step.right: f[1]}
         result = engine.synthesize(step.left, step.right, float(step.t),
                                    lambda i: frame_to_tensor(pictures[i], engine.model.device))
-        image, holes, weight = tensors_to_host(result.image, result.holes, result.weight)  # the only wait for the device
+        image, holes, weight = (None if x is None else x.numpy() for x in (result.image, result.holes, result.weight))
         out = array_into_frame(image, f[0].copy())
         if holes is not None and holes.any():
             mask = array_into_frame(holes.view(np.uint8) * np.uint8(255), f[2].copy())
