@@ -61,3 +61,11 @@ def test_colour_space_takes_untagged_yuv_and_gray_as_limited_range_and_clamps_no
     assert np.allclose(np.asarray(rgb.get_frame(0)[1]), (5 - black) / (white - black), atol=1e-6)
     back = space.from_rgbs(rgb).get_frame(0)
     assert np.all(np.asarray(back[0]) == 5) and back.props["_Range"] == tags.get("_Range", vs.RANGE_LIMITED)
+
+
+def test_star_import_gives_every_public_name():
+    import vsanimsplat.filters.frames as frames
+
+    names: dict = {}
+    exec("from vsanimsplat.filters.frames import *", names)  # raises AttributeError for a name that does not exist
+    assert set(frames.__all__) <= set(names) and "ColourSpace" in names
