@@ -374,8 +374,14 @@ def test_interrupt_leaves_no_file(source, tmp_path):
 @pytest.mark.parametrize("text, value, is_rate", [("3", 3, False), ("2.5", Fraction(5, 2), False), ("8", 8, False),
                                                   ("9", 9, True), ("60", 60, True), ("24/1", 24, True),
                                                   ("60000/1001", Fraction(60000, 1001), True)])
-def test_fps_is_a_factor_when_small_and_without_a_slash(text, value, is_rate):
+def test_fps_is_a_factor_when_small_and_without_a_slash(text, value, is_rate, capsys):
     assert parse_fps(text) == Target(Fraction(value), is_rate)
+    warning = capsys.readouterr().err
+    if is_rate:
+        assert warning == ""
+    else:  # the alias is said, with both unambiguous spellings
+        assert f"--fps {text} is read as a factor" in warning
+        assert f"--factor {text}" in warning and f"--fps {text}/1" in warning
 
 
 @pytest.mark.parametrize("text", ["1", "0", "-3", "0/1", "fast", "1/0"])

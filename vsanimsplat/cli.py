@@ -94,10 +94,16 @@ def parse_rate(text: str) -> Fraction:
 
 
 def parse_fps(text: str) -> Target:
-    """The seed-compatible ``--fps``: up to 8 without a slash is a factor (``3``), else a rate (``60000/1001``, ``60``)."""
+    """The seed-compatible ``--fps``: up to 8 without a slash is a factor (``3``), else a rate (``60000/1001``, ``60``).
+
+    A factor read this way is said on stderr, with the unambiguous spellings of both meanings.
+    """
     value = parse_rate(text)
     if "/" not in text and value <= SEED_FACTOR_LIMIT:
-        return Target(_factor(text), is_rate=False)
+        factor = _factor(text)
+        print(f"warning: --fps {text} is read as a factor ({text} × the source's frame rate), as the seed's --fps "
+              f"was; write --factor {text} for that, or --fps {text}/1 for {text} frames per second", file=sys.stderr)
+        return Target(factor, is_rate=False)
     return Target(value, is_rate=True)
 
 
@@ -155,7 +161,7 @@ The graph is the one `vsanimsplat run … --emit-vpy job.vpy` writes as a Vapour
 _RUN_EPILOG = f"""output rate:
   --factor X always multiplies the source's frame rate (2, 2.5, 5/2). --fps keeps the seed's
   meaning for small numbers: a value up to {SEED_FACTOR_LIMIT} written without a slash is a factor
-  (--fps 3 = --factor 3); anything with a slash or above {SEED_FACTOR_LIMIT} is a target rate in frames
+  (--fps 3 = --factor 3, with a warning); anything with a slash or above {SEED_FACTOR_LIMIT} is a target rate in frames
   per second (--fps 60000/1001, --fps 60). Default: --factor 2.
 
 encoding:
