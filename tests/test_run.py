@@ -8,6 +8,7 @@ when their weights are not installed.
 from __future__ import annotations
 
 import argparse
+import errno
 import io
 import math
 import os
@@ -292,6 +293,22 @@ def test_unreadable_input(tmp_path, capsys):
 def test_missing_output_directory(source, tmp_path, capsys):
     code, _, err = run(capsys, source.path, "-o", tmp_path / "no" / "such" / "out.mkv", "--model", "blend")
     assert code == 2 and "output directory does not exist" in err
+    for option in ("--emit-vpy", "--flow"):  # refused up front too, before any work
+        code, _, err = run(capsys, source.path, "-o", tmp_path / "out.mkv", "--model", "blend", option,
+                           tmp_path / "no" / "such.file")
+        assert code == 2 and f"{option}: directory does not exist" in err and not (tmp_path / "out.mkv").exists()
+
+
+def test_file_error_while_working_is_a_failure_not_bad_arguments(source, tmp_path, capsys, monkeypatch):
+    output = tmp_path / "out.mkv"
+
+    def disk_full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(output))
+
+    monkeypatch.setattr("vsanimsplat.cli.encode", disk_full)
+    code, out, err = run(capsys, source.path, "-o", output, "--model", "blend", "--duration", "0.3", "-q")
+    assert code == 1 and out == ""
+    assert err == f"error: {os.strerror(errno.ENOSPC)}: {output}\n"  # one line, naming the cause and the file
 
 
 def test_existing_output_needs_overwrite(source, tmp_path, capsys):

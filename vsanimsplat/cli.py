@@ -5,7 +5,7 @@ Exit codes:
 | code | meaning |
 |---|---|
 | 0 | success |
-| 1 | processing failed: ffmpeg failed (its messages are shown) or a frame could not be made |
+| 1 | processing failed: ffmpeg failed (its messages are shown), a frame could not be made, or a file could not be written or read (disk full, permissions) |
 | 2 | bad arguments or input: unknown option value, input missing or not a video, output directory missing, output exists without ``--overwrite`` |
 | 3 | something to install: no usable ffmpeg, or the model's weights (the message names the fetch command) |
 | 130 | interrupted (Ctrl-C); no output file was left behind |
@@ -173,9 +173,9 @@ encoding:
   imageio-ffmpeg package (see --version).
 
 exit codes:
-  0 success; 1 processing failed (ffmpeg's messages are shown); 2 bad arguments or input,
-  missing output directory, output exists without --overwrite; 3 ffmpeg or model weights
-  missing (the fetch command is named); 130 interrupted. The output is written to a hidden
+  0 success; 1 processing failed (ffmpeg's messages are shown) or a file error while working
+  (disk full); 2 bad arguments or input, missing output directory, output exists without
+  --overwrite; 3 ffmpeg or model weights missing (the fetch command is named); 130 interrupted. The output is written to a hidden
   temporary file beside it and renamed when complete, so a failure leaves nothing behind.
 
 example:
@@ -271,6 +271,9 @@ def _check_paths(args: argparse.Namespace) -> str | None:
         return f"input file not found: {args.input}"
     if not os.access(args.input, os.R_OK):
         return f"input file is not readable: {args.input}"
+    for option, extra in (("--emit-vpy", args.emit_vpy), ("--flow", args.flow)):
+        if extra is not None and not (extra.parent.is_dir() and os.access(extra.parent, os.W_OK)):
+            return f"{option}: directory does not exist or is not writable: {extra.parent}"
     output: Path | None = args.output
     if output is None:
         return None if args.emit_vpy is not None else "give -o/--output (the video to write), --emit-vpy, or both"
@@ -369,8 +372,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
-    except (vs.Error, ValueError, OSError) as error:
+    except (vs.Error, ValueError) as error:
         return _fail(EXIT_USAGE, str(error))
+    except OSError as error:  # while working (disk full, permissions); bad paths were refused up front
+        where = f": {error.filename}" if error.filename else ""
+        return _fail(EXIT_FAILED, f"{error.strerror or error}{where}")
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
