@@ -217,3 +217,48 @@ def test_scene_scores_are_public_and_separate_shots():
     second, _ = synthetic_clip([1], 192, 108, seed=2)
     scores = interpolate_module.scene_scores(first + second)
     assert len(scores) == 2 and scores[0] < interpolate_module.DEFAULT_SCENE_THRESHOLD < scores[1]
+
+
+def _two_drawings(fmt: int, edges: tuple[int, int], props: dict | None = None) -> vs.VideoNode:
+    """Two drawings of a 64×64 clip in ``fmt`` (neutral chroma): a still left column of code value
+    ``edges[0]``, a still right column of ``edges[1]``, and a block that changes in the middle."""
+    still = np.full((64, 64), 1 << (vs.core.get_video_format(fmt).bits_per_sample - 1))
+    still[:, :8], still[:, -8:] = edges
+    moved = still.copy()
+    moved[24:40, 24:40] = 3 * still[0, 32] // 2
+    blank = core.std.BlankClip(format=fmt, width=64, height=64, length=2, fpsnum=12, fpsden=1, keep=True)
+
+    def fill(n: int, f: vs.VideoFrame) -> vs.VideoFrame:
+        out = f.copy()
+        np.copyto(np.asarray(out[0]), (still, moved)[n], casting="unsafe")
+        for p in range(1, out.format.num_planes):
+            np.asarray(out[p])[:] = still[0, 32]
+        out.props.update(props or {})
+        return out
+
+    return blank.std.ModifyFrame(blank, fill)
+
+
+@pytest.mark.parametrize(
+    ("fmt", "edges", "tags"),
+    [
+        (vs.YUV420P8, (5, 250), {}),  # untagged: limited range, codes below black and above white
+        (vs.GRAY16, (1000, 65000), {}),
+        (vs.YUV420P8, (5, 250), {"_Range": vs.RANGE_FULL, "_Matrix": 1}),
+    ],
+)
+def test_still_pixels_outside_the_nominal_range_survive_the_model(fmt, edges, tags):
+    """A pixel held across two drawings is the same in the in-between as in them (no flicker), whatever its
+    code value: the RGB the model sees is not clamped, and the range is the same both ways."""
+    clip = _two_drawings(fmt, edges, tags)
+    out = vsanimsplat.interpolate(clip, factor=2, model="blend", static_tolerance=None, scene_detect=False)
+    drawing = np.asarray(clip.get_frame(0)[0]).astype(np.float64)
+    later = np.asarray(clip.get_frame(1)[0]).astype(np.float64)
+    between = out.get_frame(1)
+    assert between.props["AnimSplat_Interpolated"] == 1 and between.props["AnimSplat_T"] == 0.5
+    luma = np.asarray(between[0])
+    np.testing.assert_array_equal(luma[:, :8], drawing[:, :8])
+    np.testing.assert_array_equal(luma[:, -8:], drawing[:, -8:])
+    assert np.abs(luma - (drawing + later) / 2).max() <= 1  # the cross-fade, in the clip's own codes
+    for p in range(1, clip.format.num_planes):
+        np.testing.assert_array_equal(np.asarray(between[p]), np.asarray(clip.get_frame(0)[p]))

@@ -8,6 +8,7 @@ when their weights are not installed.
 from __future__ import annotations
 
 import argparse
+import errno
 import io
 import math
 import os
@@ -331,6 +332,22 @@ def test_unreadable_input(tmp_path, capsys):
 def test_missing_output_directory(source, tmp_path, capsys):
     code, _, err = run(capsys, source.path, "-o", tmp_path / "no" / "such" / "out.mkv", "--model", "blend")
     assert code == 2 and "output directory does not exist" in err
+    for option in ("--emit-vpy", "--flow"):  # refused up front too, before any work
+        code, _, err = run(capsys, source.path, "-o", tmp_path / "out.mkv", "--model", "blend", option,
+                           tmp_path / "no" / "such.file")
+        assert code == 2 and f"{option}: directory does not exist" in err and not (tmp_path / "out.mkv").exists()
+
+
+def test_file_error_while_working_is_a_failure_not_bad_arguments(source, tmp_path, capsys, monkeypatch):
+    output = tmp_path / "out.mkv"
+
+    def disk_full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(output))
+
+    monkeypatch.setattr("vsanimsplat.cli.encode", disk_full)
+    code, out, err = run(capsys, source.path, "-o", output, "--model", "blend", "--duration", "0.3", "-q")
+    assert code == 1 and out == ""
+    assert err == f"error: {os.strerror(errno.ENOSPC)}: {output}\n"  # one line, naming the cause and the file
 
 
 def test_existing_output_needs_overwrite(source, tmp_path, capsys):
@@ -413,8 +430,14 @@ def test_interrupt_leaves_no_file(source, tmp_path):
 @pytest.mark.parametrize("text, value, is_rate", [("3", 3, False), ("2.5", Fraction(5, 2), False), ("8", 8, False),
                                                   ("9", 9, True), ("60", 60, True), ("24/1", 24, True),
                                                   ("60000/1001", Fraction(60000, 1001), True)])
-def test_fps_is_a_factor_when_small_and_without_a_slash(text, value, is_rate):
+def test_fps_is_a_factor_when_small_and_without_a_slash(text, value, is_rate, capsys):
     assert parse_fps(text) == Target(Fraction(value), is_rate)
+    warning = capsys.readouterr().err
+    if is_rate:
+        assert warning == ""
+    else:  # the alias is said, with both unambiguous spellings
+        assert f"--fps {text} is read as a factor" in warning
+        assert f"--factor {text}" in warning and f"--fps {text}/1" in warning
 
 
 @pytest.mark.parametrize("text", ["1", "0", "-3", "0/1", "fast", "1/0"])

@@ -5,7 +5,7 @@ Exit codes:
 | code | meaning |
 |---|---|
 | 0 | success |
-| 1 | processing failed: ffmpeg failed (its messages are shown) or a frame could not be made |
+| 1 | processing failed: ffmpeg failed (its messages are shown), a frame could not be made, or a file could not be written or read (disk full, permissions) |
 | 2 | bad arguments or input: unknown option value, input missing or not a video, output directory missing, output exists without ``--overwrite`` |
 | 3 | something to install: no usable ffmpeg, or the model's weights (the message names the fetch command) |
 | 130 | interrupted (Ctrl-C); no output file was left behind |
@@ -97,10 +97,16 @@ def parse_rate(text: str) -> Fraction:
 
 
 def parse_fps(text: str) -> Target:
-    """The seed-compatible ``--fps``: up to 8 without a slash is a factor (``3``), else a rate (``60000/1001``, ``60``)."""
+    """The seed-compatible ``--fps``: up to 8 without a slash is a factor (``3``), else a rate (``60000/1001``, ``60``).
+
+    A factor read this way is said on stderr, with the unambiguous spellings of both meanings.
+    """
     value = parse_rate(text)
     if "/" not in text and value <= SEED_FACTOR_LIMIT:
-        return Target(_factor(text), is_rate=False)
+        factor = _factor(text)
+        print(f"warning: --fps {text} is read as a factor ({text} × the source's frame rate), as the seed's --fps "
+              f"was; write --factor {text} for that, or --fps {text}/1 for {text} frames per second", file=sys.stderr)
+        return Target(factor, is_rate=False)
     return Target(value, is_rate=True)
 
 
@@ -158,7 +164,7 @@ The graph is the one `vsanimsplat run … --emit-vpy job.vpy` writes as a Vapour
 _RUN_EPILOG = f"""output rate:
   --factor X always multiplies the source's frame rate (2, 2.5, 5/2). --fps keeps the seed's
   meaning for small numbers: a value up to {SEED_FACTOR_LIMIT} written without a slash is a factor
-  (--fps 3 = --factor 3); anything with a slash or above {SEED_FACTOR_LIMIT} is a target rate in frames
+  (--fps 3 = --factor 3, with a warning); anything with a slash or above {SEED_FACTOR_LIMIT} is a target rate in frames
   per second (--fps 60000/1001, --fps 60). Default: --factor 2.
 
 encoding:
@@ -170,9 +176,9 @@ encoding:
   imageio-ffmpeg package (see --version).
 
 exit codes:
-  0 success; 1 processing failed (ffmpeg's messages are shown); 2 bad arguments or input,
-  missing output directory, output exists without --overwrite; 3 ffmpeg or model weights
-  missing (the fetch command is named); 130 interrupted. The output is written to a hidden
+  0 success; 1 processing failed (ffmpeg's messages are shown) or a file error while working
+  (disk full); 2 bad arguments or input, missing output directory, output exists without
+  --overwrite; 3 ffmpeg or model weights missing (the fetch command is named); 130 interrupted. The output is written to a hidden
   temporary file beside it and renamed when complete, so a failure leaves nothing behind.
 
 example:
@@ -277,6 +283,9 @@ def _check_paths(args: argparse.Namespace) -> str | None:
         return f"input file not found: {args.input}"
     if not os.access(args.input, os.R_OK):
         return f"input file is not readable: {args.input}"
+    for option, extra in (("--emit-vpy", args.emit_vpy), ("--flow", args.flow)):
+        if extra is not None and not (extra.parent.is_dir() and os.access(extra.parent, os.W_OK)):
+            return f"{option}: directory does not exist or is not writable: {extra.parent}"
     output: Path | None = args.output
     if output is None:
         return None if args.emit_vpy is not None else "give -o/--output (the video to write), --emit-vpy, or both"
@@ -416,8 +425,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
-    except (vs.Error, ValueError, OSError) as error:
+    except (vs.Error, ValueError) as error:
         return _fail(EXIT_USAGE, str(error))
+    except OSError as error:  # while working (disk full, permissions); bad paths were refused up front
+        where = f": {error.filename}" if error.filename else ""
+        return _fail(EXIT_FAILED, f"{error.strerror or error}{where}")
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

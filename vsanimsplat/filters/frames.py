@@ -13,13 +13,10 @@ from tqdm import tqdm
 
 __all__ = [
     "clip_from_arrays",
-    "frame_to_array",
     "duration_of",
     "frame_durations",
     "scan_frames",
     "ColourSpace",
-    "to_rgbs",
-    "from_rgbs",
     "frame_to_tensor",
     "array_into_frame",
     "keep_unchanged",
@@ -54,11 +51,6 @@ def clip_from_arrays(frames: Sequence[np.ndarray], fps: Fraction = Fraction(2400
         return out
 
     return blank.std.ModifyFrame(blank, fill)
-
-
-def frame_to_array(frame: vs.VideoFrame) -> np.ndarray:
-    """The planes of a frame stacked as (height, width, planes); planes must share one size (no subsampling)."""
-    return np.stack([np.asarray(frame[p]) for p in range(frame.format.num_planes)], axis=-1)
 
 
 def duration_of(props: vs.FrameProps, clip: vs.VideoNode, n: int, caller: str) -> Fraction:
@@ -106,8 +98,12 @@ class ColourSpace:
     | `props` | vs.FrameProps | props of its first frame: `_Matrix` and `_Range` are used when set |
 
     YUV without a usable `_Matrix` is taken as BT.709 when wider than 1024 or taller than 576
-    pixels, else BT.601 (170m), as most players do; `_Range` defaults to limited for YUV and GRAY.
-    GRAY becomes RGB with three equal channels and returns as the green channel.
+    pixels, else BT.601 (170m), as most players do. YUV and GRAY without `_Range` are limited
+    range (zimg's and VapourSynth's convention), both ways. Nothing is clamped on the way: codes
+    below black or above white become RGB values outside [0, 1] and come back unchanged (the
+    models keep them, :class:`~vsanimsplat.models.base.Synthesis`); integer formats are clamped to
+    their code range only when the RGB comes back. GRAY becomes RGB with three equal channels and
+    returns as the green channel.
     """
 
     def __init__(self, clip: vs.VideoNode, props: vs.FrameProps) -> None:
@@ -118,7 +114,7 @@ class ColourSpace:
             matrix = int(props.get("_Matrix", 2))
             hd = clip.width > 1024 or clip.height > 576
             self.matrix = matrix if matrix not in (0, 2, 3) else (1 if hd else 6)  # 1 = 709, 6 = 170m
-        self.range = int(props.get("_Range", 1)) if family in (vs.YUV, vs.GRAY) else None
+        self.range = int(props.get("_Range", vs.RANGE_LIMITED)) if family in (vs.YUV, vs.GRAY) else None
 
     def to_rgbs(self, clip: vs.VideoNode) -> vs.VideoNode:
         """``clip`` (of this colour space) as RGBS."""

@@ -9,8 +9,9 @@ of the same pair pays the expensive parts once:
 | ``pair(a, b)`` | once per pair of drawings | :class:`PairState` (flows both ways, metrics) |
 | ``synthesize(pair, t)`` | once per in-between | :class:`Synthesis` (picture at time ``t``, and its holes) |
 
-Pictures are (1, 3, H, W) RGB in [0, 1], of any size: the model pads them (never resizes)
-to the multiple its networks need and crops its outputs back. All three calls run under
+Pictures are (1, 3, H, W) RGB in [0, 1] (values beyond it, such as limited-range video's codes
+below black, are kept), of any size: the model pads them (never resizes) to the multiple its
+networks need and crops its outputs back. All three calls run under
 ``torch.inference_mode()``.
 
 With a :class:`~vsanimsplat.models.changes.ChangePolicy` in ``model.changes`` (what
@@ -125,7 +126,7 @@ class Synthesis:
 
     | field | type | meaning |
     |---|---|---|
-    | `image` | Tensor (1, 3, H, W) float32 | the picture at time t, on the model's device, cropped to the input size, clamped to [0, 1] |
+    | `image` | Tensor (1, 3, H, W) float32 | the picture at time t, on the model's device, cropped to the input size, clamped to [0, 1], widened to the two inputs' own extremes where they lie beyond it |
     | `holes` | Tensor (1, 1, H, W) bool or None | True where neither frame's splat landed; None for models that do not splat |
     | `weight` | Tensor (1, 1, H, W) float32 or None | with a change policy: the share of the network's picture in ``image`` (0 = the inputs' cross-fade ``(1 − t)·A + t·B``); None without one |
     """
@@ -239,15 +240,15 @@ class Model(ABC):
             return self._synthesize_changes(pair, t)
         image, holes, *_ = self._synthesize(pair, t)
         height, width = pair.a.size
-        image = image[..., :height, :width].clamp(0.0, 1.0).float()
+        image = image[..., :height, :width].float().clamp(*self._bounds(pair))
         if holes is not None:
             holes = holes[..., :height, :width]
         return Synthesis(image=image, holes=holes)
 
     def _synthesize_changes(self, pair: ChangedPair, t: float) -> Synthesis:
         """The network's picture where the frames change and where changed pixels are at ``t``, the cross-fade elsewhere."""
-        # exactly a where a and b agree to the bit (for pictures in [0, 1], as the outputs are)
-        crossfade = torch.lerp(pair.a.source, pair.b.source, t).clamp(0.0, 1.0)
+        # exactly a where a and b agree to the bit
+        crossfade = torch.lerp(pair.a.source, pair.b.source, t).clamp(*self._bounds(pair))
         if pair.inner is None:
             return Synthesis(image=crossfade, holes=None, weight=torch.zeros_like(pair.changed, dtype=torch.float32))
         return self._compose(pair, t, crossfade, *self._synthesize(pair.inner, t))
@@ -255,11 +256,20 @@ class Model(ABC):
     def _compose(self, pair: ChangedPair, t: float, crossfade: torch.Tensor, image: torch.Tensor,
                  holes: torch.Tensor | None, *sampled: torch.Tensor) -> Synthesis:
         """The networks' padded output (``image``, ``holes``, flows ``sampled`` if any) put into ``crossfade``."""
-        image = self._paste(image.clamp(0.0, 1.0).float(), crossfade, pair.box)
+        image = self._paste(image.float().clamp(*self._bounds(pair)), crossfade, pair.box)
         weight = network_weight(pair.changed | self._changes_at(pair, t, sampled[0] if sampled else None))
         if holes is not None:
             holes = self._paste(holes, torch.zeros_like(pair.changed), pair.box) & (weight > 0)
         return Synthesis(image=torch.lerp(crossfade, image, weight), holes=holes, weight=weight)
+
+    @staticmethod
+    def _bounds(pair: PairState) -> tuple[torch.Tensor, torch.Tensor]:
+        """Lowest and highest value of a picture synthesised from ``pair``: 0 and 1, or the inputs' own extremes
+        beyond them, so that the networks' overshoot is cut but input values outside [0, 1] (limited-range
+        video's codes below black and above white) survive. Scalar tensors on the model's device (no wait)."""
+        low = torch.minimum(pair.a.source.min(), pair.b.source.min()).clamp(max=0.0)
+        high = torch.maximum(pair.a.source.max(), pair.b.source.max()).clamp(min=1.0)
+        return low, high
 
     def _changes_at(self, pair: ChangedPair, t: float, sampled: torch.Tensor | None) -> torch.Tensor:
         """(1, 1, H, W) bool: where changed pixels of either frame are at time ``t``, by the model's flows.
