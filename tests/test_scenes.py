@@ -12,6 +12,7 @@ import vsanimsplat
 from vsanimsplat.scenes import (CANDIDATE_THRESHOLD, DEFAULT_SCENE_THRESHOLD, cuts_between_drawings, global_shift,
                                 read_cut_list, unexplained_share)
 from vsanimsplat.testing import Cut, Scene, animate, cadence
+from vsanimsplat.filters.frames import clip_from_arrays
 from tests.helpers import synthetic_clip
 
 interpolate_module = importlib.import_module("vsanimsplat.filters.interpolate")
@@ -148,3 +149,20 @@ def test_candidates_leave_still_drawings_alone():
     clip, _ = synthetic_clip([1, 1, 1, 1], noise=1.0)
     assert interpolate_module.scene_scores(clip) == [0.0] * 3  # below the candidate distance, not examined
     assert 0 < CANDIDATE_THRESHOLD < DEFAULT_SCENE_THRESHOLD
+
+
+@pytest.mark.parametrize("shape", [(4, 4), (8, 8), (16, 16), (7, 40), (40, 12)])
+def test_tiny_pictures_are_scored_without_error(shape):
+    """Pictures too small for a block (or for a coarse shift) still get a share: 1.0 (nothing can explain the
+    change) below one block, 0.0 for a picture compared with itself otherwise."""
+    rng = np.random.default_rng(7)
+    a, b = (rng.integers(0, 256, shape).astype(np.float32) for _ in range(2))
+    assert unexplained_share(a, b) == 1.0
+    assert unexplained_share(a, a) == (1.0 if min(shape) < 8 else 0.0)
+
+
+def test_interpolate_scans_a_tiny_clip_with_a_change():
+    rng = np.random.default_rng(3)
+    pictures = [rng.integers(0, 256, (8, 8, 3), dtype=np.uint8) for _ in range(3)]
+    out = vsanimsplat.interpolate(clip_from_arrays(pictures), factor=2, model="blend")
+    assert out.num_frames == 6 and out.get_frame(5).props["AnimSplat_Left"] == 2

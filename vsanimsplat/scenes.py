@@ -144,11 +144,15 @@ def global_shift(a: np.ndarray, b: np.ndarray) -> tuple[int, int] | None:
     """
     small_a, small_b = _shrink(a, COARSE), _shrink(b, COARSE)
     block = BLOCK // 2
+    if min(small_a.shape) < block:  # too small a picture to hold one coarse block
+        return None
     reach_y, reach_x = int(REACH * small_a.shape[0]), int(REACH * small_a.shape[1])
     matcher = _Matcher(small_a, small_b, block, max(reach_y, reach_x))
     informative = matcher.informative(FLAT / 2)
     shifts = [(dy, dx) for dy in range(-reach_y, reach_y + 1) for dx in range(-reach_x, reach_x + 1)
               if max(abs(dy), abs(dx)) > 1]
+    if not shifts:  # the picture allows no shift beyond a coarse pixel
+        return None
     explained = matcher.correlation(shifts) >= MATCH  # NaN (outside) compares False
     voting = informative & np.stack([matcher.inside(shift) for shift in shifts])
     counts = voting.sum(axis=(1, 2))
@@ -178,11 +182,14 @@ def unexplained_share(a: np.ndarray, b: np.ndarray) -> float:
     | `a`, `b` | np.ndarray (H, W) | luma of two drawings at the analysis size (8-bit code values, any real dtype) |
 
     See the module docstring for the method. When neither picture has an informative block (two
-    flat pictures), nothing can explain the change and the share is 1.0.
+    flat pictures, or pictures smaller than one block), nothing can explain the change and the
+    share is 1.0.
     """
     a, b = np.asarray(a, np.float32), np.asarray(b, np.float32)
     if a.shape != b.shape or a.ndim != 2:
         raise ValueError(f"a and b must be 2-D luma pictures of one shape, got {a.shape} and {b.shape}")
+    if min(a.shape) < BLOCK:
+        return 1.0
     shift = global_shift(a, b)
     shifts = [(0, 0)] + ([shift] if shift is not None else [])
     forward = _unexplained(a, b, shifts)
