@@ -38,7 +38,8 @@ message when no CUDA device is visible.
 ``--device cpu --tiny`` is only a **dry run** of this script's logic on a machine without a GPU:
 every step at 160×96 on the CPU, the compiled CPU splatting path (Numba) taking the kernels' place
 (forward only: it computes no gradients, so that comparison shows as skipped), bfloat16 taking
-float16's, no VRAM figures. Its records go to a temporary folder unless ``--out-dir`` is given.
+float16's, no VRAM figures; about 3 minutes on 2 busy cores. It exits 1: bfloat16 at 160×96 stays
+under the PSNR floor (≈ 36 dB). Its records go to a temporary folder unless ``--out-dir`` is given.
 """
 
 from __future__ import annotations
