@@ -76,7 +76,8 @@ def test_scores_handed_over_by_dedupe_equal_interpolates_own_reading(fmt, counte
     assert {left for (left, moving, _), _ in results[0] if moving} == {0, 2, 7}  # held: the cut (5 → 7), the mark (10 → 12), the end
 
 
-def test_interpolate_after_dedupe_reads_each_source_frame_once():
+@pytest.mark.parametrize("resized", [False, True])
+def test_interpolate_after_dedupe_reads_each_source_frame_once(resized):
     clip, _ = synthetic_clip(cadence([2, 3], 80), 32, 18)  # 200 frames: too many for VapourSynth's cache to hide a second pass
     requests = Counter()
 
@@ -85,5 +86,6 @@ def test_interpolate_after_dedupe_reads_each_source_frame_once():
         return f
 
     source = clip.std.ModifyFrame(clip, count)
-    vsanimsplat.interpolate(vsanimsplat.dedupe(source), factor=2, model="blend")
+    drawings = vsanimsplat.dedupe(source)
+    vsanimsplat.interpolate(vsanimsplat.resize(drawings, 16, 10) if resized else drawings, factor=2, model="blend")
     assert requests == Counter(range(clip.num_frames))  # before any output frame is asked for

@@ -32,7 +32,7 @@ from vsanimsplat.cli import main, parse_fps
 from vsanimsplat.ffmpeg import Encoding, encode_command, find_ffmpeg, write_rgb_video
 from vsanimsplat.flo import read_flo
 from vsanimsplat import job
-from vsanimsplat.job import EncodeError, JobOptions, Progress, Target, build_graph, encode
+from vsanimsplat.job import EncodeError, JobOptions, Progress, Target, build_graph, encode, script_text
 from vsanimsplat.models.weights import WeightsError, load_weights
 from vsanimsplat.scenes import DEFAULT_SCENE_THRESHOLD
 from vsanimsplat.testing import Cut, Scene, animate, cadence
@@ -483,10 +483,12 @@ def test_resized_drawings_keep_the_cut_scores_of_the_source(monkeypatch):
     clip, _ = synthetic_clip(cadence([2, 3], 6), scene=scene, fmt=vs.YUV420P8)  # the cut between drawings 2 and 3
     monkeypatch.setattr(job, "open_video", lambda *args, **kwargs: clip)
     scene_scores = importlib.import_module("vsanimsplat.filters.interpolate").scene_scores
-    scores = [scene_scores(build_graph(JobOptions(Path("source.mkv"), width=width, model="blend", fill=False),
-                                       progress=False).drawings) for width in (None, 96)]
+    graphs = [build_graph(JobOptions(Path("source.mkv"), width=width, model="blend", fill=False), progress=False)
+              for width in (None, 96)]
+    scores = [scene_scores(graph.drawings) for graph in graphs]
     assert scores[0] == scores[1]
-    small = build_graph(JobOptions(Path("source.mkv"), width=96, model="blend", fill=False), progress=False).drawings
+    assert "clip = vsanimsplat.resize(clip, width=96, height=54)" in script_text(graphs[1], "job.vpy", ["ffmpeg"])
+    small = graphs[1].drawings
     own = scene_scores(small.std.Trim(0, small.num_frames - 1))  # a clip the analysis was not shared with
     assert own != scores[1]
     assert [k for k, s in enumerate(own) if s > DEFAULT_SCENE_THRESHOLD] == [2]

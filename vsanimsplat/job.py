@@ -32,8 +32,7 @@ from tqdm import tqdm
 
 from . import __version__
 from .ffmpeg import FFmpeg
-from .filters import dedupe, fill_holes, interpolate
-from .filters.analysis import share_analysis
+from .filters import dedupe, fill_holes, interpolate, resize
 from .filters.dedupe import DEFAULT_THRESHOLD, DEFAULT_TOLERANCE
 from .filters.fill_holes import FILL_MODES
 from .filters.frames import ColourSpace, duration_of, frame_to_tensor
@@ -249,10 +248,9 @@ def build_graph(options: JobOptions, model: Model | None = None, progress: bool 
     | `progress` | bool or None | None | progress bars of the analysis passes (dedupe, interpolate) on stderr; None = the filters' default |
 
     Reads every source frame once for the analysis: dedupe's pass also scores the scene cuts, and
-    the resized drawings share that analysis (so the cuts are scored at the source's analysis size,
+    :func:`~vsanimsplat.resize` hands them on (so they are scored at the source's analysis size,
     :func:`~vsanimsplat.scenes.analysis_size`); with ``--no-dedupe`` ``interpolate`` makes the one pass.
-    The emitted script does not share across the resize: vspipe reads the drawings once more for the
-    timing. Raises ``vs.Error`` or ValueError (naming the option) when the input or the options do not fit.
+    Raises ``vs.Error`` or ValueError (naming the option) when the input or the options do not fit.
     """
     graph = Graph()
     source_kwargs = {**({"fps": options.input_fps} if options.input_fps else {}), **({"vfr": True} if options.vfr else {})}
@@ -273,10 +271,9 @@ def build_graph(options: JobOptions, model: Model | None = None, progress: bool 
                   {"progress": progress})
     width, height = _output_size(graph.clip, options.width, options.height)
     if (width, height) != (graph.clip.width, graph.clip.height):
-        unresized = graph.clip
-        graph.add(Step("core.resize.Spline36", vs.core.resize.Spline36, {"width": width, "height": height},
-                       "resize (--width/--height); after dedupe, which then sees the source's pictures"))
-        share_analysis(graph.clip, unresized)
+        graph.add(Step("vsanimsplat.resize", resize, {"width": width, "height": height},
+                       "resize (--width/--height, Spline36); after dedupe, which then sees the source's pictures "
+                       "and scores the cuts"))
     graph.drawings = graph.clip
     settings = {**options.target.interpolate_kwargs(), "model": options.model}
     settings.update({"device": options.device} if options.device else {})

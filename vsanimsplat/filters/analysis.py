@@ -18,7 +18,7 @@ from ..analysis import CutScores
 from ..scenes import analysis_size
 from .frames import duration_of, frame_to_array, scan_frames
 
-__all__ = ["Timing", "analysis_clip", "timing_of", "remember", "share_analysis"]
+__all__ = ["Timing", "analysis_clip", "timing_of", "remember", "resize"]
 
 
 @dataclass(frozen=True)
@@ -63,20 +63,26 @@ def remember(clip: vs.VideoNode, timing: Timing) -> None:
     _timings[clip] = timing
 
 
-def share_analysis(clip: vs.VideoNode, origin: vs.VideoNode) -> None:
-    """Let ``clip`` use the analysis already made for ``origin``, whose frames it shows (e.g. resized).
+def resize(clip: vs.VideoNode, width: int, height: int) -> vs.VideoNode:
+    """``clip`` resized (Spline36), keeping what has been learnt about it: after ``dedupe``, ``interpolate``
+    on the result reads no frame again.
 
     | parameter | type | meaning |
     |---|---|---|
-    | `clip` | vs.VideoNode | a clip made from ``origin`` frame for frame, keeping its props |
-    | `origin` | vs.VideoNode | a clip :func:`timing_of` knows (a ``dedupe`` output, or one already read) |
+    | `clip` | vs.VideoNode | any clip, e.g. a :func:`~vsanimsplat.dedupe` output |
+    | `width`, `height` | int | the new size (as ``core.resize.Spline36`` takes it) |
 
-    The scene-cut scores stay those of ``origin``'s analysis pictures. Nothing happens when
-    ``origin`` has not been analysed; raises ValueError when the frame counts differ.
+    The scene cuts stay scored on ``clip``'s analysis pictures
+    (:func:`~vsanimsplat.scenes.analysis_size` of ``clip``, not of the result), so the size does
+    not change where ``interpolate`` cuts.
     """
-    timing = _timings.get(origin)
+    if not isinstance(clip, vs.VideoNode):
+        raise vs.Error(f"vsanimsplat.resize: clip must be a vapoursynth.VideoNode, got {type(clip).__name__}")
+    resized = clip.resize.Spline36(width, height)
+    timing = _timings.get(clip)
     if timing is not None:
-        remember(clip, timing)
+        remember(resized, timing)
+    return resized
 
 
 def timing_of(clip: vs.VideoNode, progress: bool | None = None) -> Timing:
