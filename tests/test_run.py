@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import importlib
 import io
 import math
 import os
@@ -17,6 +18,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -31,9 +33,12 @@ from PIL import Image
 from vsanimsplat.cli import main, parse_fps
 from vsanimsplat.ffmpeg import Encoding, encode_command, find_ffmpeg, write_rgb_video
 from vsanimsplat.flo import read_flo
-from vsanimsplat.job import EncodeError, Progress, Target, encode
+from vsanimsplat import job
+from vsanimsplat.job import EncodeError, JobOptions, Progress, Target, build_graph, encode, script_text
 from vsanimsplat.models.weights import WeightsError, load_weights
-from vsanimsplat.testing import Scene, animate, cadence
+from vsanimsplat.scenes import DEFAULT_SCENE_THRESHOLD
+from vsanimsplat.testing import Cut, Scene, animate, cadence
+from tests.helpers import synthetic_clip
 
 ROOT = Path(__file__).resolve().parents[1]
 VSPIPE = Path(sys.executable).with_name("vspipe")
@@ -516,6 +521,40 @@ def test_steps_turned_off_and_rgb_input(tmp_path, capsys):
     code, out, err = run(capsys, video, "--no-fill", "--model", "blend", "--emit-vpy", script)
     assert code == 0, err
     assert "vsanimsplat.dedupe(clip" in script.read_text() and "fill_holes" not in script.read_text()
+
+
+def test_the_graph_reads_each_source_frame_once_for_the_analysis(monkeypatch):
+    """dedupe's pass serves interpolate too, across the resize: no frame is read twice before encoding."""
+    clip, _ = synthetic_clip(cadence([2, 3], 80), 32, 18, fmt=vs.YUV420P8)  # 200 frames: more than VapourSynth caches
+    requests = Counter()
+
+    def count(n: int, f: vs.VideoFrame) -> vs.VideoFrame:
+        requests[n] += 1
+        return f
+
+    monkeypatch.setattr(job, "open_video", lambda *args, **kwargs: clip.std.ModifyFrame(clip, count))
+    graph = build_graph(JobOptions(Path("source.mkv"), width=16, model="blend", fill=False), progress=False)
+    assert (graph.drawings.width, graph.drawings.num_frames) == (16, 80)
+    assert requests == Counter(range(clip.num_frames))
+
+
+def test_resized_drawings_keep_the_cut_scores_of_the_source(monkeypatch):
+    """The cuts are scored on the source's analysis pictures, so --width does not change them; a pass over the
+    resized drawings would score at their smaller analysis size (in-shot pairs differ, the cut decisions agree)."""
+    scene = Cut(Scene(192, 108, seed=5, speed=3.0), Scene(192, 108, seed=6, speed=3.0), at=7)
+    clip, _ = synthetic_clip(cadence([2, 3], 6), scene=scene, fmt=vs.YUV420P8)  # the cut between drawings 2 and 3
+    monkeypatch.setattr(job, "open_video", lambda *args, **kwargs: clip)
+    scene_scores = importlib.import_module("vsanimsplat.filters.interpolate").scene_scores
+    graphs = [build_graph(JobOptions(Path("source.mkv"), width=width, model="blend", fill=False), progress=False)
+              for width in (None, 96)]
+    scores = [scene_scores(graph.drawings) for graph in graphs]
+    assert scores[0] == scores[1]
+    assert "clip = vsanimsplat.resize(clip, width=96, height=54)" in script_text(graphs[1], "job.vpy", ["ffmpeg"])
+    small = graphs[1].drawings
+    own = scene_scores(small.std.Trim(0, small.num_frames - 1))  # a clip the analysis was not shared with
+    assert own != scores[1]
+    assert [k for k, s in enumerate(own) if s > DEFAULT_SCENE_THRESHOLD] == [2]
+    assert [k for k, s in enumerate(scores[1]) if s > DEFAULT_SCENE_THRESHOLD] == [2]
 
 
 class _Terminal(io.StringIO):

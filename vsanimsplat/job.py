@@ -32,7 +32,7 @@ from tqdm import tqdm
 
 from . import __version__
 from .ffmpeg import FFmpeg
-from .filters import dedupe, fill_holes, interpolate
+from .filters import dedupe, fill_holes, interpolate, resize
 from .filters.dedupe import DEFAULT_THRESHOLD, DEFAULT_TOLERANCE
 from .filters.fill_holes import FILL_MODES
 from .filters.frames import ColourSpace, duration_of, frame_to_tensor
@@ -251,8 +251,10 @@ def build_graph(options: JobOptions, model: Model | None = None, progress: bool 
     | `model` | Model or None | None | the model loaded for ``options.model`` (:func:`load_job_model`); None: ``interpolate`` loads it by name |
     | `progress` | bool or None | None | progress bars of the analysis passes (dedupe, interpolate) on stderr; None = the filters' default |
 
-    Reads the clip once for the drawings and once for the timing. Raises ``vs.Error`` or
-    ValueError (naming the option) when the input or the options do not fit.
+    Reads every source frame once for the analysis: dedupe's pass also scores the scene cuts, and
+    :func:`~vsanimsplat.resize` hands them on (so they are scored at the source's analysis size,
+    :func:`~vsanimsplat.scenes.analysis_size`); with ``--no-dedupe`` ``interpolate`` makes the one pass.
+    Raises ``vs.Error`` or ValueError (naming the option) when the input or the options do not fit.
     """
     graph = Graph()
     source_kwargs = {**({"fps": options.input_fps} if options.input_fps else {}), **({"vfr": True} if options.vfr else {})}
@@ -273,8 +275,9 @@ def build_graph(options: JobOptions, model: Model | None = None, progress: bool 
                   {"progress": progress})
     width, height = _output_size(graph.clip, options.width, options.height)
     if (width, height) != (graph.clip.width, graph.clip.height):
-        graph.add(Step("core.resize.Spline36", vs.core.resize.Spline36, {"width": width, "height": height},
-                       "resize (--width/--height); after dedupe, which then sees the source's pictures"))
+        graph.add(Step("vsanimsplat.resize", resize, {"width": width, "height": height},
+                       "resize (--width/--height, Spline36); after dedupe, which then sees the source's pictures "
+                       "and scores the cuts"))
     graph.drawings = graph.clip
     chosen = _model_settings(options)
     settings = {**options.target.interpolate_kwargs(), **chosen}

@@ -16,6 +16,7 @@ __all__ = [
     "CadenceReport",
     "resolve_threshold",
     "drawing_starts",
+    "is_new_drawing",
     "group_drawings",
     "start_times",
     "cadence_report",
@@ -82,7 +83,13 @@ def drawing_starts(diff_counts: Sequence[int], threshold: int) -> list[int]:
     """
     if threshold < 0:
         raise ValueError(f"threshold must be >= 0, got {threshold}")
-    return [0] + [i + 1 for i, count in enumerate(diff_counts) if count > threshold]
+    return [0] + [i + 1 for i, count in enumerate(diff_counts) if is_new_drawing(count, threshold)]
+
+
+def is_new_drawing(diff_count: int, threshold: int) -> bool:
+    """Whether a frame that differs from the one before it in ``diff_count`` pixels starts a new drawing
+    (more than ``threshold`` pixels differ)."""
+    return diff_count > threshold
 
 
 def group_drawings(

@@ -9,7 +9,9 @@ from os import PathLike
 
 import vapoursynth as vs
 
-from .frames import duration_of, frame_durations, scan_frames
+from .analysis import Timing, analysis_clip, remember
+from .frames import duration_of, frame_durations, frame_to_array, scan_frames
+from ..analysis import DrawingCuts
 from ..timeline import Drawing, drawing_starts, format_timecodes_v2, group_drawings, resolve_threshold
 
 __all__ = ["dedupe", "find_drawings", "write_timecodes", "DEFAULT_THRESHOLD", "DEFAULT_TOLERANCE"]
@@ -19,13 +21,25 @@ DEFAULT_THRESHOLD = 0.0005
 
 
 @dataclass(frozen=True)
+class _Cuts:
+    """The scene cuts between the drawings one threshold (in pixels) finds, as ``interpolate`` reads them."""
+
+    threshold: int
+    scores: list[float]
+    marked: set[int]
+    first_props: dict  # of the first frame's analysis picture
+
+
+@dataclass(frozen=True)
 class _Analysis:
-    """What one pass over a clip learns: differing pixels to the next frame, and the timing of every frame."""
+    """What one pass over a clip learns: differing pixels to the next frame, the timing of every frame, and
+    the scene cuts between the drawings of the threshold ``dedupe`` was called with (None for ``find_drawings``)."""
 
     diff_counts: list[int]
     durations: list[Fraction]
     holds: list[int]
     source_frames: list[int]
+    cuts: _Cuts | None
 
 
 # One analysis per clip object and comparison settings; entries die with the clip.
@@ -82,14 +96,20 @@ def _plane_area(clip: vs.VideoNode, plane: int) -> int:
     return (clip.width >> fmt.subsampling_w) * (clip.height >> fmt.subsampling_h)
 
 
-def _analyse(clip: vs.VideoNode, tolerance: int, chroma: bool, progress: bool | None) -> _Analysis:
+def _analyse(clip: vs.VideoNode, tolerance: int, chroma: bool, progress: bool | None,
+             limit: int | None = None) -> _Analysis:
+    """The pass over ``clip`` for ``tolerance`` and ``chroma``, cached; a new pass also scores the scene cuts
+    between the drawings ``limit`` (pixels) finds, reading each frame once for both."""
     key = (tolerance, chroma)
     cached = _analyses.get(clip, {}).get(key)
     if cached is not None:
         return cached
     stats, weights = _difference_mask(clip, tolerance, chroma)
     sizes = [_plane_area(clip, int(prefix[1:])) for prefix, _ in weights]
-    counts, durations, holds, sources = [], [], [], []
+    counts, durations, holds, sources, first = [], [], [], [], {}
+    scenes = DrawingCuts(limit) if limit is not None else None
+    if scenes is not None:
+        stats = stats.std.ClipToProp(analysis_clip(clip), prop="AnimSplat_Analysis")
 
     def visit(n: int, frame: vs.VideoFrame) -> None:
         props = frame.props
@@ -98,9 +118,16 @@ def _analyse(clip: vs.VideoNode, tolerance: int, chroma: bool, progress: bool | 
         durations.append(duration_of(props, clip, n, "dedupe"))
         holds.append(int(props.get("AnimSplat_Hold", 1)))
         sources.append(int(props.get("AnimSplat_SourceFrame", n)))
+        if scenes is not None:
+            picture = props["AnimSplat_Analysis"]
+            if n == 0:
+                first.update(picture.props)
+            scenes.add(counts[-1], lambda: frame_to_array(picture), bool(props.get("_SceneChangeNext", 0)),
+                       bool(props.get("_SceneChangePrev", 0)))
 
     scan_frames(stats, visit, "finding drawings", progress)
-    result = _Analysis(counts[:-1], durations, holds, sources)
+    cuts = None if scenes is None else _Cuts(limit, scenes.cuts.scores, scenes.cuts.marked, first)
+    result = _Analysis(counts[:-1], durations, holds, sources, cuts)
     _analyses.setdefault(clip, {})[key] = result
     return result
 
@@ -145,9 +172,19 @@ def dedupe(
     ``clip.fps`` of the output is the input rate divided by the hold when every drawing is held equally
     long, and 0/1 (variable rate, VapourSynth's convention) otherwise; the durations are always exact.
     The analysis reads the whole clip once when ``dedupe`` is called, and is cached per clip and
-    settings. Running ``dedupe`` on its own output keeps every frame and the original source numbering.
+    settings. The same pass scores the scene cuts between the drawings at the analysis size of
+    ``clip`` (:func:`~vsanimsplat.filters.interpolate.scene_scores`), so that :func:`~vsanimsplat.interpolate`
+    on the output reads nothing again (after a cached analysis with another ``threshold``,
+    ``interpolate`` reads the output once itself). Running ``dedupe`` on its own output keeps every
+    frame and the original source numbering.
     """
-    return _drawings_clip(clip, find_drawings(clip, threshold, tolerance, chroma, progress))
+    drawings, cuts = _find(clip, threshold, tolerance, chroma, progress, scenes=True)
+    out = _drawings_clip(clip, drawings)
+    if cuts is not None:
+        remember(out, Timing([d.duration for d in drawings], [d.hold for d in drawings],
+                             [d.source_first for d in drawings], cuts.marked, cuts.scores,
+                             {**cuts.first_props, **_drawing_props(drawings[0])}))
+    return out
 
 
 def find_drawings(
@@ -158,6 +195,12 @@ def find_drawings(
     progress: bool | None = None,
 ) -> list[Drawing]:
     """The drawings of ``clip`` with their exact timing, as :func:`dedupe` finds them (same parameters)."""
+    return _find(clip, threshold, tolerance, chroma, progress, scenes=False)[0]
+
+
+def _find(clip: vs.VideoNode, threshold: int | float, tolerance: int, chroma: bool, progress: bool | None,
+          scenes: bool) -> tuple[list[Drawing], _Cuts | None]:
+    """The drawings, and with ``scenes`` the cuts between them when the pass that found them scored them."""
     _check_clip(clip)
     if isinstance(tolerance, bool) or not isinstance(tolerance, int) or not 0 <= tolerance <= 255:
         raise _error(f"tolerance must be an int within 0 … 255 (8-bit code values), got {tolerance!r}")
@@ -165,9 +208,17 @@ def find_drawings(
         limit = resolve_threshold(threshold, clip.width * clip.height)
     except ValueError as error:
         raise _error(str(error)) from None
-    analysis = _analyse(clip, tolerance, bool(chroma), progress)
+    analysis = _analyse(clip, tolerance, bool(chroma), progress, limit if scenes else None)
     starts = drawing_starts(analysis.diff_counts, limit)
-    return group_drawings(starts, analysis.durations, analysis.holds, analysis.source_frames)
+    drawings = group_drawings(starts, analysis.durations, analysis.holds, analysis.source_frames)
+    return drawings, analysis.cuts if analysis.cuts is not None and analysis.cuts.threshold == limit else None
+
+
+def _drawing_props(drawing: Drawing) -> dict[str, int | float]:
+    """The props ``dedupe`` gives the output frame of ``drawing``."""
+    return {"_DurationNum": drawing.duration.numerator, "_DurationDen": drawing.duration.denominator,
+            "_AbsoluteTime": float(drawing.start), "AnimSplat_SourceFrame": drawing.source_first,
+            "AnimSplat_Hold": drawing.hold}
 
 
 def _drawings_clip(clip: vs.VideoNode, drawings: list[Drawing]) -> vs.VideoNode:
@@ -179,15 +230,8 @@ def _drawings_clip(clip: vs.VideoNode, drawings: list[Drawing]) -> vs.VideoNode:
     shell = vs.core.std.BlankClip(kept, fpsnum=fps.numerator, fpsden=fps.denominator)
 
     def stamp(n: int, f: vs.VideoFrame) -> vs.VideoFrame:
-        d = drawings[n]
         out = f.copy()
-        out.props.update(
-            _DurationNum=d.duration.numerator,
-            _DurationDen=d.duration.denominator,
-            _AbsoluteTime=float(d.start),
-            AnimSplat_SourceFrame=d.source_first,
-            AnimSplat_Hold=d.hold,
-        )
+        out.props.update(_drawing_props(drawings[n]))
         return out
 
     return shell.std.ModifyFrame(kept, stamp)

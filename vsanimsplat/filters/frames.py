@@ -13,6 +13,7 @@ from tqdm import tqdm
 
 __all__ = [
     "clip_from_arrays",
+    "frame_to_array",
     "duration_of",
     "frame_durations",
     "scan_frames",
@@ -51,6 +52,11 @@ def clip_from_arrays(frames: Sequence[np.ndarray], fps: Fraction = Fraction(2400
         return out
 
     return blank.std.ModifyFrame(blank, fill)
+
+
+def frame_to_array(frame: vs.VideoFrame) -> np.ndarray:
+    """The planes of a frame stacked as (height, width, planes); planes must share one size (no subsampling)."""
+    return np.stack([np.asarray(frame[p]) for p in range(frame.format.num_planes)], axis=-1)
 
 
 def duration_of(props: vs.FrameProps, clip: vs.VideoNode, n: int, caller: str) -> Fraction:

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import os
-import weakref
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
@@ -14,12 +12,11 @@ import torch
 import vapoursynth as vs
 
 from ..engine import Engine
-from ..metrics import colour_histogram, histogram_distance
 from ..models import DEFAULT_MODEL, DEFAULT_STATIC_TOLERANCE, Model, load_model
 from ..retime import Step, plan
-from ..scenes import (CANDIDATE_THRESHOLD, DEFAULT_SCENE_THRESHOLD, analysis_size, cuts_between_drawings,
-                      read_cut_list, unexplained_share)
-from .frames import ColourSpace, array_into_frame, duration_of, frame_to_tensor, keep_unchanged, scan_frames
+from ..scenes import DEFAULT_SCENE_THRESHOLD, cuts_between_drawings, read_cut_list
+from .analysis import Timing, analysis_clip, timing_of
+from .frames import ColourSpace, array_into_frame, frame_to_tensor, keep_unchanged
 
 __all__ = ["interpolate", "scene_scores", "analysis_clip", "DEFAULT_SCENE_THRESHOLD"]
 
@@ -28,78 +25,21 @@ def _error(message: str) -> vs.Error:
     return vs.Error(f"vsanimsplat.interpolate: {message}")
 
 
-@dataclass(frozen=True)
-class _Timing:
-    """What one pass over the input learns."""
-
-    durations: list[Fraction]
-    holds: list[int]
-    sources: list[int]
-    marked_cuts: set[int]  # from _SceneChangeNext / _SceneChangePrev
-    scene_scores: list[float]  # between frame k and k + 1: unexplained share of candidates, else 0.0
-    first_props: dict
-
-
-_timings: weakref.WeakKeyDictionary[vs.VideoNode, _Timing] = weakref.WeakKeyDictionary()
-
-
-def analysis_clip(clip: vs.VideoNode) -> vs.VideoNode:
-    """The small YUV 4:4:4 8-bit copy of ``clip`` the scene-cut detector reads (:func:`~vsanimsplat.scenes.analysis_size`)."""
-    width, height = analysis_size(clip.width, clip.height)
-    if clip.format.color_family == vs.GRAY:
-        gray = clip.resize.Bilinear(width, height, format=vs.GRAY8)
-        return vs.core.std.ShufflePlanes([gray] * 3, [0, 0, 0], vs.YUV)
-    matrix = {"matrix": 1, "matrix_in": 0} if clip.format.color_family == vs.RGB else {}
-    return clip.resize.Bilinear(width, height, format=vs.YUV444P8, **matrix)
-
-
-def _scan(clip: vs.VideoNode, progress: bool | None) -> _Timing:
-    cached = _timings.get(clip)
-    if cached is not None:
-        return cached
-    durations, holds, sources, marked, scores = [], [], [], set(), []
-    first: dict = {}
-    previous: list[tuple[np.ndarray, np.ndarray]] = []  # the last drawing's histogram and luma only
-
-    def visit(n: int, frame: vs.VideoFrame) -> None:
-        props = frame.props
-        if n == 0:
-            first.update(props)
-        durations.append(duration_of(props, clip, n, "interpolate"))
-        holds.append(int(props.get("AnimSplat_Hold", 1)))
-        sources.append(int(props.get("AnimSplat_SourceFrame", n)))
-        if props.get("_SceneChangeNext", 0):
-            marked.add(n)
-        if props.get("_SceneChangePrev", 0) and n > 0:
-            marked.add(n - 1)
-        histogram = colour_histogram(np.stack([np.asarray(frame[p]) for p in range(3)], axis=-1))
-        luma = np.asarray(frame[0])
-        if previous:
-            (last_histogram, last_luma), = previous
-            candidate = histogram_distance(last_histogram, histogram) > CANDIDATE_THRESHOLD
-            scores.append(unexplained_share(last_luma, luma) if candidate else 0.0)
-        previous[:] = [(histogram, luma.copy())]
-
-    scan_frames(analysis_clip(clip), visit, "reading timing", progress)
-    timing = _Timing(durations, holds, sources, marked, scores, first)
-    _timings[clip] = timing
-    return timing
-
-
 def scene_scores(clip: vs.VideoNode, progress: bool | None = None) -> list[float]:
     """Scene-cut score between every frame of ``clip`` and the next (``num_frames - 1`` values, 0 … 1).
 
     The score ``interpolate`` compares with ``scene_threshold``: for a *candidate* pair (colour-histogram
     distance above :data:`~vsanimsplat.scenes.CANDIDATE_THRESHOLD`) the share of the picture that
     motion does not explain (:func:`vsanimsplat.scenes.unexplained_share`), else 0.0 (not computed).
-    Read from small copies (:func:`analysis_clip`) once per clip and cached.
+    Read from small copies (:func:`analysis_clip`) once per clip and cached; for a
+    :func:`~vsanimsplat.dedupe` output, the scores ``dedupe`` computed in its own pass over the source.
     """
     if not isinstance(clip, vs.VideoNode):
         raise _error(f"clip must be a vapoursynth.VideoNode, got {type(clip).__name__}")
-    return list(_scan(clip, progress).scene_scores)
+    return list(timing_of(clip, progress).scene_scores)
 
 
-def _listed_cuts(cuts: str | os.PathLike[str] | Sequence[int] | None, timing: _Timing) -> set[int]:
+def _listed_cuts(cuts: str | os.PathLike[str] | Sequence[int] | None, timing: Timing) -> set[int]:
     """The drawing pairs a user's cut list separates."""
     if cuts is None:
         return set()
@@ -110,7 +50,7 @@ def _listed_cuts(cuts: str | os.PathLike[str] | Sequence[int] | None, timing: _T
     return cuts_between_drawings(frames, timing.sources)
 
 
-def _target_rate(timing: _Timing, clip: vs.VideoNode, factor: int | Fraction | None,
+def _target_rate(timing: Timing, clip: vs.VideoNode, factor: int | Fraction | None,
                  fps_num: int | None, fps_den: int | None) -> Fraction:
     if (factor is None) == (fps_num is None):
         raise _error("give either factor (e.g. 2 or Fraction(5, 2)) or fps_num/fps_den (e.g. 60000/1001), not both or neither")
@@ -231,7 +171,7 @@ def interpolate(
         raise _error(f"cache_mb must be None (the default budget) or an int of MiB ≥ 0, got {cache_mb!r}")
     if not 0.0 <= scene_threshold <= 1.0:
         raise _error(f"scene_threshold must be within 0.0 … 1.0, got {scene_threshold!r}")
-    timing = _scan(clip, progress)
+    timing = timing_of(clip, progress)
     rate = _target_rate(timing, clip, factor, fps_num, fps_den)
     network = _resolve_model(model, device, fp16, flow, bf16, flow_scale, static_tolerance, regions)
     separated = timing.marked_cuts | _listed_cuts(cuts, timing)
@@ -245,7 +185,7 @@ def interpolate(
     return _build(clip, steps, rate, timing, engine)
 
 
-def _build(clip: vs.VideoNode, steps: list[Step], rate: Fraction, timing: _Timing, engine: Engine) -> vs.VideoNode:
+def _build(clip: vs.VideoNode, steps: list[Step], rate: Fraction, timing: Timing, engine: Engine) -> vs.VideoNode:
     """The output graph: held frames straight from the input, in-betweens through the engine."""
     space = ColourSpace(clip, timing.first_props)
     lefts = [s.left for s in steps]

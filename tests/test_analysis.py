@@ -1,0 +1,91 @@
+"""The one streamed analysis pass: pure accumulation, and ``dedupe`` handing its cut scores to ``interpolate``."""
+
+from __future__ import annotations
+
+import importlib
+from collections import Counter
+
+import numpy as np
+import pytest
+import vapoursynth as vs
+
+import vsanimsplat
+from vsanimsplat.analysis import CutScores, DrawingCuts
+from vsanimsplat.filters.dedupe import find_drawings
+from vsanimsplat.metrics import colour_histogram, histogram_distance
+from vsanimsplat.scenes import CANDIDATE_THRESHOLD, DEFAULT_SCENE_THRESHOLD, unexplained_share
+from vsanimsplat.testing import Cut, Scene, animate, cadence
+from tests.helpers import synthetic_clip
+
+interpolate_module = importlib.import_module("vsanimsplat.filters.interpolate")
+W, H = 160, 96
+HOLDS = cadence([2, 3], 6)  # drawings at source frames 0, 2, 5, 7, 10, 12; the cut at frame 7
+
+
+def cut_scene() -> Cut:
+    return Cut(Scene(W, H, seed=5), Scene(W, H, seed=6), at=7)
+
+
+def test_drawing_cuts_look_only_at_drawing_starts_and_score_drawing_pairs():
+    animation = animate(cut_scene(), HOLDS)
+    frames = animation.frames
+    counts = [int((a != b).any(axis=-1).sum()) for a, b in zip(frames, frames[1:])] + [0]
+    looked = []
+
+    def picture(n):
+        def read():
+            looked.append(n)
+            return frames[n]
+        return read
+
+    scan = DrawingCuts(threshold=0)
+    for n, count in enumerate(counts):
+        scan.add(count, picture(n), cut_after=n == 2, cut_before=n == 12)
+    assert looked == animation.starts
+    drawings = [frames[s] for s in animation.starts]
+    expected = [unexplained_share(a[..., 0], b[..., 0])
+                if histogram_distance(colour_histogram(a), colour_histogram(b)) > CANDIDATE_THRESHOLD else 0.0
+                for a, b in zip(drawings, drawings[1:])]
+    assert scan.cuts.scores == expected and expected[2] > DEFAULT_SCENE_THRESHOLD  # drawing 2 → 3 crosses the cut
+    assert scan.cuts.marked == {1, 4} and scan.cuts.drawings == len(drawings)
+
+
+def test_cut_scores_ignore_a_mark_before_the_first_drawing():
+    scores = CutScores()
+    scores.add(np.zeros((16, 16, 3), np.uint8), cut_before=True)
+    assert scores.marked == set() and scores.scores == []
+
+
+@pytest.mark.parametrize(("fmt", "counted_first"), [(vs.RGB24, False), (vs.YUV420P8, False), (vs.GRAY8, False),
+                                                  (vs.RGB24, True)])
+def test_scores_handed_over_by_dedupe_equal_interpolates_own_reading(fmt, counted_first):
+    clip, _ = synthetic_clip(HOLDS, scene=cut_scene(), fmt=fmt)
+    marked = vs.core.std.Splice([clip[:10], clip[10].std.SetFrameProps(_SceneChangeNext=1), clip[11:]])
+    if counted_first:  # the differences are cached without scores: dedupe leaves the reading to interpolate
+        find_drawings(marked)
+    drawings = vsanimsplat.dedupe(marked)
+    unknown = drawings.std.Trim(0, drawings.num_frames - 1)  # the same frames in a clip dedupe did not make
+    shared, own = interpolate_module.scene_scores(drawings), interpolate_module.scene_scores(unknown)
+    assert shared == own and max(shared) == shared[2] > DEFAULT_SCENE_THRESHOLD
+    names = ("AnimSplat_Left", "AnimSplat_Interpolated", "_AbsoluteTime")
+    results = [[([f.props[name] for name in names], [np.asarray(f[p]).copy() for p in range(f.format.num_planes)])
+                for f in vsanimsplat.interpolate(c, factor=2, model="blend").frames(close=True)]
+               for c in (drawings, unknown)]
+    assert [r[0] for r in results[0]] == [r[0] for r in results[1]]
+    assert all(np.array_equal(a, b) for (_, x), (_, y) in zip(*results) for a, b in zip(x, y))
+    assert {left for (left, moving, _), _ in results[0] if moving} == {0, 2, 7}  # held: the cut (5 → 7), the mark (10 → 12), the end
+
+
+@pytest.mark.parametrize("resized", [False, True])
+def test_interpolate_after_dedupe_reads_each_source_frame_once(resized):
+    clip, _ = synthetic_clip(cadence([2, 3], 80), 32, 18)  # 200 frames: too many for VapourSynth's cache to hide a second pass
+    requests = Counter()
+
+    def count(n, f):
+        requests[n] += 1
+        return f
+
+    source = clip.std.ModifyFrame(clip, count)
+    drawings = vsanimsplat.dedupe(source)
+    vsanimsplat.interpolate(vsanimsplat.resize(drawings, 16, 10) if resized else drawings, factor=2, model="blend")
+    assert requests == Counter(range(clip.num_frames))  # before any output frame is asked for

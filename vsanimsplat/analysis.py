@@ -1,0 +1,90 @@
+"""One streamed pass over a clip, shared by ``dedupe``, ``interpolate`` and the scene-cut detector (plain numpy).
+
+The frames arrive in order, once. What a pass keeps grows with the clip only by a few numbers per
+frame or drawing (a score, a marked cut); pictures are kept for one drawing at a time: the colour
+histogram and luma of the previous drawing, which the next one is compared with
+(:mod:`vsanimsplat.scenes`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from .metrics import colour_histogram, histogram_distance
+from .scenes import CANDIDATE_THRESHOLD, unexplained_share
+from .timeline import is_new_drawing
+
+__all__ = ["CutScores", "DrawingCuts"]
+
+
+class CutScores:
+    """Scene-cut scores between consecutive drawings, fed one drawing at a time.
+
+    After ``k`` drawings, ``scores`` holds ``k - 1`` values: between drawing ``i`` and ``i + 1``, the
+    share of a *candidate* pair (colour-histogram distance above
+    :data:`~vsanimsplat.scenes.CANDIDATE_THRESHOLD`) that motion does not explain
+    (:func:`~vsanimsplat.scenes.unexplained_share`), else 0.0 (not computed). ``marked`` holds the
+    pairs ``i`` the drawings' own marks separate (``_SceneChangeNext`` on drawing ``i``,
+    ``_SceneChangePrev`` on drawing ``i + 1``).
+    """
+
+    def __init__(self) -> None:
+        self.scores: list[float] = []
+        self.marked: set[int] = set()
+        self.drawings = 0
+        self._last: tuple[np.ndarray, np.ndarray] | None = None  # the previous drawing's histogram and luma
+
+    def add(self, picture: np.ndarray, cut_after: bool = False, cut_before: bool = False) -> None:
+        """The next drawing.
+
+        | parameter | type | default | meaning |
+        |---|---|---|---|
+        | `picture` | np.ndarray (H, W, 3) uint8 | | the drawing at the analysis size, YUV 4:4:4 (luma first) |
+        | `cut_after` | bool | False | a shot ends with this drawing (``_SceneChangeNext``) |
+        | `cut_before` | bool | False | a shot begins with this drawing (``_SceneChangePrev``; ignored for the first) |
+        """
+        if cut_after:
+            self.marked.add(self.drawings)
+        if cut_before and self.drawings > 0:
+            self.marked.add(self.drawings - 1)
+        histogram, luma = colour_histogram(picture), np.ascontiguousarray(picture[..., 0])
+        if self._last is not None:
+            last_histogram, last_luma = self._last
+            candidate = histogram_distance(last_histogram, histogram) > CANDIDATE_THRESHOLD
+            self.scores.append(unexplained_share(last_luma, luma) if candidate else 0.0)
+        self._last = (histogram, luma)
+        self.drawings += 1
+
+
+class DrawingCuts:
+    """The cut scores of the drawings that ``threshold`` finds, fed every frame of a clip in order.
+
+    | parameter | type | meaning |
+    |---|---|---|
+    | `threshold` | int | most differing pixels between frames of one drawing (as :func:`~vsanimsplat.timeline.drawing_starts`) |
+
+    A frame starts a drawing when it is the first, or when the frame before it differed from it
+    by more than ``threshold`` pixels; only such frames are looked at. ``cuts`` is the
+    :class:`CutScores` of those drawings.
+    """
+
+    def __init__(self, threshold: int) -> None:
+        self.threshold = threshold
+        self.cuts = CutScores()
+        self._count: int | None = None  # differing pixels from the last frame to the next
+
+    def add(self, diff_count: int, picture: Callable[[], np.ndarray], cut_after: bool = False,
+            cut_before: bool = False) -> None:
+        """The next frame.
+
+        | parameter | type | default | meaning |
+        |---|---|---|---|
+        | `diff_count` | int | | pixels that differ between this frame and the next (any value for the last frame) |
+        | `picture` | callable | | returns the frame's analysis picture (:meth:`CutScores.add`); called only when it starts a drawing |
+        | `cut_after`, `cut_before` | bool | False | the frame's scene-change marks, used when it starts a drawing |
+        """
+        if self._count is None or is_new_drawing(self._count, self.threshold):
+            self.cuts.add(picture(), cut_after, cut_before)
+        self._count = diff_count
