@@ -33,7 +33,7 @@ from PIL import Image
 from vsanimsplat.cli import main, parse_fps
 from vsanimsplat.ffmpeg import Encoding, encode_command, find_ffmpeg, write_rgb_video
 from vsanimsplat.flo import read_flo
-from vsanimsplat import job
+from vsanimsplat.job import graph as job_graph
 from vsanimsplat.job import EncodeError, JobOptions, Progress, Target, build_graph, encode, script_text
 from vsanimsplat.models.weights import WeightsError, load_weights
 from vsanimsplat.scenes import DEFAULT_SCENE_THRESHOLD
@@ -298,8 +298,9 @@ def test_precision_and_flow_scale_reach_the_model_and_the_script(source, tmp_pat
     code, _, err = run(capsys, source.path, "--no-bf16", "--flow-scale", "0.5", "--emit-vpy", script)
     assert code == 0, err
     assert "bf16=False" in script.read_text() and "flow_scale=0.5" in script.read_text()
-    code, _, err = run(capsys, source.path, "--bf16", "--emit-vpy", script)
+    code, _, err = run(capsys, source.path, "--bf16", "--cache-mb", "512", "--emit-vpy", script)
     assert code == 0 and "bf16=True" in script.read_text() and "flow_scale" not in script.read_text()
+    assert "cache_mb=512" in script.read_text()
     code, _, err = run(capsys, source.path, "--model", "rife", "--flow-scale", "0.5", "--emit-vpy", script)
     assert code == 2 and "--flow-scale" in err and "flow_scale applies to the models 'union', 'base'" in err
     with pytest.raises(SystemExit):
@@ -532,7 +533,7 @@ def test_the_graph_reads_each_source_frame_once_for_the_analysis(monkeypatch):
         requests[n] += 1
         return f
 
-    monkeypatch.setattr(job, "open_video", lambda *args, **kwargs: clip.std.ModifyFrame(clip, count))
+    monkeypatch.setattr(job_graph, "open_video", lambda *args, **kwargs: clip.std.ModifyFrame(clip, count))
     graph = build_graph(JobOptions(Path("source.mkv"), width=16, model="blend", fill=False), progress=False)
     assert (graph.drawings.width, graph.drawings.num_frames) == (16, 80)
     assert requests == Counter(range(clip.num_frames))
@@ -543,7 +544,7 @@ def test_resized_drawings_keep_the_cut_scores_of_the_source(monkeypatch):
     resized drawings would score at their smaller analysis size (in-shot pairs differ, the cut decisions agree)."""
     scene = Cut(Scene(192, 108, seed=5, speed=3.0), Scene(192, 108, seed=6, speed=3.0), at=7)
     clip, _ = synthetic_clip(cadence([2, 3], 6), scene=scene, fmt=vs.YUV420P8)  # the cut between drawings 2 and 3
-    monkeypatch.setattr(job, "open_video", lambda *args, **kwargs: clip)
+    monkeypatch.setattr(job_graph, "open_video", lambda *args, **kwargs: clip)
     scene_scores = importlib.import_module("vsanimsplat.filters.interpolate").scene_scores
     graphs = [build_graph(JobOptions(Path("source.mkv"), width=width, model="blend", fill=False), progress=False)
               for width in (None, 96)]

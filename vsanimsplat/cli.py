@@ -27,6 +27,7 @@ from pathlib import Path
 import vapoursynth as vs
 
 from . import __version__
+from .engine import DEFAULT_CACHE_MB
 from .ffmpeg import (CODECS, CONTAINERS, PRESETS, Encoding, FFmpegNotFound, codec_for, colour_args, encode_command,
                      find_ffmpeg, probe_streams)
 from .filters.dedupe import DEFAULT_THRESHOLD, DEFAULT_TOLERANCE, find_drawings
@@ -249,6 +250,9 @@ def _add_run_subcommand(commands: argparse._SubParsersAction) -> None:
     model.add_argument("--max-hold", type=_number(int, "4", low=0), metavar="FRAMES",
                        help="holds longer than this are pauses, not slow moves "
                             "(default: twice the local cadence; 0 never pauses)")
+    model.add_argument("--cache-mb", type=_number(int, "4096", low=0), metavar="MIB",
+                       help=f"memory for cached model states (features, flows) in MiB; more lets more threads work "
+                            f"on different drawings (default {DEFAULT_CACHE_MB}, on CUDA at most a quarter of the GPU's)")
     model.add_argument("--no-fill", dest="fill", action="store_false", help="leave the holes of splatting unfilled")
     model.add_argument("--fill-mode", choices=FILL_MODES, default=FILL_MODES[0],
                        help="fill holes with the time-weighted parents (blend) or the nearer parent (default blend)")
@@ -337,7 +341,7 @@ def _run(args: argparse.Namespace) -> int:
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
     if args.flow is not None:
-        write_flo(args.flow, first_pair_flow(graph.drawings, model))
+        write_flo(args.flow, first_pair_flow(graph, model))
         say(f"flow of the first two drawings: {args.flow}")
     if args.emit_vpy is not None:
         args.emit_vpy.write_text(script_text(graph, args.emit_vpy.name, [ffmpeg.path, *command]), encoding="utf-8")

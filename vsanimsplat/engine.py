@@ -138,6 +138,13 @@ class Engine:
                 return result
             return Synthesis(*(_pinned_copy(x) for x in (result.image, result.holes, result.weight)))
 
+    def flows(self, left: int, right: int, load: Callable[[int], torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Flows between input frames ``left`` and ``right`` (:meth:`~vsanimsplat.models.base.Model.flows`), on the
+        host, from the same cached pair state as :meth:`synthesize`."""
+        with self._state(("pair", left, right), lambda: self._pair(left, right, load)) as pair, self._work():
+            forward, backward = self.model.flows(pair)
+            return (forward, backward) if not self.cuda else (_pinned_copy(forward), _pinned_copy(backward))
+
     def _prepare(self, index: int, load: Callable[[int], torch.Tensor]) -> AbstractContextManager[FrameState]:
         return self._state(("prepare", index), lambda: self.model.prepare(load(index)))
 

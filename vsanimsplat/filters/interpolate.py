@@ -18,7 +18,7 @@ from ..scenes import DEFAULT_SCENE_THRESHOLD, cuts_between_drawings, read_cut_li
 from .analysis import Timing, analysis_clip, timing_of
 from .frames import ColourSpace, array_into_frame, frame_to_tensor, keep_unchanged
 
-__all__ = ["interpolate", "scene_scores", "analysis_clip", "DEFAULT_SCENE_THRESHOLD"]
+__all__ = ["interpolate", "pair_flow", "scene_scores", "analysis_clip", "DEFAULT_SCENE_THRESHOLD"]
 
 
 def _error(message: str) -> vs.Error:
@@ -183,6 +183,25 @@ def interpolate(
     engine = Engine(network, cache_bytes=None if cache_mb is None else cache_mb << 20,
                     threads=max(1, torch.get_num_threads() // vs.core.num_threads))
     return _build(clip, steps, rate, timing, engine)
+
+
+def pair_flow(clip: vs.VideoNode, model: Model, left: int = 0, right: int = 1) -> np.ndarray:
+    """The optical flow from frame ``left`` of ``clip`` to frame ``right``, (H, W, 2) float32 (u, v) in pixels,
+    computed as ``interpolate`` computes the pair (same colour conversion, engine and pair state).
+
+    | parameter | type | default | meaning |
+    |---|---|---|---|
+    | `clip` | vs.VideoNode | | what ``interpolate`` reads (e.g. ``dedupe``'s drawings) |
+    | `model` | Model | | a model that estimates flows (``model.has_flows``) |
+    | `left`, `right` | int | 0, 1 | the two frames |
+    """
+    if not model.has_flows:
+        raise _error(f"{type(model).__name__} estimates no optical flow")
+    if not (0 <= left < clip.num_frames and 0 <= right < clip.num_frames):
+        raise _error(f"left and right must be frames of clip (0 … {clip.num_frames - 1}), got {left} and {right}")
+    rgb = ColourSpace(clip, timing_of(clip, None).first_props).to_rgbs(clip)
+    forward, _ = Engine(model).flows(left, right, lambda i: frame_to_tensor(rgb.get_frame(i), model.device))
+    return forward[0].permute(1, 2, 0).float().numpy()
 
 
 def _build(clip: vs.VideoNode, steps: list[Step], rate: Fraction, timing: Timing, engine: Engine) -> vs.VideoNode:

@@ -1,54 +1,40 @@
-"""The ``vsanimsplat run`` job: the filter graph, its ``.vpy`` text, and encoding it through ffmpeg.
+"""The ``vsanimsplat run`` graph: the filters the job applies, and the ``.vpy`` script that applies the same.
 
-The graph is a list of :class:`Step` s, each one line of a ``.vpy`` script
-(``clip = function(clip, key=value, …)``). :func:`build_graph` applies the steps to make the
-clip the command encodes, and :func:`script_text` prints the same steps as the script
-``--emit-vpy`` writes, so the two cannot differ.
+The graph is a list of :class:`ScriptLine` s, each one line of a ``.vpy`` script
+(``clip = function(clip, key=value, …)``). :func:`build_graph` applies the lines to make the
+clip the command encodes, and :func:`script_text` prints the same lines as the script
+``--emit-vpy`` writes, so the two cannot differ. The model the command loads
+(:func:`load_job_model`) is made from the settings the script passes to ``interpolate``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import inspect
 import math
-import os
-import secrets
 import shlex
-import signal
-import subprocess
-import sys
-import tempfile
-import threading
-import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import TextIO
 
 import numpy as np
 import vapoursynth as vs
-from tqdm import tqdm
 
-from . import __version__
-from .ffmpeg import FFmpeg
-from .filters import dedupe, fill_holes, interpolate, resize
-from .filters.dedupe import DEFAULT_THRESHOLD, DEFAULT_TOLERANCE
-from .filters.fill_holes import FILL_MODES
-from .filters.frames import ColourSpace, duration_of, frame_to_tensor
-from .filters.interpolate import DEFAULT_SCENE_THRESHOLD
-from .filters.source import open_video
-from .models import DEFAULT_MODEL, DEFAULT_STATIC_TOLERANCE, Model, load_model
+from .. import __version__
+from ..filters import dedupe, fill_holes, interpolate, resize
+from ..filters.dedupe import DEFAULT_THRESHOLD, DEFAULT_TOLERANCE
+from ..filters.fill_holes import FILL_MODES
+from ..filters.frames import duration_of
+from ..filters.interpolate import DEFAULT_SCENE_THRESHOLD, pair_flow
+from ..filters.source import open_video
+from ..models import DEFAULT_MODEL, DEFAULT_STATIC_TOLERANCE, Model, load_model
 
 __all__ = [
-    "EncodeError",
     "Graph",
     "JobOptions",
-    "Progress",
-    "Step",
+    "ScriptLine",
     "Target",
     "build_graph",
-    "encode",
     "first_pair_flow",
     "load_job_model",
     "script_text",
@@ -93,6 +79,7 @@ class JobOptions:
     | `bf16` | bool or None | None | bfloat16 networks (``--bf16``/``--no-bf16``); None = the registry's choice for the model and device |
     | `flow_scale` | float | 1.0 | resolution of the flow, for the models that take it (``--flow-scale``) |
     | `max_hold` | int or None | None | ``interpolate``'s pause rule (``--max-hold``) |
+    | `cache_mb` | int or None | None | ``interpolate``'s budget of cached model states in MiB (``--cache-mb``); None = its default |
     | `scene_threshold` | float | 0.4 | scene-cut threshold (``--scene-threshold``) |
     | `cuts` | Path or None | None | a cut list: source frames where a new shot begins (``--cuts``) |
     | `static_tolerance` | int or None | 20 | unchanged pixels come from the drawings (``--static-tolerance``; None: ``off``) |
@@ -118,6 +105,7 @@ class JobOptions:
     bf16: bool | None = None
     flow_scale: float = 1.0
     max_hold: int | None = None
+    cache_mb: int | None = None
     scene_threshold: float = DEFAULT_SCENE_THRESHOLD
     cuts: Path | None = None
     static_tolerance: int | None = DEFAULT_STATIC_TOLERANCE
@@ -138,7 +126,7 @@ class Code:
 
 
 @dataclass(frozen=True)
-class Step:
+class ScriptLine:
     """One line of the graph: ``clip = name(clip, *args, **kwargs)``, with a comment above it.
 
     | field | type | meaning |
@@ -146,7 +134,7 @@ class Step:
     | `name` | str | the function as the script calls it (``core.std.Trim``, ``vsanimsplat.dedupe``) |
     | `function` | callable | that function |
     | `kwargs` | dict | keyword arguments (values print with ``repr``; :class:`Code` prints as its text) |
-    | `comment` | str | what the step does and which option made it |
+    | `comment` | str | what the line does and which option made it |
     | `args` | tuple | positional arguments |
     | `takes_clip` | bool | whether the clip so far is the first argument |
     """
@@ -159,13 +147,13 @@ class Step:
     takes_clip: bool = True
 
     def line(self) -> str:
-        """The step as a line of Python."""
+        """The line as Python source."""
         args = (["clip"] if self.takes_clip else []) + [repr(a) for a in self.args]
         args += [f"{key}={value!r}" for key, value in self.kwargs.items()]
         return f"clip = {self.name}({', '.join(args)})"
 
     def apply(self, clip: vs.VideoNode | None, runtime: Mapping[str, object] | None = None) -> vs.VideoNode:
-        """Run the step on ``clip``; ``runtime`` adds keyword arguments the script leaves out (progress bars,
+        """Run the line's call on ``clip``; ``runtime`` adds keyword arguments the script leaves out (progress bars,
         the model object loaded from the model name the script names)."""
         kwargs = {k: v.value if isinstance(v, Code) else v for k, v in self.kwargs.items()}
         return self.function(*([clip] if self.takes_clip else []), *self.args, **{**kwargs, **(runtime or {})})
@@ -181,27 +169,27 @@ import vsanimsplat
 
 @dataclass
 class Graph:
-    """The job's clips and the steps that made them.
+    """The job's clips and the script lines that made them.
 
     | field | type | meaning |
     |---|---|---|
-    | `steps` | list[Step] | the graph as script lines |
+    | `lines` | list[ScriptLine] | the graph as script lines |
     | `clip` | vs.VideoNode | the output: what ffmpeg encodes |
     | `source_frames` | int | frames of the input that are processed |
     | `seconds` | Fraction or None | their duration when ``--duration`` cut the input, else None |
     | `drawings` | vs.VideoNode | what ``interpolate`` reads: the drawings, or every frame with ``--no-dedupe`` |
     """
 
-    steps: list[Step] = field(default_factory=list)
+    lines: list[ScriptLine] = field(default_factory=list)
     clip: vs.VideoNode | None = None
     source_frames: int = 0
     seconds: Fraction | None = None
     drawings: vs.VideoNode | None = None
 
-    def add(self, step: Step, runtime: Mapping[str, object] | None = None) -> vs.VideoNode:
-        """Apply ``step`` to the clip so far and remember it."""
-        self.clip = step.apply(self.clip, runtime)
-        self.steps.append(step)
+    def add(self, line: ScriptLine, runtime: Mapping[str, object] | None = None) -> vs.VideoNode:
+        """Apply ``line`` to the clip so far and remember it."""
+        self.clip = line.apply(self.clip, runtime)
+        self.lines.append(line)
         return self.clip
 
 
@@ -258,7 +246,7 @@ def build_graph(options: JobOptions, model: Model | None = None, progress: bool 
     """
     graph = Graph()
     source_kwargs = {**({"fps": options.input_fps} if options.input_fps else {}), **({"vfr": True} if options.vfr else {})}
-    source = graph.add(Step("vsanimsplat.open_video", open_video, source_kwargs,
+    source = graph.add(ScriptLine("vsanimsplat.open_video", open_video, source_kwargs,
                             "the source, at the file's constant rate (BestSource)" if not options.vfr
                             else "the source, with the file's own timestamps (--vfr)",
                             args=(str(options.input.resolve()),), takes_clip=False))
@@ -266,37 +254,38 @@ def build_graph(options: JobOptions, model: Model | None = None, progress: bool 
     if options.seconds is not None:
         graph.source_frames, graph.seconds = _frames_within(source, options.seconds)
         if graph.source_frames < source.num_frames:
-            graph.add(Step("core.std.Trim", vs.core.std.Trim, {"length": graph.source_frames},
+            graph.add(ScriptLine("core.std.Trim", vs.core.std.Trim, {"length": graph.source_frames},
                            f"only the first {float(options.seconds):g} s (--duration)"))
     if options.dedupe:
-        graph.add(Step("vsanimsplat.dedupe", dedupe,
+        graph.add(ScriptLine("vsanimsplat.dedupe", dedupe,
                        {"threshold": options.threshold, "tolerance": options.tolerance, "chroma": options.chroma},
                        "one frame per drawing, with its exact duration (--threshold, --tolerance, --chroma)"),
                   {"progress": progress})
     width, height = _output_size(graph.clip, options.width, options.height)
     if (width, height) != (graph.clip.width, graph.clip.height):
-        graph.add(Step("vsanimsplat.resize", resize, {"width": width, "height": height},
+        graph.add(ScriptLine("vsanimsplat.resize", resize, {"width": width, "height": height},
                        "resize (--width/--height, Spline36); after dedupe, which then sees the source's pictures "
                        "and scores the cuts"))
     graph.drawings = graph.clip
     chosen = _model_settings(options)
     settings = {**options.target.interpolate_kwargs(), **chosen}
     settings.update({"max_hold": options.max_hold} if options.max_hold is not None else {})
+    settings.update({"cache_mb": options.cache_mb} if options.cache_mb is not None else {})
     settings["scene_threshold"] = options.scene_threshold
     settings.update({"cuts": str(options.cuts.resolve())} if options.cuts is not None else {})
     runtime: dict[str, object] = {"progress": progress}
     if model is not None:  # the loaded model replaces the settings that made it (interpolate's defaults for them)
         defaults = inspect.signature(interpolate).parameters
         runtime.update({key: defaults[key].default for key in chosen}, model=model)
-    graph.add(Step("vsanimsplat.interpolate", interpolate, settings,
+    graph.add(ScriptLine("vsanimsplat.interpolate", interpolate, settings,
                    "in-betweens at their true times (--factor/--fps, --model, --bf16, --flow-scale, --scene-threshold, "
                    "--cuts, --static-tolerance …)"), runtime)
     if options.fill:
-        graph.add(Step("vsanimsplat.fill_holes", fill_holes, {"mode": options.fill_mode},
+        graph.add(ScriptLine("vsanimsplat.fill_holes", fill_holes, {"mode": options.fill_mode},
                        "fill what splatting left empty from the two parent drawings (--fill-mode; --no-fill)"))
     convert = _y4m_format(graph.clip.format)
     if convert is not None:
-        graph.add(Step("core.resize.Bicubic", vs.core.resize.Bicubic,
+        graph.add(ScriptLine("core.resize.Bicubic", vs.core.resize.Bicubic,
                        {"format": Code(f"vs.{convert}", getattr(vs, convert)), "matrix_s": "709"},
                        "y4m carries YUV only: RGB becomes YUV 4:4:4 (BT.709)"))
     return graph
@@ -318,11 +307,11 @@ def script_text(graph: Graph, script_name: str, encode_command: Sequence[str]) -
         f"# Look:    vspipe --info {shlex.quote(script_name)}",
         f"# Encode:  vspipe -c y4m {shlex.quote(script_name)} - | {shlex.join(encode_command)}",
     ]
-    if any(isinstance(v, Fraction) for step in graph.steps for v in step.kwargs.values()):
+    if any(isinstance(v, Fraction) for line in graph.lines for v in line.kwargs.values()):
         lines += ["", "from fractions import Fraction"]
     lines += ["", _IMPORTS]
-    for step in graph.steps:
-        lines += [f"# {step.comment}", step.line()]
+    for line in graph.lines:
+        lines += [f"# {line.comment}", line.line()]
     lines += ["", "clip.set_output()", ""]
     return "\n".join(lines)
 
@@ -357,171 +346,15 @@ def load_job_model(options: JobOptions) -> Model:
                                                             "static_tolerance", "regions")})
 
 
-def first_pair_flow(drawings: vs.VideoNode, model: Model) -> np.ndarray:
-    """The optical flow from the first drawing to the second, (H, W, 2) float32 (u, v) in pixels.
+def first_pair_flow(graph: Graph, model: Model) -> np.ndarray:
+    """The optical flow from the job's first drawing to its second, (H, W, 2) float32 (u, v) in pixels, as
+    ``interpolate`` computes that pair (:func:`~vsanimsplat.filters.interpolate.pair_flow`).
 
     | parameter | type | default | meaning |
     |---|---|---|---|
-    | `drawings` | vs.VideoNode | | the clip ``interpolate`` reads (:attr:`Graph.drawings`) |
-    | `model` | Model | | a model that estimates flows (``model.has_flows``) |
+    | `graph` | Graph | | from :func:`build_graph`: its :attr:`Graph.drawings` are read |
+    | `model` | Model | | the job's model; it must estimate flows (``model.has_flows``) |
     """
-    if drawings.num_frames < 2:
+    if graph.drawings.num_frames < 2:
         raise ValueError("--flow needs two drawings, but the input holds only one")
-    rgb = ColourSpace(drawings, drawings.get_frame(0).props).to_rgbs(drawings)
-    first, second = (model.prepare(frame_to_tensor(rgb.get_frame(n))) for n in (0, 1))
-    forward, _ = model.flows(model.pair(first, second))
-    return forward[0].permute(1, 2, 0).cpu().numpy()
-
-
-class Progress:
-    """Frames done, rate and ETA: a tqdm bar on a terminal, else a plain line every ``interval`` seconds.
-
-    | parameter | type | default | meaning |
-    |---|---|---|---|
-    | `desc` | str | | what is counted (``"encoding"``) |
-    | `stream` | text stream | sys.stderr | where it goes |
-    | `enabled` | bool | True | False prints nothing |
-    | `interval` | float | 5.0 | seconds between plain lines |
-
-    :meth:`update` has the signature of ``VideoNode.output``'s ``progress_update``; the last
-    frame always gets a plain line.
-    """
-
-    def __init__(self, desc: str, stream: TextIO | None = None, enabled: bool = True, interval: float = 5.0) -> None:
-        self.desc = desc
-        self.stream = stream or sys.stderr
-        self.enabled = enabled
-        self.interval = interval
-        self.began = time.perf_counter()
-        self._bar: tqdm | None = None
-        self._last_line = self.began
-
-    def update(self, done: int, total: int) -> None:
-        """``done`` of ``total`` frames are written."""
-        if not self.enabled:
-            return
-        if self.stream.isatty():
-            if self._bar is None:
-                self._bar = tqdm(total=total, desc=self.desc, unit="frame", file=self.stream, dynamic_ncols=True)
-            self._bar.update(done - self._bar.n)
-            return
-        now = time.perf_counter()
-        if now - self._last_line >= self.interval or (done == total and done > 0):
-            self._last_line = now
-            print(self.line(done, total, now - self.began), file=self.stream, flush=True)
-
-    def line(self, done: int, total: int, elapsed: float) -> str:
-        """The plain progress line: ``encoding: 120/480 frames (25%), 3.20 fps, ETA 1:52``."""
-        rate = done / elapsed if elapsed > 0 else 0.0
-        if rate > 0:
-            left = round((total - done) / rate)
-            eta = f"{left // 3600}:{left // 60 % 60:02d}:{left % 60:02d}" if left >= 3600 else f"{left // 60}:{left % 60:02d}"
-        else:
-            eta = "?"
-        return f"{self.desc}: {done}/{total} frames ({100 * done // max(total, 1)}%), {rate:.2f} fps, ETA {eta}"
-
-    def close(self) -> None:
-        """End the bar (if any)."""
-        if self._bar is not None:
-            self._bar.close()
-            self._bar = None
-
-    @property
-    def elapsed(self) -> float:
-        """Seconds since the start."""
-        return time.perf_counter() - self.began
-
-
-class EncodeError(RuntimeError):
-    """ffmpeg failed, or a frame could not be made, while encoding; the message holds ffmpeg's stderr."""
-
-
-def encode(clip: vs.VideoNode, ffmpeg: FFmpeg, args: Sequence[str], output: Path, progress: Progress,
-           verbose: bool = False) -> None:
-    """Pipe ``clip`` as y4m into ffmpeg, writing a temporary file beside ``output``, renamed on success.
-
-    | parameter | type | default | meaning |
-    |---|---|---|---|
-    | `clip` | vs.VideoNode | | constant-rate YUV or GRAY clip |
-    | `ffmpeg` | FFmpeg | | the ffmpeg to run |
-    | `args` | sequence of str | | its arguments (:func:`~vsanimsplat.ffmpeg.encode_command`); the last, the output file, is replaced by the temporary file |
-    | `output` | Path | | the final file (replaced if it exists) |
-    | `progress` | Progress | | told about every frame |
-    | `verbose` | bool | False | print ffmpeg's warnings too, not only its errors |
-
-    No file is left under ``output``'s name unless the encode succeeded; the temporary file is
-    removed on any failure and on Ctrl-C. ffmpeg runs in its own process group, so Ctrl-C reaches
-    only this process, which stops ffmpeg and then raises KeyboardInterrupt. Raises
-    :class:`EncodeError` with ffmpeg's messages when it fails, or with the error of a frame.
-    """
-    temporary = output.with_name(f".{output.stem}.{secrets.token_hex(4)}.partial{output.suffix}")
-    command = [ffmpeg.path, "-hide_banner", "-nostats", "-loglevel", "warning" if verbose else "error",
-               "-y", *args[:-1], str(temporary)]
-    try:
-        with tempfile.TemporaryFile() as messages:
-            process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=messages,
-                                       process_group=0)
-            try:
-                with _interrupt_stops(process) as interrupted:
-                    failure = _feed(clip, process, progress)
-                    code = process.wait()
-                if interrupted:
-                    raise KeyboardInterrupt
-            except BaseException:
-                process.kill()
-                process.wait()
-                raise
-            finally:
-                progress.close()
-            messages.seek(0)
-            text = messages.read().decode(errors="replace").strip()
-        if failure is not None:
-            raise EncodeError(f"making a frame failed: {failure}")
-        if code != 0:
-            raise EncodeError(f"ffmpeg failed (exit code {code}): {text or 'no message'}\ncommand: {shlex.join(command)}")
-        if verbose and text:
-            print(text, file=sys.stderr)
-        os.replace(temporary, output)
-    finally:
-        temporary.unlink(missing_ok=True)
-
-
-@contextlib.contextmanager
-def _interrupt_stops(process: subprocess.Popen) -> Iterator[list[int]]:
-    """While in the block, Ctrl-C (SIGINT) kills ``process`` and is recorded in the yielded list instead of
-    raising: VapourSynth's output loop runs Python callbacks and drops their exceptions, so a
-    KeyboardInterrupt raised there would be lost. Killing ffmpeg ends the loop (its pipe breaks); the
-    caller raises KeyboardInterrupt after the block when the list is not empty. Outside the main thread
-    (where signals cannot be handled) the block runs unchanged."""
-    interrupted: list[int] = []
-    if threading.current_thread() is not threading.main_thread():
-        yield interrupted
-        return
-
-    def stop(signum: int, _frame: object) -> None:
-        interrupted.append(signum)
-        process.kill()
-
-    previous = signal.signal(signal.SIGINT, stop)
-    try:
-        yield interrupted
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
-def _feed(clip: vs.VideoNode, process: subprocess.Popen, progress: Progress) -> vs.Error | None:
-    """Write ``clip`` into ffmpeg's stdin; returns the error of a frame that failed, if any (ffmpeg is
-    then stopped, so it does not finish a file from part of the frames)."""
-    failure = None
-    try:
-        clip.output(process.stdin, y4m=True, progress_update=progress.update)
-    except BrokenPipeError:
-        pass  # ffmpeg stopped reading: its exit code and messages tell why
-    except vs.Error as error:
-        failure = error
-        process.kill()
-    try:
-        process.stdin.close()
-    except BrokenPipeError:
-        pass
-    return failure
+    return pair_flow(graph.drawings, model)
