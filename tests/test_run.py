@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import fcntl
 import importlib
 import io
 import math
@@ -405,11 +406,28 @@ def test_missing_weights_name_the_fetch_command(source, tmp_path, capsys, monkey
     assert code == 3 and "models fetch splat" in err and not (tmp_path / "out.mkv").exists()
 
 
-def test_interrupt_leaves_no_file(source, tmp_path):
-    """Ctrl-C while encoding: exit 130, and neither the output nor its temporary file is left.
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (from /proc: psutil is not a dependency)."""
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # ended meanwhile
+        if int(fields[1]) == pid:
+            children.append(int(stat.parent.name))
+    return children
+
+
+@pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)])
+def test_interrupt_leaves_no_file_and_no_ffmpeg(source, tmp_path, signum, code):
+    """Ctrl-C, a kill or a closed terminal while encoding: exit 128 + the signal, ffmpeg ended, and neither
+    the output nor its temporary file is left.
 
     ffmpeg is the real one behind a wrapper that reads its input at the native frame rate
-    (``-re``), so the encode lasts about two seconds and the interrupt lands in the middle.
+    (``-re``), so the encode lasts about two seconds and the signal lands in the middle. Ctrl-C
+    reaches the terminal's foreground process group; SIGTERM and SIGHUP are sent to the process
+    alone, as a job scheduler's kill does (ffmpeg, in its own process group, would not get them).
     """
     wrapper = tmp_path / "bin" / "ffmpeg"
     wrapper.parent.mkdir()
@@ -424,10 +442,34 @@ def test_interrupt_leaves_no_file(source, tmp_path):
     while not leftovers(tmp_path) and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)
     assert leftovers(tmp_path), "the encode never started"
-    os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C sends to the terminal's foreground process group
+    encoders = _children(process.pid)
+    assert encoders, "no ffmpeg process"
+    if signum == signal.SIGINT:
+        os.killpg(process.pid, signum)  # what Ctrl-C sends to the terminal's foreground process group
+    else:
+        os.kill(process.pid, signum)
     _, err = process.communicate(timeout=60)
-    assert process.returncode == 130 and "interrupted" in err and f"from PATH ({wrapper})" in err
+    assert process.returncode == code, err
+    assert f"interrupted by {signal.Signals(signum).name}" in err and f"from PATH ({wrapper})" in err
     assert not output.exists() and leftovers(tmp_path) == []
+    assert not [pid for pid in encoders if Path(f"/proc/{pid}").exists()], "ffmpeg still runs"
+
+
+def test_stale_partials_of_a_killed_run_are_removed_and_a_running_ones_kept(source, tmp_path, capsys):
+    """A partial nobody holds (its run was killed) is removed, with a note; one that a running job holds
+    locked is kept, as are other outputs' partials."""
+    output = tmp_path / "out.mkv"
+    stale = tmp_path / ".out.0123abcd.partial.mkv"
+    running = tmp_path / ".out.89abcdef.partial.mkv"
+    other = tmp_path / ".other.0123abcd.partial.mkv"
+    for path in (stale, running, other):
+        path.write_bytes(b"half an episode")
+    with open(running, "rb") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        code, out, err = run(capsys, source.path, "-o", output, "--model", "blend", "--duration", "0.2")
+    assert code == 0, err
+    assert f"removed 1 temporary file(s) that a killed run of {output} left: {stale.name}" in err
+    assert leftovers(tmp_path) == sorted([running.name, other.name]) and output.exists()
 
 
 # --- pieces: the --fps spelling, progress lines, turning steps off ---

@@ -8,16 +8,18 @@ Exit codes:
 | 1 | processing failed: ffmpeg failed (its messages are shown), a frame could not be made, or a file could not be written or read (disk full, permissions) |
 | 2 | bad arguments or input: unknown option value, input missing or not a video, output directory missing, output exists without ``--overwrite`` |
 | 3 | something to install: no usable ffmpeg, or the model's weights (the message names the fetch command) |
-| 130 | interrupted (Ctrl-C); no output file was left behind |
+| 130, 143, 129 | interrupted by SIGINT (Ctrl-C), SIGTERM (a kill) or SIGHUP (a closed terminal): 128 + the signal's number; no output file was left behind |
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import math
 import os
 import shlex
+import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -35,7 +37,8 @@ from .filters.fill_holes import FILL_MODES
 from .filters.interpolate import DEFAULT_SCENE_THRESHOLD
 from .filters.source import open_video
 from .flo import write_flo
-from .job import EncodeError, JobOptions, Progress, Target, build_graph, encode, first_pair_flow, load_job_model, script_text
+from .job import (EncodeError, JobOptions, Progress, Target, build_graph, encode, first_pair_flow, load_job_model,
+                  remove_stale_partials, script_text, signals_interrupt)
 from .models import DEFAULT_STATIC_TOLERANCE, WeightsError
 from .models.registry import DEFAULT_MODEL, MODEL_NAMES, SPECS, parameter_count, spec
 from .models.weights import ADDABLE, WEIGHT_SETS, add, fetch, installed, model_dir
@@ -43,7 +46,9 @@ from .timeline import cadence_report, format_timecodes_v2
 
 __all__ = ["main", "parse_fps", "parse_rate", "parse_threshold"]
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_MISSING, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_MISSING = 0, 1, 2, 3
+EXIT_SIGNAL_BASE = 128
+"""A job stopped by a signal exits with this + the signal's number (the shell's convention: Ctrl-C 130)."""
 
 _FLOW_ESTIMATORS = tuple(name for name, s in SPECS.items() if s.has_flows)
 
@@ -179,8 +184,10 @@ encoding:
 exit codes:
   0 success; 1 processing failed (ffmpeg's messages are shown) or a file error while working
   (disk full); 2 bad arguments or input, missing output directory, output exists without
-  --overwrite; 3 ffmpeg or model weights missing (the fetch command is named); 130 interrupted. The output is written to a hidden
-  temporary file beside it and renamed when complete, so a failure leaves nothing behind.
+  --overwrite; 3 ffmpeg or model weights missing (the fetch command is named); 130, 143, 129
+  interrupted by Ctrl-C, SIGTERM, SIGHUP. The output is written to a hidden temporary file beside it
+  and renamed when complete, so a failure or an interruption leaves nothing behind; temporary files
+  that a killed run (SIGKILL, power loss) left are removed by the next run of the same output.
 
 example:
   vsanimsplat run episode.mkv -o episode-60fps.mkv --fps 60000/1001
@@ -311,6 +318,9 @@ def _run(args: argparse.Namespace) -> int:
     say = (lambda message: None) if args.quiet else (lambda message: print(message, file=sys.stderr, flush=True))
     if problem := _check_paths(args):
         return _fail(EXIT_USAGE, problem)
+    if args.output is not None and (stale := remove_stale_partials(args.output)):
+        print(f"removed {len(stale)} temporary file(s) that a killed run of {args.output} left: "
+              f"{', '.join(p.name for p in stale)}", file=sys.stderr)
     output = args.output or Path("output.mkv")  # without -o, the name only appears in the script's header
     encoding = Encoding(args.codec or codec_for(output), args.crf, args.preset, args.encoder_args)
     try:
@@ -428,12 +438,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (see the module docstring)."""
     args = build_parser().parse_args(argv)
     try:
-        return args.handler(args)
+        with signals_interrupt():
+            return args.handler(args)
     except (vs.Error, ValueError) as error:
         return _fail(EXIT_USAGE, str(error))
     except OSError as error:  # while working (disk full, permissions); bad paths were refused up front
         where = f": {error.filename}" if error.filename else ""
         return _fail(EXIT_FAILED, f"{error.strerror or error}{where}")
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as stop:
+        signum = getattr(stop, "signum", signal.SIGINT)
+        with contextlib.suppress(OSError):  # after SIGHUP the terminal may be gone
+            print(f"interrupted by {signal.Signals(signum).name}", file=sys.stderr)
+        return EXIT_SIGNAL_BASE + signum

@@ -3,17 +3,19 @@
 | module | holds |
 |---|---|
 | :mod:`~vsanimsplat.job.graph` | the options, the filter graph and the ``.vpy`` script that builds the same graph, the job's model |
-| :mod:`~vsanimsplat.job.encoder` | the ffmpeg process the graph is piped into, interruptible, leaving no partial file |
+| :mod:`~vsanimsplat.job.encoder` | the ffmpeg process the graph is piped into, stopped cleanly by SIGINT, SIGTERM or SIGHUP, leaving no partial file; stale partials of killed runs removed |
 | :mod:`~vsanimsplat.job.progress` | frames done, rate and ETA |
 """
 
-from .encoder import EncodeError, encode
+from .encoder import STOP_SIGNALS, EncodeError, Interrupted, encode, remove_stale_partials, signals_interrupt
 from .graph import Graph, JobOptions, ScriptLine, Target, build_graph, first_pair_flow, load_job_model, script_text
 from .progress import Progress
 
 __all__ = [
+    "STOP_SIGNALS",
     "EncodeError",
     "Graph",
+    "Interrupted",
     "JobOptions",
     "Progress",
     "ScriptLine",
@@ -22,5 +24,7 @@ __all__ = [
     "encode",
     "first_pair_flow",
     "load_job_model",
+    "remove_stale_partials",
     "script_text",
+    "signals_interrupt",
 ]

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
+import re
 import secrets
 import shlex
 import signal
@@ -11,7 +13,7 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import vapoursynth as vs
@@ -19,11 +21,79 @@ import vapoursynth as vs
 from ..ffmpeg import FFmpeg
 from .progress import Progress
 
-__all__ = ["EncodeError", "encode"]
+__all__ = ["STOP_SIGNALS", "EncodeError", "Interrupted", "encode", "remove_stale_partials", "signals_interrupt"]
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+"""The signals that end a job cleanly: Ctrl-C, a kill (job schedulers, ``kill``), a closed terminal."""
 
 
 class EncodeError(RuntimeError):
     """ffmpeg failed, or a frame could not be made, while encoding; the message holds ffmpeg's stderr."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """The job was stopped by a signal (``signum``, one of :data:`STOP_SIGNALS`); its exit code is 128 + signum."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def signals_interrupt() -> Iterator[None]:
+    """While in the block, SIGTERM and SIGHUP raise :class:`Interrupted` as Ctrl-C raises KeyboardInterrupt,
+    so a killed job unwinds (and removes what it wrote) instead of dying at once. Outside the main thread
+    the block runs unchanged."""
+    def stop(signum: int, _frame: object) -> None:
+        raise Interrupted(signum)
+
+    with _handling(STOP_SIGNALS[1:], stop):
+        yield
+
+
+@contextlib.contextmanager
+def _handling(signums: Sequence[int], handler: Callable[[int, object], None]) -> Iterator[None]:
+    """``handler`` handles ``signums`` in the block, the previous handlers after it; nothing changes
+    outside the main thread, where signals cannot be handled."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {signum: signal.signal(signum, handler) for signum in signums}
+    try:
+        yield
+    finally:
+        for signum, before in previous.items():
+            signal.signal(signum, before)
+
+
+def _partial_name(output: Path, token: str) -> Path:
+    return output.with_name(f".{output.stem}.{token}.partial{output.suffix}")
+
+
+def remove_stale_partials(output: Path) -> list[Path]:
+    """Remove the temporary files of ``output`` left by runs that were killed; returns those removed.
+
+    | parameter | type | default | meaning |
+    |---|---|---|---|
+    | `output` | Path | | the final file whose partials (``.NAME.XXXXXXXX.partial.EXT`` beside it) are looked for |
+
+    A running :func:`encode` holds an exclusive ``flock`` on its partial for as long as it runs, and the
+    kernel drops the lock when its process ends however it ends, so a partial that can be locked has no
+    writer left; a locked one (another job writing the same output) is left alone.
+    """
+    pattern = re.compile(re.escape(f".{output.stem}.") + r"[0-9a-f]{8}" + re.escape(f".partial{output.suffix}"))
+    removed = []
+    for path in sorted(output.parent.iterdir()):
+        if not pattern.fullmatch(path.name):
+            continue
+        try:
+            with open(path, "rb") as file:
+                fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                path.unlink()
+        except (BlockingIOError, FileNotFoundError):
+            continue  # being written, or removed by another run meanwhile
+        removed.append(path)
+    return removed
 
 
 def encode(clip: vs.VideoNode, ffmpeg: FFmpeg, args: Sequence[str], output: Path, progress: Progress,
@@ -40,14 +110,22 @@ def encode(clip: vs.VideoNode, ffmpeg: FFmpeg, args: Sequence[str], output: Path
     | `verbose` | bool | False | print ffmpeg's warnings too, not only its errors |
 
     No file is left under ``output``'s name unless the encode succeeded; the temporary file is
-    removed on any failure and on Ctrl-C. ffmpeg runs in its own process group, so Ctrl-C reaches
-    only this process, which stops ffmpeg and then raises KeyboardInterrupt. Raises
+    removed on any failure and on each of :data:`STOP_SIGNALS`. ffmpeg runs in its own process group,
+    so Ctrl-C reaches only this process, which stops ffmpeg and then raises KeyboardInterrupt
+    (:class:`Interrupted` for SIGTERM and SIGHUP). The temporary file is locked while it is written,
+    so :func:`remove_stale_partials` tells a killed run's from a running one's. Raises
     :class:`EncodeError` with ffmpeg's messages when it fails, or with the error of a frame.
     """
-    temporary = output.with_name(f".{output.stem}.{secrets.token_hex(4)}.partial{output.suffix}")
+    token = secrets.token_hex(4)
+    temporary = _partial_name(output, token)
     command = [ffmpeg.path, "-hide_banner", "-nostats", "-loglevel", "warning" if verbose else "error",
                "-y", *args[:-1], str(temporary)]
+    # locked under a name no cleanup looks for, then renamed (the lock follows the file): never an unlocked partial
+    locking = output.with_name(f".{output.stem}.{token}.locking")
+    lock = open(locking, "xb")
     try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        os.rename(locking, temporary)
         with tempfile.TemporaryFile() as messages:
             process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=messages,
                                        process_group=0)
@@ -56,7 +134,7 @@ def encode(clip: vs.VideoNode, ffmpeg: FFmpeg, args: Sequence[str], output: Path
                     failure = _feed(clip, process, progress)
                     code = process.wait()
                 if interrupted:
-                    raise KeyboardInterrupt
+                    raise KeyboardInterrupt if interrupted[0] == signal.SIGINT else Interrupted(interrupted[0])
             except BaseException:
                 process.kill()
                 process.wait()
@@ -73,30 +151,25 @@ def encode(clip: vs.VideoNode, ffmpeg: FFmpeg, args: Sequence[str], output: Path
             print(text, file=sys.stderr)
         os.replace(temporary, output)
     finally:
+        locking.unlink(missing_ok=True)
         temporary.unlink(missing_ok=True)
+        lock.close()
 
 
 @contextlib.contextmanager
 def _interrupt_stops(process: subprocess.Popen) -> Iterator[list[int]]:
-    """While in the block, Ctrl-C (SIGINT) kills ``process`` and is recorded in the yielded list instead of
-    raising: VapourSynth's output loop runs Python callbacks and drops their exceptions, so a
+    """While in the block, each of :data:`STOP_SIGNALS` kills ``process`` and is recorded in the yielded list
+    instead of raising: VapourSynth's output loop runs Python callbacks and drops their exceptions, so a
     KeyboardInterrupt raised there would be lost. Killing ffmpeg ends the loop (its pipe breaks); the
-    caller raises KeyboardInterrupt after the block when the list is not empty. Outside the main thread
-    (where signals cannot be handled) the block runs unchanged."""
+    caller raises KeyboardInterrupt (or :class:`Interrupted`) after the block when the list is not empty."""
     interrupted: list[int] = []
-    if threading.current_thread() is not threading.main_thread():
-        yield interrupted
-        return
 
     def stop(signum: int, _frame: object) -> None:
         interrupted.append(signum)
         process.kill()
 
-    previous = signal.signal(signal.SIGINT, stop)
-    try:
+    with _handling(STOP_SIGNALS, stop):
         yield interrupted
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 def _feed(clip: vs.VideoNode, process: subprocess.Popen, progress: Progress) -> vs.Error | None:
