@@ -159,6 +159,17 @@ def test_bad_clips_are_refused():
         vsanimsplat.dedupe("clip.mkv")
 
 
+@pytest.mark.parametrize("name, call", [("dedupe", vsanimsplat.dedupe), ("fill_holes", vsanimsplat.fill_holes),
+                                        ("interpolate", lambda clip: vsanimsplat.interpolate(clip, model="blend"))])
+def test_variable_format_is_a_clear_error_of_every_filter(name, call):
+    """A clip spliced from two formats (format id vs.NONE, not None) is named as such, not a shift error."""
+    good, _ = synthetic_clip([1, 1])
+    variable = core.std.Splice([good, good.resize.Point(format=vs.RGB48)], mismatch=True)
+    with pytest.raises(vs.Error, match=f"vsanimsplat.{name}: clip must have a constant format and size, got a "
+                                       "variable format;"):
+        call(variable)
+
+
 def test_timecodes_match_vspipe(tmp_path):
     clip, _ = synthetic_clip(cadence([2, 3, 1], 5), noise=1.0)
     ours = tmp_path / "ours.txt"

@@ -10,7 +10,7 @@ from os import PathLike
 import vapoursynth as vs
 
 from .analysis import Timing, analysis_clip, remember
-from .frames import duration_of, frame_durations, frame_to_array, scan_frames
+from .frames import check_constant, duration_of, frame_durations, frame_to_array, scan_frames
 from ..analysis import DrawingCuts
 from ..timeline import Drawing, drawing_starts, format_timecodes_v2, group_drawings, resolve_threshold
 
@@ -53,8 +53,7 @@ def _error(message: str) -> vs.Error:
 def _check_clip(clip: vs.VideoNode, name: str = "clip") -> None:
     if not isinstance(clip, vs.VideoNode):
         raise _error(f"{name} must be a vapoursynth.VideoNode, got {type(clip).__name__}")
-    if clip.format is None or clip.width == 0 or clip.height == 0:
-        raise _error(f"{name} must have a constant format and size (got a variable one); resize/convert it first")
+    check_constant(clip, "dedupe", name)
     if clip.format.sample_type != vs.INTEGER:
         raise _error(f"{name} must be an integer format (8–16 bit); float formats are not supported, got {clip.format.name}")
     if clip.num_frames < 1:

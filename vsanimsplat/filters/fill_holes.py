@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import vapoursynth as vs
 
+from .frames import check_constant
+
 __all__ = ["fill_holes", "FILL_MODES"]
 
 FILL_MODES = ("blend", "nearest")
@@ -37,8 +39,7 @@ def fill_holes(clip: vs.VideoNode, mode: str = "blend") -> vs.VideoNode:
     """
     if not isinstance(clip, vs.VideoNode):
         raise vs.Error(f"vsanimsplat.fill_holes: clip must be a vapoursynth.VideoNode, got {type(clip).__name__}")
-    if clip.format is None or clip.width == 0 or clip.height == 0:
-        raise vs.Error("vsanimsplat.fill_holes: clip must have a constant format and size")
+    check_constant(clip, "fill_holes")
     if mode not in FILL_MODES:
         raise vs.Error(f"vsanimsplat.fill_holes: mode must be one of {', '.join(map(repr, FILL_MODES))}, got {mode!r}")
     fmt = clip.format

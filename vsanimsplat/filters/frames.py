@@ -12,6 +12,7 @@ import vapoursynth as vs
 from tqdm import tqdm
 
 __all__ = [
+    "check_constant",
     "clip_from_arrays",
     "frame_to_array",
     "duration_of",
@@ -52,6 +53,20 @@ def clip_from_arrays(frames: Sequence[np.ndarray], fps: Fraction = Fraction(2400
         return out
 
     return blank.std.ModifyFrame(blank, fill)
+
+
+def check_constant(clip: vs.VideoNode, caller: str, name: str = "clip") -> None:
+    """Raise ``vs.Error`` (prefixed with ``caller``, naming ``name``) unless ``clip`` has a constant format and size.
+
+    A clip spliced from different formats or sizes has a variable one: its format is ``vs.NONE``
+    (id 0) and its width or height 0.
+    """
+    variable = [what for what, is_variable in (("format", clip.format is None or clip.format.id == vs.NONE),
+                                               ("size", clip.width == 0 or clip.height == 0)) if is_variable]
+    if variable:
+        raise vs.Error(f"vsanimsplat.{caller}: {name} must have a constant format and size, got a variable "
+                       f"{' and '.join(variable)}; convert it to one first (e.g. resize.Bicubic(width=…, height=…, "
+                       "format=vs.YUV420P8))")
 
 
 def frame_to_array(frame: vs.VideoFrame) -> np.ndarray:

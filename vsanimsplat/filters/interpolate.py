@@ -16,7 +16,7 @@ from ..models import DEFAULT_MODEL, DEFAULT_STATIC_TOLERANCE, Model, load_model
 from ..retime import Step, plan
 from ..scenes import DEFAULT_SCENE_THRESHOLD, cuts_between_drawings, read_cut_list
 from .analysis import Timing, analysis_clip, timing_of
-from .frames import ColourSpace, array_into_frame, frame_to_tensor, keep_unchanged
+from .frames import ColourSpace, check_constant, array_into_frame, frame_to_tensor, keep_unchanged
 
 __all__ = ["interpolate", "pair_flow", "scene_scores", "analysis_clip", "DEFAULT_SCENE_THRESHOLD"]
 
@@ -161,8 +161,7 @@ def interpolate(
     """
     if not isinstance(clip, vs.VideoNode):
         raise _error(f"clip must be a vapoursynth.VideoNode, got {type(clip).__name__}")
-    if clip.format is None or clip.width == 0 or clip.height == 0:
-        raise _error("clip must have a constant format and size; resize/convert it first")
+    check_constant(clip, "interpolate")
     if clip.format.color_family not in (vs.YUV, vs.RGB, vs.GRAY):
         raise _error(f"clip must be YUV, RGB or GRAY, got {clip.format.name}")
     if max_hold is not None and (isinstance(max_hold, bool) or not isinstance(max_hold, int) or max_hold < 0):
