@@ -212,6 +212,19 @@ def test_bad_clips_are_refused():
     assert vsanimsplat.interpolate(vfr, fps_num=48, model=Blend()).fps == 48
 
 
+@pytest.mark.parametrize("fps", [(24000, 1001), (12, 1)])
+def test_a_rate_not_above_the_nominal_rate_is_refused(fps):
+    """fps_num/fps_den must raise the rate, as factor > 1 does, for a constant-rate clip and a dedupe output
+    (whose nominal rate is the source's); a variable-rate clip without dedupe's props has none to compare."""
+    clip, _ = synthetic_clip([2, 2, 2])
+    for given in (clip, vsanimsplat.dedupe(clip)):
+        with pytest.raises(vs.Error, match=rf"fps_num/fps_den must be above the clip's nominal rate 24000/1001 fps.*"
+                                           rf"got {fps[0]}/{fps[1]}"):
+            vsanimsplat.interpolate(given, fps_num=fps[0], fps_den=fps[1], model=Blend())
+    vfr = core.std.BlankClip(clip, fpsnum=0, fpsden=1).std.ModifyFrame(clip, lambda n, f: f)
+    assert vsanimsplat.interpolate(vfr, fps_num=fps[0], fps_den=fps[1], model=Blend()).fps == Fraction(*fps)
+
+
 def test_scene_scores_are_public_and_separate_shots():
     first, _ = synthetic_clip([1, 1], 192, 108, seed=1)
     second, _ = synthetic_clip([1], 192, 108, seed=2)

@@ -382,6 +382,16 @@ def test_bad_option_values(source, tmp_path, capsys):
     assert code == 2 and "--flow needs a model that estimates optical flow" in err
 
 
+@pytest.mark.parametrize("fps", ["12", "24000/1001"])
+def test_fps_not_above_the_source_rate_is_refused_before_the_analysis(source, tmp_path, capsys, monkeypatch, fps):
+    """--fps must raise the rate, as --factor > 1 does: said with the source's rate, before dedupe reads the file."""
+    monkeypatch.setattr(job_graph, "dedupe", None)  # the check comes first: the analysis is never reached
+    code, _, err = run(capsys, source.path, "-o", tmp_path / "out.mkv", "--model", "blend", "--fps", fps)
+    assert code == 2
+    assert f"error: --fps {Fraction(fps)} must be above the source's rate 24000/1001 fps" in err
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_ffmpeg_missing(source, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))  # no ffmpeg on PATH …
     monkeypatch.setenv("IMAGEIO_FFMPEG_EXE", str(tmp_path / "no-ffmpeg"))  # … nor from imageio-ffmpeg

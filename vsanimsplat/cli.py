@@ -171,7 +171,7 @@ _RUN_EPILOG = f"""output rate:
   --factor X always multiplies the source's frame rate (2, 2.5, 5/2). --fps keeps the seed's
   meaning for small numbers: a value up to {SEED_FACTOR_LIMIT} written without a slash is a factor
   (--fps 3 = --factor 3, with a warning); anything with a slash or above {SEED_FACTOR_LIMIT} is a target rate in frames
-  per second (--fps 60000/1001, --fps 60). Default: --factor 2.
+  per second (--fps 60000/1001, --fps 60), which must be above the source's rate. Default: --factor 2.
 
 encoding:
   x264 CRF {CODECS["x264"].crf:g} preset medium by default. --codec x265 (CRF {CODECS["x265"].crf:g}) or ffv1
@@ -213,7 +213,7 @@ def _add_run_subcommand(commands: argparse._SubParsersAction) -> None:
     rate.add_argument("--factor", dest="target", type=lambda text: Target(_factor(text), is_rate=False),
                       metavar="X", help="output rate = X × the source's rate, X > 1 (2, 2.5, 5/2; default 2)")
     rate.add_argument("--fps", dest="target", type=parse_fps, metavar="RATE|X",
-                      help=f"a target rate (60000/1001, 60), or a factor when ≤ {SEED_FACTOR_LIMIT} without a slash "
+                      help=f"a target rate above the source's (60000/1001, 60), or a factor when ≤ {SEED_FACTOR_LIMIT} without a slash "
                            "(the seed's --fps 3)")
     detection = run.add_argument_group("drawings (dedupe)")
     _add_detection_options(detection)

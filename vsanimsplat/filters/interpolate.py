@@ -54,18 +54,21 @@ def _target_rate(timing: Timing, clip: vs.VideoNode, factor: int | Fraction | No
                  fps_num: int | None, fps_den: int | None) -> Fraction:
     if (factor is None) == (fps_num is None):
         raise _error("give either factor (e.g. 2 or Fraction(5, 2)) or fps_num/fps_den (e.g. 60000/1001), not both or neither")
+    if "AnimSplat_Hold" in timing.first_props:  # a dedupe output: the rate before dedupe
+        nominal: Fraction | None = timing.holds[0] / timing.durations[0]
+    else:
+        nominal = Fraction(clip.fps) if clip.fps > 0 else None
     if fps_num is not None:
         den = 1 if fps_den is None else fps_den
         if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in (fps_num, den)):
             raise _error(f"fps_num and fps_den must be positive integers, got {fps_num!r}/{fps_den!r}")
+        if nominal is not None and Fraction(fps_num, den) <= nominal:
+            raise _error(f"fps_num/fps_den must be above the clip's nominal rate {nominal} fps (interpolate raises "
+                         f"the rate; it does not drop frames), got {fps_num}/{den}")
         return Fraction(fps_num, den)
     if isinstance(factor, bool) or not isinstance(factor, (int, Fraction)) or factor <= 1:
         raise _error(f"factor must be an int or Fraction greater than 1 (e.g. 2, 3, Fraction(5, 2)), got {factor!r}")
-    if "AnimSplat_Hold" in timing.first_props:  # a dedupe output: the rate before dedupe
-        nominal = timing.holds[0] / timing.durations[0]
-    elif clip.fps > 0:
-        nominal = Fraction(clip.fps)
-    else:
+    if nominal is None:
         raise _error("factor needs the clip's nominal rate, but clip is variable-rate (fps 0) without "
                      "AnimSplat_Hold props; give fps_num/fps_den instead")
     return nominal * Fraction(factor)
@@ -133,7 +136,7 @@ def interpolate(
     |---|---|---|---|
     | `clip` | vs.VideoNode | | YUV, RGB or GRAY of constant format and size, integer or float |
     | `factor` | int or Fraction | None | output rate = factor × the source's nominal rate (for a ``dedupe`` output: the rate before dedupe), > 1 |
-    | `fps_num`, `fps_den` | int | None, 1 | output rate as a fraction (e.g. 60000/1001), instead of ``factor`` |
+    | `fps_num`, `fps_den` | int | None, 1 | output rate as a fraction (e.g. 60000/1001), instead of ``factor``; above the nominal rate where the clip has one (as ``factor`` > 1); a variable-rate clip without ``dedupe``'s props has none, so any rate is taken (a frame shorter than an output frame may then be skipped) |
     | `model` | str or Model | "union" | a model name (``"union"``, ``"base"``, ``"rife"``, ``"splat"``, ``"blend"``, ``"softsplat"`` …; see ``vsanimsplat models list``) or a model object |
     | `device` | str or None | None | ``"cpu"``, ``"cuda"`` or ``"cuda:N"``; ``None`` = CUDA when available, else CPU |
     | `fp16` | bool | False | float16 networks (CUDA only) |

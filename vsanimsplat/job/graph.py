@@ -251,6 +251,9 @@ def build_graph(options: JobOptions, model: Model | None = None, progress: bool 
                             else "the source, with the file's own timestamps (--vfr)",
                             args=(str(options.input.resolve()),), takes_clip=False))
     graph.source_frames = source.num_frames
+    if options.target.is_rate and source.fps > 0 and options.target.value <= source.fps:
+        raise ValueError(f"--fps {options.target.value} must be above the source's rate {Fraction(source.fps)} fps "
+                         "(run raises the rate, as --factor > 1 does; it does not drop frames)")
     if options.seconds is not None:
         graph.source_frames, graph.seconds = _frames_within(source, options.seconds)
         if graph.source_frames < source.num_frames:
