@@ -4,7 +4,7 @@ from fractions import Fraction
 
 import pytest
 
-from vsanimsplat.ffmpeg import (Encoding, FFmpegNotFound, Stream, codec_for, colour_args, encode_command, find_ffmpeg,
+from vsanimsplat.ffmpeg import (Encoding, FFmpegNotFound, Stream, check_rate, codec_for, colour_args, encode_command, find_ffmpeg,
                                 parse_streams)
 
 MKV_LISTING = """\
@@ -149,3 +149,15 @@ def test_find_ffmpeg_has_the_default_encoders_and_names_what_is_missing():
     assert found.origin in ("PATH", "imageio-ffmpeg") and found.path in found.describe()
     with pytest.raises(FFmpegNotFound, match="lacks no_such_encoder"):
         find_ffmpeg(["no_such_encoder"])
+
+
+@pytest.mark.parametrize("output, rate, fits", [("a.mkv", Fraction(1000), True), ("a.MKV", Fraction(1001), False),
+                                                ("a.mkv", Fraction(24000000, 1001), False),
+                                                ("a.mp4", Fraction(24000000, 1001), True),
+                                                ("a.mov", Fraction(10 ** 6), True)])
+def test_rates_beyond_matroskas_milliseconds_are_refused(output, rate, fits):
+    if fits:
+        check_rate(output, rate)
+    else:
+        with pytest.raises(ValueError, match=r"stores timestamps in 1/1000 s, so it cannot hold .* the most is 1000"):
+            check_rate(output, rate)

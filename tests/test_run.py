@@ -392,6 +392,14 @@ def test_fps_not_above_the_source_rate_is_refused_before_the_analysis(source, tm
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_rate_beyond_the_containers_timestamps_is_refused(source, tmp_path, capsys):
+    """--factor 1000 (23976 fps) in .mkv would give many frames one millisecond timestamp: refused, nothing written."""
+    code, _, err = run(capsys, source.path, "-o", tmp_path / "out.mkv", "--model", "blend", "--factor", "1000")
+    assert code == 2
+    assert "error: a .mkv file stores timestamps in 1/1000 s, so it cannot hold 24000000/1001 (23976) frames" in err
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_ffmpeg_missing(source, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))  # no ffmpeg on PATH …
     monkeypatch.setenv("IMAGEIO_FFMPEG_EXE", str(tmp_path / "no-ffmpeg"))  # … nor from imageio-ffmpeg

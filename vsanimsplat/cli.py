@@ -30,8 +30,8 @@ import vapoursynth as vs
 
 from . import __version__
 from .engine import DEFAULT_CACHE_MB
-from .ffmpeg import (CODECS, CONTAINERS, PRESETS, Encoding, FFmpegNotFound, codec_for, colour_args, encode_command,
-                     find_ffmpeg, probe_streams)
+from .ffmpeg import (CODECS, CONTAINERS, PRESETS, Encoding, FFmpegNotFound, check_rate, codec_for, colour_args,
+                     encode_command, find_ffmpeg, probe_streams)
 from .filters.dedupe import DEFAULT_THRESHOLD, DEFAULT_TOLERANCE, find_drawings
 from .filters.fill_holes import FILL_MODES
 from .filters.interpolate import DEFAULT_SCENE_THRESHOLD
@@ -178,7 +178,7 @@ encoding:
   (lossless, .mkv only), or a tag before the extension: NAME.x265.mkv, NAME.hevc.mp4, NAME.ffv1.mkv.
   Containers: {", ".join(CONTAINERS)}. Streams an MP4/MOV cannot hold are converted (audio to AAC,
   text subtitles to mov_text) or dropped (bitmap subtitles, fonts), with a warning; .mkv keeps
-  everything. --encoder-args "..." is appended last. ffmpeg comes from PATH, else from the
+  everything, at up to 1000 fps (its timestamps are milliseconds). --encoder-args "..." is appended last. ffmpeg comes from PATH, else from the
   imageio-ffmpeg package (see --version).
 
 exit codes:
@@ -346,6 +346,8 @@ def _run(args: argparse.Namespace) -> int:
     say(f"{args.input}: finding drawings and timing …")
     graph = build_graph(options, model, progress=False if args.quiet else None)
     clip = graph.clip
+    if args.output is not None:
+        check_rate(args.output, Fraction(clip.fps))
     command, warnings = encode_command(output, encoding, args.input.resolve(), streams, graph.seconds,
                                        colour_args(clip.get_frame(0).props))
     for warning in warnings:

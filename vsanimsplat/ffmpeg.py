@@ -31,6 +31,7 @@ __all__ = [
     "FFmpeg",
     "FFmpegNotFound",
     "Stream",
+    "check_rate",
     "codec_for",
     "colour_args",
     "encode_command",
@@ -218,6 +219,27 @@ _CODEC_TAGS = {"x264": "x264", "avc": "x264", "h264": "x264", "x265": "x265", "h
 
 CONTAINERS = (".mkv", ".mp4", ".mov")
 """Output file extensions. Matroska holds every stream as it is; MP4 and MOV have limits (see :func:`encode_command`)."""
+
+TIMESTAMP_RATES = {".mkv": 1000}
+"""Timestamps per second of the containers whose resolution ffmpeg fixes: Matroska's are milliseconds (its
+muxer has no option for a finer TimestampScale). MP4 and MOV take a timescale from the video's rate."""
+
+
+def check_rate(output: str | PathLike[str], rate: Fraction) -> None:
+    """Raise ValueError when ``output``'s container cannot give each frame at ``rate`` a timestamp of its own.
+
+    | parameter | type | default | meaning |
+    |---|---|---|---|
+    | `output` | str or PathLike | | the file to write; its extension picks the container |
+    | `rate` | Fraction | | frames per second of the video |
+    """
+    suffix = PurePath(output).suffix.lower()
+    ticks = TIMESTAMP_RATES.get(suffix)
+    if ticks is not None and rate > ticks:
+        raise ValueError(f"a {suffix} file stores timestamps in 1/{ticks} s, so it cannot hold {rate} "
+                         f"({float(rate):.6g}) frames per second (frames would share timestamps); the most is {ticks}: "
+                         f"lower --factor/--fps, or write .mp4 or .mov")
+
 
 _MP4_AUDIO = frozenset({"aac", "mp3", "ac3", "eac3", "opus", "flac", "alac"})
 _TEXT_SUBTITLES = frozenset({"ass", "ssa", "subrip", "srt", "webvtt", "mov_text", "text", "microdvd", "subviewer",
