@@ -68,8 +68,14 @@ def test_frames_without_holes_pass_untouched():
 def test_mask_without_parents_is_a_clear_error():
     mask = flat(vs.GRAY8, 255).get_frame(0)
     clip = flat(vs.RGB24, 1).std.ModifyFrame(flat(vs.RGB24, 1), lambda n, f: _with(f, AnimSplat_HoleMask=mask))
-    with pytest.raises(vs.Error, match="AnimSplat_LeftFrame"):
+    with pytest.raises(vs.Error) as error:
         vsanimsplat.fill_holes(clip).get_frame(0)
+    assert ("frame 0 has AnimSplat_HoleMask but no AnimSplat_LeftFrame, AnimSplat_RightFrame, AnimSplat_T props"
+            in str(error.value))  # the keys named as they are, not KeyError's text
+    parents = flat(vs.RGB24, 1).get_frame(0)
+    no_t = clip.std.ModifyFrame(clip, lambda n, f: _with(f, AnimSplat_LeftFrame=parents, AnimSplat_RightFrame=parents))
+    with pytest.raises(vs.Error, match=r"has AnimSplat_HoleMask but no AnimSplat_T prop$"):
+        vsanimsplat.fill_holes(no_t).get_frame(0)
 
 
 def _with(frame, **values):

@@ -11,6 +11,8 @@ __all__ = ["fill_holes", "FILL_MODES"]
 
 FILL_MODES = ("blend", "nearest")
 
+_PARENT_PROPS = ("AnimSplat_LeftFrame", "AnimSplat_RightFrame", "AnimSplat_T")
+
 
 def _plane_mask(mask: np.ndarray, sub_w: int, sub_h: int) -> np.ndarray:
     """A luma-size mask for a plane subsampled by 2^sub_w × 2^sub_h: a sample is a hole if any pixel it covers is."""
@@ -48,11 +50,10 @@ def fill_holes(clip: vs.VideoNode, mode: str = "blend") -> vs.VideoNode:
         props = f.props
         if "AnimSplat_HoleMask" not in props:
             return f
-        try:
-            left, right = props["AnimSplat_LeftFrame"], props["AnimSplat_RightFrame"]
-            t = float(props["AnimSplat_T"])
-        except KeyError as missing:
-            raise vs.Error(f"vsanimsplat.fill_holes: frame {n} has AnimSplat_HoleMask but no {missing} prop") from None
+        if missing := [key for key in _PARENT_PROPS if key not in props]:
+            raise vs.Error(f"vsanimsplat.fill_holes: frame {n} has AnimSplat_HoleMask but no {', '.join(missing)} "
+                           f"prop{'s' if len(missing) > 1 else ''}")
+        left, right, t = props["AnimSplat_LeftFrame"], props["AnimSplat_RightFrame"], float(props["AnimSplat_T"])
         mask = np.asarray(props["AnimSplat_HoleMask"][0]) > 127
         if mask.shape != (clip.height, clip.width) or left.format.id != fmt.id or right.format.id != fmt.id:
             raise vs.Error(f"vsanimsplat.fill_holes: frame {n}: the hole mask or parent frames do not match the clip")
