@@ -38,10 +38,10 @@ Input #0, mov,mp4,m4a,3gp,3g2,mj2, from 'clip.mp4':
 
 def test_parse_streams_reads_kinds_codecs_and_indices():
     assert parse_streams(MKV_LISTING) == [
-        Stream(0, "video", "h264"), Stream(1, "audio", "flac"), Stream(2, "audio", "pcm_s16le"),
+        Stream(0, "video", "h264", size=(1920, 1080)), Stream(1, "audio", "flac"), Stream(2, "audio", "pcm_s16le"),
         Stream(3, "subtitle", "hdmv_pgs_subtitle"), Stream(4, "subtitle", "ass"), Stream(5, "attachment", "ttf"),
     ]
-    assert parse_streams(MP4_LISTING) == [Stream(0, "video", "h264"), Stream(1, "audio", "aac"),
+    assert parse_streams(MP4_LISTING) == [Stream(0, "video", "h264", size=(1280, 720)), Stream(1, "audio", "aac"),
                                           Stream(2, "data", "bin_data")]
 
 

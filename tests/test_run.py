@@ -400,6 +400,34 @@ def test_a_rate_beyond_the_containers_timestamps_is_refused(source, tmp_path, ca
     assert list(tmp_path.iterdir()) == []
 
 
+def test_paths_are_checked_before_any_work(source, tmp_path, capsys, monkeypatch):
+    """A directory as input is named as one; an output or --timecodes where no file can be made (a missing
+    folder, /proc, which even root cannot write) is exit 2 up front, not errno after the analysis."""
+    monkeypatch.setattr(job_graph, "dedupe", None)  # nothing gets as far as the analysis
+    code, _, err = run(capsys, tmp_path, "-o", tmp_path / "out.mkv")
+    assert code == 2 and f"error: input is a directory, not a video file: {tmp_path}" in err
+    code, _, err = run(capsys, source.path, "-o", "/proc/x.mkv", "--model", "blend")
+    assert code == 2 and "error: output directory is not writable (" in err and err.rstrip().endswith(": /proc")
+    code, _, err = run(capsys, source.path, "--emit-vpy", "/proc/job.vpy", "--model", "blend")
+    assert code == 2 and "error: --emit-vpy: directory is not writable (" in err
+    assert main(["report", str(tmp_path), "-q"]) == 2
+    assert f"input is a directory, not a video file: {tmp_path}" in capsys.readouterr().err
+    monkeypatch.setattr("vsanimsplat.cli.open_video", None)
+    for folder, problem in ((tmp_path / "no", "does not exist"), (Path("/proc"), "is not writable (")):
+        assert main(["report", str(source.path), "--timecodes", str(folder / "tc.txt"), "-q"]) == 2
+        assert f"error: --timecodes: directory {problem}" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_summary_gives_the_size_written_after_the_encoder_args(source, tmp_path, capsys):
+    output = tmp_path / "small.mkv"
+    code, out, err = run(capsys, source.path, "-o", output, "--model", "blend", "--duration", "0.2", "-q",
+                         "--encoder-args=-vf scale=80:48")
+    assert code == 0, err
+    assert f"written:  {output}: 10 frames, 80x48 at 48000/1001 fps" in out
+    assert probe(output)[0]["video"].size == (80, 48)
+
+
 def test_ffmpeg_missing(source, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))  # no ffmpeg on PATH …
     monkeypatch.setenv("IMAGEIO_FFMPEG_EXE", str(tmp_path / "no-ffmpeg"))  # … nor from imageio-ffmpeg

@@ -6,7 +6,7 @@ Exit codes:
 |---|---|
 | 0 | success |
 | 1 | processing failed: ffmpeg failed (its messages are shown), a frame could not be made, or a file could not be written or read (disk full, permissions) |
-| 2 | bad arguments or input: unknown option value, input missing or not a video, output directory missing, output exists without ``--overwrite`` |
+| 2 | bad arguments or input, found before any work: unknown option value, input missing, a directory or not a video, no file can be made in the output's (or ``--emit-vpy``'s, ``--flow``'s, ``--timecodes``') folder, output exists without ``--overwrite`` |
 | 3 | something to install: no usable ffmpeg, or the model's weights (the message names the fetch command) |
 | 130, 143, 129 | interrupted by SIGINT (Ctrl-C), SIGTERM (a kill) or SIGHUP (a closed terminal): 128 + the signal's number; no output file was left behind |
 """
@@ -21,6 +21,7 @@ import os
 import shlex
 import signal
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from fractions import Fraction
@@ -35,7 +36,7 @@ from .ffmpeg import (CODECS, CONTAINERS, PRESETS, Encoding, FFmpegNotFound, chec
 from .filters.dedupe import DEFAULT_THRESHOLD, DEFAULT_TOLERANCE, find_drawings
 from .filters.fill_holes import FILL_MODES
 from .filters.interpolate import DEFAULT_SCENE_THRESHOLD
-from .filters.source import open_video
+from .filters.source import input_problem, open_video
 from .flo import write_flo
 from .job import (EncodeError, JobOptions, Progress, Target, build_graph, encode, first_pair_flow, load_job_model,
                   remove_stale_partials, script_text, signals_interrupt)
@@ -130,6 +131,8 @@ def _add_detection_options(parser: argparse.ArgumentParser | argparse._ArgumentG
 
 
 def _report(args: argparse.Namespace) -> int:
+    if args.timecodes is not None and (problem := _unwritable(Path(args.timecodes).parent)):
+        return _fail(EXIT_USAGE, f"--timecodes: directory {problem}: {Path(args.timecodes).parent}")
     clip = open_video(args.input, fps=args.input_fps, vfr=args.vfr)
     began = time.perf_counter()
     drawings = find_drawings(clip, threshold=args.threshold, tolerance=args.tolerance, chroma=args.chroma,
@@ -288,24 +291,32 @@ def _fail(code: int, message: str) -> int:
     return code
 
 
+def _unwritable(folder: Path) -> str | None:
+    """Why no file can be made in ``folder`` ("does not exist", "is not writable: …"), or None. Tried by making
+    one: permission bits do not tell (root passes os.access everywhere, and /proc refuses new files anyway)."""
+    if not folder.is_dir():
+        return "does not exist"
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            return None
+    except OSError as error:
+        return f"is not writable ({error.strerror or error})"
+
+
 def _check_paths(args: argparse.Namespace) -> str | None:
     """Why the input cannot be read or the output cannot be written, or None."""
-    if not args.input.is_file():
-        return f"input file not found: {args.input}"
-    if not os.access(args.input, os.R_OK):
-        return f"input file is not readable: {args.input}"
+    if problem := input_problem(args.input):
+        return problem
     for option, extra in (("--emit-vpy", args.emit_vpy), ("--flow", args.flow)):
-        if extra is not None and not (extra.parent.is_dir() and os.access(extra.parent, os.W_OK)):
-            return f"{option}: directory does not exist or is not writable: {extra.parent}"
+        if extra is not None and (problem := _unwritable(extra.parent)):
+            return f"{option}: directory {problem}: {extra.parent}"
     output: Path | None = args.output
     if output is None:
         return None if args.emit_vpy is not None else "give -o/--output (the video to write), --emit-vpy, or both"
     if output.suffix.lower() not in CONTAINERS:
         return f"-o/--output must end in {', '.join(CONTAINERS)}, got {output.name!r}"
-    if not output.parent.is_dir():
-        return f"output directory does not exist: {output.parent}"
-    if not os.access(output.parent, os.W_OK):
-        return f"output directory is not writable: {output.parent}"
+    if problem := _unwritable(output.parent):
+        return f"output directory {problem}: {output.parent}"
     if output.exists() and output.resolve() == args.input.resolve():
         return f"output {output} is the input file"
     if output.exists() and not args.overwrite:
@@ -371,8 +382,10 @@ def _run(args: argparse.Namespace) -> int:
     except EncodeError as error:
         return _fail(EXIT_FAILED, str(error))
     rate = Fraction(clip.fps)
+    # the size as written: --encoder-args may scale or crop
+    width, height = next((s.size for s in probe_streams(ffmpeg.path, args.output) if s.size), (clip.width, clip.height))
     print(f"drawings: {drawings}")
-    print(f"written:  {args.output}: {clip.num_frames} frames, {clip.width}x{clip.height} at {rate} fps "
+    print(f"written:  {args.output}: {clip.num_frames} frames, {width}x{height} at {rate} fps "
           f"({float(clip.num_frames / rate):.3f} s), {encoding.codec}")
     print(f"time:     {time.perf_counter() - began:.1f} s (encoding {progress.elapsed:.1f} s, "
           f"{clip.num_frames / progress.elapsed:.2f} frames/s)")

@@ -136,12 +136,14 @@ class Stream:
     | `kind` | str | ``"video"``, ``"audio"``, ``"subtitle"``, ``"attachment"`` or ``"data"`` |
     | `codec` | str | ffmpeg's codec name (``"aac"``, ``"subrip"``, ``"hdmv_pgs_subtitle"`` …) |
     | `start` | float | seconds of its first timestamp (ffmpeg lists it where it is not 0) |
+    | `size` | tuple[int, int] or None | a video's width and height in pixels; None for other streams |
     """
 
     index: int
     kind: str
     codec: str
     start: float = 0.0
+    size: tuple[int, int] | None = None
 
 
 # "  Stream #0:1[0x2](eng): Audio: aac (LC) (mp4a / 0x6134706D), 48000 Hz, …" — the [id] and (language) are optional
@@ -149,6 +151,7 @@ _STREAM_LINE = re.compile(
     r"^\s*Stream #0:(\d+)(?:\[[^\]]*\])?(?:\([^)]*\))?: (Video|Audio|Subtitle|Attachment|Data): ([^\s,]+)(.*)$", re.M
 )
 _STREAM_START = re.compile(r", start (-?\d+(?:\.\d+)?)")
+_VIDEO_SIZE = re.compile(r", (\d+)x(\d+)\b")  # "…, yuv420p(tv, progressive), 1920x1080 [SAR 1:1 DAR 16:9], …"
 
 
 def parse_streams(listing: str) -> list[Stream]:
@@ -166,7 +169,9 @@ def parse_streams(listing: str) -> list[Stream]:
     streams = []
     for m in _STREAM_LINE.finditer(listing):
         start = _STREAM_START.search(m.group(4))
-        streams.append(Stream(int(m.group(1)), m.group(2).lower(), m.group(3), float(start.group(1)) if start else 0.0))
+        size = _VIDEO_SIZE.search(m.group(4)) if m.group(2) == "Video" else None
+        streams.append(Stream(int(m.group(1)), m.group(2).lower(), m.group(3), float(start.group(1)) if start else 0.0,
+                              (int(size.group(1)), int(size.group(2))) if size else None))
     return streams
 
 

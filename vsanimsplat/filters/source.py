@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from fractions import Fraction
 from os import PathLike
 from pathlib import Path
 
 import vapoursynth as vs
 
-__all__ = ["open_video", "standard_rate"]
+__all__ = ["input_problem", "open_video", "standard_rate"]
 
 _STANDARD_RATES = [Fraction(n * 1000, 1001) for n in (24, 30, 48, 60, 120)] + [
     Fraction(n) for n in (8, 10, 12, 15, 18, 24, 25, 30, 48, 50, 60, 72, 90, 100, 120, 144, 240)
@@ -24,6 +25,23 @@ def standard_rate(rate: Fraction, tolerance: float = 2e-4) -> Fraction:
         if abs(rate / standard - 1) <= tolerance:
             return standard
     return rate
+
+
+def input_problem(path: str | PathLike[str]) -> str | None:
+    """Why ``path`` cannot be read as a video file (missing, a directory, unreadable), or None.
+
+    | parameter | type | default | meaning |
+    |---|---|---|---|
+    | `path` | str or PathLike | | the input file |
+    """
+    file = Path(path)
+    if file.is_dir():
+        return f"input is a directory, not a video file: {file}"
+    if not file.is_file():
+        return f"input file not found: {file}"
+    if not os.access(file, os.R_OK):
+        return f"input file is not readable: {file}"
+    return None
 
 
 def open_video(path: str | PathLike[str], fps: Fraction | None = None, vfr: bool = False) -> vs.VideoNode:
@@ -43,8 +61,8 @@ def open_video(path: str | PathLike[str], fps: Fraction | None = None, vfr: bool
     be decoded, and ``ValueError`` for a non-positive ``fps``.
     """
     file = Path(path)
-    if not file.is_file():
-        raise vs.Error(f"input file not found: {file}")
+    if problem := input_problem(file):
+        raise vs.Error(problem)
     if fps is not None and Fraction(fps) <= 0:
         raise ValueError(f"fps must be a positive frame rate such as 24000/1001, got {fps}")
     try:
