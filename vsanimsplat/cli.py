@@ -17,7 +17,6 @@ import argparse
 import contextlib
 import dataclasses
 import math
-import os
 import shlex
 import signal
 import sys
