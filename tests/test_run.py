@@ -465,29 +465,39 @@ def _children(pid: int) -> list[int]:
     return children
 
 
+def _slow_ffmpeg(folder: Path) -> dict[str, str]:
+    """An environment whose ffmpeg is the real one reading its input at the native frame rate (``-re``), so
+    an encode of the source lasts about two seconds."""
+    wrapper = folder / "bin" / "ffmpeg"
+    wrapper.parent.mkdir()
+    wrapper.write_text(f"#!/bin/sh\nexec {find_ffmpeg().path} -re \"$@\"\n")
+    wrapper.chmod(0o755)
+    return {**os.environ, "PATH": f"{wrapper.parent}{os.pathsep}{os.environ['PATH']}"}
+
+
+def _start_encoding(source: Source, output: Path, env: dict[str, str], **popen) -> subprocess.Popen:
+    """``python -m vsanimsplat run`` in its own process group, returned once its partial file exists."""
+    process = subprocess.Popen([sys.executable, "-m", "vsanimsplat", "run", str(source.path), "-o", str(output),
+                                "--model", "blend", "-v"], env=env, stderr=subprocess.PIPE, text=True,
+                               process_group=0, **popen)
+    deadline = time.monotonic() + 60
+    while not leftovers(output.parent) and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert leftovers(output.parent), "the encode never started"
+    return process
+
+
 @pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)])
 def test_interrupt_leaves_no_file_and_no_ffmpeg(source, tmp_path, signum, code):
     """Ctrl-C, a kill or a closed terminal while encoding: exit 128 + the signal, ffmpeg ended, and neither
     the output nor its temporary file is left.
 
-    ffmpeg is the real one behind a wrapper that reads its input at the native frame rate
-    (``-re``), so the encode lasts about two seconds and the signal lands in the middle. Ctrl-C
+    The encode lasts about two seconds (:func:`_slow_ffmpeg`), so the signal lands in the middle. Ctrl-C
     reaches the terminal's foreground process group; SIGTERM and SIGHUP are sent to the process
     alone, as a job scheduler's kill does (ffmpeg, in its own process group, would not get them).
     """
-    wrapper = tmp_path / "bin" / "ffmpeg"
-    wrapper.parent.mkdir()
-    wrapper.write_text(f"#!/bin/sh\nexec {find_ffmpeg().path} -re \"$@\"\n")
-    wrapper.chmod(0o755)
     output = tmp_path / "out.mkv"
-    env = {**os.environ, "PATH": f"{wrapper.parent}{os.pathsep}{os.environ['PATH']}"}
-    process = subprocess.Popen([sys.executable, "-m", "vsanimsplat", "run", str(source.path), "-o", str(output),
-                                "--model", "blend", "-v"], env=env, stderr=subprocess.PIPE, text=True,
-                               process_group=0)
-    deadline = time.monotonic() + 60
-    while not leftovers(tmp_path) and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert leftovers(tmp_path), "the encode never started"
+    process = _start_encoding(source, output, _slow_ffmpeg(tmp_path))
     encoders = _children(process.pid)
     assert encoders, "no ffmpeg process"
     if signum == signal.SIGINT:
@@ -496,9 +506,20 @@ def test_interrupt_leaves_no_file_and_no_ffmpeg(source, tmp_path, signum, code):
         os.kill(process.pid, signum)
     _, err = process.communicate(timeout=60)
     assert process.returncode == code, err
-    assert f"interrupted by {signal.Signals(signum).name}" in err and f"from PATH ({wrapper})" in err
+    assert f"interrupted by {signal.Signals(signum).name}" in err and f"from PATH ({tmp_path / 'bin'}" in err
     assert not output.exists() and leftovers(tmp_path) == []
     assert not [pid for pid in encoders if Path(f"/proc/{pid}").exists()], "ffmpeg still runs"
+
+
+def test_an_ignored_hangup_stays_ignored(source, tmp_path):
+    """Under ``nohup`` (SIGHUP ignored) a closed terminal does not end the job: it finishes its file."""
+    output = tmp_path / "out.mkv"
+    process = _start_encoding(source, output, _slow_ffmpeg(tmp_path),
+                              preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))
+    os.kill(process.pid, signal.SIGHUP)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 0, err
+    assert output.exists() and leftovers(tmp_path) == []
 
 
 def test_stale_partials_of_a_killed_run_are_removed_and_a_running_ones_kept(source, tmp_path, capsys):

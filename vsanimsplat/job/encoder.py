@@ -53,12 +53,14 @@ def signals_interrupt() -> Iterator[None]:
 
 @contextlib.contextmanager
 def _handling(signums: Sequence[int], handler: Callable[[int, object], None]) -> Iterator[None]:
-    """``handler`` handles ``signums`` in the block, the previous handlers after it; nothing changes
-    outside the main thread, where signals cannot be handled."""
+    """``handler`` handles ``signums`` in the block, the previous handlers after it. A signal that is
+    ignored stays ignored (``nohup`` ignores SIGHUP so that the job outlives its terminal); nothing
+    changes outside the main thread, where signals cannot be handled."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = {signum: signal.signal(signum, handler) for signum in signums}
+    previous = {signum: signal.signal(signum, handler) for signum in signums
+                if signal.getsignal(signum) != signal.SIG_IGN}
     try:
         yield
     finally:
@@ -161,7 +163,8 @@ def _interrupt_stops(process: subprocess.Popen) -> Iterator[list[int]]:
     """While in the block, each of :data:`STOP_SIGNALS` kills ``process`` and is recorded in the yielded list
     instead of raising: VapourSynth's output loop runs Python callbacks and drops their exceptions, so a
     KeyboardInterrupt raised there would be lost. Killing ffmpeg ends the loop (its pipe breaks); the
-    caller raises KeyboardInterrupt (or :class:`Interrupted`) after the block when the list is not empty."""
+    caller raises KeyboardInterrupt (or :class:`Interrupted`) after the block when the list is not empty.
+    Ignored signals stay ignored (:func:`_handling`)."""
     interrupted: list[int] = []
 
     def stop(signum: int, _frame: object) -> None:
