@@ -20,6 +20,7 @@ import os
 import shlex
 import sys
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from fractions import Fraction
 from pathlib import Path
@@ -28,8 +29,8 @@ import vapoursynth as vs
 
 from . import __version__
 from .engine import DEFAULT_CACHE_MB
-from .ffmpeg import (CODECS, CONTAINERS, PRESETS, Encoding, FFmpegNotFound, codec_for, colour_args, encode_command,
-                     find_ffmpeg, probe_streams)
+from .ffmpeg import (CODECS, CONTAINERS, PRESETS, Encoding, FFmpegNotFound, aspect_args, codec_for, colour_args,
+                     encode_command, find_ffmpeg, probe_streams)
 from .filters.dedupe import DEFAULT_THRESHOLD, DEFAULT_TOLERANCE, find_drawings
 from .filters.fill_holes import FILL_MODES
 from .filters.interpolate import DEFAULT_SCENE_THRESHOLD
@@ -323,7 +324,8 @@ def _run(args: argparse.Namespace) -> int:
         return _fail(EXIT_USAGE, str(error))
     if args.verbose:
         say(f"using {ffmpeg.describe()}")
-    options = JobOptions(**{f.name: getattr(args, f.name) for f in dataclasses.fields(JobOptions)})
+    options = JobOptions(**{f.name: getattr(args, f.name) for f in dataclasses.fields(JobOptions) if f.name != "codec"},
+                         codec=encoding.codec)
     try:
         model = load_job_model(options)
     except WeightsError as missing:
@@ -334,11 +336,14 @@ def _run(args: argparse.Namespace) -> int:
         return _fail(EXIT_USAGE, f"--flow needs a model that estimates optical flow ({', '.join(_FLOW_ESTIMATORS)}); "
                                  f"--model {args.model} does not")
     say(f"{args.input}: finding drawings and timing …")
-    graph = build_graph(options, model, progress=False if args.quiet else None)
+    with warnings.catch_warnings(record=True) as noticed:  # what the graph changed to keep the picture: one line each
+        warnings.simplefilter("always")
+        graph = build_graph(options, model, progress=False if args.quiet else None)
     clip = graph.clip
-    command, warnings = encode_command(output, encoding, args.input.resolve(), streams, graph.seconds,
-                                       colour_args(clip.get_frame(0).props))
-    for warning in warnings:
+    props = clip.get_frame(0).props
+    command, dropped = encode_command(output, encoding, args.input.resolve(), streams, graph.seconds,
+                                      colour_args(props), aspect_args(props))
+    for warning in [str(w.message) for w in noticed] + dropped:
         print(f"warning: {warning}", file=sys.stderr)
     if args.flow is not None:
         write_flo(args.flow, first_pair_flow(graph, model))
