@@ -174,7 +174,9 @@ encoding:
   (lossless, .mkv only), or a tag before the extension: NAME.x265.mkv, NAME.hevc.mp4, NAME.ffv1.mkv.
   Containers: {", ".join(CONTAINERS)}. Streams an MP4/MOV cannot hold are converted (audio to AAC,
   text subtitles to mov_text) or dropped (bitmap subtitles, fonts), with a warning; .mkv keeps
-  everything. --encoder-args "..." is appended last. ffmpeg comes from PATH, else from the
+  everything but cover art (dropped with a warning). The source's size and pixel shape are kept;
+  RGB becomes 4:2:0 for x264/x265 and an odd 4:2:0 size 4:4:4, each with a warning. --encoder-args
+  "..." is appended last. ffmpeg comes from PATH, else from the
   imageio-ffmpeg package (see --version).
 
 exit codes:
@@ -217,9 +219,11 @@ def _add_run_subcommand(commands: argparse._SubParsersAction) -> None:
     picture.add_argument("--duration", "--second", dest="seconds", type=_positive, metavar="SECONDS",
                          help="process only the first SECONDS of the input (audio and subtitles are cut too)")
     picture.add_argument("--width", type=_number(int, "1280", low=1), metavar="PIXELS",
-                         help="output width; with --width alone the aspect ratio is kept (default: the source's)")
+                         help="output display width, square pixels; with --width alone the display aspect ratio "
+                              "is kept (default: the source's size and pixel shape)")
     picture.add_argument("--height", type=_number(int, "720", low=1), metavar="PIXELS",
-                         help="output height; with --height alone the aspect ratio is kept (default: the source's)")
+                         help="output display height, square pixels; with --height alone the display aspect ratio "
+                              "is kept (default: the source's size and pixel shape)")
     model = run.add_argument_group("interpolation")
     model.add_argument("--model", choices=MODEL_NAMES, default=DEFAULT_MODEL,
                        help=f"interpolation model (default {DEFAULT_MODEL}; what each is and can do: "

@@ -317,7 +317,8 @@ def build_graph(options: JobOptions, model: Model | None = None, progress: bool 
     if convert is not None:
         graph.add(ScriptLine("core.resize.Bicubic", vs.core.resize.Bicubic,
                        {"format": Code(f"vs.{convert}", getattr(vs, convert)), "matrix_s": "709"},
-                       f"y4m carries YUV only: {graph.clip.format.name} becomes {convert} (BT.709) for {options.codec}"))
+                       f"y4m carries YUV only: {graph.clip.format.name} becomes {convert} (BT.709) for "
+                       f"{options.codec}"))
     return graph
 
 
