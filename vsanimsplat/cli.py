@@ -125,8 +125,19 @@ def _add_detection_options(parser: argparse.ArgumentParser | argparse._ArgumentG
                         help="keep the file's per-frame timestamps (variable-rate input) instead of a constant rate")
 
 
+def _warned[T](make: Callable[[], T]) -> T:
+    """``make()``, printing each warning it raises (what the source or graph changed to keep the picture) as one
+    ``warning:`` line on stderr."""
+    with warnings.catch_warnings(record=True) as raised:
+        warnings.simplefilter("always")
+        made = make()
+    for warning in raised:
+        print(f"warning: {warning.message}", file=sys.stderr)
+    return made
+
+
 def _report(args: argparse.Namespace) -> int:
-    clip = open_video(args.input, fps=args.input_fps, vfr=args.vfr)
+    clip = _warned(lambda: open_video(args.input, fps=args.input_fps, vfr=args.vfr))
     began = time.perf_counter()
     drawings = find_drawings(clip, threshold=args.threshold, tolerance=args.tolerance, chroma=args.chroma,
                              progress=False if args.quiet else None)
@@ -340,14 +351,12 @@ def _run(args: argparse.Namespace) -> int:
         return _fail(EXIT_USAGE, f"--flow needs a model that estimates optical flow ({', '.join(_FLOW_ESTIMATORS)}); "
                                  f"--model {args.model} does not")
     say(f"{args.input}: finding drawings and timing …")
-    with warnings.catch_warnings(record=True) as noticed:  # what the graph changed to keep the picture: one line each
-        warnings.simplefilter("always")
-        graph = build_graph(options, model, progress=False if args.quiet else None)
+    graph = _warned(lambda: build_graph(options, model, progress=False if args.quiet else None))
     clip = graph.clip
     props = clip.get_frame(0).props
     command, dropped = encode_command(output, encoding, args.input.resolve(), streams, graph.seconds,
                                       colour_args(props), aspect_args(props))
-    for warning in [str(w.message) for w in noticed] + dropped:
+    for warning in dropped:
         print(f"warning: {warning}", file=sys.stderr)
     if args.flow is not None:
         write_flo(args.flow, first_pair_flow(graph, model))
