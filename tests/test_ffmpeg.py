@@ -4,8 +4,8 @@ from fractions import Fraction
 
 import pytest
 
-from vsanimsplat.ffmpeg import (Encoding, FFmpegNotFound, Stream, check_rate, codec_for, colour_args, encode_command, find_ffmpeg,
-                                parse_streams)
+from vsanimsplat.ffmpeg import (Encoding, FFmpegNotFound, Stream, aspect_args, check_rate, codec_for, colour_args,
+                                encode_command, find_ffmpeg, parse_streams)
 
 MKV_LISTING = """\
 Input #0, matroska,webm, from 'episode.mkv':
@@ -117,6 +117,33 @@ def test_video_that_starts_late_stays_late():
     on_time = [Stream(0, "video", "h264", 1.0), Stream(1, "audio", "aac", 1.0)]  # both late: nothing to keep
     args, _ = encode_command("out.mkv", Encoding(), "capture.mkv", on_time)
     assert args[:6] == ["-f", "yuv4mpegpipe", "-i", "-", "-i", "capture.mkv"]
+
+
+COVER_LISTING = """\
+Input #0, mov,mp4,m4a,3gp,3g2,mj2, from 'cover.mp4':
+  Stream #0:0[0x1](und): Video: h264 (High) (avc1 / 0x31637661), yuv420p(progressive), 321x181 [SAR 32:27 DAR 1712:1086], 25 fps, 12800 tbn (default)
+  Stream #0:1[0x2](und): Audio: aac (LC) (mp4a / 0x6134706D), 44100 Hz, mono, fltp, 72 kb/s (default)
+  Stream #0:2[0x0]: Video: png, rgb24(pc, gbr/unknown/unknown), 64x64 [SAR 1:1 DAR 1:1], 90k tbr, 90k tbn (attached pic)
+"""
+
+
+@pytest.mark.parametrize("output", ["out.mkv", "out.mp4"])
+def test_cover_art_is_dropped_with_a_warning_naming_it(output):
+    streams = parse_streams(COVER_LISTING)
+    assert streams[0] == Stream(0, "video", "h264", size=(321, 181))
+    assert streams[2] == Stream(2, "video", "png", size=(64, 64), picture=True)
+    args, warnings = encode_command(output, Encoding(), "cover.mp4", streams)
+    assert [value for option, value in _pairs(args[:-1]) if option == "-map"] == ["0:v:0", "1:1"]
+    assert warnings == ["video stream 2 (png): cover art (attached picture) is not copied; dropped"]
+
+
+def test_aspect_args_set_the_exact_pixel_shape_of_the_props():
+    assert aspect_args({"_SARNum": 32, "_SARDen": 27}) == ["-filter:v:0", "setsar=sar=32/27:max=32"]
+    assert aspect_args({"_SARNum": 8640, "_SARDen": 9478}) == ["-filter:v:0", "setsar=sar=4320/4739:max=4739"]
+    for square_or_unknown in ({"_SARNum": 1, "_SARDen": 1}, {"_SARNum": 0, "_SARDen": 1}, {}):
+        assert aspect_args(square_or_unknown) == []
+    args, _ = encode_command("out.mkv", Encoding(), "in.mkv", [], aspect=aspect_args({"_SARNum": 32, "_SARDen": 27}))
+    assert ("-filter:v:0", "setsar=sar=32/27:max=32") in _pairs(args[6:-1])
 
 
 def test_video_args_defaults_and_errors():

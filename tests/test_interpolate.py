@@ -73,6 +73,18 @@ def test_held_frames_are_bit_exact_and_format_is_kept(fmt):
             assert np.array_equal(picture(frame), originals[frame.props["AnimSplat_Left"]])
 
 
+@pytest.mark.parametrize("fmt", [vs.YUV420P8, vs.RGB24])
+def test_pixel_shape_survives_on_drawings_and_in_betweens(fmt):
+    """An anamorphic clip's _SARNum/_SARDen reach every output frame, held or made by the model (the encoder
+    reads them)."""
+    clip, _ = synthetic_clip(cadence([2, 3], 3), fmt=fmt)
+    clip = clip.std.SetFrameProps(_SARNum=32, _SARDen=27)
+    out = vsanimsplat.fill_holes(vsanimsplat.interpolate(vsanimsplat.dedupe(clip), factor=2, model=Blend()))
+    shapes = {(f.props["AnimSplat_Interpolated"], f.props["_SARNum"], f.props["_SARDen"])
+              for f in out.frames(close=True)}
+    assert shapes == {(0, 32, 27), (1, 32, 27)}
+
+
 def test_in_betweens_are_at_their_true_times_between_drawings():
     holds = [2, 3, 1, 2]
     clip, animation = synthetic_clip(holds)

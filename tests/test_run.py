@@ -613,7 +613,8 @@ def test_cut_list_reaches_the_graph_and_the_script(source, tmp_path, capsys):
 
 
 def test_steps_turned_off_and_rgb_input(tmp_path, capsys):
-    """--no-dedupe and --no-fill leave their lines out of the graph; RGB is interpolated as RGB, encoded as YUV 4:4:4."""
+    """--no-dedupe and --no-fill leave their lines out of the graph; RGB is interpolated as RGB, encoded as YUV 4:2:0
+    for x264 (what players decode) with a warning saying so, as YUV 4:4:4 for the lossless FFV1."""
     animation = animate(Scene(*SIZE, seed=4), [2, 2, 2])
     video = tmp_path / "rgb.mkv"
     write_rgb_video(animation.frames, video, RATE, codec_args=("-c:v", "ffv1", "-pix_fmt", "gbrp"))
@@ -624,13 +625,73 @@ def test_steps_turned_off_and_rgb_input(tmp_path, capsys):
     assert [line.split("(")[0] for line in lines] == [
         "clip = vsanimsplat.open_video", "clip = vsanimsplat.interpolate", "clip = vsanimsplat.fill_holes",
         "clip = core.resize.Bicubic"]
-    assert "format=vs.YUV444P8" in lines[-1]
+    assert "format=vs.YUV420P8" in lines[-1]
     assert "not looked for (--no-dedupe): 6 source frames" in out
+    assert err.count("warning: RGB video is encoded as YUV 4:2:0 (BT.709) for x264") == 1
     with av.open(str(output)) as container:
+        assert container.streams.video[0].codec_context.pix_fmt == "yuv420p"
+    lossless = tmp_path / "out.ffv1.mkv"
+    code, _, err = run(capsys, video, "-o", lossless, "--model", "blend")
+    assert code == 0, err
+    assert "warning" not in err
+    with av.open(str(lossless)) as container:
         assert container.streams.video[0].codec_context.pix_fmt == "yuv444p"
     code, out, err = run(capsys, video, "--no-fill", "--model", "blend", "--emit-vpy", script)
     assert code == 0, err
     assert "vsanimsplat.dedupe(clip" in script.read_text() and "fill_holes" not in script.read_text()
+
+
+def _shape(path: Path) -> tuple[int, int, Fraction]:
+    """Width and height of a file's video, and its pixel shape (sample aspect ratio; 1 where the file leaves it out)."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        sar = stream.sample_aspect_ratio
+        return stream.codec_context.width, stream.codec_context.height, Fraction(sar) if sar else Fraction(1)
+
+
+def test_anamorphic_source_keeps_its_display_shape(tmp_path, capsys):
+    """72x48 with 32:27 pixels shows 16:9: the output keeps size and pixel shape; --width/--height give the display
+    size in square pixels (--width 64 → 64x36), and the emitted script resizes as the command does."""
+    source = tmp_path / "anamorphic.mkv"
+    write_rgb_video(animate(Scene(72, 48, seed=5, speed=2.0), [2, 1, 2, 3]).frames, source, RATE,
+                    codec_args=("-c:v", "libx264", "-qp", "0", "-pix_fmt", "yuv420p", "-vf", "setsar=32/27"))
+    assert _shape(source) == (72, 48, Fraction(32, 27))
+    for name, options, shape in (("same.mkv", [], (72, 48, Fraction(32, 27))),
+                                 ("wide.mkv", ["--width", "64"], (64, 36, Fraction(1))),
+                                 ("tall.mp4", ["--height", "36"], (64, 36, Fraction(1)))):
+        code, _, err = run(capsys, source, "-o", tmp_path / name, "--model", "blend", *options)
+        assert code == 0, err
+        assert _shape(tmp_path / name) == shape, name
+    script = tmp_path / "job.vpy"
+    code, _, err = run(capsys, source, "--model", "blend", "--width", "64", "--emit-vpy", script)
+    assert code == 0, err
+    assert "clip = vsanimsplat.resize(clip, width=64, height=36)" in script.read_text()
+
+
+def test_odd_size_is_kept_as_444_with_a_warning(tmp_path, capsys):
+    """65x37 4:2:0 is neither cropped (as BestSource alone does) nor padded: 4:4:4 at its size, and said so."""
+    source = tmp_path / "odd.mkv"
+    write_rgb_video(animate(Scene(65, 37, seed=6), [2, 2, 1]).frames, source, RATE,
+                    codec_args=("-c:v", "ffv1", "-pix_fmt", "yuv420p"))
+    output = tmp_path / "out.mkv"
+    code, out, err = run(capsys, source, "-o", output, "--model", "blend")
+    assert code == 0, err
+    assert "warning: odd.mkv: 65x37 is an odd size for YUV420P8 chroma; decoded as YUV444P8" in err
+    assert _shape(output) == (65, 37, Fraction(1)) and "65x37 at" in out
+    with av.open(str(output)) as container:
+        assert container.streams.video[0].codec_context.pix_fmt == "yuv444p"
+
+
+def test_cover_art_attachment_is_named_in_a_warning(source, tmp_path, capsys):
+    """A Matroska cover (an image attachment, which ffmpeg reads as an attached picture) cannot be copied: a warning
+    names it."""
+    cover, covered = tmp_path / "cover.png", tmp_path / "covered.mkv"
+    Image.new("RGB", (16, 16), (200, 30, 30)).save(cover)
+    subprocess.run([find_ffmpeg().path, "-v", "error", "-i", str(source.path), "-attach", str(cover),
+                    "-metadata:s:t", "mimetype=image/png", "-map", "0", "-c", "copy", str(covered)], check=True)
+    code, _, err = run(capsys, covered, "-o", tmp_path / "out.mkv", "--model", "blend", "--duration", "0.5")
+    assert code == 0, err
+    assert "warning: video stream 3 (png): cover art (attached picture) is not copied; dropped" in err
 
 
 def test_the_graph_reads_each_source_frame_once_for_the_analysis(monkeypatch):

@@ -3,9 +3,11 @@
 from fractions import Fraction
 from pathlib import Path
 
+import numpy as np
 import pytest
 import vapoursynth as vs
 
+from vsanimsplat.ffmpeg import write_rgb_video
 from vsanimsplat.filters.frames import frame_durations
 from vsanimsplat.filters.source import open_video, standard_rate
 
@@ -33,6 +35,24 @@ def test_constant_rate_by_default_and_timestamps_with_vfr(video):
 def test_bad_fps_is_refused(video):
     with pytest.raises(ValueError, match="fps"):
         open_video(video[0], fps=Fraction(0))
+
+
+def test_odd_size_with_subsampled_chroma_keeps_every_pixel_as_444(tmp_path):
+    """BestSource alone crops 321x181 4:2:0 to 320x180; the clip keeps the file's size and BestSource's props."""
+    path = tmp_path / "odd.mkv"
+    ramp = np.add.outer(np.arange(181), np.arange(321)).astype(np.uint8)
+    write_rgb_video([np.repeat(ramp[..., None] // k, 3, axis=2) for k in (1, 2, 3)], path, Fraction(24),
+                    codec_args=("-c:v", "ffv1", "-pix_fmt", "yuv420p"))
+    with pytest.warns(UserWarning, match=r"odd\.mkv: 321x181 is an odd size for YUV420P8 chroma; decoded as YUV444P8"):
+        clip = open_video(path)
+    assert (clip.width, clip.height, clip.format.name, clip.num_frames, clip.fps) == (321, 181, "YUV444P8", 3, 24)
+    cropped = vs.core.bs.VideoSource(str(path))
+    assert (cropped.width, cropped.height) == (320, 180)
+    for n in range(3):
+        luma = np.asarray(clip.get_frame(n)[0])
+        assert np.array_equal(luma[:180, :320], np.asarray(cropped.get_frame(n)[0]))  # the same pictures
+        assert luma[180].std() > 10 and luma[:, 320].std() > 10  # the last row and column are picture too
+    assert clip.get_frame(0).props["_DurationDen"] == 24
 
 
 @pytest.mark.skipif(not (SHARED / "megamind-scenecuts.avi").exists(), reason="shared evaluation data not present")

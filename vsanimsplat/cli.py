@@ -22,6 +22,7 @@ import signal
 import sys
 import tempfile
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from fractions import Fraction
 from pathlib import Path
@@ -30,7 +31,7 @@ import vapoursynth as vs
 
 from . import __version__
 from .engine import DEFAULT_CACHE_MB
-from .ffmpeg import (CODECS, CONTAINERS, PRESETS, Encoding, FFmpegNotFound, check_rate, codec_for, colour_args,
+from .ffmpeg import (CODECS, CONTAINERS, PRESETS, Encoding, FFmpegNotFound, aspect_args, check_rate, codec_for, colour_args,
                      encode_command, find_ffmpeg, probe_streams)
 from .filters.dedupe import DEFAULT_THRESHOLD, DEFAULT_TOLERANCE, find_drawings
 from .filters.fill_holes import FILL_MODES
@@ -129,10 +130,21 @@ def _add_detection_options(parser: argparse.ArgumentParser | argparse._ArgumentG
                         help="keep the file's per-frame timestamps (variable-rate input) instead of a constant rate")
 
 
+def _warned[T](make: Callable[[], T]) -> T:
+    """``make()``, printing each warning it raises (what the source or graph changed to keep the picture) as one
+    ``warning:`` line on stderr."""
+    with warnings.catch_warnings(record=True) as raised:
+        warnings.simplefilter("always")
+        made = make()
+    for warning in raised:
+        print(f"warning: {warning.message}", file=sys.stderr)
+    return made
+
+
 def _report(args: argparse.Namespace) -> int:
     if args.timecodes is not None and (problem := _unwritable(Path(args.timecodes).parent)):
         return _fail(EXIT_USAGE, f"--timecodes: directory {problem}: {Path(args.timecodes).parent}")
-    clip = open_video(args.input, fps=args.input_fps, vfr=args.vfr)
+    clip = _warned(lambda: open_video(args.input, fps=args.input_fps, vfr=args.vfr))
     began = time.perf_counter()
     drawings = find_drawings(clip, threshold=args.threshold, tolerance=args.tolerance, chroma=args.chroma,
                              progress=False if args.quiet else None)
@@ -180,7 +192,9 @@ encoding:
   (lossless, .mkv only), or a tag before the extension: NAME.x265.mkv, NAME.hevc.mp4, NAME.ffv1.mkv.
   Containers: {", ".join(CONTAINERS)}. Streams an MP4/MOV cannot hold are converted (audio to AAC,
   text subtitles to mov_text) or dropped (bitmap subtitles, fonts), with a warning; .mkv keeps
-  everything, at up to 1000 fps (its timestamps are milliseconds). --encoder-args "..." is appended last. ffmpeg comes from PATH, else from the
+  everything but cover art (dropped with a warning), at up to 1000 fps (its timestamps are
+  milliseconds). The source's size and pixel shape are kept; RGB becomes 4:2:0 for x264/x265 and
+  an odd 4:2:0 size 4:4:4, each with a warning. --encoder-args "..." is appended last. ffmpeg comes from PATH, else from the
   imageio-ffmpeg package (see --version).
 
 exit codes:
@@ -225,9 +239,11 @@ def _add_run_subcommand(commands: argparse._SubParsersAction) -> None:
     picture.add_argument("--duration", "--second", dest="seconds", type=_positive, metavar="SECONDS",
                          help="process only the first SECONDS of the input (audio and subtitles are cut too)")
     picture.add_argument("--width", type=_number(int, "1280", low=1), metavar="PIXELS",
-                         help="output width; with --width alone the aspect ratio is kept (default: the source's)")
+                         help="output display width, square pixels; with --width alone the display aspect ratio "
+                              "is kept (default: the source's size and pixel shape)")
     picture.add_argument("--height", type=_number(int, "720", low=1), metavar="PIXELS",
-                         help="output height; with --height alone the aspect ratio is kept (default: the source's)")
+                         help="output display height, square pixels; with --height alone the display aspect ratio "
+                              "is kept (default: the source's size and pixel shape)")
     model = run.add_argument_group("interpolation")
     model.add_argument("--model", choices=MODEL_NAMES, default=DEFAULT_MODEL,
                        help=f"interpolation model (default {DEFAULT_MODEL}; what each is and can do: "
@@ -343,7 +359,8 @@ def _run(args: argparse.Namespace) -> int:
         return _fail(EXIT_USAGE, str(error))
     if args.verbose:
         say(f"using {ffmpeg.describe()}")
-    options = JobOptions(**{f.name: getattr(args, f.name) for f in dataclasses.fields(JobOptions)})
+    options = JobOptions(**{f.name: getattr(args, f.name) for f in dataclasses.fields(JobOptions) if f.name != "codec"},
+                         codec=encoding.codec)
     try:
         model = load_job_model(options)
     except WeightsError as missing:
@@ -354,13 +371,14 @@ def _run(args: argparse.Namespace) -> int:
         return _fail(EXIT_USAGE, f"--flow needs a model that estimates optical flow ({', '.join(_FLOW_ESTIMATORS)}); "
                                  f"--model {args.model} does not")
     say(f"{args.input}: finding drawings and timing …")
-    graph = build_graph(options, model, progress=False if args.quiet else None)
+    graph = _warned(lambda: build_graph(options, model, progress=False if args.quiet else None))
     clip = graph.clip
     if args.output is not None:
         check_rate(args.output, Fraction(clip.fps))
-    command, warnings = encode_command(output, encoding, args.input.resolve(), streams, graph.seconds,
-                                       colour_args(clip.get_frame(0).props))
-    for warning in warnings:
+    props = clip.get_frame(0).props
+    command, dropped = encode_command(output, encoding, args.input.resolve(), streams, graph.seconds,
+                                      colour_args(props), aspect_args(props))
+    for warning in dropped:
         print(f"warning: {warning}", file=sys.stderr)
     if args.flow is not None:
         write_flo(args.flow, first_pair_flow(graph, model))

@@ -3,9 +3,10 @@
 ffmpeg comes from ``PATH``, else from the ``imageio-ffmpeg`` package (a static build with
 libx264, libx265, FFV1 and AAC, but no ffprobe). :func:`find_ffmpeg` takes the first of the
 two that runs and has the encoders a job needs. :func:`encode_command` is the one place that
-decides the ffmpeg arguments of an encode: video from a y4m pipe; audio, subtitles, attachments
-and chapters copied from the source file, converted or dropped (with a warning) where an MP4/MOV
-file cannot hold them as they are.
+decides the ffmpeg arguments of an encode: video from a y4m pipe, tagged with its colours
+(:func:`colour_args`) and pixel shape (:func:`aspect_args`); audio, subtitles, attachments and
+chapters copied from the source file, converted or dropped (with a warning) where an MP4/MOV file
+cannot hold them as they are.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ __all__ = [
     "FFmpeg",
     "FFmpegNotFound",
     "Stream",
+    "aspect_args",
     "check_rate",
     "codec_for",
     "colour_args",
@@ -136,7 +138,8 @@ class Stream:
     | `kind` | str | ``"video"``, ``"audio"``, ``"subtitle"``, ``"attachment"`` or ``"data"`` |
     | `codec` | str | ffmpeg's codec name (``"aac"``, ``"subrip"``, ``"hdmv_pgs_subtitle"`` …) |
     | `start` | float | seconds of its first timestamp (ffmpeg lists it where it is not 0) |
-    | `size` | tuple[int, int] or None | a video's width and height in pixels; None for other streams |
+    | `size` | tuple[int, int] or None | video: (width, height) of its pictures; None for other kinds |
+    | `picture` | bool | video: an attached picture (cover art), not a moving video track |
     """
 
     index: int
@@ -144,6 +147,7 @@ class Stream:
     codec: str
     start: float = 0.0
     size: tuple[int, int] | None = None
+    picture: bool = False
 
 
 # "  Stream #0:1[0x2](eng): Audio: aac (LC) (mp4a / 0x6134706D), 48000 Hz, …" — the [id] and (language) are optional
@@ -151,7 +155,7 @@ _STREAM_LINE = re.compile(
     r"^\s*Stream #0:(\d+)(?:\[[^\]]*\])?(?:\([^)]*\))?: (Video|Audio|Subtitle|Attachment|Data): ([^\s,]+)(.*)$", re.M
 )
 _STREAM_START = re.compile(r", start (-?\d+(?:\.\d+)?)")
-_VIDEO_SIZE = re.compile(r", (\d+)x(\d+)\b")  # "…, yuv420p(tv, progressive), 1920x1080 [SAR 1:1 DAR 16:9], …"
+_STREAM_SIZE = re.compile(r", (\d+)x(\d+)\b")  # "…, yuv420p(tv, progressive), 1920x1080 [SAR 1:1 DAR 16:9], …"
 
 
 def parse_streams(listing: str) -> list[Stream]:
@@ -168,10 +172,12 @@ def parse_streams(listing: str) -> list[Stream]:
         raise ValueError(f"ffmpeg cannot read it: {last}")
     streams = []
     for m in _STREAM_LINE.finditer(listing):
-        start = _STREAM_START.search(m.group(4))
-        size = _VIDEO_SIZE.search(m.group(4)) if m.group(2) == "Video" else None
-        streams.append(Stream(int(m.group(1)), m.group(2).lower(), m.group(3), float(start.group(1)) if start else 0.0,
-                              (int(size.group(1)), int(size.group(2))) if size else None))
+        kind, rest = m.group(2).lower(), m.group(4)
+        start = _STREAM_START.search(rest)
+        size = _STREAM_SIZE.search(rest) if kind == "video" else None
+        streams.append(Stream(int(m.group(1)), kind, m.group(3), float(start.group(1)) if start else 0.0,
+                              (int(size.group(1)), int(size.group(2))) if size else None,
+                              kind == "video" and "(attached pic)" in rest))
     return streams
 
 
@@ -328,6 +334,24 @@ def colour_args(props: Mapping[str, object]) -> list[str]:
     return args
 
 
+def aspect_args(props: Mapping[str, object]) -> list[str]:
+    """ffmpeg output options giving the video the pixel shape (sample aspect ratio) of ``props`` (frame props).
+
+    | parameter | type | default | meaning |
+    |---|---|---|---|
+    | `props` | mapping | | ``_SARNum``/``_SARDen`` as VapourSynth sources set them |
+
+    y4m from VapourSynth carries no pixel shape (``A0:0``), so a non-square one is set with
+    ffmpeg's ``setsar`` filter on the output video (exactly, not rounded to ffmpeg's default
+    limit of 100). Square, unknown (``_SARNum`` 0) or missing shapes give no options.
+    """
+    num, den = props.get("_SARNum"), props.get("_SARDen")
+    if not (isinstance(num, int) and isinstance(den, int) and num > 0 and den > 0) or num == den:
+        return []
+    sar = Fraction(num, den)
+    return ["-filter:v:0", f"setsar=sar={sar.numerator}/{sar.denominator}:max={max(sar.numerator, sar.denominator)}"]
+
+
 def encode_command(
     output: str | PathLike[str],
     encoding: Encoding,
@@ -335,6 +359,7 @@ def encode_command(
     streams: Sequence[Stream],
     seconds: Fraction | None = None,
     colour: Sequence[str] = (),
+    aspect: Sequence[str] = (),
 ) -> tuple[list[str], list[str]]:
     """ffmpeg arguments (without the executable) that encode y4m from stdin into ``output``, and warnings.
 
@@ -346,13 +371,16 @@ def encode_command(
     | `streams` | sequence of Stream | | the streams of ``source`` (:func:`probe_streams`) |
     | `seconds` | Fraction or None | None | the video's duration when it is cut: the source's streams are copied to its end; None = all |
     | `colour` | sequence of str | () | colour tags (:func:`colour_args`) |
+    | `aspect` | sequence of str | () | the pixel shape (:func:`aspect_args`); a ``-vf`` in ``encoding.extra`` replaces it |
 
     The video keeps its place against the other streams: when the source's video starts later than its
     earliest stream (audio that begins first, a capture's leading audio), the new video is delayed as much.
     Matroska takes every stream as it is. In MP4/MOV, audio other than AAC, MP3, AC-3, E-AC-3,
     Opus, FLAC, ALAC is re-encoded to AAC 256 kb/s, text subtitles become ``mov_text``, bitmap
     subtitles and attachments are dropped, each with a warning, and x265 video gets the
-    ``hvc1`` tag Apple players need. Data streams (timecode tracks …) are never copied.
+    ``hvc1`` tag Apple players need. Cover art (an attached picture: a Matroska image attachment or
+    an MP4 cover) is dropped with a warning in every container, other video tracks silently, as
+    are data streams (timecode tracks …).
     Raises ValueError for an unknown extension or FFV1 in MP4/MOV.
     """
     suffix = PurePath(output).suffix.lower()
@@ -390,11 +418,13 @@ def encode_command(
                 warnings.append(f"{name}: a {suffix} file cannot hold attachments; dropped")
                 continue
         else:
+            if stream.picture:
+                warnings.append(f"{name}: cover art (attached picture) is not copied; dropped")
             continue
         maps += ["-map", f"1:{stream.index}"]
     tag = ["-tag:v", "hvc1"] if mp4 and encoding.codec == "x265" else []
     args = [*inputs, *maps, "-map_metadata", "1", "-map_chapters", "1", *encoding.video_args(), *tag, *colour,
-            *codecs, *encoding.extra, str(output)]
+            *aspect, *codecs, *encoding.extra, str(output)]
     return args, warnings
 
 

@@ -64,21 +64,24 @@ def remember(clip: vs.VideoNode, timing: Timing) -> None:
 
 
 def resize(clip: vs.VideoNode, width: int, height: int) -> vs.VideoNode:
-    """``clip`` resized (Spline36), keeping what has been learnt about it: after ``dedupe``, ``interpolate``
-    on the result reads no frame again.
+    """``clip`` resized (Spline36) to the display size ``width × height`` with square pixels, keeping what has
+    been learnt about it: after ``dedupe``, ``interpolate`` on the result reads no frame again.
 
     | parameter | type | meaning |
     |---|---|---|
     | `clip` | vs.VideoNode | any clip, e.g. a :func:`~vsanimsplat.dedupe` output |
     | `width`, `height` | int | the new size (as ``core.resize.Spline36`` takes it) |
 
+    The result's frames say square pixels (``_SARNum``/``_SARDen`` 1:1), where ``core.resize`` would
+    keep the old display shape in a changed pixel shape: a 360×240 clip with 32:27 pixels (16:9 on
+    screen) resized to 320×180 is 16:9 with square pixels, resized to 360×240 it shows 3:2.
     The scene cuts stay scored on ``clip``'s analysis pictures
     (:func:`~vsanimsplat.scenes.analysis_size` of ``clip``, not of the result), so the size does
     not change where ``interpolate`` cuts.
     """
     if not isinstance(clip, vs.VideoNode):
         raise vs.Error(f"vsanimsplat.resize: clip must be a vapoursynth.VideoNode, got {type(clip).__name__}")
-    resized = clip.resize.Spline36(width, height)
+    resized = clip.resize.Spline36(width, height).std.SetFrameProps(_SARNum=1, _SARDen=1)
     timing = _timings.get(clip)
     if timing is not None:
         remember(resized, timing)

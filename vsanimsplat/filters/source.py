@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import warnings
 from fractions import Fraction
 from os import PathLike
 from pathlib import Path
 
 import vapoursynth as vs
+
+from ..ffmpeg import find_ffmpeg, probe_streams
 
 __all__ = ["input_problem", "open_video", "standard_rate"]
 
@@ -57,8 +60,13 @@ def open_video(path: str | PathLike[str], fps: Fraction | None = None, vfr: bool
     timestamps (Matroska to 1 ms, so 23.976 fps frames last 41 or 42 ms); taking them literally
     would jitter every in-between. When the file carries no timestamps BestSource can use (some
     AVI files report a wrong rate), the rate comes from L-SMASH (``core.lsmas``), snapped to the
-    nearest standard rate. Raises ``vs.Error`` naming the path when the file is missing or cannot
-    be decoded, and ``ValueError`` for a non-positive ``fps``.
+    nearest standard rate.
+
+    Sizes are kept: BestSource crops a picture whose size its chroma subsampling cannot hold (321×181
+    4:2:0 → 320×180), so such a file is decoded as 4:4:4 at its own size instead (L-SMASH, with
+    BestSource's frame props), with a warning (:class:`UserWarning`) saying so. The pixel shape is
+    in the frame props ``_SARNum``/``_SARDen`` where the file gives one. Raises ``vs.Error`` naming
+    the path when the file is missing or cannot be decoded, and ``ValueError`` for a non-positive ``fps``.
     """
     file = Path(path)
     if problem := input_problem(file):
@@ -69,6 +77,7 @@ def open_video(path: str | PathLike[str], fps: Fraction | None = None, vfr: bool
         clip = vs.core.bs.VideoSource(str(file))
     except vs.Error as error:
         raise vs.Error(f"cannot decode {file} as video ({error})") from None
+    clip = _uncropped(file, clip)
     if vfr:
         return clip
     if fps is None:
@@ -78,3 +87,35 @@ def open_video(path: str | PathLike[str], fps: Fraction | None = None, vfr: bool
     fps = Fraction(fps)
     clip = clip.std.AssumeFPS(fpsnum=fps.numerator, fpsden=fps.denominator)
     return clip.std.SetFrameProps(_DurationNum=fps.denominator, _DurationDen=fps.numerator)
+
+
+def _uncropped(file: Path, clip: vs.VideoNode) -> vs.VideoNode:
+    """``clip`` (BestSource's) at the size of the file's pictures: 4:4:4 where subsampling made BestSource crop.
+
+    L-SMASH converts to 4:4:4 at the full size, but its conversion rings on sharp luma edges (up to
+    17 code values at a black line), so the luma BestSource decoded is kept and only the missing last
+    column/row of luma comes from L-SMASH, with the upsampled chroma.
+    """
+    fmt = clip.format
+    if fmt.subsampling_w == 0 and fmt.subsampling_h == 0:
+        return clip
+    sizes = [s.size for s in probe_streams(find_ffmpeg().path, file) if s.kind == "video" and not s.picture]
+    if not sizes or sizes[0] in (None, (clip.width, clip.height)):
+        return clip
+    width, height = sizes[0]
+    full = vs.core.lsmas.LWLibavSource(str(file), cache=0, format=f"YUV444P{fmt.bits_per_sample}")
+    if (full.width, full.height, full.num_frames) != (width, height, clip.num_frames):
+        raise vs.Error(f"{file}: cannot decode its {width}x{height} {fmt.name} pictures at their size "
+                       f"(L-SMASH gives {full.num_frames} frames of {full.width}x{full.height}, BestSource "
+                       f"{clip.num_frames} cropped to {clip.width}x{clip.height})")
+    warnings.warn(f"{file.name}: {width}x{height} is an odd size for {fmt.name} chroma; decoded as YUV444P"
+                  f"{fmt.bits_per_sample} to keep every pixel (so it is encoded as 4:4:4)", stacklevel=3)
+    luma = full.std.ShufflePlanes(0, vs.GRAY)
+    top = clip.std.ShufflePlanes(0, vs.GRAY)
+    if width > clip.width:
+        top = vs.core.std.StackHorizontal([top, luma.std.Crop(left=clip.width, bottom=height - clip.height)])
+    if height > clip.height:
+        top = vs.core.std.StackVertical([top, luma.std.Crop(top=clip.height)])
+    full = vs.core.std.ShufflePlanes([top, full], [0, 1, 2], vs.YUV)
+    full = full.std.CopyFrameProps(clip).std.RemoveFrameProps("_ChromaLocation")
+    return full.std.AssumeFPS(clip)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import inspect
 import math
 import shlex
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -21,13 +22,16 @@ import numpy as np
 import vapoursynth as vs
 
 from .. import __version__
+from ..ffmpeg import CODECS
 from ..filters import dedupe, fill_holes, interpolate, resize
+from ..filters.analysis import timing_of
 from ..filters.dedupe import DEFAULT_THRESHOLD, DEFAULT_TOLERANCE
 from ..filters.fill_holes import FILL_MODES
 from ..filters.frames import duration_of
 from ..filters.interpolate import DEFAULT_SCENE_THRESHOLD, pair_flow
 from ..filters.source import open_video
 from ..models import DEFAULT_MODEL, DEFAULT_STATIC_TOLERANCE, Model, load_model
+from ..scenes import analysis_size
 
 __all__ = [
     "Graph",
@@ -71,7 +75,7 @@ class JobOptions:
     | `input_fps` | Fraction or None | None | assumed constant input rate (``--input-fps``) |
     | `vfr` | bool | False | keep the file's timestamps (``--vfr``) |
     | `seconds` | Fraction or None | None | process only the first seconds (``--duration``) |
-    | `width`, `height` | int or None | None | output size (``--width``, ``--height``); one alone keeps the aspect ratio |
+    | `width`, `height` | int or None | None | output display size, square pixels (``--width``, ``--height``); one alone keeps the display aspect ratio |
     | `dedupe` | bool | True | find the drawings first (``--no-dedupe`` turns it off) |
     | `threshold`, `tolerance`, `chroma` | | dedupe's defaults | drawing detection (``--threshold``, ``--tolerance``, ``--chroma``) |
     | `target` | Target | factor 2 | output rate (``--factor``, ``--fps``) |
@@ -86,6 +90,7 @@ class JobOptions:
     | `regions` | bool | True | the model runs only where the picture changes (``--no-regions`` turns it off) |
     | `fill` | bool | True | fill the holes (``--no-fill`` turns it off) |
     | `fill_mode` | str | "blend" | how (``--fill-mode``) |
+    | `codec` | str | "x264" | the codec the clip is encoded with, a key of :data:`~vsanimsplat.ffmpeg.CODECS` (``--codec`` or the output's name): RGB becomes 4:2:0 for the lossy ones |
     """
 
     input: Path
@@ -112,6 +117,7 @@ class JobOptions:
     regions: bool = True
     fill: bool = True
     fill_mode: str = FILL_MODES[0]
+    codec: str = "x264"
 
 
 @dataclass(frozen=True)
@@ -206,28 +212,50 @@ def _frames_within(clip: vs.VideoNode, seconds: Fraction) -> tuple[int, Fraction
     return clip.num_frames, total
 
 
-def _output_size(clip: vs.VideoNode, width: int | None, height: int | None) -> tuple[int, int]:
-    """The size asked for; one side alone keeps the aspect ratio (rounded to what the format allows)."""
+def _display_aspect(clip: vs.VideoNode, progress: bool | None) -> Fraction:
+    """Width ÷ height of ``clip`` on screen: its size and pixel shape (``_SARNum``/``_SARDen``), read from the props of
+    its first analysis picture (:func:`~vsanimsplat.filters.analysis.timing_of`: no frame is read again), whose
+    resize kept the display shape in its pixel shape."""
+    props = timing_of(clip, progress).first_props
+    num, den = props.get("_SARNum", 0), props.get("_SARDen", 0)
+    if not (num > 0 and den > 0):
+        return Fraction(clip.width, clip.height)
+    return Fraction(num, den) * Fraction(*analysis_size(clip.width, clip.height))
+
+
+def _output_size(clip: vs.VideoNode, width: int | None, height: int | None, aspect: Fraction) -> tuple[int, int]:
+    """The display size asked for (square pixels); one side alone keeps the display aspect ratio ``aspect``
+    (rounded to what the format allows)."""
     fmt = clip.format
     step_w, step_h = (1, 1) if fmt.color_family == vs.RGB else (1 << fmt.subsampling_w, 1 << fmt.subsampling_h)
-    if width is None and height is not None:
-        width = max(step_w, round(clip.width * height / clip.height / step_w) * step_w)
-    if height is None and width is not None:
-        height = max(step_h, round(clip.height * width / clip.width / step_h) * step_h)
-    if width is None or height is None:
-        return clip.width, clip.height
+    if width is None:
+        width = max(step_w, round(height * aspect / step_w) * step_w)
+    if height is None:
+        height = max(step_h, round(width / aspect / step_h) * step_h)
     if width % step_w or height % step_h:
         raise ValueError(f"--width must be a multiple of {step_w} and --height of {step_h} for {fmt.name} video, "
                          f"got {width}x{height}")
     return width, height
 
 
-def _y4m_format(fmt: vs.VideoFormat) -> str | None:
-    """The format name to convert to for y4m (YUV or GRAY, integer), or None when ``fmt`` can go as it is."""
+def _y4m_format(clip: vs.VideoNode, codec: str) -> str | None:
+    """The format name to convert to for y4m (YUV or GRAY, integer), or None when ``clip`` can go as it is.
+
+    RGB becomes YUV 4:2:0 for a lossy ``codec`` (x264, x265: few players decode 4:4:4 H.264/HEVC) where the
+    size is even, else YUV 4:4:4, with a warning either way; float becomes 16-bit 4:4:4."""
+    fmt = clip.format
     if fmt.color_family in (vs.YUV, vs.GRAY) and fmt.sample_type == vs.INTEGER:
         return None
     bits = 16 if fmt.sample_type == vs.FLOAT else fmt.bits_per_sample
-    return f"YUV444P{bits}"
+    if fmt.color_family != vs.RGB or CODECS[codec].crf is None:
+        return f"YUV444P{bits}"
+    if clip.width % 2 or clip.height % 2:
+        warnings.warn(f"RGB video of odd size {clip.width}x{clip.height} is encoded as YUV 4:4:4 for {codec} (4:2:0 "
+                      "needs even sizes); many players cannot decode it", stacklevel=3)
+        return f"YUV444P{bits}"
+    warnings.warn(f"RGB video is encoded as YUV 4:2:0 (BT.709) for {codec}, as players expect; --codec ffv1 keeps "
+                  "4:4:4", stacklevel=3)
+    return f"YUV420P{bits}"
 
 
 def build_graph(options: JobOptions, model: Model | None = None, progress: bool | None = None) -> Graph:
@@ -264,11 +292,13 @@ def build_graph(options: JobOptions, model: Model | None = None, progress: bool 
                        {"threshold": options.threshold, "tolerance": options.tolerance, "chroma": options.chroma},
                        "one frame per drawing, with its exact duration (--threshold, --tolerance, --chroma)"),
                   {"progress": progress})
-    width, height = _output_size(graph.clip, options.width, options.height)
-    if (width, height) != (graph.clip.width, graph.clip.height):
-        graph.add(ScriptLine("vsanimsplat.resize", resize, {"width": width, "height": height},
-                       "resize (--width/--height, Spline36); after dedupe, which then sees the source's pictures "
-                       "and scores the cuts"))
+    if options.width is not None or options.height is not None:
+        aspect = _display_aspect(graph.clip, progress)
+        width, height = _output_size(graph.clip, options.width, options.height, aspect)
+        if (width, height) != (graph.clip.width, graph.clip.height) or aspect != Fraction(width, height):
+            graph.add(ScriptLine("vsanimsplat.resize", resize, {"width": width, "height": height},
+                           "resize to the display size, square pixels (--width/--height, Spline36); after dedupe, "
+                           "which then sees the source's pictures and scores the cuts"))
     graph.drawings = graph.clip
     chosen = _model_settings(options)
     settings = {**options.target.interpolate_kwargs(), **chosen}
@@ -286,11 +316,12 @@ def build_graph(options: JobOptions, model: Model | None = None, progress: bool 
     if options.fill:
         graph.add(ScriptLine("vsanimsplat.fill_holes", fill_holes, {"mode": options.fill_mode},
                        "fill what splatting left empty from the two parent drawings (--fill-mode; --no-fill)"))
-    convert = _y4m_format(graph.clip.format)
+    convert = _y4m_format(graph.clip, options.codec)
     if convert is not None:
         graph.add(ScriptLine("core.resize.Bicubic", vs.core.resize.Bicubic,
                        {"format": Code(f"vs.{convert}", getattr(vs, convert)), "matrix_s": "709"},
-                       "y4m carries YUV only: RGB becomes YUV 4:4:4 (BT.709)"))
+                       f"y4m carries YUV only: {graph.clip.format.name} becomes {convert} (BT.709) for "
+                       f"{options.codec}"))
     return graph
 
 
