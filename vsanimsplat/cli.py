@@ -33,7 +33,7 @@ from .ffmpeg import (CODECS, CONTAINERS, PRESETS, Encoding, FFmpegNotFound, code
 from .filters.dedupe import DEFAULT_THRESHOLD, DEFAULT_TOLERANCE, find_drawings
 from .filters.fill_holes import FILL_MODES
 from .filters.interpolate import DEFAULT_SCENE_THRESHOLD
-from .filters.source import open_video
+from .filters.source import open_video, source_timing
 from .flo import write_flo
 from .job import EncodeError, JobOptions, Progress, Target, build_graph, encode, first_pair_flow, load_job_model, script_text
 from .models import DEFAULT_STATIC_TOLERANCE, WeightsError
@@ -118,14 +118,27 @@ def _add_detection_options(parser: argparse.ArgumentParser | argparse._ArgumentG
     parser.add_argument("--tolerance", type=int, default=DEFAULT_TOLERANCE,
                         help=f"a pixel differs when it changes by more than this, 8-bit units (default {DEFAULT_TOLERANCE})")
     parser.add_argument("--chroma", action="store_true", help="compare chroma too, not only luma")
-    parser.add_argument("--input-fps", type=parse_rate, default=None, metavar="RATE",
-                        help="force the input frame rate (e.g. 24000/1001) when the file's is wrong")
-    parser.add_argument("--vfr", action="store_true",
-                        help="keep the file's per-frame timestamps (variable-rate input) instead of a constant rate")
+    timing = parser.add_mutually_exclusive_group()
+    timing.add_argument("--cfr", "--input-fps", dest="input_fps", type=parse_rate, default=None, metavar="RATE",
+                        help="read the input at this constant rate (e.g. 24000/1001), whatever its timestamps say "
+                             "(default: the file's rate when every timestamp keeps it, else per-frame timing)")
+    timing.add_argument("--vfr", action="store_true",
+                        help="keep the file's per-frame timestamps even when they keep a constant rate")
+
+
+def _timing_note(notice: str) -> None:
+    """Say on stderr how the input's timestamps were read, when that is not at its stated rate."""
+    if notice:
+        print(f"note: {notice} (--cfr RATE or --vfr to choose)", file=sys.stderr)
 
 
 def _report(args: argparse.Namespace) -> int:
-    clip = open_video(args.input, fps=args.input_fps, vfr=args.vfr)
+    fps, vfr = args.input_fps, args.vfr
+    if fps is None and not vfr:
+        timing = source_timing(args.input)
+        _timing_note(timing.notice)
+        fps, vfr = (timing.rate if timing.notice else None), not timing.constant
+    clip = open_video(args.input, fps=fps, vfr=vfr)
     began = time.perf_counter()
     drawings = find_drawings(clip, threshold=args.threshold, tolerance=args.tolerance, chroma=args.chroma,
                              progress=False if args.quiet else None)
@@ -335,6 +348,7 @@ def _run(args: argparse.Namespace) -> int:
                                  f"--model {args.model} does not")
     say(f"{args.input}: finding drawings and timing …")
     graph = build_graph(options, model, progress=False if args.quiet else None)
+    _timing_note(graph.timing)
     clip = graph.clip
     command, warnings = encode_command(output, encoding, args.input.resolve(), streams, graph.seconds,
                                        colour_args(clip.get_frame(0).props))

@@ -26,7 +26,7 @@ from ..filters.dedupe import DEFAULT_THRESHOLD, DEFAULT_TOLERANCE
 from ..filters.fill_holes import FILL_MODES
 from ..filters.frames import duration_of
 from ..filters.interpolate import DEFAULT_SCENE_THRESHOLD, pair_flow
-from ..filters.source import open_video
+from ..filters.source import open_video, source_timing
 from ..models import DEFAULT_MODEL, DEFAULT_STATIC_TOLERANCE, Model, load_model
 
 __all__ = [
@@ -68,8 +68,8 @@ class JobOptions:
     | field | type | default | meaning (option) |
     |---|---|---|---|
     | `input` | Path | | the video file (INPUT) |
-    | `input_fps` | Fraction or None | None | assumed constant input rate (``--input-fps``) |
-    | `vfr` | bool | False | keep the file's timestamps (``--vfr``) |
+    | `input_fps` | Fraction or None | None | read the input at this constant rate (``--cfr``, alias ``--input-fps``) |
+    | `vfr` | bool | False | keep the file's timestamps (``--vfr``); with neither, the job chooses from the timestamps |
     | `seconds` | Fraction or None | None | process only the first seconds (``--duration``) |
     | `width`, `height` | int or None | None | output size (``--width``, ``--height``); one alone keeps the aspect ratio |
     | `dedupe` | bool | True | find the drawings first (``--no-dedupe`` turns it off) |
@@ -178,6 +178,7 @@ class Graph:
     | `source_frames` | int | frames of the input that are processed |
     | `seconds` | Fraction or None | their duration when ``--duration`` cut the input, else None |
     | `drawings` | vs.VideoNode | what ``interpolate`` reads: the drawings, or every frame with ``--no-dedupe`` |
+    | `timing` | str | what the source's timestamps showed when the job chose how to read it from them (see :class:`~vsanimsplat.timestamps.SourceTiming`), else empty |
     """
 
     lines: list[ScriptLine] = field(default_factory=list)
@@ -185,6 +186,7 @@ class Graph:
     source_frames: int = 0
     seconds: Fraction | None = None
     drawings: vs.VideoNode | None = None
+    timing: str = ""
 
     def add(self, line: ScriptLine, runtime: Mapping[str, object] | None = None) -> vs.VideoNode:
         """Apply ``line`` to the clip so far and remember it."""
@@ -233,6 +235,11 @@ def _y4m_format(fmt: vs.VideoFormat) -> str | None:
 def build_graph(options: JobOptions, model: Model | None = None, progress: bool | None = None) -> Graph:
     """Build the job's graph: source → trim → dedupe → resize → interpolate → fill_holes (→ YUV for y4m).
 
+    Without ``input_fps`` or ``vfr`` the source's timestamps choose how it is read
+    (:func:`~vsanimsplat.filters.source.source_timing`): at a constant rate when one keeps every frame at its
+    timestamp, else with per-frame durations; :attr:`Graph.timing` says what was found when that is not the
+    file's stated rate, and the script opens the source the same way.
+
     | parameter | type | default | meaning |
     |---|---|---|---|
     | `options` | JobOptions | | what to make |
@@ -245,11 +252,18 @@ def build_graph(options: JobOptions, model: Model | None = None, progress: bool 
     Raises ``vs.Error`` or ValueError (naming the option) when the input or the options do not fit.
     """
     graph = Graph()
-    source_kwargs = {**({"fps": options.input_fps} if options.input_fps else {}), **({"vfr": True} if options.vfr else {})}
-    source = graph.add(ScriptLine("vsanimsplat.open_video", open_video, source_kwargs,
-                            "the source, at the file's constant rate (BestSource)" if not options.vfr
-                            else "the source, with the file's own timestamps (--vfr)",
-                            args=(str(options.input.resolve()),), takes_clip=False))
+    if options.input_fps is not None:
+        source_kwargs, about = {"fps": options.input_fps}, f"at {options.input_fps} fps (--cfr)"
+    elif options.vfr:
+        source_kwargs, about = {"vfr": True}, "with the file's own timestamps (--vfr)"
+    else:
+        timing = source_timing(options.input)
+        graph.timing = timing.notice
+        source_kwargs = {"vfr": True} if not timing.constant else {"fps": timing.rate} if timing.notice else {}
+        about = (f"as its timestamps say: {timing.notice}" if timing.notice else "at the rate all its timestamps keep")
+        about += " (--cfr RATE, --vfr choose)"
+    source = graph.add(ScriptLine("vsanimsplat.open_video", open_video, source_kwargs, f"the source (BestSource), {about}",
+                                  args=(str(options.input.resolve()),), takes_clip=False))
     graph.source_frames = source.num_frames
     if options.seconds is not None:
         graph.source_frames, graph.seconds = _frames_within(source, options.seconds)
