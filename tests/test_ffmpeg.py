@@ -114,6 +114,16 @@ def test_video_that_starts_late_stays_late():
     args, _ = encode_command("out.mkv", Encoding(), "capture.mkv", streams, seconds=Fraction(1001, 1000))
     assert args[:10] == ["-itsoffset", "0.521000", "-f", "yuv4mpegpipe", "-i", "-", "-t", "1.522000", "-i",
                          "capture.mkv"]
+    # with the rate known, the delay is added in units that hold it (ms) and the frames (1001/48000 s) exactly,
+    # not on the pipe's time base (the frame grid); MP4 counts in those units too
+    args, _ = encode_command("out.mp4", Encoding(), "capture.mkv", streams, rate=Fraction(48000, 1001))
+    assert "-itsoffset" not in args and args[:4] == ["-f", "yuv4mpegpipe", "-i", "-"]
+    assert {("-vf", "settb=1/48000,setpts=PTS+521/1000/TB"), ("-enc_time_base:v", "1/48000"),
+            ("-video_track_timescale", "48000")} <= set(_pairs(args[8:]))
+    args, _ = encode_command("out.mkv", Encoding(), "capture.mkv", streams, rate=Fraction(48000, 1001))
+    assert ("-enc_time_base:v", "1/48000") in _pairs(args) and "-video_track_timescale" not in args
+    assert ("-video_track_timescale", "3000") in _pairs(encode_command("out.mov", Encoding(), "capture.mkv", streams,
+                                                                       rate=Fraction(24))[0])
     on_time = [Stream(0, "video", "h264", 1.0), Stream(1, "audio", "aac", 1.0)]  # both late: nothing to keep
     args, _ = encode_command("out.mkv", Encoding(), "capture.mkv", on_time)
     assert args[:6] == ["-f", "yuv4mpegpipe", "-i", "-", "-i", "capture.mkv"]

@@ -4,7 +4,7 @@ from fractions import Fraction
 
 import pytest
 
-from vsanimsplat.timestamps import CONTAINER_ROUNDING, SourceTiming, judge_timing
+from vsanimsplat.timestamps import CONTAINER_ROUNDING, SourceTiming, judge_timing, nominal_rate
 
 MS = Fraction(1, 1000)
 
@@ -76,3 +76,11 @@ def test_a_single_frame_is_constant():
 def test_bad_arguments_are_named(times, rate, tolerance, name):
     with pytest.raises(ValueError, match=name):
         judge_timing(times, rate, tolerance)
+
+
+def test_nominal_rate_is_the_fastest_steady_section():
+    times = matroska(steady(Fraction(12), 30) + steady(Fraction(24000, 1001), 100, start=Fraction(30, 12)))
+    assert nominal_rate(times) == Fraction(24000, 1001)
+    gaps = [t for i, t in enumerate(matroska(steady(Fraction(24), 50))) if i % 7 != 3]
+    assert nominal_rate(gaps) == 24
+    assert nominal_rate([Fraction(0), Fraction(1, 10)]) is None

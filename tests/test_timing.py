@@ -149,8 +149,10 @@ def test_gaps_keep_their_timing_with_a_notice_and_the_script_does_the_same(gappe
     assert code == 0, err
     assert "note: 6 frames missing at 0.417 s; timing kept (--cfr RATE or --vfr to choose)\n" in err
     assert script_source_line(script).endswith(", vfr=True)")
-    assert "52 frames, 64x48 at 48 fps (1.083 s)" in out  # 26/24 s at 48 fps
-    assert vspipe_frames(script) == 52
+    # Matroska's 1 ms times end the last frame at 1.084 s, not 26/24: 52.03 frames at 2 × 24 fps, the rate of the
+    # steady sections (not 2 / 42 ms, the rounded first frame)
+    assert "53 frames, 64x48 at 48 fps (1.104 s)" in out
+    assert vspipe_frames(script) == 53 and "fps_num=48, fps_den=1" in script.read_text()
 
 
 @pytest.mark.parametrize("option", ["--cfr", "--input-fps"])

@@ -351,7 +351,7 @@ def _run(args: argparse.Namespace) -> int:
     _timing_note(graph.timing)
     clip = graph.clip
     command, warnings = encode_command(output, encoding, args.input.resolve(), streams, graph.seconds,
-                                       colour_args(clip.get_frame(0).props))
+                                       colour_args(clip.get_frame(0).props), Fraction(clip.fps))
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
     if args.flow is not None:

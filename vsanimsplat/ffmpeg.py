@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import math
 import re
 import shutil
 import subprocess
@@ -308,6 +309,7 @@ def encode_command(
     streams: Sequence[Stream],
     seconds: Fraction | None = None,
     colour: Sequence[str] = (),
+    rate: Fraction | None = None,
 ) -> tuple[list[str], list[str]]:
     """ffmpeg arguments (without the executable) that encode y4m from stdin into ``output``, and warnings.
 
@@ -319,6 +321,7 @@ def encode_command(
     | `streams` | sequence of Stream | | the streams of ``source`` (:func:`probe_streams`) |
     | `seconds` | Fraction or None | None | the video's duration when it is cut: the source's streams are copied to its end; None = all |
     | `colour` | sequence of str | () | colour tags (:func:`colour_args`) |
+    | `rate` | Fraction or None | None | the video's frame rate: its time is counted in units that hold both its frames and the delay (to 1 ms) exactly; None = the pipe's 1/rate, which moves the delay onto the frame grid |
 
     The video keeps its place against the other streams: when the source's video starts later than its
     earliest stream (audio that begins first, a capture's leading audio), the new video is delayed as much.
@@ -337,7 +340,14 @@ def encode_command(
     # ffmpeg moves the source's earliest timestamp to 0; the piped video starts at 0 unless delayed here
     videos = [s.start for s in streams if s.kind == "video"]
     delay = videos[0] - min(s.start for s in streams) if videos else 0.0
-    inputs = [*(["-itsoffset", f"{delay:.6f}"] if delay > 0 else []), "-f", "yuv4mpegpipe", "-i", "-"]
+    units = math.lcm(Fraction(rate).numerator, 1000) if rate is not None else None
+    if delay > 0 and units is None:
+        inputs = ["-itsoffset", f"{delay:.6f}", "-f", "yuv4mpegpipe", "-i", "-"]
+    else:  # -itsoffset would land on the pipe's time base, the frame grid: delay in units that hold it (ms)
+        inputs = ["-f", "yuv4mpegpipe", "-i", "-"]
+    timing = ([] if units is None else
+              ["-vf", f"settb=1/{units},setpts=PTS+{round(delay * 1000)}/1000/TB", "-enc_time_base:v", f"1/{units}",
+               *(["-video_track_timescale", str(units)] if mp4 else [])])
     if seconds is not None:
         inputs += ["-t", f"{float(seconds) + delay:.6f}"]
     inputs += ["-i", str(source)]
@@ -366,7 +376,7 @@ def encode_command(
             continue
         maps += ["-map", f"1:{stream.index}"]
     tag = ["-tag:v", "hvc1"] if mp4 and encoding.codec == "x265" else []
-    args = [*inputs, *maps, "-map_metadata", "1", "-map_chapters", "1", *encoding.video_args(), *tag, *colour,
+    args = [*inputs, *maps, "-map_metadata", "1", "-map_chapters", "1", *encoding.video_args(), *tag, *timing, *colour,
             *codecs, *encoding.extra, str(output)]
     return args, warnings
 

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
-__all__ = ["CONTAINER_ROUNDING", "SourceTiming", "judge_timing", "standard_rate"]
+__all__ = ["CONTAINER_ROUNDING", "SourceTiming", "judge_timing", "nominal_rate", "standard_rate"]
 
 _STANDARD_RATES = [Fraction(n * 1000, 1001) for n in (24, 30, 48, 60, 120)] + [
     Fraction(n) for n in (8, 10, 12, 15, 18, 24, 25, 30, 48, 50, 60, 72, 90, 100, 120, 144, 240)
@@ -104,9 +104,32 @@ def _rate(rate: Fraction) -> str:
     return f"{round(float(rate), 3):g}"
 
 
-def _fps(duration: Fraction, uncertainty: Fraction) -> str:
-    """A frame duration known to ± ``uncertainty`` as a rate for people: the standard rate it can be, else rounded."""
-    return _rate(standard_rate(1 / duration, max(2e-4, float(uncertainty / duration))))
+def _section_rates(durations: Sequence[Fraction], runs: Sequence[tuple[int, int]],
+                   tolerance: Fraction) -> dict[int, tuple[Fraction, Fraction]]:
+    """The sections (runs of two frames or more) by first index: their mean frame duration and their rate,
+    the standard rate that duration can be (it is known to 2 × tolerance, its two ends, over its frames)."""
+    sections = {}
+    for first, count in runs:
+        if count > 1:
+            mean = sum(durations[first:first + count], Fraction(0)) / count
+            sections[first] = mean, standard_rate(1 / mean, max(2e-4, float(2 * tolerance / count / mean)))
+    return sections
+
+
+def nominal_rate(times: Sequence[Fraction], tolerance: Fraction = CONTAINER_ROUNDING) -> Fraction | None:
+    """The rate of the fastest steady section of a variable-rate source: what ``--factor`` multiplies.
+
+    | parameter | type | default | meaning |
+    |---|---|---|---|
+    | `times` | sequence of Fraction | | start time of every frame in seconds, in presentation order |
+    | `tolerance` | Fraction | 1 ms | how far frame durations may differ within a section (container rounding) |
+
+    A section is two or more consecutive frame durations equal within ``tolerance``; its rate is the standard
+    rate its mean duration can be, else that mean's rate. None when no section exists (under three frames).
+    """
+    durations = [b - a for a, b in zip(times, times[1:])]
+    rates = [rate for _, rate in _section_rates(durations, _runs(durations, tolerance), tolerance).values()]
+    return max(rates, default=None)
 
 
 def _seconds(time: Fraction) -> str:
@@ -120,21 +143,19 @@ def _describe(times: Sequence[Fraction], tolerance: Fraction) -> str:
         at = next(i for i, d in enumerate(durations) if d <= 0)
         return f"timestamps repeat or go backwards at {_seconds(times[at])}"
     runs = _runs(durations, tolerance)
-    sections = [(first, count) for first, count in runs if count > 1]
-    mean = {first: sum(durations[first:first + count], Fraction(0)) / count for first, count in sections}
-    # a section's mean duration is known to 2 × tolerance (its two ends) over its frames; a gap's length to
-    # 2 × tolerance plus that error of its neighbours' duration for each frame it spans
-    error = {first: 2 * tolerance / count for first, count in sections}
-    rates = list(dict.fromkeys(_fps(mean[first], error[first]) for first, _ in sections))
+    sections = _section_rates(durations, runs, tolerance)
+    rates = list(dict.fromkeys(_rate(rate) for _, rate in sections.values()))
     missing, gaps, irregular = 0, [], []
     for k, (first, count) in enumerate(runs):
         if count > 1:
             continue
         neighbours = [f for f, c in (runs[k - 1] if k else (0, 0), runs[k + 1] if k + 1 < len(runs) else (0, 0))
                       if c > 1]
-        base = mean[neighbours[0]] if neighbours else None
+        base = sections[neighbours[0]][0] if neighbours else None
         frames = round(durations[first] / base) if base else 0
-        if frames >= 2 and abs(durations[first] - frames * base) <= 2 * tolerance + frames * error[neighbours[0]]:
+        # a gap is known to 2 × tolerance, its neighbours' duration to 2 × tolerance over their frames
+        error = 2 * tolerance / dict(runs)[neighbours[0]] if neighbours else 0
+        if frames >= 2 and abs(durations[first] - frames * base) <= 2 * tolerance + frames * error:
             missing += frames - 1
             gaps.append(times[first] + base)
         else:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import vapoursynth as vs
 
-from ..timestamps import SourceTiming, judge_timing, standard_rate
+from ..timestamps import SourceTiming, judge_timing, nominal_rate, standard_rate
 
 __all__ = ["frame_times", "open_video", "source_timing", "standard_rate"]
 
@@ -21,7 +21,7 @@ def open_video(path: str | PathLike[str], fps: Fraction | None = None, vfr: bool
     |---|---|---|---|
     | `path` | str or PathLike | | the video file |
     | `fps` | Fraction or None | None | the constant frame rate to assume (frames are neither dropped nor added); ``None`` takes the file's |
-    | `vfr` | bool | False | keep the file's own per-frame timestamps as durations (variable-rate sources) instead of a constant rate; the last frame lasts as long as the one before it |
+    | `vfr` | bool | False | keep the file's own per-frame timestamps as durations (variable-rate sources) instead of a constant rate; the last frame lasts as long as the one before it, and the clip's rate is that of its fastest steady section (:func:`~vsanimsplat.timestamps.nominal_rate`) |
 
     By default the clip is constant-rate: every frame lasts exactly ``1/fps``. Containers round
     timestamps (Matroska to 1 ms, so 23.976 fps frames last 41 or 42 ms); taking them literally
@@ -44,7 +44,11 @@ def open_video(path: str | PathLike[str], fps: Fraction | None = None, vfr: bool
         if not times:
             return clip
         last = times[-1] - times[-2]  # the index knows when a frame starts, not when the last one ends
-        return clip[:-1] + clip[-1].std.SetFrameProps(_DurationNum=last.numerator, _DurationDen=last.denominator)
+        clip = clip[:-1] + clip[-1].std.SetFrameProps(_DurationNum=last.numerator, _DurationDen=last.denominator)
+        nominal = nominal_rate(times)
+        if nominal is None:
+            return clip
+        return clip.std.AssumeFPS(fpsnum=nominal.numerator, fpsden=nominal.denominator).std.CopyFrameProps(clip)
     if fps is None:
         fps = Fraction(clip.fps)
         if "_DurationNum" not in clip.get_frame(0).props or fps == 0:

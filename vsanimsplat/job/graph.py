@@ -282,7 +282,12 @@ def build_graph(options: JobOptions, model: Model | None = None, progress: bool 
                        "and scores the cuts"))
     graph.drawings = graph.clip
     chosen = _model_settings(options)
-    settings = {**options.target.interpolate_kwargs(), **chosen}
+    target = options.target
+    if source_kwargs.get("vfr") and not target.is_rate and source.fps > 0:
+        # per-frame timing: the factor multiplies the source's nominal rate (open_video's), not the rounded
+        # duration of its first frame that interpolate would read from the drawings
+        target = Target(target.value * Fraction(source.fps), is_rate=True)
+    settings = {**target.interpolate_kwargs(), **chosen}
     settings.update({"max_hold": options.max_hold} if options.max_hold is not None else {})
     settings.update({"cache_mb": options.cache_mb} if options.cache_mb is not None else {})
     settings["scene_threshold"] = options.scene_threshold
