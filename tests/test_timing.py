@@ -191,3 +191,18 @@ def test_a_wrong_stated_rate_gives_way_to_the_timestamps(tmp_path, capsys):
     assert code == 0, err
     assert "note: frames 24 fps apart, not the stated 1000 fps; read at 24 fps" in err
     assert script_source_line(script).endswith(", fps=Fraction(24, 1))") and vspipe_frames(script) == 8
+
+
+def test_report_chooses_the_timing_as_run_does(gapped, capsys):
+    assert main(["report", str(gapped), "-q"]) == 0
+    captured = capsys.readouterr()
+    assert "note: 6 frames missing at 0.417 s; timing kept" in captured.err
+    assert "duration: 1.084 s" in captured.out  # 26/24 s in Matroska's 1 ms; 20/24 s at a constant rate
+
+
+def test_duration_counts_the_kept_timestamps(gapped, tmp_path, capsys):
+    """--duration 0.5 of the gapped source: its first ten frames end at 0.417 s, the next starts at 0.667 s."""
+    script = tmp_path / "job.vpy"
+    code, out, err = run(capsys, gapped, "--model", "blend", "--emit-vpy", script, "--duration", "0.5")
+    assert code == 0, err
+    assert "clip = core.std.Trim(clip, length=10)" in script.read_text()  # 12 frames at a constant 24 fps

@@ -195,9 +195,10 @@ class Graph:
         return self.clip
 
 
-def _frames_within(clip: vs.VideoNode, seconds: Fraction) -> tuple[int, Fraction]:
-    """How many leading frames start before ``seconds``, and their total duration."""
-    if clip.fps > 0:
+def _frames_within(clip: vs.VideoNode, seconds: Fraction, per_frame: bool) -> tuple[int, Fraction]:
+    """How many leading frames start before ``seconds``, and their total duration (from each frame's duration when
+    ``per_frame``, else from the clip's rate)."""
+    if clip.fps > 0 and not per_frame:
         count = min(clip.num_frames, math.ceil(seconds * clip.fps))
         return count, count / Fraction(clip.fps)
     total = Fraction(0)
@@ -266,7 +267,7 @@ def build_graph(options: JobOptions, model: Model | None = None, progress: bool 
                                   args=(str(options.input.resolve()),), takes_clip=False))
     graph.source_frames = source.num_frames
     if options.seconds is not None:
-        graph.source_frames, graph.seconds = _frames_within(source, options.seconds)
+        graph.source_frames, graph.seconds = _frames_within(source, options.seconds, "vfr" in source_kwargs)
         if graph.source_frames < source.num_frames:
             graph.add(ScriptLine("core.std.Trim", vs.core.std.Trim, {"length": graph.source_frames},
                            f"only the first {float(options.seconds):g} s (--duration)"))
