@@ -261,7 +261,7 @@ def build_graph(options: JobOptions, model: Model | None = None, progress: bool 
         timing = source_timing(options.input)
         graph.timing = timing.notice
         source_kwargs = {"vfr": True} if not timing.constant else {"fps": timing.rate} if timing.notice else {}
-        about = (f"as its timestamps say: {timing.notice}" if timing.notice else "at the rate all its timestamps keep")
+        about = f"as its timestamps say: {timing.notice}" if timing.notice else "at the file's constant rate"
         about += " (--cfr RATE, --vfr choose)"
     source = graph.add(ScriptLine("vsanimsplat.open_video", open_video, source_kwargs, f"the source (BestSource), {about}",
                                   args=(str(options.input.resolve()),), takes_clip=False))
