@@ -4,7 +4,7 @@ from fractions import Fraction
 
 import pytest
 
-from vsanimsplat.ffmpeg import (Encoding, FFmpegNotFound, Stream, aspect_args, check_rate, codec_for, colour_args,
+from vsanimsplat.ffmpeg import (Encoding, FFmpegNotFound, Stream, aspect_filters, check_rate, codec_for, colour_args,
                                 encode_command, find_ffmpeg, parse_streams)
 
 MKV_LISTING = """\
@@ -114,6 +114,16 @@ def test_video_that_starts_late_stays_late():
     args, _ = encode_command("out.mkv", Encoding(), "capture.mkv", streams, seconds=Fraction(1001, 1000))
     assert args[:10] == ["-itsoffset", "0.521000", "-f", "yuv4mpegpipe", "-i", "-", "-t", "1.522000", "-i",
                          "capture.mkv"]
+    # with the rate known, the delay is added in units that hold it (ms) and the frames (1001/48000 s) exactly,
+    # not on the pipe's time base (the frame grid); MP4 counts in those units too
+    args, _ = encode_command("out.mp4", Encoding(), "capture.mkv", streams, rate=Fraction(48000, 1001))
+    assert "-itsoffset" not in args and args[:4] == ["-f", "yuv4mpegpipe", "-i", "-"]
+    assert {("-filter:v:0", "settb=1/48000,setpts=PTS+521/1000/TB"), ("-enc_time_base:v", "1/48000"),
+            ("-video_track_timescale", "48000")} <= set(_pairs(args[8:]))
+    args, _ = encode_command("out.mkv", Encoding(), "capture.mkv", streams, rate=Fraction(48000, 1001))
+    assert ("-enc_time_base:v", "1/48000") in _pairs(args) and "-video_track_timescale" not in args
+    assert ("-video_track_timescale", "3000") in _pairs(encode_command("out.mov", Encoding(), "capture.mkv", streams,
+                                                                       rate=Fraction(24))[0])
     on_time = [Stream(0, "video", "h264", 1.0), Stream(1, "audio", "aac", 1.0)]  # both late: nothing to keep
     args, _ = encode_command("out.mkv", Encoding(), "capture.mkv", on_time)
     assert args[:6] == ["-f", "yuv4mpegpipe", "-i", "-", "-i", "capture.mkv"]
@@ -137,13 +147,23 @@ def test_cover_art_is_dropped_with_a_warning_naming_it(output):
     assert warnings == ["video stream 2 (png): cover art (attached picture) is not copied; dropped"]
 
 
-def test_aspect_args_set_the_exact_pixel_shape_of_the_props():
-    assert aspect_args({"_SARNum": 32, "_SARDen": 27}) == ["-filter:v:0", "setsar=sar=32/27:max=32"]
-    assert aspect_args({"_SARNum": 8640, "_SARDen": 9478}) == ["-filter:v:0", "setsar=sar=4320/4739:max=4739"]
+def test_aspect_filters_set_the_exact_pixel_shape_of_the_props():
+    assert aspect_filters({"_SARNum": 32, "_SARDen": 27}) == ["setsar=sar=32/27:max=32"]
+    assert aspect_filters({"_SARNum": 8640, "_SARDen": 9478}) == ["setsar=sar=4320/4739:max=4739"]
     for square_or_unknown in ({"_SARNum": 1, "_SARDen": 1}, {"_SARNum": 0, "_SARDen": 1}, {}):
-        assert aspect_args(square_or_unknown) == []
-    args, _ = encode_command("out.mkv", Encoding(), "in.mkv", [], aspect=aspect_args({"_SARNum": 32, "_SARDen": 27}))
+        assert aspect_filters(square_or_unknown) == []
+    args, _ = encode_command("out.mkv", Encoding(), "in.mkv", [], aspect=aspect_filters({"_SARNum": 32, "_SARDen": 27}))
     assert ("-filter:v:0", "setsar=sar=32/27:max=32") in _pairs(args[6:-1])
+
+
+def test_a_late_video_and_its_pixel_shape_share_one_filter_chain():
+    """ffmpeg keeps only the last -filter option of a stream: the delay and the pixel shape go in one chain."""
+    streams = [Stream(0, "video", "h264", 0.5), Stream(1, "audio", "aac", 0.0)]
+    args, _ = encode_command("out.mkv", Encoding(), "in.mkv", streams, aspect=aspect_filters({"_SARNum": 32, "_SARDen": 27}),
+                             rate=Fraction(48000, 1001))
+    chains = [args[i + 1] for i, a in enumerate(args) if a in ("-vf", "-filter:v", "-filter:v:0")]
+    assert len(chains) == 1
+    assert chains[0].split(",") == ["settb=1/48000", "setpts=PTS+500/1000/TB", "setsar=sar=32/27:max=32"]
 
 
 def test_video_args_defaults_and_errors():

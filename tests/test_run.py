@@ -39,6 +39,7 @@ from vsanimsplat.job import EncodeError, JobOptions, Progress, Target, build_gra
 from vsanimsplat.models.weights import WeightsError, load_weights
 from vsanimsplat.scenes import DEFAULT_SCENE_THRESHOLD
 from vsanimsplat.testing import Cut, Scene, animate, cadence
+from vsanimsplat.timestamps import SourceTiming
 from tests.helpers import synthetic_clip
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -704,6 +705,7 @@ def test_the_graph_reads_each_source_frame_once_for_the_analysis(monkeypatch):
         return f
 
     monkeypatch.setattr(job_graph, "open_video", lambda *args, **kwargs: clip.std.ModifyFrame(clip, count))
+    monkeypatch.setattr(job_graph, "source_timing", lambda path: SourceTiming(Fraction(clip.fps)))
     graph = build_graph(JobOptions(Path("source.mkv"), width=16, model="blend", fill=False), progress=False)
     assert (graph.drawings.width, graph.drawings.num_frames) == (16, 80)
     assert requests == Counter(range(clip.num_frames))
@@ -715,6 +717,7 @@ def test_resized_drawings_keep_the_cut_scores_of_the_source(monkeypatch):
     scene = Cut(Scene(192, 108, seed=5, speed=3.0), Scene(192, 108, seed=6, speed=3.0), at=7)
     clip, _ = synthetic_clip(cadence([2, 3], 6), scene=scene, fmt=vs.YUV420P8)  # the cut between drawings 2 and 3
     monkeypatch.setattr(job_graph, "open_video", lambda *args, **kwargs: clip)
+    monkeypatch.setattr(job_graph, "source_timing", lambda path: SourceTiming(Fraction(clip.fps)))
     scene_scores = importlib.import_module("vsanimsplat.filters.interpolate").scene_scores
     graphs = [build_graph(JobOptions(Path("source.mkv"), width=width, model="blend", fill=False), progress=False)
               for width in (None, 96)]

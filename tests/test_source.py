@@ -9,7 +9,9 @@ import vapoursynth as vs
 
 from vsanimsplat.ffmpeg import write_rgb_video
 from vsanimsplat.filters.frames import frame_durations
-from vsanimsplat.filters.source import open_video, standard_rate
+from vsanimsplat.filters.source import frame_times, open_video, source_timing, standard_rate
+from vsanimsplat.timeline import start_times
+from vsanimsplat.timestamps import SourceTiming
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -60,3 +62,23 @@ def test_avi_with_a_misleading_header_gets_its_real_rate():
     clip = open_video(SHARED / "megamind-scenecuts.avi")
     assert clip.fps == Fraction(24000, 1001) and clip.num_frames == 270
     assert vs.core.bs.VideoSource(str(SHARED / "megamind-scenecuts.avi")).fps != clip.fps
+
+
+def test_frame_times_come_from_the_index_and_vfr_keeps_them(video):
+    path, holds = video
+    times = frame_times(path)
+    assert len(times) == sum(holds) and times[0] == 0
+    assert {b - a for a, b in zip(times, times[1:])} == {Fraction(41, 1000), Fraction(42, 1000)}
+    durations = frame_durations(open_video(path, vfr=True))
+    assert start_times(durations) == times
+    assert durations[-1] == times[-1] - times[-2]  # the index has no end for the last frame: it lasts as the one before
+
+
+def test_a_constant_source_keeps_its_stated_rate(video):
+    assert source_timing(video[0]) == SourceTiming(Fraction(24000, 1001))
+
+
+@pytest.mark.skipif(not (SHARED / "megamind-scenecuts.avi").exists(), reason="shared evaluation data not present")
+def test_a_file_without_timestamps_keeps_the_rate_open_video_finds():
+    assert frame_times(SHARED / "megamind-scenecuts.avi") is None
+    assert source_timing(SHARED / "megamind-scenecuts.avi") == SourceTiming(Fraction(24000, 1001))

@@ -31,12 +31,12 @@ import vapoursynth as vs
 
 from . import __version__
 from .engine import DEFAULT_CACHE_MB
-from .ffmpeg import (CODECS, CONTAINERS, PRESETS, Encoding, FFmpegNotFound, aspect_args, check_rate, codec_for, colour_args,
+from .ffmpeg import (CODECS, CONTAINERS, PRESETS, Encoding, FFmpegNotFound, aspect_filters, check_rate, codec_for, colour_args,
                      encode_command, find_ffmpeg, probe_streams)
 from .filters.dedupe import DEFAULT_THRESHOLD, DEFAULT_TOLERANCE, find_drawings
 from .filters.fill_holes import FILL_MODES
 from .filters.interpolate import DEFAULT_SCENE_THRESHOLD
-from .filters.source import input_problem, open_video
+from .filters.source import input_problem, open_video, source_timing
 from .flo import write_flo
 from .job import (EncodeError, JobOptions, Progress, Target, build_graph, encode, first_pair_flow, load_job_model,
                   remove_stale_partials, script_text, signals_interrupt)
@@ -124,10 +124,18 @@ def _add_detection_options(parser: argparse.ArgumentParser | argparse._ArgumentG
     parser.add_argument("--tolerance", type=int, default=DEFAULT_TOLERANCE,
                         help=f"a pixel differs when it changes by more than this, 8-bit units (default {DEFAULT_TOLERANCE})")
     parser.add_argument("--chroma", action="store_true", help="compare chroma too, not only luma")
-    parser.add_argument("--input-fps", type=parse_rate, default=None, metavar="RATE",
-                        help="force the input frame rate (e.g. 24000/1001) when the file's is wrong")
-    parser.add_argument("--vfr", action="store_true",
-                        help="keep the file's per-frame timestamps (variable-rate input) instead of a constant rate")
+    timing = parser.add_mutually_exclusive_group()
+    timing.add_argument("--cfr", "--input-fps", dest="input_fps", type=parse_rate, default=None, metavar="RATE",
+                        help="read the input at this constant rate (e.g. 24000/1001), whatever its timestamps say "
+                             "(default: the file's rate when every timestamp keeps it, else per-frame timing)")
+    timing.add_argument("--vfr", action="store_true",
+                        help="keep the file's per-frame timestamps even when they keep a constant rate")
+
+
+def _timing_note(notice: str) -> None:
+    """Say on stderr how the input's timestamps were read, when that is not at its stated rate."""
+    if notice:
+        print(f"note: {notice} (--cfr RATE or --vfr to choose)", file=sys.stderr)
 
 
 def _warned[T](make: Callable[[], T]) -> T:
@@ -144,7 +152,12 @@ def _warned[T](make: Callable[[], T]) -> T:
 def _report(args: argparse.Namespace) -> int:
     if args.timecodes is not None and (problem := _unwritable(Path(args.timecodes).parent)):
         return _fail(EXIT_USAGE, f"--timecodes: directory {problem}: {Path(args.timecodes).parent}")
-    clip = _warned(lambda: open_video(args.input, fps=args.input_fps, vfr=args.vfr))
+    fps, vfr = args.input_fps, args.vfr
+    if fps is None and not vfr:
+        timing = source_timing(args.input)
+        _timing_note(timing.notice)
+        fps, vfr = (timing.rate if timing.notice else None), not timing.constant
+    clip = _warned(lambda: open_video(args.input, fps=fps, vfr=vfr))
     began = time.perf_counter()
     drawings = find_drawings(clip, threshold=args.threshold, tolerance=args.tolerance, chroma=args.chroma,
                              progress=False if args.quiet else None)
@@ -372,12 +385,13 @@ def _run(args: argparse.Namespace) -> int:
                                  f"--model {args.model} does not")
     say(f"{args.input}: finding drawings and timing …")
     graph = _warned(lambda: build_graph(options, model, progress=False if args.quiet else None))
+    _timing_note(graph.timing)
     clip = graph.clip
     if args.output is not None:
         check_rate(args.output, Fraction(clip.fps))
     props = clip.get_frame(0).props
     command, dropped = encode_command(output, encoding, args.input.resolve(), streams, graph.seconds,
-                                      colour_args(props), aspect_args(props))
+                                      colour_args(props), aspect=aspect_filters(props), rate=Fraction(clip.fps))
     for warning in dropped:
         print(f"warning: {warning}", file=sys.stderr)
     if args.flow is not None:

@@ -4,7 +4,7 @@ ffmpeg comes from ``PATH``, else from the ``imageio-ffmpeg`` package (a static b
 libx264, libx265, FFV1 and AAC, but no ffprobe). :func:`find_ffmpeg` takes the first of the
 two that runs and has the encoders a job needs. :func:`encode_command` is the one place that
 decides the ffmpeg arguments of an encode: video from a y4m pipe, tagged with its colours
-(:func:`colour_args`) and pixel shape (:func:`aspect_args`); audio, subtitles, attachments and
+(:func:`colour_args`) and pixel shape (:func:`aspect_filters`); audio, subtitles, attachments and
 chapters copied from the source file, converted or dropped (with a warning) where an MP4/MOV file
 cannot hold them as they are.
 """
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import math
 import re
 import shutil
 import subprocess
@@ -32,7 +33,7 @@ __all__ = [
     "FFmpeg",
     "FFmpegNotFound",
     "Stream",
-    "aspect_args",
+    "aspect_filters",
     "check_rate",
     "codec_for",
     "colour_args",
@@ -334,8 +335,8 @@ def colour_args(props: Mapping[str, object]) -> list[str]:
     return args
 
 
-def aspect_args(props: Mapping[str, object]) -> list[str]:
-    """ffmpeg output options giving the video the pixel shape (sample aspect ratio) of ``props`` (frame props).
+def aspect_filters(props: Mapping[str, object]) -> list[str]:
+    """ffmpeg video filters giving the video the pixel shape (sample aspect ratio) of ``props`` (frame props).
 
     | parameter | type | default | meaning |
     |---|---|---|---|
@@ -343,13 +344,13 @@ def aspect_args(props: Mapping[str, object]) -> list[str]:
 
     y4m from VapourSynth carries no pixel shape (``A0:0``), so a non-square one is set with
     ffmpeg's ``setsar`` filter on the output video (exactly, not rounded to ffmpeg's default
-    limit of 100). Square, unknown (``_SARNum`` 0) or missing shapes give no options.
+    limit of 100). Square, unknown (``_SARNum`` 0) or missing shapes give no filter.
     """
     num, den = props.get("_SARNum"), props.get("_SARDen")
     if not (isinstance(num, int) and isinstance(den, int) and num > 0 and den > 0) or num == den:
         return []
     sar = Fraction(num, den)
-    return ["-filter:v:0", f"setsar=sar={sar.numerator}/{sar.denominator}:max={max(sar.numerator, sar.denominator)}"]
+    return [f"setsar=sar={sar.numerator}/{sar.denominator}:max={max(sar.numerator, sar.denominator)}"]
 
 
 def encode_command(
@@ -360,6 +361,7 @@ def encode_command(
     seconds: Fraction | None = None,
     colour: Sequence[str] = (),
     aspect: Sequence[str] = (),
+    rate: Fraction | None = None,
 ) -> tuple[list[str], list[str]]:
     """ffmpeg arguments (without the executable) that encode y4m from stdin into ``output``, and warnings.
 
@@ -371,7 +373,8 @@ def encode_command(
     | `streams` | sequence of Stream | | the streams of ``source`` (:func:`probe_streams`) |
     | `seconds` | Fraction or None | None | the video's duration when it is cut: the source's streams are copied to its end; None = all |
     | `colour` | sequence of str | () | colour tags (:func:`colour_args`) |
-    | `aspect` | sequence of str | () | the pixel shape (:func:`aspect_args`); a ``-vf`` in ``encoding.extra`` replaces it |
+    | `aspect` | sequence of str | () | video filters that set the pixel shape (:func:`aspect_filters`); a ``-vf`` in ``encoding.extra`` replaces them |
+    | `rate` | Fraction or None | None | the video's frame rate: its time is counted in units that hold both its frames and the delay (to 1 ms) exactly; None = the pipe's 1/rate, which moves the delay onto the frame grid |
 
     The video keeps its place against the other streams: when the source's video starts later than its
     earliest stream (audio that begins first, a capture's leading audio), the new video is delayed as much.
@@ -392,7 +395,14 @@ def encode_command(
     # ffmpeg moves the source's earliest timestamp to 0; the piped video starts at 0 unless delayed here
     videos = [s.start for s in streams if s.kind == "video"]
     delay = videos[0] - min(s.start for s in streams) if videos else 0.0
-    inputs = [*(["-itsoffset", f"{delay:.6f}"] if delay > 0 else []), "-f", "yuv4mpegpipe", "-i", "-"]
+    units = math.lcm(Fraction(rate).numerator, 1000) if rate is not None else None
+    if delay > 0 and units is None:
+        inputs = ["-itsoffset", f"{delay:.6f}", "-f", "yuv4mpegpipe", "-i", "-"]
+    else:  # -itsoffset would land on the pipe's time base, the frame grid: delay in units that hold it (ms)
+        inputs = ["-f", "yuv4mpegpipe", "-i", "-"]
+    timing_filters = [] if units is None else [f"settb=1/{units}", f"setpts=PTS+{round(delay * 1000)}/1000/TB"]
+    timing = ([] if units is None else
+              ["-enc_time_base:v", f"1/{units}", *(["-video_track_timescale", str(units)] if mp4 else [])])
     if seconds is not None:
         inputs += ["-t", f"{float(seconds) + delay:.6f}"]
     inputs += ["-i", str(source)]
@@ -423,8 +433,9 @@ def encode_command(
             continue
         maps += ["-map", f"1:{stream.index}"]
     tag = ["-tag:v", "hvc1"] if mp4 and encoding.codec == "x265" else []
-    args = [*inputs, *maps, "-map_metadata", "1", "-map_chapters", "1", *encoding.video_args(), *tag, *colour,
-            *aspect, *codecs, *encoding.extra, str(output)]
+    filters = [*timing_filters, *aspect]
+    args = [*inputs, *maps, "-map_metadata", "1", "-map_chapters", "1", *encoding.video_args(), *tag, *timing,
+            *(["-filter:v:0", ",".join(filters)] if filters else []), *colour, *codecs, *encoding.extra, str(output)]
     return args, warnings
 
 

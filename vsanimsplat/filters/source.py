@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import warnings
 from fractions import Fraction
 from os import PathLike
@@ -11,23 +12,9 @@ from pathlib import Path
 import vapoursynth as vs
 
 from ..ffmpeg import find_ffmpeg, probe_streams
+from ..timestamps import SourceTiming, judge_timing, nominal_rate, standard_rate
 
-__all__ = ["input_problem", "open_video", "standard_rate"]
-
-_STANDARD_RATES = [Fraction(n * 1000, 1001) for n in (24, 30, 48, 60, 120)] + [
-    Fraction(n) for n in (8, 10, 12, 15, 18, 24, 25, 30, 48, 50, 60, 72, 90, 100, 120, 144, 240)
-]
-
-
-def standard_rate(rate: Fraction, tolerance: float = 2e-4) -> Fraction:
-    """The standard frame rate within ``tolerance`` (relative) of ``rate``, else ``rate`` itself.
-
-    Containers store rates rounded (2997/125 for 24000/1001); this undoes that rounding.
-    """
-    for standard in _STANDARD_RATES:
-        if abs(rate / standard - 1) <= tolerance:
-            return standard
-    return rate
+__all__ = ["frame_times", "input_problem", "open_video", "source_timing", "standard_rate"]
 
 
 def input_problem(path: str | PathLike[str]) -> str | None:
@@ -54,7 +41,7 @@ def open_video(path: str | PathLike[str], fps: Fraction | None = None, vfr: bool
     |---|---|---|---|
     | `path` | str or PathLike | | the video file |
     | `fps` | Fraction or None | None | the constant frame rate to assume (frames are neither dropped nor added); ``None`` takes the file's |
-    | `vfr` | bool | False | keep the file's own per-frame timestamps as durations (variable-rate sources) instead of a constant rate |
+    | `vfr` | bool | False | keep the file's own per-frame timestamps as durations (variable-rate sources) instead of a constant rate; the last frame lasts as long as the one before it, and the clip's rate is that of its fastest steady section (:func:`~vsanimsplat.timestamps.nominal_rate`) |
 
     By default the clip is constant-rate: every frame lasts exactly ``1/fps``. Containers round
     timestamps (Matroska to 1 ms, so 23.976 fps frames last 41 or 42 ms); taking them literally
@@ -79,7 +66,15 @@ def open_video(path: str | PathLike[str], fps: Fraction | None = None, vfr: bool
         raise vs.Error(f"cannot decode {file} as video ({error})") from None
     clip = _uncropped(file, clip)
     if vfr:
-        return clip
+        times = frame_times(file) if clip.num_frames > 1 else None
+        if not times:
+            return clip
+        last = times[-1] - times[-2]  # the index knows when a frame starts, not when the last one ends
+        clip = clip[:-1] + clip[-1].std.SetFrameProps(_DurationNum=last.numerator, _DurationDen=last.denominator)
+        nominal = nominal_rate(times)
+        if nominal is None:
+            return clip
+        return clip.std.AssumeFPS(fpsnum=nominal.numerator, fpsden=nominal.denominator).std.CopyFrameProps(clip)
     if fps is None:
         fps = Fraction(clip.fps)
         if "_DurationNum" not in clip.get_frame(0).props or fps == 0:
@@ -119,3 +114,45 @@ def _uncropped(file: Path, clip: vs.VideoNode) -> vs.VideoNode:
     full = vs.core.std.ShufflePlanes([top, full], [0, 1, 2], vs.YUV)
     full = full.std.CopyFrameProps(clip).std.RemoveFrameProps("_ChromaLocation")
     return full.std.AssumeFPS(clip)
+
+
+def frame_times(path: str | PathLike[str]) -> list[Fraction] | None:
+    """Start time of every frame of a video file in seconds, in presentation order, from BestSource's index;
+    None when some frame has no timestamp (AVI files, raw streams).
+
+    | parameter | type | default | meaning |
+    |---|---|---|---|
+    | `path` | str or PathLike | | the video file |
+
+    No frame is decoded beyond the index :func:`open_video` builds anyway (BestSource keeps it on disk, so
+    opening the file again reads it back). The times come to 0.01 ms (BestSource's timecode file).
+    """
+    file = Path(path)
+    if not file.is_file():
+        raise vs.Error(f"input file not found: {file}")
+    with tempfile.TemporaryDirectory(prefix="vsanimsplat-") as folder:
+        timecodes = Path(folder) / "timecodes.txt"
+        try:
+            vs.core.bs.VideoSource(str(file), timecodes=str(timecodes))
+        except vs.Error as error:
+            if "unknown timestamp" in str(error):
+                return None
+            raise vs.Error(f"cannot decode {file} as video ({error})") from None
+        lines = timecodes.read_text(encoding="ascii").splitlines()
+    return [Fraction(line) / 1000 for line in lines if line and not line.startswith("#")]
+
+
+def source_timing(path: str | PathLike[str]) -> SourceTiming:
+    """The constant rate that keeps every frame of the file at its timestamp (the file's own, as
+    :func:`open_video` reads it, when it does), or what the timestamps show instead
+    (:func:`~vsanimsplat.timestamps.judge_timing`).
+
+    | parameter | type | default | meaning |
+    |---|---|---|---|
+    | `path` | str or PathLike | | the video file |
+
+    A file without timestamps (:func:`frame_times` gives None) keeps the rate :func:`open_video` finds.
+    """
+    stated = Fraction(open_video(path).fps)
+    times = frame_times(path)
+    return SourceTiming(stated) if times is None else judge_timing(times, stated)

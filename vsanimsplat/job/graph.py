@@ -29,7 +29,7 @@ from ..filters.dedupe import DEFAULT_THRESHOLD, DEFAULT_TOLERANCE
 from ..filters.fill_holes import FILL_MODES
 from ..filters.frames import duration_of
 from ..filters.interpolate import DEFAULT_SCENE_THRESHOLD, pair_flow
-from ..filters.source import open_video
+from ..filters.source import open_video, source_timing
 from ..models import DEFAULT_MODEL, DEFAULT_STATIC_TOLERANCE, Model, load_model
 from ..scenes import analysis_size
 
@@ -72,8 +72,8 @@ class JobOptions:
     | field | type | default | meaning (option) |
     |---|---|---|---|
     | `input` | Path | | the video file (INPUT) |
-    | `input_fps` | Fraction or None | None | assumed constant input rate (``--input-fps``) |
-    | `vfr` | bool | False | keep the file's timestamps (``--vfr``) |
+    | `input_fps` | Fraction or None | None | read the input at this constant rate (``--cfr``, alias ``--input-fps``) |
+    | `vfr` | bool | False | keep the file's timestamps (``--vfr``); with neither, the job chooses from the timestamps |
     | `seconds` | Fraction or None | None | process only the first seconds (``--duration``) |
     | `width`, `height` | int or None | None | output display size, square pixels (``--width``, ``--height``); one alone keeps the display aspect ratio |
     | `dedupe` | bool | True | find the drawings first (``--no-dedupe`` turns it off) |
@@ -184,6 +184,7 @@ class Graph:
     | `source_frames` | int | frames of the input that are processed |
     | `seconds` | Fraction or None | their duration when ``--duration`` cut the input, else None |
     | `drawings` | vs.VideoNode | what ``interpolate`` reads: the drawings, or every frame with ``--no-dedupe`` |
+    | `timing` | str | what the source's timestamps showed when the job chose how to read it from them (see :class:`~vsanimsplat.timestamps.SourceTiming`), else empty |
     """
 
     lines: list[ScriptLine] = field(default_factory=list)
@@ -191,6 +192,7 @@ class Graph:
     source_frames: int = 0
     seconds: Fraction | None = None
     drawings: vs.VideoNode | None = None
+    timing: str = ""
 
     def add(self, line: ScriptLine, runtime: Mapping[str, object] | None = None) -> vs.VideoNode:
         """Apply ``line`` to the clip so far and remember it."""
@@ -199,9 +201,10 @@ class Graph:
         return self.clip
 
 
-def _frames_within(clip: vs.VideoNode, seconds: Fraction) -> tuple[int, Fraction]:
-    """How many leading frames start before ``seconds``, and their total duration."""
-    if clip.fps > 0:
+def _frames_within(clip: vs.VideoNode, seconds: Fraction, per_frame: bool) -> tuple[int, Fraction]:
+    """How many leading frames start before ``seconds``, and their total duration (from each frame's duration when
+    ``per_frame``, else from the clip's rate)."""
+    if clip.fps > 0 and not per_frame:
         count = min(clip.num_frames, math.ceil(seconds * clip.fps))
         return count, count / Fraction(clip.fps)
     total = Fraction(0)
@@ -261,6 +264,11 @@ def _y4m_format(clip: vs.VideoNode, codec: str) -> str | None:
 def build_graph(options: JobOptions, model: Model | None = None, progress: bool | None = None) -> Graph:
     """Build the job's graph: source → trim → dedupe → resize → interpolate → fill_holes (→ YUV for y4m).
 
+    Without ``input_fps`` or ``vfr`` the source's timestamps choose how it is read
+    (:func:`~vsanimsplat.filters.source.source_timing`): at a constant rate when one keeps every frame at its
+    timestamp, else with per-frame durations; :attr:`Graph.timing` says what was found when that is not the
+    file's stated rate, and the script opens the source the same way.
+
     | parameter | type | default | meaning |
     |---|---|---|---|
     | `options` | JobOptions | | what to make |
@@ -273,17 +281,24 @@ def build_graph(options: JobOptions, model: Model | None = None, progress: bool 
     Raises ``vs.Error`` or ValueError (naming the option) when the input or the options do not fit.
     """
     graph = Graph()
-    source_kwargs = {**({"fps": options.input_fps} if options.input_fps else {}), **({"vfr": True} if options.vfr else {})}
-    source = graph.add(ScriptLine("vsanimsplat.open_video", open_video, source_kwargs,
-                            "the source, at the file's constant rate (BestSource)" if not options.vfr
-                            else "the source, with the file's own timestamps (--vfr)",
-                            args=(str(options.input.resolve()),), takes_clip=False))
+    if options.input_fps is not None:
+        source_kwargs, about = {"fps": options.input_fps}, f"at {options.input_fps} fps (--cfr)"
+    elif options.vfr:
+        source_kwargs, about = {"vfr": True}, "with the file's own timestamps (--vfr)"
+    else:
+        timing = source_timing(options.input)
+        graph.timing = timing.notice
+        source_kwargs = {"vfr": True} if not timing.constant else {"fps": timing.rate} if timing.notice else {}
+        about = f"as its timestamps say: {timing.notice}" if timing.notice else "at the file's constant rate"
+        about += " (--cfr RATE, --vfr choose)"
+    source = graph.add(ScriptLine("vsanimsplat.open_video", open_video, source_kwargs, f"the source (BestSource), {about}",
+                                  args=(str(options.input.resolve()),), takes_clip=False))
     graph.source_frames = source.num_frames
     if options.target.is_rate and source.fps > 0 and options.target.value <= source.fps:
         raise ValueError(f"--fps {options.target.value} must be above the source's rate {Fraction(source.fps)} fps "
                          "(run raises the rate, as --factor > 1 does; it does not drop frames)")
     if options.seconds is not None:
-        graph.source_frames, graph.seconds = _frames_within(source, options.seconds)
+        graph.source_frames, graph.seconds = _frames_within(source, options.seconds, "vfr" in source_kwargs)
         if graph.source_frames < source.num_frames:
             graph.add(ScriptLine("core.std.Trim", vs.core.std.Trim, {"length": graph.source_frames},
                            f"only the first {float(options.seconds):g} s (--duration)"))
@@ -301,7 +316,12 @@ def build_graph(options: JobOptions, model: Model | None = None, progress: bool 
                            "which then sees the source's pictures and scores the cuts"))
     graph.drawings = graph.clip
     chosen = _model_settings(options)
-    settings = {**options.target.interpolate_kwargs(), **chosen}
+    target = options.target
+    if source_kwargs.get("vfr") and not target.is_rate and source.fps > 0:
+        # per-frame timing: the factor multiplies the source's nominal rate (open_video's), not the rounded
+        # duration of its first frame that interpolate would read from the drawings
+        target = Target(target.value * Fraction(source.fps), is_rate=True)
+    settings = {**target.interpolate_kwargs(), **chosen}
     settings.update({"max_hold": options.max_hold} if options.max_hold is not None else {})
     settings.update({"cache_mb": options.cache_mb} if options.cache_mb is not None else {})
     settings["scene_threshold"] = options.scene_threshold
