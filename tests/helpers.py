@@ -24,8 +24,13 @@ def synthetic_clip(
     """A clip animated with ``holds`` (of ``scene``, else ``Scene(width, height, seed=seed)``), converted to
     ``fmt``, and the truth about it."""
     animation = animate(scene or Scene(width, height, seed=seed), holds, noise=noise, seed=seed)
+    return as_clip(animation, fmt, fps), animation
+
+
+def as_clip(animation: AnimatedClip, fmt: int = vs.RGB24, fps: Fraction = Fraction(24000, 1001)) -> vs.VideoNode:
+    """The frames of ``animation`` (e.g. a :class:`~vsanimsplat.testing.LayeredClip`) as a clip of ``fmt``."""
     clip = clip_from_arrays(animation.frames, fps)
     if fmt != vs.RGB24:
         rgb = vs.core.get_video_format(fmt).color_family == vs.RGB
         clip = clip.resize.Bicubic(format=fmt, **({} if rgb else {"matrix_s": "709"}))
-    return clip, animation
+    return clip

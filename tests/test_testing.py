@@ -3,7 +3,9 @@
 import numpy as np
 import pytest
 
-from vsanimsplat.testing import Cut, Scene, add_noise, animate, cadence
+from tests.helpers import as_clip
+from vsanimsplat.filters.frames import frame_to_array
+from vsanimsplat.testing import Cut, Scene, add_noise, animate, animate_layers, cadence
 
 
 def test_render_is_deterministic_and_moves():
@@ -69,3 +71,87 @@ def test_scene_changes_for_cut_detection():
     assert np.array_equal(cut.frames[0], cut.truth(0)) and np.array_equal(cut.truth(2), np.rint(second.render(0) * 255))
     with pytest.raises(ValueError, match="same size"):
         Cut(plain, Scene(32, 48), at=2)
+
+
+# shapes on twos, on threes, and on twos then threes from frame 6, over a textured background panning on ones;
+# with seed 4 no shape bounces off an edge within the 12 frames, so each moves linearly
+LAYERS = [cadence([2], 6), cadence([3], 4), cadence([2], 3) + cadence([3], 2)]
+
+
+def layered(**options):
+    return animate_layers(Scene(96, 64, seed=4, speed=1.0, texture=0.5, pan=(1.5, 0.5)), LAYERS, 12, **options)
+
+
+def centroid(mask):
+    y, x = np.nonzero(mask)
+    return np.array([x.mean(), y.mean()])
+
+
+def test_layers_keep_their_own_cadence_over_a_pan_on_ones():
+    clip = layered()
+    assert clip.layer_starts == [[0, 2, 4, 6, 8, 10], [0, 3, 6, 9], [0, 2, 4, 6, 9]]
+    assert clip.starts == list(range(12))  # the pan makes every frame a new picture
+    for k in range(1, 12):
+        a, b = clip.frames[k - 1].astype(int), clip.frames[k].astype(int)
+        shapes = [clip.source_mask(i, k - 1) | clip.source_mask(i, k) for i in range(3)]
+        assert np.abs(a - b)[~np.any(shapes, axis=0)].mean() > 2  # the background moved
+        for i, mask in enumerate(shapes):
+            same_place = np.array_equal(clip.source_mask(i, k - 1), clip.source_mask(i, k))
+            still = same_place and np.array_equal(a[mask], b[mask])
+            assert still == clip.holding(k)[i] == (k not in clip.layer_starts[i])
+    changes = [k for k in range(1, 12) if not np.array_equal(clip.source_mask(2, k - 1), clip.source_mask(2, k))]
+    assert changes == [2, 4, 6, 9]  # on twos, then on threes from frame 6
+
+
+def test_layer_truth_moves_smoothly_between_the_drawings():
+    clip = layered()
+    for k in range(12):
+        assert np.array_equal(clip.frames[k], clip.truth(k)) == (not any(clip.holding(k)))
+    assert [k for k in range(12) if not any(clip.holding(k))] == [0, 6]  # every shape at a drawing
+    assert not any(np.array_equal(clip.truth(6.5), frame) for frame in clip.frames)
+    for i, starts in enumerate(clip.layer_starts):
+        truth = np.array([centroid(clip.mask(i, k)) for k in range(12)])
+        shown = np.array([centroid(clip.source_mask(i, k)) for k in range(12)])
+        velocity = np.subtract(clip.centre(i, 1), clip.centre(i, 0))
+        assert np.allclose(np.diff(truth, axis=0), velocity, atol=0.3)  # even steps of v
+        drawn = [clip.drawings(k)[i] for k in range(12)]
+        steps = np.diff(drawn)[:, None] * velocity  # 0, 2v, 0, 2v … on twos
+        assert np.allclose(np.diff(shown, axis=0), steps, atol=0.3)
+        assert np.allclose(shown, [clip.source_centre(i, k) for k in range(12)], atol=0.3)
+
+
+def test_layer_masks_match_the_pixels():
+    clip = layered()
+    bare = Scene(96, 64, seed=4, shapes=0, texture=0.5, pan=(1.5, 0.5))  # the same background without shapes
+    for t in (0, 4.5, 7.25):
+        image, shown = clip.truth(t), np.zeros((64, 96), bool)
+        for i, shape in enumerate(clip.scene.shapes):
+            mask = clip.mask(i, t)
+            colours = {tuple(np.rint(np.multiply(c, 255)).astype(int)) for c in (shape.fill, (0.05, 0.04, 0.06))}
+            assert mask.sum() > 100 and {tuple(p) for p in image[mask].astype(int)} == colours
+            assert not (shown & mask).any()  # a pixel shows one shape
+            shown |= mask
+        assert np.array_equal(image[~shown], np.rint(bare.render(t) * 255).astype(np.uint8)[~shown])
+
+
+def test_layers_reject_bad_input():
+    scene = Scene(64, 48, seed=1, shapes=2)
+    with pytest.raises(ValueError, match="one list of holds per shape"):
+        animate_layers(scene, [[2] * 4], 8)
+    with pytest.raises(ValueError, match="cover frames=8"):
+        animate_layers(scene, [[2] * 4, [3, 3]], 8)
+    with pytest.raises(ValueError, match="shape_times"):
+        scene.render(0, [0.0])
+    clip = animate_layers(scene, [[2] * 4, [3] * 3], 8)
+    assert clip.layer_holds == [[2, 2, 2, 2], [3, 3, 2]]
+    with pytest.raises(ValueError, match="frame must be in 0 … 7"):
+        clip.drawings(8)
+    with pytest.raises(ValueError, match="layer must be a shape index in 0 … 1"):
+        clip.mask(2, 0.5)
+
+
+def test_layered_clip_becomes_a_vapoursynth_clip():
+    clip = layered(noise=2.0)
+    node = as_clip(clip)
+    assert node.num_frames == 12 and np.array_equal(frame_to_array(node.get_frame(7)), clip.frames[7])
+    assert np.abs(clip.frames[6].astype(int) - clip.truth(6)).mean() < 3  # grain only

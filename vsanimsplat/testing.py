@@ -8,17 +8,20 @@ pictures are all known. Pure numpy: no VapourSynth, no torch.
 
 The changes a scene-cut detector must tell apart are options of :class:`Scene` (a pan of
 the background, a flash, a colour change of the shapes, a blink-like local change), and
-:class:`Cut` joins two scenes with a hard cut.
+:class:`Cut` joins two scenes with a hard cut. :func:`animate_layers` gives every shape its own cadence
+over a background that moves on ones (a pan on ones with characters on twos or threes), and its
+:class:`LayeredClip` knows each shape's true path, drawings and pixels.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Scene", "Cut", "AnimatedClip", "animate", "cadence", "add_noise"]
+__all__ = ["Scene", "Cut", "AnimatedClip", "LayeredClip", "animate", "animate_layers", "cadence", "add_noise"]
 
 
 @dataclass(frozen=True)
@@ -99,15 +102,14 @@ class Scene:
         return ((1 - fy) * ((1 - fx) * grid[y0, x0] + fx * grid[y0, x0 + 1])
                 + fy * ((1 - fx) * grid[y0 + 1, x0] + fx * grid[y0 + 1, x0 + 1]))
 
+    def _centre(self, s: _Shape, t: float) -> tuple[float, float]:
+        """Centre of shape ``s`` at time ``t`` (source frames)."""
+        return (_bounce(s.centre[0], s.velocity[0], t, s.radii[0] / 2, self.width - s.radii[0] / 2),
+                _bounce(s.centre[1], s.velocity[1], t, s.radii[1] / 2, self.height - s.radii[1] / 2))
+
     def positions(self, t: float) -> list[tuple[float, float]]:
         """Centre of every shape at time ``t`` (source frames)."""
-        return [
-            (
-                _bounce(s.centre[0], s.velocity[0], t, s.radii[0] / 2, self.width - s.radii[0] / 2),
-                _bounce(s.centre[1], s.velocity[1], t, s.radii[1] / 2, self.height - s.radii[1] / 2),
-            )
-            for s in self.shapes
-        ]
+        return [self._centre(s, t) for s in self.shapes]
 
     def _background_at(self, t: float) -> np.ndarray:
         """The background moved by ``pan × t`` (wrapping around; fractional shifts blend the two nearest)."""
@@ -123,31 +125,47 @@ class Scene:
         return ((1 - fy) * ((1 - fx) * rolled(0, 0) + fx * rolled(1, 0))
                 + fy * ((1 - fx) * rolled(0, 1) + fx * rolled(1, 1)))
 
-    def _outlined(self, image: np.ndarray, kind: str, centre: tuple[float, float], radii: tuple[float, float],
-                  fill: Sequence[float]) -> None:
-        """Draw an outlined flat ``kind`` (``"ellipse"`` or ``"box"``) into ``image``."""
+    def _outlined(self, image: np.ndarray, labels: np.ndarray, label: int, kind: str, centre: tuple[float, float],
+                  radii: tuple[float, float], fill: Sequence[float]) -> None:
+        """Draw an outlined flat ``kind`` (``"ellipse"`` or ``"box"``) into ``image`` and ``label`` into ``labels``."""
         dx, dy = (self._x - centre[0]) / radii[0], (self._y - centre[1]) / radii[1]
         r = np.hypot(dx, dy) if kind == "ellipse" else np.maximum(np.abs(dx), np.abs(dy))
         image[r <= 1.0] = (0.05, 0.04, 0.06)
         image[r <= 1.0 - self.outline / min(radii)] = fill
+        labels[r <= 1.0] = label
 
     @staticmethod
     def _within(t: float, span: tuple[float, float] | None) -> bool:
         return span is not None and span[0] <= t < span[1]
 
-    def render(self, t: float) -> np.ndarray:
-        """The picture at time ``t`` (source frames) as float32 RGB, shape (height, width, 3), values 0 … 1."""
+    def _draw(self, t: float, shape_times: Sequence[float] | None) -> tuple[np.ndarray, np.ndarray]:
+        """The picture of :meth:`render` and which layer each pixel shows (int16, shape (height, width)):
+        0 the background, i + 1 shape i (fill or outline), -1 the blink lid."""
+        times = [t] * len(self.shapes) if shape_times is None else list(shape_times)
+        if len(times) != len(self.shapes):
+            raise ValueError(f"shape_times must give one time per shape ({len(self.shapes)}), got {len(times)}")
         image = self._background_at(t)
+        labels = np.zeros((self.height, self.width), np.int16)
         recoloured = self.recolour is not None and t >= self.recolour
-        for shape, centre in zip(self.shapes, self.positions(t)):
+        for label, (shape, time) in enumerate(zip(self.shapes, times), start=1):
             fill = tuple(1.0 - c for c in shape.fill) if recoloured else shape.fill
-            self._outlined(image, shape.kind, centre, shape.radii, fill)
+            self._outlined(image, labels, label, shape.kind, self._centre(shape, time), shape.radii, fill)
         if self._within(t, self.blink):
-            self._outlined(image, "ellipse", (0.6 * self.width, 0.4 * self.height),
+            self._outlined(image, labels, -1, "ellipse", (0.6 * self.width, 0.4 * self.height),
                            (self.width / 16, self.height / 16), (0.9, 0.75, 0.6))
         if self._within(t, self.flash):
             image = 0.45 + 0.55 * image
-        return image.astype(np.float32)
+        return image.astype(np.float32), labels
+
+    def render(self, t: float, shape_times: Sequence[float] | None = None) -> np.ndarray:
+        """The picture at time ``t`` (source frames) as float32 RGB, shape (height, width, 3), values 0 … 1.
+
+        | parameter | type | default | meaning |
+        |---|---|---|---|
+        | `t` | float | | time of the background, flash, recolour and blink |
+        | `shape_times` | sequence of float or None | None | time at which each shape is drawn (one per shape); None: all at ``t`` |
+        """
+        return self._draw(t, shape_times)[0]
 
 
 class Cut:
@@ -214,6 +232,75 @@ class AnimatedClip:
         return np.rint(self.scene.render(t) * 255).astype(np.uint8)
 
 
+@dataclass
+class LayeredClip(AnimatedClip):
+    """Frames of a scene whose shapes each keep their own cadence over a background that moves on ones.
+
+    Source frame k shows the background (with any flash, recolour or blink) at time k and each shape as drawn
+    at the first frame of *its* hold that contains k. A shape's drawings are samples of its continuous path
+    (:meth:`Scene.positions`), and the truth is every part of the picture on its path: :meth:`truth` (``t``) is
+    ``scene.render(t)``, the shapes moving smoothly between their drawings as a perfect per-region
+    interpolator would show them. ``truth(k)`` equals the noise-free ``frames[k]`` exactly where no shape holds.
+
+    | field | type | meaning |
+    |---|---|---|
+    | `scene` | Scene | renders the true picture at any time |
+    | `holds`, `starts` | list[int] | runs of identical (noise-free) whole frames and their first frames: what whole-frame drawing detection should find (every frame a new one while the background pans) |
+    | `frames` | list[np.ndarray] | uint8 RGB frames (height, width, 3), noise included |
+    | `layer_holds` | list[list[int]] | for each shape, source frames each of its drawings is held (the last one cut to the clip's end) |
+    | `layer_starts` | list[list[int]] | for each shape, the first frame of each of its drawings |
+    """
+
+    layer_holds: list[list[int]]
+    layer_starts: list[list[int]]
+
+    def drawings(self, frame: int) -> list[int]:
+        """For each shape, the time (first frame) of its drawing that source frame ``frame`` shows."""
+        if not 0 <= frame < len(self.frames):
+            raise ValueError(f"frame must be in 0 … {len(self.frames) - 1}, got {frame}")
+        return _drawings(self.layer_starts, frame)
+
+    def holding(self, frame: int) -> list[bool]:
+        """For each shape, whether source frame ``frame`` is inside one of its holds (repeats its drawing)."""
+        return [drawn != frame for drawn in self.drawings(frame)]
+
+    def centre(self, layer: int, t: float) -> tuple[float, float]:
+        """True centre (x, y) of shape ``layer`` at time ``t`` (source frames): its continuous path."""
+        return self.scene.positions(t)[self._layer(layer)]
+
+    def source_centre(self, layer: int, frame: int) -> tuple[float, float]:
+        """Centre (x, y) of shape ``layer`` in source frame ``frame``: its path at the time of the drawing shown."""
+        return self.centre(layer, self.drawings(frame)[self._layer(layer)])
+
+    def mask(self, layer: int, t: float) -> np.ndarray:
+        """Pixels (bool, shape (height, width)) showing shape ``layer`` in ``truth(t)``: its fill and outline,
+        less what later shapes (or a blink lid) cover."""
+        return self.scene._draw(t, None)[1] == self._layer(layer) + 1
+
+    def source_mask(self, layer: int, frame: int) -> np.ndarray:
+        """Pixels (bool, shape (height, width)) showing shape ``layer`` in source frame ``frame``, as :meth:`mask`."""
+        return self.scene._draw(frame, self.drawings(frame))[1] == self._layer(layer) + 1
+
+    def _layer(self, layer: int) -> int:
+        if not 0 <= layer < len(self.layer_starts):
+            raise ValueError(f"layer must be a shape index in 0 … {len(self.layer_starts) - 1}, got {layer}")
+        return layer
+
+
+def _drawings(layer_starts: list[list[int]], frame: int) -> list[int]:
+    """For each layer, the first frame of its drawing that frame ``frame`` shows."""
+    return [starts[bisect_right(starts, frame) - 1] for starts in layer_starts]
+
+
+def _starts(holds: Sequence[int]) -> list[int]:
+    """First frame of each drawing held ``holds`` frames."""
+    return np.concatenate([[0], np.cumsum(holds)[:-1]]).astype(int).tolist()
+
+
+def _to_uint8(image: np.ndarray) -> np.ndarray:
+    return np.rint(image * 255).astype(np.uint8)
+
+
 def animate(scene: Scene | Cut, holds: Sequence[int], noise: float = 0.0, seed: int = 0) -> AnimatedClip:
     """Shoot ``scene`` with the given holds: drawing k shows the scene at its first frame's time.
 
@@ -225,9 +312,39 @@ def animate(scene: Scene | Cut, holds: Sequence[int], noise: float = 0.0, seed: 
     | `seed` | int | 0 | noise seed |
     """
     rng = np.random.default_rng(seed)
-    starts = np.concatenate([[0], np.cumsum(holds)[:-1]]).astype(int).tolist()
+    starts = _starts(holds)
     frames = []
     for start, hold in zip(starts, holds):
-        drawing = np.rint(scene.render(start) * 255).astype(np.uint8)
+        drawing = _to_uint8(scene.render(start))
         frames += [add_noise(drawing, rng, noise) if noise > 0 else drawing for _ in range(hold)]
     return AnimatedClip(scene, list(holds), starts, frames)
+
+
+def animate_layers(scene: Scene, holds: Sequence[Sequence[int]], frames: int, noise: float = 0.0,
+                   seed: int = 0) -> LayeredClip:
+    """Shoot ``frames`` source frames of ``scene`` with the background on ones and each shape on its own holds.
+
+    | parameter | type | default | meaning |
+    |---|---|---|---|
+    | `scene` | Scene | | what to draw; give it ``texture`` and ``pan`` for a textured background panning on ones |
+    | `holds` | sequence of sequences of int | | one list of holds per shape, e.g. ``[cadence([2], 6), cadence([3], 4), cadence([2], 3) + cadence([3], 2)]`` (twos, threes, twos then threes from frame 6); each must cover ``frames`` (its last hold is cut at the end) |
+    | `frames` | int | | number of source frames (≥ 1) |
+    | `noise` | float | 0.0 | grain sigma in 8-bit code values, as :func:`animate` |
+    | `seed` | int | 0 | noise seed |
+    """
+    if frames < 1:
+        raise ValueError(f"frames must be at least 1, got {frames}")
+    if len(holds) != len(scene.shapes):
+        raise ValueError(f"holds must give one list of holds per shape ({len(scene.shapes)}), got {len(holds)}")
+    layer_holds = []
+    for layer in holds:
+        if any(h < 1 for h in layer) or sum(layer) < frames:
+            raise ValueError(f"holds of each shape must be >= 1 and cover frames={frames}, got {list(layer)}")
+        cut = np.minimum(np.cumsum(layer), frames)
+        layer_holds.append([int(h) for h in np.diff(cut, prepend=0) if h > 0])
+    layer_starts = [_starts(h) for h in layer_holds]
+    clean = [_to_uint8(scene.render(k, _drawings(layer_starts, k))) for k in range(frames)]
+    starts = [k for k in range(frames) if k == 0 or not np.array_equal(clean[k], clean[k - 1])]
+    rng = np.random.default_rng(seed)
+    noisy = [add_noise(frame, rng, noise) if noise > 0 else frame for frame in clean]
+    return LayeredClip(scene, np.diff(starts + [frames]).tolist(), starts, noisy, layer_holds, layer_starts)
