@@ -15,7 +15,7 @@ truth:
 
 Writes ``benchmarks/mixed_cadence.md`` (``--out``) with the machine. Usage::
 
-    .venv/bin/python scripts/eval_mixed_cadence.py [--model union] [--size 256x160] [--frames 48]
+    .venv/bin/python scripts/eval_mixed_cadence.py [--model union] [--size 512x320] [--frames 48]
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ def measure(animation: LayeredClip, out: vs.VideoNode, rate: Fraction, colour: f
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default=None, help="interpolate's model (default: its default)")
-    parser.add_argument("--size", default="256x160", help="picture size WxH (default 256x160)")
+    parser.add_argument("--size", default="512x320", help="picture size WxH (default 512x320: GMFlow needs ≥ 320 px a side)")
     parser.add_argument("--frames", type=int, default=48, help="source frames per case (default 48)")
     parser.add_argument("--seed", type=int, default=4)
     parser.add_argument("--colour", type=float, default=0.1, help="fill-colour tolerance for centroids (0 … 1)")
