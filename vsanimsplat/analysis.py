@@ -1,9 +1,9 @@
 """One streamed pass over a clip, shared by ``dedupe``, ``interpolate`` and the scene-cut detector (plain numpy).
 
 The frames arrive in order, once. What a pass keeps grows with the clip only by a few numbers per
-frame or drawing (a score, a marked cut); pictures are kept for one drawing at a time: the colour
-histogram and luma of the previous drawing, which the next one is compared with
-(:mod:`vsanimsplat.scenes`).
+frame or drawing (a score, a marked cut) and a change map of a few hundred bytes per drawing
+(:mod:`vsanimsplat.layers`); pictures are kept for one drawing at a time: the colour histogram and
+picture of the previous drawing, which the next one is compared with (:mod:`vsanimsplat.scenes`).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from .layers import ChangeMaps
 from .metrics import colour_histogram, histogram_distance
 from .scenes import CANDIDATE_THRESHOLD, unexplained_share
 from .timeline import is_new_drawing
@@ -20,21 +21,23 @@ __all__ = ["CutScores", "DrawingCuts"]
 
 
 class CutScores:
-    """Scene-cut scores between consecutive drawings, fed one drawing at a time.
+    """Scene-cut scores and change maps between consecutive drawings, fed one drawing at a time.
 
     After ``k`` drawings, ``scores`` holds ``k - 1`` values: between drawing ``i`` and ``i + 1``, the
     share of a *candidate* pair (colour-histogram distance above
     :data:`~vsanimsplat.scenes.CANDIDATE_THRESHOLD`) that motion does not explain
     (:func:`~vsanimsplat.scenes.unexplained_share`), else 0.0 (not computed). ``marked`` holds the
     pairs ``i`` the drawings' own marks separate (``_SceneChangeNext`` on drawing ``i``,
-    ``_SceneChangePrev`` on drawing ``i + 1``).
+    ``_SceneChangePrev`` on drawing ``i + 1``). ``changes`` holds the ``k - 1`` change maps
+    (:func:`~vsanimsplat.layers.change_map`) that per-region timing reads.
     """
 
     def __init__(self) -> None:
         self.scores: list[float] = []
         self.marked: set[int] = set()
+        self.changes = ChangeMaps()
         self.drawings = 0
-        self._last: tuple[np.ndarray, np.ndarray] | None = None  # the previous drawing's histogram and luma
+        self._last: tuple[np.ndarray, np.ndarray] | None = None  # the previous drawing's histogram and picture
 
     def add(self, picture: np.ndarray, cut_after: bool = False, cut_before: bool = False) -> None:
         """The next drawing.
@@ -49,12 +52,14 @@ class CutScores:
             self.marked.add(self.drawings)
         if cut_before and self.drawings > 0:
             self.marked.add(self.drawings - 1)
-        histogram, luma = colour_histogram(picture), np.ascontiguousarray(picture[..., 0])
+        histogram = colour_histogram(picture)
         if self._last is not None:
-            last_histogram, last_luma = self._last
+            last_histogram, last_picture = self._last
             candidate = histogram_distance(last_histogram, histogram) > CANDIDATE_THRESHOLD
-            self.scores.append(unexplained_share(last_luma, luma) if candidate else 0.0)
-        self._last = (histogram, luma)
+            self.scores.append(unexplained_share(np.ascontiguousarray(last_picture[..., 0]),
+                                                 np.ascontiguousarray(picture[..., 0])) if candidate else 0.0)
+            self.changes.add(last_picture, picture)
+        self._last = (histogram, picture)
         self.drawings += 1
 
 

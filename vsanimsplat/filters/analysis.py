@@ -15,6 +15,7 @@ from fractions import Fraction
 import vapoursynth as vs
 
 from ..analysis import CutScores
+from ..layers import ChangeMaps
 from ..scenes import analysis_size
 from .frames import duration_of, frame_to_array, scan_frames
 
@@ -33,6 +34,7 @@ class Timing:
     | `marked_cuts` | set[int] | pairs ``k`` (frame ``k`` and ``k + 1``) marked as cuts by ``_SceneChangeNext``/``_SceneChangePrev`` |
     | `scene_scores` | list[float] | between frame ``k`` and ``k + 1`` (:class:`~vsanimsplat.analysis.CutScores`) |
     | `first_props` | dict | the props of the first frame |
+    | `changes` | ChangeMaps | between frame ``k`` and ``k + 1``: where the picture changes (:mod:`vsanimsplat.layers`) |
     """
 
     durations: list[Fraction]
@@ -41,6 +43,7 @@ class Timing:
     marked_cuts: set[int]
     scene_scores: list[float]
     first_props: dict
+    changes: ChangeMaps
 
 
 _timings: weakref.WeakKeyDictionary[vs.VideoNode, Timing] = weakref.WeakKeyDictionary()
@@ -112,6 +115,6 @@ def timing_of(clip: vs.VideoNode, progress: bool | None = None) -> Timing:
         cuts.add(frame_to_array(frame), bool(props.get("_SceneChangeNext", 0)), bool(props.get("_SceneChangePrev", 0)))
 
     scan_frames(analysis_clip(clip), visit, "reading timing", progress)
-    timing = Timing(durations, holds, sources, cuts.marked, cuts.scores, first)
+    timing = Timing(durations, holds, sources, cuts.marked, cuts.scores, first, cuts.changes)
     _timings[clip] = timing
     return timing

@@ -12,6 +12,7 @@ import vapoursynth as vs
 from .analysis import Timing, analysis_clip, remember
 from .frames import check_constant, duration_of, frame_durations, frame_to_array, scan_frames
 from ..analysis import DrawingCuts
+from ..layers import ChangeMaps
 from ..timeline import Drawing, drawing_starts, format_timecodes_v2, group_drawings, resolve_threshold
 
 __all__ = ["dedupe", "find_drawings", "write_timecodes", "DEFAULT_THRESHOLD", "DEFAULT_TOLERANCE"]
@@ -28,6 +29,7 @@ class _Cuts:
     scores: list[float]
     marked: set[int]
     first_props: dict  # of the first frame's analysis picture
+    changes: ChangeMaps
 
 
 @dataclass(frozen=True)
@@ -125,7 +127,7 @@ def _analyse(clip: vs.VideoNode, tolerance: int, chroma: bool, progress: bool | 
                        bool(props.get("_SceneChangePrev", 0)))
 
     scan_frames(stats, visit, "finding drawings", progress)
-    cuts = None if scenes is None else _Cuts(limit, scenes.cuts.scores, scenes.cuts.marked, first)
+    cuts = None if scenes is None else _Cuts(limit, scenes.cuts.scores, scenes.cuts.marked, first, scenes.cuts.changes)
     result = _Analysis(counts[:-1], durations, holds, sources, cuts)
     _analyses.setdefault(clip, {})[key] = result
     return result
@@ -182,7 +184,7 @@ def dedupe(
     if cuts is not None:
         remember(out, Timing([d.duration for d in drawings], [d.hold for d in drawings],
                              [d.source_first for d in drawings], cuts.marked, cuts.scores,
-                             {**cuts.first_props, **_drawing_props(drawings[0])}))
+                             {**cuts.first_props, **_drawing_props(drawings[0])}, cuts.changes))
     return out
 
 

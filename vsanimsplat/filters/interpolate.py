@@ -12,7 +12,9 @@ import torch
 import vapoursynth as vs
 
 from ..engine import Engine
+from ..layers import LayerStep, LayerTiming
 from ..models import DEFAULT_MODEL, DEFAULT_STATIC_TOLERANCE, Model, load_model
+from ..models.changes import layer_weight
 from ..retime import Step, plan
 from ..scenes import DEFAULT_SCENE_THRESHOLD, cuts_between_drawings, read_cut_list
 from .analysis import Timing, analysis_clip, timing_of
@@ -122,6 +124,7 @@ def interpolate(
     flow: str | None = None,
     static_tolerance: int | None = DEFAULT_STATIC_TOLERANCE,
     regions: bool = True,
+    layers: bool = True,
     cache_mb: int | None = None,
 ) -> vs.VideoNode:
     """Raise the frame rate, placing every in-between at its true time between two drawings.
@@ -150,6 +153,7 @@ def interpolate(
     | `flow` | str or None | None | flow network of ``"union"``, ``"base"`` or ``"splat"``: ``"gmflow"`` or ``"pwcnet"``; None = the model's own |
     | `static_tolerance` | int or None | 20 | pixels that differ by at most this many 8-bit code values between the two drawings (and that no flow carries anything to) are the drawings' cross-fade, bit-exact where they agree; the model's picture is used only around what changes, feathered; None = the model's picture everywhere |
     | `regions` | bool | True | run the model only on the region of the frame that changes (with context), not the whole frame; needs ``static_tolerance`` |
+    | `layers` | bool | True | per-region timing: a part of the picture that holds its drawing for 2–4 drawings while the rest moves (a character on twos over a pan on ones) moves between *its own* drawings at its own time (:mod:`vsanimsplat.layers`); costs one more in-between per such layer, nothing where there is none |
     | `cache_mb` | int or None | None | MiB of the model's per-drawing and per-pair states kept for reuse, least recently used dropped first (those in use are always kept); ``None`` = :data:`~vsanimsplat.engine.DEFAULT_CACHE_MB` |
 
     Output: same format and size as ``clip``, constant rate, ``ceil(duration × rate)`` frames
@@ -160,7 +164,10 @@ def interpolate(
     ``AnimSplat_HoleMask`` (a GRAY8 frame, 255 = hole), ``AnimSplat_HoleFraction`` and the parent
     frames ``AnimSplat_LeftFrame``/``AnimSplat_RightFrame`` for :func:`~vsanimsplat.fill_holes`;
     with ``static_tolerance``, ``AnimSplat_ChangeMask`` (GRAY8: 255 = the model's picture, 0 = the
-    drawings' cross-fade) and ``AnimSplat_ChangeFraction`` (share of pixels with any of the model's picture).
+    drawings' cross-fade) and ``AnimSplat_ChangeFraction`` (share of pixels with any of the model's picture);
+    where layers moved, also on a frame that shows a drawing, ``AnimSplat_LayerMask`` (GRAY8: 255 = a layer's own
+    in-between), ``AnimSplat_LayerFraction``, and per layer ``AnimSplat_LayerLeft``/``AnimSplat_LayerRight``
+    (its drawings' source frames) and ``AnimSplat_LayerT``.
     """
     if not isinstance(clip, vs.VideoNode):
         raise _error(f"clip must be a vapoursynth.VideoNode, got {type(clip).__name__}")
@@ -173,6 +180,8 @@ def interpolate(
         raise _error(f"cache_mb must be None (the default budget) or an int of MiB ≥ 0, got {cache_mb!r}")
     if not 0.0 <= scene_threshold <= 1.0:
         raise _error(f"scene_threshold must be within 0.0 … 1.0, got {scene_threshold!r}")
+    if not isinstance(layers, bool):
+        raise _error(f"layers must be True (per-region timing) or False (whole frames only), got {layers!r}")
     timing = timing_of(clip, progress)
     rate = _target_rate(timing, clip, factor, fps_num, fps_den)
     network = _resolve_model(model, device, fp16, flow, bf16, flow_scale, static_tolerance, regions)
@@ -184,7 +193,8 @@ def interpolate(
     # start N × cores OpenMP threads
     engine = Engine(network, cache_bytes=None if cache_mb is None else cache_mb << 20,
                     threads=max(1, torch.get_num_threads() // vs.core.num_threads))
-    return _build(clip, steps, rate, timing, engine)
+    moving = LayerTiming(timing.changes, timing.durations, separated) if layers else None
+    return _build(clip, steps, rate, timing, engine, moving)
 
 
 def pair_flow(clip: vs.VideoNode, model: Model, left: int = 0, right: int = 1) -> np.ndarray:
@@ -206,8 +216,10 @@ def pair_flow(clip: vs.VideoNode, model: Model, left: int = 0, right: int = 1) -
     return forward[0].permute(1, 2, 0).float().numpy()
 
 
-def _build(clip: vs.VideoNode, steps: list[Step], rate: Fraction, timing: Timing, engine: Engine) -> vs.VideoNode:
-    """The output graph: held frames straight from the input, in-betweens through the engine."""
+def _build(clip: vs.VideoNode, steps: list[Step], rate: Fraction, timing: Timing, engine: Engine,
+           layers: LayerTiming | None) -> vs.VideoNode:
+    """The output graph: held frames straight from the input, in-betweens through the engine, and frames with layers
+    in motion (:mod:`vsanimsplat.layers`) through one graph per set of layer drawings (relative to the frame's)."""
     space = ColourSpace(clip, timing.first_props)
     lefts = [s.left for s in steps]
     rights = [s.right if s.right is not None else s.left for s in steps]
@@ -217,31 +229,56 @@ def _build(clip: vs.VideoNode, steps: list[Step], rate: Fraction, timing: Timing
     rgb = space.to_rgbs(clip)
     rgb_shell = vs.core.std.BlankClip(rgb, length=len(steps), fpsnum=rate.numerator, fpsden=rate.denominator)
     mask_shell = vs.core.std.BlankClip(shell, format=vs.GRAY8, color=0, keep=True)
+    device = engine.model.device
+
+    def layer_steps(n: int) -> list[LayerStep]:
+        return [] if layers is None else layers.at(steps[n].left, n / rate)
 
     def synthesise(n: int, f: list[vs.VideoFrame]) -> vs.VideoFrame:
         step = steps[n]
         pictures = {step.left: f[0], step.right: f[1]}
-        result = engine.synthesize(step.left, step.right, float(step.t),
-                                   lambda i: frame_to_tensor(pictures[i], engine.model.device))
-        image, holes, weight = (None if x is None else x.numpy() for x in (result.image, result.holes, result.weight))
-        out = array_into_frame(image, f[0].copy())
+        moving = layer_steps(n)
+        for i, layer in enumerate(moving):
+            pictures.update({layer.left: f[3 + 2 * i], layer.right: f[4 + 2 * i]})
+
+        def load(i: int) -> torch.Tensor:
+            return frame_to_tensor(pictures[i], device)
+
+        if step.interpolated:
+            result = engine.synthesize(step.left, step.right, float(step.t), load)
+            image, holes, weight = result.image, result.holes, result.weight
+        else:  # a drawing on screen, with layers in motion over it
+            image = load(step.left).float().cpu()
+            holes, weight = None, torch.zeros_like(image[:, :1])
+        over = torch.zeros_like(image[:, :1])
+        for layer in moving:
+            made = engine.synthesize(layer.left, layer.right, float(layer.t), load)
+            reach = torch.from_numpy(layers.maps.pixels(layer.reach, clip.height, clip.width))[None, None]
+            share = layer_weight(made.image, image, reach)
+            image = torch.lerp(image, made.image, share)
+            if made.holes is not None or holes is not None:
+                holes = ((holes if holes is not None else torch.zeros_like(reach)) & (share < 1)) | (
+                    (made.holes if made.holes is not None else torch.zeros_like(reach)) & (share > 0))
+            over = torch.maximum(over, share)
+        out = array_into_frame(image.numpy(), f[0].copy())
         if holes is not None and holes.any():
-            mask = array_into_frame(holes.view(np.uint8) * np.uint8(255), f[2].copy())
-            out.props.update(AnimSplat_HoleMask=mask, AnimSplat_HoleFraction=float(holes.mean()))
+            mask = array_into_frame(holes.numpy().view(np.uint8) * np.uint8(255), f[2].copy())
+            out.props.update(AnimSplat_HoleMask=mask, AnimSplat_HoleFraction=float(holes.float().mean()))
         if weight is not None:
-            weight = np.rint(weight * 255)
+            weight = np.rint(torch.maximum(weight, over).numpy() * 255)
             out.props.update(AnimSplat_ChangeMask=array_into_frame(weight, f[2].copy()),
                              AnimSplat_ChangeFraction=float((weight > 0).mean()))
+        if moving:
+            out.props.update(AnimSplat_LayerMask=array_into_frame(np.rint(over.numpy() * 255), f[2].copy()),
+                             AnimSplat_LayerFraction=float((over > 0).float().mean()),
+                             AnimSplat_LayerLeft=[timing.sources[layer.left] for layer in moving],
+                             AnimSplat_LayerRight=[timing.sources[layer.right] for layer in moving],
+                             AnimSplat_LayerT=[float(layer.t) for layer in moving])
         return out
-
-    made = rgb_shell.std.ModifyFrame([_remap(rgb, lefts), _remap(rgb, rights), mask_shell], synthesise)
-    made = space.from_rgbs(made)
 
     def exact(n: int, f: list[vs.VideoFrame]) -> vs.VideoFrame:
         mask = f[0].props.get("AnimSplat_ChangeMask")
         return f[0] if mask is None else keep_unchanged(f[0], f[1], f[2], mask, float(steps[n].t))
-
-    made = made.std.ModifyFrame([made, left_clip, right_clip], exact)
 
     def stamp(n: int, f: vs.VideoFrame | list[vs.VideoFrame]) -> vs.VideoFrame:
         step = steps[n]
@@ -262,6 +299,25 @@ def _build(clip: vs.VideoNode, steps: list[Step], rate: Fraction, timing: Timing
             out.props.pop(name, None)
         return out
 
+    def graph(offsets: tuple[tuple[int, int], ...]) -> vs.VideoNode:
+        """Frames made by the model, with layers whose drawings lie at ``offsets`` from the frame's left drawing."""
+        last = clip.num_frames - 1
+        drawings = [_remap(rgb, [min(max(k + offset, 0), last) for k in lefts]) for pair in offsets for offset in pair]
+        made = rgb_shell.std.ModifyFrame([_remap(rgb, lefts), _remap(rgb, rights), mask_shell, *drawings], synthesise)
+        made = space.from_rgbs(made)
+        made = made.std.ModifyFrame([made, left_clip, right_clip], exact)
+        return shell.std.ModifyFrame([made, left_clip, right_clip], stamp)
+
     held = shell.std.ModifyFrame(left_clip, stamp)
-    between = shell.std.ModifyFrame([made, left_clip, right_clip], stamp)
-    return shell.std.FrameEval(lambda n: between if steps[n].interpolated else held)
+    graphs = {(): graph(())}
+
+    def choose(n: int) -> vs.VideoNode:
+        moving = layer_steps(n)
+        if not moving and not steps[n].interpolated:
+            return held
+        offsets = tuple((layer.left - steps[n].left, layer.right - steps[n].left) for layer in moving)
+        if offsets not in graphs:
+            graphs[offsets] = graph(offsets)
+        return graphs[offsets]
+
+    return shell.std.FrameEval(choose)

@@ -1,0 +1,206 @@
+"""Per-region timing (issue 17): layers held while the rest of the picture moves, found and moved at their own times."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+import vapoursynth as vs
+
+import vsanimsplat
+from vsanimsplat.layers import BLOCK, MAX_HOLD, TOLERANCE, ChangeMaps, LayerTiming, change_map
+from vsanimsplat.models import Blend
+from vsanimsplat.testing import Scene, animate, animate_layers, cadence
+from tests.helpers import as_clip
+
+ROWS, COLS = 6, 12  # blocks of the pure tests' pictures
+
+
+def pictures(patterns: dict[tuple[int, int], list[int]], drawings: int, seed: int = 0) -> list[np.ndarray]:
+    """Analysis pictures whose every block changes on every drawing (a pan on ones) except the given blocks, which
+    show drawing ``pattern[k]`` at drawing ``k`` (a layer with its own holds)."""
+    rng = np.random.default_rng(seed)
+    frames = [rng.integers(0, 256, (ROWS * BLOCK, COLS * BLOCK, 3), dtype=np.uint8) for _ in range(drawings)]
+    for (row, col), pattern in patterns.items():
+        looks = {d: rng.integers(0, 256, (BLOCK, BLOCK, 3), dtype=np.uint8) for d in set(pattern)}
+        for k, frame in enumerate(frames):
+            frame[row * BLOCK:(row + 1) * BLOCK, col * BLOCK:(col + 1) * BLOCK] = looks[pattern[k]]
+    return frames
+
+
+def maps_of(frames: list[np.ndarray]) -> ChangeMaps:
+    maps = ChangeMaps()
+    for a, b in zip(frames, frames[1:]):
+        maps.add(a, b)
+    return maps
+
+
+def held_by(pattern: list[int], blocks: list[tuple[int, int]]) -> dict[tuple[int, int], list[int]]:
+    return {block: pattern for block in blocks}
+
+
+LAYER = [(2, 3), (2, 4), (3, 3), (3, 4)]  # a 2×2-block character
+TWOS = [k // 2 for k in range(12)]  # drawings 0,0,1,1,2,2,…: a new drawing every 2 drawings of the pan
+
+
+def test_a_block_holds_where_no_pixel_changes_beyond_the_tolerance_and_the_picture_has_detail():
+    rng = np.random.default_rng(1)
+    a = rng.integers(0, 256, (9, 14, 3), dtype=np.uint8)
+    a[:, 8:12] = 128  # a flat block: it looks the same whatever moves over it
+    b = a.copy()
+    b[0, 0, 2] ^= 0x80  # beyond the tolerance in one channel
+    b[5, 4, 0] = np.clip(int(b[5, 4, 0]) + TOLERANCE, 0, 255) if b[5, 4, 0] < 128 else b[5, 4, 0] - TOLERANCE  # within
+    b[8, 13, 1] ^= 0x80  # in the partial bottom-right block
+    assert change_map(a, b).tolist() == [[True, False, True, False], [False, False, True, False],
+                                         [False, False, True, True]]
+
+
+def test_a_layer_on_twos_over_a_pan_holds_its_drawings_and_moves_between_its_own():
+    maps = maps_of(pictures(held_by(TWOS, LAYER), 12))
+    for k in range(1, 10):
+        holds = maps.layers(k)
+        assert [(h.first, h.end) for h in holds] == [(k - k % 2, k - k % 2 + 2)], k
+        held = holds[0].held
+        assert held[tuple(zip(*LAYER))].all() and held.sum() == len(LAYER)
+        assert holds[0].reach[tuple(zip(*LAYER))].all() and not holds[0].reach.all()
+    # a layer's own time runs over its whole hold: half-way through the first drawing of the hold it is ¼ on
+    timing = LayerTiming(maps, [Fraction(1, 24)] * 12, cuts=())
+    (step,) = timing.at(4, Fraction(9, 48))
+    assert (step.left, step.right, step.t) == (4, 6, Fraction(1, 4))
+    assert timing.at(4, Fraction(8, 48)) == []  # at its own drawing: nothing to do
+
+
+def test_threes_and_a_change_of_cadence_are_followed():
+    pattern = [0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 4, 4, 5, 5]  # threes, then twos from drawing 9
+    maps = maps_of(pictures(held_by(pattern, LAYER), len(pattern)))
+    assert [(h.first, h.end) for h in maps.layers(4)] == [(3, 6)]
+    assert [(h.first, h.end) for h in maps.layers(7)] == [(6, 9)]  # the last hold of threes: threes before it
+    assert [(h.first, h.end) for h in maps.layers(10)] == [(9, 11)]
+
+
+@pytest.mark.parametrize("pattern, why", [
+    ([0, 1, 2, 3, 4, 5, 5, 6, 7, 8, 9, 10], "a single pause of two drawings between moves on every drawing"),
+    ([0] * 12, "a part that never changes"),
+    ([0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1], f"holds longer than {MAX_HOLD} drawings (pauses)"),
+    ([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], "a part that moves on ones like the rest"),
+])
+def test_parts_that_are_no_layer_on_their_own_cadence_keep_whole_frame_timing(pattern, why):
+    maps = maps_of(pictures(held_by(pattern, LAYER), len(pattern)))
+    assert all(maps.layers(k) == [] for k in range(len(pattern))), why
+
+
+def test_no_layer_hold_spans_a_scene_cut():
+    maps = maps_of(pictures(held_by(TWOS, LAYER), 12))
+    assert [(h.first, h.end) for h in maps.layers(5, cuts={4})] == []  # drawings 4 and 5 hold, but 4 | 5 is a cut
+    assert [(h.first, h.end) for h in maps.layers(3, cuts={4})] == [(2, 4)]
+
+
+def test_a_few_blocks_are_no_layer():
+    maps = maps_of(pictures(held_by(TWOS, LAYER[:1]), 12))
+    assert all(maps.layers(k) == [] for k in range(12))
+
+
+def test_layer_blocks_map_to_the_pixels_of_any_picture_size():
+    maps = maps_of(pictures({}, 2))
+    blocks = np.zeros((ROWS, COLS), bool)
+    blocks[1, 2] = True
+    pixels = maps.pixels(blocks, ROWS * BLOCK * 3, COLS * BLOCK * 3)  # a clip 3× the analysis size
+    rows, cols = np.nonzero(pixels)
+    assert (rows.min(), rows.max(), cols.min(), cols.max()) == (12, 23, 24, 35)
+
+
+# through the filters
+
+W, H = 256, 160
+
+
+def pan_with_shape_on(holds: list[int], frames: int = 12):
+    scene = Scene(W, H, seed=4, shapes=1, speed=6.0, texture=0.5, pan=(1.5, 0.5))
+    return animate_layers(scene, [cadence(holds, frames)], frames)
+
+
+def layer_props(clip: vs.VideoNode) -> list[tuple]:
+    found = []
+    for frame in clip.frames():
+        props = frame.props
+        found.append(tuple(np.atleast_1d(props[name]).tolist() for name in ("AnimSplat_LayerLeft", "AnimSplat_LayerRight"))
+                     + (np.atleast_1d(props["AnimSplat_LayerT"]).round(4).tolist(),)
+                     if "AnimSplat_LayerMask" in props else None)
+    return found
+
+
+def test_interpolate_moves_a_shape_on_twos_at_its_own_times_and_says_so_in_props():
+    animation = pan_with_shape_on([2])
+    out = vsanimsplat.interpolate(vsanimsplat.dedupe(as_clip(animation)), factor=2, model=Blend())
+    found = layer_props(out)
+    # output frame n is at source time n/2; the shape holds drawings 0-1, 2-3, …: at n = 3 (time 1.5) it is ¾ of the
+    # way from its drawing at 0 to the one at 2, and at n = 2 (time 1, a source frame) half-way
+    assert found[1] == ([0], [2], [0.25]) and found[2] == ([0], [2], [0.5]) and found[3] == ([0], [2], [0.75])
+    assert found[0] is None and found[4] is None  # at its own drawings: the source frame
+    assert found[-1] is None and found[-2] is None  # its last drawing has nothing to move to
+    frame = out.get_frame(2)
+    mask = np.asarray(frame.props["AnimSplat_LayerMask"][0]) > 0
+    near = np.zeros_like(mask)
+    for t in (0.0, 2.0):  # the shape's path between its drawings, grown by the blocks' size
+        ys, xs = np.nonzero(animation.mask(0, t))
+        near[max(0, ys.min() - 24):ys.max() + 24, max(0, xs.min() - 24):xs.max() + 24] = True
+    assert mask.any() and not (mask & ~near).any()
+    # away from the layer the frame is the source frame, bit for bit
+    source = as_clip(animation).get_frame(1)
+    far = ~near
+    for p in range(3):
+        assert np.array_equal(np.asarray(frame[p])[far], np.asarray(source[p])[far])
+
+
+def test_layers_false_keeps_whole_frame_timing():
+    animation = pan_with_shape_on([2])
+    out = vsanimsplat.interpolate(vsanimsplat.dedupe(as_clip(animation)), factor=2, model=Blend(), layers=False)
+    assert all(props is None for props in layer_props(out))
+    assert out.get_frame(2).props["AnimSplat_Interpolated"] == 0  # a source frame, as before
+
+
+def test_whole_frame_holds_give_the_same_output_with_and_without_layers():
+    animation = animate(Scene(W, H, seed=2, shapes=2, speed=3.0), cadence([2, 2, 3], 8))
+    drawings = vsanimsplat.dedupe(as_clip(animation, vs.YUV420P8))
+    on = vsanimsplat.interpolate(drawings, factor=2, model=Blend())
+    off = vsanimsplat.interpolate(drawings, factor=2, model=Blend(), layers=False)
+    assert layer_props(on) == [None] * on.num_frames
+    for a, b in zip(on.frames(), off.frames()):
+        assert all(np.array_equal(np.asarray(a[p]), np.asarray(b[p])) for p in range(3))
+
+
+def shape_error(animation, out: vs.VideoNode) -> tuple[float, float]:
+    """Mean distance (px) of the shape's centroid from its true centre up to its last drawing, and PSNR near it."""
+    fill = np.asarray(animation.scene.shapes[0].fill) * 255
+    distances, errors = [], []
+    for n, frame in enumerate(out.frames()):
+        t = n / 2
+        if t > animation.layer_starts[0][-1]:
+            break
+        picture = np.stack([np.asarray(frame[p]) for p in range(3)], axis=-1).astype(float)
+        near = animation.mask(0, t)
+        around = np.zeros_like(near)  # where the shape could be seen: its true place and 16 px around
+        ys, xs = np.nonzero(near)
+        around[max(0, ys.min() - 16):ys.max() + 17, max(0, xs.min() - 16):xs.max() + 17] = True
+        ys, xs = np.nonzero(around & (np.abs(picture - fill).max(axis=-1) <= 25))
+        distances.append(np.hypot(xs.mean() - animation.centre(0, t)[0], ys.mean() - animation.centre(0, t)[1]))
+        errors.append(((picture[near] - animation.truth(t)[near]) ** 2).mean())
+    return float(np.mean(distances)), float(10 * np.log10(255 ** 2 / np.mean(errors)))
+
+
+@pytest.mark.parametrize("holds", [[2], [3]])
+def test_a_shape_on_twos_or_threes_follows_its_path_with_a_motion_model(holds):
+    animation = pan_with_shape_on(holds)
+    drawings = vsanimsplat.dedupe(as_clip(animation))
+    off, psnr_off = shape_error(animation, vsanimsplat.interpolate(drawings, factor=2, model="rife", layers=False))
+    on, psnr_on = shape_error(animation, vsanimsplat.interpolate(drawings, factor=2, model="rife"))
+    # whole-frame timing leaves the shape where its last drawing was, up to a whole move behind
+    assert off > 1.5 and on < 0.5 * off, (off, on)
+    assert psnr_on > psnr_off + 3, (psnr_off, psnr_on)
+
+
+def test_layers_must_be_a_bool():
+    clip = as_clip(pan_with_shape_on([2], 4))
+    with pytest.raises(vs.Error, match="layers must be True"):
+        vsanimsplat.interpolate(clip, factor=2, model=Blend(), layers="yes")

@@ -1,0 +1,286 @@
+"""Mixed cadence inside one frame: parts of the picture that hold their drawing while the rest moves (plain numpy).
+
+A character on twos over a background panning on ones makes every frame a new drawing, so whole-frame
+timing moves the character move–stop–move–stop. This module finds such *layer holds* from the frames
+themselves, so that ``interpolate`` can move each part between the two drawings *of its own layer*.
+
+The analysis pass compares each drawing with the next at the analysis size
+(:func:`~vsanimsplat.scenes.analysis_size`) and keeps one small **change map** per pair: which blocks of
+:data:`BLOCK` × :data:`BLOCK` analysis pixels differ by more than :data:`TOLERANCE` in any channel
+(:func:`change_map`, :class:`ChangeMaps`). A block *holds* drawings ``s … e−1`` when it changes between
+``s−1`` and ``s`` (or ``s`` is the first drawing), between ``e−1`` and ``e``, and not in between.
+:meth:`ChangeMaps.layers` gives the layer holds on screen at a drawing ``k``:
+
+1. blocks whose hold around ``k`` lasts 2 … :data:`MAX_HOLD` drawings, grouped by their hold ``(s, e)``;
+2. a group counts only where it is part of a **cadence**: within :data:`REACH` blocks there are blocks
+   holding the same number of drawings just before it (``s − L … s − 1``) or just after (``e … e + L − 1``),
+   i.e. the layer's previous or next drawing. This tells a layer on twos from a part of the picture that
+   merely pauses once (an eye that stays shut for two drawings while the lid moved on every drawing before
+   and after): the pause keeps whole-frame timing;
+3. its **reach**: the held blocks and the layer's next drawing (blocks holding from ``e`` on, 2 …
+   :data:`MAX_HOLD` drawings, within :data:`REACH`), grown by half of :data:`REACH` so that the path between
+   the two lies inside it. Everything the layer does between ``s`` and ``e`` happens in its reach.
+
+Scene cuts count as changes of every block: no layer hold spans a cut.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+
+import numpy as np
+
+from .timeline import start_times
+
+__all__ = ["BLOCK", "TOLERANCE", "DETAIL", "MAX_HOLD", "REACH", "MIN_BLOCKS", "MIN_SHARE", "change_map", "ChangeMaps", "LayerHold",
+           "LayerStep", "LayerTiming"]
+
+BLOCK = 4
+"""Analysis pixels per side of a change map's block (32 source pixels at 1920×1080, 8 at 512×320)."""
+TOLERANCE = 4
+"""8-bit code values an analysis pixel may change by in every channel and still count as held: above what is left of
+coding noise in the analysis pictures (the clip scaled down by an integer factor), below the change a slow pan of
+low-contrast texture makes (at 10, dedupe's tolerance, such texture held in scattered blocks)."""
+DETAIL = 24
+"""A block holds only where a channel spans more than this many 8-bit code values in it (line art, texture)."""
+MAX_HOLD = 4
+"""Longest layer hold, in drawings: longer holds are pauses (as ``interpolate``'s ``max_hold`` for whole frames)."""
+REACH = 8
+"""Blocks within which a layer's previous or next drawing is looked for (1/8 of the analysis width)."""
+MIN_BLOCKS = 4
+"""Fewest held blocks that make a layer …"""
+MIN_SHARE = 0.005
+"""… and the smallest share of the picture's blocks (100×100 pixels at 1920×1080): smaller groups are mostly the
+straight edges of a moving shape that slide along themselves (they look held) or where two layers overlap."""
+
+
+def change_map(a: np.ndarray, b: np.ndarray, tolerance: int = TOLERANCE) -> np.ndarray:
+    """(rows, cols) bool: the :data:`BLOCK`-sized blocks of pictures ``a`` and ``b`` that do *not* hold.
+
+    | parameter | type | default | meaning |
+    |---|---|---|---|
+    | `a`, `b` | np.ndarray (H, W, C) uint8 | | two analysis pictures of the same shape |
+    | `tolerance` | int | :data:`TOLERANCE` | a pixel differs when any channel changes by more than this |
+
+    A block holds when no pixel in it differs and ``b`` has detail there (a channel spans more than
+    :data:`DETAIL` code values): a flat block looks the same whatever moves over it, so it shows nothing
+    held. Partial blocks at the right and bottom edges count (``rows = ceil(H / BLOCK)``).
+    """
+    if a.shape != b.shape or a.ndim != 3:
+        raise ValueError(f"a and b must be pictures (H, W, C) of one shape, got {a.shape} and {b.shape}")
+    height, width = a.shape[:2]
+    rows, cols = -(-height // BLOCK), -(-width // BLOCK)
+
+    def blocks(values: np.ndarray) -> np.ndarray:
+        """(rows, cols, BLOCK², C) of ``values`` (H, W, C), edges repeated into the partial blocks."""
+        padded = np.pad(values, ((0, rows * BLOCK - height), (0, cols * BLOCK - width), (0, 0)), mode="edge")
+        return padded.reshape(rows, BLOCK, cols, BLOCK, -1).transpose(0, 2, 1, 3, 4).reshape(rows, cols, BLOCK * BLOCK, -1)
+
+    differs = (np.abs(a.astype(np.int16) - b.astype(np.int16)) > tolerance).any(axis=-1, keepdims=True)
+    later = blocks(b)
+    flat = ((later.max(axis=2).astype(np.int16) - later.min(axis=2)) <= DETAIL).all(axis=-1)
+    return blocks(differs).any(axis=(2, 3)) | flat
+
+
+def _grow(mask: np.ndarray, radius: int) -> np.ndarray:
+    """Dilation of a 2-D bool mask by a square of half-width ``radius``."""
+    if radius <= 0 or not mask.any():
+        return mask.copy()
+    rows, cols = mask.shape
+    padded = np.pad(mask, radius)
+    wide = np.zeros((rows + 2 * radius, cols), bool)
+    for shift in range(2 * radius + 1):
+        wide |= padded[:, shift:shift + cols]
+    grown = np.zeros((rows, cols), bool)
+    for shift in range(2 * radius + 1):
+        grown |= wide[shift:shift + rows]
+    return grown
+
+
+def _neighbours(mask: np.ndarray) -> np.ndarray:
+    """Per block of a 2-D bool mask, how many of its 8 neighbours are set."""
+    padded = np.pad(mask, 1).astype(np.int8)
+    rows, cols = mask.shape
+    return sum(padded[1 + dy:1 + dy + rows, 1 + dx:1 + dx + cols]
+               for dy in (-1, 0, 1) for dx in (-1, 0, 1) if (dy, dx) != (0, 0))
+
+
+def _first_change(changes: np.ndarray, none: int) -> np.ndarray:
+    """Per block, the index of the first true map of ``changes`` (maps, rows, cols); ``none`` where there is none."""
+    if len(changes) == 0:
+        return np.full(changes.shape[1:], none)
+    return np.where(changes.any(axis=0), changes.argmax(axis=0), none)
+
+
+@dataclass(frozen=True, eq=False)
+class LayerHold:
+    """A part of the picture that holds one drawing over drawings ``first … end − 1`` while other parts change.
+
+    | field | type | meaning |
+    |---|---|---|
+    | `first` | int | the drawing (input frame) where its hold begins |
+    | `end` | int | the drawing where its next drawing appears |
+    | `held` | np.ndarray (rows, cols) bool | the blocks it holds still |
+    | `reach` | np.ndarray (rows, cols) bool | where it can be between ``first`` and ``end`` (see the module docstring) |
+    """
+
+    first: int
+    end: int
+    held: np.ndarray
+    reach: np.ndarray
+
+
+class ChangeMaps:
+    """The change maps of consecutive drawings of a clip, kept packed (one bit a block), fed in order.
+
+    ``len()`` is the number of maps: one less than the drawings seen. :meth:`layers` answers which layer
+    holds are on screen at a drawing, :meth:`pixels` where a set of blocks lies in a picture of any size.
+    """
+
+    def __init__(self) -> None:
+        self.size: tuple[int, int] | None = None  # (height, width) of the analysis pictures
+        self.shape: tuple[int, int] | None = None  # (rows, cols) of blocks
+        self._packed: list[np.ndarray] = []
+
+    def __len__(self) -> int:
+        return len(self._packed)
+
+    def add(self, a: np.ndarray, b: np.ndarray) -> None:
+        """The next pair: analysis pictures (H, W, C) uint8 of the last drawing and the next (:func:`change_map`)."""
+        changed = change_map(a, b)
+        if self.size is None:
+            self.size, self.shape = a.shape[:2], changed.shape
+        elif a.shape[:2] != self.size:
+            raise ValueError(f"every analysis picture must be {self.size[1]}×{self.size[0]}, got {a.shape[1]}×{a.shape[0]}")
+        self._packed.append(np.packbits(changed, axis=None))
+
+    def pixels(self, blocks: np.ndarray, height: int, width: int) -> np.ndarray:
+        """(height, width) bool: ``blocks`` (rows, cols) on a picture of that size (the analysis picture scaled to it)."""
+        (picture_h, picture_w), (rows, cols) = self.size, self.shape
+        row = np.minimum(((np.arange(height) + 0.5) * picture_h / height).astype(int) // BLOCK, rows - 1)
+        col = np.minimum(((np.arange(width) + 0.5) * picture_w / width).astype(int) // BLOCK, cols - 1)
+        return blocks[row][:, col]
+
+    def __getitem__(self, j: int) -> np.ndarray:
+        """The change map between drawing ``j`` and ``j + 1``."""
+        rows, cols = self.shape
+        return np.unpackbits(self._packed[j], count=rows * cols).reshape(rows, cols).astype(bool)
+
+    def layers(self, k: int, cuts: Collection[int] = ()) -> list[LayerHold]:
+        """The layer holds on screen at drawing ``k`` (see the module docstring), largest first.
+
+        | parameter | type | default | meaning |
+        |---|---|---|---|
+        | `k` | int | | a drawing, ``0 … len(self)`` |
+        | `cuts` | collection of int | () | ``j`` in ``cuts``: a scene cut between drawings ``j`` and ``j + 1`` |
+        """
+        drawings = len(self) + 1
+        if not 0 <= k < drawings:
+            raise ValueError(f"k must be a drawing in 0 … {drawings - 1}, got {k}")
+        if drawings < 3:
+            return []
+        low, high = max(0, k - 2 * MAX_HOLD), min(drawings - 1, k + 2 * MAX_HOLD)
+        rows, cols = self.shape
+        changes = np.ones((high - low, rows, cols), bool)
+        for j in range(low, high):
+            if j not in cuts:
+                changes[j - low] = self[j]
+
+        def changed(j: int) -> np.ndarray:
+            """Blocks changing between j and j + 1; the clip's ends are changes of every block."""
+            if j < 0 or j >= drawings - 1:
+                return np.ones((rows, cols), bool)
+            return changes[j - low]
+
+        def holding(start: int, length: int) -> np.ndarray:
+            """Blocks holding exactly drawings ``start … start + length − 1``."""
+            if start < 0 or start + length > drawings:
+                return np.zeros((rows, cols), bool)
+            still = ~changes[start - low:start + length - 1 - low].any(axis=0)
+            return still & changed(start - 1) & changed(start + length - 1)
+
+        # the hold around k begins after the last change before k (the clip's start counts as one) and ends with
+        # the first change from k on; ``drawings`` marks a hold longer than the window (or open at the clip's end)
+        back = _first_change(changes[:k - low][::-1], k - low if low == 0 else drawings)
+        ahead = _first_change(changes[k - low:], drawings)
+        first, end = k - back, k + ahead + 1
+        candidates = (end - first >= 2) & (end - first <= MAX_HOLD) & (back < drawings) & (ahead < drawings)
+        smallest = max(MIN_BLOCKS, MIN_SHARE * rows * cols)
+        found = []
+        for s, e in sorted({(int(a), int(b)) for a, b in zip(first[candidates], end[candidates])}):
+            length = e - s
+            group = candidates & (first == s) & (end == e)
+            group &= _neighbours(group) > 0  # a part of the picture, not a scattered block of texture
+            if group.sum() < smallest:
+                continue
+            held = group & _grow(holding(s - length, length) | holding(e, length), REACH)
+            if held.sum() < smallest:
+                continue
+            following = np.zeros((rows, cols), bool)
+            for next_length in range(2, MAX_HOLD + 1):
+                following |= holding(e, next_length)
+            following &= _grow(held, REACH)
+            found.append(LayerHold(s, e, held, _grow(held | following, REACH // 2 + 1)))
+        return sorted(found, key=lambda layer: -int(layer.held.sum()))
+
+
+@dataclass(frozen=True, eq=False)
+class LayerStep:
+    """One layer's in-between in an output frame: its two drawings, its own ``t`` between them, and where it can be.
+
+    | field | type | meaning |
+    |---|---|---|
+    | `left`, `right` | int | the layer's drawings (input frames) ``first`` and ``end`` |
+    | `t` | Fraction | its position between them, 0 < t < 1 |
+    | `reach` | np.ndarray (rows, cols) bool | :attr:`LayerHold.reach` |
+    """
+
+    left: int
+    right: int
+    t: Fraction
+    reach: np.ndarray
+
+
+class LayerTiming:
+    """Which layer in-betweens an output frame needs on top of the frame's own timing.
+
+    | parameter | type | meaning |
+    |---|---|---|
+    | `maps` | ChangeMaps | the change maps of the input clip's consecutive drawings |
+    | `durations` | sequence of Fraction | every drawing's duration (as ``interpolate`` reads them) |
+    | `cuts` | collection of int | the scene cuts ``interpolate`` respects (``j``: between drawings ``j`` and ``j + 1``) |
+
+    Thread-safe; the layer holds of the last few drawings asked about are kept.
+    """
+
+    _KEPT = 16
+
+    def __init__(self, maps: ChangeMaps, durations: Sequence[Fraction], cuts: Collection[int]) -> None:
+        if len(maps) != max(0, len(durations) - 1):
+            raise ValueError(f"maps must hold one change map per pair of drawings ({len(durations) - 1}), got {len(maps)}")
+        self.maps = maps
+        self.starts = start_times(durations)
+        self.cuts = frozenset(cuts)
+        self._lock = threading.Lock()
+        self._holds: OrderedDict[int, list[LayerHold]] = OrderedDict()
+
+    def at(self, k: int, time: Fraction) -> list[LayerStep]:
+        """The layers in motion at ``time`` while drawing ``k`` is on screen, largest first (none at a layer's own drawing)."""
+        with self._lock:
+            holds = self._holds.get(k)
+        if holds is None:
+            holds = self.maps.layers(k, self.cuts)
+            with self._lock:
+                self._holds[k] = holds
+                while len(self._holds) > self._KEPT:
+                    self._holds.popitem(last=False)
+        steps = []
+        for hold in holds:
+            t = (time - self.starts[hold.first]) / (self.starts[hold.end] - self.starts[hold.first])
+            if 0 < t < 1:
+                steps.append(LayerStep(hold.first, hold.end, t, hold.reach))
+        return steps
