@@ -38,7 +38,7 @@ from vsanimsplat.job import graph as job_graph
 from vsanimsplat.job import EncodeError, JobOptions, Progress, Target, build_graph, encode, script_text
 from vsanimsplat.models.weights import WeightsError, load_weights
 from vsanimsplat.scenes import DEFAULT_SCENE_THRESHOLD
-from vsanimsplat.testing import Cut, Scene, animate, cadence
+from vsanimsplat.testing import Cut, Scene, animate, animate_layers, cadence
 from vsanimsplat.timestamps import SourceTiming
 from tests.helpers import synthetic_clip
 
@@ -764,14 +764,15 @@ def test_a_frame_that_fails_stops_the_encode_and_leaves_no_file(tmp_path):
     assert probe(output)[0]["video"].packets == 24
 
 
-def test_static_tolerance_and_regions_reach_the_model_and_the_script(source, tmp_path, capsys):
-    """--static-tolerance off / N and --no-regions: the emitted script passes them, the script's frames follow them."""
+def test_static_tolerance_regions_and_layers_reach_the_model_and_the_script(source, tmp_path, capsys):
+    """--static-tolerance off / N, --no-regions and --no-layers: the emitted script passes them, the script's frames
+    follow them."""
     script = tmp_path / "job.vpy"
     code, _, err = run(capsys, source.path, "--model", "blend", "--static-tolerance", "off", "--no-regions",
-                       "--emit-vpy", script)
+                       "--no-layers", "--emit-vpy", script)
     assert code == 0, err
     text = script.read_text()
-    assert "static_tolerance=None" in text and "regions=False" in text
+    assert "static_tolerance=None" in text and "regions=False" in text and "layers=False" in text
     vs.clear_outputs()
     try:
         runpy.run_path(str(script))
@@ -781,8 +782,34 @@ def test_static_tolerance_and_regions_reach_the_model_and_the_script(source, tmp
         vs.clear_outputs()
     assert (False, 1) in masked and (True, 1) not in masked  # in-betweens, all drawn by the model everywhere
     code, _, err = run(capsys, source.path, "--model", "blend", "--static-tolerance", "4", "--emit-vpy", script)
-    assert code == 0 and "static_tolerance=4" in script.read_text() and "regions" not in script.read_text()
+    text = script.read_text()
+    assert code == 0 and "static_tolerance=4" in text and "regions" not in text and "layers=False" not in text
     with pytest.raises(SystemExit) as exit_:
         run(capsys, source.path, "--model", "blend", "--static-tolerance", "300", "--emit-vpy", script)
     err = capsys.readouterr().err
     assert exit_.value.code == 2 and "--static-tolerance" in err and "≤ 255" in err
+
+
+def test_run_moves_a_shape_on_twos_over_a_pan_at_its_own_times(tmp_path, capsys):
+    """Per-region timing through the command: a shape on twos over a pan on ones moves at source frames where
+    whole-frame timing (--no-layers) shows its held drawing; far from it both are the same."""
+    scene = Scene(256, 160, seed=4, shapes=1, speed=6.0, texture=0.5, pan=(1.5, 0.5))
+    animation = animate_layers(scene, [cadence([2], 8)], 8)
+    clip = tmp_path / "layered.mkv"
+    write_rgb_video(animation.frames, clip, RATE, codec_args=["-c:v", "libx264", "-qp", "0", "-pix_fmt", "yuv444p"])
+    pictures = {}
+    for name, extra in (("layers", []), ("whole", ["--no-layers"])):
+        output = tmp_path / f"{name}.mkv"
+        code, _, err = run(capsys, clip, "-o", output, "--codec", "ffv1", "--model", "blend", *extra)
+        assert code == 0, err
+        with av.open(str(output)) as container:
+            pictures[name] = [f.to_ndarray(format="rgb24").astype(int) for f in container.decode(video=0)]
+    # output frame 2 is source frame 1: the shape's drawing from frame 0, held; with layers it is half-way to frame 2's
+    near = animation.mask(0, 0.0) | animation.mask(0, 2.0)
+    ys, xs = np.nonzero(near)
+    box = np.zeros_like(near)
+    box[max(0, ys.min() - 32):ys.max() + 33, max(0, xs.min() - 32):xs.max() + 33] = True
+    layered, whole = pictures["layers"][2], pictures["whole"][2]
+    assert np.abs(layered - whole)[near].mean() > 10
+    assert np.abs(layered - whole)[~box].max() <= 1  # elsewhere both show source frame 1 (as coded)
+    assert np.abs(whole - animation.frames[1]).mean() < 2

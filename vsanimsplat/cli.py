@@ -285,6 +285,9 @@ def _add_run_subcommand(commands: argparse._SubParsersAction) -> None:
                             f"(default {DEFAULT_STATIC_TOLERANCE})")
     model.add_argument("--no-regions", dest="regions", action="store_false",
                        help="run the model on the whole frame, not only on the region that changes")
+    model.add_argument("--no-layers", dest="layers", action="store_false",
+                       help="whole-frame timing only: a part of the picture that holds its drawing while the rest "
+                            "moves (a character on twos over a pan on ones) moves at the frame's times, not its own")
     model.add_argument("--max-hold", type=_number(int, "4", low=0), metavar="FRAMES",
                        help="holds longer than this are pauses, not slow moves "
                             "(default: twice the local cadence; 0 never pauses)")

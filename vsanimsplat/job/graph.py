@@ -88,6 +88,7 @@ class JobOptions:
     | `cuts` | Path or None | None | a cut list: source frames where a new shot begins (``--cuts``) |
     | `static_tolerance` | int or None | 20 | unchanged pixels come from the drawings (``--static-tolerance``; None: ``off``) |
     | `regions` | bool | True | the model runs only where the picture changes (``--no-regions`` turns it off) |
+    | `layers` | bool | True | per-region timing: parts held while the rest moves keep their own cadence (``--no-layers`` turns it off) |
     | `fill` | bool | True | fill the holes (``--no-fill`` turns it off) |
     | `fill_mode` | str | "blend" | how (``--fill-mode``) |
     | `codec` | str | "x264" | the codec the clip is encoded with, a key of :data:`~vsanimsplat.ffmpeg.CODECS` (``--codec`` or the output's name): RGB becomes 4:2:0 for the lossy ones |
@@ -115,6 +116,7 @@ class JobOptions:
     cuts: Path | None = None
     static_tolerance: int | None = DEFAULT_STATIC_TOLERANCE
     regions: bool = True
+    layers: bool = True
     fill: bool = True
     fill_mode: str = FILL_MODES[0]
     codec: str = "x264"
@@ -324,6 +326,7 @@ def build_graph(options: JobOptions, model: Model | None = None, progress: bool 
     settings = {**target.interpolate_kwargs(), **chosen}
     settings.update({"max_hold": options.max_hold} if options.max_hold is not None else {})
     settings.update({"cache_mb": options.cache_mb} if options.cache_mb is not None else {})
+    settings.update({"layers": False} if not options.layers else {})
     settings["scene_threshold"] = options.scene_threshold
     settings.update({"cuts": str(options.cuts.resolve())} if options.cuts is not None else {})
     runtime: dict[str, object] = {"progress": progress}
@@ -332,7 +335,7 @@ def build_graph(options: JobOptions, model: Model | None = None, progress: bool 
         runtime.update({key: defaults[key].default for key in chosen}, model=model)
     graph.add(ScriptLine("vsanimsplat.interpolate", interpolate, settings,
                    "in-betweens at their true times (--factor/--fps, --model, --bf16, --flow-scale, --scene-threshold, "
-                   "--cuts, --static-tolerance …)"), runtime)
+                   "--cuts, --static-tolerance, --no-layers …)"), runtime)
     if options.fill:
         graph.add(ScriptLine("vsanimsplat.fill_holes", fill_holes, {"mode": options.fill_mode},
                        "fill what splatting left empty from the two parent drawings (--fill-mode; --no-fill)"))
