@@ -9,7 +9,7 @@ import pytest
 import vapoursynth as vs
 
 import vsanimsplat
-from vsanimsplat.layers import BLOCK, MAX_HOLD, TOLERANCE, ChangeMaps, LayerTiming, change_map
+from vsanimsplat.layers import BLOCK, MAX_HOLD, TOLERANCE, ChangeMaps, LayerTiming, change_map, layer_report
 from vsanimsplat.models import Blend
 from vsanimsplat.testing import Scene, animate, animate_layers, cadence
 from tests.helpers import as_clip
@@ -204,3 +204,16 @@ def test_layers_must_be_a_bool():
     clip = as_clip(pan_with_shape_on([2], 4))
     with pytest.raises(vs.Error, match="layers must be True"):
         vsanimsplat.interpolate(clip, factor=2, model=Blend(), layers="yes")
+
+
+def test_layer_report_counts_each_layer_hold_once_by_its_cadence():
+    twos = held_by(TWOS, LAYER)
+    threes = held_by([k // 3 for k in range(12)], [(0, 8), (0, 9), (1, 8), (1, 9), (0, 10), (1, 10)])
+    report = layer_report(maps_of(pictures({**twos, **threes}, 12)))
+    assert len(report.shares[2]) == 5  # holds 0-1 … 8-9 (the last, 10-11, runs to the clip's end)
+    assert len(report.shares[3]) == 3  # holds 0-2, 3-5, 6-8 (9-11 runs to the end)
+    assert report.shares[2][0] == pytest.approx(len(LAYER) / (ROWS * COLS))
+    assert report.drawings == 12 and report.with_layers == 10
+    lines = report.lines()
+    assert "  layer holds on twos        5  held parts cover 5.6% of the frame on average" in lines
+    assert "  layer holds on fours       0" in lines

@@ -813,3 +813,17 @@ def test_run_moves_a_shape_on_twos_over_a_pan_at_its_own_times(tmp_path, capsys)
     assert np.abs(layered - whole)[near].mean() > 10
     assert np.abs(layered - whole)[~box].max() <= 1  # elsewhere both show source frame 1 (as coded)
     assert np.abs(whole - animation.frames[1]).mean() < 2
+
+
+def test_report_lists_the_cadence_of_a_layer_over_a_pan(tmp_path, capsys):
+    scene = Scene(512, 320, seed=4, shapes=1, speed=6.0, texture=0.5, pan=(1.5, 0.5))
+    animation = animate_layers(scene, [cadence([2], 12)], 12)
+    clip = tmp_path / "layered.mkv"
+    write_rgb_video(animation.frames, clip, RATE, codec_args=["-c:v", "libx264", "-qp", "0", "-pix_fmt", "yuv444p"])
+    code = main(["report", str(clip), "-q"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "drawings: 12" in out  # the pan is on ones: every frame is a drawing
+    twos = next(line for line in out.splitlines() if "layer holds on twos" in line)
+    assert int(twos.split()[4]) == 5 and "held parts cover" in twos  # 0-1, 2-3, … 8-9; 10-11 runs to the end
+    assert "layer holds on threes      0" in out

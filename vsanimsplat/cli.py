@@ -33,11 +33,13 @@ from . import __version__
 from .engine import DEFAULT_CACHE_MB
 from .ffmpeg import (CODECS, CONTAINERS, PRESETS, Encoding, FFmpegNotFound, aspect_filters, check_rate, codec_for, colour_args,
                      encode_command, find_ffmpeg, probe_streams)
-from .filters.dedupe import DEFAULT_THRESHOLD, DEFAULT_TOLERANCE, find_drawings
+from .filters.analysis import timing_of
+from .filters.dedupe import DEFAULT_THRESHOLD, DEFAULT_TOLERANCE, dedupe, find_drawings
 from .filters.fill_holes import FILL_MODES
 from .filters.interpolate import DEFAULT_SCENE_THRESHOLD
 from .filters.source import input_problem, open_video, source_timing
 from .flo import write_flo
+from .layers import layer_report
 from .job import (EncodeError, JobOptions, Progress, Target, build_graph, encode, first_pair_flow, load_job_model,
                   remove_stale_partials, script_text, signals_interrupt)
 from .models import DEFAULT_STATIC_TOLERANCE, WeightsError
@@ -159,11 +161,14 @@ def _report(args: argparse.Namespace) -> int:
         fps, vfr = (timing.rate if timing.notice else None), not timing.constant
     clip = _warned(lambda: open_video(args.input, fps=fps, vfr=vfr))
     began = time.perf_counter()
-    drawings = find_drawings(clip, threshold=args.threshold, tolerance=args.tolerance, chroma=args.chroma,
-                             progress=False if args.quiet else None)
+    detection = {"threshold": args.threshold, "tolerance": args.tolerance, "chroma": args.chroma}
+    timing = timing_of(dedupe(clip, **detection, progress=False if args.quiet else None))
+    drawings = find_drawings(clip, **detection)  # from the same pass
+    cuts = timing.marked_cuts | {k for k, score in enumerate(timing.scene_scores) if score > DEFAULT_SCENE_THRESHOLD}
+    layers = layer_report(timing.changes, cuts)
     elapsed = time.perf_counter() - began
     print(f"{args.input}: {clip.width}x{clip.height} {clip.format.name}, {clip.num_frames} frames at {clip.fps} fps")
-    for line in cadence_report(drawings, clip.num_frames).lines():
+    for line in cadence_report(drawings, clip.num_frames).lines() + layers.lines():
         print(line)
     print(f"analysis: {clip.num_frames / max(elapsed, 1e-9):.0f} frames/s")
     if args.timecodes:

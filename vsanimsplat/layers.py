@@ -37,7 +37,7 @@ import numpy as np
 from .timeline import start_times
 
 __all__ = ["BLOCK", "TOLERANCE", "DETAIL", "MAX_HOLD", "REACH", "MIN_BLOCKS", "MIN_SHARE", "change_map", "ChangeMaps", "LayerHold",
-           "LayerStep", "LayerTiming"]
+           "LayerStep", "LayerTiming", "LayerReport", "layer_report"]
 
 BLOCK = 4
 """Analysis pixels per side of a change map's block (32 source pixels at 1920×1080, 8 at 512×320)."""
@@ -284,3 +284,55 @@ class LayerTiming:
             if 0 < t < 1:
                 steps.append(LayerStep(hold.first, hold.end, t, hold.reach))
         return steps
+
+
+_CADENCE_NAMES = {2: "twos", 3: "threes", 4: "fours"}
+
+
+@dataclass(frozen=True)
+class LayerReport:
+    """The layer holds of a clip: parts of the picture on their own cadence while the rest moves.
+
+    | field | type | meaning |
+    |---|---|---|
+    | `drawings` | int | drawings of the clip (input frames of ``interpolate``) |
+    | `with_layers` | int | drawings on screen while at least one layer holds |
+    | `shares` | dict[int, list[float]] | per hold length in drawings (2 … :data:`MAX_HOLD`), each layer hold's share of the frame's blocks it holds |
+    """
+
+    drawings: int
+    with_layers: int
+    shares: dict[int, list[float]]
+
+    def lines(self) -> list[str]:
+        """The report as human-readable lines."""
+        share = f"{100 * self.with_layers / self.drawings:5.1f}%" if self.drawings else "  n/a"
+        lines = ["regions (parts held while the rest of the picture moves):",
+                 f"  drawings with a layer  {self.with_layers:6d}  {share}"]
+        for length in range(2, MAX_HOLD + 1):
+            found = self.shares.get(length, [])
+            covering = f"  held parts cover {100 * float(np.mean(found)):.1f}% of the frame on average" if found else ""
+            lines.append(f"  layer holds on {_CADENCE_NAMES[length]:<7}{len(found):6d}{covering}")
+        return lines
+
+
+def layer_report(maps: ChangeMaps, cuts: Collection[int] = ()) -> LayerReport:
+    """Every layer hold of a clip (:meth:`ChangeMaps.layers`), counted by length.
+
+    | parameter | type | default | meaning |
+    |---|---|---|---|
+    | `maps` | ChangeMaps | | the change maps of the clip's consecutive drawings |
+    | `cuts` | collection of int | () | scene cuts (``j``: between drawings ``j`` and ``j + 1``) |
+
+    Every hold of 2 drawings or more contains an even drawing, so only those are asked about.
+    """
+    drawings = len(maps) + 1
+    holds: dict[tuple[int, int], float] = {}
+    for k in range(0, drawings, 2):
+        for hold in maps.layers(k, cuts):
+            holds.setdefault((hold.first, hold.end), float(hold.held.mean()))
+    covered = {k for first, end in holds for k in range(first, end)}
+    shares: dict[int, list[float]] = {}
+    for (first, end), share in sorted(holds.items()):
+        shares.setdefault(end - first, []).append(share)
+    return LayerReport(drawings, len(covered), shares)
