@@ -217,3 +217,15 @@ def test_layer_report_counts_each_layer_hold_once_by_its_cadence():
     lines = report.lines()
     assert "  layer holds on twos        5  held parts cover 5.6% of the frame on average" in lines
     assert "  layer holds on fours       0" in lines
+
+
+def test_holes_of_a_layers_in_between_are_filled_on_frames_that_show_a_drawing():
+    animation = pan_with_shape_on([2], 6)
+    out = vsanimsplat.interpolate(vsanimsplat.dedupe(as_clip(animation)), factor=2, model="splat")
+    held = [n for n, frame in enumerate(out.frames())
+            if "AnimSplat_LayerMask" in frame.props and not frame.props["AnimSplat_Interpolated"]]
+    assert any("AnimSplat_HoleMask" in out.get_frame(n).props for n in held)  # the layer's splat left holes
+    filled = vsanimsplat.fill_holes(out)
+    for n in held:
+        props = filled.get_frame(n).props
+        assert "AnimSplat_HoleMask" not in props

@@ -293,7 +293,7 @@ def _build(clip: vs.VideoNode, steps: list[Step], rate: Fraction, timing: Timing
             AnimSplat_T=float(step.t),
             AnimSplat_Interpolated=int(step.interpolated),
         )
-        if step.interpolated and "AnimSplat_HoleMask" in out.props:
+        if "AnimSplat_HoleMask" in out.props:  # on a drawing with layers in motion, both parents are the drawing
             out.props.update(AnimSplat_LeftFrame=f[1], AnimSplat_RightFrame=f[2])
         for name in ("_SceneChangeNext", "_SceneChangePrev", "AnimSplat_SourceFrame", "AnimSplat_Hold"):
             out.props.pop(name, None)
