@@ -163,7 +163,7 @@ def test_a_failed_pair_raises_in_every_waiting_request_and_is_computed_again_lat
             requests = [pool.submit(engine.synthesize, 0, 1, t, load) for t in (0.2, 0.4, 0.6, 0.8)]
             assert model.entered.wait(WAIT)
             deadline = time.monotonic() + WAIT
-            while engine._entries[("pair", 0, 1)].users < 4:  # all four requests wait for the same computation
+            while engine._entries[("pair", 0, 1, None)].users < 4:  # all four requests wait for the same computation
                 assert time.monotonic() < deadline
                 time.sleep(0.001)
         finally:
@@ -225,3 +225,15 @@ def test_interpolate_gives_the_same_pictures_on_eight_threads_as_on_one(model, h
     for a, b in zip(one, eight):
         for plane_a, plane_b in zip(a, b):
             assert np.array_equal(plane_a, plane_b)
+
+
+def test_a_box_is_its_own_state_of_that_part_of_the_frames():
+    model = Fake()
+    engine = Engine(model)
+    pictures = {i: torch.rand(1, 3, 40, 48) for i in range(2)}
+    part = engine.synthesize(0, 1, 0.5, pictures.get, box=(8, 40, 16, 48))
+    whole = engine.synthesize(0, 1, 0.5, pictures.get)
+    assert part.image.shape[-2:] == (32, 32) and whole.image.shape[-2:] == (40, 48)
+    assert engine.counts == {"prepare": 4, "pair": 2, "synthesize": 2}
+    assert torch.equal(part.image, Fake().synthesize(Fake().pair(*(Fake().prepare(pictures[i][..., 8:40, 16:48])
+                                                                        for i in range(2))), 0.5).image)

@@ -27,7 +27,8 @@ A GMFSS (``union``) frame state in float32 holds 35 MB at 640×360 (padding incl
 1920×1080, and a pair state adds about 4 % of that: 2048 MiB keep about six 1080p drawings, the three or four
 that 16 VapourSynth threads work on at once (16 output frames at 60 fps of animation on twos) and the next."""
 
-_Key = tuple[Any, ...]  # ("prepare", index) or ("pair", left, right)
+_Key = tuple[Any, ...]  # ("prepare", index, box) or ("pair", left, right, box)
+Box = tuple[int, int, int, int]  # (top, bottom, left, right) of the frames that the model sees
 
 
 def state_storages(state: object) -> dict[tuple[str, int], int]:
@@ -125,14 +126,16 @@ class Engine:
         with self._lock:
             return self._bytes
 
-    def synthesize(self, left: int, right: int, t: float, load: Callable[[int], torch.Tensor]) -> Synthesis:
+    def synthesize(self, left: int, right: int, t: float, load: Callable[[int], torch.Tensor],
+                   box: Box | None = None) -> Synthesis:
         """The in-between at ``t`` of input frames ``left`` and ``right``; ``load(i)`` gives frame ``i`` (1, 3, H, W).
 
-        The result's tensors are on the host (CPU).
+        With ``box``, of that part of the frames only (``[top:bottom, left:right]``, cached apart from the whole
+        frames). The result's tensors are on the host (CPU).
         """
         with self._lock:
             self.counts["synthesize"] += 1
-        with self._state(("pair", left, right), lambda: self._pair(left, right, load)) as pair, self._work():
+        with self._state(("pair", left, right, box), lambda: self._pair(left, right, load, box)) as pair, self._work():
             result = self.model.synthesize(pair, t)
             if not self.cuda:
                 return result
@@ -141,15 +144,21 @@ class Engine:
     def flows(self, left: int, right: int, load: Callable[[int], torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         """Flows between input frames ``left`` and ``right`` (:meth:`~vsanimsplat.models.base.Model.flows`), on the
         host, from the same cached pair state as :meth:`synthesize`."""
-        with self._state(("pair", left, right), lambda: self._pair(left, right, load)) as pair, self._work():
+        with self._state(("pair", left, right, None), lambda: self._pair(left, right, load, None)) as pair, self._work():
             forward, backward = self.model.flows(pair)
             return (forward, backward) if not self.cuda else (_pinned_copy(forward), _pinned_copy(backward))
 
-    def _prepare(self, index: int, load: Callable[[int], torch.Tensor]) -> AbstractContextManager[FrameState]:
-        return self._state(("prepare", index), lambda: self.model.prepare(load(index)))
+    def _prepare(self, index: int, load: Callable[[int], torch.Tensor], box: Box | None) -> AbstractContextManager[FrameState]:
+        def make() -> FrameState:
+            image = load(index)
+            if box is not None:
+                image = image[..., box[0]:box[1], box[2]:box[3]]
+            return self.model.prepare(image)
 
-    def _pair(self, left: int, right: int, load: Callable[[int], torch.Tensor]) -> PairState:
-        with self._prepare(left, load) as a, self._prepare(right, load) as b:
+        return self._state(("prepare", index, box), make)
+
+    def _pair(self, left: int, right: int, load: Callable[[int], torch.Tensor], box: Box | None) -> PairState:
+        with self._prepare(left, load, box) as a, self._prepare(right, load, box) as b:
             return self.model.pair(a, b)
 
     @contextmanager

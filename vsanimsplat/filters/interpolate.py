@@ -11,10 +11,10 @@ import numpy as np
 import torch
 import vapoursynth as vs
 
-from ..engine import Engine
+from ..engine import Box, Engine
 from ..layers import LayerStep, LayerTiming
 from ..models import DEFAULT_MODEL, DEFAULT_STATIC_TOLERANCE, Model, load_model
-from ..models.changes import layer_weight
+from ..models.changes import layer_weight, region_box
 from ..retime import Step, plan
 from ..scenes import DEFAULT_SCENE_THRESHOLD, cuts_between_drawings, read_cut_list
 from .analysis import Timing, analysis_clip, timing_of
@@ -216,10 +216,22 @@ def pair_flow(clip: vs.VideoNode, model: Model, left: int = 0, right: int = 1) -
     return forward[0].permute(1, 2, 0).float().numpy()
 
 
+def _paste(part: torch.Tensor, whole: torch.Tensor, box: Box | None) -> torch.Tensor:
+    """``whole`` with ``part`` (the picture of ``box``, None: of all of it) put in."""
+    if box is None:
+        return part
+    whole = whole.clone()
+    whole[..., box[0]:box[1], box[2]:box[3]] = part
+    return whole
+
+
 def _build(clip: vs.VideoNode, steps: list[Step], rate: Fraction, timing: Timing, engine: Engine,
            layers: LayerTiming | None) -> vs.VideoNode:
     """The output graph: held frames straight from the input, in-betweens through the engine, and frames with layers
-    in motion (:mod:`vsanimsplat.layers`) through one graph per set of layer drawings (relative to the frame's)."""
+    in motion (:mod:`vsanimsplat.layers`) through one graph per set of layer drawings (relative to the frame's).
+
+    A layer's own in-between is made on the part of the frames around its reach only (as the model crops a pair to
+    what changes: :func:`~vsanimsplat.models.changes.region_box`), or the whole frame when that part covers most of it."""
     space = ColourSpace(clip, timing.first_props)
     lefts = [s.left for s in steps]
     rights = [s.right if s.right is not None else s.left for s in steps]
@@ -230,6 +242,8 @@ def _build(clip: vs.VideoNode, steps: list[Step], rate: Fraction, timing: Timing
     rgb_shell = vs.core.std.BlankClip(rgb, length=len(steps), fpsnum=rate.numerator, fpsden=rate.denominator)
     mask_shell = vs.core.std.BlankClip(shell, format=vs.GRAY8, color=0, keep=True)
     device = engine.model.device
+    multiple = engine.model.multiple
+    padded = (-(-clip.height // multiple) * multiple, -(-clip.width // multiple) * multiple)
 
     def layer_steps(n: int) -> list[LayerStep]:
         return [] if layers is None else layers.at(steps[n].left, n / rate)
@@ -252,13 +266,16 @@ def _build(clip: vs.VideoNode, steps: list[Step], rate: Fraction, timing: Timing
             holes, weight = None, torch.zeros_like(image[:, :1])
         over = torch.zeros_like(image[:, :1])
         for layer in moving:
-            made = engine.synthesize(layer.left, layer.right, float(layer.t), load)
             reach = torch.from_numpy(layers.maps.pixels(layer.reach, clip.height, clip.width))[None, None]
-            share = layer_weight(made.image, image, reach)
-            image = torch.lerp(image, made.image, share)
+            box = region_box(reach, padded, engine.model.multiple, engine.model.min_region)
+            made = engine.synthesize(layer.left, layer.right, float(layer.t), load, box)
+            layer_image = _paste(made.image, image, box)
+            share = layer_weight(layer_image, image, reach)
+            image = torch.lerp(image, layer_image, share)
             if made.holes is not None or holes is not None:
-                holes = ((holes if holes is not None else torch.zeros_like(reach)) & (share < 1)) | (
-                    (made.holes if made.holes is not None else torch.zeros_like(reach)) & (share > 0))
+                none = torch.zeros_like(reach)
+                holes = ((holes if holes is not None else none) & (share < 1)) | (
+                    (_paste(made.holes, none, box) if made.holes is not None else none) & (share > 0))
             over = torch.maximum(over, share)
         out = array_into_frame(image.numpy(), f[0].copy())
         if holes is not None and holes.any():
