@@ -20,7 +20,7 @@ from ..scenes import DEFAULT_SCENE_THRESHOLD, cuts_between_drawings, read_cut_li
 from .analysis import Timing, analysis_clip, timing_of
 from .frames import ColourSpace, check_constant, array_into_frame, frame_to_tensor, keep_unchanged
 
-__all__ = ["interpolate", "pair_flow", "scene_scores", "analysis_clip", "DEFAULT_SCENE_THRESHOLD"]
+__all__ = ["interpolate", "output_steps", "pair_flow", "scene_scores", "analysis_clip", "DEFAULT_SCENE_THRESHOLD"]
 
 
 def _error(message: str) -> vs.Error:
@@ -183,18 +183,45 @@ def interpolate(
     if not isinstance(layers, bool):
         raise _error(f"layers must be True (per-region timing) or False (whole frames only), got {layers!r}")
     timing = timing_of(clip, progress)
-    rate = _target_rate(timing, clip, factor, fps_num, fps_den)
+    rate, steps, separated = output_steps(clip, factor, fps_num, fps_den, max_hold, scene_detect, scene_threshold, cuts,
+                                          progress)
     network = _resolve_model(model, device, fp16, flow, bf16, flow_scale, static_tolerance, regions)
-    separated = timing.marked_cuts | _listed_cuts(cuts, timing)
-    if scene_detect:
-        separated |= {k for k, score in enumerate(timing.scene_scores) if score > scene_threshold}
-    steps = plan(timing.durations, rate, timing.holds, separated, max_hold)
     # each VapourSynth thread runs the model with its share of torch's threads: with all of them, N threads would
     # start N × cores OpenMP threads
     engine = Engine(network, cache_bytes=None if cache_mb is None else cache_mb << 20,
                     threads=max(1, torch.get_num_threads() // vs.core.num_threads))
     moving = LayerTiming(timing.changes, timing.durations, separated) if layers else None
     return _build(clip, steps, rate, timing, engine, moving)
+
+
+def output_steps(
+    clip: vs.VideoNode,
+    factor: int | Fraction | None = None,
+    fps_num: int | None = None,
+    fps_den: int | None = None,
+    max_hold: int | None = None,
+    scene_detect: bool = True,
+    scene_threshold: float = DEFAULT_SCENE_THRESHOLD,
+    cuts: str | os.PathLike[str] | Sequence[int] | None = None,
+    progress: bool | None = None,
+) -> tuple[Fraction, list[Step], set[int]]:
+    """What :func:`interpolate` makes of ``clip`` with these settings, without making any frame: the output rate,
+    the :class:`~vsanimsplat.retime.Step` of every output frame (indices into ``clip``), and the drawing pairs
+    (``k`` for ``k``, ``k + 1``) that a cut separates.
+
+    | parameter | type | default | meaning |
+    |---|---|---|---|
+    | `clip` … `progress` | | | as :func:`interpolate` (its timing settings; the model's do not change the steps) |
+
+    Reads the timing of ``clip`` (:func:`~vsanimsplat.filters.analysis.timing_of`), which ``interpolate`` of the same
+    clip has read already: no frame is read twice.
+    """
+    timing = timing_of(clip, progress)
+    rate = _target_rate(timing, clip, factor, fps_num, fps_den)
+    separated = timing.marked_cuts | _listed_cuts(cuts, timing)
+    if scene_detect:
+        separated |= {k for k, score in enumerate(timing.scene_scores) if score > scene_threshold}
+    return rate, plan(timing.durations, rate, timing.holds, separated, max_hold), separated
 
 
 def pair_flow(clip: vs.VideoNode, model: Model, left: int = 0, right: int = 1) -> np.ndarray:
