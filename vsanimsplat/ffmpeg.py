@@ -32,6 +32,7 @@ __all__ = [
     "Encoding",
     "FFmpeg",
     "FFmpegNotFound",
+    "PIPED_Y4M",
     "Stream",
     "aspect_filters",
     "check_rate",
@@ -253,6 +254,9 @@ def check_rate(output: str | PathLike[str], rate: Fraction) -> None:
                          f"lower --factor/--fps, or write .mp4 or .mov")
 
 
+PIPED_Y4M = ("-f", "yuv4mpegpipe", "-i", "-")
+"""The video input of an encode: y4m on ffmpeg's stdin."""
+
 _MP4_AUDIO = frozenset({"aac", "mp3", "ac3", "eac3", "opus", "flac", "alac"})
 _TEXT_SUBTITLES = frozenset({"ass", "ssa", "subrip", "srt", "webvtt", "mov_text", "text", "microdvd", "subviewer",
                              "sami", "realtext", "mpl2", "vplayer", "pjs", "jacosub", "stl"})
@@ -362,8 +366,9 @@ def encode_command(
     colour: Sequence[str] = (),
     aspect: Sequence[str] = (),
     rate: Fraction | None = None,
+    video: Sequence[str] = PIPED_Y4M,
 ) -> tuple[list[str], list[str]]:
-    """ffmpeg arguments (without the executable) that encode y4m from stdin into ``output``, and warnings.
+    """ffmpeg arguments (without the executable) that encode y4m from stdin (or ``video``) into ``output``, and warnings.
 
     | parameter | type | default | meaning |
     |---|---|---|---|
@@ -375,6 +380,7 @@ def encode_command(
     | `colour` | sequence of str | () | colour tags (:func:`colour_args`) |
     | `aspect` | sequence of str | () | video filters that set the pixel shape (:func:`aspect_filters`); a ``-vf`` in ``encoding.extra`` replaces them |
     | `rate` | Fraction or None | None | the video's frame rate: its time is counted in units that hold both its frames and the delay (to 1 ms) exactly; None = the pipe's 1/rate, which moves the delay onto the frame grid |
+    | `video` | sequence of str | :data:`PIPED_Y4M` | the video input's options, ending in ``-i URL``: another input whose frames start at 0 on the grid of ``rate`` (a chunked job's segments, through the concat demuxer) |
 
     The video keeps its place against the other streams: when the source's video starts later than its
     earliest stream (audio that begins first, a capture's leading audio), the new video is delayed as much.
@@ -397,9 +403,9 @@ def encode_command(
     delay = videos[0] - min(s.start for s in streams) if videos else 0.0
     units = math.lcm(Fraction(rate).numerator, 1000) if rate is not None else None
     if delay > 0 and units is None:
-        inputs = ["-itsoffset", f"{delay:.6f}", "-f", "yuv4mpegpipe", "-i", "-"]
+        inputs = ["-itsoffset", f"{delay:.6f}", *video]
     else:  # -itsoffset would land on the pipe's time base, the frame grid: delay in units that hold it (ms)
-        inputs = ["-f", "yuv4mpegpipe", "-i", "-"]
+        inputs = [*video]
     timing_filters = [] if units is None else [f"settb=1/{units}", f"setpts=PTS+{round(delay * 1000)}/1000/TB"]
     timing = ([] if units is None else
               ["-enc_time_base:v", f"1/{units}", *(["-video_track_timescale", str(units)] if mp4 else [])])

@@ -98,17 +98,17 @@ def remove_stale_partials(output: Path) -> list[Path]:
     return removed
 
 
-def encode(clip: vs.VideoNode, ffmpeg: FFmpeg, args: Sequence[str], output: Path, progress: Progress,
+def encode(clip: vs.VideoNode | None, ffmpeg: FFmpeg, args: Sequence[str], output: Path, progress: Progress,
            verbose: bool = False) -> None:
     """Pipe ``clip`` as y4m into ffmpeg, writing a temporary file beside ``output``, renamed on success.
 
     | parameter | type | default | meaning |
     |---|---|---|---|
-    | `clip` | vs.VideoNode | | constant-rate YUV or GRAY clip |
+    | `clip` | vs.VideoNode or None | | constant-rate YUV or GRAY clip; None: ffmpeg reads its inputs itself (``args`` name no pipe) |
     | `ffmpeg` | FFmpeg | | the ffmpeg to run |
     | `args` | sequence of str | | its arguments (:func:`~vsanimsplat.ffmpeg.encode_command`); the last, the output file, is replaced by the temporary file |
     | `output` | Path | | the final file (replaced if it exists) |
-    | `progress` | Progress | | told about every frame |
+    | `progress` | Progress | | told about every frame; the caller closes it (a chunked job encodes into one bar) |
     | `verbose` | bool | False | print ffmpeg's warnings too, not only its errors |
 
     No file is left under ``output``'s name unless the encode succeeded; the temporary file is
@@ -129,11 +129,11 @@ def encode(clip: vs.VideoNode, ffmpeg: FFmpeg, args: Sequence[str], output: Path
         fcntl.flock(lock, fcntl.LOCK_EX)
         os.rename(locking, temporary)
         with tempfile.TemporaryFile() as messages:
-            process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=messages,
-                                       process_group=0)
+            process = subprocess.Popen(command, stdin=subprocess.DEVNULL if clip is None else subprocess.PIPE,
+                                       stdout=subprocess.DEVNULL, stderr=messages, process_group=0)
             try:
                 with _interrupt_stops(process) as interrupted:
-                    failure = _feed(clip, process, progress)
+                    failure = None if clip is None else _feed(clip, process, progress)
                     code = process.wait()
                 if interrupted:
                     raise KeyboardInterrupt if interrupted[0] == signal.SIGINT else Interrupted(interrupted[0])
@@ -141,8 +141,6 @@ def encode(clip: vs.VideoNode, ffmpeg: FFmpeg, args: Sequence[str], output: Path
                 process.kill()
                 process.wait()
                 raise
-            finally:
-                progress.close()
             messages.seek(0)
             text = messages.read().decode(errors="replace").strip()
         if failure is not None:

@@ -22,7 +22,8 @@ class Progress:
     | `interval` | float | 5.0 | seconds between plain lines |
 
     :meth:`update` has the signature of ``VideoNode.output``'s ``progress_update``; the last
-    frame always gets a plain line.
+    frame always gets a plain line. A job encoded in chunks counts all of them in one bar: :meth:`part` before each
+    chunk, :meth:`skip` for the chunks an earlier run made.
     """
 
     def __init__(self, desc: str, stream: TextIO | None = None, enabled: bool = True, interval: float = 5.0) -> None:
@@ -33,14 +34,27 @@ class Progress:
         self.began = time.perf_counter()
         self._bar: tqdm | None = None
         self._last_line = self.began
+        self._first = 0
+        self._total: int | None = None
+        self._skipped = 0
+
+    def part(self, first: int, total: int) -> None:
+        """The coming updates count the frames of a part of a job of ``total`` frames that begins at frame ``first``."""
+        self._first, self._total = first, total
+
+    def skip(self, frames: int) -> None:
+        """``frames`` more of the job were made by an earlier run: counted as done, left out of the rate."""
+        self._skipped += frames
 
     def update(self, done: int, total: int) -> None:
         """``done`` of ``total`` frames are written."""
         if not self.enabled:
             return
+        done, total = self._first + done, self._total or total
         if self.stream.isatty():
             if self._bar is None:
-                self._bar = tqdm(total=total, desc=self.desc, unit="frame", file=self.stream, dynamic_ncols=True)
+                self._bar = tqdm(total=total, initial=self._skipped, desc=self.desc, unit="frame", file=self.stream,
+                                 dynamic_ncols=True)
             self._bar.update(done - self._bar.n)
             return
         now = time.perf_counter()
@@ -49,8 +63,9 @@ class Progress:
             print(self.line(done, total, now - self.began), file=self.stream, flush=True)
 
     def line(self, done: int, total: int, elapsed: float) -> str:
-        """The plain progress line: ``encoding: 120/480 frames (25%), 3.20 fps, ETA 1:52``."""
-        rate = done / elapsed if elapsed > 0 else 0.0
+        """The plain progress line: ``encoding: 120/480 frames (25%), 3.20 fps, ETA 1:52`` (the rate of the frames made
+        since the start, not those :meth:`skip` counted)."""
+        rate = (done - self._skipped) / elapsed if elapsed > 0 else 0.0
         if rate > 0:
             left = round((total - done) / rate)
             eta = f"{left // 3600}:{left // 60 % 60:02d}:{left % 60:02d}" if left >= 3600 else f"{left // 60}:{left % 60:02d}"
