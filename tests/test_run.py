@@ -35,7 +35,8 @@ from vsanimsplat.cli import main, parse_fps
 from vsanimsplat.ffmpeg import Encoding, encode_command, find_ffmpeg, write_rgb_video
 from vsanimsplat.flo import read_flo
 from vsanimsplat.job import graph as job_graph
-from vsanimsplat.job import EncodeError, JobOptions, Progress, Target, build_graph, encode, script_text
+from vsanimsplat.job import (EncodeError, JobOptions, Progress, Target, build_graph, chunks, encode, make_segment,
+                             script_text)
 from vsanimsplat.models.weights import WeightsError, load_weights
 from vsanimsplat.scenes import DEFAULT_SCENE_THRESHOLD
 from vsanimsplat.testing import Cut, Scene, animate, animate_layers, cadence
@@ -591,6 +592,17 @@ def test_progress_line_has_rate_and_eta():
     assert progress.line(0, 10, 0.0).endswith("0.00 fps, ETA ?")
 
 
+def test_progress_of_chunks_counts_the_whole_job_and_the_rate_of_this_run():
+    """A chunk's frames count after the chunks before it; frames an earlier run made count as done, not in the rate."""
+    log = _Log()
+    progress = Progress("encoding", stream=log, interval=3600)
+    progress.skip(60)
+    progress.part(80, 120)
+    progress.update(40, 40)  # the chunk's last frame: the job's too
+    assert log.getvalue().startswith("encoding: 120/120 frames (100%)")
+    assert progress.line(100, 120, 10.0) == "encoding: 100/120 frames (83%), 4.00 fps, ETA 0:05"
+
+
 def test_cut_list_reaches_the_graph_and_the_script(source, tmp_path, capsys):
     """--cuts FILE: the emitted script passes the file to interpolate, and its clip holds the drawing before the cut."""
     starts = [sum(HOLDS[:k]) for k in range(len(HOLDS))]
@@ -827,3 +839,100 @@ def test_report_lists_the_cadence_of_a_layer_over_a_pan(tmp_path, capsys):
     twos = next(line for line in out.splitlines() if "layer holds on twos" in line)
     assert int(twos.split()[4]) == 5 and "held parts cover" in twos  # 0-1, 2-3, … 8-9; 10-11 runs to the end
     assert "layer holds on threes      0" in out
+
+
+# --- long jobs: --chunk-seconds, resuming ---
+
+
+def _frames(path: Path) -> list[str]:
+    """Every video frame of a file as ffmpeg's framemd5 lists it: timestamp, duration, size and checksum."""
+    listing = subprocess.run([find_ffmpeg().path, "-hide_banner", "-i", str(path), "-map", "0:v", "-f", "framemd5", "-"],
+                             capture_output=True, text=True, check=True).stdout
+    return [line for line in listing.splitlines() if line and not line.startswith("#")]
+
+
+CHUNKED = ("--model", "blend", "--fps", "60000/1001", "--codec", "ffv1")  # 110 output frames
+
+
+@pytest.fixture(scope="module")
+def one_encode(source, tmp_path_factory) -> Path:
+    """The source encoded without chunks: what every chunked run must give."""
+    output = tmp_path_factory.mktemp("one") / "one.mkv"
+    assert main(["run", str(source.path), "-o", str(output), *CHUNKED, "-q"]) == 0
+    return output
+
+
+def _counting_chunks(monkeypatch, crash_after: int | None = None) -> list[tuple[int, int]]:
+    """Record the span of every chunk the job makes; with ``crash_after``, stop the job (as Ctrl-C would) when
+    that many are made."""
+    made: list[tuple[int, int]] = []
+
+    def counted(clip, span, *args, **kwargs):
+        if crash_after is not None and len(made) == crash_after:
+            raise KeyboardInterrupt
+        made.append(span)
+        return make_segment(clip, span, *args, **kwargs)
+
+    monkeypatch.setattr(chunks, "make_segment", counted)
+    return made
+
+
+def test_chunked_run_gives_the_frames_and_streams_of_one_encode(source, one_encode, tmp_path, capsys, monkeypatch):
+    """Chunks of about 0.4 s (24 frames at 59.94 fps) begin where a drawing begins; the joined file has the same
+    frames at the same times, and the same audio, subtitles and chapters, as one encode; the work folder goes."""
+    made = _counting_chunks(monkeypatch)
+    output = tmp_path / "chunked.mkv"
+    code, out, err = run(capsys, source.path, "-o", output, *CHUNKED, "--chunk-seconds", "0.4")
+    assert code == 0, err
+    assert "5 chunks of about 0.4 s" in err and "5 to make" in err and "encoding: 110/110 frames (100%)" in err
+    assert [first for first, _ in made] == [0, 20, 43, 65, 90] and made[-1][1] == 110
+    drawing_starts = {math.ceil(start * Fraction(5, 2)) for start in np.cumsum([0, *HOLDS[:-1]])}
+    assert {first for first, _ in made[1:]} <= drawing_starts  # 5/2 output frames per source frame
+    assert _frames(output) == _frames(one_encode)
+    assert probe(output) == probe(one_encode)
+    assert "written:  " in out and not (tmp_path / "chunked.mkv.work").exists() and leftovers(tmp_path) == []
+
+
+def test_rerun_makes_only_the_chunks_left_by_a_crash_or_corrupted(source, one_encode, tmp_path, capsys, monkeypatch):
+    """A job stopped after two of five chunks leaves them recorded; the same command again makes the other three,
+    counting the two as done; a segment changed on disk is made again; another option starts afresh."""
+    output = tmp_path / "resumed.mkv"
+    work = tmp_path / "resumed.mkv.work"
+    command = (source.path, "-o", output, *CHUNKED, "--chunk-seconds", "0.4")
+    _counting_chunks(monkeypatch, crash_after=2)
+    code, _, err = run(capsys, *command)
+    assert code == 130 and "interrupted by SIGINT" in err and not output.exists()
+    assert sorted(p.name for p in work.glob("chunk-*")) == ["chunk-00000.nut", "chunk-00001.nut"]
+    made = _counting_chunks(monkeypatch)
+    code, _, err = run(capsys, *command, "--keep-work")
+    assert code == 0, err
+    assert "2 done by an earlier run, 3 to make" in err and "encoding: 110/110 frames (100%)" in err
+    assert made == [(43, 65), (65, 90), (90, 110)]
+    assert _frames(output) == _frames(one_encode) and probe(output) == probe(one_encode)
+
+    segment = work / "chunk-00003.nut"
+    data = bytearray(segment.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    segment.write_bytes(bytes(data))
+    made.clear()
+    code, _, err = run(capsys, *command, "--overwrite", "--keep-work")
+    assert code == 0, err
+    assert made == [(65, 90)] and _frames(output) == _frames(one_encode)
+
+    made.clear()
+    code, _, err = run(capsys, *command, "--overwrite", "--fill-mode", "nearest")
+    assert code == 0, err
+    assert "work of another job (other input or options); starting afresh" in err and len(made) == 5
+    assert not work.exists()
+
+
+def test_bad_chunk_options_are_refused(source, tmp_path, capsys):
+    for value in ("0", "-2", "soon"):
+        with pytest.raises(SystemExit) as exit_:
+            main(["run", str(source.path), "-o", str(tmp_path / "out.mkv"), "--chunk-seconds", value])
+        assert exit_.value.code == 2
+        err = capsys.readouterr().err
+        assert "--chunk-seconds" in err and f"got {value!r}" in err
+    code, _, err = run(capsys, source.path, "-o", tmp_path / "out.mkv", "--keep-work")
+    assert code == 2 and "--keep-work keeps the work folder of --chunk-seconds S; give both" in err
+    assert list(tmp_path.iterdir()) == []

@@ -40,8 +40,8 @@ from .filters.interpolate import DEFAULT_SCENE_THRESHOLD
 from .filters.source import input_problem, open_video, source_timing
 from .flo import write_flo
 from .layers import layer_report
-from .job import (EncodeError, JobOptions, Progress, Target, build_graph, encode, first_pair_flow, load_job_model,
-                  remove_stale_partials, script_text, signals_interrupt)
+from .job import (EncodeError, JobOptions, Progress, Target, build_graph, concat_input, encode, first_pair_flow,
+                  load_job_model, remove_stale_partials, run_chunks, script_text, signals_interrupt)
 from .models import DEFAULT_STATIC_TOLERANCE, WeightsError
 from .models.registry import DEFAULT_MODEL, MODEL_NAMES, SPECS, parameter_count, spec
 from .models.weights import ADDABLE, WEIGHT_SETS, add, fetch, installed, model_dir
@@ -311,6 +311,13 @@ def _add_run_subcommand(commands: argparse._SubParsersAction) -> None:
     encoding.add_argument("--preset", choices=PRESETS, help="x264/x265 speed preset (default medium)")
     encoding.add_argument("--encoder-args", type=_split_args, default=(), metavar='"ARGS"',
                           help='more ffmpeg output options, e.g. "-tune animation -x264-params aq-mode=3"')
+    long = run.add_argument_group("long jobs")
+    long.add_argument("--chunk-seconds", type=_positive, metavar="S",
+                      help="encode in chunks of about S seconds of output, each a lossless segment in OUTPUT.work/, "
+                           "joined by one final encode; the same command run again skips the chunks already made "
+                           "(default: one encode, no chunks)")
+    long.add_argument("--keep-work", action="store_true",
+                      help="keep OUTPUT.work/ after success (with --chunk-seconds)")
     extra = run.add_argument_group("more outputs")
     extra.add_argument("--flow", type=Path, metavar="PATH",
                        help="also write the optical flow from the first drawing to the second as a Middlebury .flo "
@@ -365,6 +372,8 @@ def _run(args: argparse.Namespace) -> int:
     say = (lambda message: None) if args.quiet else (lambda message: print(message, file=sys.stderr, flush=True))
     if problem := _check_paths(args):
         return _fail(EXIT_USAGE, problem)
+    if args.keep_work and args.chunk_seconds is None:
+        return _fail(EXIT_USAGE, "--keep-work keeps the work folder of --chunk-seconds S; give both")
     if args.output is not None and (stale := remove_stale_partials(args.output)):
         print(f"removed {len(stale)} temporary file(s) that a killed run of {args.output} left: "
               f"{', '.join(p.name for p in stale)}", file=sys.stderr)
@@ -398,8 +407,9 @@ def _run(args: argparse.Namespace) -> int:
     if args.output is not None:
         check_rate(args.output, Fraction(clip.fps))
     props = clip.get_frame(0).props
-    command, dropped = encode_command(output, encoding, args.input.resolve(), streams, graph.seconds,
-                                      colour_args(props), aspect=aspect_filters(props), rate=Fraction(clip.fps))
+    muxing = {"encoding": encoding, "source": args.input.resolve(), "streams": streams, "seconds": graph.seconds,
+              "colour": colour_args(props), "aspect": aspect_filters(props), "rate": Fraction(clip.fps)}
+    command, dropped = encode_command(output, **muxing)
     for warning in dropped:
         print(f"warning: {warning}", file=sys.stderr)
     if args.flow is not None:
@@ -417,7 +427,15 @@ def _run(args: argparse.Namespace) -> int:
         say(f"ffmpeg {shlex.join(command)}")
     progress = Progress("encoding", enabled=not args.quiet)
     try:
-        encode(clip, ffmpeg, command, args.output, progress, verbose=args.verbose)
+        if args.chunk_seconds is None:
+            try:
+                encode(clip, ffmpeg, command, args.output, progress, verbose=args.verbose)
+            finally:
+                progress.close()
+        else:
+            joining, _ = encode_command(args.output, **muxing, video=concat_input(args.output))
+            run_chunks(graph, options, args.chunk_seconds, ffmpeg, joining, args.output, progress, args.keep_work,
+                       args.verbose, say)
     except EncodeError as error:
         return _fail(EXIT_FAILED, str(error))
     rate = Fraction(clip.fps)

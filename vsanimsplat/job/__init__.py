@@ -5,8 +5,10 @@
 | :mod:`~vsanimsplat.job.graph` | the options, the filter graph and the ``.vpy`` script that builds the same graph, the job's model |
 | :mod:`~vsanimsplat.job.encoder` | the ffmpeg process the graph is piped into, stopped cleanly by SIGINT, SIGTERM or SIGHUP, leaving no partial file; stale partials of killed runs removed |
 | :mod:`~vsanimsplat.job.progress` | frames done, rate and ETA |
+| :mod:`~vsanimsplat.job.chunks` | long jobs in chunks: spans at drawing starts, lossless segments, a manifest to resume from, the final join |
 """
 
+from .chunks import boundaries, choose_spans, concat_input, make_segment, run_chunks, work_dir
 from .encoder import STOP_SIGNALS, EncodeError, Interrupted, encode, remove_stale_partials, signals_interrupt
 from .graph import Graph, JobOptions, ScriptLine, Target, build_graph, first_pair_flow, load_job_model, script_text
 from .progress import Progress
@@ -20,11 +22,17 @@ __all__ = [
     "Progress",
     "ScriptLine",
     "Target",
+    "boundaries",
     "build_graph",
+    "choose_spans",
+    "concat_input",
     "encode",
     "first_pair_flow",
     "load_job_model",
+    "make_segment",
     "remove_stale_partials",
+    "run_chunks",
     "script_text",
     "signals_interrupt",
+    "work_dir",
 ]
