@@ -593,12 +593,16 @@ def test_progress_line_has_rate_and_eta():
 
 
 def test_progress_of_chunks_counts_the_whole_job_and_the_rate_of_this_run():
-    """A chunk's frames count after the chunks before it; frames an earlier run made count as done, not in the rate."""
+    """A chunk's frames count after those counted before, whichever frames it holds; frames an earlier run made
+    count as done, not in the rate."""
     log = _Log()
     progress = Progress("encoding", stream=log, interval=3600)
-    progress.skip(60)
-    progress.part(80, 120)
-    progress.update(40, 40)  # the chunk's last frame: the job's too
+    progress.skip(60)  # say frames 0-39 and 80-99: an earlier run made chunks 0 and 2
+    progress.part(120)
+    progress.update(20, 20)  # chunk 3, frames 100-119
+    assert log.getvalue() == ""
+    progress.part(120)
+    progress.update(40, 40)  # chunk 1, frames 40-79: the job's last frame
     assert log.getvalue().startswith("encoding: 120/120 frames (100%)")
     assert progress.line(100, 120, 10.0) == "encoding: 100/120 frames (83%), 4.00 fps, ETA 0:05"
 

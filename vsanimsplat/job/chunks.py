@@ -234,7 +234,7 @@ def run_chunks(graph: Graph, options: JobOptions, chunk_seconds: Fraction, ffmpe
     progress.skip(sum(end - first for index, (first, end) in enumerate(spans) if index not in todo))
     try:
         for index in todo:
-            progress.part(spans[index][0], total)
+            progress.part(total)
             done[str(index)] = make_segment(graph.clip, spans[index], ffmpeg, _segment(work, index), progress, verbose)
             _write_atomically(work / MANIFEST, json.dumps(manifest, indent=1))
     finally:

@@ -23,7 +23,7 @@ class Progress:
 
     :meth:`update` has the signature of ``VideoNode.output``'s ``progress_update``; the last
     frame always gets a plain line. A job encoded in chunks counts all of them in one bar: :meth:`part` before each
-    chunk, :meth:`skip` for the chunks an earlier run made.
+    chunk (made here, or made elsewhere and counted whole), :meth:`skip` for the chunks an earlier run made.
     """
 
     def __init__(self, desc: str, stream: TextIO | None = None, enabled: bool = True, interval: float = 5.0) -> None:
@@ -34,23 +34,27 @@ class Progress:
         self.began = time.perf_counter()
         self._bar: tqdm | None = None
         self._last_line = self.began
-        self._first = 0
+        self._before = 0  # frames counted before the current part
+        self._counted = 0  # frames counted so far
         self._total: int | None = None
         self._skipped = 0
 
-    def part(self, first: int, total: int) -> None:
-        """The coming updates count the frames of a part of a job of ``total`` frames that begins at frame ``first``."""
-        self._first, self._total = first, total
+    def part(self, total: int) -> None:
+        """The coming updates count the frames of another part of a job of ``total`` frames, after those counted so
+        far (the parts may be made in any order)."""
+        self._before, self._total = self._counted, total
 
     def skip(self, frames: int) -> None:
         """``frames`` more of the job were made by an earlier run: counted as done, left out of the rate."""
         self._skipped += frames
+        self._counted += frames
 
     def update(self, done: int, total: int) -> None:
         """``done`` of ``total`` frames are written."""
+        done, total = self._before + done, self._total or total
+        self._counted = done
         if not self.enabled:
             return
-        done, total = self._first + done, self._total or total
         if self.stream.isatty():
             if self._bar is None:
                 self._bar = tqdm(total=total, initial=self._skipped, desc=self.desc, unit="frame", file=self.stream,
