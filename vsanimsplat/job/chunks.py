@@ -13,15 +13,17 @@ SHA-256 of its segment, rewritten atomically (temporary file, fsync, rename) aft
 from __future__ import annotations
 
 import bisect
+import contextlib
 import dataclasses
 import hashlib
 import inspect
 import json
 import os
 import shutil
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from fractions import Fraction
 from pathlib import Path
+from typing import NamedTuple, Protocol
 
 import vapoursynth as vs
 
@@ -34,7 +36,8 @@ from .encoder import encode, remove_stale_partials
 from .graph import Graph, JobOptions
 from .progress import Progress
 
-__all__ = ["boundaries", "choose_spans", "concat_input", "job_record", "make_segment", "run_chunks", "work_dir"]
+__all__ = ["Chunk", "ChunkMaker", "boundaries", "choose_spans", "concat_input", "job_record", "make_segment", "run_chunks",
+           "segment_encoder", "work_dir"]
 
 MANIFEST = "manifest.json"
 SEGMENTS = "segments.ffconcat"
@@ -101,11 +104,10 @@ def job_record(options: JobOptions, chunk_seconds: Fraction) -> dict[str, object
     | `options` | JobOptions | | every field (the input and the cut list also by size and modification time) |
     | `chunk_seconds` | Fraction | | the chunk length asked for |
     """
-    paths = {f.name: getattr(options, f.name).resolve() for f in dataclasses.fields(options)
-             if isinstance(getattr(options, f.name), Path)}
-    files = {name: {"size": path.stat().st_size, "mtime_ns": path.stat().st_mtime_ns} for name, path in paths.items()}
+    files = {name: {"size": path.stat().st_size, "mtime_ns": path.stat().st_mtime_ns}
+             for name, path in options.paths().items()}
     record = {"version": __version__, "chunk_seconds": str(chunk_seconds), "files": files,
-              "options": dataclasses.asdict(dataclasses.replace(options, **paths))}
+              "options": dataclasses.asdict(options.resolved())}
     return json.loads(json.dumps(record, default=str))
 
 
@@ -136,6 +138,11 @@ def _segment_codec(clip: vs.VideoNode) -> list[str]:
     if fmt.color_family == vs.YUV and fmt.bits_per_sample <= 10:
         return ["-c:v", "libx264", "-qp", "0", "-preset", "ultrafast"]
     return ["-c:v", CODECS["ffv1"].encoder, *CODECS["ffv1"].fixed]
+
+
+def segment_encoder(clip: vs.VideoNode) -> str:
+    """The ffmpeg encoder the segments of ``clip`` are written with (``libx264`` or ``ffv1``)."""
+    return _segment_codec(clip)[1]
 
 
 def _segment(work: Path, index: int) -> Path:
@@ -186,9 +193,34 @@ def _read_manifest(work: Path) -> dict | None:
         return None
 
 
+class Chunk(NamedTuple):
+    """A chunk to make: its number, its output frames ``span = (first, end)`` and the segment to write."""
+
+    index: int
+    span: tuple[int, int]
+    segment: Path
+
+
+class ChunkMaker(Protocol):
+    """Makes chunks elsewhere than in this process (:class:`~vsanimsplat.job.cluster.Workers`)."""
+
+    def make(self, options: JobOptions, chunks: Sequence[Chunk], progress: Progress, total: int,
+             verbose: bool = False) -> Iterator[tuple[int, str]]:
+        """Make ``chunks`` of the job ``options`` (of ``total`` frames), telling ``progress``; yields each chunk's
+        index and its segment's SHA-256 as it is done."""
+
+
+def _make_here(clip: vs.VideoNode, chunks: Sequence[Chunk], ffmpeg: FFmpeg, progress: Progress,
+               verbose: bool) -> Iterator[tuple[int, str]]:
+    """Make ``chunks`` one after another in this process, counting every frame."""
+    for chunk in chunks:
+        progress.part(clip.num_frames)
+        yield chunk.index, make_segment(clip, chunk.span, ffmpeg, chunk.segment, progress, verbose)
+
+
 def run_chunks(graph: Graph, options: JobOptions, chunk_seconds: Fraction, ffmpeg: FFmpeg, command: Sequence[str],
                output: Path, progress: Progress, keep_work: bool = False, verbose: bool = False,
-               say: Callable[[str], None] = print) -> None:
+               say: Callable[[str], None] = print, workers: ChunkMaker | None = None) -> None:
     """Encode the job in chunks of about ``chunk_seconds`` of output, resuming an earlier run's work, then join them.
 
     | parameter | type | default | meaning |
@@ -203,9 +235,11 @@ def run_chunks(graph: Graph, options: JobOptions, chunk_seconds: Fraction, ffmpe
     | `keep_work` | bool | False | keep the work folder after success |
     | `verbose` | bool | False | ffmpeg's warnings too |
     | `say` | callable | print | where the lines about the chunks go |
+    | `workers` | ChunkMaker or None | None | who makes the chunks (:class:`~vsanimsplat.job.cluster.Workers`); None: this process, one after another |
 
-    Chunks whose segment is recorded with a checksum that still matches are skipped; the others are made. Work of
-    another job (other options, another or changed input, another version) is removed first.
+    Chunks whose segment is recorded with a checksum that still matches are skipped; the others are made, and each
+    is recorded in the manifest as soon as it is done. Work of another job (other options, another or changed
+    input, another version) is removed first.
     """
     work = work_dir(output)
     job = job_record(options, chunk_seconds)
@@ -232,11 +266,14 @@ def run_chunks(graph: Graph, options: JobOptions, chunk_seconds: Fraction, ffmpe
     say(f"{len(spans)} chunks of about {float(chunk_seconds):g} s in {work}: "
         + (f"{len(spans) - len(todo)} done by an earlier run, " if len(todo) < len(spans) else "") + f"{len(todo)} to make")
     progress.skip(sum(end - first for index, (first, end) in enumerate(spans) if index not in todo))
+    chunks = [Chunk(index, spans[index], _segment(work, index).resolve()) for index in todo]
+    made = (_make_here(graph.clip, chunks, ffmpeg, progress, verbose) if workers is None
+            else workers.make(options, chunks, progress, total, verbose))
     try:
-        for index in todo:
-            progress.part(total)
-            done[str(index)] = make_segment(graph.clip, spans[index], ffmpeg, _segment(work, index), progress, verbose)
-            _write_atomically(work / MANIFEST, json.dumps(manifest, indent=1))
+        with contextlib.closing(made):
+            for index, checksum in made:  # as each chunk is done, in any order
+                done[str(index)] = checksum
+                _write_atomically(work / MANIFEST, json.dumps(manifest, indent=1))
     finally:
         progress.close()
     _write_atomically(work / SEGMENTS, _listing(work, spans, Fraction(graph.clip.fps)))

@@ -14,7 +14,7 @@ import math
 import shlex
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -120,6 +120,15 @@ class JobOptions:
     fill: bool = True
     fill_mode: str = FILL_MODES[0]
     codec: str = "x264"
+
+    def paths(self) -> dict[str, Path]:
+        """The fields that are files (``input``, ``cuts`` when given), made absolute."""
+        return {f.name: getattr(self, f.name).resolve() for f in fields(self)
+                if isinstance(getattr(self, f.name), Path)}
+
+    def resolved(self) -> JobOptions:
+        """The same options with every file as an absolute path: they mean the same in any working folder."""
+        return replace(self, **self.paths())
 
 
 @dataclass(frozen=True)
