@@ -19,7 +19,7 @@ $(VENV)/.installed: pyproject.toml setup.py
 	@echo "Using $(PYTHON)"
 	"$(PYTHON)" -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade pip
-	$(BIN)/python -m pip install -e ".[test]"
+	$(BIN)/python -m pip install -e ".[test,cluster]"
 	$(BIN)/vapoursynth config
 	touch $@
 

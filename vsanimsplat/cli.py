@@ -7,7 +7,7 @@ Exit codes:
 | 0 | success |
 | 1 | processing failed: ffmpeg failed (its messages are shown), a frame could not be made, or a file could not be written or read (disk full, permissions) |
 | 2 | bad arguments or input, found before any work: unknown option value, input missing, a directory or not a video, no file can be made in the output's (or ``--emit-vpy``'s, ``--flow``'s, ``--timecodes``') folder, output exists without ``--overwrite`` |
-| 3 | something to install: no usable ffmpeg, or the model's weights (the message names the fetch command) |
+| 3 | something to install: no usable ffmpeg, the model's weights (the message names the fetch command), or Ray for ``--workers``/``--ray-address`` |
 | 130, 143, 129 | interrupted by SIGINT (Ctrl-C), SIGTERM (a kill) or SIGHUP (a closed terminal): 128 + the signal's number; no output file was left behind |
 """
 
@@ -40,8 +40,9 @@ from .filters.interpolate import DEFAULT_SCENE_THRESHOLD
 from .filters.source import input_problem, open_video, source_timing
 from .flo import write_flo
 from .layers import layer_report
-from .job import (EncodeError, JobOptions, Progress, Target, build_graph, concat_input, encode, first_pair_flow,
-                  load_job_model, remove_stale_partials, run_chunks, script_text, signals_interrupt)
+from .job import (DEFAULT_CHUNK_SECONDS, EncodeError, JobOptions, Progress, RayMissing, Target, Workers, build_graph,
+                  concat_input, encode, first_pair_flow, load_job_model, remove_stale_partials, require_ray, run_chunks,
+                  script_text, signals_interrupt)
 from .models import DEFAULT_STATIC_TOLERANCE, WeightsError
 from .models.registry import DEFAULT_MODEL, MODEL_NAMES, SPECS, parameter_count, spec
 from .models.weights import ADDABLE, WEIGHT_SETS, add, fetch, installed, model_dir
@@ -317,7 +318,14 @@ def _add_run_subcommand(commands: argparse._SubParsersAction) -> None:
                            "joined by one final encode; the same command run again skips the chunks already made "
                            "(default: one encode, no chunks)")
     long.add_argument("--keep-work", action="store_true",
-                      help="keep OUTPUT.work/ after success (with --chunk-seconds)")
+                      help="keep OUTPUT.work/ after success (with --chunk-seconds, --workers or --ray-address)")
+    long.add_argument("--workers", type=_number(int, "2", low=1), metavar="N",
+                      help="make N chunks at once with Ray (pip install 'vsanimsplat[cluster]'), on a local Ray "
+                           "started for the job, or on the cluster of --ray-address; chunks of --chunk-seconds, "
+                           f"default {DEFAULT_CHUNK_SECONDS} s (default: 1 here; one per node of a cluster)")
+    long.add_argument("--ray-address", metavar="ADDRESS",
+                      help="make the chunks on this running Ray cluster (HOST:PORT of `ray start --head`); the input "
+                           "and OUTPUT's folder must be on storage every node sees at the same path")
     extra = run.add_argument_group("more outputs")
     extra.add_argument("--flow", type=Path, metavar="PATH",
                        help="also write the optical flow from the first drawing to the second as a Middlebury .flo "
@@ -372,8 +380,15 @@ def _run(args: argparse.Namespace) -> int:
     say = (lambda message: None) if args.quiet else (lambda message: print(message, file=sys.stderr, flush=True))
     if problem := _check_paths(args):
         return _fail(EXIT_USAGE, problem)
-    if args.keep_work and args.chunk_seconds is None:
+    workers = Workers(args.workers, args.ray_address)
+    chunk_seconds = args.chunk_seconds or (DEFAULT_CHUNK_SECONDS if workers.needed else None)
+    if args.keep_work and chunk_seconds is None:
         return _fail(EXIT_USAGE, "--keep-work keeps the work folder of --chunk-seconds S; give both")
+    if workers.needed:
+        try:
+            require_ray()
+        except RayMissing as missing:
+            return _fail(EXIT_MISSING, str(missing))
     if args.output is not None and (stale := remove_stale_partials(args.output)):
         print(f"removed {len(stale)} temporary file(s) that a killed run of {args.output} left: "
               f"{', '.join(p.name for p in stale)}", file=sys.stderr)
@@ -427,15 +442,15 @@ def _run(args: argparse.Namespace) -> int:
         say(f"ffmpeg {shlex.join(command)}")
     progress = Progress("encoding", enabled=not args.quiet)
     try:
-        if args.chunk_seconds is None:
+        if chunk_seconds is None:
             try:
                 encode(clip, ffmpeg, command, args.output, progress, verbose=args.verbose)
             finally:
                 progress.close()
         else:
             joining, _ = encode_command(args.output, **muxing, video=concat_input(args.output))
-            run_chunks(graph, options, args.chunk_seconds, ffmpeg, joining, args.output, progress, args.keep_work,
-                       args.verbose, say)
+            run_chunks(graph, options, chunk_seconds, ffmpeg, joining, args.output, progress, args.keep_work,
+                       args.verbose, say, workers if workers.needed else None)
     except EncodeError as error:
         return _fail(EXIT_FAILED, str(error))
     rate = Fraction(clip.fps)

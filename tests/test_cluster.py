@@ -1,0 +1,132 @@
+"""``vsanimsplat run --workers N`` / ``--ray-address``: the chunks of a job made by Ray workers, on a local Ray started
+for the job and on a two-node Ray cluster started on this machine for the module. Skipped without Ray (the
+``cluster`` extra) except for the errors given without it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from vsanimsplat.cli import main
+from vsanimsplat.job import Chunk, EncodeError, JobOptions, Progress, Workers
+from vsanimsplat.job.cluster import MAX_RETRIES
+from tests.test_run import CHUNKED, ROOT, _frames, leftovers, one_encode, probe, run, source  # noqa: F401 (fixtures)
+
+RAY = Path(sys.executable).with_name("ray")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe_socket:
+        probe_socket.bind(("127.0.0.1", 0))
+        return probe_socket.getsockname()[1]
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """Stop a ``ray start --block`` (which stops the Ray processes it started), then whatever is left of its group."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            pass
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    process.wait()
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory) -> str:
+    """A Ray cluster of two nodes of one CPU each on this machine (``ray start --head`` and ``ray start --address``,
+    each in its own process group, stopped when the module is done, however it ends); yields its address."""
+    ray = pytest.importorskip("ray")
+    address = f"127.0.0.1:{_free_port()}"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    common = ["--num-cpus=1", "--object-store-memory=100000000", "--disable-usage-stats", "--block"]
+    started = []
+    try:
+        started.append(subprocess.Popen([RAY, "start", "--head", f"--port={address.split(':')[1]}",
+                                         f"--temp-dir={tmp_path_factory.mktemp('ray')}", "--include-dashboard=false",
+                                         *common], env=env, process_group=0,
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        ray.init(address=address, logging_level="warning")  # waits for the head
+        started.append(subprocess.Popen([RAY, "start", f"--address={address}", *common], env=env, process_group=0,
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        for _ in range(120):
+            if sum(node["Alive"] for node in ray.nodes()) == 2:
+                break
+            subprocess.run(["sleep", "0.5"])
+        else:
+            pytest.fail("the second Ray node did not join")
+        ray.shutdown()
+        yield address
+    finally:
+        ray.shutdown()
+        for process in reversed(started):
+            _stop(process)
+
+
+def test_two_local_workers_give_the_frames_and_streams_of_one_encode(source, one_encode, tmp_path, capsys):
+    """``--workers 2`` starts Ray here, makes the five chunks two at a time, records each in the manifest and
+    joins them: the frames, their times, the audio, subtitles and chapters are those of one encode."""
+    pytest.importorskip("ray")
+    output = tmp_path / "two.mkv"
+    code, out, err = run(capsys, source.path, "-o", output, *CHUNKED, "--chunk-seconds", "0.4", "--workers", "2")
+    assert code == 0, err
+    assert "5 chunks of about 0.4 s" in err and "encoding: 110/110 frames (100%)" in err
+    assert _frames(output) == _frames(one_encode)
+    assert probe(output) == probe(one_encode)
+    assert "written:  " in out and not (tmp_path / "two.mkv.work").exists() and leftovers(tmp_path) == []
+
+
+def test_a_job_on_a_two_node_cluster_resumes_what_one_process_began(source, one_encode, cluster, tmp_path, capsys):
+    """A job whose first run (one process) made some chunks is finished on the cluster: only the rest are made
+    there, and the file is that of one encode."""
+    output = tmp_path / "cluster.mkv"
+    work = tmp_path / "cluster.mkv.work"
+    command = (source.path, "-o", output, *CHUNKED, "--chunk-seconds", "0.4", "--keep-work")
+    code, _, err = run(capsys, *command)
+    assert code == 0, err
+    for segment in sorted(work.glob("chunk-*"))[2:]:
+        segment.unlink()
+    output.unlink()
+    code, _, err = run(capsys, *command, "--ray-address", cluster)
+    assert code == 0, err
+    assert "2 done by an earlier run, 3 to make" in err and "encoding: 110/110 frames (100%)" in err
+    assert _frames(output) == _frames(one_encode) and probe(output) == probe(one_encode)
+    assert len(list(work.glob("chunk-*"))) == 5 and leftovers(tmp_path) == [] and leftovers(work) == []
+
+
+def test_a_chunk_that_keeps_failing_fails_the_job_after_the_retries(cluster, tmp_path):
+    """A chunk whose task fails every time (its input is gone) is tried MAX_RETRIES + 1 times, then the job stops
+    with an error naming the chunk and the task's error."""
+    workers = Workers(address=cluster)
+    chunk = Chunk(0, (0, 10), tmp_path / "chunk-00000.nut")
+    with pytest.raises(EncodeError, match=rf"chunk 0 \(output frames 0–9\) failed {MAX_RETRIES + 1} times on the Ray "
+                                          r"workers: vapoursynth.Error: .*gone\.mkv"):
+        list(workers.make(JobOptions(tmp_path / "gone.mkv", model="blend"), [chunk], Progress("x", enabled=False), 10))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_bad_worker_options_are_refused(source, tmp_path, capsys, monkeypatch):
+    for value in ("0", "-1", "two", "1.5"):
+        with pytest.raises(SystemExit) as exit_:
+            main(["run", str(source.path), "-o", str(tmp_path / "out.mkv"), "--workers", value])
+        assert exit_.value.code == 2
+        err = capsys.readouterr().err
+        assert "--workers" in err and f"got {value!r}" in err
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if Ray were not installed
+    for option in (("--workers", "2"), ("--ray-address", "127.0.0.1:6379")):
+        code, _, err = run(capsys, source.path, "-o", tmp_path / "out.mkv", *option)
+        assert code == 3 and "Ray, which is not installed: pip install 'vsanimsplat[cluster]'" in err
+    code, _, err = run(capsys, source.path, "-o", tmp_path / "out.mkv", "--model", "blend", "--workers", "1",
+                       "--keep-work")
+    assert code == 2 and "--keep-work keeps the work folder of --chunk-seconds S; give both" in err
+    assert list(tmp_path.iterdir()) == []

@@ -1,0 +1,161 @@
+"""The chunks of a job made on several workers with Ray (the optional ``cluster`` extra: ``pip install .[cluster]``).
+
+Each chunk is one Ray task, self-contained: it gets the job's options and its span, builds the graph and loads the
+model itself (once per worker process and job), and writes its segment into the work folder, so the input and the
+work folder must be on storage every worker sees at the same path. The driver keeps the manifest: it records each
+chunk as its result arrives (:func:`~vsanimsplat.job.run_chunks`), so a stopped job resumes as a single-process one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from types import ModuleType
+
+import torch
+import vapoursynth as vs
+
+from ..ffmpeg import find_ffmpeg
+from .chunks import Chunk, make_segment, segment_encoder
+from .encoder import EncodeError
+from .graph import Graph, JobOptions, build_graph, load_job_model
+from .progress import Progress
+
+__all__ = ["DEFAULT_CHUNK_SECONDS", "INSTALL_HINT", "MAX_RETRIES", "RayMissing", "Workers", "require_ray"]
+
+DEFAULT_CHUNK_SECONDS = Fraction(60)
+"""Output seconds per chunk when Ray makes them and no ``--chunk-seconds`` is given."""
+
+INSTALL_HINT = "pip install 'vsanimsplat[cluster]' (or: pip install 'ray>=2.60')"
+MAX_RETRIES = 2
+"""A failed chunk is tried again this many times by Ray (a crashed worker, a lost node, an error) before the job fails."""
+
+
+class RayMissing(ImportError):
+    """Several workers were asked for, but Ray is not installed; the message says how to install it."""
+
+
+def require_ray() -> ModuleType:
+    """The ``ray`` module, or :class:`RayMissing` naming the install command."""
+    try:
+        import ray
+    except ImportError:
+        raise RayMissing(f"--workers/--ray-address run the chunks with Ray, which is not installed: {INSTALL_HINT}") from None
+    return ray
+
+
+@functools.lru_cache(maxsize=1)
+def _graph(options: JobOptions) -> Graph:
+    """The job's graph with its model, built once per worker process for the chunks of one job."""
+    return build_graph(options, load_job_model(options), progress=False)
+
+
+def _make_chunk(options: JobOptions, chunk: Chunk, threads: int, verbose: bool) -> str:
+    """The Ray task: make one chunk's segment with ``threads`` threads (torch and VapourSynth); returns its SHA-256."""
+    torch.set_num_threads(threads)
+    vs.core.num_threads = threads
+    clip = _graph(options).clip
+    return make_segment(clip, chunk.span, find_ffmpeg([segment_encoder(clip)]), chunk.segment,
+                        Progress("chunk", enabled=False), verbose)
+
+
+def _uses_cuda(options: JobOptions) -> bool:
+    return (options.device or ("cuda" if torch.cuda.is_available() else "cpu")).startswith("cuda")
+
+
+def _failure(error: Exception) -> str:
+    """What made a task fail: the task's own exception where Ray wraps one, else Ray's error."""
+    cause = getattr(error, "cause", None) or error
+    text = str(cause).strip().splitlines()
+    kind = type(cause).__name__ if type(cause).__module__ == "builtins" else f"{type(cause).__module__}.{type(cause).__name__}"
+    return f"{kind}: {text[-1] if text else 'no message'}"
+
+
+@dataclass(frozen=True)
+class Workers:
+    """Where the chunks are made: on a local Ray instance started for the job, or on a running Ray cluster.
+
+    | field | type | default | meaning |
+    |---|---|---|---|
+    | `count` | int or None | None | chunks made at once, ≥ 1; None: 1 locally, one per node of a cluster |
+    | `address` | str or None | None | a Ray cluster to join (``ray start --head`` prints it); None: start Ray here |
+
+    Locally each task gets ``torch.get_num_threads() // count`` threads (at least 1) and Ray gets CPUs for
+    ``count`` tasks; on a cluster each gets the cluster's CPUs ÷ ``count`` (at most the smallest node's). A task
+    asks Ray for that many CPUs, and for one GPU when the job's device is CUDA.
+    """
+
+    count: int | None = None
+    address: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.count is not None and self.count < 1:
+            raise ValueError(f"--workers must be ≥ 1, got {self.count}")
+
+    @property
+    def needed(self) -> bool:
+        """Whether Ray runs the chunks: more than one worker, or a cluster."""
+        return self.address is not None or (self.count or 1) > 1
+
+    def make(self, options: JobOptions, chunks: Sequence[Chunk], progress: Progress, total: int,
+             verbose: bool = False) -> Iterator[tuple[int, str]]:
+        """Make ``chunks`` with Ray, at most :attr:`count` at once; yields each chunk's index and SHA-256 as it is
+        done, counting its frames in ``progress``.
+
+        | parameter | type | default | meaning |
+        |---|---|---|---|
+        | `options` | JobOptions | | the job (its paths are sent absolute) |
+        | `chunks` | sequence of Chunk | | the chunks to make |
+        | `progress` | Progress | | counts each chunk's frames when it is done |
+        | `total` | int | | frames of the whole job |
+        | `verbose` | bool | False | ffmpeg's warnings, and the workers' output, on stderr |
+
+        Raises :class:`RayMissing` without Ray, and :class:`~vsanimsplat.job.EncodeError` naming the chunk and its
+        last error when it failed :data:`MAX_RETRIES` + 1 times; the chunks still running are cancelled.
+        """
+        ray = require_ray()
+        threads = max(1, torch.get_num_threads() // (self.count or 1))
+        level = logging.INFO if verbose else logging.WARNING
+        waiting, running = list(chunks), {}
+        if self.address is None:
+            ray.init(num_cpus=threads * (self.count or 1), include_dashboard=False, log_to_driver=verbose,
+                     logging_level=level)
+        else:
+            ray.init(address=self.address, log_to_driver=verbose, logging_level=level)
+        try:
+            count, threads = self._shape(ray, threads)
+            task = ray.remote(_make_chunk).options(num_cpus=threads, num_gpus=1 if _uses_cuda(options) else 0,
+                                                   max_retries=MAX_RETRIES, retry_exceptions=True)
+            options = options.resolved()
+            while waiting or running:
+                while waiting and len(running) < count:
+                    chunk = waiting.pop(0)
+                    running[task.remote(options, chunk, threads, verbose)] = chunk
+                (ready, *_), _ = ray.wait(list(running), num_returns=1)
+                chunk = running.pop(ready)
+                try:
+                    checksum = ray.get(ready)
+                except ray.exceptions.RayError as error:
+                    raise EncodeError(f"chunk {chunk.index} (output frames {chunk.span[0]}–{chunk.span[1] - 1}) failed "
+                                      f"{MAX_RETRIES + 1} times on the Ray workers: {_failure(error)}") from None
+                progress.part(total)
+                progress.update(chunk.span[1] - chunk.span[0], total)
+                yield chunk.index, checksum
+        finally:
+            for ref in running:
+                with contextlib.suppress(Exception):
+                    ray.cancel(ref, force=True)
+            ray.shutdown()
+
+    def _shape(self, ray: ModuleType, threads: int) -> tuple[int, int]:
+        """Chunks at once and threads per chunk: as asked locally; on a cluster from its live nodes' CPUs."""
+        if self.address is None:
+            return self.count or 1, threads
+        cpus = [int(node["Resources"].get("CPU", 0)) for node in ray.nodes() if node["Alive"]]
+        count = self.count or len(cpus)
+        return count, max(1, min(sum(cpus) // count, min(cpus)))
