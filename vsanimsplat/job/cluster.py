@@ -119,16 +119,17 @@ class Workers:
         last error when it failed :data:`MAX_RETRIES` + 1 times; the chunks still running are cancelled.
         """
         ray = require_ray()
-        threads = max(1, torch.get_num_threads() // (self.count or 1))
         level = logging.INFO if verbose else logging.WARNING
         waiting, running = list(chunks), {}
         if self.address is None:
-            ray.init(num_cpus=threads * (self.count or 1), include_dashboard=False, log_to_driver=verbose,
-                     logging_level=level)
+            count = self.count or 1
+            threads = max(1, torch.get_num_threads() // count)
+            ray.init(num_cpus=count * threads, include_dashboard=False, log_to_driver=verbose, logging_level=level)
         else:
             ray.init(address=self.address, log_to_driver=verbose, logging_level=level)
         try:
-            count, threads = self._shape(ray, threads)
+            if self.address is not None:
+                count, threads = self._cluster_shape(ray)
             task = ray.remote(_make_chunk).options(num_cpus=threads, num_gpus=1 if _uses_cuda(options) else 0,
                                                    max_retries=MAX_RETRIES, retry_exceptions=True)
             options = options.resolved()
@@ -152,10 +153,8 @@ class Workers:
                     ray.cancel(ref, force=True)
             ray.shutdown()
 
-    def _shape(self, ray: ModuleType, threads: int) -> tuple[int, int]:
-        """Chunks at once and threads per chunk: as asked locally; on a cluster from its live nodes' CPUs."""
-        if self.address is None:
-            return self.count or 1, threads
+    def _cluster_shape(self, ray: ModuleType) -> tuple[int, int]:
+        """Chunks at once and threads per chunk on the cluster joined, from its live nodes' CPUs."""
         cpus = [int(node["Resources"].get("CPU", 0)) for node in ray.nodes() if node["Alive"]]
         count = self.count or len(cpus)
         return count, max(1, min(sum(cpus) // count, min(cpus)))
