@@ -4,11 +4,14 @@ for the job and on a two-node Ray cluster started on this machine for the module
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -16,7 +19,8 @@ import pytest
 from vsanimsplat.cli import main
 from vsanimsplat.job import Chunk, EncodeError, JobOptions, Progress, Workers
 from vsanimsplat.job.cluster import MAX_RETRIES
-from tests.test_run import CHUNKED, ROOT, _frames, leftovers, one_encode, probe, run, source  # noqa: F401 (fixtures)
+from tests.test_run import (CHUNKED, ROOT, _frames, _slow_ffmpeg, leftovers, one_encode, probe, run,  # noqa: F401
+                            source)  # one_encode, source: fixtures
 
 RAY = Path(sys.executable).with_name("ray")
 
@@ -45,7 +49,10 @@ def _stop(process: subprocess.Popen) -> None:
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory) -> str:
     """A Ray cluster of two nodes of one CPU each on this machine (``ray start --head`` and ``ray start --address``,
-    each in its own process group, stopped when the module is done, however it ends); yields its address."""
+    each in its own process group, stopped when the module is done, however it ends), with token authentication
+    (``RAY_AUTH_MODE=token`` here too, the token in ``~/.ray/auth_token``); yields its address."""
+    patch = pytest.MonkeyPatch()
+    patch.setenv("RAY_AUTH_MODE", "token")  # `ray start` enables Ray's token authentication; the driver must use it
     ray = pytest.importorskip("ray")
     address = f"127.0.0.1:{_free_port()}"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
@@ -71,37 +78,40 @@ def cluster(tmp_path_factory) -> str:
         ray.shutdown()
         for process in reversed(started):
             _stop(process)
+        patch.undo()
 
 
-def test_two_local_workers_give_the_frames_and_streams_of_one_encode(source, one_encode, tmp_path, capsys):
-    """``--workers 2`` starts Ray here, makes the five chunks two at a time, records each in the manifest and
-    joins them: the frames, their times, the audio, subtitles and chapters are those of one encode."""
-    pytest.importorskip("ray")
+def test_a_job_killed_on_two_local_workers_is_finished_on_a_two_node_cluster(source, one_encode, cluster, tmp_path,
+                                                                             capsys):
+    """``--workers 2`` starts Ray here and makes the chunks two at a time, recording each in the manifest as it is
+    done: a kill (SIGTERM) after the first stops the job cleanly (exit 143, no output). The same command with
+    ``--ray-address`` makes only the others on the cluster, and the frames (made on both), their times, the audio,
+    subtitles and chapters are those of one encode. The local workers' ffmpeg reads at the native rate
+    (:func:`_slow_ffmpeg`: Ray's workers inherit this environment), so the kill lands while chunks are made."""
     output = tmp_path / "two.mkv"
-    code, out, err = run(capsys, source.path, "-o", output, *CHUNKED, "--chunk-seconds", "0.4", "--workers", "2")
+    manifest = tmp_path / "two.mkv.work" / "manifest.json"
+    command = [source.path, "-o", output, *CHUNKED, "--chunk-seconds", "0.4"]
+    process = subprocess.Popen([sys.executable, "-m", "vsanimsplat", "run", *map(str, command), "--workers", "2"],
+                               env=_slow_ffmpeg(tmp_path), stderr=subprocess.PIPE, text=True, process_group=0)
+    done: dict = {}
+    deadline = time.monotonic() + 120
+    while not done and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+        with contextlib.suppress(OSError, ValueError):
+            done = json.loads(manifest.read_text())["done"]
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 143 and "interrupted by SIGTERM" in err, err
+    made = len(json.loads(manifest.read_text())["done"])
+    assert not output.exists() and 1 <= made < 5
+
+    code, out, err = run(capsys, *command, "--ray-address", cluster)
     assert code == 0, err
-    assert "5 chunks of about 0.4 s" in err and "encoding: 110/110 frames (100%)" in err
+    assert f"5 chunks of about 0.4 s in {output}.work: {made} done by an earlier run, {5 - made} to make" in err
+    assert "encoding: 110/110 frames (100%)" in err
     assert _frames(output) == _frames(one_encode)
     assert probe(output) == probe(one_encode)
     assert "written:  " in out and not (tmp_path / "two.mkv.work").exists() and leftovers(tmp_path) == []
-
-
-def test_a_job_on_a_two_node_cluster_resumes_what_one_process_began(source, one_encode, cluster, tmp_path, capsys):
-    """A job whose first run (one process) made some chunks is finished on the cluster: only the rest are made
-    there, and the file is that of one encode."""
-    output = tmp_path / "cluster.mkv"
-    work = tmp_path / "cluster.mkv.work"
-    command = (source.path, "-o", output, *CHUNKED, "--chunk-seconds", "0.4", "--keep-work")
-    code, _, err = run(capsys, *command)
-    assert code == 0, err
-    for segment in sorted(work.glob("chunk-*"))[2:]:
-        segment.unlink()
-    output.unlink()
-    code, _, err = run(capsys, *command, "--ray-address", cluster)
-    assert code == 0, err
-    assert "2 done by an earlier run, 3 to make" in err and "encoding: 110/110 frames (100%)" in err
-    assert _frames(output) == _frames(one_encode) and probe(output) == probe(one_encode)
-    assert len(list(work.glob("chunk-*"))) == 5 and leftovers(tmp_path) == [] and leftovers(work) == []
 
 
 def test_a_chunk_that_keeps_failing_fails_the_job_after_the_retries(cluster, tmp_path):

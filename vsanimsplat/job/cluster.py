@@ -11,8 +11,9 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
-import os
-from collections.abc import Iterator, Sequence
+import signal
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from types import ModuleType
@@ -22,7 +23,7 @@ import vapoursynth as vs
 
 from ..ffmpeg import find_ffmpeg
 from .chunks import Chunk, make_segment, segment_encoder
-from .encoder import EncodeError
+from .encoder import STOP_SIGNALS, EncodeError, Interrupted
 from .graph import Graph, JobOptions, build_graph, load_job_model
 from .progress import Progress
 
@@ -62,6 +63,40 @@ def _make_chunk(options: JobOptions, chunk: Chunk, threads: int, verbose: bool) 
     clip = _graph(options).clip
     return make_segment(clip, chunk.span, find_ffmpeg([segment_encoder(clip)]), chunk.segment,
                         Progress("chunk", enabled=False), verbose)
+
+
+@contextlib.contextmanager
+def _stop_signals_through_ray() -> Iterator[Callable[[], None]]:
+    """Keep the job's handling of :data:`~vsanimsplat.job.STOP_SIGNALS` while Ray runs in this process.
+
+    ``ray.init`` replaces the handler of SIGTERM by one that aborts the process, and Ray turns what a handler raises
+    while it waits into a plain KeyboardInterrupt. Calling the yielded function after ``ray.init`` puts the Python
+    handlers found before the block back (each noting its signal first); a KeyboardInterrupt leaving the block is
+    raised again as :class:`~vsanimsplat.job.Interrupted` for SIGTERM or SIGHUP; the handlers are restored after it.
+    """
+    main = threading.current_thread() is threading.main_thread()
+    before = {signum: signal.getsignal(signum) for signum in STOP_SIGNALS}
+    received: list[int] = []
+
+    def relay(signum: int, frame: object) -> None:
+        received.append(signum)
+        before[signum](signum, frame)
+
+    def put_back() -> None:
+        for signum, handler in before.items():
+            if main and callable(handler):
+                signal.signal(signum, relay)
+
+    try:
+        yield put_back
+    except KeyboardInterrupt as stop:
+        if received and received[-1] != signal.SIGINT and not isinstance(stop, Interrupted):
+            raise Interrupted(received[-1]) from None
+        raise
+    finally:
+        for signum, handler in before.items():
+            if main and handler is not None:
+                signal.signal(signum, handler)
 
 
 def _uses_cuda(options: JobOptions) -> bool:
@@ -115,43 +150,51 @@ class Workers:
         | `total` | int | | frames of the whole job |
         | `verbose` | bool | False | ffmpeg's warnings, and the workers' output, on stderr |
 
-        Raises :class:`RayMissing` without Ray, and :class:`~vsanimsplat.job.EncodeError` naming the chunk and its
-        last error when it failed :data:`MAX_RETRIES` + 1 times; the chunks still running are cancelled.
+        Raises :class:`RayMissing` without Ray, and :class:`~vsanimsplat.job.EncodeError` when the cluster cannot be
+        joined, or naming the chunk and its last error when it failed :data:`MAX_RETRIES` + 1 times (the chunks
+        still running are then cancelled).
         """
         ray = require_ray()
         level = logging.INFO if verbose else logging.WARNING
         waiting, running = list(chunks), {}
-        if self.address is None:
-            count = self.count or 1
-            threads = max(1, torch.get_num_threads() // count)
-            ray.init(num_cpus=count * threads, include_dashboard=False, log_to_driver=verbose, logging_level=level)
-        else:
-            ray.init(address=self.address, log_to_driver=verbose, logging_level=level)
-        try:
-            if self.address is not None:
-                count, threads = self._cluster_shape(ray)
-            task = ray.remote(_make_chunk).options(num_cpus=threads, num_gpus=1 if _uses_cuda(options) else 0,
-                                                   max_retries=MAX_RETRIES, retry_exceptions=True)
-            options = options.resolved()
-            while waiting or running:
-                while waiting and len(running) < count:
-                    chunk = waiting.pop(0)
-                    running[task.remote(options, chunk, threads, verbose)] = chunk
-                (ready, *_), _ = ray.wait(list(running), num_returns=1)
-                chunk = running.pop(ready)
+        with _stop_signals_through_ray() as put_back:
+            if self.address is None:
+                count = self.count or 1
+                threads = max(1, torch.get_num_threads() // count)
+                ray.init(num_cpus=count * threads, include_dashboard=False, log_to_driver=verbose, logging_level=level)
+            else:
                 try:
-                    checksum = ray.get(ready)
-                except ray.exceptions.RayError as error:
-                    raise EncodeError(f"chunk {chunk.index} (output frames {chunk.span[0]}–{chunk.span[1] - 1}) failed "
-                                      f"{MAX_RETRIES + 1} times on the Ray workers: {_failure(error)}") from None
-                progress.part(total)
-                progress.update(chunk.span[1] - chunk.span[0], total)
-                yield chunk.index, checksum
-        finally:
-            for ref in running:
-                with contextlib.suppress(Exception):
-                    ray.cancel(ref, force=True)
-            ray.shutdown()
+                    ray.init(address=self.address, log_to_driver=verbose, logging_level=level)
+                except ConnectionError as error:
+                    raise EncodeError(f"--ray-address {self.address}: cannot join the Ray cluster ({error}); a cluster "
+                                      "started by `ray start` uses token authentication: run with RAY_AUTH_MODE=token "
+                                      "and its token (~/.ray/auth_token or RAY_AUTH_TOKEN)") from None
+            put_back()
+            try:
+                if self.address is not None:
+                    count, threads = self._cluster_shape(ray)
+                task = ray.remote(_make_chunk).options(num_cpus=threads, num_gpus=1 if _uses_cuda(options) else 0,
+                                                       max_retries=MAX_RETRIES, retry_exceptions=True)
+                options = options.resolved()
+                while waiting or running:
+                    while waiting and len(running) < count:
+                        chunk = waiting.pop(0)
+                        running[task.remote(options, chunk, threads, verbose)] = chunk
+                    (ready, *_), _ = ray.wait(list(running), num_returns=1)
+                    chunk = running.pop(ready)
+                    try:
+                        checksum = ray.get(ready)
+                    except ray.exceptions.RayError as error:
+                        raise EncodeError(f"chunk {chunk.index} (output frames {chunk.span[0]}–{chunk.span[1] - 1}) "
+                                          f"failed {MAX_RETRIES + 1} times on the Ray workers: {_failure(error)}") from None
+                    progress.part(total)
+                    progress.update(chunk.span[1] - chunk.span[0], total)
+                    yield chunk.index, checksum
+            finally:
+                for ref in running:
+                    with contextlib.suppress(Exception):
+                        ray.cancel(ref, force=True)
+                ray.shutdown()
 
     def _cluster_shape(self, ray: ModuleType) -> tuple[int, int]:
         """Chunks at once and threads per chunk on the cluster joined, from its live nodes' CPUs."""
