@@ -8,10 +8,12 @@ when their weights are not installed.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import fcntl
 import importlib
 import io
+import json
 import math
 import os
 import runpy
@@ -928,6 +930,35 @@ def test_rerun_makes_only_the_chunks_left_by_a_crash_or_corrupted(source, one_en
     assert code == 0, err
     assert "work of another job (other input or options); starting afresh" in err and len(made) == 5
     assert not work.exists()
+
+
+def test_a_driver_killed_with_sigkill_is_finished_by_the_same_command(source, one_encode, tmp_path, capsys,
+                                                                    monkeypatch):
+    """SIGKILL leaves no chance to clean up: the chunks recorded before it stay done, the one being made (its locked
+    partial file) is made again by the next run, which makes only the unrecorded chunks and gives one encode's file."""
+    output = tmp_path / "killed.mkv"
+    manifest = tmp_path / "killed.mkv.work" / "manifest.json"
+    command = [source.path, "-o", output, *CHUNKED, "--chunk-seconds", "0.4"]
+    process = subprocess.Popen([sys.executable, "-m", "vsanimsplat", "run", *map(str, command)],
+                               env=_slow_ffmpeg(tmp_path), stderr=subprocess.DEVNULL, process_group=0)
+    done: dict = {}
+    deadline = time.monotonic() + 120
+    while len(done) < 2 and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+        with contextlib.suppress(OSError, ValueError):
+            done = json.loads(manifest.read_text())["done"]
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=60)
+    recorded = sorted(int(index) for index in json.loads(manifest.read_text())["done"])
+    assert not output.exists() and 2 <= len(recorded) < 5, recorded
+    spans = [tuple(span) for span in json.loads(manifest.read_text())["spans"]]
+    made = _counting_chunks(monkeypatch)
+    code, _, err = run(capsys, *command)
+    assert code == 0, err
+    assert f"{len(recorded)} done by an earlier run, {5 - len(recorded)} to make" in err
+    assert made == [span for index, span in enumerate(spans) if index not in recorded]
+    assert _frames(output) == _frames(one_encode) and probe(output) == probe(one_encode)
+    assert leftovers(tmp_path) == [] and not manifest.parent.exists()
 
 
 def test_bad_chunk_options_are_refused(source, tmp_path, capsys):
