@@ -479,11 +479,18 @@ def _slow_ffmpeg(folder: Path) -> dict[str, str]:
     return {**os.environ, "PATH": f"{wrapper.parent}{os.pathsep}{os.environ['PATH']}"}
 
 
+def _default_stop_signals() -> None:
+    """In the child: SIGINT and SIGHUP as in a terminal, even where the tests run with them ignored (a background
+    ``nohup`` job), whose children would keep ignoring them, as the job means to (:mod:`vsanimsplat.job.encoder`)."""
+    for signum in (signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_DFL)
+
+
 def _start_encoding(source: Source, output: Path, env: dict[str, str], **popen) -> subprocess.Popen:
     """``python -m vsanimsplat run`` in its own process group, returned once its partial file exists."""
     process = subprocess.Popen([sys.executable, "-m", "vsanimsplat", "run", str(source.path), "-o", str(output),
                                 "--model", "blend", "-v"], env=env, stderr=subprocess.PIPE, text=True,
-                               process_group=0, **popen)
+                               process_group=0, **{"preexec_fn": _default_stop_signals, **popen})
     deadline = time.monotonic() + 60
     while not leftovers(output.parent) and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)
