@@ -53,7 +53,8 @@ def cluster(tmp_path_factory) -> str:
     (``RAY_AUTH_MODE=token`` here too, the token in ``~/.ray/auth_token``); yields its address."""
     patch = pytest.MonkeyPatch()
     patch.setenv("RAY_AUTH_MODE", "token")  # `ray start` enables Ray's token authentication; the driver must use it
-    ray = pytest.importorskip("ray")
+    ray = pytest.importorskip("ray", reason="Ray, the optional [cluster] extra, is not installed "
+                                            "(make test installs it; pip install '.[cluster]')")
     address = f"127.0.0.1:{_free_port()}"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     common = ["--num-cpus=1", "--object-store-memory=100000000", "--disable-usage-stats", "--block"]

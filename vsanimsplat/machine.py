@@ -69,6 +69,8 @@ def describe() -> str:
     m = machine()
     gpu = f", GPU {m['cuda']}" if m["cuda"] else ", no GPU"
     simd = " ".join(m["simd"]) or "none known"
-    return (f"{m['cpu']} ({simd}), {m['cores']} cores, {m['memory_gib']} GiB{gpu}; Python {m['python']}, torch {m['torch']} "
+    if "avx2" in m["simd"]:  # x86: say which of the fast paths' flags it lacks, so a record is read right
+        simd += "".join(f"; no {flag}" for flag in ("avx512f", "avx512_bf16", "amx_bf16") if flag not in m["simd"])
+    return (f"{m['cpu']} (lscpu flags: {simd}), {m['cores']} cores, {m['memory_gib']} GiB{gpu}; Python {m['python']}, torch {m['torch']} "
             f"({m['torch_threads']} threads), VapourSynth {m['vapoursynth']} ({m['vs_threads']} threads); "
             f"load average {m['load_average']} at start")

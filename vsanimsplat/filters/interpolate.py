@@ -11,10 +11,10 @@ import numpy as np
 import torch
 import vapoursynth as vs
 
-from ..engine import Box, Engine
+from ..engine import Engine
 from ..layers import LayerStep, LayerTiming
 from ..models import DEFAULT_MODEL, DEFAULT_STATIC_TOLERANCE, Model, load_model
-from ..models.changes import layer_weight, region_box
+from ..models.changes import layer_weight, paste, region_box
 from ..retime import Step, plan
 from ..scenes import DEFAULT_SCENE_THRESHOLD, cuts_between_drawings, read_cut_list
 from .analysis import Timing, analysis_clip, timing_of
@@ -243,15 +243,6 @@ def pair_flow(clip: vs.VideoNode, model: Model, left: int = 0, right: int = 1) -
     return forward[0].permute(1, 2, 0).float().numpy()
 
 
-def _paste(part: torch.Tensor, whole: torch.Tensor, box: Box | None) -> torch.Tensor:
-    """``whole`` with ``part`` (the picture of ``box``, None: of all of it) put in."""
-    if box is None:
-        return part
-    whole = whole.clone()
-    whole[..., box[0]:box[1], box[2]:box[3]] = part
-    return whole
-
-
 def _build(clip: vs.VideoNode, steps: list[Step], rate: Fraction, timing: Timing, engine: Engine,
            layers: LayerTiming | None) -> vs.VideoNode:
     """The output graph: held frames straight from the input, in-betweens through the engine, and frames with layers
@@ -296,13 +287,13 @@ def _build(clip: vs.VideoNode, steps: list[Step], rate: Fraction, timing: Timing
             reach = torch.from_numpy(layers.maps.pixels(layer.reach, clip.height, clip.width))[None, None]
             box = region_box(reach, padded, engine.model.multiple, engine.model.min_region)
             made = engine.synthesize(layer.left, layer.right, float(layer.t), load, box)
-            layer_image = _paste(made.image, image, box)
+            layer_image = paste(made.image, image, box)
             share = layer_weight(layer_image, image, reach)
             image = torch.lerp(image, layer_image, share)
             if made.holes is not None or holes is not None:
                 none = torch.zeros_like(reach)
                 holes = ((holes if holes is not None else none) & (share < 1)) | (
-                    (_paste(made.holes, none, box) if made.holes is not None else none) & (share > 0))
+                    (paste(made.holes, none, box) if made.holes is not None else none) & (share > 0))
             over = torch.maximum(over, share)
         out = array_into_frame(image.numpy(), f[0].copy())
         if holes is not None and holes.any():

@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..ops import backwarp, softsplat
-from .changes import ChangePolicy, changed_pixels, network_weight, region_box
+from .changes import ChangePolicy, changed_pixels, network_weight, paste, region_box
 
 __all__ = ["FrameState", "PairState", "ChangedPair", "Synthesis", "Model", "PADDING_MODES", "pad_to_multiple"]
 
@@ -256,10 +256,10 @@ class Model(ABC):
     def _compose(self, pair: ChangedPair, t: float, crossfade: torch.Tensor, image: torch.Tensor,
                  holes: torch.Tensor | None, *sampled: torch.Tensor) -> Synthesis:
         """The networks' padded output (``image``, ``holes``, flows ``sampled`` if any) put into ``crossfade``."""
-        image = self._paste(image.float().clamp(*self._bounds(pair)), crossfade, pair.box)
+        image = paste(image.float().clamp(*self._bounds(pair)), crossfade, pair.box)
         weight = network_weight(pair.changed | self._changes_at(pair, t, sampled[0] if sampled else None))
         if holes is not None:
-            holes = self._paste(holes, torch.zeros_like(pair.changed), pair.box) & (weight > 0)
+            holes = paste(holes, torch.zeros_like(pair.changed), pair.box) & (weight > 0)
         return Synthesis(image=torch.lerp(crossfade, image, weight), holes=holes, weight=weight)
 
     @staticmethod
@@ -294,19 +294,7 @@ class Model(ABC):
         if sampled is not None:
             sampled = sampled.float()
             at_t += backwarp(mask, sampled[:, :2], padding="zeros") + backwarp(mask, sampled[:, 2:], padding="zeros")
-        return self._paste(at_t > 1e-3, none, pair.box)
-
-    @staticmethod
-    def _paste(part: torch.Tensor, whole: torch.Tensor, box: tuple[int, int, int, int] | None) -> torch.Tensor:
-        """``whole`` (unpadded) with the padded networks' output ``part`` put in at ``box`` (None: ``part`` is the whole frame)."""
-        height, width = whole.shape[-2:]
-        if box is None:
-            return part[..., :height, :width]
-        top, bottom, left, right = box
-        whole = whole.clone()
-        inside = whole[..., top:min(bottom, height), left:min(right, width)]
-        inside.copy_(part[..., :inside.shape[-2], :inside.shape[-1]])
-        return whole
+        return paste(at_t > 1e-3, none, pair.box)
 
     @torch.inference_mode()
     def flows(self, pair: PairState) -> tuple[torch.Tensor, torch.Tensor]:
@@ -318,7 +306,7 @@ class Model(ABC):
             still = torch.zeros((1, 2, height, width), device=self.device)
             if pair.inner is None:
                 return still, still
-            return tuple(self._paste(flow, still, pair.box) for flow in pair.flows)
+            return tuple(paste(flow, still, pair.box) for flow in pair.flows)
         flow01, flow10 = self._flows(pair)
         return flow01[..., :height, :width].float(), flow10[..., :height, :width].float()
 

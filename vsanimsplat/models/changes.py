@@ -37,6 +37,7 @@ __all__ = [
     "FULL_FRAME_SHARE",
     "changed_pixels",
     "region_box",
+    "paste",
     "network_weight",
     "LAYER_TOLERANCE",
     "LAYER_GROW",
@@ -127,6 +128,19 @@ def region_box(changed: torch.Tensor, padded: tuple[int, int], align: int,
     if (bottom - top) * (right - left) > FULL_FRAME_SHARE * height * width:
         return None
     return top, bottom, left, right
+
+
+def paste(part: torch.Tensor, whole: torch.Tensor, box: tuple[int, int, int, int] | None) -> torch.Tensor:
+    """``whole`` (unpadded) with ``part``, the (possibly padded) picture of ``box`` (:func:`region_box`; None: of the
+    whole frame), put in; what lies beyond ``whole`` is dropped."""
+    height, width = whole.shape[-2:]
+    if box is None:
+        return part[..., :height, :width]
+    top, bottom, left, right = box
+    whole = whole.clone()
+    inside = whole[..., top:min(bottom, height), left:min(right, width)]
+    inside.copy_(part[..., :inside.shape[-2], :inside.shape[-1]])
+    return whole
 
 
 def _grow(mask: torch.Tensor, radius: int) -> torch.Tensor:
