@@ -94,6 +94,7 @@ def test_no_layer_hold_spans_a_scene_cut():
     maps = maps_of(pictures(held_by(TWOS, LAYER), 12))
     assert [(h.first, h.end) for h in maps.layers(5, cuts={4})] == []  # drawings 4 and 5 hold, but 4 | 5 is a cut
     assert [(h.first, h.end) for h in maps.layers(3, cuts={4})] == [(2, 4)]
+    assert [(h.first, h.end) for h in maps.layers(3, cuts={3})] == []  # 2 and 3 hold, but their next drawing is a new shot
 
 
 def test_a_few_blocks_are_no_layer():

@@ -21,7 +21,8 @@ The analysis pass compares each drawing with the next at the analysis size
    :data:`MAX_HOLD` drawings, within :data:`REACH`), grown by half of :data:`REACH` so that the path between
    the two lies inside it. Everything the layer does between ``s`` and ``e`` happens in its reach.
 
-Scene cuts count as changes of every block: no layer hold spans a cut.
+Scene cuts count as changes of every block: no layer hold spans a cut, and a hold that ends at a cut is none (its
+next drawing is in the other shot).
 """
 
 from __future__ import annotations
@@ -212,6 +213,8 @@ class ChangeMaps:
         smallest = max(MIN_BLOCKS, MIN_SHARE * rows * cols)
         found = []
         for s, e in sorted({(int(a), int(b)) for a, b in zip(first[candidates], end[candidates])}):
+            if e - 1 in cuts:  # the layer's next drawing is in another shot: it holds until the cut, as the frame does
+                continue
             length = e - s
             group = candidates & (first == s) & (end == e)
             group &= _neighbours(group) > 0  # a part of the picture, not a scattered block of texture
