@@ -12,7 +12,7 @@ import torch
 
 from vsanimsplat.cli import main
 from vsanimsplat.models import weights
-from vsanimsplat.models.registry import DEFAULT_MODEL, FLOWS, SPECS
+from vsanimsplat.models.registry import DEFAULT_MODEL, DEFAULT_PRESET, FLOWS, PRESETS, SPECS
 
 
 def _fake_payload(filename: str) -> bytes:
@@ -178,7 +178,10 @@ def test_cli_fetch_and_list(fake, capsys):
     assert str(cache) in out
     lines = {line.split()[0]: line for line in out.splitlines() if line.split() and line.split()[0] in SPECS}
     assert "installed" in lines["rife"] and "union" in lines and "missing" in lines["union"]
-    assert "(default)" in lines["union"]
+    presets = {line.split()[0]: line for line in out.splitlines() if line.split() and line.split()[0] in PRESETS}
+    assert set(presets) == set(PRESETS) and "(default)" not in lines["union"]
+    assert all(" + ".join(p.runs) in presets[name] for name, p in PRESETS.items())
+    assert [name for name, line in presets.items() if "(default)" in line] == [DEFAULT_PRESET]
     # capabilities come from the registry
     assert "[flows, holes, per-pair reuse, flow=]" in lines["union"] and "[-]" in lines["rife"]
     assert "holes" in lines["splat"]
@@ -355,7 +358,7 @@ def test_fetch_all_takes_only_the_wheel(fake, monkeypatch):
 
 def test_list_shows_parameter_counts_of_every_model(cache, capsys):
     assert main(["models", "list"]) == 0
-    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()[1:]}
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()[1:] if "parameters" in line}
     assert set(lines) == set(weights.WEIGHT_SETS)
     assert "9.37 M parameters" in lines["pwcnet"] and "7.67 M parameters" in lines["softsplat"]
     assert "0.00 M parameters" in lines["blend"] and "missing" in lines["softsplat-l1"]

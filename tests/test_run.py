@@ -39,6 +39,7 @@ from vsanimsplat.flo import read_flo
 from vsanimsplat.job import graph as job_graph
 from vsanimsplat.job import (EncodeError, JobOptions, Progress, Target, build_graph, chunks, encode, make_segment,
                              script_text)
+from vsanimsplat.models import DEFAULT_PRESET
 from vsanimsplat.models.weights import WeightsError, load_weights
 from vsanimsplat.scenes import DEFAULT_SCENE_THRESHOLD
 from vsanimsplat.testing import Cut, Scene, animate, animate_layers, cadence
@@ -268,8 +269,8 @@ def test_flow_is_the_motion_of_the_first_pair_of_drawings(tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_default_model_end_to_end_computes_what_its_script_computes(source, tmp_path, capsys):
-    """The default (union) model on half a second: the in-betweens, and the emitted script, run by vspipe, gives
+def test_default_preset_end_to_end_computes_what_its_script_computes(source, tmp_path, capsys):
+    """The default preset on half a second: the in-betweens, and the emitted script, run by vspipe, gives
     the same frames bit for bit (same precision, flow scale and device as the command; ~30 s on 2 cores)."""
     _weights("union")
     output, script = tmp_path / "union.mkv", tmp_path / "union.vpy"
@@ -280,7 +281,7 @@ def test_default_model_end_to_end_computes_what_its_script_computes(source, tmp_
     tracks, _ = probe(output)
     assert tracks["video"].packets == 2 * kept and "audio" in tracks
     assert abs(tracks["video"].rate / (2 * RATE) - 1) < 1e-3  # Matroska's millisecond timestamps
-    assert "model='union'" in script.read_text()
+    assert f"preset={DEFAULT_PRESET!r}" in script.read_text() and "model=" not in script.read_text()
     encoded, piped = _hashes_of_command_and_script(output, script)
     assert piped == encoded and len(set(encoded)) > len(set(HOLDS))
 
@@ -292,13 +293,16 @@ def test_precision_and_flow_scale_reach_the_model_and_the_script(source, tmp_pat
     from vsanimsplat.job import JobOptions, load_job_model
     from vsanimsplat.models import registry
 
+    def union(options: JobOptions):  # the default preset's union run
+        return load_job_model(options).runs[0].model
+
     monkeypatch.setattr(registry, "native_bf16", lambda: True)  # as on a CPU with AVX-512 BF16
-    assert load_job_model(JobOptions(source.path, device="cpu")).dtype == torch.bfloat16
-    assert load_job_model(JobOptions(source.path, device="cpu", bf16=False)).dtype == torch.float32
-    model = load_job_model(JobOptions(source.path, device="cpu", flow_scale=0.5))
+    assert union(JobOptions(source.path, device="cpu")).dtype == torch.bfloat16
+    assert union(JobOptions(source.path, device="cpu", bf16=False)).dtype == torch.float32
+    model = union(JobOptions(source.path, device="cpu", flow_scale=0.5))
     assert model.flow_scale == 0.5 and model.dtype == torch.bfloat16
     monkeypatch.setattr(registry, "native_bf16", lambda: False)
-    assert load_job_model(JobOptions(source.path, device="cpu")).dtype == torch.float32
+    assert union(JobOptions(source.path, device="cpu")).dtype == torch.float32
     script = tmp_path / "job.vpy"
     code, _, err = run(capsys, source.path, "--no-bf16", "--flow-scale", "0.5", "--emit-vpy", script)
     assert code == 0, err

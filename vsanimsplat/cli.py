@@ -44,7 +44,7 @@ from .job import (DEFAULT_CHUNK_SECONDS, EncodeError, JobOptions, Progress, RayM
                   concat_input, encode, first_pair_flow, load_job_model, remove_stale_partials, require_ray, run_chunks,
                   script_text, signals_interrupt)
 from .models import DEFAULT_STATIC_TOLERANCE, WeightsError
-from .models.registry import DEFAULT_MODEL, MODEL_NAMES, SPECS, parameter_count, spec
+from .models.registry import DEFAULT_MODEL, DEFAULT_PRESET, MODEL_NAMES, PRESETS, SPECS, parameter_count, spec
 from .models.weights import ADDABLE, WEIGHT_SETS, add, fetch, installed, model_dir
 from .timeline import cadence_report, format_timecodes_v2
 
@@ -264,8 +264,12 @@ def _add_run_subcommand(commands: argparse._SubParsersAction) -> None:
                          help="output display height, square pixels; with --height alone the display aspect ratio "
                               "is kept (default: the source's size and pixel shape)")
     model = run.add_argument_group("interpolation")
-    model.add_argument("--model", choices=MODEL_NAMES, default=DEFAULT_MODEL,
-                       help=f"interpolation model (default {DEFAULT_MODEL}; what each is and can do: "
+    which = model.add_mutually_exclusive_group()
+    which.add_argument("--quality", choices=list(PRESETS), metavar="PRESET",
+                       help=f"interpolation preset: {', '.join(PRESETS)} (default {DEFAULT_PRESET}; what each runs and "
+                            "costs: `vsanimsplat models list`, benchmarks/presets.md). --preset is x264/x265's")
+    which.add_argument("--model", choices=MODEL_NAMES,
+                       help="one interpolation model instead of a preset (what each is and can do: "
                             "`vsanimsplat models list`)")
     model.add_argument("--device", help="cpu, cuda or cuda:N (default: CUDA when available, else the CPU)")
     model.add_argument("--fp16", action="store_true", help="float16 networks (CUDA only)")
@@ -404,17 +408,18 @@ def _run(args: argparse.Namespace) -> int:
         return _fail(EXIT_USAGE, str(error))
     if args.verbose:
         say(f"using {ffmpeg.describe()}")
-    options = JobOptions(**{f.name: getattr(args, f.name) for f in dataclasses.fields(JobOptions) if f.name != "codec"},
-                         codec=encoding.codec)
+    options = JobOptions(**{f.name: getattr(args, f.name) for f in dataclasses.fields(JobOptions)
+                            if f.name not in ("codec", "preset")},
+                         codec=encoding.codec, preset=None if args.model else args.quality or DEFAULT_PRESET)
     try:
         model = load_job_model(options)
     except WeightsError as missing:
         return _fail(EXIT_MISSING, str(missing))
     except (ValueError, RuntimeError) as error:
-        return _fail(EXIT_USAGE, f"--model/--device/--fp16/--bf16/--flow-scale: {error}")
+        return _fail(EXIT_USAGE, f"--quality/--model/--device/--fp16/--bf16/--flow-scale: {error}")
     if args.flow is not None and not model.has_flows:
         return _fail(EXIT_USAGE, f"--flow needs a model that estimates optical flow ({', '.join(_FLOW_ESTIMATORS)}); "
-                                 f"--model {args.model} does not")
+                                 f"{'--model ' + args.model if args.model else '--quality ' + options.preset} does not")
     say(f"{args.input}: finding drawings and timing …")
     graph = _warned(lambda: build_graph(options, model, progress=False if args.quiet else None))
     _timing_note(graph.timing)
@@ -494,14 +499,16 @@ def _models(args: argparse.Namespace) -> int:
     for name, files in installed().items():
         bad = {f: s for f, s in files.items() if s != "ok"}
         state = "installed" if not bad else ", ".join(f"{f} {s}" for f, s in bad.items())
-        default = " (default)" if name == DEFAULT_MODEL else ""
         about = ""
         if name in SPECS:
             model = spec(name)
             can = [word for word, has in (("flows", model.has_flows), ("holes", model.leaves_holes),
                                           ("per-pair reuse", model.reuses_pairs), ("flow=", model.flow_choice)) if has]
             about = f"  [{', '.join(can) or '-'}]"
-        print(f"{name:<12} {parameter_count(name) / 1e6:6.2f} M parameters  {state}{default}{about}")
+        print(f"{name:<12} {parameter_count(name) / 1e6:6.2f} M parameters  {state}{about}")
+    print("presets (--quality; benchmarks/presets.md):")
+    for name, chosen in PRESETS.items():
+        print(f"{name:<12} {' + '.join(chosen.runs)}{' (default)' if name == DEFAULT_PRESET else ''}")
     return EXIT_OK
 
 

@@ -13,7 +13,7 @@ import vapoursynth as vs
 
 from ..engine import Engine
 from ..layers import LayerStep, LayerTiming
-from ..models import DEFAULT_MODEL, DEFAULT_STATIC_TOLERANCE, Model, load_model
+from ..models import DEFAULT_PRESET, DEFAULT_STATIC_TOLERANCE, Model, load_model, load_preset
 from ..models.changes import layer_weight, paste, region_box
 from ..retime import Step, plan
 from ..scenes import DEFAULT_SCENE_THRESHOLD, cuts_between_drawings, read_cut_list
@@ -87,8 +87,10 @@ def _remap(clip: vs.VideoNode, indices: Sequence[int]) -> vs.VideoNode:
     return kept.std.DuplicateFrames(repeats) if repeats else kept
 
 
-def _resolve_model(model: str | Model, device: str | None, fp16: bool, flow: str | None, bf16: bool | None,
-                   flow_scale: float, static_tolerance: int | None, regions: bool) -> Model:
+def _resolve_model(model: str | Model | None, preset: str | None, device: str | None, fp16: bool, flow: str | None,
+                   bf16: bool | None, flow_scale: float, static_tolerance: int | None, regions: bool) -> Model:
+    if model is not None and preset is not None:
+        raise _error(f"give model or preset, not both (got model={model!r}, preset={preset!r})")
     if isinstance(model, Model):
         chosen = [name for name, value in (("flow", flow is not None), ("fp16", fp16), ("bf16", bf16 is not None),
                                            ("flow_scale", flow_scale != 1.0),
@@ -97,11 +99,14 @@ def _resolve_model(model: str | Model, device: str | None, fp16: bool, flow: str
         if chosen:
             raise _error(f"{', '.join(chosen)} apply to models loaded by name; set them when you make a model object")
         return model
-    if not isinstance(model, str):
+    if model is not None and not isinstance(model, str):
         raise _error(f"model must be a model name or a vsanimsplat Model, got {type(model).__name__}")
+    if preset is not None and not isinstance(preset, str):
+        raise _error(f"preset must be a preset name, got {type(preset).__name__}")
+    load, name = (load_model, model) if model is not None else (load_preset, preset or DEFAULT_PRESET)
     try:
-        return load_model(model, device=device, fp16=fp16, flow=flow, bf16=bf16, flow_scale=flow_scale,
-                          static_tolerance=static_tolerance, regions=regions)
+        return load(name, device=device, fp16=fp16, flow=flow, bf16=bf16, flow_scale=flow_scale,
+                    static_tolerance=static_tolerance, regions=regions)
     except (ValueError, RuntimeError) as error:
         raise _error(str(error)) from None
 
@@ -111,7 +116,8 @@ def interpolate(
     factor: int | Fraction | None = None,
     fps_num: int | None = None,
     fps_den: int | None = None,
-    model: str | Model = DEFAULT_MODEL,
+    model: str | Model | None = None,
+    preset: str | None = None,
     device: str | None = None,
     fp16: bool = False,
     bf16: bool | None = None,
@@ -140,7 +146,8 @@ def interpolate(
     | `clip` | vs.VideoNode | | YUV, RGB or GRAY of constant format and size, integer or float |
     | `factor` | int or Fraction | None | output rate = factor × the source's nominal rate (for a ``dedupe`` output: the rate before dedupe), > 1 |
     | `fps_num`, `fps_den` | int | None, 1 | output rate as a fraction (e.g. 60000/1001), instead of ``factor``; above the nominal rate where the clip has one (as ``factor`` > 1); a variable-rate clip without ``dedupe``'s props has none, so any rate is taken (a frame shorter than an output frame may then be skipped) |
-    | `model` | str or Model | "union" | a model name (``"union"``, ``"base"``, ``"rife"``, ``"splat"``, ``"blend"``, ``"softsplat"`` …; see ``vsanimsplat models list``) or a model object |
+    | `model` | str or Model | None | a model name (``"union"``, ``"base"``, ``"rife"``, ``"splat"``, ``"blend"``, ``"softsplat"`` …; see ``vsanimsplat models list``) or a model object, instead of a preset |
+    | `preset` | str | None | a named configuration of models (``"fast"``, ``"default"``, ``"best"``: :data:`~vsanimsplat.models.registry.PRESETS`, ``benchmarks/presets.md``); with neither ``model`` nor ``preset``: ``"default"`` |
     | `device` | str or None | None | ``"cpu"``, ``"cuda"`` or ``"cuda:N"``; ``None`` = CUDA when available, else CPU |
     | `fp16` | bool | False | float16 networks (CUDA only) |
     | `bf16` | bool or None | None | bfloat16 networks; ``None`` = the registry's choice (:meth:`~vsanimsplat.models.ModelSpec.dtype`: for ``union`` and ``base`` on a CPU device whose CPU computes bfloat16 natively, 2–3× faster, PSNR ≥ 50 dB against float32) |
@@ -185,7 +192,7 @@ def interpolate(
     timing = timing_of(clip, progress)
     rate, steps, separated = output_steps(clip, factor, fps_num, fps_den, max_hold, scene_detect, scene_threshold, cuts,
                                           progress)
-    network = _resolve_model(model, device, fp16, flow, bf16, flow_scale, static_tolerance, regions)
+    network = _resolve_model(model, preset, device, fp16, flow, bf16, flow_scale, static_tolerance, regions)
     # each VapourSynth thread runs the model with its share of torch's threads: with all of them, N threads would
     # start N × cores OpenMP threads
     engine = Engine(network, cache_bytes=None if cache_mb is None else cache_mb << 20,

@@ -30,7 +30,7 @@ from ..filters.fill_holes import FILL_MODES
 from ..filters.frames import duration_of
 from ..filters.interpolate import DEFAULT_SCENE_THRESHOLD, pair_flow
 from ..filters.source import open_video, source_timing
-from ..models import DEFAULT_MODEL, DEFAULT_STATIC_TOLERANCE, Model, load_model
+from ..models import DEFAULT_PRESET, DEFAULT_STATIC_TOLERANCE, Model, load_model, load_preset
 from ..scenes import analysis_size
 
 __all__ = [
@@ -79,7 +79,9 @@ class JobOptions:
     | `dedupe` | bool | True | find the drawings first (``--no-dedupe`` turns it off) |
     | `threshold`, `tolerance`, `chroma` | | dedupe's defaults | drawing detection (``--threshold``, ``--tolerance``, ``--chroma``) |
     | `target` | Target | factor 2 | output rate (``--factor``, ``--fps``) |
-    | `model`, `device`, `fp16` | | "union", None, False | the model (``--model``, ``--device``, ``--fp16``) |
+    | `model` | str or None | None | one model (``--model``), instead of ``preset`` |
+    | `preset` | str or None | "default" | a preset of models (``--quality``); None when ``model`` is given |
+    | `device`, `fp16` | | None, False | where and in what precision (``--device``, ``--fp16``) |
     | `bf16` | bool or None | None | bfloat16 networks (``--bf16``/``--no-bf16``); None = the registry's choice for the model and device |
     | `flow_scale` | float | 1.0 | resolution of the flow, for the models that take it (``--flow-scale``) |
     | `max_hold` | int or None | None | ``interpolate``'s pause rule (``--max-hold``) |
@@ -105,7 +107,8 @@ class JobOptions:
     tolerance: int = DEFAULT_TOLERANCE
     chroma: bool = False
     target: Target = Target(Fraction(2), is_rate=False)
-    model: str = DEFAULT_MODEL
+    model: str | None = None
+    preset: str | None = DEFAULT_PRESET
     device: str | None = None
     fp16: bool = False
     bf16: bool | None = None
@@ -343,7 +346,7 @@ def build_graph(options: JobOptions, model: Model | None = None, progress: bool 
         defaults = inspect.signature(interpolate).parameters
         runtime.update({key: defaults[key].default for key in chosen}, model=model)
     graph.add(ScriptLine("vsanimsplat.interpolate", interpolate, settings,
-                   "in-betweens at their true times (--factor/--fps, --model, --bf16, --flow-scale, --scene-threshold, "
+                   "in-betweens at their true times (--factor/--fps, --quality/--model, --bf16, --flow-scale, --scene-threshold, "
                    "--cuts, --static-tolerance, --no-layers …)"), runtime)
     if options.fill:
         graph.add(ScriptLine("vsanimsplat.fill_holes", fill_holes, {"mode": options.fill_mode},
@@ -385,7 +388,7 @@ def script_text(graph: Graph, script_name: str, encode_command: Sequence[str]) -
 def _model_settings(options: JobOptions) -> dict[str, object]:
     """The keyword arguments of ``interpolate`` that choose and make the model: written into the script,
     and read by :func:`load_job_model` for the command, so the two cannot differ."""
-    settings: dict[str, object] = {"model": options.model}
+    settings: dict[str, object] = {"model": options.model} if options.model is not None else {"preset": options.preset}
     settings.update({"device": options.device} if options.device else {})
     settings.update({"fp16": True} if options.fp16 else {})
     settings.update({"bf16": options.bf16} if options.bf16 is not None else {})
@@ -400,16 +403,16 @@ def load_job_model(options: JobOptions) -> Model:
 
     | parameter | type | default | meaning |
     |---|---|---|---|
-    | `options` | JobOptions | | ``model``, ``device``, ``fp16``, ``bf16``, ``flow_scale``, ``static_tolerance`` and ``regions`` are used |
+    | `options` | JobOptions | | ``model`` or ``preset``, ``device``, ``fp16``, ``bf16``, ``flow_scale``, ``static_tolerance`` and ``regions`` are used |
 
     Raises :class:`~vsanimsplat.models.WeightsError` naming the fetch command when its weights
     are missing, ValueError/RuntimeError for a device, precision or flow scale that cannot be used.
     """
     settings = _model_settings(options)
     defaults = inspect.signature(interpolate).parameters
-    return load_model(settings.pop("model"), **{key: settings.get(key, defaults[key].default)
-                                                for key in ("device", "fp16", "bf16", "flow_scale",
-                                                            "static_tolerance", "regions")})
+    load, name = (load_model, settings.pop("model")) if "model" in settings else (load_preset, settings.pop("preset"))
+    return load(name, **{key: settings.get(key, defaults[key].default)
+                         for key in ("device", "fp16", "bf16", "flow_scale", "static_tolerance", "regions")})
 
 
 def first_pair_flow(graph: Graph, model: Model) -> np.ndarray:

@@ -14,8 +14,10 @@ from .base import ChangedPair, FrameState, Model, PairState, Synthesis
 from .blend import Blend
 from .changes import DEFAULT_STATIC_TOLERANCE, ChangePolicy
 from .gmfss import GMFSS
-from .registry import (DEFAULT_MODEL, FLOW_MODELS, FLOW_NAMES, FLOWS, MODEL_NAMES, SPECS, ModelSpec, build,
-                       check_weights, native_bf16, parameter_count, spec)
+from .ensemble import Ensemble, Run
+from .registry import (DEFAULT_MODEL, DEFAULT_PRESET, FLOW_MODELS, FLOW_NAMES, FLOWS, MODEL_NAMES, PRESET_NAMES,
+                       PRESETS, SPECS, ModelSpec, Preset, build, check_weights, native_bf16, parameter_count, preset,
+                       spec)
 from .rife import RIFE
 from .softsplat import SoftSplat
 from .splat import SplatOnly
@@ -26,10 +28,15 @@ __all__ = [
     "ChangePolicy",
     "ChangedPair",
     "DEFAULT_MODEL",
+    "DEFAULT_PRESET",
+    "Ensemble",
     "DEFAULT_STATIC_TOLERANCE",
     "FLOW_MODELS",
     "FLOW_NAMES",
     "MODEL_NAMES",
+    "PRESETS",
+    "PRESET_NAMES",
+    "Preset",
     "SPECS",
     "FrameState",
     "GMFSS",
@@ -37,12 +44,14 @@ __all__ = [
     "ModelSpec",
     "PairState",
     "RIFE",
+    "Run",
     "SoftSplat",
     "SplatOnly",
     "Synthesis",
     "WeightsError",
     "check_weights",
     "load_model",
+    "load_preset",
     "native_bf16",
     "parameter_count",
     "resolve_device",
@@ -131,3 +140,40 @@ def load_model(
     model = build(name, flow, parsed, dtype, load_weights(name, flow=flow), flow_scale)
     model.changes = changes
     return model
+
+
+def load_preset(
+    name: str = DEFAULT_PRESET,
+    device: str | torch.device | None = "cpu",
+    fp16: bool = False,
+    flow: str | None = None,
+    bf16: bool | None = False,
+    flow_scale: float = 1.0,
+    static_tolerance: int | None = DEFAULT_STATIC_TOLERANCE,
+    regions: bool = True,
+) -> Model:
+    """The models of preset ``name`` (:data:`PRESETS`) with their published weights, combined into one model.
+
+    | parameter | type | default | meaning |
+    |---|---|---|---|
+    | `name` | str | "default" | one of :data:`PRESET_NAMES` |
+    | `device`, `fp16`, `bf16`, `static_tolerance`, `regions` | | | as :func:`load_model`, for every model of the preset (the change policy applies to the combination) |
+    | `flow`, `flow_scale` | | None, 1.0 | as :func:`load_model`, for the preset's models that take them (``union``, ``base``) |
+
+    A preset of one run is that model itself; otherwise an
+    :class:`~vsanimsplat.models.ensemble.Ensemble`. Raises as :func:`load_model`, and ValueError for
+    an unknown ``name`` or a ``flow``/``flow_scale`` that none of its models takes.
+    """
+    chosen = preset(name)
+    runs = chosen.parsed()
+    if len(runs) == 1:
+        return load_model(runs[0][0], device, fp16, flow, bf16, flow_scale, static_tolerance, regions)
+    taking = [m for m in chosen.models if SPECS[m].flow_choice]
+    if (flow is not None or flow_scale != 1.0) and not taking:
+        raise ValueError(f"flow and flow_scale apply to presets with one of the models {', '.join(map(repr, FLOW_MODELS))}; "
+                         f"preset {name!r} has none, so leave them at None and 1.0")
+    models = {m: load_model(m, device, fp16, flow if m in taking else None, bf16, flow_scale if m in taking else 1.0,
+                            static_tolerance=None) for m in chosen.models}
+    ensemble = Ensemble([Run(models[m], mirrored, backwards) for m, mirrored, backwards in runs], name)
+    ensemble.changes = None if static_tolerance is None else ChangePolicy(static_tolerance, bool(regions))
+    return ensemble

@@ -15,6 +15,11 @@ networks a model's ``flownet`` role can take): :func:`~vsanimsplat.models.load_m
 | ``"blend"`` | the cross-fade (1 − t)·A + t·B: no network, no weights | no | no | nothing to reuse |
 | ``"softsplat"``, ``"softsplat-l1"`` | the model released by Niklaus & Liu (CVPR 2020); weights ``network-lf`` / ``network-l1`` (academic use only) | yes | yes | yes |
 
+Presets (:data:`PRESETS`) name configurations of these models on a measured quality/speed frontier
+(``fast``, ``default``, ``best``): which models are averaged, and whether mirrored and time-reversed
+runs are too (:mod:`~vsanimsplat.models.ensemble`). ``interpolate`` and ``run`` use
+:data:`DEFAULT_PRESET` unless given a model or another preset.
+
 Precision policy (:meth:`ModelSpec.dtype`): float32 unless asked otherwise, on every device;
 ``fp16`` only on CUDA; ``bf16=None`` (automatic) means bfloat16 for the models with
 ``cpu_bf16`` on a CPU device whose CPU computes bfloat16 natively (:func:`native_bf16`;
@@ -40,6 +45,7 @@ from .splat import SplatOnly
 
 __all__ = [
     "DEFAULT_MODEL",
+    "DEFAULT_PRESET",
     "FLOWS",
     "FLOW_MODELS",
     "FLOW_NAMES",
@@ -47,10 +53,15 @@ __all__ = [
     "SPECS",
     "FlowSpec",
     "ModelSpec",
+    "PRESETS",
+    "PRESET_NAMES",
+    "Preset",
+    "RUN_WORDS",
     "build",
     "check_weights",
     "native_bf16",
     "parameter_count",
+    "preset",
     "spec",
     "weight_sets",
 ]
@@ -178,7 +189,70 @@ SPECS: dict[str, ModelSpec] = {spec.name: spec for spec in (
 """Every model by name, in the order help texts list them."""
 
 DEFAULT_MODEL = "union"
-"""The model ``interpolate`` and ``run`` use unless told otherwise."""
+"""The model that ``models fetch`` fetches and ``load_model`` loads unless told otherwise, the main model of the
+default preset."""
+
+
+RUN_WORDS = ("mirrored", "reversed")
+"""What may follow a model's name in a preset's run: made from the mirrored frames, from the pair in reverse order."""
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A named configuration of models: what ``interpolate(preset=…)`` and ``run --quality`` run.
+
+    | field | type | meaning |
+    |---|---|---|
+    | `name` | str | the name users type |
+    | `runs` | tuple of str | the in-betweens averaged (:mod:`~vsanimsplat.models.ensemble`): a model's name, then any of :data:`RUN_WORDS` (``"rife mirrored"``); the first is a plain model, whose flows count |
+
+    Each preset's quality and cost per output frame are measured in ``benchmarks/presets.md``.
+    """
+
+    name: str
+    runs: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        for run in self.runs:
+            model, *words = run.split()
+            if model not in SPECS or not set(words) <= set(RUN_WORDS) or len(set(words)) != len(words):
+                raise ValueError(f"a run is a model name ({', '.join(SPECS)}) and any of {RUN_WORDS}, got {run!r}")
+        if not self.runs or len(self.runs[0].split()) != 1:
+            raise ValueError(f"the first run must be a plain model name, got {self.runs!r}")
+
+    def parsed(self) -> list[tuple[str, bool, bool]]:
+        """Each run as (model name, mirrored, reversed)."""
+        return [(run.split()[0], "mirrored" in run.split(), "reversed" in run.split()) for run in self.runs]
+
+    @property
+    def models(self) -> tuple[str, ...]:
+        """The models of the runs, each once, in order."""
+        return tuple(dict.fromkeys(model for model, _, _ in self.parsed()))
+
+
+PRESETS: dict[str, Preset] = {p.name: p for p in (
+    Preset("fast", ("rife", "rife mirrored")),
+    Preset("default", ("union", "rife", "rife mirrored")),
+    Preset("best", ("union", "rife", "rife mirrored", "union mirrored")),
+)}
+"""Presets on the measured quality/speed frontier, fastest first (``benchmarks/presets.md``)."""
+
+DEFAULT_PRESET = "default"
+"""What ``interpolate`` and ``run`` use when given neither a model nor a preset."""
+
+PRESET_NAMES: tuple[str, ...] = tuple(PRESETS)
+
+
+def preset(name: str) -> Preset:
+    """The preset ``name``; ValueError naming the allowed names otherwise.
+
+    | parameter | type | default | meaning |
+    |---|---|---|---|
+    | `name` | str | — | one of :data:`PRESET_NAMES` |
+    """
+    if name not in PRESETS:
+        raise ValueError(f"preset must be one of {', '.join(map(repr, PRESET_NAMES))}, got {name!r}")
+    return PRESETS[name]
 
 MODEL_NAMES: tuple[str, ...] = tuple(SPECS)
 """Names accepted by :func:`~vsanimsplat.models.load_model`."""

@@ -1,0 +1,156 @@
+"""Presets and ensembles: resolved through the registry, combined by their rule, symmetric where they must be."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import vapoursynth as vs
+
+import vsanimsplat
+from vsanimsplat.models import (DEFAULT_PRESET, PRESETS, RIFE, Ensemble, Model, Preset, Run, SplatOnly, load_model,
+                                load_preset, preset)
+from vsanimsplat.models.ensemble import combine
+from vsanimsplat.models.weights import installed
+from tests.helpers import synthetic_clip
+
+needs_union = pytest.mark.skipif(
+    set(installed()["union"].values()) != {"ok"},
+    reason="GMFSS union weights not installed: run python -m vsanimsplat models fetch union",
+)
+
+
+def pictures(width: int = 96, height: int = 64, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Two pictures of a textured disc that moves 6 px right, on a textured background."""
+    rng = np.random.default_rng(seed)
+    background = rng.uniform(0.2, 0.8, (3, height, width)).astype(np.float32)
+    yy, xx = np.mgrid[:height, :width]
+    frames = []
+    for cx in (width / 2 - 3, width / 2 + 3):
+        disc = (xx - cx) ** 2 + (yy - height / 2) ** 2 < (height / 4) ** 2
+        frame = background.copy()
+        frame[:, disc] = 0.9
+        frames.append(torch.from_numpy(frame)[None])
+    return frames[0], frames[1]
+
+
+@pytest.fixture(scope="module")
+def members() -> list[Model]:
+    """union and rife with their published weights, without change policies (loaded once for the module)."""
+    return [load_model("union", static_tolerance=None), load_model("rife", static_tolerance=None)]
+
+
+def synthesized(model: Model, a: torch.Tensor, b: torch.Tensor, t: float):
+    return model.synthesize(model.pair(model.prepare(a), model.prepare(b)), t)
+
+
+def test_every_preset_names_runs_of_registered_models_and_the_default_is_one():
+    assert DEFAULT_PRESET in PRESETS
+    for name, chosen in PRESETS.items():
+        assert preset(name) is chosen
+        assert all(m in vsanimsplat.models.SPECS for m, _, _ in chosen.parsed())
+    assert Preset("x", ("union", "rife mirrored reversed")).parsed() == [("union", False, False), ("rife", True, True)]
+    with pytest.raises(ValueError, match="preset must be one of 'fast', 'default', 'best'"):
+        preset("balanced")
+    with pytest.raises(ValueError, match="a run is a model name"):
+        Preset("x", ("union", "rife upside-down"))
+    with pytest.raises(ValueError, match="first run must be a plain model"):
+        Preset("x", ("rife mirrored", "rife"))
+
+
+def test_combine_is_the_mean_of_the_outputs_without_a_hole():
+    images = [torch.full((1, 3, 2, 2), v) for v in (0.2, 0.4, 0.9)]
+    holes = [torch.tensor([[[[True, False], [True, False]]]]), None, torch.tensor([[[[True, True], [False, False]]]])]
+    image, hole = combine(images, holes)
+    assert torch.allclose(image[0, 0], torch.tensor([[0.4, 0.3], [0.65, 0.5]]))
+    assert not hole.any()  # the middle output has no holes anywhere
+    image, hole = combine([images[0], images[2]], [holes[0], holes[2]])
+    assert hole.tolist() == [[[[True, False], [False, False]]]]
+    assert torch.allclose(image[0, 0], torch.tensor([[0.55, 0.2], [0.9, 0.55]]))  # both holes: the plain mean
+
+
+@needs_union
+def test_presets_load_the_runs_they_name():
+    for name, chosen in PRESETS.items():
+        model = load_preset(name)
+        if isinstance(model, Ensemble):
+            assert [(run.model.name, run.mirrored, run.reversed) for run in model.runs] == chosen.parsed()
+            assert len(model.models) == len(chosen.models)  # each model loaded once
+        else:
+            assert chosen.parsed() == [(model.name, False, False)]
+        assert model.changes is not None and model.changes.tolerance == vsanimsplat.models.DEFAULT_STATIC_TOLERANCE
+
+
+@needs_union
+def test_an_ensemble_is_the_mean_of_its_runs_except_in_a_splatting_runs_holes(members):
+    a, b = pictures()
+    union, rife = members
+    ensemble = Ensemble([Run(union), Run(rife), Run(rife, mirrored=True)], "test")
+    for t in (0.25, 0.5):
+        parts = [synthesized(union, a, b, t), synthesized(rife, a, b, t),
+                 synthesized(rife, a.flip(-1), b.flip(-1), t)]
+        combined = synthesized(ensemble, a, b, t)
+        # the mean, but where union's splatting left a hole only the IFNet's pictures count: no hole is left
+        rifes = (parts[1].image + parts[2].image.flip(-1)) / 2
+        expected = torch.where(parts[0].holes, rifes, (parts[0].image + 2 * rifes) / 3)
+        assert parts[0].holes.any() and torch.allclose(combined.image, expected, atol=1e-6)
+        assert combined.image.shape == a.shape and not combined.holes.any()
+
+
+@needs_union
+def test_an_ensemble_of_every_mirrored_and_reversed_run_is_symmetric_in_space_and_time(members):
+    a, b = pictures()
+    both = Ensemble([Run(m, mirrored, backwards) for m in members for mirrored in (False, True)
+                     for backwards in (False, True)], "test")
+    forward = synthesized(both, a, b, 0.3).image
+    assert torch.allclose(synthesized(both, b, a, 0.7).image, forward, atol=1e-5)  # time reversal
+    assert torch.allclose(synthesized(both, a.flip(-1), b.flip(-1), 0.3).image, forward.flip(-1), atol=1e-5)  # mirror
+    # a pair whose reverse is its mirror image (a disc moves from left of centre to right of it on a
+    # mirror-symmetric background): its in-between at ½ is mirror-symmetric
+    symmetric = (a + a.flip(-1)) / 2
+    yy, xx = np.mgrid[:64, :96]
+    a2 = symmetric.clone()
+    a2[..., torch.from_numpy((xx - 40) ** 2 + (yy - 32) ** 2 < 100)] = 0.95
+    b2 = a2.flip(-1)
+    middle = synthesized(both, a2, b2, 0.5).image
+    assert torch.allclose(middle, middle.flip(-1), atol=1e-5)
+    plain = synthesized(members[0], a2, b2, 0.5).image  # union alone is not: the ensemble's symmetry is its own
+    assert not torch.allclose(plain, plain.flip(-1), atol=1e-3)
+
+
+def test_an_ensemble_needs_distinct_runs_of_plain_models_the_first_in_order():
+    rife = RIFE()
+    for runs, message in (([], "one or more"), ([Run(rife, mirrored=True), Run(rife)], "first run must be in order"),
+                          ([Run(rife), Run(rife)], "must differ")):
+        with pytest.raises(ValueError, match=message):
+            Ensemble(runs, "x")
+    rife.changes = vsanimsplat.models.ChangePolicy(20, True)
+    with pytest.raises(ValueError, match="no change policy"):
+        Ensemble([Run(rife)], "x")
+
+
+def test_an_ensemble_keeps_identical_pictures_exact_and_reports_the_first_runs_flows():
+    a, b = pictures(64, 64)
+    splat = SplatOnly()
+    ensemble = Ensemble([Run(splat), Run(RIFE(), mirrored=True), Run(splat, reversed=True)], "test")
+    ensemble.changes = vsanimsplat.models.ChangePolicy(20, True)
+    assert torch.equal(synthesized(ensemble, a, a, 0.5).image, a)
+    pair = ensemble.pair(ensemble.prepare(a), ensemble.prepare(b))
+    alone = splat.pair(splat.prepare(a), splat.prepare(b))
+    assert all(torch.allclose(x, y, atol=1e-5) for x, y in zip(ensemble.flows(pair), splat.flows(alone)))
+
+
+@needs_union
+def test_interpolate_takes_a_preset_or_a_model_and_names_both_when_given_both():
+    clip, _ = synthetic_clip([2, 2], 64, 64)
+    def middle(**chosen) -> np.ndarray:
+        return np.asarray(vsanimsplat.interpolate(clip, factor=2, **chosen).get_frame(1)[0])
+
+    fast = middle(preset="fast")
+    assert np.array_equal(fast, middle(model=load_preset("fast")))
+    assert not np.array_equal(fast, middle(preset="default"))
+    assert np.array_equal(middle(), middle(preset=DEFAULT_PRESET))
+    with pytest.raises(vs.Error, match="give model or preset, not both"):
+        vsanimsplat.interpolate(clip, factor=2, model="rife", preset="fast")
+    with pytest.raises(vs.Error, match="preset must be one of"):
+        vsanimsplat.interpolate(clip, factor=2, preset="quality")
