@@ -14,6 +14,8 @@ from fractions import Fraction
 __all__ = [
     "Drawing",
     "CadenceReport",
+    "HOLD_NAMES",
+    "hold_name",
     "resolve_threshold",
     "drawing_starts",
     "is_new_drawing",
@@ -169,14 +171,23 @@ class CadenceReport:
             f"dropped:  {self.dropped} repeated frames",
             f"duration: {float(self.duration):.3f} s",
             "holds:",
-            *(f"  {key:<7}{h[key]:6d}  {share(key)}" for key in ("ones", "twos", "threes", "longer")),
+            *(f"  {key:<7}{h[key]:6d}  {share(key)}" for key in HOLD_NAMES),
         ]
+
+
+HOLD_NAMES = ("ones", "twos", "threes", "longer")
+"""The names of holds of 1, 2, 3 and more source frames, as reports and plots group the drawings."""
+
+
+def hold_name(hold: int) -> str:
+    """The group of a drawing held ``hold`` source frames (≥ 1): one of :data:`HOLD_NAMES`."""
+    return HOLD_NAMES[min(hold, len(HOLD_NAMES)) - 1]
 
 
 def cadence_report(drawings: Sequence[Drawing], frames: int) -> CadenceReport:
     """Count drawings by hold length (in source frames) and summarise them."""
-    counts = Counter(min(d.hold, 4) for d in drawings)
-    histogram = {"ones": counts[1], "twos": counts[2], "threes": counts[3], "longer": counts[4]}
+    counts = Counter(hold_name(d.hold) for d in drawings)
+    histogram = {name: counts[name] for name in HOLD_NAMES}
     duration = sum((d.duration for d in drawings), Fraction(0))
     return CadenceReport(frames, len(drawings), histogram, frames - len(drawings), duration)
 
