@@ -6,6 +6,7 @@ Nothing here knows about VapourSynth or torch. Times are exact
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from fractions import Fraction
 __all__ = [
     "Drawing",
     "CadenceReport",
+    "FrameClock",
     "HOLD_NAMES",
     "hold_name",
     "resolve_threshold",
@@ -173,6 +175,54 @@ class CadenceReport:
             "holds:",
             *(f"  {key:<7}{h[key]:6d}  {share(key)}" for key in HOLD_NAMES),
         ]
+
+
+@dataclass(frozen=True)
+class FrameClock:
+    """When each frame of a clip starts, known per drawing: frame ``firsts[k] + i`` of drawing ``k`` starts at
+    ``starts[k] + i × durations[k] / counts[k]`` (the frames of a drawing share its duration evenly).
+
+    | field | type | meaning |
+    |---|---|---|
+    | `firsts` | list[int] | the first frame of each drawing, increasing |
+    | `counts` | list[int] | frames of each drawing (≥ 1) |
+    | `starts` | list[Fraction] | start time of each drawing in seconds |
+    | `durations` | list[Fraction] | how long each drawing is shown |
+    """
+
+    firsts: list[int]
+    counts: list[int]
+    starts: list[Fraction]
+    durations: list[Fraction]
+
+    @classmethod
+    def of(cls, drawings: Sequence[Drawing]) -> FrameClock:
+        """The clock of the input frames of ``drawings`` (as :func:`group_drawings` makes them)."""
+        return cls([d.first for d in drawings], [d.frames for d in drawings], [d.start for d in drawings],
+                   [d.duration for d in drawings])
+
+    @property
+    def frames(self) -> int:
+        """Frames the clock knows: ``0 … frames − 1`` (from the first drawing's first frame)."""
+        return self.firsts[-1] + self.counts[-1]
+
+    @property
+    def end(self) -> Fraction:
+        """When the last frame ends, in seconds."""
+        return self.starts[-1] + self.durations[-1]
+
+    def time(self, frame: int) -> Fraction:
+        """When ``frame`` starts (``frames`` gives :attr:`end`)."""
+        if frame >= self.frames:
+            return self.end
+        k = max(0, bisect_right(self.firsts, frame) - 1)
+        return self.starts[k] + (frame - self.firsts[k]) * self.durations[k] / self.counts[k]
+
+    def frame(self, time: Fraction) -> int:
+        """The frame on screen at ``time`` seconds (0 before the start, the last one from its start on)."""
+        k = max(0, bisect_right(self.starts, time) - 1)
+        within = int((time - self.starts[k]) * self.counts[k] / self.durations[k]) if time > self.starts[k] else 0
+        return min(self.firsts[k] + min(within, self.counts[k] - 1), self.frames - 1)
 
 
 HOLD_NAMES = ("ones", "twos", "threes", "longer")
