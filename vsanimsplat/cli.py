@@ -8,7 +8,7 @@ Exit codes:
 | 0 | success |
 | 1 | processing failed: ffmpeg failed (its messages are shown), a frame could not be made, or a file could not be written or read (disk full, permissions) |
 | 2 | bad arguments or input, found before any work: unknown option value, input missing, a directory or not a video, no file can be made in the output's (or ``--emit-vpy``'s, ``--flow``'s, ``--timecodes``') folder, output exists without ``--overwrite`` |
-| 3 | something to install: no usable ffmpeg, matplotlib for ``report --plot``, the model's weights (the message names the fetch command), or Ray for ``--workers``/``--ray-address`` |
+| 3 | something to install: no usable ffmpeg, matplotlib for ``report --plot`` or Pillow for ``preview``, the model's weights (the message names the fetch command), or Ray for ``--workers``/``--ray-address`` |
 | 130, 143, 129 | interrupted by SIGINT (Ctrl-C), SIGTERM (a kill) or SIGHUP (a closed terminal): 128 + the signal's number; no output file was left behind |
 """
 
@@ -48,7 +48,7 @@ from .models import DEFAULT_STATIC_TOLERANCE, Model, WeightsError
 from .models.registry import DEFAULT_MODEL, MODEL_NAMES, SPECS, parameter_count, spec
 from .models.weights import ADDABLE, WEIGHT_SETS, add, fetch, installed, model_dir
 from .job.preview import MAX_PREVIEW_FRAMES, preview_panels, source_clock
-from .plots import Cadence, MatplotlibMissing, contact_sheet, format_time, plot_cadence, require_matplotlib
+from .plots import Cadence, PlotExtraMissing, contact_sheet, format_time, plot_cadence, require
 from .timeline import FrameClock, cadence_report, format_timecodes_v2, resolve_threshold
 
 __all__ = ["Position", "main", "parse_fps", "parse_position", "parse_rate", "parse_span", "parse_threshold"]
@@ -216,11 +216,8 @@ def _report(args: argparse.Namespace) -> int:
             return _fail(EXIT_USAGE, f"{option}: directory {problem}: {Path(path).parent}")
     if args.range is not None and args.plot is None:
         return _fail(EXIT_USAGE, "--range chooses what --plot shows; give --plot PATH too")
-    if args.plot is not None:
-        try:
-            require_matplotlib()
-        except MatplotlibMissing as missing:
-            return _fail(EXIT_MISSING, str(missing))
+    if args.plot is not None and (missing := _missing("matplotlib")):
+        return missing
     fps, vfr = args.input_fps, args.vfr
     if fps is None and not vfr:
         timing = source_timing(args.input)
@@ -234,6 +231,9 @@ def _report(args: argparse.Namespace) -> int:
     cuts = timing.marked_cuts | {k for k, score in enumerate(timing.scene_scores) if score > DEFAULT_SCENE_THRESHOLD}
     layers = layer_report(timing.changes, cuts)
     elapsed = time.perf_counter() - began
+    cadence = Cadence(drawings, frame_differences(clip, args.tolerance, args.chroma),
+                      resolve_threshold(args.threshold, clip.width * clip.height), cuts, layers.holds, args.max_hold)
+    frames = None if args.range is None else _frames_of(args.range, cadence.clock, "--range")  # refused before output
     print(f"{args.input}: {clip.width}x{clip.height} {clip.format.name}, {clip.num_frames} frames at {clip.fps} fps")
     for line in cadence_report(drawings, clip.num_frames).lines() + layers.lines():
         print(line)
@@ -243,10 +243,6 @@ def _report(args: argparse.Namespace) -> int:
             out.write(format_timecodes_v2(d.duration for d in drawings))
         print(f"timecodes: {args.timecodes}")
     if args.plot:
-        cadence = Cadence(drawings, frame_differences(clip, args.tolerance, args.chroma),
-                          resolve_threshold(args.threshold, clip.width * clip.height), cuts, layers.holds,
-                          args.max_hold)
-        frames = None if args.range is None else _frames_of(args.range, cadence.clock, "--range")
         shown = plot_cadence(cadence, args.plot, frames, title=f"{Path(args.input).name}: threshold {args.threshold}, "
                                                               f"tolerance {args.tolerance}")
         print(f"plot: {args.plot}: frames {shown.frames.start} … {shown.frames.stop - 1}, {len(shown.bars)} drawings, "
@@ -254,7 +250,18 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _missing(module: str) -> int:
+    """0 when ``module`` of the plot extra can be imported, else the exit code after saying how to install it."""
+    try:
+        require(module)
+    except PlotExtraMissing as missing:
+        return _fail(EXIT_MISSING, str(missing))
+    return 0
+
+
 def _preview(args: argparse.Namespace) -> int:
+    if missing := _missing("PIL"):
+        return missing
     if problem := input_problem(args.input):
         return _fail(EXIT_USAGE, problem)
     if args.output.suffix.lower() not in SHEET_FORMATS:

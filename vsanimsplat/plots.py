@@ -4,11 +4,12 @@ of ``vsanimsplat preview``.
 Drawing only: the data comes from what ``report`` already computed (:class:`Cadence`) and from the job's graph
 (:class:`Panel` s, made by :mod:`vsanimsplat.job.preview`). The cadence plot needs matplotlib (the optional extra
 ``plot``: ``pip install 'vsanimsplat[plot]'``), imported only when a plot is drawn and always headless (Agg);
-the contact sheet needs Pillow.
+the contact sheet needs Pillow (in the same extra).
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -19,19 +20,20 @@ import numpy as np
 from .retime import is_pause
 from .timeline import HOLD_NAMES, Drawing, FrameClock, hold_name
 
-__all__ = ["Cadence", "CadencePlot", "MatplotlibMissing", "Panel", "cadence_plot", "contact_sheet", "format_time",
-           "plot_cadence",
-           "require_matplotlib"]
+__all__ = ["Cadence", "CadencePlot", "Panel", "PlotExtraMissing", "cadence_plot", "contact_sheet", "format_time",
+           "plot_cadence", "require"]
 
 HOLD_COLOURS = dict(zip(HOLD_NAMES, ("#4c72b0", "#55a868", "#dd8452", "#8172b3")))
 """The colour of each hold group in the cadence plot."""
 
-OVERLAY_COLOURS = {"holes": (255, 0, 255), "changed": (0, 200, 255), "layers": (255, 200, 0)}
-"""The tint of each overlay of a contact sheet's panels (hole mask, changed region, layers in motion)."""
+OVERLAY_COLOURS = {"changed": ((0, 200, 255), 0.35), "layers": ((255, 200, 0), 0.5), "holes": ((255, 0, 255), 0.9)}
+"""The tint and its strength of each overlay of a contact sheet's panels (the region the model drew, layers in
+motion, the hole mask), drawn in this order."""
 
 
-class MatplotlibMissing(ImportError):
-    """matplotlib, which the cadence plot draws with, is not installed; the message says how to install it."""
+class PlotExtraMissing(ImportError):
+    """A package of the ``plot`` extra (matplotlib for the cadence plot, Pillow for the contact sheet) is not
+    installed; the message says how to install it."""
 
 
 def format_time(seconds: Fraction | float) -> str:
@@ -90,18 +92,23 @@ class CadencePlot:
     threshold: int = 0
 
 
-def require_matplotlib() -> None:
-    """Raise :class:`MatplotlibMissing` (saying how to install it) unless matplotlib can be imported."""
+_DRAWN_WITH = {"matplotlib": "the cadence plot (report --plot)", "PIL": "the contact sheet (preview)"}
+
+
+def require(module: str) -> None:
+    """Raise :class:`PlotExtraMissing`, saying how to install it, unless ``module`` (``"matplotlib"`` or ``"PIL"``)
+    can be imported."""
     try:
-        import matplotlib  # noqa: F401
+        importlib.import_module(module)
     except ImportError:
-        raise MatplotlibMissing("the cadence plot needs matplotlib: pip install 'vsanimsplat[plot]' "
-                                "(or pip install matplotlib)") from None
+        package = {"PIL": "pillow"}.get(module, module)
+        raise PlotExtraMissing(f"{_DRAWN_WITH[module]} needs {package}: pip install 'vsanimsplat[plot]' "
+                               f"(or pip install {package})") from None
 
 
 def _pyplot():
-    """matplotlib's pyplot on the headless Agg backend, or :class:`MatplotlibMissing`."""
-    require_matplotlib()
+    """matplotlib's pyplot on the headless Agg backend, or :class:`PlotExtraMissing`."""
+    require("matplotlib")
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -151,7 +158,7 @@ def plot_cadence(cadence: Cadence, path: str | Path, frames: range | None = None
     | `frames` | range or None | None | input frames to show (``--range``); None = the whole clip |
     | `title` | str | "" | the title above the plot |
 
-    Returns what the plot shows (:class:`CadencePlot`); raises :class:`MatplotlibMissing` without matplotlib.
+    Returns what the plot shows (:class:`CadencePlot`); raises :class:`PlotExtraMissing` without matplotlib.
     """
     shown = cadence_plot(cadence, frames)
     plt = _pyplot()
@@ -221,10 +228,12 @@ class Panel:
 
 
 def _tinted(panel: Panel) -> np.ndarray:
-    """The panel's image with its overlays blended in (half strength)."""
+    """The panel's image with its overlays blended in (:data:`OVERLAY_COLOURS`)."""
     image = panel.image.astype(np.float32)
-    for name, mask in panel.overlays.items():
-        image[mask] = 0.5 * image[mask] + 0.5 * np.asarray(OVERLAY_COLOURS[name], np.float32)
+    for name, (colour, strength) in OVERLAY_COLOURS.items():
+        if name in panel.overlays:
+            mask = panel.overlays[name]
+            image[mask] = (1 - strength) * image[mask] + strength * np.asarray(colour, np.float32)
     return np.rint(image).astype(np.uint8)
 
 
@@ -239,6 +248,7 @@ def contact_sheet(panels: Sequence[Panel], path: str | Path, columns: int = 6, w
     | `columns` | int | 6 | panels in a row (fewer when there are fewer panels) |
     | `width` | int | 240 | width of each panel in pixels |
     """
+    require("PIL")
     from PIL import Image, ImageDraw, ImageFont
 
     if not panels:
@@ -261,7 +271,7 @@ def contact_sheet(panels: Sequence[Panel], path: str | Path, columns: int = 6, w
         for j, text in enumerate([panel.title, *panel.lines]):
             draw.text((x + 2, y + scaled + 2 + j * line_height), text, fill="black", font=font)
     x, y = 4, sheet.height - legend + 4
-    for name, colour in OVERLAY_COLOURS.items():
+    for name, (colour, _) in OVERLAY_COLOURS.items():
         draw.rectangle((x, y, x + 10, y + 10), fill=colour)
         draw.text((x + 14, y), name, fill="black", font=font)
         x += 14 + int(draw.textlength(name, font=font)) + 16
