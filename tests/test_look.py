@@ -92,8 +92,8 @@ def test_range_needs_a_plot_and_a_span(cartoon, capsys):
     assert "--range chooses what --plot shows" in capsys.readouterr().err
     with pytest.raises(SystemExit) as stop:
         cli.main(["report", str(cartoon), "--range", "1:75-2:00"])
-    assert stop.value.code == 2 and "--range: expected FROM-TO" not in (err := capsys.readouterr().err)
-    assert "argument --range: expected a frame number (480) or a time" in err and "'1:75'" in err
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and "argument --range: expected a frame number (480) or a time" in err and "'1:75'" in err
 
 
 @pytest.mark.parametrize("text, value, is_time", [("480", 480, False), ("1:20", 80, True),
