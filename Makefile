@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 PYTHON ?= $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python3.12 /usr/bin/python3.12 /usr/local/bin/python3.12; do \
 	"$$p" -c 'import sys; assert sys.version_info >= (3, 12)' >/dev/null 2>&1 && { echo "$$p"; break; }; done)
 
-.PHONY: setup weights demo test clean
+.PHONY: setup weights demo test docs-images clean
 
 setup: $(VENV)/.installed
 
@@ -19,7 +19,7 @@ $(VENV)/.installed: pyproject.toml setup.py
 	@echo "Using $(PYTHON)"
 	"$(PYTHON)" -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade pip
-	$(BIN)/python -m pip install -e ".[test,cluster]"
+	$(BIN)/python -m pip install -e ".[test,cluster,plot]"
 	$(BIN)/vapoursynth config
 	touch $@
 
@@ -35,6 +35,10 @@ demo: setup weights
 
 test: setup weights
 	$(BIN)/python -m pytest
+
+# The README's pictures of the demo cartoon (docs/cadence.png, docs/preview.jpg), drawn by the commands it shows.
+docs-images: setup weights
+	$(BIN)/python scripts/make_docs_images.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .hypothesis

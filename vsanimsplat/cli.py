@@ -1,4 +1,5 @@
-"""The ``vsanimsplat`` command line: ``run`` (video in, interpolated video out), ``report``, ``models``.
+"""The ``vsanimsplat`` command line: ``run`` (video in, interpolated video out), ``report`` (with ``--plot``),
+``preview`` (a contact sheet), ``models``.
 
 Exit codes:
 
@@ -7,7 +8,7 @@ Exit codes:
 | 0 | success |
 | 1 | processing failed: ffmpeg failed (its messages are shown), a frame could not be made, or a file could not be written or read (disk full, permissions) |
 | 2 | bad arguments or input, found before any work: unknown option value, input missing, a directory or not a video, no file can be made in the output's (or ``--emit-vpy``'s, ``--flow``'s, ``--timecodes``') folder, output exists without ``--overwrite`` |
-| 3 | something to install: no usable ffmpeg, the model's weights (the message names the fetch command), or Ray for ``--workers``/``--ray-address`` |
+| 3 | something to install: no usable ffmpeg, matplotlib for ``report --plot`` or Pillow for ``preview``, the model's weights (the message names the fetch command), or Ray for ``--workers``/``--ray-address`` |
 | 130, 143, 129 | interrupted by SIGINT (Ctrl-C), SIGTERM (a kill) or SIGHUP (a closed terminal): 128 + the signal's number; no output file was left behind |
 """
 
@@ -34,7 +35,7 @@ from .engine import DEFAULT_CACHE_MB
 from .ffmpeg import (CODECS, CONTAINERS, PRESETS, Encoding, FFmpegNotFound, aspect_filters, check_rate, codec_for, colour_args,
                      encode_command, find_ffmpeg, probe_streams)
 from .filters.analysis import timing_of
-from .filters.dedupe import DEFAULT_THRESHOLD, DEFAULT_TOLERANCE, dedupe, find_drawings
+from .filters.dedupe import DEFAULT_THRESHOLD, DEFAULT_TOLERANCE, dedupe, find_drawings, frame_differences
 from .filters.fill_holes import FILL_MODES
 from .filters.interpolate import DEFAULT_SCENE_THRESHOLD
 from .filters.source import input_problem, open_video, source_timing
@@ -43,12 +44,14 @@ from .layers import layer_report
 from .job import (DEFAULT_CHUNK_SECONDS, EncodeError, JobOptions, Progress, RayMissing, Target, Workers, build_graph,
                   concat_input, encode, first_pair_flow, load_job_model, remove_stale_partials, require_ray, run_chunks,
                   script_text, signals_interrupt)
-from .models import DEFAULT_STATIC_TOLERANCE, WeightsError
-from .models.registry import DEFAULT_MODEL, DEFAULT_PRESET, MODEL_NAMES, PRESETS, SPECS, parameter_count, spec
+from .models import DEFAULT_STATIC_TOLERANCE, Model, WeightsError
+from .models.registry import DEFAULT_MODEL, DEFAULT_PRESET, MODEL_NAMES, PRESET_NAMES, SPECS, parameter_count, preset, spec
 from .models.weights import ADDABLE, WEIGHT_SETS, add, fetch, installed, model_dir
-from .timeline import cadence_report, format_timecodes_v2
+from .job.preview import MAX_PREVIEW_FRAMES, preview_panels, source_clock
+from .plots import Cadence, PlotExtraMissing, contact_sheet, format_time, plot_cadence, require
+from .timeline import FrameClock, cadence_report, format_timecodes_v2, resolve_threshold
 
-__all__ = ["main", "parse_fps", "parse_rate", "parse_threshold"]
+__all__ = ["Position", "main", "parse_fps", "parse_position", "parse_rate", "parse_span", "parse_threshold"]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_MISSING = 0, 1, 2, 3
 EXIT_SIGNAL_BASE = 128
@@ -120,6 +123,61 @@ def parse_fps(text: str) -> Target:
     return Target(value, is_rate=True)
 
 
+@dataclasses.dataclass(frozen=True)
+class Position:
+    """A place in a clip as ``--range``, ``--frames`` and ``--at`` take it: a frame number, or a time in seconds."""
+
+    value: int | Fraction
+    is_time: bool
+
+    def frame(self, clock: FrameClock, option: str) -> int:
+        """The frame of ``clock`` at this place; ValueError naming ``option`` when the clip does not reach it."""
+        if self.is_time and self.value >= clock.end:
+            raise ValueError(f"{option}: {format_time(self.value)} is past the end of the clip "
+                             f"({format_time(clock.end)})")
+        if not self.is_time and self.value >= clock.frames:
+            raise ValueError(f"{option}: frame {self.value} is past the end of the clip ({clock.frames} frames, "
+                             f"0 … {clock.frames - 1})")
+        return clock.frame(self.value) if self.is_time else self.value
+
+
+_POSITION_HELP = "a frame number (480) or a time: M:SS, H:MM:SS (decimals allowed: 1:20.5) or seconds with s (80.5s)"
+
+
+def parse_position(text: str) -> Position:
+    """``"480"`` → frame 480; ``"1:20"``, ``"0:01:20.5"`` or ``"80.5s"`` → a time in seconds."""
+    try:
+        if ":" not in text and not text.endswith("s"):
+            frame = int(text)
+            if frame >= 0:
+                return Position(frame, is_time=False)
+        else:
+            parts = text[:-1].split(":") if text.endswith("s") and ":" not in text else text.split(":")
+            if 1 <= len(parts) <= 3 and all(parts) and all(Fraction(p) >= 0 for p in parts) and (
+                    len(parts) == 1 or all(Fraction(p) < 60 for p in parts[1:])):
+                return Position(sum(Fraction(p) * 60 ** i for i, p in enumerate(reversed(parts))), is_time=True)
+    except (ValueError, ZeroDivisionError):
+        pass
+    raise argparse.ArgumentTypeError(f"expected {_POSITION_HELP}, got {text!r}")
+
+
+def parse_span(text: str) -> tuple[Position, Position]:
+    """``"A-B"``: two positions (:func:`parse_position`), B included, e.g. ``"1:20-1:35"`` or ``"480-840"``."""
+    first, dash, last = text.partition("-")
+    if not dash:
+        raise argparse.ArgumentTypeError(f"expected FROM-TO, each {_POSITION_HELP}, got {text!r}")
+    return parse_position(first), parse_position(last)
+
+
+def _frames_of(span: tuple[Position, Position], clock: FrameClock, option: str) -> range:
+    """The frames of ``span`` (both ends included) on ``clock``; ValueError naming ``option`` when it is empty or
+    past the clip's end."""
+    first, last = (end.frame(clock, option) for end in span)
+    if last < first:
+        raise ValueError(f"{option}: the span ends (frame {last}) before it begins (frame {first})")
+    return range(first, last + 1)
+
+
 def _add_detection_options(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
     parser.add_argument("--threshold", type=parse_threshold, default=DEFAULT_THRESHOLD,
                         help="most differing pixels for 'same drawing': a count (120) or a fraction of the frame "
@@ -153,8 +211,13 @@ def _warned[T](make: Callable[[], T]) -> T:
 
 
 def _report(args: argparse.Namespace) -> int:
-    if args.timecodes is not None and (problem := _unwritable(Path(args.timecodes).parent)):
-        return _fail(EXIT_USAGE, f"--timecodes: directory {problem}: {Path(args.timecodes).parent}")
+    for option, path in (("--timecodes", args.timecodes), ("--plot", args.plot)):
+        if path is not None and (problem := _unwritable(Path(path).parent)):
+            return _fail(EXIT_USAGE, f"{option}: directory {problem}: {Path(path).parent}")
+    if args.range is not None and args.plot is None:
+        return _fail(EXIT_USAGE, "--range chooses what --plot shows; give --plot PATH too")
+    if args.plot is not None and (missing := _missing("matplotlib")):
+        return missing
     fps, vfr = args.input_fps, args.vfr
     if fps is None and not vfr:
         timing = source_timing(args.input)
@@ -168,6 +231,9 @@ def _report(args: argparse.Namespace) -> int:
     cuts = timing.marked_cuts | {k for k, score in enumerate(timing.scene_scores) if score > DEFAULT_SCENE_THRESHOLD}
     layers = layer_report(timing.changes, cuts)
     elapsed = time.perf_counter() - began
+    cadence = Cadence(drawings, frame_differences(clip, args.tolerance, args.chroma),
+                      resolve_threshold(args.threshold, clip.width * clip.height), cuts, layers.holds, args.max_hold)
+    frames = None if args.range is None else _frames_of(args.range, cadence.clock, "--range")  # refused before output
     print(f"{args.input}: {clip.width}x{clip.height} {clip.format.name}, {clip.num_frames} frames at {clip.fps} fps")
     for line in cadence_report(drawings, clip.num_frames).lines() + layers.lines():
         print(line)
@@ -176,7 +242,80 @@ def _report(args: argparse.Namespace) -> int:
         with open(args.timecodes, "w", encoding="ascii") as out:
             out.write(format_timecodes_v2(d.duration for d in drawings))
         print(f"timecodes: {args.timecodes}")
+    if args.plot:
+        shown = plot_cadence(cadence, args.plot, frames, title=f"{Path(args.input).name}: threshold {args.threshold}, "
+                                                              f"tolerance {args.tolerance}")
+        print(f"plot: {args.plot}: frames {shown.frames.start} … {shown.frames.stop - 1}, {len(shown.bars)} drawings, "
+              f"{len(shown.cuts)} cuts, {len(shown.pauses)} pauses, {len(shown.layers)} layer holds")
     return 0
+
+
+def _missing(module: str) -> int:
+    """0 when ``module`` of the plot extra can be imported, else the exit code after saying how to install it."""
+    try:
+        require(module)
+    except PlotExtraMissing as missing:
+        return _fail(EXIT_MISSING, str(missing))
+    return 0
+
+
+def _preview(args: argparse.Namespace) -> int:
+    if missing := _missing("PIL"):
+        return missing
+    if problem := input_problem(args.input):
+        return _fail(EXIT_USAGE, problem)
+    if args.output.suffix.lower() not in SHEET_FORMATS:
+        return _fail(EXIT_USAGE, f"-o/--output must end in {', '.join(SHEET_FORMATS)}, got {args.output.name!r}")
+    if problem := _unwritable(args.output.parent):
+        return _fail(EXIT_USAGE, f"output directory {problem}: {args.output.parent}")
+    options = _job_options(args)
+    model = _job_model(options)
+    if isinstance(model, int):
+        return model
+    graph = _warned(lambda: build_graph(options, model, progress=False if args.quiet else None))
+    _timing_note(graph.timing)
+    clock = source_clock(graph)
+    if args.frames is not None:
+        frames = _frames_of(args.frames, clock, "--frames")
+    else:
+        first = args.at.frame(clock, "--at")
+        frames = range(first, min(first + PREVIEW_SOURCE_FRAMES, clock.frames))
+    try:
+        panels = preview_panels(graph, frames)
+    except ValueError as error:
+        return _fail(EXIT_USAGE, f"{'--frames' if args.frames is not None else '--at'}: {error}")
+    rows, columns = contact_sheet(panels, args.output, columns=args.columns)
+    drawings = sum(p.title.startswith("drawing") for p in panels)
+    print(f"sheet: {args.output}: source frames {frames.start} … {frames.stop - 1}, {drawings} drawings and "
+          f"{len(panels) - drawings} output frames in {rows} × {columns} panels")
+    return EXIT_OK
+
+
+SHEET_FORMATS = (".png", ".jpg", ".jpeg", ".webp")
+PREVIEW_SOURCE_FRAMES = 6
+"""Source frames ``preview --at`` shows: a quarter of a second at 24 fps, two or three drawings."""
+
+
+def _add_preview_subcommand(commands: argparse._SubParsersAction) -> None:
+    preview = commands.add_parser(
+        "preview", help="a contact sheet of a short span after the job's graph (the options of run)",
+        description="Make the graph `run` would make with the same options, and draw one short span of it: "
+                    "the drawings, then every output frame with its t, its two drawings (source frames) and its hole "
+                    "fraction, the holes (magenta), the region the model drew (cyan) and layers in motion (yellow) "
+                    "tinted over it. Only the frames of the span are made.")
+    _add_job_options(preview)
+    preview.add_argument("-o", "--output", type=Path, required=True,
+                         help=f"the sheet to write ({', '.join(SHEET_FORMATS)})")
+    span = preview.add_mutually_exclusive_group(required=True)
+    span.add_argument("--at", type=parse_position, metavar="WHEN",
+                      help=f"the {PREVIEW_SOURCE_FRAMES} source frames from WHEN: {_POSITION_HELP}")
+    span.add_argument("--frames", type=parse_span, metavar="FROM-TO",
+                      help=f"source frames FROM to TO (included), each {_POSITION_HELP}; at most "
+                           f"{MAX_PREVIEW_FRAMES} output frames")
+    preview.add_argument("--columns", type=_number(int, "6", low=1), default=6, metavar="N",
+                         help="panels in a row (default 6)")
+    preview.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    preview.set_defaults(handler=_preview)
 
 
 class _Version(argparse.Action):
@@ -236,25 +375,27 @@ def _split_args(text: str) -> tuple[str, ...]:
         raise argparse.ArgumentTypeError(f"cannot split {text!r} into arguments: {error}") from None
 
 
-def _add_run_subcommand(commands: argparse._SubParsersAction) -> None:
-    run = commands.add_parser("run", help="interpolate a video file and encode it, with its audio",
-                              description=_RUN_DESCRIPTION, epilog=_RUN_EPILOG,
-                              formatter_class=argparse.RawDescriptionHelpFormatter)
-    run.add_argument("input", type=Path, help="video file (mp4, mkv, avi, wmv, mov …)")
-    run.add_argument("-o", "--output", type=Path,
-                     help=f"video file to write ({', '.join(CONTAINERS)}); may be left out with --emit-vpy")
-    run.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
-    rate = run.add_argument_group("output rate").add_mutually_exclusive_group()
+def _add_max_hold(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    parser.add_argument("--max-hold", type=_number(int, "4", low=0), metavar="FRAMES",
+                        help="holds longer than this are pauses, not slow moves "
+                             "(default: twice the local cadence; 0 never pauses)")
+
+
+def _add_job_options(parser: argparse.ArgumentParser) -> None:
+    """The options of the job's graph (:class:`~vsanimsplat.job.JobOptions`), shared by ``run`` and ``preview``."""
+    parser.add_argument("input", type=Path, help="video file (mp4, mkv, avi, wmv, mov …)")
+    parser.set_defaults(target=JobOptions.target)
+    rate = parser.add_argument_group("output rate").add_mutually_exclusive_group()
     rate.add_argument("--factor", dest="target", type=lambda text: Target(_factor(text), is_rate=False),
                       metavar="X", help="output rate = X × the source's rate, X > 1 (2, 2.5, 5/2; default 2)")
     rate.add_argument("--fps", dest="target", type=parse_fps, metavar="RATE|X",
                       help=f"a target rate above the source's (60000/1001, 60), or a factor when ≤ {SEED_FACTOR_LIMIT} without a slash "
                            "(the seed's --fps 3)")
-    detection = run.add_argument_group("drawings (dedupe)")
+    detection = parser.add_argument_group("drawings (dedupe)")
     _add_detection_options(detection)
     detection.add_argument("--no-dedupe", dest="dedupe", action="store_false",
                            help="treat every frame as a drawing (live action, or already deduplicated input)")
-    picture = run.add_argument_group("what is processed")
+    picture = parser.add_argument_group("what is processed")
     picture.add_argument("--duration", "--second", dest="seconds", type=_positive, metavar="SECONDS",
                          help="process only the first SECONDS of the input (audio and subtitles are cut too)")
     picture.add_argument("--width", type=_number(int, "1280", low=1), metavar="PIXELS",
@@ -263,10 +404,10 @@ def _add_run_subcommand(commands: argparse._SubParsersAction) -> None:
     picture.add_argument("--height", type=_number(int, "720", low=1), metavar="PIXELS",
                          help="output display height, square pixels; with --height alone the display aspect ratio "
                               "is kept (default: the source's size and pixel shape)")
-    model = run.add_argument_group("interpolation")
+    model = parser.add_argument_group("interpolation")
     which = model.add_mutually_exclusive_group()
-    which.add_argument("--quality", choices=list(PRESETS), metavar="PRESET",
-                       help=f"interpolation preset: {', '.join(PRESETS)} (default {DEFAULT_PRESET}; what each runs and "
+    which.add_argument("--quality", choices=PRESET_NAMES, metavar="PRESET",
+                       help=f"interpolation preset: {', '.join(PRESET_NAMES)} (default {DEFAULT_PRESET}; what each runs and "
                             "costs: `vsanimsplat models list`, benchmarks/presets.md). --preset is x264/x265's")
     which.add_argument("--model", choices=MODEL_NAMES,
                        help="one interpolation model instead of a preset (what each is and can do: "
@@ -298,15 +439,23 @@ def _add_run_subcommand(commands: argparse._SubParsersAction) -> None:
     model.add_argument("--no-layers", dest="layers", action="store_false",
                        help="whole-frame timing only: a part of the picture that holds its drawing while the rest "
                             "moves (a character on twos over a pan on ones) moves at the frame's times, not its own")
-    model.add_argument("--max-hold", type=_number(int, "4", low=0), metavar="FRAMES",
-                       help="holds longer than this are pauses, not slow moves "
-                            "(default: twice the local cadence; 0 never pauses)")
+    _add_max_hold(model)
     model.add_argument("--cache-mb", type=_number(int, "4096", low=0), metavar="MIB",
                        help=f"memory for cached model states (features, flows) in MiB; more lets more threads work "
                             f"on different drawings (default {DEFAULT_CACHE_MB}, on CUDA at most a quarter of the GPU's)")
     model.add_argument("--no-fill", dest="fill", action="store_false", help="leave the holes of splatting unfilled")
     model.add_argument("--fill-mode", choices=FILL_MODES, default=FILL_MODES[0],
                        help="fill holes with the time-weighted parents (blend) or the nearer parent (default blend)")
+
+
+def _add_run_subcommand(commands: argparse._SubParsersAction) -> None:
+    run = commands.add_parser("run", help="interpolate a video file and encode it, with its audio",
+                              description=_RUN_DESCRIPTION, epilog=_RUN_EPILOG,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    _add_job_options(run)
+    run.add_argument("-o", "--output", type=Path,
+                     help=f"video file to write ({', '.join(CONTAINERS)}); may be left out with --emit-vpy")
+    run.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
     encoding = run.add_argument_group("encoding")
     encoding.add_argument("--codec", choices=tuple(CODECS),
                           help="video codec (default: from a tag in the output name such as NAME.x265.mkv, else x264)")
@@ -338,7 +487,7 @@ def _add_run_subcommand(commands: argparse._SubParsersAction) -> None:
                        help="also write the graph as a VapourSynth script, with the vspipe | ffmpeg command in its header")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress, only warnings, errors and the summary")
     run.add_argument("-v", "--verbose", action="store_true", help="say which ffmpeg and which command are used")
-    run.set_defaults(handler=_run, target=JobOptions.target)
+    run.set_defaults(handler=_run)
 
 
 def _fail(code: int, message: str) -> int:
@@ -379,6 +528,24 @@ def _check_paths(args: argparse.Namespace) -> str | None:
     return None
 
 
+def _job_options(args: argparse.Namespace, **given: object) -> JobOptions:
+    """The job's options from the parsed command line (``--quality`` is the field ``preset``: ``--preset`` is
+    x264's), and ``given`` fields."""
+    taken = {f.name: getattr(args, f.name) for f in dataclasses.fields(JobOptions)
+             if f.name not in ("preset", *given) and hasattr(args, f.name)}
+    return JobOptions(**taken, **given, preset=None if args.model else args.quality or DEFAULT_PRESET)
+
+
+def _job_model(options: JobOptions) -> Model | int:
+    """The job's model, or the exit code after saying why it cannot be loaded."""
+    try:
+        return load_job_model(options)
+    except WeightsError as missing:
+        return _fail(EXIT_MISSING, str(missing))
+    except (ValueError, RuntimeError) as error:
+        return _fail(EXIT_USAGE, f"--quality/--model/--device/--fp16/--bf16/--flow-scale: {error}")
+
+
 def _run(args: argparse.Namespace) -> int:
     began = time.perf_counter()
     say = (lambda message: None) if args.quiet else (lambda message: print(message, file=sys.stderr, flush=True))
@@ -408,15 +575,10 @@ def _run(args: argparse.Namespace) -> int:
         return _fail(EXIT_USAGE, str(error))
     if args.verbose:
         say(f"using {ffmpeg.describe()}")
-    options = JobOptions(**{f.name: getattr(args, f.name) for f in dataclasses.fields(JobOptions)
-                            if f.name not in ("codec", "preset")},
-                         codec=encoding.codec, preset=None if args.model else args.quality or DEFAULT_PRESET)
-    try:
-        model = load_job_model(options)
-    except WeightsError as missing:
-        return _fail(EXIT_MISSING, str(missing))
-    except (ValueError, RuntimeError) as error:
-        return _fail(EXIT_USAGE, f"--quality/--model/--device/--fp16/--bf16/--flow-scale: {error}")
+    options = _job_options(args, codec=encoding.codec)
+    model = _job_model(options)
+    if isinstance(model, int):
+        return model
     if args.flow is not None and not model.has_flows:
         return _fail(EXIT_USAGE, f"--flow needs a model that estimates optical flow ({', '.join(_FLOW_ESTIMATORS)}); "
                                  f"{'--model ' + args.model if args.model else '--quality ' + options.preset} does not")
@@ -507,7 +669,8 @@ def _models(args: argparse.Namespace) -> int:
             about = f"  [{', '.join(can) or '-'}]"
         print(f"{name:<12} {parameter_count(name) / 1e6:6.2f} M parameters  {state}{about}")
     print("presets (--quality; benchmarks/presets.md):")
-    for name, chosen in PRESETS.items():
+    for name in PRESET_NAMES:
+        chosen = preset(name)
         print(f"{name:<12} {' + '.join(chosen.runs)}{' (default)' if name == DEFAULT_PRESET else ''}")
     return EXIT_OK
 
@@ -522,8 +685,17 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("input", help="video file (mp4, mkv, avi, wmv, mov …)")
     _add_detection_options(report)
     report.add_argument("--timecodes", metavar="PATH", help="also write Matroska v2 timecodes of the drawings")
+    report.add_argument("--plot", metavar="PATH",
+                        help="also draw the cadence plot (PNG, SVG, PDF): every drawing as a bar as long as its hold, "
+                             "pauses, scene cuts, layer holds, and the difference score against --threshold "
+                             "(needs matplotlib: pip install 'vsanimsplat[plot]')")
+    report.add_argument("--range", type=parse_span, metavar="FROM-TO",
+                        help=f"what --plot shows: input frames FROM to TO (included), each {_POSITION_HELP} "
+                             "(default: the whole clip)")
+    _add_max_hold(report)
     report.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     report.set_defaults(handler=_report)
+    _add_preview_subcommand(commands)
     _add_models_subcommand(commands)
     return parser
 

@@ -299,21 +299,33 @@ class LayerReport:
     | field | type | meaning |
     |---|---|---|
     | `drawings` | int | drawings of the clip (input frames of ``interpolate``) |
-    | `with_layers` | int | drawings on screen while at least one layer holds |
-    | `shares` | dict[int, list[float]] | per hold length in drawings (2 … :data:`MAX_HOLD`), each layer hold's share of the frame's blocks it holds |
+    | `holds` | dict[tuple[int, int], float] | every layer hold, ``(first, end)`` as :class:`LayerHold`'s, in order: the share of the frame's blocks it holds |
     """
 
     drawings: int
-    with_layers: int
-    shares: dict[int, list[float]]
+    holds: dict[tuple[int, int], float]
+
+    @property
+    def with_layers(self) -> int:
+        """Drawings on screen while at least one layer holds."""
+        return len({k for first, end in self.holds for k in range(first, end)})
+
+    @property
+    def shares(self) -> dict[int, list[float]]:
+        """Per hold length in drawings (2 … :data:`MAX_HOLD`), each layer hold's share of the frame's blocks it holds."""
+        shares: dict[int, list[float]] = {}
+        for (first, end), share in self.holds.items():
+            shares.setdefault(end - first, []).append(share)
+        return shares
 
     def lines(self) -> list[str]:
         """The report as human-readable lines."""
         share = f"{100 * self.with_layers / self.drawings:5.1f}%" if self.drawings else "  n/a"
         lines = ["regions (parts held while the rest of the picture moves):",
                  f"  drawings with a layer  {self.with_layers:6d}  {share}"]
+        shares = self.shares
         for length in range(2, MAX_HOLD + 1):
-            found = self.shares.get(length, [])
+            found = shares.get(length, [])
             covering = f"  held parts cover {100 * float(np.mean(found)):.1f}% of the frame on average" if found else ""
             lines.append(f"  layer holds on {_CADENCE_NAMES[length]:<7}{len(found):6d}{covering}")
         return lines
@@ -334,8 +346,4 @@ def layer_report(maps: ChangeMaps, cuts: Collection[int] = ()) -> LayerReport:
     for k in range(0, drawings, 2):
         for hold in maps.layers(k, cuts):
             holds.setdefault((hold.first, hold.end), float(hold.held.mean()))
-    covered = {k for first, end in holds for k in range(first, end)}
-    shares: dict[int, list[float]] = {}
-    for (first, end), share in sorted(holds.items()):
-        shares.setdefault(end - first, []).append(share)
-    return LayerReport(drawings, len(covered), shares)
+    return LayerReport(drawings, dict(sorted(holds.items())))

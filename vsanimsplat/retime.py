@@ -33,7 +33,7 @@ from statistics import median_low
 
 from .timeline import start_times
 
-__all__ = ["Step", "output_length", "local_cadence", "plan"]
+__all__ = ["Step", "output_length", "local_cadence", "is_pause", "plan"]
 
 
 @dataclass(frozen=True)
@@ -74,15 +74,27 @@ def local_cadence(holds: Sequence[int], k: int, radius: int = 3) -> int:
     return max(1, median_low(neighbours)) if neighbours else holds[k]
 
 
+def is_pause(holds: Sequence[int], k: int, max_hold: int | None = None) -> bool:
+    """Whether drawing ``k`` is a pause: held longer than ``max_hold`` source frames (``None``: twice the local
+    cadence, :func:`local_cadence`; ``0``: never), so that it stays still and moves only at the end of its hold.
+
+    | parameter | type | default | meaning |
+    |---|---|---|---|
+    | `holds` | sequence of int | | source frames each drawing is held |
+    | `k` | int | | the drawing |
+    | `max_hold` | int or None | None | as :func:`plan`'s |
+    """
+    limit = 2 * local_cadence(holds, k) if max_hold is None else max_hold
+    return limit != 0 and holds[k] > limit
+
+
 def _move_start(k: int, starts: Sequence[Fraction], durations: Sequence[Fraction], holds: Sequence[int],
                 max_hold: int | None) -> Fraction:
     """When the move from drawing k to k + 1 begins (see the module docstring)."""
-    cadence = local_cadence(holds, k)
-    limit = 2 * cadence if max_hold is None else max_hold
-    if limit == 0 or holds[k] <= limit:
+    if not is_pause(holds, k, max_hold):
         return starts[k]
     source_frame = durations[k] / holds[k]
-    return max(starts[k], starts[k] + durations[k] - cadence * source_frame)
+    return max(starts[k], starts[k] + durations[k] - local_cadence(holds, k) * source_frame)
 
 
 def plan(

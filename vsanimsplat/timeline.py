@@ -6,6 +6,7 @@ Nothing here knows about VapourSynth or torch. Times are exact
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -14,6 +15,9 @@ from fractions import Fraction
 __all__ = [
     "Drawing",
     "CadenceReport",
+    "FrameClock",
+    "HOLD_NAMES",
+    "hold_name",
     "resolve_threshold",
     "drawing_starts",
     "is_new_drawing",
@@ -169,14 +173,71 @@ class CadenceReport:
             f"dropped:  {self.dropped} repeated frames",
             f"duration: {float(self.duration):.3f} s",
             "holds:",
-            *(f"  {key:<7}{h[key]:6d}  {share(key)}" for key in ("ones", "twos", "threes", "longer")),
+            *(f"  {key:<7}{h[key]:6d}  {share(key)}" for key in HOLD_NAMES),
         ]
+
+
+@dataclass(frozen=True)
+class FrameClock:
+    """When each frame of a clip starts, known per drawing: frame ``firsts[k] + i`` of drawing ``k`` starts at
+    ``starts[k] + i × durations[k] / counts[k]`` (the frames of a drawing share its duration evenly).
+
+    | field | type | meaning |
+    |---|---|---|
+    | `firsts` | list[int] | the first frame of each drawing, increasing |
+    | `counts` | list[int] | frames of each drawing (≥ 1) |
+    | `starts` | list[Fraction] | start time of each drawing in seconds |
+    | `durations` | list[Fraction] | how long each drawing is shown |
+    """
+
+    firsts: list[int]
+    counts: list[int]
+    starts: list[Fraction]
+    durations: list[Fraction]
+
+    @classmethod
+    def of(cls, drawings: Sequence[Drawing]) -> FrameClock:
+        """The clock of the input frames of ``drawings`` (as :func:`group_drawings` makes them)."""
+        return cls([d.first for d in drawings], [d.frames for d in drawings], [d.start for d in drawings],
+                   [d.duration for d in drawings])
+
+    @property
+    def frames(self) -> int:
+        """Frames the clock knows: ``0 … frames − 1`` (from the first drawing's first frame)."""
+        return self.firsts[-1] + self.counts[-1]
+
+    @property
+    def end(self) -> Fraction:
+        """When the last frame ends, in seconds."""
+        return self.starts[-1] + self.durations[-1]
+
+    def time(self, frame: int) -> Fraction:
+        """When ``frame`` starts (``frames`` gives :attr:`end`)."""
+        if frame >= self.frames:
+            return self.end
+        k = max(0, bisect_right(self.firsts, frame) - 1)
+        return self.starts[k] + (frame - self.firsts[k]) * self.durations[k] / self.counts[k]
+
+    def frame(self, time: Fraction) -> int:
+        """The frame on screen at ``time`` seconds (0 before the start, the last one from its start on)."""
+        k = max(0, bisect_right(self.starts, time) - 1)
+        within = int((time - self.starts[k]) * self.counts[k] / self.durations[k]) if time > self.starts[k] else 0
+        return min(self.firsts[k] + min(within, self.counts[k] - 1), self.frames - 1)
+
+
+HOLD_NAMES = ("ones", "twos", "threes", "longer")
+"""The names of holds of 1, 2, 3 and more source frames, as reports and plots group the drawings."""
+
+
+def hold_name(hold: int) -> str:
+    """The group of a drawing held ``hold`` source frames (≥ 1): one of :data:`HOLD_NAMES`."""
+    return HOLD_NAMES[min(hold, len(HOLD_NAMES)) - 1]
 
 
 def cadence_report(drawings: Sequence[Drawing], frames: int) -> CadenceReport:
     """Count drawings by hold length (in source frames) and summarise them."""
-    counts = Counter(min(d.hold, 4) for d in drawings)
-    histogram = {"ones": counts[1], "twos": counts[2], "threes": counts[3], "longer": counts[4]}
+    counts = Counter(hold_name(d.hold) for d in drawings)
+    histogram = {name: counts[name] for name in HOLD_NAMES}
     duration = sum((d.duration for d in drawings), Fraction(0))
     return CadenceReport(frames, len(drawings), histogram, frames - len(drawings), duration)
 

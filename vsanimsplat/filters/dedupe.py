@@ -15,7 +15,7 @@ from ..analysis import DrawingCuts
 from ..layers import ChangeMaps
 from ..timeline import Drawing, drawing_starts, format_timecodes_v2, group_drawings, resolve_threshold
 
-__all__ = ["dedupe", "find_drawings", "write_timecodes", "DEFAULT_THRESHOLD", "DEFAULT_TOLERANCE"]
+__all__ = ["dedupe", "find_drawings", "frame_differences", "write_timecodes", "DEFAULT_THRESHOLD", "DEFAULT_TOLERANCE"]
 
 DEFAULT_TOLERANCE = 10
 DEFAULT_THRESHOLD = 0.0005
@@ -199,12 +199,36 @@ def find_drawings(
     return _find(clip, threshold, tolerance, chroma, progress, scenes=False)[0]
 
 
+def frame_differences(
+    clip: vs.VideoNode,
+    tolerance: int = DEFAULT_TOLERANCE,
+    chroma: bool = False,
+    progress: bool | None = None,
+) -> list[int]:
+    """The score :func:`dedupe` compares with its threshold: ``[i]`` = pixels that differ between frame ``i`` and
+    ``i + 1`` of ``clip`` (``num_frames − 1`` of them), from the pass ``dedupe``/:func:`find_drawings` made with
+    the same ``tolerance`` and ``chroma`` (read once and cached per clip).
+
+    | parameter | type | default | meaning |
+    |---|---|---|---|
+    | `clip` | vs.VideoNode | | as :func:`dedupe`'s |
+    | `tolerance`, `chroma`, `progress` | | | as :func:`dedupe`'s |
+    """
+    _check_clip(clip)
+    _check_tolerance(tolerance)
+    return list(_analyse(clip, tolerance, bool(chroma), progress).diff_counts)
+
+
+def _check_tolerance(tolerance: int) -> None:
+    if isinstance(tolerance, bool) or not isinstance(tolerance, int) or not 0 <= tolerance <= 255:
+        raise _error(f"tolerance must be an int within 0 … 255 (8-bit code values), got {tolerance!r}")
+
+
 def _find(clip: vs.VideoNode, threshold: int | float, tolerance: int, chroma: bool, progress: bool | None,
           scenes: bool) -> tuple[list[Drawing], _Cuts | None]:
     """The drawings, and with ``scenes`` the cuts between them when the pass that found them scored them."""
     _check_clip(clip)
-    if isinstance(tolerance, bool) or not isinstance(tolerance, int) or not 0 <= tolerance <= 255:
-        raise _error(f"tolerance must be an int within 0 … 255 (8-bit code values), got {tolerance!r}")
+    _check_tolerance(tolerance)
     try:
         limit = resolve_threshold(threshold, clip.width * clip.height)
     except ValueError as error:

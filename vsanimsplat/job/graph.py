@@ -36,6 +36,7 @@ from ..scenes import analysis_size
 __all__ = [
     "Graph",
     "JobOptions",
+    "SCRIPT_OUTPUTS",
     "ScriptLine",
     "Target",
     "build_graph",
@@ -197,22 +198,43 @@ class Graph:
     | `clip` | vs.VideoNode | the output: what ffmpeg encodes |
     | `source_frames` | int | frames of the input that are processed |
     | `seconds` | Fraction or None | their duration when ``--duration`` cut the input, else None |
+    | `source` | vs.VideoNode | the source as processed (after ``--duration``'s trim) |
     | `drawings` | vs.VideoNode | what ``interpolate`` reads: the drawings, or every frame with ``--no-dedupe`` |
+    | `interpolated` | vs.VideoNode | ``interpolate``'s output, before the holes are filled: its frames carry the hole, change and layer masks |
     | `timing` | str | what the source's timestamps showed when the job chose how to read it from them (see :class:`~vsanimsplat.timestamps.SourceTiming`), else empty |
+    | `kept` | dict[str, int] | the stages the script keeps in a variable of that name (``source``, ``drawings``, ``interpolated``): how many lines made each |
     """
 
     lines: list[ScriptLine] = field(default_factory=list)
     clip: vs.VideoNode | None = None
     source_frames: int = 0
     seconds: Fraction | None = None
+    source: vs.VideoNode | None = None
     drawings: vs.VideoNode | None = None
+    interpolated: vs.VideoNode | None = None
     timing: str = ""
+    kept: dict[str, int] = field(default_factory=dict)
 
     def add(self, line: ScriptLine, runtime: Mapping[str, object] | None = None) -> vs.VideoNode:
         """Apply ``line`` to the clip so far and remember it."""
         self.clip = line.apply(self.clip, runtime)
         self.lines.append(line)
         return self.clip
+
+    def keep(self, stage: str) -> vs.VideoNode:
+        """The clip so far is ``stage`` (``source``, ``drawings`` or ``interpolated``): set that field, and the
+        script keeps it in a variable of that name."""
+        if stage not in _STAGES:
+            raise ValueError(f"stage must be one of {', '.join(_STAGES)}, got {stage!r}")
+        setattr(self, stage, self.clip)
+        self.kept[stage] = len(self.lines)
+        return self.clip
+
+
+_STAGES = ("source", "drawings", "interpolated")
+
+SCRIPT_OUTPUTS = ("clip", "source", "drawings")
+"""The emitted script's outputs, by index: 0 the output (what ``vspipe`` encodes), 1 the source, 2 the drawings."""
 
 
 def _frames_within(clip: vs.VideoNode, seconds: Fraction, per_frame: bool) -> tuple[int, Fraction]:
@@ -316,6 +338,7 @@ def build_graph(options: JobOptions, model: Model | None = None, progress: bool 
         if graph.source_frames < source.num_frames:
             graph.add(ScriptLine("core.std.Trim", vs.core.std.Trim, {"length": graph.source_frames},
                            f"only the first {float(options.seconds):g} s (--duration)"))
+    graph.keep("source")
     if options.dedupe:
         graph.add(ScriptLine("vsanimsplat.dedupe", dedupe,
                        {"threshold": options.threshold, "tolerance": options.tolerance, "chroma": options.chroma},
@@ -328,7 +351,7 @@ def build_graph(options: JobOptions, model: Model | None = None, progress: bool 
             graph.add(ScriptLine("vsanimsplat.resize", resize, {"width": width, "height": height},
                            "resize to the display size, square pixels (--width/--height, Spline36); after dedupe, "
                            "which then sees the source's pictures and scores the cuts"))
-    graph.drawings = graph.clip
+    graph.keep("drawings")
     chosen = _model_settings(options)
     target = options.target
     if source_kwargs.get("vfr") and not target.is_rate and source.fps > 0:
@@ -348,6 +371,7 @@ def build_graph(options: JobOptions, model: Model | None = None, progress: bool 
     graph.add(ScriptLine("vsanimsplat.interpolate", interpolate, settings,
                    "in-betweens at their true times (--factor/--fps, --quality/--model, --bf16, --flow-scale, --scene-threshold, "
                    "--cuts, --static-tolerance, --no-layers …)"), runtime)
+    graph.keep("interpolated")
     if options.fill:
         graph.add(ScriptLine("vsanimsplat.fill_holes", fill_holes, {"mode": options.fill_mode},
                        "fill what splatting left empty from the two parent drawings (--fill-mode; --no-fill)"))
@@ -375,14 +399,20 @@ def script_text(graph: Graph, script_name: str, encode_command: Sequence[str]) -
         "#",
         f"# Look:    vspipe --info {shlex.quote(script_name)}",
         f"# Encode:  vspipe -c y4m {shlex.quote(script_name)} - | {shlex.join(encode_command)}",
+        f"# Preview: vspreview {shlex.quote(script_name)}",
     ]
     if any(isinstance(v, Fraction) for line in graph.lines for v in line.kwargs.values()):
         lines += ["", "from fractions import Fraction"]
     lines += ["", _IMPORTS]
-    for line in graph.lines:
+    for count, line in enumerate(graph.lines, 1):
         lines += [f"# {line.comment}", line.line()]
-    lines += ["", "clip.set_output()", ""]
-    return "\n".join(lines)
+        if kept := [stage for stage, made_by in graph.kept.items() if made_by == count]:
+            lines.append(f"{' = '.join(kept)} = clip")
+    names = {"clip": "the output, what vspipe encodes", "source": "the source", "drawings": "the drawings (one frame each)"}
+    lines += ["", f"# Outputs (vspipe -o N, vs-preview's tabs): "
+                  f"{', '.join(f'{index} {names[name]}' for index, name in enumerate(SCRIPT_OUTPUTS))}"]
+    lines += [f"{name}.set_output({index})" for index, name in enumerate(SCRIPT_OUTPUTS)]
+    return "\n".join(lines + [""])
 
 
 def _model_settings(options: JobOptions) -> dict[str, object]:

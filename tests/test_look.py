@@ -1,0 +1,217 @@
+"""Looking before an encode: ``report --plot`` (the cadence plot), ``preview`` (the contact sheet) and the emitted
+``.vpy`` as vs-preview loads it, on a tiny clip with known drawings and a scene cut (model ``blend``)."""
+
+from __future__ import annotations
+
+import argparse
+import runpy
+import sys
+from fractions import Fraction
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+import vapoursynth as vs
+from PIL import Image
+
+from vsanimsplat import cli
+from vsanimsplat.ffmpeg import write_rgb_video
+from vsanimsplat.job import SCRIPT_OUTPUTS
+from vsanimsplat.testing import Cut, Scene, animate
+
+HOLDS = [2, 2, 3, 1, 6, 2, 2, 2, 3]  # drawing 4 (held 6 between twos) is a pause; a cut before drawing 5
+STARTS = [sum(HOLDS[:k]) for k in range(len(HOLDS))]
+CUT = STARTS[5]
+FRAMES = sum(HOLDS)
+GROUPS = {1: "ones", 2: "twos", 3: "threes"}
+
+
+@pytest.fixture(scope="module")
+def cartoon(tmp_path_factory) -> Path:
+    """A lossless 96×64 clip at 24 fps: the drawings of HOLDS, two shots joined at frame CUT."""
+    first, second = Scene(96, 64, seed=1, speed=3.0), Scene(96, 64, seed=2, speed=3.0)
+    path = tmp_path_factory.mktemp("look") / "cut.mkv"
+    write_rgb_video(animate(Cut(first, second, at=CUT), HOLDS).frames, path, Fraction(24),
+                    codec_args=("-c:v", "libx264", "-qp", "0", "-pix_fmt", "yuv444p"))
+    return path
+
+
+def _spy(monkeypatch, name: str) -> list:
+    """Record what the CLI's ``name`` (a drawing function) returns, and the arguments it was called with."""
+    calls = []
+    real = getattr(cli, name)
+
+    def spy(*args, **kwargs):
+        result = real(*args, **kwargs)
+        calls.append((args, kwargs, result))
+        return result
+
+    monkeypatch.setattr(cli, name, spy)
+    return calls
+
+
+def test_cadence_plot_shows_each_drawing_its_hold_the_pause_and_the_cut(cartoon, tmp_path, capsys, monkeypatch):
+    pytest.importorskip("matplotlib")
+    drawn = _spy(monkeypatch, "plot_cadence")
+    png = tmp_path / "cadence.png"
+    assert cli.main(["report", str(cartoon), "--plot", str(png), "-q"]) == 0
+    shown = drawn[0][2]
+    assert shown.frames == range(FRAMES)
+    assert shown.bars == [(start, hold, GROUPS.get(hold, "longer")) for start, hold in zip(STARTS, HOLDS)]
+    assert shown.cuts == [CUT] and shown.pauses == [STARTS[4]]
+    assert shown.layers == []  # the whole picture moves: no part keeps its own cadence
+    assert shown.threshold == int(0.0005 * 96 * 64)
+    assert f"plot: {png}: frames 0 … {FRAMES - 1}, {len(HOLDS)} drawings, 1 cuts, 1 pauses" in capsys.readouterr().out
+    with Image.open(png) as image:
+        assert image.format == "PNG" and image.size == (1200, 500)
+
+
+def test_cadence_plot_range_in_time_or_frames_shows_only_that_span(cartoon, tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    drawn = _spy(monkeypatch, "plot_cadence")
+    png = tmp_path / "part.png"
+    for span in ("0:00.5-20", "12-0:00.84", "0.5s-20"):  # 0.5 s = frame 12, 0.84 s = frame 20 at 24 fps
+        assert cli.main(["report", str(cartoon), "--plot", str(png), "--range", span, "-q"]) == 0
+        shown = drawn[-1][2]
+        assert shown.frames == range(12, 21)
+        assert [first for first, _, _ in shown.bars] == STARTS[4:]  # drawing 4 (8 … 13) reaches into the span
+        assert shown.cuts == [CUT]
+
+
+@pytest.mark.parametrize("span, says", [("5-2", "the span ends (frame 2) before it begins (frame 5)"),
+                                        ("0:05-0:06", "0:05.00 is past the end of the clip (0:00.96)"),
+                                        ("3-23", "frame 23 is past the end of the clip (23 frames")])
+def test_bad_range_is_a_clear_error(cartoon, tmp_path, capsys, span, says):
+    pytest.importorskip("matplotlib")
+    assert cli.main(["report", str(cartoon), "--plot", str(tmp_path / "p.png"), "--range", span, "-q"]) == 2
+    assert f"error: --range: {says}" in capsys.readouterr().err
+
+
+def test_range_needs_a_plot_and_a_span(cartoon, capsys):
+    assert cli.main(["report", str(cartoon), "--range", "1-5", "-q"]) == 2
+    assert "--range chooses what --plot shows" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stop:
+        cli.main(["report", str(cartoon), "--range", "1:75-2:00"])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and "argument --range: expected a frame number (480) or a time" in err and "'1:75'" in err
+
+
+@pytest.mark.parametrize("text, value, is_time", [("480", 480, False), ("1:20", 80, True),
+                                                  ("0:01:20.5", Fraction(161, 2), True), ("80.5s", Fraction(161, 2), True)])
+def test_positions_are_frames_or_times(text, value, is_time):
+    assert cli.parse_position(text) == cli.Position(value, is_time)
+
+
+@pytest.mark.parametrize("text", ["-3", "abc", "1:60", "1::2", "s", "2.5"])
+def test_bad_positions_are_refused(text):
+    with pytest.raises(argparse.ArgumentTypeError, match="a frame number"):
+        cli.parse_position(text)
+
+
+def test_preview_sheet_shows_the_drawings_then_each_output_frame(cartoon, tmp_path, capsys, monkeypatch):
+    drawn = _spy(monkeypatch, "contact_sheet")
+    sheet = tmp_path / "sheet.png"
+    assert cli.main(["preview", str(cartoon), "--model", "blend", "--frames", "0-3", "-o", str(sheet),
+                     "--columns", "4", "-q"]) == 0
+    (panels, _), _, grid = drawn[0]
+    # drawings 0 (frames 0-1) and 1 (2-3), then the 8 output frames at 48 fps of those 4 source frames
+    assert [p.title.split(" at ")[0] for p in panels] == ["drawing 0", "drawing 1", *(f"out {j}" for j in range(8))]
+    assert panels[0].lines[0] == "source 0 x2" and panels[1].lines[0] == "source 2 x2"
+    ts = [p.lines[0] for p in panels[2:]]
+    assert ts == ["t 0.000  0 -> 0", "t 0.250  0 -> 2", "t 0.500  0 -> 2", "t 0.750  0 -> 2",
+                  "t 0.000  2 -> 2", "t 0.250  2 -> 4", "t 0.500  2 -> 4", "t 0.750  2 -> 4"]
+    assert all(p.lines[1] == "holes 0.00%" for p in panels[2:])  # blend leaves no holes
+    made = [p for p in panels[2:] if not p.lines[0].startswith("t 0.000")]
+    assert all(p.overlays["changed"].any() and not p.overlays["changed"].all() for p in made)  # where it moved
+    assert all(not p.overlays for p in panels[2:] if p.lines[0].startswith("t 0.000"))
+    assert grid == (3, 4) and "2 drawings and 8 output frames in 3 × 4 panels" in capsys.readouterr().out
+    with Image.open(sheet) as image:
+        assert image.width == 4 + 4 * (240 + 4) and image.height > 3 * 160
+
+
+def test_preview_at_a_cut_makes_no_in_between_across_it(cartoon, tmp_path, monkeypatch):
+    drawn = _spy(monkeypatch, "contact_sheet")
+    assert cli.main(["preview", str(cartoon), "--model", "blend", "--at", "13", "-o", str(tmp_path / "s.png"),
+                     "-q"]) == 0
+    panels = drawn[0][0][0]
+    drawings = [p.lines[0] for p in panels if p.title.startswith("drawing")]
+    assert drawings == ["source 8 x6", "source 14 x2", "source 16 x2", "source 18 x2"]  # frames 13 … 18
+    pairs = [tuple(map(int, p.lines[0].split()[2::2])) for p in panels if p.title.startswith("out")]
+    assert len(pairs) == 12 and all(not (left < CUT <= right) for left, right in pairs)
+    assert pairs[:2] == [(8, 8), (8, 8)]  # the held drawing before the cut stays still
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["--at", "5s"], "--at: 0:05.00 is past the end of the clip"),
+    (["--at", "23"], "--at: frame 23 is past the end of the clip"),
+    (["--frames", "6-4"], "--frames: the span ends (frame 4) before it begins (frame 6)"),
+    (["--frames", "0-22", "--factor", "5"], "--frames: frames 0 … 22 hold 115 output frames, more than one sheet"),
+])
+def test_preview_outside_the_clip_is_a_clear_error(cartoon, tmp_path, capsys, argv, says):
+    assert cli.main(["preview", str(cartoon), "--model", "blend", *argv, "-o", str(tmp_path / "s.png"), "-q"]) == 2
+    assert f"error: {says}" in capsys.readouterr().err
+
+
+def test_preview_needs_a_span_and_an_image(cartoon, tmp_path, capsys):
+    with pytest.raises(SystemExit) as stop:
+        cli.main(["preview", str(cartoon), "-o", str(tmp_path / "s.png")])
+    assert stop.value.code == 2 and "one of the arguments --at --frames is required" in capsys.readouterr().err
+    assert cli.main(["preview", str(cartoon), "--at", "0", "-o", str(tmp_path / "s.gif")]) == 2
+    assert "-o/--output must end in .png" in capsys.readouterr().err
+
+
+def _emitted(cartoon: Path, folder: Path, capsys) -> Path:
+    script = folder / "job.vpy"
+    assert cli.main(["run", str(cartoon), "--model", "blend", "--emit-vpy", str(script), "-q"]) == 0
+    capsys.readouterr()
+    return script
+
+
+def _check_outputs() -> None:
+    """The outputs the script set: the encoded output at 0 with the props of each frame, the source, the drawings."""
+    outputs = vs.get_outputs()
+    assert sorted(outputs) == [0, 1, 2] and SCRIPT_OUTPUTS == ("clip", "source", "drawings")
+    output, source, drawings = (outputs[i].clip for i in range(3))
+    assert (output.num_frames, source.num_frames, drawings.num_frames) == (2 * FRAMES, FRAMES, len(HOLDS))
+    props = output.get_frame(3).props
+    assert (props["AnimSplat_Left"], props["AnimSplat_Right"], props["AnimSplat_T"]) == (0, 2, 0.75)
+    assert props["AnimSplat_Interpolated"] == 1 and 0 < props["AnimSplat_ChangeFraction"] < 1
+    assert [drawings.get_frame(k).props["AnimSplat_SourceFrame"] for k in range(len(HOLDS))] == STARTS
+
+
+def test_emitted_script_loads_as_vs_preview_loads_it(cartoon, tmp_path, capsys, monkeypatch):
+    """vs-preview runs a script as the module ``__vspreview__`` with ``sys.argv`` = [its name] and its folder on
+    ``sys.path``, then shows ``vs.get_outputs()``, one tab each."""
+    script = _emitted(cartoon, tmp_path, capsys)
+    assert "# Preview: vspreview job.vpy" in script.read_text()
+    monkeypatch.setattr(sys, "argv", [script.name])
+    monkeypatch.syspath_prepend(str(script.parent))
+    vs.clear_outputs()
+    try:
+        runpy.run_path(str(script), run_name="__vspreview__")
+        _check_outputs()
+    finally:
+        vs.clear_outputs()
+
+
+def test_emitted_script_loads_with_vs_previews_own_loader(cartoon, tmp_path, capsys):
+    """vs-preview's loader itself, headless: vsengine's ``vpy.load_script`` into a ``__vspreview__`` module (the
+    ``vsjetengine`` package; skipped without it)."""
+    vpy = pytest.importorskip("vsengine.vpy")
+    script = _emitted(cartoon, tmp_path, capsys)
+    vs.clear_outputs()
+    try:
+        vpy.load_script(script, vs.get_current_environment(), module=ModuleType("__vspreview__")).result()
+        _check_outputs()
+    finally:
+        vs.clear_outputs()
+
+
+@pytest.mark.parametrize("module, argv, says", [
+    ("matplotlib", ["report", "{clip}", "--plot", "{folder}/p.png"], "the cadence plot (report --plot) needs matplotlib"),
+    ("PIL", ["preview", "{clip}", "--at", "0", "-o", "{folder}/s.png"], "the contact sheet (preview) needs pillow"),
+])
+def test_a_missing_plot_extra_says_how_to_install_it(cartoon, tmp_path, capsys, monkeypatch, module, argv, says):
+    monkeypatch.setitem(sys.modules, module, None)  # import fails, as where it is not installed
+    assert cli.main([a.format(clip=cartoon, folder=tmp_path) for a in argv]) == 3
+    assert f"error: {says}: pip install 'vsanimsplat[plot]'" in capsys.readouterr().err
