@@ -56,14 +56,14 @@ class Case:
     truths: tuple[torch.Tensor, ...]
 
 
-def eye_cases(data: Path) -> tuple[list[Case], list[Case]]:
-    """The eye's triplets at t = ½ and its pairs on twos at t = ¼, ½, ¾ (frames 56–166)."""
+def eye_cases(data: Path, step: int = 1) -> tuple[list[Case], list[Case]]:
+    """The eye's triplets at t = ½ and its pairs on twos at t = ¼, ½, ¾ (frames 56–166), every ``step``-th."""
     frames = [_to_tensor(f) for f in video_frames(data / "synfig-eye-48fps.mkv")]
     lo, hi = EYE_MOTION
     halves = [Case("eye ½", frames[k - 1], frames[k + 1], (0.5,), (frames[k],)) for k in range(lo, hi + 1) if k % 2]
     twos = [Case("eye on twos", frames[k], frames[k + 4], (0.25, 0.5, 0.75), tuple(frames[k + 1:k + 4]))
             for k in range(lo, hi - 3, 4)]
-    return halves, twos
+    return halves[::step], twos[::step]
 
 
 def synthetic_cases(count: int = 6) -> list[Case]:
@@ -150,13 +150,14 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "presets.md")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--limit", type=int, default=0, help="at most this many cases per set (a smoke run)")
+    parser.add_argument("--eye-step", type=int, default=1, help="every N-th eye triplet and pair on twos")
     args = parser.parse_args()
     torch.set_grad_enabled(False)
 
     methods: dict[str, Callable] = {"union": model_method(load_model("union"))}
     methods.update({name: model_method(load_preset(name)) for name in PRESETS})
     methods.update({"blend": blend, "mvtools": flowfps})
-    halves, twos = eye_cases(args.data)
+    halves, twos = eye_cases(args.data, args.eye_step)
     middlebury = [Case("Middlebury", t.frame0, t.frame1, (0.5,), (t.middle,)) for t in middlebury_triplets(args.data)]
     synthetic = synthetic_cases()
     if args.limit:
@@ -183,7 +184,7 @@ def main() -> None:
     for m, row in seconds.items():
         print(m, {f"{w}x{h} {k}": f"{s:.2f}" for ((w, h), k), s in row.items()}, flush=True)
 
-    text = _report(scores, twos_by_t, seconds, list(sets))
+    text = _report(scores, twos_by_t, seconds, list(sets), args.eye_step)
     args.out.write_text(text)
     print(f"wrote {args.out}")
 
@@ -192,7 +193,7 @@ def _mean(rows: list[tuple[float, float, float]], index: int) -> float:
     return float(np.nanmean([r[index] for r in rows]))
 
 
-def _report(scores, twos_by_t, seconds, set_names: list[str]) -> str:
+def _report(scores, twos_by_t, seconds, set_names: list[str], eye_step: int) -> str:
     methods = list(scores)
     quality = ["| method | " + " | ".join(set_names) + " |", "|---|" + "---|" * len(set_names)]
     for m in methods:
@@ -222,7 +223,8 @@ def _report(scores, twos_by_t, seconds, set_names: list[str]) -> str:
 
 Made by `scripts/eval_presets.py` on {time.strftime('%Y-%m-%d')}: {describe()}.
 Float32 on the CPU, every method with the defaults users get (static pixels from the drawings, networks on
-the changed region); outputs rounded to 8 bits. The presets (`vsanimsplat.models.registry.PRESETS`,
+the changed region); outputs rounded to 8 bits; eye: {"every" if eye_step == 1 else f"one in {eye_step} of the"} triplets and pairs on twos of frames 56–166.
+The presets (`vsanimsplat.models.registry.PRESETS`,
 default `{DEFAULT_PRESET}`), each run's pictures averaged (`vsanimsplat.models.ensemble`):
 
 {runs}

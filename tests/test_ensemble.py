@@ -50,7 +50,7 @@ def test_every_preset_names_runs_of_registered_models_and_the_default_is_one():
         assert preset(name) is chosen
         assert all(m in vsanimsplat.models.SPECS for m, _, _ in chosen.parsed())
     assert Preset("x", ("union", "rife mirrored reversed")).parsed() == [("union", False, False), ("rife", True, True)]
-    with pytest.raises(ValueError, match="preset must be one of 'fast', 'default', 'best'"):
+    with pytest.raises(ValueError, match="preset must be one of 'fast', 'default'"):
         preset("balanced")
     with pytest.raises(ValueError, match="a run is a model name"):
         Preset("x", ("union", "rife upside-down"))

@@ -147,7 +147,7 @@ def interpolate(
     | `factor` | int or Fraction | None | output rate = factor × the source's nominal rate (for a ``dedupe`` output: the rate before dedupe), > 1 |
     | `fps_num`, `fps_den` | int | None, 1 | output rate as a fraction (e.g. 60000/1001), instead of ``factor``; above the nominal rate where the clip has one (as ``factor`` > 1); a variable-rate clip without ``dedupe``'s props has none, so any rate is taken (a frame shorter than an output frame may then be skipped) |
     | `model` | str or Model | None | a model name (``"union"``, ``"base"``, ``"rife"``, ``"splat"``, ``"blend"``, ``"softsplat"`` …; see ``vsanimsplat models list``) or a model object, instead of a preset |
-    | `preset` | str | None | a named configuration of models (``"fast"``, ``"default"``, ``"best"``: :data:`~vsanimsplat.models.registry.PRESETS`, ``benchmarks/presets.md``); with neither ``model`` nor ``preset``: ``"default"`` |
+    | `preset` | str | None | a named configuration of models (``"fast"``, ``"default"``: :data:`~vsanimsplat.models.registry.PRESETS`, ``benchmarks/presets.md``); with neither ``model`` nor ``preset``: ``"default"`` |
     | `device` | str or None | None | ``"cpu"``, ``"cuda"`` or ``"cuda:N"``; ``None`` = CUDA when available, else CPU |
     | `fp16` | bool | False | float16 networks (CUDA only) |
     | `bf16` | bool or None | None | bfloat16 networks; ``None`` = the registry's choice (:meth:`~vsanimsplat.models.ModelSpec.dtype`: for ``union`` and ``base`` on a CPU device whose CPU computes bfloat16 natively, 2–3× faster, PSNR ≥ 50 dB against float32) |

@@ -16,7 +16,7 @@ networks a model's ``flownet`` role can take): :func:`~vsanimsplat.models.load_m
 | ``"softsplat"``, ``"softsplat-l1"`` | the model released by Niklaus & Liu (CVPR 2020); weights ``network-lf`` / ``network-l1`` (academic use only) | yes | yes | yes |
 
 Presets (:data:`PRESETS`) name configurations of these models on a measured quality/speed frontier
-(``fast``, ``default``, ``best``): which models are averaged, and whether mirrored and time-reversed
+(``fast``, ``default``): which models are averaged, and whether mirrored and time-reversed
 runs are too (:mod:`~vsanimsplat.models.ensemble`). ``interpolate`` and ``run`` use
 :data:`DEFAULT_PRESET` unless given a model or another preset.
 
@@ -233,9 +233,10 @@ class Preset:
 PRESETS: dict[str, Preset] = {p.name: p for p in (
     Preset("fast", ("rife", "rife mirrored")),
     Preset("default", ("union", "rife", "rife mirrored")),
-    Preset("best", ("union", "rife", "rife mirrored", "union mirrored")),
 )}
-"""Presets on the measured quality/speed frontier, fastest first (``benchmarks/presets.md``)."""
+"""Presets on the measured quality/speed frontier, fastest first (``benchmarks/presets.md``: ``fast`` 0.08× union's
+time per frame, ``default`` 1.12×, each about +3 dB above union alone on the eye, Middlebury and synthetic cartoons;
+a ``best`` that also averaged union on the mirrored frames cost 2.0× and scored below ``default`` on every set)."""
 
 DEFAULT_PRESET = "default"
 """What ``interpolate`` and ``run`` use when given neither a model nor a preset."""
