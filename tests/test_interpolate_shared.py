@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import vapoursynth as vs
 
 import vsanimsplat
 from vsanimsplat.filters.source import open_video
