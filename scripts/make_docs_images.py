@@ -3,7 +3,7 @@
 Usage: python scripts/make_docs_images.py [--out docs]
 
 Makes the demo clip (``scripts/make_demo_clip.py``) in a temporary folder, then runs the two commands the
-README shows, at the demo's settings (default model, ``--width 320``):
+README shows, at the demo's settings (default preset, ``--width 320``):
 
     vsanimsplat report demo.mkv --plot docs/cadence.png
     vsanimsplat preview demo.mkv --at 0:01 --width 320 -o docs/preview.jpg
