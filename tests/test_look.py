@@ -25,6 +25,8 @@ CUT = STARTS[5]
 FRAMES = sum(HOLDS)
 GROUPS = {1: "ones", 2: "twos", 3: "threes"}
 
+NO_PLOT = "matplotlib, the optional [plot] extra, is not installed: pip install 'vsanimsplat[plot]'"
+
 
 @pytest.fixture(scope="module")
 def cartoon(tmp_path_factory) -> Path:
@@ -51,7 +53,7 @@ def _spy(monkeypatch, name: str) -> list:
 
 
 def test_cadence_plot_shows_each_drawing_its_hold_the_pause_and_the_cut(cartoon, tmp_path, capsys, monkeypatch):
-    pytest.importorskip("matplotlib")
+    pytest.importorskip("matplotlib", reason=NO_PLOT)
     drawn = _spy(monkeypatch, "plot_cadence")
     png = tmp_path / "cadence.png"
     assert cli.main(["report", str(cartoon), "--plot", str(png), "-q"]) == 0
@@ -67,7 +69,7 @@ def test_cadence_plot_shows_each_drawing_its_hold_the_pause_and_the_cut(cartoon,
 
 
 def test_cadence_plot_range_in_time_or_frames_shows_only_that_span(cartoon, tmp_path, monkeypatch):
-    pytest.importorskip("matplotlib")
+    pytest.importorskip("matplotlib", reason=NO_PLOT)
     drawn = _spy(monkeypatch, "plot_cadence")
     png = tmp_path / "part.png"
     for span in ("0:00.5-20", "12-0:00.84", "0.5s-20"):  # 0.5 s = frame 12, 0.84 s = frame 20 at 24 fps
@@ -82,7 +84,7 @@ def test_cadence_plot_range_in_time_or_frames_shows_only_that_span(cartoon, tmp_
                                         ("0:05-0:06", "0:05.00 is past the end of the clip (0:00.96)"),
                                         ("3-23", "frame 23 is past the end of the clip (23 frames")])
 def test_bad_range_is_a_clear_error(cartoon, tmp_path, capsys, span, says):
-    pytest.importorskip("matplotlib")
+    pytest.importorskip("matplotlib", reason=NO_PLOT)
     assert cli.main(["report", str(cartoon), "--plot", str(tmp_path / "p.png"), "--range", span, "-q"]) == 2
     assert f"error: --range: {says}" in capsys.readouterr().err
 
@@ -197,7 +199,7 @@ def test_emitted_script_loads_as_vs_preview_loads_it(cartoon, tmp_path, capsys, 
 def test_emitted_script_loads_with_vs_previews_own_loader(cartoon, tmp_path, capsys):
     """vs-preview's loader itself, headless: vsengine's ``vpy.load_script`` into a ``__vspreview__`` module (the
     ``vsjetengine`` package; skipped without it)."""
-    vpy = pytest.importorskip("vsengine.vpy")
+    vpy = pytest.importorskip("vsengine.vpy", reason="vs-preview's script loader (vsjetengine, in the test extra) is not installed")
     script = _emitted(cartoon, tmp_path, capsys)
     vs.clear_outputs()
     try:
