@@ -1,26 +1,32 @@
 #!/usr/bin/env python
 """Work only where the picture changes: time per in-between on a small change vs a pan, and what cropping costs.
 
-Pairs (all from the shared Synfig eye render, scaled up with bicubic to the sizes measured):
+Pairs (all from the shared Synfig eye render, scaled up with bicubic to the sizes measured), drawings 4
+frames apart as on twos:
 
-* ``small``: the eye closing (48 fps frames 148 and 152, drawings 4 frames apart on twos):
-  the lid and the eyeball change, the rest of the picture does not;
+* ``small``: 48 fps frames 100 and 104, the closed lids settling: two thin curves change, one near the
+  top and one near the bottom of the picture (0.26 % of the pixels);
+* ``blink``: frames 148 and 152, the eye closing, the largest change of the clip (17 % of the pixels,
+  spread over the whole width);
 * ``pan``: frame 148 and the same picture moved 16 pixels (of the 1080p size) right and 8 down,
   cut from a larger copy, so that every pixel changes.
 
 Each is timed per in-between as ``vsanimsplat run`` pays it at ×2 on twos: ``prepare`` of the new
-drawing, ``pair`` and one ``synthesize`` at t = ½, with the model ``union`` in three settings, the
-settings interleaved and repeated (medians): the default (static pixels kept, regions cropped),
-``regions=False`` (static pixels kept, whole frame), and ``static_tolerance=None`` (the networks
-on every pixel, as before). Quality: PSNR against the render's true middle frames (150, and the
-eye triplets 149–155 of the blink) with and without cropping, at the largest size.
+drawing, ``pair`` and one ``synthesize`` at t = ½, with the model ``union`` in up to three settings,
+the settings interleaved and repeated (medians): ``default`` (static pixels kept, regions cropped),
+``whole frame`` (``regions=False``: static pixels kept, networks on the whole frame), and
+``everywhere`` (``static_tolerance=None``: the networks on every pixel, as published). Quality of
+cropping: PSNR against the render's true middle frames of the triplets ``--crop-triplets`` (48 fps
+frames a, a + 1, a + 2), cropped and whole frame, at the largest size.
 
 Triplets: mean PSNR (8-bit outputs, float32 networks) of the default settings against the true
 middle frames of the eye triplets whose middle lies in frames 56–166 and of the 12 Middlebury
 triplets, for ``union`` and ``rife`` (``benchmarks/quality.md`` holds the same sets with every pixel
 from the networks).
 
-Usage: python scripts/bench_regions.py [--sizes 480x270 1920x1080] [--repeats 3] [--no-triplets] [--out benchmarks/regions.md]
+Usage: python scripts/bench_regions.py [--sizes 480x270 1920x1080] [--pairs small blink pan]
+       [--settings default "whole frame" everywhere] [--repeats 3] [--crop-triplets 100 102 120 122] [--no-triplets]
+       [--out benchmarks/regions.md]
 """
 
 from __future__ import annotations
@@ -41,10 +47,11 @@ from vsanimsplat.models import Model, load_model
 
 EYE = Path(__file__).resolve().parents[2] / "shared" / "data" / "synfig-eye-48fps.mkv"
 SETTINGS: dict[str, dict] = {
-    "default (static + regions)": {},
-    "static, whole frame": {"regions": False},
-    "networks everywhere": {"static_tolerance": None},
+    "default": {},
+    "whole frame": {"regions": False},
+    "everywhere": {"static_tolerance": None},
 }
+DRAWINGS = {"small": (100, 104), "blink": (148, 152)}
 PAN = (8, 16)  # pixels (down, right) at 1920×1080, scaled with the size
 
 
@@ -74,56 +81,62 @@ def in_between_time(model: Model, a: torch.Tensor, b: torch.Tensor) -> tuple[flo
 
 def machinery_seconds(model: Model, a: torch.Tensor, b: torch.Tensor, repeats: int = 5) -> float:
     """Median seconds of the change machinery alone on one pair (what the default adds to the networks' work):
-    the change mask and box, the full-size flows, and the composite (where changes are at t, weight, blend)."""
-    from vsanimsplat.models.changes import changed_pixels, region_box
+    the change mask and boxes, the full-size flows, and the composite (where changes are at t, weight, blend)."""
+    from vsanimsplat.models.changes import changed_pixels, region_boxes
 
     first, second = model.prepare(a), model.prepare(b)
     pair = model.pair(first, second)
-    drawn = model._synthesize(pair.inner, 0.5)
+    drawn = [model._synthesize(region.inner, 0.5) for region in pair.regions]
     spent = []
     for _ in range(repeats):
         began = time.perf_counter()
         changed = changed_pixels(first.source, second.source, model.changes.threshold)
-        region_box(changed, first.image.shape[-2:], model.multiple, model.min_region)
-        tuple(flow.float() for flow in model._flows(pair.inner))
+        region_boxes(changed, first.image.shape[-2:], model.multiple, model.min_region)
+        [tuple(flow.float() for flow in model._flows(region.inner)) for region in pair.regions]
         crossfade = torch.lerp(first.source, second.source, 0.5).clamp(0.0, 1.0)
-        model._compose(pair, 0.5, crossfade, *drawn)
+        model._compose(pair, 0.5, crossfade, drawn)
         spent.append(time.perf_counter() - began)
     return statistics.median(spent)
+
+
+def crop_share(pair) -> tuple[float, int]:
+    """The share of the padded frame the networks saw, and in how many regions."""
+    boxes = [region.box for region in pair.regions]
+    if boxes == [None]:
+        return 1.0, 1
+    return sum((b - t) * (r - l) for t, b, l, r in boxes) / (pair.a.image.shape[-2] * pair.a.image.shape[-1]), len(boxes)
 
 
 def timings(models: dict[str, Model], pairs: dict[str, tuple[torch.Tensor, torch.Tensor]], repeats: int) -> dict:
     """Median seconds per (setting, pair), settings interleaved in every repeat; also the crop area share."""
     seconds: dict[tuple[str, str], list[float]] = {}
-    share: dict[str, float] = {}
+    share: dict[str, tuple[float, int]] = {}
     for _ in range(repeats):
         for pair_name, (a, b) in pairs.items():
             for setting, model in models.items():
                 spent, pair = in_between_time(model, a, b)
                 seconds.setdefault((setting, pair_name), []).append(spent)
-                box = getattr(pair, "box", None)
-                if setting == next(iter(models)):
-                    share[pair_name] = 1.0 if box is None else (box[1] - box[0]) * (box[3] - box[2]) / (
-                        pair.a.image.shape[-2] * pair.a.image.shape[-1])
+                if setting == "default":
+                    share[pair_name] = crop_share(pair)
     return {"seconds": {k: statistics.median(v) for k, v in seconds.items()}, "crop_share": share}
 
 
-def quality(make: Callable[[dict], Model], frames: list[torch.Tensor], size: tuple[int, int]) -> list[str]:
-    """PSNR of the t = ½ in-between against the render, regions on and off, on the blink's triplets."""
-    lines = ["| triplet (48 fps frames) | crop share | PSNR cropped (dB) | PSNR whole frame (dB) | cropped vs whole (dB) |",
-             "|---|---|---|---|---|"]
+def quality(make: Callable[[dict], Model], frames: list[torch.Tensor], size: tuple[int, int],
+            firsts: Sequence[int]) -> list[str]:
+    """PSNR of the t = ½ in-between against the render, regions on and off, on the triplets starting at ``firsts``."""
+    lines = ["| triplet (48 fps frames) | crop share (regions) | PSNR cropped (dB) | PSNR whole frame (dB) | "
+             "cropped vs whole (dB) |", "|---|---|---|---|---|"]
     cropped, whole = make({}), make({"regions": False})
-    for first in (146, 148, 150, 152, 154):
+    for first in firsts:
         a, middle, b = (scaled(frames[first + i], *size) for i in (0, 1, 2))
-        outs, boxes = [], []
+        outs, pairs = [], []
         for model in (cropped, whole):
-            pair = model.pair(model.prepare(a), model.prepare(b))
-            outs.append(model.synthesize(pair, 0.5).image)
-            boxes.append(pair.box)
-        box = boxes[0]
-        share = 1.0 if box is None else (box[1] - box[0]) * (box[3] - box[2]) / (pair.a.image.shape[-2] * pair.a.image.shape[-1])
+            pairs.append(model.pair(model.prepare(a), model.prepare(b)))
+            outs.append(model.synthesize(pairs[-1], 0.5).image)
+        share, regions = crop_share(pairs[0])
         truth = middle.numpy() * 255
-        lines.append(f"| {first}–{first + 1}–{first + 2} | {share:.2f} | {psnr(np.rint(outs[0].numpy() * 255), truth):.2f} "
+        lines.append(f"| {first}–{first + 1}–{first + 2} | {share:.2f} ({regions}) "
+                     f"| {psnr(np.rint(outs[0].numpy() * 255), truth):.2f} "
                      f"| {psnr(np.rint(outs[1].numpy() * 255), truth):.2f} | {psnr(outs[0].numpy(), outs[1].numpy(), 1.0):.2f} |")
         print(lines[-1], flush=True)
     return lines
@@ -157,21 +170,28 @@ def triplet_quality(models: Sequence[str]) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", nargs="+", default=["480x270", "1920x1080"])
+    parser.add_argument("--pairs", nargs="+", choices=[*DRAWINGS, "pan"], default=[*DRAWINGS, "pan"])
+    parser.add_argument("--settings", nargs="+", choices=list(SETTINGS), default=list(SETTINGS))
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--crop-triplets", nargs="*", type=int, default=[100, 102, 120, 122])
     parser.add_argument("--no-triplets", dest="triplets", action="store_false")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
+    if "default" not in args.settings or "pan" not in args.pairs:
+        parser.error("--settings must include default and --pairs must include pan (the ratios are against them)")
     frames = render_frames()
-    lines = [f"Machine: {describe()}", "",
-             "Time per in-between (prepare of the new drawing + pair + synthesize at t = ½), model `union` "
-             f"({'bfloat16' if load_model('union').dtype == torch.bfloat16 else 'float32'} as `interpolate` "
-             "chooses on this CPU), median of "
-             f"{args.repeats}, settings interleaved in one run. `small`: 48 fps frames 148 → 152 (the eye closing); "
-             f"`pan`: frame 148 moved by {PAN[1]}×{PAN[0]} px at 1080p (scaled with the size).", "",
-             "| size | pair | crop share | " + " | ".join(f"{s} (s)" for s in SETTINGS) + " | small ÷ pan (default) | "
-             "default ÷ networks everywhere | change machinery alone (s) |",
-             "|---|---|---|" + "---|" * len(SETTINGS) + "---|---|---|"]
     bf16 = load_model("union").dtype == torch.bfloat16
+    settings = {name: SETTINGS[name] for name in args.settings}
+    others = [s for s in settings if s != "default"]
+    lines = [f"Machine: {describe()}", "",
+             f"Time per in-between (prepare of the new drawing + pair + synthesize at t = ½), model `union` "
+             f"({'bfloat16' if bf16 else 'float32'} as `interpolate` chooses on this CPU), median of {args.repeats}, "
+             "settings interleaved in one run. Pairs: " + "; ".join(
+                 f"`{name}` 48 fps frames {a} → {b}" for name, (a, b) in DRAWINGS.items() if name in args.pairs)
+             + f"; `pan` frame 148 moved by {PAN[1]}×{PAN[0]} px at 1080p (scaled with the size).", "",
+             "| size | pair | crop share (regions) | " + " | ".join(f"{s} (s)" for s in settings) + " | ÷ pan (default) | "
+             + " | ".join(f"default ÷ {s}" for s in others) + " | change machinery alone (s) |",
+             "|---|---|---|" + "---|" * (len(settings) + 1 + len(others)) + "---|"]
 
     def make(options: dict) -> Model:
         return load_model("union", bf16=bf16, **options)
@@ -180,22 +200,24 @@ def main() -> None:
         width, height = (int(v) for v in size_text.split("x"))
         dy, dx = (max(1, round(v * width / 1920)) for v in PAN)
         big = scaled(frames[148], height + dy, width + dx)
-        pairs = {"small": (scaled(frames[148], height, width), scaled(frames[152], height, width)),
-                 "pan": (big[..., dy:, dx:], big[..., :height, :width])}
-        models = {name: make(options) for name, options in SETTINGS.items()}
+        pairs = {name: (scaled(frames[a], height, width), scaled(frames[b], height, width))
+                 for name, (a, b) in DRAWINGS.items() if name in args.pairs}
+        pairs["pan"] = (big[..., dy:, dx:], big[..., :height, :width])
+        models = {name: make(options) for name, options in settings.items()}
         result = timings(models, pairs, args.repeats)
         seconds = result["seconds"]
-        default, everywhere = next(iter(SETTINGS)), list(SETTINGS)[-1]
         for pair_name in pairs:
-            ratio = seconds[(default, "small")] / seconds[(default, "pan")]
-            lines.append(f"| {size_text} | {pair_name} | {result['crop_share'][pair_name]:.2f} | "
-                         + " | ".join(f"{seconds[(s, pair_name)]:.2f}" for s in SETTINGS)
-                         + f" | {ratio:.2f} | {seconds[(default, pair_name)] / seconds[(everywhere, pair_name)]:.3f} | "
-                         f"{machinery_seconds(models[default], *pairs[pair_name]):.3f} |")
+            share, regions = result["crop_share"][pair_name]
+            lines.append(f"| {size_text} | {pair_name} | {share:.2f} ({regions}) | "
+                         + " | ".join(f"{seconds[(s, pair_name)]:.2f}" for s in settings)
+                         + f" | {seconds[('default', pair_name)] / seconds[('default', 'pan')]:.2f} | "
+                         + " | ".join(f"{seconds[('default', pair_name)] / seconds[(s, pair_name)]:.3f}" for s in others)
+                         + f" | {machinery_seconds(models['default'], *pairs[pair_name]):.3f} |")
             print(lines[-1], flush=True)
     width, height = (int(v) for v in args.sizes[-1].split("x"))
-    lines += ["", f"Quality of cropping at {width}×{height} (PSNR against the render's true middle frame, 8-bit):", ""]
-    lines += quality(make, frames, (height, width))
+    if args.crop_triplets:
+        lines += ["", f"Quality of cropping at {width}×{height} (PSNR against the render's true middle frame, 8-bit):", ""]
+        lines += quality(make, frames, (height, width), args.crop_triplets)
     if args.triplets:
         lines += ["", "Triplets, t = ½ (default settings: static pixels kept, regions cropped):", ""]
         lines += triplet_quality(["union", "rife"])

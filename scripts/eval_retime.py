@@ -13,7 +13,10 @@ the coefficient of variation (std / mean) of the mean absolute difference betwee
 output frames, in the motion range (0 would be perfectly even motion; the render's own value is
 the reference).
 
-Usage: python scripts/eval_retime.py [--models union splat blend] [--out benchmarks/retime.md]
+Each of ``--models`` is a model or a preset (``vsanimsplat.models.PRESET_NAMES``, e.g. ``default``:
+what ``interpolate`` runs when given neither).
+
+Usage: python scripts/eval_retime.py [--models default union splat blend] [--out benchmarks/retime.md]
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import vsanimsplat
 from vsanimsplat.filters.source import open_video
 from vsanimsplat.machine import describe
 from vsanimsplat.metrics import psnr
+from vsanimsplat.models import PRESET_NAMES
 
 EYE = Path(__file__).resolve().parents[2] / "shared" / "data" / "synfig-eye-48fps.mkv"
 MOTION = range(56, 167)
@@ -74,9 +78,10 @@ def main() -> None:
     clip = on_twos(render)
     rows = []
     for model in args.models:
+        chosen = {"preset" if model in PRESET_NAMES else "model": model, "device": "cpu"}
         for name, out in (
-            ("timing-aware", vsanimsplat.interpolate(vsanimsplat.dedupe(clip), factor=2, model=model, device="cpu")),
-            ("naive", vsanimsplat.interpolate(clip, factor=2, model=model, device="cpu")),
+            ("timing-aware", vsanimsplat.interpolate(vsanimsplat.dedupe(clip), factor=2, **chosen)),
+            ("naive", vsanimsplat.interpolate(clip, factor=2, **chosen)),
         ):
             began = time.perf_counter()
             scores = evaluate(out, truth)
@@ -89,7 +94,7 @@ def main() -> None:
         f"truth = the 48 fps render ({len(truth)} frames). Render smoothness (CV) in the motion range: "
         f"{smoothness(truth[MOTION.start:MOTION.stop]):.3f}",
         "",
-        "| model | timing | " + " | ".join(f"PSNR {k} (dB)" if "CV" not in k else k for k in keys) + " | wall time (s) |",
+        "| model or preset | timing | " + " | ".join(f"PSNR {k} (dB)" if "CV" not in k else k for k in keys) + " | wall time (s) |",
         "|---|---|" + "---|" * (len(keys) + 1),
     ]
     for model, name, scores, seconds in rows:

@@ -10,7 +10,8 @@ import vapoursynth as vs
 import vsanimsplat
 from vsanimsplat.filters.frames import clip_from_arrays
 from vsanimsplat.models import GMFSS, RIFE, Blend, ChangedPair, ChangePolicy, SoftSplat, SplatOnly, load_model
-from vsanimsplat.models.changes import CONTEXT, FEATHER, GROW, changed_pixels, network_weight, region_box
+from vsanimsplat.models.changes import (CONTEXT, FEATHER, GROW, LINK, changed_pixels, network_weight, region_box,
+                                        region_boxes)
 from vsanimsplat.models.weights import installed
 from vsanimsplat.testing import Scene
 
@@ -75,6 +76,32 @@ def test_region_box_holds_the_changes_with_context_aligned_and_none_when_most_of
     assert region_box(changed, (320, 512), 64) is None
 
 
+def test_changes_far_apart_are_separate_regions_and_close_ones_one():
+    changed = torch.zeros(1, 1, 1080, 1920, dtype=torch.bool)
+    changed[..., 100:120, 100:140] = True
+    changed[..., 900:910, 1700:1760] = True  # far from the first
+    boxes = region_boxes(changed, (1088, 1920), 64, 320)
+    assert len(boxes) == 2
+    for (top, bottom, left, right), (rows, cols) in zip(boxes, [(slice(100, 120), slice(100, 140)),
+                                                                (slice(900, 910), slice(1700, 1760))]):
+        assert all(v % 64 == 0 for v in (top, bottom, left, right)) and min(bottom - top, right - left) >= 320
+        assert top <= rows.start - CONTEXT and bottom >= rows.stop + CONTEXT
+        assert left <= cols.start - CONTEXT and right >= min(cols.stop + CONTEXT, 1920)
+    # a change less than LINK pixels from the first joins it: one box around both
+    changed[..., 100:120, 140 + LINK - 1:140 + LINK + 20] = True
+    boxes = region_boxes(changed, (1088, 1920), 64, 320)
+    assert len(boxes) == 2 and boxes[0][2] <= 100 - CONTEXT and boxes[0][3] >= 140 + LINK + 20 + CONTEXT
+    # boxes grown to the smallest picture overlap: merged into one
+    near = torch.zeros(1, 1, 1080, 1920, dtype=torch.bool)
+    near[..., 500, 500] = near[..., 500, 500 + LINK + 2 * CONTEXT + 64] = True  # never linked
+    assert len(region_boxes(near, (1088, 1920), 64, 0)) == 2
+    assert region_boxes(near, (1088, 1920), 64, 512) == [(192, 768, 192, 1216)]
+    # changes all over the frame: the whole frame
+    spread = torch.zeros(1, 1, 1080, 1920, dtype=torch.bool)
+    spread[..., ::300, ::300] = True
+    assert region_boxes(spread, (1088, 1920), 64, 320) is None
+
+
 def test_policy_rejects_bad_tolerances():
     for bad in (-1, 256, 2.5, True):
         with pytest.raises(ValueError, match="static_tolerance"):
@@ -87,7 +114,7 @@ def test_policy_rejects_bad_tolerances():
 def test_identical_pictures_come_back_bit_exact_from_every_model(model):
     picture = _picture(70, 90)
     pair = model.pair(model.prepare(picture), model.prepare(picture.clone()))
-    assert isinstance(pair, ChangedPair) and pair.inner is None  # no network ran
+    assert isinstance(pair, ChangedPair) and pair.regions == ()  # no network ran
     for t in (0.25, 0.5, 0.9):
         out = model.synthesize(pair, t)
         assert torch.equal(out.image, picture)
@@ -117,17 +144,22 @@ def test_a_small_change_leaves_every_pixel_32_px_away_untouched(name):
 
 
 @needs_weights
-def test_a_small_change_is_computed_on_a_crop_close_to_the_whole_frame_result():
+def test_small_changes_far_apart_are_computed_on_their_own_crops_close_to_the_whole_frame_result():
     cropped, whole = load_model("union"), load_model("union", regions=False)
-    picture = _picture(448, 768, seed=3)
-    changed_picture = _blink(picture, 200, 350, 16)
+    picture = _picture(512, 1024, seed=3)
+    changed_picture = _blink(_blink(picture, 40, 40, 16), 440, 950, 16)  # two blinks in opposite corners
     pairs = [m.pair(m.prepare(picture), m.prepare(changed_picture)) for m in (cropped, whole)]
-    top, bottom, left, right = pairs[0].box
-    assert (bottom - top) * (right - left) <= 0.5 * 448 * 768 and pairs[1].box is None
-    assert pairs[0].inner.a.image.shape[-2:] == (bottom - top, right - left)  # the networks saw the crop only
+    assert [region.box for region in pairs[1].regions] == [None]
+    assert len(pairs[0].regions) == 2
+    for region in pairs[0].regions:
+        top, bottom, left, right = region.box
+        assert region.inner.a.image.shape[-2:] == (bottom - top, right - left)  # the networks saw the crop only
+    assert sum((b - t) * (r - l) for t, b, l, r in (region.box for region in pairs[0].regions)) <= 0.4 * 512 * 1024
     a, b = (m.synthesize(p, 0.5).image for m, p in zip((cropped, whole), pairs))
     mse = torch.mean((a - b) ** 2).item()
     assert 10 * np.log10(1 / mse) > 40
+    far = _far_from(changed_pixels(picture, changed_picture, cropped.changes.threshold), 32)
+    assert torch.equal(a[..., far], picture[..., far])
 
 
 @needs_weights
@@ -135,7 +167,7 @@ def test_a_pan_is_computed_on_the_whole_frame():
     model = load_model("union")
     picture = _picture(128, 192)
     pair = model.pair(model.prepare(picture), model.prepare(torch.roll(picture, 6, dims=3)))
-    assert pair.box is None
+    assert [region.box for region in pair.regions] == [None]
 
 
 @needs_weights

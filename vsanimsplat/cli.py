@@ -435,7 +435,7 @@ def _add_job_options(parser: argparse.ArgumentParser) -> None:
                             "drawings, bit-exact, not from the model; 'off' lets the model draw every pixel "
                             f"(default {DEFAULT_STATIC_TOLERANCE})")
     model.add_argument("--no-regions", dest="regions", action="store_false",
-                       help="run the model on the whole frame, not only on the region that changes")
+                       help="run the model on the whole frame, not only on the regions that change")
     model.add_argument("--no-layers", dest="layers", action="store_false",
                        help="whole-frame timing only: a part of the picture that holds its drawing while the rest "
                             "moves (a character on twos over a pan on ones) moves at the frame's times, not its own")

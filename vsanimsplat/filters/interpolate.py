@@ -159,7 +159,7 @@ def interpolate(
     | `progress` | bool or None | None | progress bar while reading the timing; ``None`` = for 500+ frames on a terminal |
     | `flow` | str or None | None | flow network of ``"union"``, ``"base"`` or ``"splat"``: ``"gmflow"`` or ``"pwcnet"``; None = the model's own |
     | `static_tolerance` | int or None | 20 | pixels that differ by at most this many 8-bit code values between the two drawings (and that no flow carries anything to) are the drawings' cross-fade, bit-exact where they agree; the model's picture is used only around what changes, feathered; None = the model's picture everywhere |
-    | `regions` | bool | True | run the model only on the region of the frame that changes (with context), not the whole frame; needs ``static_tolerance`` |
+    | `regions` | bool | True | run the model only on the regions of the frame that change (with context), not the whole frame; needs ``static_tolerance`` |
     | `layers` | bool | True | per-region timing: a part of the picture that holds its drawing for 2–4 drawings while the rest moves (a character on twos over a pan on ones) moves between *its own* drawings at its own time (:mod:`vsanimsplat.layers`); costs one more in-between per such layer, nothing where there is none |
     | `cache_mb` | int or None | None | MiB of the model's per-drawing and per-pair states kept for reuse, least recently used dropped first (those in use are always kept); ``None`` = :data:`~vsanimsplat.engine.DEFAULT_CACHE_MB` |
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from .base import ChangedPair, FrameState, Model, PairState, Synthesis
+from .base import ChangedPair, FrameState, Model, PairState, Region, Synthesis
 from .blend import Blend
 from .changes import DEFAULT_STATIC_TOLERANCE, ChangePolicy
 from .gmfss import GMFSS
@@ -43,6 +43,7 @@ __all__ = [
     "Model",
     "ModelSpec",
     "PairState",
+    "Region",
     "RIFE",
     "Run",
     "SoftSplat",
@@ -117,7 +118,7 @@ def load_model(
     | `bf16` | bool or None | False | run the networks in bfloat16 (2–3× faster on CPUs with :func:`native_bf16`, PSNR ≥ 50 dB against float32, ``benchmarks/bench.md``; on CUDA it needs Ampere or newer); None = the registry's automatic choice (:meth:`ModelSpec.dtype`), as ``interpolate`` and ``run`` use |
     | `flow_scale` | float | 1.0 | one of the model's ``flow_scales`` (``union``/``base``: 1.0, 0.5, 0.25 = resolution of the flow relative to the half-size picture; faster, coarser flow) |
     | `static_tolerance` | int or None | 20 | pixels whose channels differ by at most this many 8-bit code values between the two frames are taken from the inputs (their cross-fade), not re-drawn by the networks; None = every pixel from the networks, as published (see :mod:`~vsanimsplat.models.changes`) |
-    | `regions` | bool | True | with ``static_tolerance``: run the networks only on the region that changes (with context), not the whole frame |
+    | `regions` | bool | True | with ``static_tolerance``: run the networks only on the regions that change (with context), not the whole frame |
 
     Raises ValueError for an unknown ``model``, ``device`` or ``flow`` (or a ``flow`` for a model
     without a choice of flow), for ``fp16`` on the CPU, for ``fp16`` with ``bf16`` and for a

@@ -16,7 +16,7 @@ networks need and crops its outputs back. All three calls run under
 
 With a :class:`~vsanimsplat.models.changes.ChangePolicy` in ``model.changes`` (what
 :func:`~vsanimsplat.models.load_model` sets), pixels that do not change between the two frames
-are taken from the inputs, and ``pair`` runs the networks only on the region that changes (the
+are taken from the inputs, and ``pair`` runs the networks only on the regions that change (the
 networks' own per-pair and per-frame work on a crop of the frames): see
 :mod:`~vsanimsplat.models.changes`. Without one (``None``), the networks compute every pixel,
 as published.
@@ -34,9 +34,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..ops import backwarp, softsplat
-from .changes import ChangePolicy, changed_pixels, network_weight, paste, region_box
+from .changes import Box, ChangePolicy, changed_pixels, network_weight, paste, region_boxes
 
-__all__ = ["FrameState", "PairState", "ChangedPair", "Synthesis", "Model", "PADDING_MODES", "pad_to_multiple"]
+__all__ = ["FrameState", "PairState", "Region", "ChangedPair", "Synthesis", "Model", "PADDING_MODES",
+           "pad_to_multiple"]
 
 _State = TypeVar("_State")
 
@@ -103,21 +104,33 @@ class PairState:
 
 
 @dataclass(frozen=True, eq=False)
+class Region:
+    """The networks' work on one part of a pair (:func:`~vsanimsplat.models.changes.region_boxes`).
+
+    | field | type | meaning |
+    |---|---|---|
+    | `box` | tuple or None | (top, bottom, left, right) of the padded frames that ``inner`` covers; None = all of them |
+    | `inner` | PairState | the model's per-pair work on ``box`` |
+    | `flows` | tuple of 2 Tensors or None | full-resolution flows 0→1 and 1→0 of ``inner``, float32 (models with flows) |
+    """
+
+    box: Box | None
+    inner: PairState
+    flows: tuple[torch.Tensor, torch.Tensor] | None
+
+
+@dataclass(frozen=True, eq=False)
 class ChangedPair(PairState):
     """A pair under a :class:`~vsanimsplat.models.changes.ChangePolicy`: what changes, and the networks' work on it.
 
     | field | type | meaning |
     |---|---|---|
     | `changed` | Tensor (1, 1, H, W) bool | pixels that differ by more than the tolerance |
-    | `inner` | PairState or None | the model's per-pair work on ``box`` (None: nothing changed, no network runs) |
-    | `box` | tuple or None | (top, bottom, left, right) of the padded frames that ``inner`` covers; None = all of them |
-    | `flows` | tuple of 2 Tensors or None | full-resolution flows 0→1 and 1→0 of ``inner`` (models with flows) |
+    | `regions` | tuple of Region | where the networks ran, boxes apart from each other (empty: nothing changed, no network ran) |
     """
 
     changed: torch.Tensor
-    inner: PairState | None
-    box: tuple[int, int, int, int] | None
-    flows: tuple[torch.Tensor, torch.Tensor] | None = None
+    regions: tuple[Region, ...]
 
 
 @dataclass(frozen=True, eq=False)
@@ -210,8 +223,8 @@ class Model(ABC):
     def pair(self, a: FrameState, b: FrameState) -> PairState:
         """Per-pair work between frame ``a`` (t = 0) and frame ``b`` (t = 1), both from :meth:`prepare`.
 
-        With a change policy: a :class:`ChangedPair`, whose networks' work covers only the region
-        that changes (none at all when nothing does).
+        With a change policy: a :class:`ChangedPair`, whose networks' work covers only the regions
+        that change (none at all when nothing does).
         """
         if a.size != b.size:
             raise ValueError(f"frames of a pair must have the same size, got {a.size} and {b.size}")
@@ -219,8 +232,14 @@ class Model(ABC):
             return self._pair(a, b)
         changed = changed_pixels(a.source, b.source, self.changes.threshold)
         if not changed.any():
-            return ChangedPair(a=a, b=b, changed=changed, inner=None, box=None)
-        box = region_box(changed, a.image.shape[-2:], self.multiple, self.min_region) if self.changes.regions else None
+            return ChangedPair(a=a, b=b, changed=changed, regions=())
+        boxes = None
+        if self.changes.regions:
+            boxes = region_boxes(changed, a.image.shape[-2:], self.multiple, self.min_region)
+        return ChangedPair(a=a, b=b, changed=changed, regions=tuple(self._region(a, b, box) for box in boxes or [None]))
+
+    def _region(self, a: FrameState, b: FrameState, box: Box | None) -> Region:
+        """The networks' per-pair work on ``box`` of the padded frames (None: all of them)."""
         if box is None:
             inner = self._pair(a, b)
         else:
@@ -228,7 +247,7 @@ class Model(ABC):
             inner = self._pair(*(self._prepare(x.image[..., top:bottom, left:right], (bottom - top, right - left))
                                  for x in (a, b)))
         flows = tuple(flow.float() for flow in self._flows(inner)) if self.has_flows else None
-        return ChangedPair(a=a, b=b, changed=changed, inner=inner, box=box, flows=flows)
+        return Region(box=box, inner=inner, flows=flows)
 
     @torch.inference_mode()
     def synthesize(self, pair: PairState, t: float) -> Synthesis:
@@ -249,17 +268,21 @@ class Model(ABC):
         """The network's picture where the frames change and where changed pixels are at ``t``, the cross-fade elsewhere."""
         # exactly a where a and b agree to the bit
         crossfade = torch.lerp(pair.a.source, pair.b.source, t).clamp(*self._bounds(pair))
-        if pair.inner is None:
-            return Synthesis(image=crossfade, holes=None, weight=torch.zeros_like(pair.changed, dtype=torch.float32))
-        return self._compose(pair, t, crossfade, *self._synthesize(pair.inner, t))
+        return self._compose(pair, t, crossfade, [self._synthesize(region.inner, t) for region in pair.regions])
 
-    def _compose(self, pair: ChangedPair, t: float, crossfade: torch.Tensor, image: torch.Tensor,
-                 holes: torch.Tensor | None, *sampled: torch.Tensor) -> Synthesis:
-        """The networks' padded output (``image``, ``holes``, flows ``sampled`` if any) put into ``crossfade``."""
-        image = paste(image.float().clamp(*self._bounds(pair)), crossfade, pair.box)
-        weight = network_weight(pair.changed | self._changes_at(pair, t, sampled[0] if sampled else None))
+    def _compose(self, pair: ChangedPair, t: float, crossfade: torch.Tensor,
+                 outputs: list[tuple[torch.Tensor, ...]]) -> Synthesis:
+        """The networks' padded outputs of each region (picture, holes, flows sampled along if any) put into
+        ``crossfade``."""
+        image, holes, active = crossfade, None, pair.changed
+        for region, (drawn, hole, *sampled) in zip(pair.regions, outputs):
+            image = paste(drawn.float().clamp(*self._bounds(pair)), image, region.box)
+            if hole is not None:
+                holes = paste(hole, torch.zeros_like(pair.changed) if holes is None else holes, region.box)
+            active = active | self._changes_at(pair, region, t, sampled[0] if sampled else None)
+        weight = network_weight(active)
         if holes is not None:
-            holes = paste(holes, torch.zeros_like(pair.changed), pair.box) & (weight > 0)
+            holes = holes & (weight > 0)
         return Synthesis(image=torch.lerp(crossfade, image, weight), holes=holes, weight=weight)
 
     @staticmethod
@@ -271,8 +294,8 @@ class Model(ABC):
         high = torch.maximum(pair.a.source.max(), pair.b.source.max()).clamp(min=1.0)
         return low, high
 
-    def _changes_at(self, pair: ChangedPair, t: float, sampled: torch.Tensor | None) -> torch.Tensor:
-        """(1, 1, H, W) bool: where changed pixels of either frame are at time ``t``, by the model's flows.
+    def _changes_at(self, pair: ChangedPair, region: Region, t: float, sampled: torch.Tensor | None) -> torch.Tensor:
+        """(1, 1, H, W) bool: where changed pixels of either frame in ``region`` are at time ``t``, by the model's flows.
 
         Per-pair flows carry the changed pixels forward (``t·F01``, ``(1 − t)·F10``); flows along
         which the model sampled the frames backwards from ``t`` (``sampled``, (1, 4, h, w), e.g.
@@ -280,21 +303,21 @@ class Model(ABC):
         and only the changed pixels count.
         """
         none = torch.zeros_like(pair.changed)
-        if pair.flows is None and sampled is None:
+        if region.flows is None and sampled is None:
             return none
-        size = pair.inner.a.image.shape[-2:]
-        top, left = (0, 0) if pair.box is None else (pair.box[0], pair.box[2])
+        size = region.inner.a.image.shape[-2:]
+        top, left = (0, 0) if region.box is None else (region.box[0], region.box[2])
         mask = torch.zeros((1, 1, *size), device=self.device)  # the changed pixels in the networks' frame
         inside = pair.changed[..., top:top + size[0], left:left + size[1]]
         mask[..., :inside.shape[-2], :inside.shape[-1]] = inside
         at_t = torch.zeros_like(mask)
-        if pair.flows is not None:
-            flow01, flow10 = pair.flows
+        if region.flows is not None:
+            flow01, flow10 = region.flows
             at_t += softsplat(mask, t * flow01, mode="sum") + softsplat(mask, (1 - t) * flow10, mode="sum")
         if sampled is not None:
             sampled = sampled.float()
             at_t += backwarp(mask, sampled[:, :2], padding="zeros") + backwarp(mask, sampled[:, 2:], padding="zeros")
-        return paste(at_t > 1e-3, none, pair.box)
+        return paste(at_t > 1e-3, none, region.box)
 
     @torch.inference_mode()
     def flows(self, pair: PairState) -> tuple[torch.Tensor, torch.Tensor]:
@@ -303,10 +326,10 @@ class Model(ABC):
             raise NotImplementedError(f"model {self.name!r} estimates no flows between the frames")
         height, width = pair.a.size
         if isinstance(pair, ChangedPair):
-            still = torch.zeros((1, 2, height, width), device=self.device)
-            if pair.inner is None:
-                return still, still
-            return tuple(paste(flow, still, pair.box) for flow in pair.flows)
+            flows = [torch.zeros((1, 2, height, width), device=self.device)] * 2
+            for region in pair.regions:
+                flows = [paste(flow, whole, region.box) for flow, whole in zip(region.flows, flows)]
+            return flows[0], flows[1]
         flow01, flow10 = self._flows(pair)
         return flow01[..., :height, :width].float(), flow10[..., :height, :width].float()
 

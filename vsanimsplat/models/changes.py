@@ -7,11 +7,14 @@ time on them. :class:`ChangePolicy` says how a model treats them (see
 
 1. **changed** pixels: any channel differs by more than ``tolerance`` 8-bit code values between
    the two drawings (:func:`changed_pixels`);
-2. the networks run on the **region**: the bounding box of the changed pixels, grown by
-   :data:`CONTEXT` pixels of context and aligned to the model's multiple (:func:`region_box`), or
-   the whole frame when that box covers most of it anyway (:data:`FULL_FRAME_SHARE`). Each model
-   says how small a picture its networks still work on (``Model.min_region``). The path of
-   anything that moves between two changed places lies inside that box;
+2. the networks run on the **regions**: changed pixels less than :data:`LINK` pixels apart
+   are one group, and each group's bounding box, grown by :data:`CONTEXT` pixels of context and
+   aligned to the model's multiple, is one region (:func:`region_boxes`); regions that overlap
+   are merged, and the whole frame is used when they cover most of it anyway
+   (:data:`FULL_FRAME_SHARE`). Each model says how small a picture its networks still work on
+   (``Model.min_region``). The path of anything that moves less than ``LINK`` pixels between two
+   drawings lies inside one region; what moves farther between two far-apart changes is seen by
+   the networks as leaving one region and arriving in another (approximated: a fade, not motion);
 3. the output is the network's picture where the picture changes or where something that
    changes is at time ``t`` (e.g. an object in the middle of its path), and the inputs' cross-fade ``(1 − t)·A + t·B`` elsewhere, with a
    feathered transition (:func:`network_weight`): no seam, and pixels farther than
@@ -36,7 +39,9 @@ __all__ = [
     "FEATHER",
     "FULL_FRAME_SHARE",
     "changed_pixels",
+    "LINK",
     "region_box",
+    "region_boxes",
     "paste",
     "network_weight",
     "LAYER_TOLERANCE",
@@ -61,7 +66,11 @@ against whole-frame timing; the shape's PSNR the same at all three)."""
 LAYER_GROW = 2
 """A layer's own in-between (:func:`layer_weight`) is used in full this many pixels around where it differs (anti-aliased edges)."""
 FULL_FRAME_SHARE = 0.6
-"""A region covering more than this share of the (padded) frame is not worth cropping: the whole frame is used."""
+"""Regions covering more than this share of the (padded) frame are not worth cropping: the whole frame is used."""
+LINK = 256
+"""Changed pixels less than this many pixels apart are one region (:func:`region_boxes`): the networks see the whole
+path of anything that moves less than this between two drawings. Counted in blocks of CONTEXT pixels, so changes
+between LINK and LINK + 2·CONTEXT apart may be linked too; farther apart, never."""
 
 
 @dataclass(frozen=True)
@@ -71,7 +80,7 @@ class ChangePolicy:
     | field | type | default | meaning |
     |---|---|---|---|
     | `tolerance` | int | 20 | a pixel is unchanged when no channel differs by more than this many 8-bit code values (0 … 255) |
-    | `regions` | bool | True | run the networks only on the region that changes (with context), not the whole frame |
+    | `regions` | bool | True | run the networks only on the regions that change (with context), not the whole frame |
     """
 
     tolerance: int = DEFAULT_STATIC_TOLERANCE
@@ -106,7 +115,7 @@ def _span(first: int, last: int, length: int, align: int, minimum: int) -> tuple
 
 
 def region_box(changed: torch.Tensor, padded: tuple[int, int], align: int,
-               minimum: int = 0) -> tuple[int, int, int, int] | None:
+               minimum: int = 0, share: float = FULL_FRAME_SHARE) -> tuple[int, int, int, int] | None:
     """The part of the padded picture the networks should see, ``(top, bottom, left, right)``, or None for all of it.
 
     | parameter | type | default | meaning |
@@ -115,22 +124,72 @@ def region_box(changed: torch.Tensor, padded: tuple[int, int], align: int,
     | `padded` | tuple[int, int] | | (height, width) of the padded picture, multiples of ``align`` |
     | `align` | int | | the box's edges are multiples of this (the networks' multiple, so the crop needs no padding) |
     | `minimum` | int | 0 | the smallest side the networks work on (e.g. GMFlow's windows need 320 pixels) |
+    | `share` | float | :data:`FULL_FRAME_SHARE` | the largest share of the picture worth cropping to |
 
     The bounding box of ``changed`` grown by :data:`CONTEXT` on every side and to at least
     ``minimum`` a side, its edges moved out to multiples of ``align``; None when it covers more
-    than :data:`FULL_FRAME_SHARE` of the picture.
+    than ``share`` of the picture.
     """
     rows = torch.nonzero(changed[0, 0].any(1)).flatten()
     cols = torch.nonzero(changed[0, 0].any(0)).flatten()
     height, width = padded
     top, bottom = _span(int(rows[0]), int(rows[-1]), height, align, minimum)
     left, right = _span(int(cols[0]), int(cols[-1]), width, align, minimum)
-    if (bottom - top) * (right - left) > FULL_FRAME_SHARE * height * width:
+    if (bottom - top) * (right - left) > share * height * width:
         return None
     return top, bottom, left, right
 
 
-def paste(part: torch.Tensor, whole: torch.Tensor, box: tuple[int, int, int, int] | None) -> torch.Tensor:
+Box = tuple[int, int, int, int]
+
+
+def region_boxes(changed: torch.Tensor, padded: tuple[int, int], align: int, minimum: int = 0) -> list[Box] | None:
+    """The parts of the padded picture the networks should see, each ``(top, bottom, left, right)``, or None for all.
+
+    | parameter | type | default | meaning |
+    |---|---|---|---|
+    | `changed` | Tensor (1, 1, H, W) bool | | changed pixels (at least one), in the unpadded picture |
+    | `padded` | tuple[int, int] | | (height, width) of the padded picture, multiples of ``align`` |
+    | `align` | int | | the boxes' edges are multiples of this (the networks' multiple, so a crop needs no padding) |
+    | `minimum` | int | 0 | the smallest side the networks work on (e.g. GMFlow's windows need 320 pixels) |
+
+    The changed pixels are grouped: blocks of :data:`CONTEXT` pixels holding changes are linked (through
+    each other, too) when at most ``LINK // CONTEXT`` blocks lie between them (:data:`LINK`). Each group's box is made as :func:`region_box`
+    makes one, boxes that overlap are replaced by the box around both until none do, and the boxes are
+    returned top to bottom, left to right; None when together they cover more than :data:`FULL_FRAME_SHARE`
+    of the picture.
+    """
+    blocks = F.max_pool2d(changed.float(), CONTEXT, ceil_mode=True)  # (1, 1, h, w): blocks holding changes
+    reach = LINK // CONTEXT // 2  # two blocks link when their reaches touch
+    linked = _grow(blocks, reach) > 0
+    # label each linked group with its highest block number: spread maxima within the group until nothing changes
+    labels = torch.arange(1, linked.numel() + 1, dtype=torch.float32).view(linked.shape) * linked
+    while True:
+        spread = _grow(labels, 1) * linked
+        if torch.equal(spread, labels):
+            break
+        labels = spread
+    labels = F.interpolate(labels * (blocks > 0), scale_factor=CONTEXT, mode="nearest")
+    labels = labels[..., :changed.shape[-2], :changed.shape[-1]]
+    boxes = [region_box(changed & (labels == label), padded, align, minimum, share=1.0)
+             for label in labels[labels > 0].unique().tolist()]
+    merged = True
+    while merged:
+        merged = False
+        for i, j in ((i, j) for i in range(len(boxes)) for j in range(i + 1, len(boxes))):
+            first, second = boxes[i], boxes[j]
+            if first[0] < second[1] and second[0] < first[1] and first[2] < second[3] and second[2] < first[3]:
+                boxes[i] = (min(first[0], second[0]), max(first[1], second[1]),
+                            min(first[2], second[2]), max(first[3], second[3]))
+                del boxes[j]
+                merged = True
+                break
+    if sum((bottom - top) * (right - left) for top, bottom, left, right in boxes) > FULL_FRAME_SHARE * padded[0] * padded[1]:
+        return None
+    return sorted(boxes)
+
+
+def paste(part: torch.Tensor, whole: torch.Tensor, box: Box | None) -> torch.Tensor:
     """``whole`` (unpadded) with ``part``, the (possibly padded) picture of ``box`` (:func:`region_box`; None: of the
     whole frame), put in; what lies beyond ``whole`` is dropped."""
     height, width = whole.shape[-2:]
