@@ -21,8 +21,8 @@ frames a, a + 1, a + 2), cropped and whole frame, at the largest size.
 
 Triplets: mean PSNR (8-bit outputs, float32 networks) of the default settings against the true
 middle frames of the eye triplets whose middle lies in frames 56–166 and of the 12 Middlebury
-triplets, for ``union`` and ``rife`` (``benchmarks/quality.md`` holds the same sets with every pixel
-from the networks).
+triplets, for ``union``, ``rife`` and the default preset (``benchmarks/quality.md`` holds the same sets with every
+pixel from the networks).
 
 Usage: python scripts/bench_regions.py [--sizes 480x270 1920x1080] [--pairs small blink pan]
        [--settings default "whole frame" everywhere] [--repeats 3] [--crop-triplets 100 102 120 122] [--no-triplets]
@@ -43,7 +43,7 @@ import torch.nn.functional as F
 
 from vsanimsplat.machine import describe
 from vsanimsplat.metrics import psnr
-from vsanimsplat.models import Model, load_model
+from vsanimsplat.models import DEFAULT_PRESET, PRESET_NAMES, Model, load_model, load_preset
 
 EYE = Path(__file__).resolve().parents[2] / "shared" / "data" / "synfig-eye-48fps.mkv"
 SETTINGS: dict[str, dict] = {
@@ -143,17 +143,17 @@ def quality(make: Callable[[dict], Model], frames: list[torch.Tensor], size: tup
 
 
 def triplet_quality(models: Sequence[str]) -> list[str]:
-    """Mean PSNR of the default settings on the eye triplets 56–166 and Middlebury, one row per model."""
+    """Mean PSNR of the default settings on the eye triplets 56–166 and Middlebury, one row per model or preset."""
     from eval_quality import EYE_MOTION, eye_triplets, middlebury_triplets, quantise
 
     data = EYE.parent
     sets = {f"eye {EYE_MOTION[0]}–{EYE_MOTION[1]}": [t for t in eye_triplets(data)
                                                      if EYE_MOTION[0] <= t.middle_index <= EYE_MOTION[1]],
             "Middlebury": middlebury_triplets(data)}
-    lines = ["| model (default settings, float32) | " + " | ".join(f"{name} ({len(ts)}), dB" for name, ts in sets.items())
+    lines = ["| model or preset (default settings, float32) | " + " | ".join(f"{name} ({len(ts)}), dB" for name, ts in sets.items())
              + " | mean share of pixels from the network |", "|---|" + "---|" * (len(sets) + 1)]
     for name in models:
-        model = load_model(name)
+        model = load_preset(name) if name in PRESET_NAMES else load_model(name)
         scores, shares = [], []
         for triplets in sets.values():
             values = []
@@ -220,7 +220,7 @@ def main() -> None:
         lines += quality(make, frames, (height, width), args.crop_triplets)
     if args.triplets:
         lines += ["", "Triplets, t = ½ (default settings: static pixels kept, regions cropped):", ""]
-        lines += triplet_quality(["union", "rife"])
+        lines += triplet_quality(["union", "rife", DEFAULT_PRESET])
     text = "\n".join(lines)
     print(text)
     if args.out:

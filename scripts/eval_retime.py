@@ -5,7 +5,10 @@ clip "on twos" whose ideal 48 fps output is the render itself. For each model th
 
 - timing-aware: ``dedupe`` → ``interpolate(factor=2)`` (in-betweens at their true times);
 - naive: ``interpolate(factor=2)`` on the 24 fps clip as is (every frame a drawing, t from frame
-  indices, the way index-based interpolators work), all other options at their defaults;
+  indices), all other options at their defaults. Per-region timing (``layers``) still finds the
+  parts of the picture that hold for 2–4 frames, so this is no longer index-based;
+- index-based: the same with ``layers=False``: t from frame indices everywhere, the way
+  index-based interpolators work;
 
 and prints PSNR against the render (pooled over all frames, and over the in-between frames
 only, for the whole clip and for frames 56–166 where the motion is) and the temporal smoothness:
@@ -16,7 +19,8 @@ the reference).
 Each of ``--models`` is a model or a preset (``vsanimsplat.models.PRESET_NAMES``, e.g. ``default``:
 what ``interpolate`` runs when given neither).
 
-Usage: python scripts/eval_retime.py [--models default union splat blend] [--out benchmarks/retime.md]
+Usage: python scripts/eval_retime.py [--models default union splat blend] [--timings timing-aware naive index-based]
+       [--out benchmarks/retime.md]
 """
 
 from __future__ import annotations
@@ -71,6 +75,8 @@ def evaluate(out: vs.VideoNode, truth: list[np.ndarray]) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=["union", "splat", "blend"])
+    timings = ["timing-aware", "naive", "index-based"]
+    parser.add_argument("--timings", nargs="+", choices=timings, default=timings)
     parser.add_argument("--out", type=Path, help="also write the markdown table here")
     args = parser.parse_args()
     render = open_video(EYE)
@@ -79,12 +85,14 @@ def main() -> None:
     rows = []
     for model in args.models:
         chosen = {"preset" if model in PRESET_NAMES else "model": model, "device": "cpu"}
-        for name, out in (
-            ("timing-aware", vsanimsplat.interpolate(vsanimsplat.dedupe(clip), factor=2, **chosen)),
-            ("naive", vsanimsplat.interpolate(clip, factor=2, **chosen)),
-        ):
+        outputs = {
+            "timing-aware": lambda: vsanimsplat.interpolate(vsanimsplat.dedupe(clip), factor=2, **chosen),
+            "naive": lambda: vsanimsplat.interpolate(clip, factor=2, **chosen),
+            "index-based": lambda: vsanimsplat.interpolate(clip, factor=2, layers=False, **chosen),
+        }
+        for name in args.timings:
             began = time.perf_counter()
-            scores = evaluate(out, truth)
+            scores = evaluate(outputs[name](), truth)
             rows.append((model, name, scores, time.perf_counter() - began))
             print(model, name, {k: round(v, 3) for k, v in scores.items()}, f"{rows[-1][3]:.0f} s", flush=True)
     keys = list(rows[0][2])

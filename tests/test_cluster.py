@@ -84,8 +84,8 @@ def cluster(tmp_path_factory) -> str:
 
 def test_a_job_killed_on_two_local_workers_is_finished_on_a_two_node_cluster(source, one_encode, cluster, tmp_path,
                                                                              capsys):
-    """``--workers 2`` starts Ray here and makes the chunks two at a time, recording each in the manifest as it is
-    done: a kill (SIGTERM) after the first stops the job cleanly (exit 143, no output). The same command with
+    """``--workers 2`` starts Ray here and makes the chunks two at a time, at the job's own niceness, recording each
+    in the manifest as it is done: a kill (SIGTERM) after the first stops the job cleanly (exit 143, no output). The same command with
     ``--ray-address`` makes only the others on the cluster, and the frames (made on both), their times, the audio,
     subtitles and chapters are those of one encode. The local workers' ffmpeg reads at the native rate
     (:func:`_slow_ffmpeg`: Ray's workers inherit this environment), so the kill lands while chunks are made."""
@@ -105,6 +105,8 @@ def test_a_job_killed_on_two_local_workers_is_finished_on_a_two_node_cluster(sou
     assert process.returncode == 143 and "interrupted by SIGTERM" in err, err
     made = len(json.loads(manifest.read_text())["done"])
     assert not output.exists() and 1 <= made < 5
+    # the workers (and the ffmpeg each starts) run at the job's priority, not at Ray's default nice 15
+    assert set((tmp_path / "niceness").read_text().split()) == {str(os.nice(0))}
 
     code, out, err = run(capsys, *command, "--ray-address", cluster)
     assert code == 0, err

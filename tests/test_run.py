@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import errno
 import fcntl
 import importlib
@@ -16,6 +17,7 @@ import io
 import json
 import math
 import os
+import pickle
 import runpy
 import signal
 import subprocess
@@ -475,10 +477,10 @@ def _children(pid: int) -> list[int]:
 
 def _slow_ffmpeg(folder: Path) -> dict[str, str]:
     """An environment whose ffmpeg is the real one reading its input at the native frame rate (``-re``), so
-    an encode of the source lasts about two seconds."""
+    an encode of the source lasts about two seconds; each ffmpeg adds its niceness as a line to ``folder/niceness``."""
     wrapper = folder / "bin" / "ffmpeg"
     wrapper.parent.mkdir()
-    wrapper.write_text(f"#!/bin/sh\nexec {find_ffmpeg().path} -re \"$@\"\n")
+    wrapper.write_text(f"#!/bin/sh\nnice >> {folder / 'niceness'}\nexec {find_ffmpeg().path} -re \"$@\"\n")
     wrapper.chmod(0o755)
     return {**os.environ, "PATH": f"{wrapper.parent}{os.pathsep}{os.environ['PATH']}"}
 
@@ -738,6 +740,32 @@ def test_the_graph_reads_each_source_frame_once_for_the_analysis(monkeypatch):
     graph = build_graph(JobOptions(Path("source.mkv"), width=16, model="blend", fill=False), progress=False)
     assert (graph.drawings.width, graph.drawings.num_frames) == (16, 80)
     assert requests == Counter(range(clip.num_frames))
+
+
+def test_a_graph_from_another_graphs_passes_reads_no_source_frame_for_its_analysis(monkeypatch):
+    """What Ray's workers get: the driver's analysis passes, pickled. A graph of the same options built from them
+    reads no source frame before its output is asked for, and makes the same frames; passes of another clip are refused."""
+    clip, _ = synthetic_clip(cadence([2, 3], 12), 64, 36, fmt=vs.YUV420P8)
+    requests = Counter()
+
+    def count(n: int, f: vs.VideoFrame) -> vs.VideoFrame:
+        requests[n] += 1
+        return f
+
+    monkeypatch.setattr(job_graph, "open_video", lambda *args, **kwargs: clip.std.ModifyFrame(clip, count))
+    monkeypatch.setattr(job_graph, "source_timing", lambda path: SourceTiming(Fraction(clip.fps)))
+    options = JobOptions(Path("source.mkv"), model="blend", fill=False)
+    first = build_graph(options, progress=False)
+    assert requests == Counter(range(clip.num_frames)) and first.passes
+    requests.clear()
+    second = build_graph(options, progress=False, passes=pickle.loads(pickle.dumps(first.passes)))
+    assert requests == Counter()
+    assert second.clip.num_frames == first.clip.num_frames == 2 * clip.num_frames
+    for n in range(0, second.clip.num_frames, 7):
+        mine, theirs = second.clip.get_frame(n), first.clip.get_frame(n)
+        assert all(np.array_equal(mine[p], theirs[p]) for p in range(3))
+    with pytest.raises(ValueError, match=f"the passes describe {clip.num_frames} frames, but the clip has 12"):
+        build_graph(dataclasses.replace(options, seconds=Fraction(12) / Fraction(clip.fps)), passes=first.passes)
 
 
 def test_resized_drawings_keep_the_cut_scores_of_the_source(monkeypatch):

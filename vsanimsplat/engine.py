@@ -17,6 +17,7 @@ from typing import Any
 import torch
 
 from .models.base import FrameState, Model, PairState, Synthesis
+from .models.changes import Box
 
 __all__ = ["Engine", "DEFAULT_CACHE_MB", "state_storages"]
 
@@ -27,8 +28,7 @@ A GMFSS (``union``) frame state in float32 holds 35 MB at 640×360 (padding incl
 1920×1080, and a pair state adds about 4 % of that: 2048 MiB keep about six 1080p drawings, the three or four
 that 16 VapourSynth threads work on at once (16 output frames at 60 fps of animation on twos) and the next."""
 
-_Key = tuple[Any, ...]  # ("prepare", index, box) or ("pair", left, right, box)
-Box = tuple[int, int, int, int]  # (top, bottom, left, right) of the frames that the model sees
+_Key = tuple[Any, ...]  # ("prepare", index, box) or ("pair", left, right, box): box = the part of the frames the model sees
 
 
 def state_storages(state: object) -> dict[tuple[str, int], int]:

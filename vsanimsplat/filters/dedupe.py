@@ -15,7 +15,8 @@ from ..analysis import DrawingCuts
 from ..layers import ChangeMaps
 from ..timeline import Drawing, drawing_starts, format_timecodes_v2, group_drawings, resolve_threshold
 
-__all__ = ["dedupe", "find_drawings", "frame_differences", "write_timecodes", "DEFAULT_THRESHOLD", "DEFAULT_TOLERANCE"]
+__all__ = ["dedupe", "find_drawings", "frame_differences", "write_timecodes", "DEFAULT_THRESHOLD", "DEFAULT_TOLERANCE",
+           "Passes", "passes_of", "reuse_passes"]
 
 DEFAULT_TOLERANCE = 10
 DEFAULT_THRESHOLD = 0.0005
@@ -44,8 +45,26 @@ class _Analysis:
     cuts: _Cuts | None
 
 
+Passes = dict[tuple, _Analysis]
+"""What the passes over one clip learnt, per comparison settings: picklable, to hand to another process."""
+
 # One analysis per clip object and comparison settings; entries die with the clip.
-_analyses: weakref.WeakKeyDictionary[vs.VideoNode, dict[tuple, _Analysis]] = weakref.WeakKeyDictionary()
+_analyses: weakref.WeakKeyDictionary[vs.VideoNode, Passes] = weakref.WeakKeyDictionary()
+
+
+def passes_of(clip: vs.VideoNode) -> Passes:
+    """What :func:`dedupe`'s passes over ``clip`` learnt (empty when none was made), for :func:`reuse_passes`."""
+    return dict(_analyses.get(clip, {}))
+
+
+def reuse_passes(clip: vs.VideoNode, passes: Passes) -> None:
+    """Let :func:`dedupe` use ``passes`` (:func:`passes_of` of a clip of the same frames, e.g. the same source
+    opened in another process) for ``clip`` instead of reading it again. ValueError if they describe another
+    number of frames."""
+    for analysis in passes.values():
+        if len(analysis.durations) != clip.num_frames:
+            raise ValueError(f"the passes describe {len(analysis.durations)} frames, but the clip has {clip.num_frames}")
+    _analyses.setdefault(clip, {}).update(passes)
 
 
 def _error(message: str) -> vs.Error:

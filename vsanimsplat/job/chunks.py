@@ -30,6 +30,7 @@ import vapoursynth as vs
 from .. import __version__
 from ..ffmpeg import CODECS, FFmpeg, PIPED_Y4M
 from ..filters import interpolate
+from ..filters.dedupe import Passes
 from ..filters.interpolate import output_steps
 from ..retime import Step
 from .encoder import encode, remove_stale_partials
@@ -205,9 +206,10 @@ class ChunkMaker(Protocol):
     """Makes chunks elsewhere than in this process (:class:`~vsanimsplat.job.cluster.Workers`)."""
 
     def make(self, options: JobOptions, chunks: Sequence[Chunk], progress: Progress, total: int,
-             verbose: bool = False) -> Iterator[tuple[int, str]]:
-        """Make ``chunks`` of the job ``options`` (of ``total`` frames), telling ``progress``; yields each chunk's
-        index and its segment's SHA-256 as it is done."""
+             verbose: bool = False, passes: Passes | None = None) -> Iterator[tuple[int, str]]:
+        """Make ``chunks`` of the job ``options`` (of ``total`` frames), telling ``progress``, from the analysis
+        ``passes`` made here (:attr:`~vsanimsplat.job.Graph.passes`); yields each chunk's index and its segment's
+        SHA-256 as it is done."""
 
 
 def _make_here(clip: vs.VideoNode, chunks: Sequence[Chunk], ffmpeg: FFmpeg, progress: Progress,
@@ -268,7 +270,7 @@ def run_chunks(graph: Graph, options: JobOptions, chunk_seconds: Fraction, ffmpe
     progress.skip(sum(end - first for index, (first, end) in enumerate(spans) if index not in todo))
     chunks = [Chunk(index, spans[index], _segment(work, index).resolve()) for index in todo]
     made = (_make_here(graph.clip, chunks, ffmpeg, progress, verbose) if workers is None
-            else workers.make(options, chunks, progress, total, verbose))
+            else workers.make(options, chunks, progress, total, verbose, graph.passes))
     try:
         with contextlib.closing(made):
             for index, checksum in made:  # as each chunk is done, in any order

@@ -1,7 +1,8 @@
 """The chunks of a job made on several workers with Ray (the optional ``cluster`` extra: ``pip install .[cluster]``).
 
-Each chunk is one Ray task, self-contained: it gets the job's options and its span, builds the graph and loads the
-model itself (once per worker process and job), and writes its segment into the work folder, so the input and the
+Each chunk is one Ray task, self-contained: it gets the job's options, the driver's analysis of the source and its
+span, builds the graph and loads the model itself (once per worker process and job), and writes its segment into the
+work folder, so the input and the
 work folder must be on storage every worker sees at the same path. The driver keeps the manifest: it records each
 chunk as its result arrives (:func:`~vsanimsplat.job.run_chunks`), so a stopped job resumes as a single-process one.
 """
@@ -9,8 +10,8 @@ chunk as its result arrives (:func:`~vsanimsplat.job.run_chunks`), so a stopped 
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
+import os
 import signal
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -22,6 +23,7 @@ import torch
 import vapoursynth as vs
 
 from ..ffmpeg import find_ffmpeg
+from ..filters.dedupe import Passes
 from .chunks import Chunk, make_segment, segment_encoder
 from .encoder import STOP_SIGNALS, EncodeError, Interrupted
 from .graph import Graph, JobOptions, build_graph, load_job_model
@@ -33,6 +35,9 @@ DEFAULT_CHUNK_SECONDS = Fraction(60)
 """Output seconds per chunk when Ray makes them and no ``--chunk-seconds`` is given."""
 
 INSTALL_HINT = "pip install 'vsanimsplat[cluster]' (or: pip install 'ray>=2.60')"
+WORKER_NICENESS = "RAY_worker_niceness"
+"""The environment variable that sets the niceness of the workers of a Ray instance started here (0 unless set: the
+job's own priority); a cluster joined with ``--ray-address`` keeps its own (``ray start`` reads the same variable)."""
 MAX_RETRIES = 2
 """A failed chunk is tried again this many times by Ray (a crashed worker, a lost node, an error) before the job fails."""
 
@@ -50,17 +55,23 @@ def require_ray() -> ModuleType:
     return ray
 
 
-@functools.lru_cache(maxsize=1)
-def _graph(options: JobOptions) -> Graph:
-    """The job's graph with its model, built once per worker process for the chunks of one job."""
-    return build_graph(options, load_job_model(options), progress=False)
+_built: dict[JobOptions, Graph] = {}
 
 
-def _make_chunk(options: JobOptions, chunk: Chunk, threads: int, verbose: bool) -> str:
+def _graph(options: JobOptions, passes: Passes) -> Graph:
+    """The job's graph with its model, built once per worker process for the chunks of one job, from the driver's
+    analysis ``passes`` (so the source is not read again)."""
+    if options not in _built:
+        _built.clear()
+        _built[options] = build_graph(options, load_job_model(options), progress=False, passes=passes)
+    return _built[options]
+
+
+def _make_chunk(options: JobOptions, passes: Passes, chunk: Chunk, threads: int, verbose: bool) -> str:
     """The Ray task: make one chunk's segment with ``threads`` threads (torch and VapourSynth); returns its SHA-256."""
     torch.set_num_threads(threads)
     vs.core.num_threads = threads
-    clip = _graph(options).clip
+    clip = _graph(options, passes).clip
     return make_segment(clip, chunk.span, find_ffmpeg([segment_encoder(clip)]), chunk.segment,
                         Progress("chunk", enabled=False), verbose)
 
@@ -138,7 +149,7 @@ class Workers:
         return self.address is not None or (self.count or 1) > 1
 
     def make(self, options: JobOptions, chunks: Sequence[Chunk], progress: Progress, total: int,
-             verbose: bool = False) -> Iterator[tuple[int, str]]:
+             verbose: bool = False, passes: Passes | None = None) -> Iterator[tuple[int, str]]:
         """Make ``chunks`` with Ray, at most :attr:`count` at once; yields each chunk's index and SHA-256 as it is
         done, counting its frames in ``progress``.
 
@@ -149,6 +160,7 @@ class Workers:
         | `progress` | Progress | | counts each chunk's frames when it is done |
         | `total` | int | | frames of the whole job |
         | `verbose` | bool | False | ffmpeg's warnings, and the workers' output, on stderr |
+        | `passes` | Passes or None | None | the driver's analysis (:attr:`~vsanimsplat.job.Graph.passes`), sent once to the object store: the workers do not read the source again for it |
 
         Raises :class:`RayMissing` without Ray, and :class:`~vsanimsplat.job.EncodeError` when the cluster cannot be
         joined, or naming the chunk and its last error when it failed :data:`MAX_RETRIES` + 1 times (the chunks
@@ -161,6 +173,8 @@ class Workers:
             if self.address is None:
                 count = self.count or 1
                 threads = max(1, torch.get_num_threads() // count)
+                # Ray runs its workers at nice 15 by default: on a busy machine they starve (benchmarks/workers.md)
+                os.environ.setdefault(WORKER_NICENESS, "0")
                 ray.init(num_cpus=count * threads, include_dashboard=False, log_to_driver=verbose, logging_level=level)
             else:
                 try:
@@ -175,11 +189,11 @@ class Workers:
                     count, threads = self._cluster_shape(ray)
                 task = ray.remote(_make_chunk).options(num_cpus=threads, num_gpus=1 if _uses_cuda(options) else 0,
                                                        max_retries=MAX_RETRIES, retry_exceptions=True)
-                options = options.resolved()
+                options, shared = options.resolved(), ray.put(passes or {})
                 while waiting or running:
                     while waiting and len(running) < count:
                         chunk = waiting.pop(0)
-                        running[task.remote(options, chunk, threads, verbose)] = chunk
+                        running[task.remote(options, shared, chunk, threads, verbose)] = chunk
                     (ready, *_), _ = ray.wait(list(running), num_returns=1)
                     chunk = running.pop(ready)
                     try:

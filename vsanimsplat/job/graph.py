@@ -25,7 +25,7 @@ from .. import __version__
 from ..ffmpeg import CODECS
 from ..filters import dedupe, fill_holes, interpolate, resize
 from ..filters.analysis import timing_of
-from ..filters.dedupe import DEFAULT_THRESHOLD, DEFAULT_TOLERANCE
+from ..filters.dedupe import DEFAULT_THRESHOLD, DEFAULT_TOLERANCE, Passes, passes_of, reuse_passes
 from ..filters.fill_holes import FILL_MODES
 from ..filters.frames import duration_of
 from ..filters.interpolate import DEFAULT_SCENE_THRESHOLD, pair_flow
@@ -203,6 +203,7 @@ class Graph:
     | `interpolated` | vs.VideoNode | ``interpolate``'s output, before the holes are filled: its frames carry the hole, change and layer masks |
     | `timing` | str | what the source's timestamps showed when the job chose how to read it from them (see :class:`~vsanimsplat.timestamps.SourceTiming`), else empty |
     | `kept` | dict[str, int] | the stages the script keeps in a variable of that name (``source``, ``drawings``, ``interpolated``): how many lines made each |
+    | `passes` | Passes | what ``dedupe``'s pass over ``source`` learnt (empty with ``--no-dedupe``): :func:`build_graph` of the same options in another process can reuse it |
     """
 
     lines: list[ScriptLine] = field(default_factory=list)
@@ -214,6 +215,7 @@ class Graph:
     interpolated: vs.VideoNode | None = None
     timing: str = ""
     kept: dict[str, int] = field(default_factory=dict)
+    passes: Passes = field(default_factory=dict)
 
     def add(self, line: ScriptLine, runtime: Mapping[str, object] | None = None) -> vs.VideoNode:
         """Apply ``line`` to the clip so far and remember it."""
@@ -297,7 +299,8 @@ def _y4m_format(clip: vs.VideoNode, codec: str) -> str | None:
     return f"YUV420P{bits}"
 
 
-def build_graph(options: JobOptions, model: Model | None = None, progress: bool | None = None) -> Graph:
+def build_graph(options: JobOptions, model: Model | None = None, progress: bool | None = None,
+                passes: Passes | None = None) -> Graph:
     """Build the job's graph: source → trim → dedupe → resize → interpolate → fill_holes (→ YUV for y4m).
 
     Without ``input_fps`` or ``vfr`` the source's timestamps choose how it is read
@@ -310,6 +313,7 @@ def build_graph(options: JobOptions, model: Model | None = None, progress: bool 
     | `options` | JobOptions | | what to make |
     | `model` | Model or None | None | the model loaded for ``options.model`` (:func:`load_job_model`); None: ``interpolate`` loads it by name |
     | `progress` | bool or None | None | progress bars of the analysis passes (dedupe, interpolate) on stderr; None = the filters' default |
+    | `passes` | Passes or None | None | :attr:`Graph.passes` of a graph of the same ``options`` (made in another process): dedupe reads no frame again |
 
     Reads every source frame once for the analysis: dedupe's pass also scores the scene cuts, and
     :func:`~vsanimsplat.resize` hands them on (so they are scored at the source's analysis size,
@@ -340,10 +344,13 @@ def build_graph(options: JobOptions, model: Model | None = None, progress: bool 
                            f"only the first {float(options.seconds):g} s (--duration)"))
     graph.keep("source")
     if options.dedupe:
+        analysed = graph.clip
+        reuse_passes(analysed, passes or {})
         graph.add(ScriptLine("vsanimsplat.dedupe", dedupe,
                        {"threshold": options.threshold, "tolerance": options.tolerance, "chroma": options.chroma},
                        "one frame per drawing, with its exact duration (--threshold, --tolerance, --chroma)"),
                   {"progress": progress})
+        graph.passes = passes_of(analysed)
     if options.width is not None or options.height is not None:
         aspect = _display_aspect(graph.clip, progress)
         width, height = _output_size(graph.clip, options.width, options.height, aspect)

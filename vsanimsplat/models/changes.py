@@ -102,6 +102,10 @@ def changed_pixels(a: torch.Tensor, b: torch.Tensor, threshold: float) -> torch.
     return ((a.float() - b.float()).abs().amax(1, keepdim=True) > threshold)
 
 
+Box = tuple[int, int, int, int]
+"""(top, bottom, left, right) of the part of the (padded) frames that a model's networks see."""
+
+
 def _span(first: int, last: int, length: int, align: int, minimum: int) -> tuple[int, int]:
     """[start, end) holding ``first … last`` with :data:`CONTEXT` around, at least ``minimum`` long, aligned, within ``length``."""
     start, end = max(0, first - CONTEXT), min(length, last + 1 + CONTEXT)
@@ -115,7 +119,7 @@ def _span(first: int, last: int, length: int, align: int, minimum: int) -> tuple
 
 
 def region_box(changed: torch.Tensor, padded: tuple[int, int], align: int,
-               minimum: int = 0, share: float = FULL_FRAME_SHARE) -> tuple[int, int, int, int] | None:
+               minimum: int = 0, share: float = FULL_FRAME_SHARE) -> Box | None:
     """The part of the padded picture the networks should see, ``(top, bottom, left, right)``, or None for all of it.
 
     | parameter | type | default | meaning |
@@ -138,9 +142,6 @@ def region_box(changed: torch.Tensor, padded: tuple[int, int], align: int,
     if (bottom - top) * (right - left) > share * height * width:
         return None
     return top, bottom, left, right
-
-
-Box = tuple[int, int, int, int]
 
 
 def region_boxes(changed: torch.Tensor, padded: tuple[int, int], align: int, minimum: int = 0) -> list[Box] | None:
