@@ -726,9 +726,8 @@ def test_cover_art_attachment_is_named_in_a_warning(source, tmp_path, capsys):
     assert "warning: video stream 3 (png): cover art (attached picture) is not copied; dropped" in err
 
 
-def test_the_graph_reads_each_source_frame_once_for_the_analysis(monkeypatch):
-    """dedupe's pass serves interpolate too, across the resize: no frame is read twice before encoding."""
-    clip, _ = synthetic_clip(cadence([2, 3], 80), 32, 18, fmt=vs.YUV420P8)  # 200 frames: more than VapourSynth caches
+def _counted_source(monkeypatch, clip: vs.VideoNode) -> Counter:
+    """Make the job's source ``clip``, counting the requests of each of its frames in the Counter returned."""
     requests = Counter()
 
     def count(n: int, f: vs.VideoFrame) -> vs.VideoFrame:
@@ -737,6 +736,13 @@ def test_the_graph_reads_each_source_frame_once_for_the_analysis(monkeypatch):
 
     monkeypatch.setattr(job_graph, "open_video", lambda *args, **kwargs: clip.std.ModifyFrame(clip, count))
     monkeypatch.setattr(job_graph, "source_timing", lambda path: SourceTiming(Fraction(clip.fps)))
+    return requests
+
+
+def test_the_graph_reads_each_source_frame_once_for_the_analysis(monkeypatch):
+    """dedupe's pass serves interpolate too, across the resize: no frame is read twice before encoding."""
+    clip, _ = synthetic_clip(cadence([2, 3], 80), 32, 18, fmt=vs.YUV420P8)  # 200 frames: more than VapourSynth caches
+    requests = _counted_source(monkeypatch, clip)
     graph = build_graph(JobOptions(Path("source.mkv"), width=16, model="blend", fill=False), progress=False)
     assert (graph.drawings.width, graph.drawings.num_frames) == (16, 80)
     assert requests == Counter(range(clip.num_frames))
@@ -746,14 +752,7 @@ def test_a_graph_from_another_graphs_passes_reads_no_source_frame_for_its_analys
     """What Ray's workers get: the driver's analysis passes, pickled. A graph of the same options built from them
     reads no source frame before its output is asked for, and makes the same frames; passes of another clip are refused."""
     clip, _ = synthetic_clip(cadence([2, 3], 12), 64, 36, fmt=vs.YUV420P8)
-    requests = Counter()
-
-    def count(n: int, f: vs.VideoFrame) -> vs.VideoFrame:
-        requests[n] += 1
-        return f
-
-    monkeypatch.setattr(job_graph, "open_video", lambda *args, **kwargs: clip.std.ModifyFrame(clip, count))
-    monkeypatch.setattr(job_graph, "source_timing", lambda path: SourceTiming(Fraction(clip.fps)))
+    requests = _counted_source(monkeypatch, clip)
     options = JobOptions(Path("source.mkv"), model="blend", fill=False)
     first = build_graph(options, progress=False)
     assert requests == Counter(range(clip.num_frames)) and first.passes

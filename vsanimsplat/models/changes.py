@@ -149,10 +149,7 @@ def region_boxes(changed: torch.Tensor, padded: tuple[int, int], align: int, min
 
     | parameter | type | default | meaning |
     |---|---|---|---|
-    | `changed` | Tensor (1, 1, H, W) bool | | changed pixels (at least one), in the unpadded picture |
-    | `padded` | tuple[int, int] | | (height, width) of the padded picture, multiples of ``align`` |
-    | `align` | int | | the boxes' edges are multiples of this (the networks' multiple, so a crop needs no padding) |
-    | `minimum` | int | 0 | the smallest side the networks work on (e.g. GMFlow's windows need 320 pixels) |
+    | `changed`, `padded`, `align`, `minimum` | | | as :func:`region_box`'s, for every box |
 
     The changed pixels are grouped: blocks of :data:`CONTEXT` pixels holding changes are linked (through
     each other, too) when at most ``LINK // CONTEXT`` blocks lie between them (:data:`LINK`). Each group's box is made as :func:`region_box`
