@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 import vapoursynth as vs
 
 import vsanimsplat
@@ -146,19 +147,20 @@ def test_a_small_change_leaves_every_pixel_32_px_away_untouched(name):
 @needs_weights
 def test_small_changes_far_apart_are_computed_on_their_own_crops_close_to_the_whole_frame_result():
     cropped, whole = load_model("union"), load_model("union", regions=False)
-    picture = _picture(512, 1024, seed=3)
-    changed_picture = _blink(_blink(picture, 40, 40, 16), 440, 950, 16)  # two blinks in opposite corners
+    picture = _picture(448, 896, seed=3)
+    changed_picture = _blink(_blink(picture, 40, 40, 16), 400, 840, 16)  # two blinks in opposite corners
     pairs = [m.pair(m.prepare(picture), m.prepare(changed_picture)) for m in (cropped, whole)]
     assert [region.box for region in pairs[1].regions] == [None]
     assert len(pairs[0].regions) == 2
     for region in pairs[0].regions:
         top, bottom, left, right = region.box
         assert region.inner.a.image.shape[-2:] == (bottom - top, right - left)  # the networks saw the crop only
-    assert sum((b - t) * (r - l) for t, b, l, r in (region.box for region in pairs[0].regions)) <= 0.4 * 512 * 1024
+    assert sum((b - t) * (r - l) for t, b, l, r in (region.box for region in pairs[0].regions)) <= 0.55 * 448 * 896
     a, b = (m.synthesize(p, 0.5).image for m, p in zip((cropped, whole), pairs))
     mse = torch.mean((a - b) ** 2).item()
     assert 10 * np.log10(1 / mse) > 40
-    far = _far_from(changed_pixels(picture, changed_picture, cropped.changes.threshold), 32)
+    changed = changed_pixels(picture, changed_picture, cropped.changes.threshold).float()
+    far = F.max_pool2d(changed, 65, stride=1, padding=32)[0, 0] == 0  # more than 32 px away in x or y
     assert torch.equal(a[..., far], picture[..., far])
 
 
