@@ -36,7 +36,7 @@ import vsanimsplat
 from vsanimsplat.filters.source import open_video
 from vsanimsplat.machine import describe
 from vsanimsplat.metrics import psnr
-from vsanimsplat.models import PRESET_NAMES
+from vsanimsplat.models import DEFAULT_PRESET, PRESET_NAMES
 
 EYE = Path(__file__).resolve().parents[2] / "shared" / "data" / "synfig-eye-48fps.mkv"
 MOTION = range(56, 167)
@@ -74,7 +74,7 @@ def evaluate(out: vs.VideoNode, truth: list[np.ndarray]) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", nargs="+", default=["union", "splat", "blend"])
+    parser.add_argument("--models", nargs="+", default=[DEFAULT_PRESET, "union", "splat", "blend"])
     timings = ["timing-aware", "naive", "index-based"]
     parser.add_argument("--timings", nargs="+", choices=timings, default=timings)
     parser.add_argument("--out", type=Path, help="also write the markdown table here")
