@@ -274,9 +274,9 @@ class Model(ABC):
                  outputs: list[tuple[torch.Tensor, ...]]) -> Synthesis:
         """The networks' padded outputs of each region (picture, holes, flows sampled along if any) put into
         ``crossfade``."""
-        image, holes, active = crossfade, None, pair.changed
+        image, holes, active, bounds = crossfade, None, pair.changed, self._bounds(pair)
         for region, (drawn, hole, *sampled) in zip(pair.regions, outputs):
-            image = paste(drawn.float().clamp(*self._bounds(pair)), image, region.box)
+            image = paste(drawn.float().clamp(*bounds), image, region.box)
             if hole is not None:
                 holes = paste(hole, torch.zeros_like(pair.changed) if holes is None else holes, region.box)
             active = active | self._changes_at(pair, region, t, sampled[0] if sampled else None)

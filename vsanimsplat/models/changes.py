@@ -152,10 +152,10 @@ def region_boxes(changed: torch.Tensor, padded: tuple[int, int], align: int, min
     | `changed`, `padded`, `align`, `minimum` | | | as :func:`region_box`'s, for every box |
 
     The changed pixels are grouped: blocks of :data:`CONTEXT` pixels holding changes are linked (through
-    each other, too) when at most ``LINK // CONTEXT`` blocks lie between them (:data:`LINK`). Each group's box is made as :func:`region_box`
-    makes one, boxes that overlap are replaced by the box around both until none do, and the boxes are
-    returned top to bottom, left to right; None when together they cover more than :data:`FULL_FRAME_SHARE`
-    of the picture.
+    each other, too) when at most ``LINK // CONTEXT`` blocks lie between them (:data:`LINK`). Each group's
+    box is made as :func:`region_box` makes one, boxes that overlap are replaced by the box around both
+    until none do, and the boxes are returned top to bottom, left to right; None when together they cover
+    more than :data:`FULL_FRAME_SHARE` of the picture.
     """
     blocks = F.max_pool2d(changed.float(), CONTEXT, ceil_mode=True)  # (1, 1, h, w): blocks holding changes
     reach = LINK // CONTEXT // 2  # two blocks link when their reaches touch
