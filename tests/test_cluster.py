@@ -12,11 +12,13 @@ import socket
 import subprocess
 import sys
 import time
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
 
 from vsanimsplat.cli import main
+from vsanimsplat.ffmpeg import Encoding, segment_command
 from vsanimsplat.job import Chunk, EncodeError, JobOptions, Progress, Workers
 from vsanimsplat.job.cluster import MAX_RETRIES
 from tests.test_run import (CHUNKED, ROOT, _frames, _slow_ffmpeg, leftovers, one_encode, probe, run,  # noqa: F401
@@ -124,7 +126,8 @@ def test_a_chunk_that_keeps_failing_fails_the_job_after_the_retries(cluster, tmp
     chunk = Chunk(0, (0, 10), tmp_path / "chunk-00000.nut")
     with pytest.raises(EncodeError, match=rf"chunk 0 \(output frames 0–9\) failed {MAX_RETRIES + 1} times on the Ray "
                                           r"workers: vapoursynth.Error: .*gone\.mkv"):
-        list(workers.make(JobOptions(tmp_path / "gone.mkv", model="blend"), [chunk], Progress("x", enabled=False), 10))
+        list(workers.make(JobOptions(tmp_path / "gone.mkv", model="blend"), [chunk],
+                          segment_command(Encoding(), Fraction(48)), Progress("x", enabled=False), 10))
     assert list(tmp_path.iterdir()) == []
 
 

@@ -999,6 +999,53 @@ def test_a_driver_killed_with_sigkill_is_finished_by_the_same_command(source, on
     assert leftovers(tmp_path) == [] and not manifest.parent.exists()
 
 
+def _video(path: Path) -> tuple[list[Fraction], tuple[int, int, int, int]]:
+    """The times of a file's video frames (exact: pts × time base), and its first frame's colour tags (primaries,
+    transfer, matrix, range as ffmpeg numbers them: 1 is BT.709 and limited range)."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        frames = list(container.decode(stream))
+        times = sorted(frame.pts * stream.time_base for frame in frames)
+        first = frames[0]
+        return times, (first.color_primaries, first.color_trc, first.colorspace, first.color_range)
+
+
+def test_lossy_chunks_are_joined_by_copying_keeping_times_colours_shape_and_delay(source, tmp_path, capsys,
+                                                                                   monkeypatch):
+    """x264 (with B-frames) into MP4 from a capture whose video starts 0.5 s late, tagged BT.709 with 32:27 pixels:
+    the joined file shows exactly the pictures of its segments (copied, not encoded again), each frame at the delay
+    + n × 1001/60000 s exactly, with the colours, pixel shape, delay and audio of one encode; another --crf makes
+    the segments again."""
+    tagged = tmp_path / "tagged.mkv"
+    subprocess.run([find_ffmpeg().path, "-v", "error", "-itsoffset", "0.5", "-i", str(source.path), "-i",
+                    str(source.path), "-map", "0:v", "-map", "1:a", "-c:a", "copy", "-c:v", "libx264", "-qp", "0",
+                    "-vf", "setparams=color_primaries=bt709:color_trc=bt709:colorspace=bt709:range=tv,setsar=32/27",
+                    str(tagged)], check=True)
+    one, chunked = tmp_path / "one.mp4", tmp_path / "chunked.mp4"
+    options = ("--model", "blend", "--fps", "60000/1001", "--preset", "veryfast")
+    code, _, err = run(capsys, tagged, "-o", one, *options)
+    assert code == 0, err
+    code, _, err = run(capsys, tagged, "-o", chunked, *options, "--chunk-seconds", "0.4", "--keep-work")
+    assert code == 0, err
+    count = math.ceil(source.duration * Fraction(60000, 1001))
+    (times, colours), (one_times, one_colours) = _video(chunked), _video(one)
+    assert times == one_times == [times[0] + Fraction(1001 * n, 60000) for n in range(count)]
+    assert colours == one_colours == (1, 1, 1, 1)
+    assert _shape(chunked) == _shape(one) == (*SIZE, Fraction(32, 27))
+    assert _gap(chunked) == pytest.approx(_gap(one), abs=1e-3) and _gap(one) == pytest.approx(_gap(tagged), abs=2e-3)
+    assert probe(chunked)[0]["audio"] == probe(one)[0]["audio"]
+    segments = sorted((tmp_path / "chunked.mp4.work").glob("chunk-*.nut"))
+    assert len(segments) == 5
+    pictures = [line.split(",")[-1] for line in _frames(chunked)]
+    assert pictures == [line.split(",")[-1] for segment in segments for line in _frames(segment)]
+    assert pictures != [line.split(",")[-1] for line in _frames(one)]  # lossy: each chunk is its own encode
+
+    made = _counting_chunks(monkeypatch)
+    code, _, err = run(capsys, tagged, "-o", chunked, *options, "--crf", "30", "--chunk-seconds", "0.4", "--overwrite")
+    assert code == 0, err
+    assert "starting afresh" in err and len(made) == 5 and _video(chunked)[0] == times
+
+
 def test_bad_chunk_options_are_refused(source, tmp_path, capsys):
     for value in ("0", "-2", "soon"):
         with pytest.raises(SystemExit) as exit_:

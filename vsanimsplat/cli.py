@@ -33,7 +33,7 @@ import vapoursynth as vs
 from . import __version__
 from .engine import DEFAULT_CACHE_MB
 from .ffmpeg import (CODECS, CONTAINERS, PRESETS, Encoding, FFmpegNotFound, aspect_filters, check_rate, codec_for, colour_args,
-                     encode_command, find_ffmpeg, probe_streams)
+                     encode_command, find_ffmpeg, probe_streams, segment_command)
 from .filters.analysis import timing_of
 from .filters.dedupe import DEFAULT_THRESHOLD, DEFAULT_TOLERANCE, dedupe, find_drawings, frame_differences
 from .filters.fill_holes import FILL_MODES
@@ -464,12 +464,13 @@ def _add_run_subcommand(commands: argparse._SubParsersAction) -> None:
                                f"{CODECS['x265'].crf:g} for x265)")
     encoding.add_argument("--preset", choices=PRESETS, help="x264/x265 speed preset (default medium)")
     encoding.add_argument("--encoder-args", type=_split_args, default=(), metavar='"ARGS"',
-                          help='more ffmpeg output options, e.g. "-tune animation -x264-params aq-mode=3"')
+                          help='more ffmpeg output options, e.g. "-tune animation -x264-params aq-mode=3"; with '
+                               'chunks they go to each chunk\'s video encode, not to the join')
     long = run.add_argument_group("long jobs")
     long.add_argument("--chunk-seconds", type=_positive, metavar="S",
-                      help="encode in chunks of about S seconds of output, each a lossless segment in OUTPUT.work/, "
-                           "joined by one final encode; the same command run again skips the chunks already made "
-                           "(default: one encode, no chunks)")
+                      help="encode in chunks of about S seconds of output, each a segment in the output's codec in "
+                           "OUTPUT.work/, joined by copying (each begins a new group of pictures); the same command "
+                           "run again skips the chunks already made (default: one encode, no chunks)")
     long.add_argument("--keep-work", action="store_true",
                       help="keep OUTPUT.work/ after success (with --chunk-seconds, --workers or --ray-address)")
     long.add_argument("--workers", type=_number(int, "2", low=1), metavar="N",
@@ -615,8 +616,9 @@ def _run(args: argparse.Namespace) -> int:
             finally:
                 progress.close()
         else:
-            joining, _ = encode_command(args.output, **muxing, video=concat_input(args.output))
-            run_chunks(graph, options, chunk_seconds, ffmpeg, joining, args.output, progress, args.keep_work,
+            segment = segment_command(encoding, rate=muxing["rate"], colour=muxing["colour"], aspect=muxing["aspect"])
+            joining, _ = encode_command(args.output, **muxing, segments=concat_input(args.output))
+            run_chunks(graph, options, chunk_seconds, ffmpeg, segment, joining, args.output, progress, args.keep_work,
                        args.verbose, say, workers if workers.needed else None)
     except EncodeError as error:
         return _fail(EXIT_FAILED, str(error))

@@ -42,6 +42,7 @@ __all__ = [
     "find_ffmpeg",
     "parse_streams",
     "probe_streams",
+    "segment_command",
     "write_rgb_video",
 ]
 
@@ -357,6 +358,43 @@ def aspect_filters(props: Mapping[str, object]) -> list[str]:
     return [f"setsar=sar={sar.numerator}/{sar.denominator}:max={max(sar.numerator, sar.denominator)}"]
 
 
+_SETPARAMS = {"-colorspace": "colorspace", "-color_primaries": "color_primaries", "-color_trc": "color_trc",
+              "-color_range": "range"}
+
+
+def _video_encode(encoding: Encoding, colour: Sequence[str], aspect: Sequence[str], units: int | None,
+                  delay_ms: int = 0) -> list[str]:
+    """The video encoder and its filter chain: time base ``1/units`` (None: the pipe's) with ``delay_ms`` added,
+    the colour tags and the pixel shape. The colours go through the ``setparams`` filter: the encoder options
+    alone lose the primaries and transfer in ffmpeg 9."""
+    tags = [f"{_SETPARAMS[option]}={value}" for option, value in zip(colour[::2], colour[1::2])]
+    timing = [] if units is None else [f"settb=1/{units}", *([f"setpts=PTS+{delay_ms}/1000/TB"] if delay_ms else [])]
+    filters = [*timing, *([f"setparams={':'.join(tags)}"] if tags else []), *aspect]
+    return [*encoding.video_args(), *([] if units is None else ["-enc_time_base:v", f"1/{units}"]),
+            *(["-filter:v:0", ",".join(filters)] if filters else [])]
+
+
+def _time_units(rate: Fraction) -> int:
+    """Units per second that hold both the frames at ``rate`` and milliseconds exactly."""
+    return math.lcm(Fraction(rate).numerator, 1000)
+
+
+def segment_command(encoding: Encoding, rate: Fraction, colour: Sequence[str] = (),
+                    aspect: Sequence[str] = ()) -> list[str]:
+    """ffmpeg arguments (without the executable and the output file) that encode y4m from stdin into a segment of a
+    chunked job: the video alone, encoded as :func:`encode_command` encodes it, in NUT, counted in units that hold
+    the frames and milliseconds exactly, so that :func:`encode_command` with ``segments`` joins segments by copying.
+
+    | parameter | type | default | meaning |
+    |---|---|---|---|
+    | `encoding` | Encoding | | video codec and options (``encoding.extra`` applies here, not to the join) |
+    | `rate` | Fraction | | the video's frame rate |
+    | `colour` | sequence of str | () | colour tags (:func:`colour_args`) |
+    | `aspect` | sequence of str | () | pixel shape filters (:func:`aspect_filters`) |
+    """
+    return [*PIPED_Y4M, *_video_encode(encoding, colour, aspect, _time_units(rate)), *encoding.extra, "-f", "nut"]
+
+
 def encode_command(
     output: str | PathLike[str],
     encoding: Encoding,
@@ -366,9 +404,10 @@ def encode_command(
     colour: Sequence[str] = (),
     aspect: Sequence[str] = (),
     rate: Fraction | None = None,
-    video: Sequence[str] = PIPED_Y4M,
+    segments: Sequence[str] | None = None,
 ) -> tuple[list[str], list[str]]:
-    """ffmpeg arguments (without the executable) that encode y4m from stdin (or ``video``) into ``output``, and warnings.
+    """ffmpeg arguments (without the executable) that encode y4m from stdin into ``output`` (or copy the video of
+    ``segments``), and warnings.
 
     | parameter | type | default | meaning |
     |---|---|---|---|
@@ -380,7 +419,7 @@ def encode_command(
     | `colour` | sequence of str | () | colour tags (:func:`colour_args`) |
     | `aspect` | sequence of str | () | video filters that set the pixel shape (:func:`aspect_filters`); a ``-vf`` in ``encoding.extra`` replaces them |
     | `rate` | Fraction or None | None | the video's frame rate: its time is counted in units that hold both its frames and the delay (to 1 ms) exactly; None = the pipe's 1/rate, which moves the delay onto the frame grid |
-    | `video` | sequence of str | :data:`PIPED_Y4M` | the video input's options, ending in ``-i URL``: another input whose frames start at 0 on the grid of ``rate`` (a chunked job's segments, through the concat demuxer) |
+    | `segments` | sequence of str or None | None | the input options (ending in ``-i URL``) of video already encoded by :func:`segment_command` and joined (a chunked job's segments, through the concat demuxer), copied as it is; None = encode y4m from stdin |
 
     The video keeps its place against the other streams: when the source's video starts later than its
     earliest stream (audio that begins first, a capture's leading audio), the new video is delayed as much.
@@ -401,14 +440,18 @@ def encode_command(
     # ffmpeg moves the source's earliest timestamp to 0; the piped video starts at 0 unless delayed here
     videos = [s.start for s in streams if s.kind == "video"]
     delay = videos[0] - min(s.start for s in streams) if videos else 0.0
-    units = math.lcm(Fraction(rate).numerator, 1000) if rate is not None else None
-    if delay > 0 and units is None:
-        inputs = ["-itsoffset", f"{delay:.6f}", *video]
+    units = _time_units(rate) if rate is not None else None
+    if segments is not None:  # counted in units that hold the delay already: ffmpeg adds it exactly
+        inputs = [*(["-itsoffset", f"{delay:.6f}"] if delay > 0 else []), *segments]
+        video = ["-c:v", "copy", *colour]  # the colours as container tags (FFV1 and NUT do not carry them)
+        extra: Sequence[str] = ()  # encoder options: the segments had them
+    elif delay > 0 and units is None:
+        inputs = ["-itsoffset", f"{delay:.6f}", *PIPED_Y4M]
+        video, extra = _video_encode(encoding, colour, aspect, units), encoding.extra
     else:  # -itsoffset would land on the pipe's time base, the frame grid: delay in units that hold it (ms)
-        inputs = [*video]
-    timing_filters = [] if units is None else [f"settb=1/{units}", f"setpts=PTS+{round(delay * 1000)}/1000/TB"]
-    timing = ([] if units is None else
-              ["-enc_time_base:v", f"1/{units}", *(["-video_track_timescale", str(units)] if mp4 else [])])
+        inputs = [*PIPED_Y4M]
+        video = _video_encode(encoding, colour, aspect, units, round(delay * 1000) if units else 0)
+        extra = encoding.extra
     if seconds is not None:
         inputs += ["-t", f"{float(seconds) + delay:.6f}"]
     inputs += ["-i", str(source)]
@@ -439,9 +482,9 @@ def encode_command(
             continue
         maps += ["-map", f"1:{stream.index}"]
     tag = ["-tag:v", "hvc1"] if mp4 and encoding.codec == "x265" else []
-    filters = [*timing_filters, *aspect]
-    args = [*inputs, *maps, "-map_metadata", "1", "-map_chapters", "1", *encoding.video_args(), *tag, *timing,
-            *(["-filter:v:0", ",".join(filters)] if filters else []), *colour, *codecs, *encoding.extra, str(output)]
+    timescale = ["-video_track_timescale", str(units)] if mp4 and units is not None else []
+    args = [*inputs, *maps, "-map_metadata", "1", "-map_chapters", "1", *video, *tag, *timescale, *codecs, *extra,
+            str(output)]
     return args, warnings
 
 

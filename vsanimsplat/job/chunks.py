@@ -1,12 +1,16 @@
-"""Long jobs in chunks: the output split into spans of frames, each encoded losslessly to a segment of its own in a
-work folder beside the output, then joined by one final encode; a rerun skips the segments that are done.
+"""Long jobs in chunks: the output split into spans of frames, each encoded in the final codec to a segment of its
+own in a work folder beside the output, then joined by copying (no second encode); a rerun skips the segments that
+are done.
 
 A chunk is a self-contained unit of work: given the job's options (:class:`~vsanimsplat.job.JobOptions`) and its span
 ``[first, end)`` of output frames, :func:`make_segment` of ``build_graph(options).clip`` writes the same segment in
-any process, since VapourSynth makes only the frames asked for, each as the whole job would make it.
+any process, since VapourSynth makes only the frames asked for, each as the whole job would make it. With a lossless
+codec the joined video is the one encode's, frame for frame; a lossy one starts a new group of pictures (an IDR
+frame) at every segment.
 
 The work folder ``OUTPUT.work/`` holds ``manifest.json``: the job (the input's and cut list's path, size and
-modification time, every option, the package version, the chunk length), the spans, and for each finished chunk the
+modification time, every option, the segments' encode, the package version, the chunk length), the spans, and for
+each finished chunk the
 SHA-256 of its segment, rewritten atomically (temporary file, fsync, rename) after each chunk.
 """
 
@@ -28,7 +32,7 @@ from typing import NamedTuple, Protocol
 import vapoursynth as vs
 
 from .. import __version__
-from ..ffmpeg import CODECS, FFmpeg, PIPED_Y4M
+from ..ffmpeg import FFmpeg
 from ..filters import interpolate
 from ..filters.dedupe import Passes
 from ..filters.interpolate import output_steps
@@ -38,7 +42,7 @@ from .graph import Graph, JobOptions
 from .progress import Progress
 
 __all__ = ["Chunk", "ChunkMaker", "boundaries", "choose_spans", "concat_input", "job_record", "make_segment", "run_chunks",
-           "segment_encoder", "work_dir"]
+           "work_dir"]
 
 MANIFEST = "manifest.json"
 SEGMENTS = "segments.ffconcat"
@@ -93,22 +97,23 @@ def work_dir(output: Path) -> Path:
 
 
 def concat_input(output: Path) -> list[str]:
-    """The ffmpeg input options that read the joined segments of ``output``'s job (its final encode's video)."""
+    """The ffmpeg input options that read the joined segments of ``output``'s job (the video its join copies)."""
     return ["-f", "concat", "-i", str(work_dir(output) / SEGMENTS)]
 
 
-def job_record(options: JobOptions, chunk_seconds: Fraction) -> dict[str, object]:
+def job_record(options: JobOptions, chunk_seconds: Fraction, segment: Sequence[str]) -> dict[str, object]:
     """What makes the segments, as JSON values: a rerun whose record differs starts afresh.
 
     | parameter | type | default | meaning |
     |---|---|---|---|
     | `options` | JobOptions | | every field (the input and the cut list also by size and modification time) |
     | `chunk_seconds` | Fraction | | the chunk length asked for |
+    | `segment` | sequence of str | | the segments' ffmpeg arguments (:func:`~vsanimsplat.ffmpeg.segment_command`) |
     """
     files = {name: {"size": path.stat().st_size, "mtime_ns": path.stat().st_mtime_ns}
              for name, path in options.paths().items()}
     record = {"version": __version__, "chunk_seconds": str(chunk_seconds), "files": files,
-              "options": dataclasses.asdict(options.resolved())}
+              "options": dataclasses.asdict(options.resolved()), "segment": list(segment)}
     return json.loads(json.dumps(record, default=str))
 
 
@@ -132,34 +137,21 @@ def _write_atomically(path: Path, text: str) -> None:
         os.close(folder)
 
 
-def _segment_codec(clip: vs.VideoNode) -> list[str]:
-    """Lossless video options for a segment: x264 ``-qp 0`` (small: it keeps what the held drawings repeat) for
-    YUV of up to 10 bits, FFV1 for the rest (GRAY, 12 and 16 bits), which x264 would change."""
-    fmt = clip.format
-    if fmt.color_family == vs.YUV and fmt.bits_per_sample <= 10:
-        return ["-c:v", "libx264", "-qp", "0", "-preset", "ultrafast"]
-    return ["-c:v", CODECS["ffv1"].encoder, *CODECS["ffv1"].fixed]
-
-
-def segment_encoder(clip: vs.VideoNode) -> str:
-    """The ffmpeg encoder the segments of ``clip`` are written with (``libx264`` or ``ffv1``)."""
-    return _segment_codec(clip)[1]
-
-
 def _segment(work: Path, index: int) -> Path:
     return work / f"chunk-{index:05d}.nut"
 
 
-def make_segment(clip: vs.VideoNode, span: tuple[int, int], ffmpeg: FFmpeg, path: Path, progress: Progress,
-                 verbose: bool = False) -> str:
-    """Encode the frames ``span`` of ``clip`` losslessly (video only) to ``path``; returns its SHA-256.
+def make_segment(clip: vs.VideoNode, span: tuple[int, int], ffmpeg: FFmpeg, args: Sequence[str], path: Path,
+                 progress: Progress, verbose: bool = False) -> str:
+    """Encode the frames ``span`` of ``clip`` (video only) to ``path``; returns its SHA-256.
 
     | parameter | type | default | meaning |
     |---|---|---|---|
     | `clip` | vs.VideoNode | | the job's output clip (:attr:`~vsanimsplat.job.Graph.clip`) |
     | `span` | (int, int) | | its frames ``first`` … ``end - 1`` |
     | `ffmpeg` | FFmpeg | | the ffmpeg to run |
-    | `path` | Path | | the segment (``.nut``: NUT keeps the frames' times exactly) |
+    | `args` | sequence of str | | its arguments but the output (:func:`~vsanimsplat.ffmpeg.segment_command`) |
+    | `path` | Path | | the segment |
     | `progress` | Progress | | told about every frame |
     | `verbose` | bool | False | ffmpeg's warnings too |
 
@@ -168,7 +160,7 @@ def make_segment(clip: vs.VideoNode, span: tuple[int, int], ffmpeg: FFmpeg, path
     """
     remove_stale_partials(path)
     first, end = span
-    encode(clip[first:end], ffmpeg, [*PIPED_Y4M, *_segment_codec(clip), str(path)], path, progress, verbose)
+    encode(clip[first:end], ffmpeg, [*args, str(path)], path, progress, verbose)
     with open(path, "rb") as file:
         os.fsync(file.fileno())
     return _sha256(path)
@@ -205,23 +197,23 @@ class Chunk(NamedTuple):
 class ChunkMaker(Protocol):
     """Makes chunks elsewhere than in this process (:class:`~vsanimsplat.job.cluster.Workers`)."""
 
-    def make(self, options: JobOptions, chunks: Sequence[Chunk], progress: Progress, total: int,
+    def make(self, options: JobOptions, chunks: Sequence[Chunk], segment: Sequence[str], progress: Progress, total: int,
              verbose: bool = False, passes: Passes | None = None) -> Iterator[tuple[int, str]]:
-        """Make ``chunks`` of the job ``options`` (of ``total`` frames), telling ``progress``, from the analysis
-        ``passes`` made here (:attr:`~vsanimsplat.job.Graph.passes`); yields each chunk's index and its segment's
-        SHA-256 as it is done."""
+        """Make ``chunks`` of the job ``options`` (of ``total`` frames) with the ffmpeg arguments ``segment``
+        (:func:`make_segment`), telling ``progress``, from the analysis ``passes`` made here
+        (:attr:`~vsanimsplat.job.Graph.passes`); yields each chunk's index and its segment's SHA-256 as it is done."""
 
 
-def _make_here(clip: vs.VideoNode, chunks: Sequence[Chunk], ffmpeg: FFmpeg, progress: Progress,
+def _make_here(clip: vs.VideoNode, chunks: Sequence[Chunk], ffmpeg: FFmpeg, segment: Sequence[str], progress: Progress,
                verbose: bool) -> Iterator[tuple[int, str]]:
     """Make ``chunks`` one after another in this process, counting every frame."""
     for chunk in chunks:
         progress.part(clip.num_frames)
-        yield chunk.index, make_segment(clip, chunk.span, ffmpeg, chunk.segment, progress, verbose)
+        yield chunk.index, make_segment(clip, chunk.span, ffmpeg, segment, chunk.segment, progress, verbose)
 
 
-def run_chunks(graph: Graph, options: JobOptions, chunk_seconds: Fraction, ffmpeg: FFmpeg, command: Sequence[str],
-               output: Path, progress: Progress, keep_work: bool = False, verbose: bool = False,
+def run_chunks(graph: Graph, options: JobOptions, chunk_seconds: Fraction, ffmpeg: FFmpeg, segment: Sequence[str],
+               command: Sequence[str], output: Path, progress: Progress, keep_work: bool = False, verbose: bool = False,
                say: Callable[[str], None] = print, workers: ChunkMaker | None = None) -> None:
     """Encode the job in chunks of about ``chunk_seconds`` of output, resuming an earlier run's work, then join them.
 
@@ -231,7 +223,8 @@ def run_chunks(graph: Graph, options: JobOptions, chunk_seconds: Fraction, ffmpe
     | `options` | JobOptions | | the job's options: with the input, they say whether earlier work fits |
     | `chunk_seconds` | Fraction | | output seconds per chunk, > 0 |
     | `ffmpeg` | FFmpeg | | the ffmpeg to run |
-    | `command` | sequence of str | | the final encode's arguments (:func:`~vsanimsplat.ffmpeg.encode_command` with ``video=concat_input(output)``) |
+    | `segment` | sequence of str | | the segments' encode (:func:`~vsanimsplat.ffmpeg.segment_command`) |
+    | `command` | sequence of str | | the join's arguments (:func:`~vsanimsplat.ffmpeg.encode_command` with ``segments=concat_input(output)``) |
     | `output` | Path | | the file to write |
     | `progress` | Progress | | one count over all chunks; those done before count as done |
     | `keep_work` | bool | False | keep the work folder after success |
@@ -241,10 +234,10 @@ def run_chunks(graph: Graph, options: JobOptions, chunk_seconds: Fraction, ffmpe
 
     Chunks whose segment is recorded with a checksum that still matches are skipped; the others are made, and each
     is recorded in the manifest as soon as it is done. Work of another job (other options, another or changed
-    input, another version) is removed first.
+    input, another encode of the segments, another version) is removed first.
     """
     work = work_dir(output)
-    job = job_record(options, chunk_seconds)
+    job = job_record(options, chunk_seconds, segment)
     manifest = _read_manifest(work)
     total = graph.clip.num_frames
     if manifest is None or manifest.get("job") != job:
@@ -269,8 +262,8 @@ def run_chunks(graph: Graph, options: JobOptions, chunk_seconds: Fraction, ffmpe
         + (f"{len(spans) - len(todo)} done by an earlier run, " if len(todo) < len(spans) else "") + f"{len(todo)} to make")
     progress.skip(sum(end - first for index, (first, end) in enumerate(spans) if index not in todo))
     chunks = [Chunk(index, spans[index], _segment(work, index).resolve()) for index in todo]
-    made = (_make_here(graph.clip, chunks, ffmpeg, progress, verbose) if workers is None
-            else workers.make(options, chunks, progress, total, verbose, graph.passes))
+    made = (_make_here(graph.clip, chunks, ffmpeg, segment, progress, verbose) if workers is None
+            else workers.make(options, chunks, segment, progress, total, verbose, graph.passes))
     try:
         with contextlib.closing(made):
             for index, checksum in made:  # as each chunk is done, in any order

@@ -22,9 +22,9 @@ from types import ModuleType
 import torch
 import vapoursynth as vs
 
-from ..ffmpeg import find_ffmpeg
+from ..ffmpeg import CODECS, find_ffmpeg
 from ..filters.dedupe import Passes
-from .chunks import Chunk, make_segment, segment_encoder
+from .chunks import Chunk, make_segment
 from .encoder import STOP_SIGNALS, EncodeError, Interrupted
 from .graph import Graph, JobOptions, build_graph, load_job_model
 from .progress import Progress
@@ -67,13 +67,14 @@ def _graph(options: JobOptions, passes: Passes) -> Graph:
     return _built[options]
 
 
-def _make_chunk(options: JobOptions, passes: Passes, chunk: Chunk, threads: int, verbose: bool) -> str:
-    """The Ray task: make one chunk's segment with ``threads`` threads (torch and VapourSynth); returns its SHA-256."""
+def _make_chunk(options: JobOptions, passes: Passes, chunk: Chunk, segment: Sequence[str], threads: int,
+                verbose: bool) -> str:
+    """The Ray task: make one chunk's segment with the ffmpeg arguments ``segment`` and ``threads`` threads (torch
+    and VapourSynth); returns its SHA-256."""
     torch.set_num_threads(threads)
     vs.core.num_threads = threads
-    clip = _graph(options, passes).clip
-    return make_segment(clip, chunk.span, find_ffmpeg([segment_encoder(clip)]), chunk.segment,
-                        Progress("chunk", enabled=False), verbose)
+    return make_segment(_graph(options, passes).clip, chunk.span, find_ffmpeg([CODECS[options.codec].encoder]), segment,
+                        chunk.segment, Progress("chunk", enabled=False), verbose)
 
 
 @contextlib.contextmanager
@@ -148,7 +149,7 @@ class Workers:
         """Whether Ray runs the chunks: more than one worker, or a cluster."""
         return self.address is not None or (self.count or 1) > 1
 
-    def make(self, options: JobOptions, chunks: Sequence[Chunk], progress: Progress, total: int,
+    def make(self, options: JobOptions, chunks: Sequence[Chunk], segment: Sequence[str], progress: Progress, total: int,
              verbose: bool = False, passes: Passes | None = None) -> Iterator[tuple[int, str]]:
         """Make ``chunks`` with Ray, at most :attr:`count` at once; yields each chunk's index and SHA-256 as it is
         done, counting its frames in ``progress``.
@@ -157,6 +158,7 @@ class Workers:
         |---|---|---|---|
         | `options` | JobOptions | | the job (its paths are sent absolute) |
         | `chunks` | sequence of Chunk | | the chunks to make |
+        | `segment` | sequence of str | | the segments' ffmpeg arguments (:func:`~vsanimsplat.ffmpeg.segment_command`) |
         | `progress` | Progress | | counts each chunk's frames when it is done |
         | `total` | int | | frames of the whole job |
         | `verbose` | bool | False | ffmpeg's warnings, and the workers' output, on stderr |
@@ -193,7 +195,7 @@ class Workers:
                 while waiting or running:
                     while waiting and len(running) < count:
                         chunk = waiting.pop(0)
-                        running[task.remote(options, shared, chunk, threads, verbose)] = chunk
+                        running[task.remote(options, shared, chunk, segment, threads, verbose)] = chunk
                     (ready, *_), _ = ray.wait(list(running), num_returns=1)
                     chunk = running.pop(ready)
                     try:
