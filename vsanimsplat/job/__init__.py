@@ -6,7 +6,7 @@
 | :mod:`~vsanimsplat.job.encoder` | the ffmpeg process the graph is piped into, stopped cleanly by SIGINT, SIGTERM or SIGHUP, leaving no partial file; stale partials of killed runs removed |
 | :mod:`~vsanimsplat.job.preview` | the panels of ``vsanimsplat preview``'s contact sheet: a short span of the graph, with its props and masks |
 | :mod:`~vsanimsplat.job.progress` | frames done, rate and ETA |
-| :mod:`~vsanimsplat.job.chunks` | long jobs in chunks: spans at drawing starts, lossless segments, a manifest to resume from, the final join |
+| :mod:`~vsanimsplat.job.chunks` | long jobs in chunks: spans at drawing starts, segments in the output's codec, a manifest to resume from, the join by copying |
 | :mod:`~vsanimsplat.job.cluster` | the chunks made on several workers with Ray (optional extra ``cluster``; Ray is imported only when used) |
 """
 

@@ -10,8 +10,7 @@ frame) at every segment.
 
 The work folder ``OUTPUT.work/`` holds ``manifest.json``: the job (the input's and cut list's path, size and
 modification time, every option, the segments' encode, the package version, the chunk length), the spans, and for
-each finished chunk the
-SHA-256 of its segment, rewritten atomically (temporary file, fsync, rename) after each chunk.
+each finished chunk the SHA-256 of its segment, rewritten atomically (temporary file, fsync, rename) after each chunk.
 """
 
 from __future__ import annotations

@@ -38,6 +38,8 @@ INSTALL_HINT = "pip install 'vsanimsplat[cluster]' (or: pip install 'ray>=2.60')
 WORKER_NICENESS = "RAY_worker_niceness"
 """The environment variable that sets the niceness of the workers of a Ray instance started here (0 unless set: the
 job's own priority); a cluster joined with ``--ray-address`` keeps its own (``ray start`` reads the same variable)."""
+_TOKEN_NOTICE = "ray._private.authentication.authentication_token_setup"
+"""Ray's logger that warns, on every ``ray.init`` of a local instance, that it uses tokens (its default)."""
 MAX_RETRIES = 2
 """A failed chunk is tried again this many times by Ray (a crashed worker, a lost node, an error) before the job fails."""
 
@@ -177,6 +179,7 @@ class Workers:
                 threads = max(1, torch.get_num_threads() // count)
                 # Ray runs its workers at nice 15 by default: on a busy machine they starve (benchmarks/workers.md)
                 os.environ.setdefault(WORKER_NICENESS, "0")
+                logging.getLogger(_TOKEN_NOTICE).setLevel(level if verbose else logging.ERROR)
                 ray.init(num_cpus=count * threads, include_dashboard=False, log_to_driver=verbose, logging_level=level)
             else:
                 try:
