@@ -146,5 +146,5 @@ def test_bad_worker_options_are_refused(source, tmp_path, capsys, monkeypatch):
         assert code == 3 and "Ray, which is not installed: pip install 'vsanimsplat[cluster]'" in err
     code, _, err = run(capsys, source.path, "-o", tmp_path / "out.mkv", "--model", "blend", "--workers", "1",
                        "--keep-work")
-    assert code == 2 and "--keep-work keeps the work folder of --chunk-seconds S; give both" in err
+    assert code == 2 and "--no-clean/--keep-work keeps the work folder of --chunk-seconds S; give both" in err
     assert list(tmp_path.iterdir()) == []

@@ -959,9 +959,9 @@ def test_rerun_makes_only_the_chunks_left_by_a_crash_or_corrupted(source, one_en
     data[len(data) // 2] ^= 0xFF
     segment.write_bytes(bytes(data))
     made.clear()
-    code, _, err = run(capsys, *command, "--overwrite", "--keep-work")
+    code, _, err = run(capsys, *command, "--overwrite", "--no-clean")  # the name of --keep-work
     assert code == 0, err
-    assert made == [(65, 90)] and _frames(output) == _frames(one_encode)
+    assert made == [(65, 90)] and _frames(output) == _frames(one_encode) and work.exists()
 
     made.clear()
     code, _, err = run(capsys, *command, "--overwrite", "--fill-mode", "nearest")
@@ -1053,6 +1053,7 @@ def test_bad_chunk_options_are_refused(source, tmp_path, capsys):
         assert exit_.value.code == 2
         err = capsys.readouterr().err
         assert "--chunk-seconds" in err and f"got {value!r}" in err
-    code, _, err = run(capsys, source.path, "-o", tmp_path / "out.mkv", "--keep-work")
-    assert code == 2 and "--keep-work keeps the work folder of --chunk-seconds S; give both" in err
+    for keep in ("--keep-work", "--no-clean"):
+        code, _, err = run(capsys, source.path, "-o", tmp_path / "out.mkv", keep)
+        assert code == 2 and "--no-clean/--keep-work keeps the work folder of --chunk-seconds S; give both" in err
     assert list(tmp_path.iterdir()) == []

@@ -471,8 +471,10 @@ def _add_run_subcommand(commands: argparse._SubParsersAction) -> None:
                       help="encode in chunks of about S seconds of output, each a segment in the output's codec in "
                            "OUTPUT.work/, joined by copying (each begins a new group of pictures); the same command "
                            "run again skips the chunks already made (default: one encode, no chunks)")
-    long.add_argument("--keep-work", action="store_true",
-                      help="keep OUTPUT.work/ after success (with --chunk-seconds, --workers or --ray-address)")
+    long.add_argument("--clean", action=argparse.BooleanOptionalAction, default=True,
+                      help="remove OUTPUT.work/ after success (default); --no-clean keeps it (with --chunk-seconds, "
+                           "--workers or --ray-address)")
+    long.add_argument("--keep-work", dest="clean", action="store_false", help="the same as --no-clean")
     long.add_argument("--workers", type=_number(int, "2", low=1), metavar="N",
                       help="make N chunks at once with Ray (pip install 'vsanimsplat[cluster]'), on a local Ray "
                            "started for the job, or on the cluster of --ray-address; chunks of --chunk-seconds, "
@@ -554,8 +556,8 @@ def _run(args: argparse.Namespace) -> int:
         return _fail(EXIT_USAGE, problem)
     workers = Workers(args.workers, args.ray_address)
     chunk_seconds = args.chunk_seconds or (DEFAULT_CHUNK_SECONDS if workers.needed else None)
-    if args.keep_work and chunk_seconds is None:
-        return _fail(EXIT_USAGE, "--keep-work keeps the work folder of --chunk-seconds S; give both")
+    if not args.clean and chunk_seconds is None:
+        return _fail(EXIT_USAGE, "--no-clean/--keep-work keeps the work folder of --chunk-seconds S; give both")
     if workers.needed:
         try:
             require_ray()
@@ -618,7 +620,7 @@ def _run(args: argparse.Namespace) -> int:
         else:
             segment = segment_command(encoding, rate=muxing["rate"], colour=muxing["colour"], aspect=muxing["aspect"])
             joining, _ = encode_command(args.output, **muxing, segments=concat_input(args.output))
-            run_chunks(graph, options, chunk_seconds, ffmpeg, segment, joining, args.output, progress, args.keep_work,
+            run_chunks(graph, options, chunk_seconds, ffmpeg, segment, joining, args.output, progress, not args.clean,
                        args.verbose, say, workers if workers.needed else None)
     except EncodeError as error:
         return _fail(EXIT_FAILED, str(error))
