@@ -1,13 +1,17 @@
-"""Where a chunked job's chunks begin (pure logic; the chunked runs themselves are in test_run.py)."""
+"""Where a chunked job's chunks begin, and what makes two jobs the same (the chunked runs themselves are in
+test_run.py)."""
 
 from __future__ import annotations
 
+import os
 import random
 from fractions import Fraction
+from pathlib import Path
 
 import pytest
 
-from vsanimsplat.job import boundaries, choose_spans
+from vsanimsplat.job import JobOptions, boundaries, choose_spans
+from vsanimsplat.job.chunks import job_record
 from vsanimsplat.retime import Step
 
 
@@ -51,3 +55,20 @@ def test_boundaries_are_new_drawings_and_clean_after_a_held_frame():
              Step(2, None, Fraction(0)), Step(2, None, Fraction(0)),  # 2 begins after one of 1–2, then a cut: held
              Step(3, None, Fraction(0)), Step(3, 4, half)]  # 3 begins after a held frame: clean
     assert boundaries(steps) == ([2, 4, 6], [6])
+
+
+def test_the_job_record_tells_inputs_apart_by_content_options_and_encode(tmp_path):
+    """An input rewritten with the same size and modification time (a restored copy) is another job, as are another
+    option and another segment encode; the same file, options and encode give the same record wherever it is run."""
+    video = tmp_path / "in.mkv"
+    video.write_bytes(b"drawing A" * 100)
+    stamp = video.stat().st_mtime_ns
+    options, seconds, segment = JobOptions(video, model="blend"), Fraction(5), ["-c:v", "libx264"]
+    record = job_record(options, seconds, segment)
+    assert record == job_record(JobOptions(Path(os.path.relpath(video)), model="blend"), seconds, segment)
+    assert record != job_record(options, seconds, ["-c:v", "libx265"])
+    assert record != job_record(JobOptions(video, model="rife"), seconds, segment)
+    video.write_bytes(b"drawing B" * 100)
+    os.utime(video, ns=(stamp, stamp))
+    assert video.stat().st_size == 900 and video.stat().st_mtime_ns == stamp
+    assert record != job_record(options, seconds, segment)

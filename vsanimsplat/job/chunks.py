@@ -8,8 +8,8 @@ any process, since VapourSynth makes only the frames asked for, each as the whol
 codec the joined video is the one encode's, frame for frame; a lossy one starts a new group of pictures (an IDR
 frame) at every segment.
 
-The work folder ``OUTPUT.work/`` holds ``manifest.json``: the job (the input's and cut list's path, size and
-modification time, every option, the segments' encode, the package version, the chunk length), the spans, and for
+The work folder ``OUTPUT.work/`` holds ``manifest.json``: the job (the input's and cut list's path, size,
+modification time and SHA-256, every option, the segments' encode, the package version, the chunk length), the spans, and for
 each finished chunk the SHA-256 of its segment, rewritten atomically (temporary file, fsync, rename) after each chunk.
 """
 
@@ -105,11 +105,11 @@ def job_record(options: JobOptions, chunk_seconds: Fraction, segment: Sequence[s
 
     | parameter | type | default | meaning |
     |---|---|---|---|
-    | `options` | JobOptions | | every field (the input and the cut list also by size and modification time) |
+    | `options` | JobOptions | | every field (the input and the cut list also by size, modification time and SHA-256) |
     | `chunk_seconds` | Fraction | | the chunk length asked for |
     | `segment` | sequence of str | | the segments' ffmpeg arguments (:func:`~vsanimsplat.ffmpeg.segment_command`) |
     """
-    files = {name: {"size": path.stat().st_size, "mtime_ns": path.stat().st_mtime_ns}
+    files = {name: {"size": path.stat().st_size, "mtime_ns": path.stat().st_mtime_ns, "sha256": _sha256(path)}
              for name, path in options.paths().items()}
     record = {"version": __version__, "chunk_seconds": str(chunk_seconds), "files": files,
               "options": dataclasses.asdict(options.resolved()), "segment": list(segment)}
