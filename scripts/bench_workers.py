@@ -103,10 +103,11 @@ def main() -> None:
         print(f"| {name} | {value:.1f} ({runs}) | {value / one:.2f} | {value / chunk:.2f} |")
     print(f"\nLoad average at the end: {', '.join(f'{v:.2f}' for v in os.getloadavg())}")
     first, *others = commands
-    compared = "frame times, sizes and checksums" if CODECS[args.codec].crf is None else "frame times (pts, duration)"
+    lossless = CODECS[args.codec].crf is None
+    compared = "frame times, sizes and checksums" if lossless else "frame times (pts, duration)"
     for name in others:
-        same_video = ([row[2:4] for row in videos[name]] == [row[2:4] for row in videos[first]]
-                      if CODECS[args.codec].crf is not None else videos[name] == videos[first])
+        same_video = (videos[name] == videos[first] if lossless
+                      else [row[2:4] for row in videos[name]] == [row[2:4] for row in videos[first]])
         print(f"- {name} against {first} ({args.codec}): {len(videos[name])} and {len(videos[first])} frames, "
               f"{compared} {'identical' if same_video else 'DIFFERENT'}; audio packets "
               f"{'identical' if audios[name] == audios[first] else 'DIFFERENT'} ({len(audios[name])})")

@@ -364,9 +364,9 @@ _SETPARAMS = {"-colorspace": "colorspace", "-color_primaries": "color_primaries"
 
 def _video_encode(encoding: Encoding, colour: Sequence[str], aspect: Sequence[str], units: int | None,
                   delay_ms: int = 0) -> list[str]:
-    """The video encoder and its filter chain: time base ``1/units`` (None: the pipe's) with ``delay_ms`` added,
-    the colour tags and the pixel shape. The colours go through the ``setparams`` filter: the encoder options
-    alone lose the primaries and transfer in ffmpeg 9."""
+    """The video encoder and its filter chain: time base ``1/units`` with ``delay_ms`` added (``units`` None: the
+    pipe's, as it is), the colour tags and the pixel shape. The colours go through the ``setparams`` filter: the
+    encoder options alone lose the primaries and transfer in ffmpeg 9."""
     tags = [f"{_SETPARAMS[option]}={value}" for option, value in zip(colour[::2], colour[1::2])]
     timing = [] if units is None else [f"settb=1/{units}", *([f"setpts=PTS+{delay_ms}/1000/TB"] if delay_ms else [])]
     filters = [*timing, *([f"setparams={':'.join(tags)}"] if tags else []), *aspect]
@@ -441,17 +441,14 @@ def encode_command(
     videos = [s.start for s in streams if s.kind == "video"]
     delay = videos[0] - min(s.start for s in streams) if videos else 0.0
     units = _time_units(rate) if rate is not None else None
-    if segments is not None:  # counted in units that hold the delay already: ffmpeg adds it exactly
-        inputs = [*(["-itsoffset", f"{delay:.6f}"] if delay > 0 else []), *segments]
-        video = ["-c:v", "copy", *colour]  # the colours as container tags (FFV1 and NUT do not carry them)
-        extra: Sequence[str] = ()  # encoder options: the segments had them
-    elif delay > 0 and units is None:
-        inputs = ["-itsoffset", f"{delay:.6f}", *PIPED_Y4M]
-        video, extra = _video_encode(encoding, colour, aspect, units), encoding.extra
-    else:  # -itsoffset would land on the pipe's time base, the frame grid: delay in units that hold it (ms)
-        inputs = [*PIPED_Y4M]
-        video = _video_encode(encoding, colour, aspect, units, round(delay * 1000) if units else 0)
-        extra = encoding.extra
+    # -itsoffset is exact on the segments' units, but lands on the pipe's time base, the frame grid: with the rate
+    # known, the piped video is delayed in units that hold the delay (ms) by its filters instead
+    offset = delay > 0 and (segments is not None or units is None)
+    inputs = [*(["-itsoffset", f"{delay:.6f}"] if offset else []), *(PIPED_Y4M if segments is None else segments)]
+    if segments is None:
+        video, extra = _video_encode(encoding, colour, aspect, units, round(delay * 1000)), encoding.extra
+    else:  # the colours as container tags (FFV1 and NUT do not carry them); encoder options: the segments had them
+        video, extra = ["-c:v", "copy", *colour], ()
     if seconds is not None:
         inputs += ["-t", f"{float(seconds) + delay:.6f}"]
     inputs += ["-i", str(source)]
