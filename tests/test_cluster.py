@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -52,11 +53,19 @@ def _stop(process: subprocess.Popen) -> None:
 def cluster(tmp_path_factory) -> str:
     """A Ray cluster of two nodes of one CPU each on this machine (``ray start --head`` and ``ray start --address``,
     each in its own process group, stopped when the module is done, however it ends), with token authentication
-    (``RAY_AUTH_MODE=token`` here too, the token in ``~/.ray/auth_token``); yields its address."""
-    patch = pytest.MonkeyPatch()
-    patch.setenv("RAY_AUTH_MODE", "token")  # `ray start` enables Ray's token authentication; the driver must use it
+    (``RAY_AUTH_MODE=token``) and a token made here, in the module's own folder (``RAY_AUTH_TOKEN_PATH``), so that
+    the nodes and the drivers share it from the start whatever ``~/.ray`` holds; yields its address."""
     ray = pytest.importorskip("ray", reason="Ray, the optional [cluster] extra, is not installed "
                                             "(make test installs it; pip install '.[cluster]')")
+    from ray._private.authentication_test_utils import reset_auth_token_state  # Ray's own, for tests like this one
+
+    token = tmp_path_factory.mktemp("ray-auth") / "auth_token"
+    token.write_text(secrets.token_hex(32))
+    patch = pytest.MonkeyPatch()
+    patch.setenv("RAY_AUTH_MODE", "token")  # `ray start` enables Ray's token authentication; the driver must use it
+    patch.setenv("RAY_AUTH_TOKEN_PATH", str(token))
+    patch.delenv("RAY_AUTH_TOKEN", raising=False)
+    reset_auth_token_state()  # this process read the mode and the token when it imported Ray
     address = f"127.0.0.1:{_free_port()}"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     common = ["--num-cpus=1", "--object-store-memory=100000000", "--disable-usage-stats", "--block"]
@@ -82,6 +91,7 @@ def cluster(tmp_path_factory) -> str:
         for process in reversed(started):
             _stop(process)
         patch.undo()
+        reset_auth_token_state()
 
 
 def test_a_job_killed_on_two_local_workers_is_finished_on_a_two_node_cluster(source, one_encode, cluster, tmp_path,
