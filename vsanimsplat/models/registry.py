@@ -298,9 +298,13 @@ def build(name: str, flow: str | None, device: torch.device, dtype: torch.dtype,
     | `device`, `dtype` | torch.device, torch.dtype | — | where and in what precision it runs |
     | `states` | mapping or None | — | state dicts by role |
     | `flow_scale` | float | 1.0 | one of the spec's ``flow_scales`` |
+
+    The networks are made on ``device`` whatever torch's default device is (a script may have set one with
+    ``torch.set_default_device``), then loaded.
     """
     maker = FLOWS[flow].make if flow is not None else None
-    return spec(name).make(device, dtype, states, maker() if maker is not None else None, flow_scale)
+    with device:
+        return spec(name).make(device, dtype, states, maker() if maker is not None else None, flow_scale)
 
 
 def _networks(name: str, device: torch.device) -> dict[str, nn.Module]:
@@ -320,9 +324,7 @@ def parameter_count(name: str) -> int:
     """
     if name not in weight_sets():
         raise ValueError(f"name must be one of {sorted(weight_sets())}, got {name!r}")
-    meta = torch.device("meta")
-    with meta:
-        networks = _networks(name, meta)
+    networks = _networks(name, torch.device("meta"))
     return sum(p.numel() for network in networks.values() for p in network.parameters())
 
 
