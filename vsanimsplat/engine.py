@@ -62,7 +62,7 @@ def _pinned_copy(tensor: torch.Tensor | None) -> torch.Tensor | None:
     """A CUDA ``tensor`` copied into pinned host memory without waiting (wait for the stream before reading it)."""
     if tensor is None:
         return None
-    return torch.empty(tensor.shape, dtype=tensor.dtype, pin_memory=True).copy_(tensor, non_blocking=True)
+    return torch.empty(tensor.shape, dtype=tensor.dtype, device="cpu", pin_memory=True).copy_(tensor, non_blocking=True)
 
 
 @dataclasses.dataclass(eq=False)

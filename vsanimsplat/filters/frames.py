@@ -160,7 +160,7 @@ def frame_to_tensor(frame: vs.VideoFrame, device: torch.device | str = "cpu") ->
     transfer, so the caller does not wait for it.
     """
     pinned = torch.device(device).type == "cuda"
-    tensor = torch.empty((1, 3, frame.height, frame.width), dtype=torch.float32, pin_memory=pinned)
+    tensor = torch.empty((1, 3, frame.height, frame.width), dtype=torch.float32, device="cpu", pin_memory=pinned)
     planes = tensor.numpy()[0]
     for p in range(3):
         np.copyto(planes[p], np.asarray(frame[p]))
