@@ -161,7 +161,7 @@ def region_boxes(changed: torch.Tensor, padded: tuple[int, int], align: int, min
     reach = LINK // CONTEXT // 2  # two blocks link when their reaches touch
     linked = _grow(blocks, reach) > 0
     # label each linked group with its highest block number: spread maxima within the group until nothing changes
-    labels = torch.arange(1, linked.numel() + 1, dtype=torch.float32).view(linked.shape) * linked
+    labels = torch.arange(1, linked.numel() + 1, dtype=torch.float32, device=linked.device).view(linked.shape) * linked
     while True:
         spread = _grow(labels, 1) * linked
         if torch.equal(spread, labels):
