@@ -13,8 +13,11 @@ import math
 import shutil
 import subprocess
 import sys
+import tomllib
 import types
+import warnings
 from collections import defaultdict
+from pathlib import Path
 
 import mpmath
 import numpy as np
@@ -28,6 +31,8 @@ from vsanimsplat.ops import softsplat, softsplat_with_holes
 splat_module = importlib.import_module("vsanimsplat.ops.softsplat")
 cuda_module = importlib.import_module("vsanimsplat.ops._softsplat_cuda")
 cpu_module = importlib.import_module("vsanimsplat.ops._softsplat_cpu")
+
+ROOT = Path(__file__).resolve().parents[1]
 
 MODES = ("sum", "avg", "linear", "soft")
 TOLERANCE = {torch.float64: 1e-9, torch.float32: 1e-4}
@@ -429,31 +434,92 @@ def test_kernels_are_not_chosen_for_cpu_tensors(monkeypatch):
     assert not cuda_module.usable(fake_cuda)
 
 
-@pytest.mark.parametrize("available", [False, True])
-def test_cupy_is_used_only_if_it_sees_a_gpu(monkeypatch, available):
-    fake = types.ModuleType("cupy")
-    fake.cuda = types.SimpleNamespace(is_available=lambda: available)
-    monkeypatch.setitem(sys.modules, "cupy", fake)
+CUDA_TENSOR = types.SimpleNamespace(is_cuda=True, dtype=torch.float32)
+"""What ``usable`` reads of a float32 CUDA tensor: the question the first splat on a GPU asks."""
+
+
+@pytest.fixture
+def cupy_asked_afresh(monkeypatch):
+    """``_cupy`` asks again (its answer is cached for the process), with torch built for CUDA 13.0."""
+    monkeypatch.setattr(torch.version, "cuda", "13.0")
     cuda_module._cupy.cache_clear()
-    try:
-        assert (cuda_module._cupy() is fake) == available
-        assert cuda_module.usable(types.SimpleNamespace(is_cuda=True, dtype=torch.float32)) == available
-    finally:
-        cuda_module._cupy.cache_clear()
+    yield
+    cuda_module._cupy.cache_clear()
+
+
+def fake_cupy(monkeypatch, available: bool = True, runtime: int = 13000) -> types.ModuleType:
+    """A CuPy module that imports, sees a GPU or not, and runs CUDA runtime ``runtime`` (1000 × major + 10 × minor)."""
+    fake = types.ModuleType("cupy")
+    fake.cuda = types.SimpleNamespace(is_available=lambda: available,
+                                      runtime=types.SimpleNamespace(runtimeGetVersion=lambda: runtime))
+    monkeypatch.setitem(sys.modules, "cupy", fake)
+    return fake
+
+
+def slow_path_warnings(ask) -> list[str]:
+    """The messages of the warnings that ``ask()`` gives, each one shown."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ask()
+    return [str(w.message) for w in caught]
+
+
+@pytest.mark.parametrize("available", [False, True])
+def test_cupy_is_used_only_if_it_sees_a_gpu(monkeypatch, cupy_asked_afresh, available):
+    fake = fake_cupy(monkeypatch, available)
+    found = slow_path_warnings(lambda: cuda_module._cupy())
+    assert (cuda_module._cupy() is fake) == available
+    assert cuda_module.usable(CUDA_TENSOR) == available
+    assert len(found) == (0 if available else 1) and all("CuPy sees no GPU" in message for message in found)
+
+
+def test_missing_cupy_warns_once_on_the_first_cuda_splat_naming_the_cuda_extra(monkeypatch, cupy_asked_afresh):
+    monkeypatch.setitem(sys.modules, "cupy", None)  # import cupy raises ImportError
+    x, flow, z = sample(seed=3, dtype=torch.float32)
+    assert slow_path_warnings(lambda: softsplat(x, flow, z, "soft")) == []  # the CPU never asks for CuPy
+    found = slow_path_warnings(lambda: cuda_module.usable(CUDA_TENSOR))
+    assert len(found) == 1
+    assert "slow PyTorch path: CuPy is not installed" in found[0] and "pip install 'vsanimsplat[cuda]'" in found[0]
+    assert not cuda_module.usable(CUDA_TENSOR)
+    assert slow_path_warnings(lambda: cuda_module.usable(CUDA_TENSOR)) == []  # once a process
+
+
+def test_cupy_of_another_cuda_is_not_used_and_the_warning_says_what_to_replace(monkeypatch, cupy_asked_afresh):
+    fake_cupy(monkeypatch, runtime=12040)
+    found = slow_path_warnings(lambda: cuda_module.usable(CUDA_TENSOR))
+    assert len(found) == 1 and not cuda_module.usable(CUDA_TENSOR)
+    assert "CuPy is built for CUDA 12.4, torch for CUDA 13.0" in found[0]
+    assert "pip uninstall cupy-cuda12x, then pip install 'vsanimsplat[cuda]'" in found[0]
+
+
+def test_cupy_of_torchs_cuda_is_used_without_a_warning(monkeypatch, cupy_asked_afresh):
+    fake = fake_cupy(monkeypatch, runtime=13020)
+    assert slow_path_warnings(lambda: cuda_module.usable(CUDA_TENSOR)) == []
+    assert cuda_module._cupy() is fake
+
+
+def test_for_a_torch_of_another_cuda_the_warning_names_its_cupy_wheel(monkeypatch, cupy_asked_afresh):
+    monkeypatch.setattr(torch.version, "cuda", "12.6")
+    monkeypatch.setitem(sys.modules, "cupy", None)
+    found = slow_path_warnings(lambda: cuda_module.usable(CUDA_TENSOR))
+    assert len(found) == 1 and "pip install cupy-cuda12x (the 'vsanimsplat[cuda]' extra installs cupy-cuda13x" in found[0]
+
+
+def test_the_cuda_extra_installs_the_cupy_the_warning_names():
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    assert any(requirement.startswith(f"cupy-cuda{cuda_module._EXTRA_CUDA}x") for requirement in extras["cuda"])
 
 
 def test_import_and_cpu_use_without_cupy():
     code = (
         "import sys; sys.modules['cupy'] = None\n"
-        "import importlib, torch\n"
+        "import torch\n"
         "from vsanimsplat.ops import softsplat\n"
-        "k = importlib.import_module('vsanimsplat.ops._softsplat_cuda')\n"
-        "assert k._cupy() is None\n"
         "x = torch.rand(1, 3, 4, 5)\n"
         "out = softsplat(x, torch.zeros(1, 2, 4, 5), torch.zeros(1, 1, 4, 5))\n"
         "assert torch.allclose(out, x, atol=1e-6)\n"
     )
-    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+    subprocess.run([sys.executable, "-W", "error", "-c", code], check=True, timeout=120)  # and no warning
 
 
 _COMPILE = """

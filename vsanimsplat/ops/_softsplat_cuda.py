@@ -1,7 +1,8 @@
 """The CUDA path of :mod:`.softsplat`: fused splatting kernels compiled at run time by CuPy (NVRTC).
 
-Used automatically for CUDA tensors when CuPy (``cupy-cuda13x``) imports; without it, or for CPU tensors, the
-pure-PyTorch path runs and nothing here is loaded. The kernels do the arithmetic of the PyTorch path one
+Used automatically for CUDA tensors when CuPy (``cupy-cuda13x``, the ``cuda`` extra) imports and matches torch's
+major CUDA version; for CPU tensors, or without it, the pure-PyTorch path runs and nothing here is loaded (the first
+CUDA splat then warns why, naming what to install). The kernels do the arithmetic of the PyTorch path one
 source pixel per thread: ``splat_max`` finds the per-target shift of `soft` mode with an atomic max,
 ``splat_forward`` adds each source to its four neighbours with atomic adds, and ``splat_backward`` gathers the
 gradients of each source from its four neighbours (no atomics).
@@ -13,6 +14,7 @@ host compiler and run the autograd function below on the CPU through it.
 from __future__ import annotations
 
 import functools
+import warnings
 from collections.abc import Callable
 
 import torch
@@ -151,19 +153,54 @@ _THREADS = 256
 _MAX_BLOCKS = 65535
 
 
+_EXTRA_CUDA = 13
+"""The major CUDA version of the CuPy wheel that the ``cuda`` extra installs (``cupy-cuda13x``, pyproject.toml)."""
+
+
 @functools.cache
 def _cupy():
-    """The CuPy module, or None when it is missing, does not load or sees no GPU (no driver, wrong CUDA)."""
+    """The CuPy module, or None when it cannot run the kernels beside torch: it is missing, does not load, sees no
+    GPU, or is built for another major CUDA version than torch. Asked on the first CUDA splat only, which then warns
+    why the slow path runs and how to install the matching CuPy."""
     try:
         import cupy
+    except ImportError as error:
+        return _without_cupy("CuPy is not installed" if error.name == "cupy" else f"CuPy does not load ({error})")
+    except Exception as error:  # a CUDA library it needs is missing or broken
+        return _without_cupy(f"CuPy does not load ({type(error).__name__}: {error})")
+    try:
+        if not cupy.cuda.is_available():
+            return _without_cupy("CuPy sees no GPU")
+        version = cupy.cuda.runtime.runtimeGetVersion()  # 1000 × major + 10 × minor
+    except Exception as error:
+        return _without_cupy(f"CuPy cannot use CUDA ({type(error).__name__}: {error})")
+    major = version // 1000
+    if str(major) != _torch_cuda_major():
+        return _without_cupy(f"CuPy is built for CUDA {major}.{version % 1000 // 10}, torch for CUDA "
+                             f"{torch.version.cuda}", replace=f"cupy-cuda{major}x")
+    return cupy
 
-        return cupy if cupy.cuda.is_available() else None
-    except Exception:
-        return None
+
+def _torch_cuda_major() -> str:
+    """The major version of the CUDA that torch is built with ("None" for a torch without CUDA)."""
+    return str(torch.version.cuda).split(".")[0]
+
+
+def _without_cupy(reason: str, replace: str | None = None) -> None:
+    """Warn that splatting on CUDA runs the slow PyTorch path because of ``reason``, and what to install (after
+    uninstalling ``replace``, the CuPy package of the wrong CUDA, if given)."""
+    major = _torch_cuda_major()
+    install = ("pip install 'vsanimsplat[cuda]'" if major == str(_EXTRA_CUDA) else
+               f"pip install cupy-cuda{major}x (the 'vsanimsplat[cuda]' extra installs cupy-cuda{_EXTRA_CUDA}x, for "
+               f"CUDA {_EXTRA_CUDA})")
+    uninstall = "" if replace is None else f"pip uninstall {replace}, then "
+    warnings.warn(f"softmax splatting on CUDA runs the slow PyTorch path: {reason}. For the fast CuPy kernels: "
+                  f"{uninstall}{install}")
 
 
 def usable(x: Tensor) -> bool:
-    """Whether the kernels can run on ``x``: a float32/float64 CUDA tensor with CuPy available."""
+    """Whether the kernels can run on ``x``: a float32/float64 CUDA tensor with CuPy available (the first CUDA tensor
+    asks, and warns if not)."""
     return x.is_cuda and x.dtype in (torch.float32, torch.float64) and _cupy() is not None
 
 

@@ -20,7 +20,8 @@ image instead when that provably loses nothing (it is at most ~52 in float32), w
 The splat runs in plain PyTorch (``index_add_``) on every device and whenever a gradient is wanted. Two faster
 paths do the same arithmetic: on the CPU without autograd, a loop compiled by Numba (:mod:`._softsplat_cpu`;
 metrics beyond the per-image limit fall back to PyTorch); for float32 and float64 work on CUDA, when CuPy is
-installed, fused kernels of :mod:`._softsplat_cuda` (always with the per-target shift). 16-bit inputs are
+installed for torch's CUDA, fused kernels of :mod:`._softsplat_cuda` (always with the per-target shift; without
+them the first CUDA splat warns, naming the ``cuda`` extra). 16-bit inputs are
 accumulated in float32 and the result is returned in the input's dtype.
 """
 
