@@ -133,7 +133,7 @@ def _cartoon(width: int, height: int, holds: list[int], shapes: int = 3) -> Anim
 def model_scenario(name: str, flow: str | None = None) -> Callable[[], None]:
     """``interpolate(model=name)`` with the default change policy (regions) and without one, then ``fill_holes``."""
     def scenario() -> None:
-        drawings = vsanimsplat.dedupe(as_clip(_cartoon(160, 96, [2, 3, 2])))
+        drawings = vsanimsplat.dedupe(as_clip(_cartoon(160, 96, [3, 3])))
         for tolerance in (20, None):
             _interpolate(drawings, name, flow, tolerance)
     return scenario
@@ -152,7 +152,7 @@ def preset_scenario(name: str) -> Callable[[], None]:
 
 def regions() -> None:
     """The default preset on a small change in a wide static frame: its networks run on a crop of the frames."""
-    animation = _cartoon(576, 256, [2, 2, 2], shapes=1)
+    animation = _cartoon(576, 256, [2, 2], shapes=1)
     model = load_preset(device="cpu")
     first, second = (torch.from_numpy(animation.frames[k]).permute(2, 0, 1)[None].float().div(255) for k in (0, 2))
     changed = changed_pixels(first, second, model.changes.threshold)
