@@ -155,3 +155,45 @@ def test_layered_clip_becomes_a_vapoursynth_clip():
     node = as_clip(clip)
     assert node.num_frames == 12 and np.array_equal(frame_to_array(node.get_frame(7)), clip.frames[7])
     assert np.abs(clip.frames[6].astype(int) - clip.truth(6)).mean() < 3  # grain only
+
+
+def test_scene_options_of_the_corpus():
+    """Backgrounds, shape sizes, shake, fades and lip flaps (several blink spans) render as they say."""
+    flat = Scene(96, 64, seed=4, speed=0, shapes=0, background="flat")
+    assert np.ptp(flat.render(0), axis=(0, 1)).max() == 0  # one colour
+    ramp = Scene(96, 64, seed=4, speed=0, shapes=0, background="gradient").render(0)
+    assert np.abs(np.diff(ramp, axis=1)).max() < 0.02 and np.ptp(ramp) > 0.05  # smooth, yet not flat
+    with pytest.raises(ValueError, match="background must be one of 'waves', 'gradient', 'flat', got 'sky'"):
+        Scene(96, 64, background="sky")
+    small, large = (Scene(192, 108, seed=4, shapes=1, size=size) for size in ((0.05, 0.06), (0.3, 0.31)))
+    assert 0 < (small._draw(0, None)[1] > 0).mean() < 0.02 < 0.1 < (large._draw(0, None)[1] > 0).mean()
+    shaky = Scene(96, 64, seed=4, speed=0, shake=3.0)
+    assert shaky.camera(5.0) == shaky.camera(5.5) != shaky.camera(6.0)
+    assert max(abs(v) for t in range(20) for v in shaky.camera(t)) <= 3.0
+    fading = Scene(96, 64, seed=4, fade=(2, 4))
+    assert fading.render(3).mean() == pytest.approx(0.5 * Scene(96, 64, seed=4).render(3).mean(), rel=1e-5)
+    assert fading.render(4).max() == 0.0
+    lips = Scene(96, 64, seed=4, speed=0, blink=[(1, 2), (3, 4)], lid=1 / 32)
+    shown = [not np.array_equal(lips.render(t), lips.render(0)) for t in range(5)]
+    assert shown == [False, True, False, True, False]
+    changed = np.abs(lips.render(1) - lips.render(0)).max(axis=-1) > 0.04
+    assert 0.001 < changed.mean() < 0.006  # about 0.3 % of the frame
+
+
+def test_corpus_is_fixed_split_in_halves_and_varied():
+    from vsanimsplat.corpus import SIZES, corpus, make
+
+    cases = corpus()
+    assert cases == corpus() and len({c.name for c in cases}) == len(cases) == 48
+    for half in ("tune", "report"):
+        chosen = [c for c in cases if c.half == half]
+        assert len(chosen) == 24
+        assert {(c.width, c.height) for c in chosen} == set(SIZES)
+        assert {c.codec for c in chosen} == {"lossless", "x264", "x265"}
+        assert {c.timing for c in chosen} == {"whole", "layers"}
+        assert {"blink", "lip", "flash", "fade", "cut", "similar-cut"} <= {c.event for c in chosen}
+    cut = next(c for c in cases if c.event == "cut" and c.width == 640)
+    truth = make(cut)
+    assert len(truth.cuts) == 2 and truth.cuts[1] in truth.starts and len(truth.frames) == cut.frames
+    layered = make(next(c for c in cases if c.timing == "layers" and c.width == 320))
+    assert layered.layer_starts is not None and truth.starts[0] == 0

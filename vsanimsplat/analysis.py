@@ -72,12 +72,14 @@ class DrawingCuts:
 
     A frame starts a drawing when it is the first, or when the frame before it differed from it
     by more than ``threshold`` pixels; only such frames are looked at. ``cuts`` is the
-    :class:`CutScores` of those drawings.
+    :class:`CutScores` of those drawings, ``starts`` their first frames.
     """
 
     def __init__(self, threshold: int) -> None:
         self.threshold = threshold
         self.cuts = CutScores()
+        self.starts: list[int] = []  # the first frame of every drawing
+        self._frames = 0
         self._count: int | None = None  # differing pixels from the last frame to the next
 
     def add(self, diff_count: int, picture: Callable[[], np.ndarray], cut_after: bool = False,
@@ -92,4 +94,6 @@ class DrawingCuts:
         """
         if self._count is None or is_new_drawing(self._count, self.threshold):
             self.cuts.add(picture(), cut_after, cut_before)
+            self.starts.append(self._frames)
         self._count = diff_count
+        self._frames += 1

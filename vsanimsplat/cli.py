@@ -35,7 +35,7 @@ from .engine import DEFAULT_CACHE_MB
 from .ffmpeg import (CODECS, CONTAINERS, PRESETS, Encoding, FFmpegNotFound, aspect_filters, check_rate, codec_for, colour_args,
                      encode_command, find_ffmpeg, probe_streams, segment_command)
 from .filters.analysis import timing_of
-from .filters.dedupe import DEFAULT_THRESHOLD, DEFAULT_TOLERANCE, dedupe, find_drawings, frame_differences
+from .filters.dedupe import DEFAULT_THRESHOLD, DEFAULT_TOLERANCE, dedupe, detection, find_drawings, frame_differences
 from .filters.fill_holes import FILL_MODES
 from .filters.interpolate import DEFAULT_SCENE_THRESHOLD
 from .filters.source import input_problem, open_video, source_timing
@@ -49,7 +49,7 @@ from .models.registry import DEFAULT_MODEL, DEFAULT_PRESET, MODEL_NAMES, PRESET_
 from .models.weights import ADDABLE, WEIGHT_SETS, add, fetch, installed, model_dir
 from .job.preview import MAX_PREVIEW_FRAMES, preview_panels, source_clock
 from .plots import Cadence, PlotExtraMissing, contact_sheet, format_time, plot_cadence, require
-from .timeline import FrameClock, cadence_report, format_timecodes_v2, resolve_threshold
+from .timeline import FrameClock, cadence_report, format_timecodes_v2
 
 __all__ = ["Position", "main", "parse_fps", "parse_position", "parse_rate", "parse_span", "parse_threshold"]
 
@@ -179,11 +179,13 @@ def _frames_of(span: tuple[Position, Position], clock: FrameClock, option: str) 
 
 
 def _add_detection_options(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
-    parser.add_argument("--threshold", type=parse_threshold, default=DEFAULT_THRESHOLD,
+    parser.add_argument("--threshold", type=parse_threshold, default=None,
                         help="most differing pixels for 'same drawing': a count (120) or a fraction of the frame "
-                             f"(0.001); 0 keeps every changed frame (default {DEFAULT_THRESHOLD})")
-    parser.add_argument("--tolerance", type=int, default=DEFAULT_TOLERANCE,
-                        help=f"a pixel differs when it changes by more than this, 8-bit units (default {DEFAULT_TOLERANCE})")
+                             f"(0.001); 0 keeps every changed frame (default: at least {DEFAULT_THRESHOLD}, raised "
+                             "above the clip's coding noise)")
+    parser.add_argument("--tolerance", type=int, default=None,
+                        help="a pixel differs when it changes by more than this, 8-bit units (default: "
+                             f"{DEFAULT_TOLERANCE}, or 2 or 3 times it above heavy grain)")
     parser.add_argument("--chroma", action="store_true", help="compare chroma too, not only luma")
     timing = parser.add_mutually_exclusive_group()
     timing.add_argument("--cfr", "--input-fps", dest="input_fps", type=parse_rate, default=None, metavar="RATE",
@@ -225,17 +227,18 @@ def _report(args: argparse.Namespace) -> int:
         fps, vfr = (timing.rate if timing.notice else None), not timing.constant
     clip = _warned(lambda: open_video(args.input, fps=fps, vfr=vfr))
     began = time.perf_counter()
-    detection = {"threshold": args.threshold, "tolerance": args.tolerance, "chroma": args.chroma}
-    timing = timing_of(dedupe(clip, **detection, progress=False if args.quiet else None))
-    drawings = find_drawings(clip, **detection)  # from the same pass
+    settings = {"threshold": args.threshold, "tolerance": args.tolerance, "chroma": args.chroma}
+    timing = timing_of(dedupe(clip, **settings, progress=False if args.quiet else None))
+    drawings = find_drawings(clip, **settings)  # from the same pass
+    used = detection(clip, **settings)
     cuts = timing.marked_cuts | {k for k, score in enumerate(timing.scene_scores) if score > DEFAULT_SCENE_THRESHOLD}
     layers = layer_report(timing.changes, cuts)
     elapsed = time.perf_counter() - began
-    cadence = Cadence(drawings, frame_differences(clip, args.tolerance, args.chroma),
-                      resolve_threshold(args.threshold, clip.width * clip.height), cuts, layers.holds, args.max_hold)
+    cadence = Cadence(drawings, frame_differences(clip, args.tolerance, args.chroma), used.threshold, cuts,
+                      layers.holds, args.max_hold)
     frames = None if args.range is None else _frames_of(args.range, cadence.clock, "--range")  # refused before output
     print(f"{args.input}: {clip.width}x{clip.height} {clip.format.name}, {clip.num_frames} frames at {clip.fps} fps")
-    for line in cadence_report(drawings, clip.num_frames).lines() + layers.lines():
+    for line in cadence_report(drawings, clip.num_frames).lines() + used.lines(clip.width * clip.height) + layers.lines():
         print(line)
     print(f"analysis: {clip.num_frames / max(elapsed, 1e-9):.0f} frames/s")
     if args.timecodes:
@@ -243,8 +246,8 @@ def _report(args: argparse.Namespace) -> int:
             out.write(format_timecodes_v2(d.duration for d in drawings))
         print(f"timecodes: {args.timecodes}")
     if args.plot:
-        shown = plot_cadence(cadence, args.plot, frames, title=f"{Path(args.input).name}: threshold {args.threshold}, "
-                                                              f"tolerance {args.tolerance}")
+        shown = plot_cadence(cadence, args.plot, frames, title=f"{Path(args.input).name}: threshold {used.threshold} px, "
+                                                              f"tolerance {used.tolerance}")
         print(f"plot: {args.plot}: frames {shown.frames.start} … {shown.frames.stop - 1}, {len(shown.bars)} drawings, "
               f"{len(shown.cuts)} cuts, {len(shown.pauses)} pauses, {len(shown.layers)} layer holds")
     return 0
@@ -391,9 +394,9 @@ def _add_job_options(parser: argparse.ArgumentParser) -> None:
     rate.add_argument("--fps", dest="target", type=parse_fps, metavar="RATE|X",
                       help=f"a target rate above the source's (60000/1001, 60), or a factor when ≤ {SEED_FACTOR_LIMIT} without a slash "
                            "(the seed's --fps 3)")
-    detection = parser.add_argument_group("drawings (dedupe)")
-    _add_detection_options(detection)
-    detection.add_argument("--no-dedupe", dest="dedupe", action="store_false",
+    drawings = parser.add_argument_group("drawings (dedupe)")
+    _add_detection_options(drawings)
+    drawings.add_argument("--no-dedupe", dest="dedupe", action="store_false",
                            help="treat every frame as a drawing (live action, or already deduplicated input)")
     picture = parser.add_argument_group("what is processed")
     picture.add_argument("--duration", "--second", dest="seconds", type=_positive, metavar="SECONDS",

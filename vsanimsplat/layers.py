@@ -159,6 +159,13 @@ class ChangeMaps:
             raise ValueError(f"every analysis picture must be {self.size[1]}×{self.size[0]}, got {a.shape[1]}×{a.shape[0]}")
         self._packed.append(np.packbits(changed, axis=None))
 
+    def select(self, pairs: Sequence[int]) -> ChangeMaps:
+        """The change maps of ``pairs`` (indices of maps), in that order: the maps of a clip of fewer drawings."""
+        chosen = ChangeMaps()
+        chosen.size, chosen.shape = self.size, self.shape
+        chosen._packed = [self._packed[j] for j in pairs]
+        return chosen
+
     def pixels(self, blocks: np.ndarray, height: int, width: int) -> np.ndarray:
         """(height, width) bool: ``blocks`` (rows, cols) on a picture of that size (the analysis picture scaled to it)."""
         (picture_h, picture_w), (rows, cols) = self.size, self.shape

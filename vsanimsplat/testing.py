@@ -33,6 +33,9 @@ class _Shape:
     fill: tuple[float, float, float]
 
 
+_BACKGROUNDS = ("waves", "gradient", "flat")
+
+
 def _bounce(p0: float, v: float, t: float, lo: float, hi: float) -> float:
     """Position at time t of a point moving at speed v that bounces between lo and hi."""
     span = hi - lo
@@ -56,15 +59,27 @@ class Scene:
     | `pan` | (float, float) | (0, 0) | the background moves this many pixels (x, y) per source frame (it wraps around) |
     | `flash` | (float, float) or None | None | times ``[start, end)`` when the whole picture is brightened (``0.45 + 0.55 × value``) |
     | `recolour` | float or None | None | from this time on every shape is filled with the complement of its colour |
-    | `blink` | (float, float) or None | None | times ``[start, end)`` when a small outlined lid (1/8 of the width and height) covers a fixed spot |
+    | `blink` | (float, float), a sequence of them, or None | None | times ``[start, end)`` when a small outlined lid covers a fixed spot (a blink; several short spans make a lip flap) |
+    | `lid` | float | 1/16 | the lid's radii as a share of the width and height (1/16: 1.2 % of the frame, 1/32: 0.3 %) |
+    | `background` | str | ``"waves"`` | ``"waves"`` (a coloured ripple with fine grain), ``"gradient"`` (a smooth ramp between two colours) or ``"flat"`` (one colour); ``texture`` adds to any |
+    | `size` | (float, float) | (0.12, 0.22) | the shapes' radii are drawn from this range, as shares of ``min(width, height)`` |
+    | `shake` | float | 0.0 | the camera jumps by up to this many pixels each way on every source frame, on top of ``pan`` |
+    | `fade` | (float, float) or None | None | times ``[start, end)`` over which the picture fades to black (then stays black) |
     """
 
     def __init__(self, width: int = 160, height: int = 96, seed: int = 0, shapes: int = 3, speed: float = 2.0, *,
                  texture: float = 0.0, pan: tuple[float, float] = (0.0, 0.0), flash: tuple[float, float] | None = None,
-                 recolour: float | None = None, blink: tuple[float, float] | None = None):
+                 recolour: float | None = None,
+                 blink: tuple[float, float] | Sequence[tuple[float, float]] | None = None, lid: float = 1 / 16,
+                 background: str = "waves", size: tuple[float, float] = (0.12, 0.22), shake: float = 0.0,
+                 fade: tuple[float, float] | None = None):
         if width < 16 or height < 16:
             raise ValueError(f"width and height must be at least 16, got {width}×{height}")
-        self.pan, self.flash, self.recolour, self.blink = pan, flash, recolour, blink
+        if background not in _BACKGROUNDS:
+            raise ValueError(f"background must be one of {', '.join(map(repr, _BACKGROUNDS))}, got {background!r}")
+        self.pan, self.flash, self.recolour, self.fade, self.shake, self.lid = pan, flash, recolour, fade, shake, lid
+        self.blinks = [] if blink is None else [blink] if np.ndim(blink) == 1 else [tuple(b) for b in blink]
+        self.seed = seed
         rng = np.random.default_rng(seed)
         self.width, self.height = width, height
         y, x = np.mgrid[0:height, 0:width].astype(np.float32)
@@ -74,13 +89,19 @@ class Scene:
         waves = 0.08 * np.sin(x * fx + 1.3 * np.cos(y * fy))[..., None]
         grain = rng.uniform(-0.05, 0.05, size=(height, width, 1)).astype(np.float32)
         painted = texture * self._blotches(np.random.default_rng([seed, 1]), max(2.0, height / 8))[..., None]
-        self.background = np.clip(base + waves * np.array([1.0, -0.6, 0.4], np.float32) + grain + painted,
-                                  0, 1).astype(np.float32)
+        if background == "waves":
+            plain = base + waves * np.array([1.0, -0.6, 0.4], np.float32) + grain
+        elif background == "gradient":
+            ramp = ((x * fx + y * fy) / (width * fx + height * fy))[..., None]
+            plain = base + (ramp - 0.5) * np.array([0.3, 0.1, -0.25], np.float32)
+        else:
+            plain = np.broadcast_to(base, (height, width, 3))
+        self.background = np.clip(plain + painted, 0, 1).astype(np.float32)
         self.outline = max(1.0, min(width, height) / 48)
-        size = min(width, height)
+        extent = min(width, height)
         self.shapes = []
         for _ in range(shapes):
-            rx, ry = rng.uniform(0.12, 0.22, size=2) * size
+            rx, ry = rng.uniform(*size, size=2) * extent
             angle = rng.uniform(0, 2 * np.pi)
             magnitude = speed * rng.uniform(1.0, 1.6)
             self.shapes.append(
@@ -111,11 +132,19 @@ class Scene:
         """Centre of every shape at time ``t`` (source frames)."""
         return [self._centre(s, t) for s in self.shapes]
 
-    def _background_at(self, t: float) -> np.ndarray:
-        """The background moved by ``pan × t`` (wrapping around; fractional shifts blend the two nearest)."""
-        if self.pan == (0.0, 0.0):
-            return self.background.copy()
+    def camera(self, t: float) -> tuple[float, float]:
+        """How far (x, y) the background has moved at time ``t``: ``pan × t``, plus the shake of source frame ``⌊t⌋``."""
         x, y = self.pan[0] * t, self.pan[1] * t
+        if self.shake:
+            jump = np.random.default_rng([self.seed, 2, int(np.floor(t)) & 0xFFFFFFFF]).uniform(-1, 1, size=2)
+            x, y = x + self.shake * jump[0], y + self.shake * jump[1]
+        return x, y
+
+    def _background_at(self, t: float) -> np.ndarray:
+        """The background moved by :meth:`camera` (wrapping around; fractional shifts blend the two nearest)."""
+        x, y = self.camera(t)
+        if (x, y) == (0.0, 0.0):
+            return self.background.copy()
         x0, y0 = np.floor(x), np.floor(y)
         fx, fy = np.float32(x - x0), np.float32(y - y0)
 
@@ -138,6 +167,12 @@ class Scene:
     def _within(t: float, span: tuple[float, float] | None) -> bool:
         return span is not None and span[0] <= t < span[1]
 
+    def _brightness(self, t: float) -> float:
+        """The fade's factor at time ``t``: 1 before it, falling linearly to 0 at its end."""
+        if self.fade is None or t < self.fade[0]:
+            return 1.0
+        return max(0.0, 1.0 - (t - self.fade[0]) / max(self.fade[1] - self.fade[0], 1e-9))
+
     def _draw(self, t: float, shape_times: Sequence[float] | None) -> tuple[np.ndarray, np.ndarray]:
         """The picture of :meth:`render` and which layer each pixel shows (int16, shape (height, width)):
         0 the background, i + 1 shape i (fill or outline), -1 the blink lid."""
@@ -150,11 +185,13 @@ class Scene:
         for label, (shape, time) in enumerate(zip(self.shapes, times), start=1):
             fill = tuple(1.0 - c for c in shape.fill) if recoloured else shape.fill
             self._outlined(image, labels, label, shape.kind, self._centre(shape, time), shape.radii, fill)
-        if self._within(t, self.blink):
+        if any(self._within(t, span) for span in self.blinks):
             self._outlined(image, labels, -1, "ellipse", (0.6 * self.width, 0.4 * self.height),
-                           (self.width / 16, self.height / 16), (0.9, 0.75, 0.6))
+                           (self.width * self.lid, self.height * self.lid), (0.9, 0.75, 0.6))
         if self._within(t, self.flash):
             image = 0.45 + 0.55 * image
+        if self._brightness(t) < 1.0:
+            image = image * np.float32(self._brightness(t))
         return image.astype(np.float32), labels
 
     def render(self, t: float, shape_times: Sequence[float] | None = None) -> np.ndarray:

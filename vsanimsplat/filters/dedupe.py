@@ -13,32 +13,52 @@ from .analysis import Timing, analysis_clip, remember
 from .frames import check_constant, duration_of, frame_durations, frame_to_array, scan_frames
 from ..analysis import DrawingCuts
 from ..layers import ChangeMaps
+from ..noise import LEVELS, Detection, choose_tolerance, grain_level, noise_threshold
 from ..timeline import Drawing, drawing_starts, format_timecodes_v2, group_drawings, resolve_threshold
 
-__all__ = ["dedupe", "find_drawings", "frame_differences", "write_timecodes", "DEFAULT_THRESHOLD", "DEFAULT_TOLERANCE",
-           "Passes", "passes_of", "reuse_passes"]
+__all__ = ["dedupe", "find_drawings", "frame_differences", "detection", "write_timecodes", "DEFAULT_THRESHOLD",
+           "DEFAULT_TOLERANCE", "Passes", "passes_of", "reuse_passes"]
 
 DEFAULT_TOLERANCE = 10
+"""The least tolerance ``dedupe`` chooses, and the one it counts every pass at (8-bit code values)."""
 DEFAULT_THRESHOLD = 0.0005
+"""The least threshold ``dedupe`` chooses (a share of the frame)."""
 
 
 @dataclass(frozen=True)
 class _Cuts:
-    """The scene cuts between the drawings one threshold (in pixels) finds, as ``interpolate`` reads them."""
+    """The scene cuts and change maps between the *candidate* drawings of a pass (the frames that differ from the
+    one before in more than ``threshold`` pixels at the pass's least tolerance), as ``interpolate`` reads them."""
 
     threshold: int
+    starts: list[int]  # the candidates' first frames
     scores: list[float]
     marked: set[int]
     first_props: dict  # of the first frame's analysis picture
     changes: ChangeMaps
 
+    def select(self, starts: list[int]) -> tuple[list[float], set[int], ChangeMaps] | None:
+        """Scores, marked cuts and change maps between the drawings that begin at ``starts``, or None when these are
+        not all candidates. Between two drawings, the pair of candidates that crosses into the later one counts:
+        the candidates in between repeat the earlier drawing."""
+        index = {start: i for i, start in enumerate(self.starts)}
+        if any(start not in index for start in starts):
+            return None
+        crossing = [index[start] - 1 for start in starts[1:]]
+        group = {pair: sum(1 for start in starts[1:] if index[start] <= pair) for pair in self.marked}
+        return ([self.scores[i] for i in crossing], set(group.values()) - {len(starts) - 1},
+                self.changes.select(crossing))
+
 
 @dataclass(frozen=True)
 class _Analysis:
-    """What one pass over a clip learns: differing pixels to the next frame, the timing of every frame, and
-    the scene cuts between the drawings of the threshold ``dedupe`` was called with (None for ``find_drawings``)."""
+    """What one pass over a clip learns: differing pixels to the next frame at each counted tolerance, the mean
+    absolute difference (luma, 8-bit code values), the timing of every frame, and the scene cuts between its
+    candidate drawings (None for ``find_drawings``)."""
 
-    diff_counts: list[int]
+    levels: list[int]
+    diff_counts: dict[int, list[int]]
+    mean_differences: list[float]
     durations: list[Fraction]
     holds: list[int]
     source_frames: list[int]
@@ -81,32 +101,43 @@ def _check_clip(clip: vs.VideoNode, name: str = "clip") -> None:
         raise _error(f"{name} has no frames")
 
 
-def _difference_mask(clip: vs.VideoNode, tolerance: int, chroma: bool) -> tuple[vs.VideoNode, list[tuple[str, int]]]:
-    """A clip of 0/255 masks marking samples that differ from the next frame by more than ``tolerance``.
+def _difference_stats(clip: vs.VideoNode, levels: list[int],
+                      chroma: bool) -> tuple[vs.VideoNode, list[tuple[int, str, int, int]]]:
+    """A clip whose frames say how frame ``n`` differs from ``n + 1``: the mean absolute difference of luma
+    (``MAverage``) and, per tolerance of ``levels``, a mask frame (prop ``D<tolerance>``) whose ``P<plane>Average``
+    is the share of the compared plane's samples that differ by more than it.
 
-    Returns the stats clip and, per compared plane, (prop prefix, samples each mask sample stands for).
+    Returns the stats clip and, per count, (tolerance, prop, plane, samples each mask sample stands for).
     """
     fmt = clip.format
-    level = tolerance << (fmt.bits_per_sample - 8)
+    scale = 1 << (fmt.bits_per_sample - 8)
     following = clip[1:] + clip[-1] if clip.num_frames > 1 else clip
-    differs = f"abs {level} > "
     if fmt.color_family == vs.RGB:
         planes = [c.std.ShufflePlanes(p, vs.GRAY) for c in (clip, following) for p in range(3)]
-        if chroma:  # any channel
-            expr = f"x a - {differs} y b - {differs} or z c - {differs} or 255 0 ?"
-        else:  # BT.709 luma
-            expr = f"x a - 0.2126 * y b - 0.7152 * + z c - 0.0722 * + {differs} 255 0 ?"
-        mask = vs.core.std.Expr(planes, expr, format=vs.GRAY8)
-        return mask.std.PlaneStats(prop="D0"), [("D0", 1)]
+        luma = "x a - 0.2126 * y b - 0.7152 * + z c - 0.0722 * + abs"
+        gray = vs.core.query_video_format(vs.GRAY, vs.INTEGER, fmt.bits_per_sample, 0, 0)
+        stats = vs.core.std.Expr(planes, luma, format=gray.id).std.PlaneStats(prop="M")
+        counts = []
+        for level in levels:
+            differs = f"abs {level * scale} > "
+            expr = (f"x a - {differs} y b - {differs} or z c - {differs} or 255 0 ?" if chroma
+                    else f"{luma} {level * scale} > 255 0 ?")
+            mask = vs.core.std.Expr(planes, expr, format=vs.GRAY8)
+            stats = stats.std.ClipToProp(mask.std.PlaneStats(prop="P0"), prop=f"D{level}")
+            counts.append((level, f"D{level}", 0, 1))
+        return stats, counts
     compared = range(fmt.num_planes) if chroma else [0]
     mask_format = vs.core.query_video_format(fmt.color_family, vs.INTEGER, 8, fmt.subsampling_w, fmt.subsampling_h)
-    expr = [f"x y - {differs} 255 0 ?" if p in compared else "0" for p in range(fmt.num_planes)]
-    mask = vs.core.std.Expr([clip, following], expr, format=mask_format.id)
-    stats, weights = mask, []
-    for p in compared:
-        stats = stats.std.PlaneStats(plane=p, prop=f"D{p}")
-        weights.append((f"D{p}", 1 if p == 0 else 1 << (fmt.subsampling_w + fmt.subsampling_h)))
-    return stats, weights
+    stats = vs.core.std.Expr([clip, following], ["x y - abs"] + ["0"] * (fmt.num_planes - 1)).std.PlaneStats(prop="M")
+    counts = []
+    for level in levels:
+        expr = [f"x y - abs {level * scale} > 255 0 ?" if p in compared else "0" for p in range(fmt.num_planes)]
+        mask = vs.core.std.Expr([clip, following], expr, format=mask_format.id)
+        for p in compared:
+            mask = mask.std.PlaneStats(plane=p, prop=f"P{p}")
+            counts.append((level, f"D{level}", p, 1 if p == 0 else 1 << (fmt.subsampling_w + fmt.subsampling_h)))
+        stats = stats.std.ClipToProp(mask, prop=f"D{level}")
+    return stats, counts
 
 
 def _plane_area(clip: vs.VideoNode, plane: int) -> int:
@@ -116,25 +147,36 @@ def _plane_area(clip: vs.VideoNode, plane: int) -> int:
     return (clip.width >> fmt.subsampling_w) * (clip.height >> fmt.subsampling_h)
 
 
-def _analyse(clip: vs.VideoNode, tolerance: int, chroma: bool, progress: bool | None,
+def _levels(tolerance: int | None) -> list[int]:
+    """The tolerances a pass counts at: the given one, or those ``dedupe`` chooses from."""
+    return [tolerance] if tolerance is not None else [DEFAULT_TOLERANCE * level for level in LEVELS]
+
+
+def _analyse(clip: vs.VideoNode, tolerance: int | None, chroma: bool, progress: bool | None,
              limit: int | None = None) -> _Analysis:
-    """The pass over ``clip`` for ``tolerance`` and ``chroma``, cached; a new pass also scores the scene cuts
-    between the drawings ``limit`` (pixels) finds, reading each frame once for both."""
+    """The pass over ``clip`` for ``tolerance`` (None: the levels ``dedupe`` chooses from) and ``chroma``, cached;
+    a new pass also scores the scene cuts between its candidate drawings (more than ``limit`` pixels differ at the
+    least tolerance), reading each frame once for all."""
     key = (tolerance, chroma)
     cached = _analyses.get(clip, {}).get(key)
     if cached is not None:
         return cached
-    stats, weights = _difference_mask(clip, tolerance, chroma)
-    sizes = [_plane_area(clip, int(prefix[1:])) for prefix, _ in weights]
-    counts, durations, holds, sources, first = [], [], [], [], {}
+    levels = _levels(tolerance)
+    stats, readers = _difference_stats(clip, levels, chroma)
+    sizes = [_plane_area(clip, plane) for _, _, plane, _ in readers]
+    counts: dict[int, list[int]] = {level: [] for level in levels}
+    means, durations, holds, sources, first = [], [], [], [], {}
     scenes = DrawingCuts(limit) if limit is not None else None
     if scenes is not None:
         stats = stats.std.ClipToProp(analysis_clip(clip), prop="AnimSplat_Analysis")
 
     def visit(n: int, frame: vs.VideoFrame) -> None:
         props = frame.props
-        counts.append(sum(round(props[f"{prefix}Average"] * area) * scale
-                          for (prefix, scale), area in zip(weights, sizes)))
+        for level in levels:
+            counts[level].append(0)
+        for (level, prop, plane, scale), area in zip(readers, sizes):
+            counts[level][-1] += round(props[prop].props[f"P{plane}Average"] * area) * scale
+        means.append(255 * props["MAverage"])
         durations.append(duration_of(props, clip, n, "dedupe"))
         holds.append(int(props.get("AnimSplat_Hold", 1)))
         sources.append(int(props.get("AnimSplat_SourceFrame", n)))
@@ -142,20 +184,22 @@ def _analyse(clip: vs.VideoNode, tolerance: int, chroma: bool, progress: bool | 
             picture = props["AnimSplat_Analysis"]
             if n == 0:
                 first.update(picture.props)
-            scenes.add(counts[-1], lambda: frame_to_array(picture), bool(props.get("_SceneChangeNext", 0)),
+            scenes.add(counts[levels[0]][-1], lambda: frame_to_array(picture), bool(props.get("_SceneChangeNext", 0)),
                        bool(props.get("_SceneChangePrev", 0)))
 
     scan_frames(stats, visit, "finding drawings", progress)
-    cuts = None if scenes is None else _Cuts(limit, scenes.cuts.scores, scenes.cuts.marked, first, scenes.cuts.changes)
-    result = _Analysis(counts[:-1], durations, holds, sources, cuts)
+    cuts = None if scenes is None else _Cuts(limit, scenes.starts, scenes.cuts.scores, scenes.cuts.marked, first,
+                                             scenes.cuts.changes)
+    result = _Analysis(levels, {level: values[:-1] for level, values in counts.items()}, means[:-1], durations, holds,
+                       sources, cuts)
     _analyses.setdefault(clip, {})[key] = result
     return result
 
 
 def dedupe(
     clip: vs.VideoNode,
-    threshold: int | float = DEFAULT_THRESHOLD,
-    tolerance: int = DEFAULT_TOLERANCE,
+    threshold: int | float | None = None,
+    tolerance: int | None = None,
     chroma: bool = False,
     progress: bool | None = None,
 ) -> vs.VideoNode:
@@ -168,17 +212,17 @@ def dedupe(
     | parameter | type | default | meaning |
     |---|---|---|---|
     | `clip` | vs.VideoNode | | integer YUV, GRAY or RGB clip of constant format and size, 8–16 bit |
-    | `threshold` | int or float | 0.0005 | most differing pixels that still count as the same drawing: an ``int`` is a pixel count (``0 … width×height``), a ``float`` a fraction of the frame (``0.0 … 1.0``). ``0`` with ``tolerance=0`` keeps every frame that differs at all |
-    | `tolerance` | int | 10 | a pixel differs when its value changes by more than this, in 8-bit code values (``0 … 255``, scaled to the clip's bit depth) |
+    | `threshold` | int, float or None | None | most differing pixels that still count as the same drawing: an ``int`` is a pixel count (``0 … width×height``), a ``float`` a fraction of the frame (``0.0 … 1.0``). ``0`` with ``tolerance=0`` keeps every frame that differs at all. None: at least 0.0005 (:data:`DEFAULT_THRESHOLD`), raised above the clip's coding noise |
+    | `tolerance` | int or None | None | a pixel differs when its value changes by more than this, in 8-bit code values (``0 … 255``, scaled to the clip's bit depth). None: 10, 20 or 30 (:data:`DEFAULT_TOLERANCE` × 1, 2, 3), the least that is well above the clip's grain |
     | `chroma` | bool | False | also compare the chroma planes of YUV clips (a subsampled chroma sample counts for the pixels it covers); RGB clips compare BT.709 luma, or with ``chroma=True`` all three channels (a pixel differs when any channel does) |
     | `progress` | bool or None | None | show a progress bar on stderr during analysis; ``None`` shows it for clips of 500+ frames when stderr is a terminal |
 
-    Why these defaults: lossy encodes never repeat a frame exactly. On the 18 fps MPEG-4 Tupi cartoon in
-    the project's evaluation data, held frames differ by at most a few code values in a few dozen pixels,
-    while the smallest real change between drawings moves hundreds of pixels by far more than 10
-    (see ``benchmarks/dedupe.md``). A tolerance of 10 sits above coding noise and below outline
-    contrast; 0.05 % of the frame (100 pixels at 520×380, 1037 at 1920×1080) keeps a blinking eye or a
-    moving mouth while ignoring stray noise.
+    Why these defaults: lossy encodes never repeat a frame exactly, and grain changes every pixel. The pass
+    measures both (:mod:`vsanimsplat.noise`, :func:`detection`): the tolerance rises above dense grain, and the
+    threshold into the first wide gap between the clip's quiet pairs (a held drawing re-coded) and its new
+    drawings, never below 0.05 % of the frame (100 pixels at 520×380, 1037 at 1920×1080), which keeps a
+    blinking eye or a moving mouth. A clip without such a gap keeps 0.05 %. Given values are used as they are
+    (see ``benchmarks/analysis.md`` and ``benchmarks/dedupe.md``).
 
     Output props on every frame:
 
@@ -198,19 +242,21 @@ def dedupe(
     ``interpolate`` reads the output once itself). Running ``dedupe`` on its own output keeps every
     frame and the original source numbering.
     """
-    drawings, cuts = _find(clip, threshold, tolerance, chroma, progress, scenes=True)
+    drawings, cuts, _ = _find(clip, threshold, tolerance, chroma, progress, scenes=True)
     out = _drawings_clip(clip, drawings)
-    if cuts is not None:
+    selected = None if cuts is None else cuts.select([d.first for d in drawings])
+    if selected is not None:
+        scores, marked, changes = selected
         remember(out, Timing([d.duration for d in drawings], [d.hold for d in drawings],
-                             [d.source_first for d in drawings], cuts.marked, cuts.scores,
-                             {**cuts.first_props, **_drawing_props(drawings[0])}, cuts.changes))
+                             [d.source_first for d in drawings], marked, scores,
+                             {**cuts.first_props, **_drawing_props(drawings[0])}, changes))
     return out
 
 
 def find_drawings(
     clip: vs.VideoNode,
-    threshold: int | float = DEFAULT_THRESHOLD,
-    tolerance: int = DEFAULT_TOLERANCE,
+    threshold: int | float | None = None,
+    tolerance: int | None = None,
     chroma: bool = False,
     progress: bool | None = None,
 ) -> list[Drawing]:
@@ -218,15 +264,28 @@ def find_drawings(
     return _find(clip, threshold, tolerance, chroma, progress, scenes=False)[0]
 
 
+def detection(
+    clip: vs.VideoNode,
+    threshold: int | float | None = None,
+    tolerance: int | None = None,
+    chroma: bool = False,
+    progress: bool | None = None,
+) -> Detection:
+    """The tolerance and threshold :func:`dedupe` uses on ``clip`` with these parameters (the same), and the grain and
+    coding noise it measured (:class:`~vsanimsplat.noise.Detection`), from the same cached pass."""
+    return _find(clip, threshold, tolerance, chroma, progress, scenes=False)[2]
+
+
 def frame_differences(
     clip: vs.VideoNode,
-    tolerance: int = DEFAULT_TOLERANCE,
+    tolerance: int | None = None,
     chroma: bool = False,
     progress: bool | None = None,
 ) -> list[int]:
     """The score :func:`dedupe` compares with its threshold: ``[i]`` = pixels that differ between frame ``i`` and
-    ``i + 1`` of ``clip`` (``num_frames − 1`` of them), from the pass ``dedupe``/:func:`find_drawings` made with
-    the same ``tolerance`` and ``chroma`` (read once and cached per clip).
+    ``i + 1`` of ``clip`` (``num_frames − 1`` of them) by more than the tolerance ``dedupe`` uses
+    (:func:`detection`), from the pass ``dedupe``/:func:`find_drawings` made with the same ``tolerance`` and
+    ``chroma`` (read once and cached per clip).
 
     | parameter | type | default | meaning |
     |---|---|---|---|
@@ -235,27 +294,45 @@ def frame_differences(
     """
     _check_clip(clip)
     _check_tolerance(tolerance)
-    return list(_analyse(clip, tolerance, bool(chroma), progress).diff_counts)
+    analysis = _analyse(clip, tolerance, bool(chroma), progress)
+    return list(analysis.diff_counts[_tolerance_of(analysis, tolerance)])
 
 
-def _check_tolerance(tolerance: int) -> None:
-    if isinstance(tolerance, bool) or not isinstance(tolerance, int) or not 0 <= tolerance <= 255:
-        raise _error(f"tolerance must be an int within 0 … 255 (8-bit code values), got {tolerance!r}")
+def _check_tolerance(tolerance: int | None) -> None:
+    if tolerance is not None and (isinstance(tolerance, bool) or not isinstance(tolerance, int)
+                                  or not 0 <= tolerance <= 255):
+        raise _error(f"tolerance must be None (chosen from the clip's grain) or an int within 0 … 255 "
+                     f"(8-bit code values), got {tolerance!r}")
 
 
-def _find(clip: vs.VideoNode, threshold: int | float, tolerance: int, chroma: bool, progress: bool | None,
-          scenes: bool) -> tuple[list[Drawing], _Cuts | None]:
-    """The drawings, and with ``scenes`` the cuts between them when the pass that found them scored them."""
+def _tolerance_of(analysis: _Analysis, tolerance: int | None) -> int:
+    """The given tolerance, or the one the clip's grain asks for."""
+    return tolerance if tolerance is not None else choose_tolerance(DEFAULT_TOLERANCE,
+                                                                    grain_level(analysis.mean_differences))
+
+
+def _find(clip: vs.VideoNode, threshold: int | float | None, tolerance: int | None, chroma: bool,
+          progress: bool | None, scenes: bool) -> tuple[list[Drawing], _Cuts | None, Detection]:
+    """The drawings; with ``scenes``, the cuts the pass that found them scored between its candidates (else None);
+    and the settings used."""
     _check_clip(clip)
     _check_tolerance(tolerance)
+    area = clip.width * clip.height
     try:
-        limit = resolve_threshold(threshold, clip.width * clip.height)
+        given = None if threshold is None else resolve_threshold(threshold, area)
     except ValueError as error:
-        raise _error(str(error)) from None
-    analysis = _analyse(clip, tolerance, bool(chroma), progress, limit if scenes else None)
-    starts = drawing_starts(analysis.diff_counts, limit)
-    drawings = group_drawings(starts, analysis.durations, analysis.holds, analysis.source_frames)
-    return drawings, analysis.cuts if analysis.cuts is not None and analysis.cuts.threshold == limit else None
+        raise _error(f"threshold: {error}") from None
+    least = resolve_threshold(DEFAULT_THRESHOLD, area) if given is None else given
+    analysis = _analyse(clip, tolerance, bool(chroma), progress, least if scenes else None)
+    used = _tolerance_of(analysis, tolerance)
+    counts = analysis.diff_counts[used]
+    limit, noise = (noise_threshold(counts, analysis.mean_differences, least, area) if given is None
+                    else (given, 0))
+    settings = Detection(used, limit, grain_level(analysis.mean_differences), noise,
+                         tolerance is None, threshold is None)
+    drawings = group_drawings(drawing_starts(counts, limit), analysis.durations, analysis.holds,
+                              analysis.source_frames)
+    return drawings, analysis.cuts if scenes else None, settings
 
 
 def _drawing_props(drawing: Drawing) -> dict[str, int | float]:

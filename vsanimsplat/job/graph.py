@@ -25,7 +25,7 @@ from .. import __version__
 from ..ffmpeg import CODECS
 from ..filters import dedupe, fill_holes, interpolate, resize
 from ..filters.analysis import timing_of
-from ..filters.dedupe import DEFAULT_THRESHOLD, DEFAULT_TOLERANCE, Passes, passes_of, reuse_passes
+from ..filters.dedupe import Passes, passes_of, reuse_passes
 from ..filters.fill_holes import FILL_MODES
 from ..filters.frames import duration_of
 from ..filters.interpolate import DEFAULT_SCENE_THRESHOLD, pair_flow
@@ -104,8 +104,8 @@ class JobOptions:
     width: int | None = None
     height: int | None = None
     dedupe: bool = True
-    threshold: int | float = DEFAULT_THRESHOLD
-    tolerance: int = DEFAULT_TOLERANCE
+    threshold: int | float | None = None
+    tolerance: int | None = None
     chroma: bool = False
     target: Target = Target(Fraction(2), is_rate=False)
     model: str | None = None

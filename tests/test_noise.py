@@ -1,0 +1,99 @@
+"""Drawing detection that sees past coding noise and grain: the pure rules (:mod:`vsanimsplat.noise`), and ``dedupe``
+with its defaults on coded and grainy clips of the generated corpus (:mod:`vsanimsplat.corpus`), where the fixed
+settings of before invented drawings."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+import vapoursynth as vs
+
+from vsanimsplat import dedupe
+from vsanimsplat.corpus import Case, corpus, deliver, make
+from vsanimsplat.filters.dedupe import DEFAULT_THRESHOLD, DEFAULT_TOLERANCE, detection, find_drawings
+from vsanimsplat.noise import GAP, choose_tolerance, grain_level, noise_threshold
+
+AREA = 320 * 180
+LEAST = int(DEFAULT_THRESHOLD * AREA)  # 28 px
+
+
+def test_grain_level_is_a_low_quantile_of_the_mean_differences():
+    assert grain_level([]) == 0.0
+    assert grain_level([3.0] * 4 + [0.2] * 6 + [9.0] * 10) == 0.2  # the quiet fifth
+    assert grain_level([4.0] * 10) == 4.0
+
+
+@pytest.mark.parametrize("grain, expected", [(0.0, 10), (2.0, 10), (2.1, 20), (4.0, 20), (5.0, 30), (40.0, 30)])
+def test_tolerance_rises_in_steps_above_grain(grain, expected):
+    assert choose_tolerance(10, grain) == expected
+
+
+def test_threshold_rises_into_the_gap_above_coding_noise():
+    held = [0, 0, 3, 12, 33, 39, 52]  # a held drawing re-coded: counts at tolerance 10 (x264 CRF 18, 320×180)
+    new = [2603, 2821, 4026, 8551]
+    counts = held + new + held
+    quiet = [0.05] * len(counts)
+    threshold, noise = noise_threshold(counts, quiet, LEAST, AREA)
+    assert noise == 52 and threshold == 104  # twice the noise, below the gap's middle (368)
+    assert all(c <= threshold for c in held) and all(c > threshold for c in new)
+
+
+@pytest.mark.parametrize("counts, why", [
+    ([0, 0, 5, 2603, 2821], "nothing above the least threshold to raise"),
+    ([0, 0, 0, 40, 40, 2603], "the first gap starts at a held pair: a small change (a lip flap) on a clean clip"),
+    ([40, 52, 60, 2603, 2821], "no held pair: a clip on ones keeps every small change"),
+    ([0, 33, 52, 80, 150, 300, 2603], "no gap of GAP times between noise and drawings"),
+    ([0, 500, 2603 * 10], "the lower side is above NOISE_CAP of the frame"),
+])
+def test_threshold_stays_at_the_least_without_clear_noise(counts, why):
+    assert noise_threshold(counts, [0.05] * len(counts), LEAST, AREA) == (LEAST, 0), why
+    assert GAP == 4.0
+
+
+def test_noise_must_be_as_still_as_the_quiet_pairs():
+    """A fade's late drawings change few pixels by more than the tolerance, but every pixel a little."""
+    counts = [0, 0, 3, 12, 40, 52, 2603, 2821]
+    assert noise_threshold(counts, [0.1, 0.1, 0.1, 0.1, 0.2, 0.2, 9, 9], LEAST, AREA) == (104, 52)
+    assert noise_threshold(counts, [0.1, 0.1, 0.1, 0.1, 3.0, 0.2, 9, 9], LEAST, AREA) == (LEAST, 0)
+
+
+def _case(**changes) -> Case:
+    """A small case of the corpus' tuning half with the given conditions."""
+    base = next(c for c in corpus() if c.name.startswith("00-"))
+    return dataclasses.replace(base, **changes)
+
+
+@pytest.fixture(scope="module")
+def delivered(tmp_path_factory):
+    """Cases as files, made once: the issue's 320×180 cartoon on twos as x264 CRF 18 and a lossless one with grain."""
+    folder = tmp_path_factory.mktemp("corpus")
+    cases = {
+        "x264": _case(name="x264", cadence="mixed", codec="x264", crf=18, grain=0.0, background="waves", texture=0.3,
+                      shapes=4, speed=3.0, area=0.05, pan=(0.0, 0.0)),
+        "grain": _case(name="grain", cadence="twos", codec="lossless", crf=0, grain=4.0),
+    }
+    files = {}
+    for name, case in cases.items():
+        truth = make(case)
+        deliver(case, truth, folder / f"{name}.mkv")
+        files[name] = (folder / f"{name}.mkv", truth)
+    return files
+
+
+@pytest.mark.parametrize("name, tolerance", [("x264", DEFAULT_TOLERANCE), ("grain", 2 * DEFAULT_TOLERANCE)])
+def test_defaults_find_exactly_the_drawings_where_fixed_settings_invent_some(delivered, name, tolerance):
+    path: Path
+    path, truth = delivered[name]
+    clip = vs.core.bs.VideoSource(str(path), cachemode=0)
+    fixed = [d.first for d in find_drawings(clip, DEFAULT_THRESHOLD, DEFAULT_TOLERANCE)]
+    assert len(set(fixed) - set(truth.starts)) >= 1  # the settings of before: coding noise or grain made drawings
+    found = dedupe(clip)
+    assert [f.props["AnimSplat_SourceFrame"] for f in found.frames(close=True)] == truth.starts
+    used = detection(clip)
+    assert used.tolerance == tolerance and used.tolerance_chosen and used.threshold_chosen
+    assert used.threshold >= int(DEFAULT_THRESHOLD * clip.width * clip.height)
+    given = detection(clip, threshold=DEFAULT_THRESHOLD, tolerance=DEFAULT_TOLERANCE)  # given values stay as given
+    assert (given.tolerance, given.threshold, given.tolerance_chosen, given.threshold_chosen) == (
+        DEFAULT_TOLERANCE, int(DEFAULT_THRESHOLD * clip.width * clip.height), False, False)
