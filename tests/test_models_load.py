@@ -1,11 +1,12 @@
-"""load_model: argument checks and the error for missing weights (no real weights needed)."""
+"""load_model: argument checks and the error for missing weights (no real weights needed); the precision policy."""
 
+import os
 from pathlib import Path
 
 import pytest
 import torch
 
-from vsanimsplat.models import MODEL_NAMES, SPECS, WeightsError, load_model, native_bf16, registry
+from vsanimsplat.models import MODEL_NAMES, SPECS, Capability, WeightsError, load_model, native_bf16, registry
 from vsanimsplat.models.registry import build
 
 
@@ -137,11 +138,71 @@ def test_registry_capabilities_match_what_the_model_does(name):
 
 def test_automatic_precision_follows_the_registry(monkeypatch):
     monkeypatch.setattr(registry, "native_bf16", lambda: True)
-    cpu = torch.device("cpu")
+    cpu = registry.capability(torch.device("cpu"))
+    assert cpu == Capability("cpu", bf16=True, name="this CPU")
     assert [n for n in MODEL_NAMES if SPECS[n].dtype(cpu) == torch.bfloat16] == ["union", "base"]
     assert SPECS["union"].dtype(cpu, bf16=False) == torch.float32
+    assert SPECS["union"].dtype(cpu, fp16=None, bf16=None) == torch.bfloat16  # no float16 on a CPU
     assert SPECS["rife"].dtype(cpu, bf16=True) == torch.bfloat16
     monkeypatch.setattr(registry, "native_bf16", lambda: False)
-    assert all(SPECS[n].dtype(cpu) == torch.float32 for n in MODEL_NAMES)
+    assert all(SPECS[n].dtype(registry.capability(torch.device("cpu"))) == torch.float32 for n in MODEL_NAMES)
     with pytest.raises(ValueError, match="fp16=True needs a CUDA device"):
         SPECS["union"].dtype(cpu, fp16=True)
+
+
+AMPERE = Capability("cuda", bf16=True, name="NVIDIA A100")
+TURING = Capability("cuda", bf16=False, name="Tesla T4")
+
+
+@pytest.mark.parametrize("gpu", [AMPERE, TURING])
+def test_cuda_policy_half_for_the_models_that_take_it_float32_when_told(gpu):
+    """On any GPU: automatic precision is float16 for union, base and rife (the default preset's models) and float32
+    for the others; fp16=False or bf16=True (where the GPU has it) overrule it."""
+    assert [n for n in MODEL_NAMES if SPECS[n].dtype(gpu) == torch.float16] == ["union", "base", "rife"]
+    assert all(SPECS[n].dtype(gpu) == torch.float32 for n in MODEL_NAMES if not SPECS[n].cuda_half)
+    assert SPECS["union"].dtype(gpu, fp16=False) == torch.float32
+    assert SPECS["union"].dtype(gpu, fp16=False, bf16=None) == torch.float32  # no automatic bfloat16 on a GPU
+    assert SPECS["union"].dtype(gpu, fp16=None, bf16=False) == torch.float16
+    assert SPECS["splat"].dtype(gpu, fp16=True) == torch.float16
+    if gpu.bf16:
+        assert SPECS["union"].dtype(gpu, bf16=True) == SPECS["rife"].dtype(gpu, fp16=None, bf16=True) == torch.bfloat16
+    else:
+        with pytest.raises(ValueError, match=r"bf16=True needs a GPU that computes bfloat16 \(compute capability 8.0, "
+                                             r"Ampere, or newer\); Tesla T4 does not: use fp16=True"):
+            SPECS["union"].dtype(gpu, bf16=True)
+    with pytest.raises(ValueError, match="fp16 and bf16 exclude each other"):
+        SPECS["union"].dtype(gpu, fp16=True, bf16=True)
+
+
+def test_the_cuda_settings_are_set_without_a_gpu(monkeypatch):
+    """TF32 always; cuDNN's deterministic algorithms, no benchmarking and cuBLAS's workspace only when asked for, the
+    environment's own workspace setting kept."""
+    flags = [(torch.backends.cuda.matmul, "allow_tf32"), (torch.backends.cudnn, "allow_tf32"),
+             (torch.backends.cudnn, "deterministic"), (torch.backends.cudnn, "benchmark")]
+    before = [getattr(module, name) for module, name in flags]
+    for module, name in flags:
+        setattr(module, name, name == "benchmark")
+    monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG", raising=False)
+    try:
+        _check_cuda_settings(monkeypatch)
+    finally:
+        for (module, name), value in zip(flags, before):
+            setattr(module, name, value)
+
+
+def _check_cuda_settings(monkeypatch) -> None:
+    registry.use_cuda_policy()
+    assert torch.backends.cuda.matmul.allow_tf32 and torch.backends.cudnn.allow_tf32
+    assert not torch.backends.cudnn.deterministic and torch.backends.cudnn.benchmark
+    assert "CUBLAS_WORKSPACE_CONFIG" not in os.environ
+    registry.use_cuda_policy(deterministic=True)
+    assert torch.backends.cudnn.deterministic and not torch.backends.cudnn.benchmark
+    assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":4096:8"
+    monkeypatch.setenv("CUBLAS_WORKSPACE_CONFIG", ":16:8")
+    registry.use_cuda_policy(deterministic=True)
+    assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":16:8"
+
+
+def test_a_capability_names_its_kind():
+    with pytest.raises(ValueError, match="kind must be 'cpu' or 'cuda', got 'tpu'"):
+        Capability("tpu", bf16=True)

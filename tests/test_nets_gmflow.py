@@ -220,6 +220,28 @@ def test_local_matching_recovers_a_shift_and_never_looks_outside():
     assert flat[0, 0, 5, 7].item() == pytest.approx(0.0, abs=1e-6)
 
 
+def test_16_bit_matching_scores_are_upcast_before_they_are_summed(net):
+    """Features whose scores pass float16's 65504 (128 channels of 30 × 30): the local matching and the local
+    attention take float16 features and still give the float32 flow, not inf or nan."""
+    f0 = torch.full((1, 128, 6, 8), 30.0)
+    f0[..., 2:4, 3:5] = 31.0  # a brighter block: the scores differ, so the flows are not flat
+    f1 = torch.roll(f0, (1, -1), (2, 3))
+    reference = _local_matching(f0, f1, radius=2)
+    half = _local_matching(f0.half(), f1.half(), radius=2)
+    assert half.dtype == torch.float32
+    torch.testing.assert_close(half, reference)
+    layer = copy.deepcopy(net.feature_flow_attn).half()
+    with torch.no_grad():  # q_proj(x) = x, k_proj(x) = x: the scores are the features' products
+        for linear in (layer.q_proj, layer.k_proj):
+            linear.weight.copy_(torch.eye(128))
+            linear.bias.zero_()
+    flow = torch.randn(1, 2, 6, 8, generator=torch.Generator().manual_seed(3))
+    with torch.inference_mode():
+        local = layer.local_attention(f0.permute(0, 2, 3, 1).half(), flow, radius=1)
+        exact = layer.float().local_attention(f0.permute(0, 2, 3, 1), flow, radius=1)
+    torch.testing.assert_close(local, exact)
+
+
 def test_propagation_and_convex_upsampling_preserve_a_constant_flow(net):
     g = torch.Generator().manual_seed(2)
     f0 = torch.randn(1, 6, 10, 128, generator=g)

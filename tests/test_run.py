@@ -289,8 +289,8 @@ def test_default_preset_end_to_end_computes_what_its_script_computes(source, tmp
 
 
 def test_precision_and_flow_scale_reach_the_model_and_the_script(source, tmp_path, capsys, monkeypatch):
-    """--bf16/--no-bf16 and --flow-scale: the command's model and the emitted script get the same settings; without
-    them both leave the choice to the registry (bfloat16 for union on a CPU with native bfloat16)."""
+    """--bf16/--no-bf16, --no-fp16 and --flow-scale: the command's model and the emitted script get the same settings;
+    without them both leave the choice to the registry (bfloat16 for union on a CPU with native bfloat16)."""
     _weights("union")
     from vsanimsplat.job import JobOptions, load_job_model
     from vsanimsplat.models import registry
@@ -306,9 +306,10 @@ def test_precision_and_flow_scale_reach_the_model_and_the_script(source, tmp_pat
     monkeypatch.setattr(registry, "native_bf16", lambda: False)
     assert union(JobOptions(source.path, device="cpu")).dtype == torch.float32
     script = tmp_path / "job.vpy"
-    code, _, err = run(capsys, source.path, "--no-bf16", "--flow-scale", "0.5", "--emit-vpy", script)
+    code, _, err = run(capsys, source.path, "--no-bf16", "--no-fp16", "--flow-scale", "0.5", "--emit-vpy", script)
     assert code == 0, err
     assert "bf16=False" in script.read_text() and "flow_scale=0.5" in script.read_text()
+    assert "fp16=False" in script.read_text()
     code, _, err = run(capsys, source.path, "--bf16", "--cache-mb", "512", "--emit-vpy", script)
     assert code == 0 and "bf16=True" in script.read_text() and "flow_scale" not in script.read_text()
     assert "cache_mb=512" in script.read_text()

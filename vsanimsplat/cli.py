@@ -416,7 +416,9 @@ def _add_job_options(parser: argparse.ArgumentParser) -> None:
                        help="one interpolation model instead of a preset (what each is and can do: "
                             "`vsanimsplat models list`)")
     model.add_argument("--device", help="cpu, cuda or cuda:N (default: CUDA when available, else the CPU)")
-    model.add_argument("--fp16", action="store_true", help="float16 networks (CUDA only)")
+    model.add_argument("--fp16", action=argparse.BooleanOptionalAction, default=None,
+                       help="float16 networks on or off, CUDA only (default: on for the models "
+                            f"{', '.join(n for n, s in SPECS.items() if s.cuda_half)} on CUDA, else off)")
     model.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None,
                        help="bfloat16 networks on or off (default: on for the models "
                             f"{', '.join(n for n, s in SPECS.items() if s.cpu_bf16)} on a CPU that computes bfloat16 "

@@ -87,12 +87,14 @@ def _remap(clip: vs.VideoNode, indices: Sequence[int]) -> vs.VideoNode:
     return kept.std.DuplicateFrames(repeats) if repeats else kept
 
 
-def _resolve_model(model: str | Model | None, preset: str | None, device: str | None, fp16: bool, flow: str | None,
-                   bf16: bool | None, flow_scale: float, static_tolerance: int | None, regions: bool) -> Model:
+def _resolve_model(model: str | Model | None, preset: str | None, device: str | None, fp16: bool | None,
+                   flow: str | None, bf16: bool | None, flow_scale: float, static_tolerance: int | None,
+                   regions: bool) -> Model:
     if model is not None and preset is not None:
         raise _error(f"give model or preset, not both (got model={model!r}, preset={preset!r})")
     if isinstance(model, Model):
-        chosen = [name for name, value in (("flow", flow is not None), ("fp16", fp16), ("bf16", bf16 is not None),
+        chosen = [name for name, value in (("flow", flow is not None), ("fp16", fp16 is not None),
+                                           ("bf16", bf16 is not None),
                                            ("flow_scale", flow_scale != 1.0),
                                            ("static_tolerance", static_tolerance != DEFAULT_STATIC_TOLERANCE),
                                            ("regions", regions is not True)) if value]
@@ -119,7 +121,7 @@ def interpolate(
     model: str | Model | None = None,
     preset: str | None = None,
     device: str | None = None,
-    fp16: bool = False,
+    fp16: bool | None = None,
     bf16: bool | None = None,
     flow_scale: float = 1.0,
     max_hold: int | None = None,
@@ -149,8 +151,8 @@ def interpolate(
     | `model` | str or Model | None | a model name (``"union"``, ``"base"``, ``"rife"``, ``"splat"``, ``"blend"``, ``"softsplat"`` …; see ``vsanimsplat models list``) or a model object, instead of a preset |
     | `preset` | str | None | a named configuration of models (``"fast"``, ``"default"``: :data:`~vsanimsplat.models.registry.PRESETS`, ``benchmarks/presets.md``); with neither ``model`` nor ``preset``: ``"default"`` |
     | `device` | str or None | None | ``"cpu"``, ``"cuda"`` or ``"cuda:N"``; ``None`` = CUDA when available, else CPU |
-    | `fp16` | bool | False | float16 networks (CUDA only) |
-    | `bf16` | bool or None | None | bfloat16 networks; ``None`` = the registry's choice (:meth:`~vsanimsplat.models.ModelSpec.dtype`: for ``union`` and ``base`` on a CPU device whose CPU computes bfloat16 natively, 2–3× faster, PSNR ≥ 50 dB against float32) |
+    | `fp16` | bool or None | None | float16 networks (CUDA only); ``None`` = the registry's choice (:meth:`~vsanimsplat.models.ModelSpec.dtype`: on CUDA for the models with ``cuda_half``, as vs-rife and vs-gmfss_fortuna run) |
+    | `bf16` | bool or None | None | bfloat16 networks (on CUDA only on GPUs that compute it); ``None`` = the registry's choice (:meth:`~vsanimsplat.models.ModelSpec.dtype`: for the models with ``cpu_bf16`` on a CPU device whose CPU computes bfloat16 natively, 2–3× faster, PSNR ≥ 50 dB against float32) |
     | `flow_scale` | float | 1.0 | ``union``/``base``: resolution of the flow relative to the half-size picture, 1.0, 0.5 or 0.25 (faster, coarser flow) |
     | `max_hold` | int or None | None | holds longer than this many source frames are pauses, and the move to the next drawing takes only the local cadence; ``None`` = twice the local cadence; ``0`` = never pause |
     | `scene_detect` | bool | True | detect scene cuts (nothing is interpolated across one); cuts marked with ``_SceneChangeNext``/``_SceneChangePrev`` and ``cuts`` are always respected |

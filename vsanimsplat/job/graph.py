@@ -82,8 +82,8 @@ class JobOptions:
     | `target` | Target | factor 2 | output rate (``--factor``, ``--fps``) |
     | `model` | str or None | None | one model (``--model``), instead of ``preset`` |
     | `preset` | str or None | "default" | a preset of models (``--quality``); None when ``model`` is given |
-    | `device`, `fp16` | | None, False | where and in what precision (``--device``, ``--fp16``) |
-    | `bf16` | bool or None | None | bfloat16 networks (``--bf16``/``--no-bf16``); None = the registry's choice for the model and device |
+    | `device` | str or None | None | where the model runs (``--device``) |
+    | `fp16`, `bf16` | bool or None | None | float16 or bfloat16 networks (``--fp16``/``--no-fp16``, ``--bf16``/``--no-bf16``); None = the registry's choice for the model and device |
     | `flow_scale` | float | 1.0 | resolution of the flow, for the models that take it (``--flow-scale``) |
     | `max_hold` | int or None | None | ``interpolate``'s pause rule (``--max-hold``) |
     | `cache_mb` | int or None | None | ``interpolate``'s budget of cached model states in MiB (``--cache-mb``); None = its default |
@@ -111,7 +111,7 @@ class JobOptions:
     model: str | None = None
     preset: str | None = DEFAULT_PRESET
     device: str | None = None
-    fp16: bool = False
+    fp16: bool | None = None
     bf16: bool | None = None
     flow_scale: float = 1.0
     max_hold: int | None = None
@@ -427,7 +427,7 @@ def _model_settings(options: JobOptions) -> dict[str, object]:
     and read by :func:`load_job_model` for the command, so the two cannot differ."""
     settings: dict[str, object] = {"model": options.model} if options.model is not None else {"preset": options.preset}
     settings.update({"device": options.device} if options.device else {})
-    settings.update({"fp16": True} if options.fp16 else {})
+    settings.update({"fp16": options.fp16} if options.fp16 is not None else {})
     settings.update({"bf16": options.bf16} if options.bf16 is not None else {})
     settings.update({"flow_scale": options.flow_scale} if options.flow_scale != 1.0 else {})
     settings["static_tolerance"] = options.static_tolerance

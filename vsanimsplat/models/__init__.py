@@ -16,8 +16,8 @@ from .changes import DEFAULT_STATIC_TOLERANCE, ChangePolicy
 from .gmfss import GMFSS
 from .ensemble import Ensemble, Run
 from .registry import (DEFAULT_MODEL, DEFAULT_PRESET, FLOW_MODELS, FLOW_NAMES, FLOWS, MODEL_NAMES, PRESET_NAMES,
-                       PRESETS, SPECS, ModelSpec, Preset, build, check_weights, native_bf16, parameter_count, preset,
-                       spec)
+                       PRESETS, SPECS, Capability, ModelSpec, Preset, build, capability, check_weights, native_bf16,
+                       parameter_count, preset, spec, use_cuda_policy)
 from .rife import RIFE
 from .softsplat import SoftSplat
 from .splat import SplatOnly
@@ -25,6 +25,7 @@ from .weights import WeightsError, load_weights
 
 __all__ = [
     "Blend",
+    "Capability",
     "ChangePolicy",
     "ChangedPair",
     "DEFAULT_MODEL",
@@ -50,6 +51,7 @@ __all__ = [
     "SplatOnly",
     "Synthesis",
     "WeightsError",
+    "capability",
     "check_weights",
     "load_model",
     "load_preset",
@@ -100,7 +102,7 @@ def _check_flow(name: str, flow: str | None) -> None:
 def load_model(
     name: str = DEFAULT_MODEL,
     device: str | torch.device | None = "cpu",
-    fp16: bool = False,
+    fp16: bool | None = False,
     flow: str | None = None,
     bf16: bool | None = False,
     flow_scale: float = 1.0,
@@ -113,16 +115,18 @@ def load_model(
     |---|---|---|---|
     | `name` | str | "union" | one of :data:`MODEL_NAMES` (:mod:`~vsanimsplat.models.registry`) |
     | `device` | str, torch.device or None | "cpu" | ``"cpu"``, ``"cuda"`` or ``"cuda:N"``; None = CUDA when available, else the CPU |
-    | `fp16` | bool | False | run the networks in float16 (CUDA only; the splatting itself accumulates in float32) |
+    | `fp16` | bool or None | False | run the networks in float16 (CUDA only; the parts that need float32 keep it: see :mod:`~vsanimsplat.models.registry`); None = the registry's automatic choice (:meth:`ModelSpec.dtype`: float16 on CUDA for the models with ``cuda_half``), as ``interpolate`` and ``run`` use |
     | `flow` | str or None | None | the flow network of the models in :data:`FLOW_MODELS`: ``"gmflow"`` or ``"pwcnet"``; None = the model's own (GMFlow) |
-    | `bf16` | bool or None | False | run the networks in bfloat16 (2–3× faster on CPUs with :func:`native_bf16`, PSNR ≥ 50 dB against float32, ``benchmarks/bench.md``; on CUDA it needs Ampere or newer); None = the registry's automatic choice (:meth:`ModelSpec.dtype`), as ``interpolate`` and ``run`` use |
+    | `bf16` | bool or None | False | run the networks in bfloat16 (2–3× faster on CPUs with :func:`native_bf16`, PSNR ≥ 50 dB against float32, ``benchmarks/bench.md``; on CUDA only on a GPU that computes it, Ampere or newer); None = the registry's automatic choice (:meth:`ModelSpec.dtype`), as ``interpolate`` and ``run`` use |
     | `flow_scale` | float | 1.0 | one of the model's ``flow_scales`` (``union``/``base``: 1.0, 0.5, 0.25 = resolution of the flow relative to the half-size picture; faster, coarser flow) |
     | `static_tolerance` | int or None | 20 | pixels whose channels differ by at most this many 8-bit code values between the two frames are taken from the inputs (their cross-fade), not re-drawn by the networks; None = every pixel from the networks, as published (see :mod:`~vsanimsplat.models.changes`) |
     | `regions` | bool | True | with ``static_tolerance``: run the networks only on the regions that change (with context), not the whole frame |
 
+    On CUDA it sets the registry's process-wide CUDA settings (TF32: :func:`~vsanimsplat.models.registry.use_cuda_policy`).
+
     Raises ValueError for an unknown ``model``, ``device`` or ``flow`` (or a ``flow`` for a model
-    without a choice of flow), for ``fp16`` on the CPU, for ``fp16`` with ``bf16`` and for a
-    ``flow_scale`` the model does not take, RuntimeError if CUDA is requested but unavailable, and
+    without a choice of flow), for ``fp16`` on the CPU, for ``fp16`` with ``bf16``, for ``bf16`` on a GPU
+    without bfloat16 and for a ``flow_scale`` the model does not take, RuntimeError if CUDA is requested but unavailable, and
     :class:`~vsanimsplat.models.weights.WeightsError` (naming the command that installs them) if
     the weights are missing or corrupt.
     """
@@ -136,7 +140,9 @@ def load_model(
         scales = max((s.flow_scales for s in SPECS.values()), key=len)
         raise ValueError(f"flow_scale must be one of {scales}, got {flow_scale!r}")
     parsed = resolve_device(device)
-    dtype = chosen.dtype(parsed, fp16, bf16)
+    dtype = chosen.dtype(capability(parsed), fp16, bf16)
+    if parsed.type == "cuda":
+        use_cuda_policy()
     changes = None if static_tolerance is None else ChangePolicy(static_tolerance, bool(regions))
     model = build(name, flow, parsed, dtype, load_weights(name, flow=flow), flow_scale)
     model.changes = changes
@@ -146,7 +152,7 @@ def load_model(
 def load_preset(
     name: str = DEFAULT_PRESET,
     device: str | torch.device | None = "cpu",
-    fp16: bool = False,
+    fp16: bool | None = False,
     flow: str | None = None,
     bf16: bool | None = False,
     flow_scale: float = 1.0,

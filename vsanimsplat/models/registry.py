@@ -20,15 +20,25 @@ Presets (:data:`PRESETS`) name configurations of these models on a measured qual
 runs are too (:mod:`~vsanimsplat.models.ensemble`). ``interpolate`` and ``run`` use
 :data:`DEFAULT_PRESET` unless given a model or another preset.
 
-Precision policy (:meth:`ModelSpec.dtype`): float32 unless asked otherwise, on every device;
-``fp16`` only on CUDA; ``bf16=None`` (automatic) means bfloat16 for the models with
-``cpu_bf16`` on a CPU device whose CPU computes bfloat16 natively (:func:`native_bf16`;
-measured 2–3× faster at PSNR ≥ 50 dB against float32, ``benchmarks/bench.md``), float32
-elsewhere (CUDA has not been measured yet: ``benchmarks/gpu.md``).
+Precision policy (:meth:`ModelSpec.dtype`, from the device's :class:`Capability`): ``fp16`` and ``bf16``
+given as True or False are obeyed (float16 needs CUDA; bfloat16 on CUDA needs a GPU that computes it,
+:func:`capability`); where one is None (automatic) the registry chooses:
+
+| device | automatic choice |
+|---|---|
+| CPU | bfloat16 for the models with ``cpu_bf16`` when the CPU computes it natively (:func:`native_bf16`; measured 2–3× faster at PSNR ≥ 50 dB against float32, ``benchmarks/bench.md``), else float32 |
+| CUDA | float16 for the models with ``cuda_half`` (IFNet, and GMFSS with its GMFlow, metric net, pyramid and GridNet: what vs-rife and vs-gmfss_fortuna run on GPUs; not measured here yet, ``benchmarks/gpu.md``), else float32 |
+
+Parts that need float32 keep it whatever the networks' dtype: splatting sums in float32
+(:func:`~vsanimsplat.ops._common.compute_dtype`), GMFlow's matching scores and flows are upcast before
+they are multiplied (:mod:`~vsanimsplat.nets.gmflow`), and pictures leave the models in float32. On CUDA,
+float32 matrix products and convolutions use TF32 (:data:`CUDA_TF32`, :func:`use_cuda_policy`): float32's
+range, which is what those parts need, with float16's 10-bit mantissa.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -44,6 +54,10 @@ from .softsplat import SoftSplat
 from .splat import SplatOnly
 
 __all__ = [
+    "BF16_COMPUTE_CAPABILITY",
+    "CUBLAS_WORKSPACE",
+    "CUDA_TF32",
+    "Capability",
     "DEFAULT_MODEL",
     "DEFAULT_PRESET",
     "FLOWS",
@@ -58,11 +72,13 @@ __all__ = [
     "Preset",
     "RUN_WORDS",
     "build",
+    "capability",
     "check_weights",
     "native_bf16",
     "parameter_count",
     "preset",
     "spec",
+    "use_cuda_policy",
     "weight_sets",
 ]
 
@@ -92,6 +108,38 @@ FLOWS: dict[str, FlowSpec] = {
 FLOW_NAMES: tuple[str, ...] = tuple(FLOWS)
 
 
+BF16_COMPUTE_CAPABILITY = 8
+"""The CUDA compute capability (major) from which a GPU computes bfloat16 in hardware (Ampere, 8.0)."""
+
+CUDA_TF32 = True
+"""float32 matrix products and cuDNN convolutions on CUDA run in TF32 on GPUs that have it (Ampere or newer), as
+vs-rife sets it: float32's range with float16's mantissa, several times faster."""
+
+CUBLAS_WORKSPACE = ":4096:8"
+"""cuBLAS's workspace setting (``CUBLAS_WORKSPACE_CONFIG``) for deterministic output: with several CUDA streams cuBLAS
+may otherwise choose its algorithms by what runs beside it (PyTorch's reproducibility notes)."""
+
+
+@dataclass(frozen=True)
+class Capability:
+    """What the precision policy needs to know about a device (:func:`capability` reads it from a real one).
+
+    | field | type | meaning |
+    |---|---|---|
+    | `kind` | str | ``"cpu"`` or ``"cuda"`` |
+    | `bf16` | bool | it computes bfloat16 natively: a CPU with AVX-512 BF16 or AMX (:func:`native_bf16`), a GPU of compute capability :data:`BF16_COMPUTE_CAPABILITY` or newer |
+    | `name` | str | the device's name, for messages |
+    """
+
+    kind: str
+    bf16: bool
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("cpu", "cuda"):
+            raise ValueError(f"kind must be 'cpu' or 'cuda', got {self.kind!r}")
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """Everything the project knows about one model.
@@ -108,6 +156,7 @@ class ModelSpec:
     | `flow_choice` | bool | ``flow=`` picks its flow network from :data:`FLOWS` |
     | `flow_scales` | tuple of float | accepted ``flow_scale`` values (1.0 = as published) |
     | `cpu_bf16` | bool | automatic precision picks bfloat16 on CPUs that compute it natively |
+    | `cuda_half` | bool | automatic precision picks float16 on CUDA |
     """
 
     name: str
@@ -120,29 +169,39 @@ class ModelSpec:
     flow_choice: bool = False
     flow_scales: tuple[float, ...] = (1.0,)
     cpu_bf16: bool = False
+    cuda_half: bool = False
 
     @property
     def has_flows(self) -> bool:
         """Whether the model estimates optical flow (``Model.flows``, ``run --flow``)."""
         return bool(self.model_class.has_flows)
 
-    def dtype(self, device: torch.device, fp16: bool = False, bf16: bool | None = None) -> torch.dtype:
-        """The network precision for ``device`` (see the module docstring).
+    def dtype(self, capability: Capability, fp16: bool | None = None, bf16: bool | None = None) -> torch.dtype:
+        """The network precision on a device of ``capability`` (the policy of the module docstring).
 
         | parameter | type | default | meaning |
         |---|---|---|---|
-        | `device` | torch.device | — | where the model runs |
-        | `fp16` | bool | False | float16 (CUDA only) |
-        | `bf16` | bool or None | None | bfloat16; None = automatic (:attr:`cpu_bf16` on a CPU with :func:`native_bf16`) |
+        | `capability` | Capability | — | the device (:func:`capability`) |
+        | `fp16` | bool or None | None | float16 (CUDA only); None = automatic (:attr:`cuda_half` on CUDA) |
+        | `bf16` | bool or None | None | bfloat16 (on CUDA only where ``capability.bf16``); None = automatic (:attr:`cpu_bf16` on a CPU with ``capability.bf16``) |
+
+        Raises ValueError for ``fp16`` with ``bf16``, ``fp16`` on a CPU and ``bf16`` on a GPU without bfloat16.
         """
         if fp16 and bf16:
             raise ValueError("fp16 and bf16 exclude each other; set at most one")
-        if fp16 and device.type != "cuda":
+        cuda = capability.kind == "cuda"
+        if fp16 and not cuda:
             raise ValueError("fp16=True needs a CUDA device (float16 convolutions on the CPU are slow and inexact); "
                              "use fp16=False, or bf16=True on a CPU with native bfloat16")
-        if bf16 is None:
-            bf16 = not fp16 and self.cpu_bf16 and device.type == "cpu" and native_bf16()
-        return torch.float16 if fp16 else torch.bfloat16 if bf16 else torch.float32
+        if bf16 and cuda and not capability.bf16:
+            raise ValueError(f"bf16=True needs a GPU that computes bfloat16 (compute capability "
+                             f"{BF16_COMPUTE_CAPABILITY}.0, Ampere, or newer); {capability.name or 'this GPU'} does not: "
+                             "use fp16=True (float16) or leave both None")
+        if fp16 or (fp16 is None and cuda and self.cuda_half and not bf16):
+            return torch.float16
+        if bf16 or (bf16 is None and not cuda and self.cpu_bf16 and capability.bf16):
+            return torch.bfloat16
+        return torch.float32
 
 
 def _gmfss(variant: str) -> Callable[..., Model]:
@@ -163,15 +222,17 @@ SPECS: dict[str, ModelSpec] = {spec.name: spec for spec in (
     ModelSpec("union", "GMFSS_Fortuna union: GMFlow, softmax splatting and a GridNet that also sees RIFE (anime-trained)",
               GMFSS, {**_GMFSS_FILES, "metricnet": "metric_union.pkl", "features": "feat_union.pkl",
                       "synthesis": "fusionnet_union.pkl", "ifnet": "rife.pkl"},
-              _gmfss("union"), leaves_holes=True, flow_choice=True, flow_scales=FLOW_SCALES, cpu_bf16=True),
+              _gmfss("union"), leaves_holes=True, flow_choice=True, flow_scales=FLOW_SCALES, cpu_bf16=True,
+              cuda_half=True),
     ModelSpec("base", "GMFSS_Fortuna base: union without RIFE (the GridNet sees both frames)",
               GMFSS, {**_GMFSS_FILES, "metricnet": "metric_base.pkl", "features": "feat_base.pkl",
                       "synthesis": "fusionnet_base.pkl"},
-              _gmfss("base"), leaves_holes=True, flow_choice=True, flow_scales=FLOW_SCALES, cpu_bf16=True),
+              _gmfss("base"), leaves_holes=True, flow_choice=True, flow_scales=FLOW_SCALES, cpu_bf16=True,
+              cuda_half=True),
     ModelSpec("rife", "union's IFNet alone: fast, no splatting, no flows",
               RIFE, {"ifnet": "rife.pkl"},
               lambda device, dtype, states, flownet, flow_scale: RIFE(device=device, dtype=dtype, states=states),
-              reuses_pairs=False),
+              reuses_pairs=False, cuda_half=True),
     ModelSpec("splat", "GMFlow and softmax splatting only, no synthesis network: fast, leaves holes",
               SplatOnly, dict(_GMFSS_FILES),
               lambda device, dtype, states, flownet, flow_scale: SplatOnly(device=device, dtype=dtype, states=states,
@@ -286,6 +347,37 @@ def native_bf16() -> bool:
     capabilities = getattr(torch.cpu, "get_capabilities", dict)()
     return bool(capabilities.get("avx512_bf16") or capabilities.get("amx_bf16"))
 
+
+
+def capability(device: torch.device) -> Capability:
+    """The :class:`Capability` of ``device`` (a CPU, or a CUDA device that exists).
+
+    | parameter | type | default | meaning |
+    |---|---|---|---|
+    | `device` | torch.device | — | ``cpu``, ``cuda`` or ``cuda:N`` |
+    """
+    if device.type != "cuda":
+        return Capability("cpu", native_bf16(), "this CPU")
+    with torch.cuda.device(device):
+        return Capability("cuda", torch.cuda.is_bf16_supported(including_emulation=False),
+                          torch.cuda.get_device_name())
+
+
+def use_cuda_policy(deterministic: bool = False) -> None:
+    """Set torch's process-wide CUDA settings of the policy: TF32 (:data:`CUDA_TF32`); with ``deterministic``, also
+    cuDNN's deterministic algorithms without benchmarking, and :data:`CUBLAS_WORKSPACE` unless the environment sets
+    ``CUBLAS_WORKSPACE_CONFIG`` (it counts only before the process's first cuBLAS call). Settings made for
+    ``deterministic`` stay for the process.
+
+    | parameter | type | default | meaning |
+    |---|---|---|---|
+    | `deterministic` | bool | False | also the settings for bit-identical output on every run |
+    """
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = CUDA_TF32
+    if deterministic:
+        torch.backends.cudnn.deterministic = True
+        torch.backends.cudnn.benchmark = False
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", CUBLAS_WORKSPACE)
 
 def build(name: str, flow: str | None, device: torch.device, dtype: torch.dtype, states: States | None,
           flow_scale: float = 1.0) -> Model:

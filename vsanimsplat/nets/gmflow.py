@@ -274,12 +274,13 @@ def _local_matching(f0: Tensor, f1: Tensor, radius: int) -> Tensor:
     offsets falling outside the image are excluded. f0, f1: (N, C, H, W); scores and flow in at least float32."""
     n, c, h, w = f0.shape
     k = 2 * radius + 1
-    padded = F.pad(f1, (radius,) * 4)
+    # Upcast before multiplying: a sum of C products of 16-bit features can pass float16's 65504.
+    f0, padded = _at_least_float32(f0), _at_least_float32(F.pad(f1, (radius,) * 4))
     # One offset at a time: the unfolded (N, C·k², H, W) neighbourhood would take k² = 81 times the
     # memory of f1 and is slower on CPU than 81 small products.
-    corr = _at_least_float32(torch.stack(
+    corr = torch.stack(
         [(f0 * padded[:, :, dy : dy + h, dx : dx + w]).sum(1) for dy in range(k) for dx in range(k)], 1
-    )) / math.sqrt(c)  # (N, k², H, W)
+    ) / math.sqrt(c)  # (N, k², H, W)
 
     offsets = torch.arange(-radius, radius + 1, device=f0.device)
     ys = torch.arange(h, device=f0.device)[:, None] + offsets  # (H, k)
@@ -319,11 +320,11 @@ class _FlowPropagation(nn.Module):
         """Attention over the (2r+1)² neighbourhood; keys ``k_proj(f0)``. Outside the image keys and
         flow are zero (so those slots get score 0 and contribute zero flow, but still take weight).
 
-        f0: (N, H, W, C); flow: (N, 2, H, W), whose dtype the softmax is computed in."""
+        f0: (N, H, W, C); flow: (N, 2, H, W), whose dtype the scores and the softmax are computed in."""
         c = f0.shape[-1]
-        q = _to_nchw(self.q_proj(f0))  # (N, C, H, W)
-        keys = _neighbours(_to_nchw(self.k_proj(f0)), radius)  # (N, C, k², H, W)
-        scores = (q[:, :, None] * keys).sum(1, keepdim=True).to(flow.dtype)
+        q = _to_nchw(self.q_proj(f0)).to(flow.dtype)  # (N, C, H, W), upcast before multiplying (see _local_matching)
+        keys = _neighbours(_to_nchw(self.k_proj(f0)).to(flow.dtype), radius)  # (N, C, k², H, W)
+        scores = (q[:, :, None] * keys).sum(1, keepdim=True)
         prob = (scores / math.sqrt(c)).softmax(2)  # (N, 1, k², H, W)
         return (prob * _neighbours(flow, radius)).sum(2)
 
