@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -12,7 +14,7 @@ import torch
 import vapoursynth as vs
 
 import vsanimsplat
-from vsanimsplat.engine import Engine, state_storages
+from vsanimsplat.engine import DeviceOutOfMemory, Engine, state_storages
 from vsanimsplat.models.base import FrameState, Model, PairState
 from vsanimsplat.models.weights import installed
 from tests.helpers import synthetic_clip
@@ -237,3 +239,118 @@ def test_a_box_is_its_own_state_of_that_part_of_the_frames():
     assert engine.counts == {"prepare": 4, "pair": 2, "synthesize": 2}
     assert torch.equal(part.image, Fake().synthesize(Fake().pair(*(Fake().prepare(pictures[i][..., 8:40, 16:48])
                                                                         for i in range(2))), 0.5).image)
+
+
+class Counting(Fake):
+    """Counts its model calls running at once (``most``: the highest count seen)."""
+
+    def __init__(self, delay: float) -> None:
+        super().__init__(delay=delay)
+        self.running = self.most = 0
+        self._count = threading.Lock()
+
+    @contextlib.contextmanager
+    def _running(self):
+        with self._count:
+            self.running += 1
+            self.most = max(self.most, self.running)
+        try:
+            yield
+        finally:
+            with self._count:
+                self.running -= 1
+
+    def prepare(self, image):
+        with self._running():
+            return super().prepare(image)
+
+    def pair(self, a, b):
+        with self._running():
+            return super().pair(a, b)
+
+    def synthesize(self, pair, t):
+        with self._running():
+            time.sleep(self.delay)
+            return super().synthesize(pair, t)
+
+
+def _ask_from_eight_threads(engine: Engine) -> None:
+    """Eight threads asking for overlapping pairs (each frame is in two), every result checked; daemon threads, so
+    that requests deadlocked on the slots fail the test instead of hanging it."""
+    start = threading.Barrier(8, timeout=WAIT)
+    errors: list[BaseException] = []
+
+    def ask(worker: int) -> None:
+        try:
+            start.wait()
+            for left in range(worker % 4, 7):
+                t = (worker + 1) / 10
+                assert torch.equal(engine.synthesize(left, left + 1, t, load).image, expected(left, left + 1, t))
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=ask, args=(worker,), daemon=True) for worker in range(8)]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + WAIT
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    assert not any(thread.is_alive() for thread in threads), "requests deadlocked"
+    assert not errors, errors
+
+
+@pytest.mark.parametrize("num_streams", [1, 2, None])
+def test_at_most_num_streams_model_calls_run_at_once_whatever_the_threads(num_streams):
+    """Eight threads: with num_streams (any device, here the CPU) at most that many calls run at once, and one slot
+    is enough (a thread never holds one while it waits for a state another computes); without a limit on the CPU
+    more run at once."""
+    model = Counting(delay=0.01)
+    engine = Engine(model, num_streams=num_streams)
+    assert engine.num_streams == num_streams
+    _ask_from_eight_threads(engine)
+    if num_streams is None:
+        assert model.most > 2
+    else:
+        assert model.most == num_streams
+    assert engine.counts["prepare"] == 8 and engine.counts["pair"] == 7
+
+
+@pytest.mark.parametrize("num_streams", [0, -1, 1.5, True, "2"])
+def test_a_bad_num_streams_names_itself(num_streams):
+    with pytest.raises(ValueError, match=rf"num_streams must be None \(2 on CUDA, no limit on the CPU\) or an int ≥ 1, "
+                                         rf"got {re.escape(repr(num_streams))}"):
+        Engine(Fake(), num_streams=num_streams)
+
+
+class OutOfMemory(Fake):
+    """Its syntheses at t = 0.5 run out of device memory, as a GPU's would."""
+
+    def _synthesize(self, pair, t):
+        if t == 0.5:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB.\nMore details")
+        return super()._synthesize(pair, t)
+
+
+def test_out_of_memory_names_the_settings_that_need_less_and_frees_its_slot():
+    engine = Engine(OutOfMemory(), cache_bytes=512 << 20, num_streams=1)
+    with pytest.raises(DeviceOutOfMemory) as raised:
+        engine.synthesize(0, 1, 0.5, load)
+    message = str(raised.value)
+    assert message.startswith("cpu ran out of memory in a model call (CUDA out of memory. Tried to allocate 2.00 GiB.)")
+    for setting in ("num_streams, --num-streams; now 1", "--no-regions", "flow_scale, --flow-scale 0.5 or 0.25",
+                    "fp16=True, --fp16", "cache_mb, --cache-mb; now 512 MiB"):
+        assert setting in message
+    assert isinstance(raised.value.__cause__, torch.OutOfMemoryError)
+    with ThreadPoolExecutor(1) as pool:  # the one slot is free again: the next call does not hang
+        assert torch.equal(pool.submit(engine.synthesize, 0, 1, 0.25, load).result(timeout=WAIT).image,
+                           expected(0, 1, 0.25))
+
+
+def test_interpolate_says_what_to_lower_when_the_device_runs_out_of_memory():
+    clip, _ = synthetic_clip([2, 2], 32, 16)
+    out = vsanimsplat.interpolate(clip, factor=4, model=OutOfMemory(), num_streams=1, scene_detect=False, layers=False)
+    assert out.get_frame(1).props["AnimSplat_T"] == 0.25
+    with pytest.raises(vs.Error, match=r"ran out of memory in a model call .*--num-streams; now 1"):
+        out.get_frame(2)  # t = 0.5
+    with pytest.raises(vs.Error, match=r"num_streams must be None \(2 on CUDA, no limit on the CPU\) or an int ≥ 1"):
+        vsanimsplat.interpolate(clip, factor=2, model="blend", num_streams=0)

@@ -290,7 +290,8 @@ def test_default_preset_end_to_end_computes_what_its_script_computes(source, tmp
 
 def test_precision_and_flow_scale_reach_the_model_and_the_script(source, tmp_path, capsys, monkeypatch):
     """--bf16/--no-bf16, --no-fp16 and --flow-scale: the command's model and the emitted script get the same settings;
-    without them both leave the choice to the registry (bfloat16 for union on a CPU with native bfloat16)."""
+    without them both leave the choice to the registry (bfloat16 for union on a CPU with native bfloat16); --cache-mb
+    and --num-streams reach the script."""
     _weights("union")
     from vsanimsplat.job import JobOptions, load_job_model
     from vsanimsplat.models import registry
@@ -310,9 +311,12 @@ def test_precision_and_flow_scale_reach_the_model_and_the_script(source, tmp_pat
     assert code == 0, err
     assert "bf16=False" in script.read_text() and "flow_scale=0.5" in script.read_text()
     assert "fp16=False" in script.read_text()
-    code, _, err = run(capsys, source.path, "--bf16", "--cache-mb", "512", "--emit-vpy", script)
+    code, _, err = run(capsys, source.path, "--bf16", "--cache-mb", "512", "--num-streams", "3", "--emit-vpy", script)
     assert code == 0 and "bf16=True" in script.read_text() and "flow_scale" not in script.read_text()
-    assert "cache_mb=512" in script.read_text()
+    assert "cache_mb=512" in script.read_text() and "num_streams=3" in script.read_text()
+    with pytest.raises(SystemExit):
+        run(capsys, source.path, "--num-streams", "0", "--emit-vpy", script)
+    assert "argument --num-streams: expected a number ≥ 1 (e.g. 2), got '0'" in capsys.readouterr().err
     code, _, err = run(capsys, source.path, "--model", "rife", "--flow-scale", "0.5", "--emit-vpy", script)
     assert code == 2 and "--flow-scale" in err and "flow_scale applies to the models 'union', 'base'" in err
     with pytest.raises(SystemExit):

@@ -31,7 +31,7 @@ from pathlib import Path
 import vapoursynth as vs
 
 from . import __version__
-from .engine import DEFAULT_CACHE_MB
+from .engine import DEFAULT_CACHE_MB, DEFAULT_STREAMS
 from .ffmpeg import (CODECS, CONTAINERS, PRESETS, Encoding, FFmpegNotFound, aspect_filters, check_rate, codec_for, colour_args,
                      encode_command, find_ffmpeg, probe_streams, segment_command)
 from .filters.analysis import timing_of
@@ -448,6 +448,9 @@ def _add_job_options(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--cache-mb", type=_number(int, "4096", low=0), metavar="MIB",
                        help=f"memory for cached model states (features, flows) in MiB; more lets more threads work "
                             f"on different drawings (default {DEFAULT_CACHE_MB}, on CUDA at most a quarter of the GPU's)")
+    model.add_argument("--num-streams", type=_number(int, "2", low=1), metavar="N",
+                       help="model calls at once, whatever the VapourSynth threads: each on a CUDA stream of its own on "
+                            f"a GPU, fewer need less GPU memory (default {DEFAULT_STREAMS} on CUDA, no limit on the CPU)")
     model.add_argument("--no-fill", dest="fill", action="store_false", help="leave the holes of splatting unfilled")
     model.add_argument("--fill-mode", choices=FILL_MODES, default=FILL_MODES[0],
                        help="fill holes with the time-weighted parents (blend) or the nearer parent (default blend)")

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 import vapoursynth as vs
 
-from ..engine import Engine
+from ..engine import Engine, check_num_streams
 from ..layers import LayerStep, LayerTiming
 from ..models import DEFAULT_PRESET, DEFAULT_STATIC_TOLERANCE, Model, load_model, load_preset
 from ..models.changes import layer_weight, paste, region_box
@@ -134,6 +134,7 @@ def interpolate(
     regions: bool = True,
     layers: bool = True,
     cache_mb: int | None = None,
+    num_streams: int | None = None,
 ) -> vs.VideoNode:
     """Raise the frame rate, placing every in-between at its true time between two drawings.
 
@@ -164,6 +165,7 @@ def interpolate(
     | `regions` | bool | True | run the model only on the regions of the frame that change (with context), not the whole frame; needs ``static_tolerance`` |
     | `layers` | bool | True | per-region timing: a part of the picture that holds its drawing for 2–4 drawings while the rest moves (a character on twos over a pan on ones) moves between *its own* drawings at its own time (:mod:`vsanimsplat.layers`); costs one more in-between per such layer, nothing where there is none |
     | `cache_mb` | int or None | None | MiB of the model's per-drawing and per-pair states kept for reuse, least recently used dropped first (those in use are always kept); ``None`` = :data:`~vsanimsplat.engine.DEFAULT_CACHE_MB` |
+    | `num_streams` | int or None | None | model calls that run at once whatever the number of VapourSynth threads, each on a CUDA stream of its own on a GPU (fewer need less GPU memory); ``None`` = :data:`~vsanimsplat.engine.DEFAULT_STREAMS` on CUDA, no limit on the CPU |
 
     Output: same format and size as ``clip``, constant rate, ``ceil(duration × rate)`` frames
     (every output frame whose start lies within the input). Props on every frame:
@@ -187,6 +189,10 @@ def interpolate(
         raise _error(f"max_hold must be None (automatic), 0 (never pause) or a positive int, got {max_hold!r}")
     if cache_mb is not None and (isinstance(cache_mb, bool) or not isinstance(cache_mb, int) or cache_mb < 0):
         raise _error(f"cache_mb must be None (the default budget) or an int of MiB ≥ 0, got {cache_mb!r}")
+    try:
+        check_num_streams(num_streams)
+    except ValueError as error:
+        raise _error(str(error)) from None
     if not 0.0 <= scene_threshold <= 1.0:
         raise _error(f"scene_threshold must be within 0.0 … 1.0, got {scene_threshold!r}")
     if not isinstance(layers, bool):
@@ -198,7 +204,7 @@ def interpolate(
     # each VapourSynth thread runs the model with its share of torch's threads: with all of them, N threads would
     # start N × cores OpenMP threads
     engine = Engine(network, cache_bytes=None if cache_mb is None else cache_mb << 20,
-                    threads=max(1, torch.get_num_threads() // vs.core.num_threads))
+                    threads=max(1, torch.get_num_threads() // vs.core.num_threads), num_streams=num_streams)
     moving = LayerTiming(timing.changes, timing.durations, separated) if layers else None
     return _build(clip, steps, rate, timing, engine, moving)
 
