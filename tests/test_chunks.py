@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from vsanimsplat.job import JobOptions, boundaries, choose_spans
+from vsanimsplat.job import JobOptions, boundaries, choose_spans, run_chunks
 from vsanimsplat.job.chunks import job_record
 from vsanimsplat.retime import Step
 
@@ -72,3 +72,11 @@ def test_the_job_record_tells_inputs_apart_by_content_options_and_encode(tmp_pat
     os.utime(video, ns=(stamp, stamp))
     assert video.stat().st_size == 900 and video.stat().st_mtime_ns == stamp
     assert record != job_record(options, seconds, segment)
+
+
+def test_a_chunked_job_must_be_deterministic(tmp_path):
+    """Chunks made apart (other processes, other workers, a GPU) hold the frames of one encode only in a fixed order."""
+    with pytest.raises(ValueError, match=r"a chunked job needs JobOptions\(deterministic=True\)"):
+        run_chunks(None, JobOptions(tmp_path / "in.mkv", model="blend"), Fraction(5), None, [], [],
+                   tmp_path / "out.mkv", None)
+    assert not (tmp_path / "out.mkv.work").exists()

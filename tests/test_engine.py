@@ -17,6 +17,7 @@ import vsanimsplat
 from vsanimsplat.engine import DeviceOutOfMemory, Engine, state_storages
 from vsanimsplat.models.base import FrameState, Model, PairState
 from vsanimsplat.models.weights import installed
+from vsanimsplat.ops.softsplat import deterministic_enabled
 from tests.helpers import synthetic_clip
 
 FRAME_BYTES = 3 * 4 * 4 * 4  # a (1, 3, 4, 4) float32 picture; a frame state holds nothing else, a pair state adds nothing
@@ -352,5 +353,23 @@ def test_interpolate_says_what_to_lower_when_the_device_runs_out_of_memory():
     assert out.get_frame(1).props["AnimSplat_T"] == 0.25
     with pytest.raises(vs.Error, match=r"ran out of memory in a model call .*--num-streams; now 1"):
         out.get_frame(2)  # t = 0.5
-    with pytest.raises(vs.Error, match=r"num_streams must be None \(2 on CUDA, no limit on the CPU\) or an int ≥ 1"):
-        vsanimsplat.interpolate(clip, factor=2, model="blend", num_streams=0)
+
+
+@pytest.mark.parametrize("deterministic", [False, True])
+def test_deterministic_model_calls_splat_in_a_fixed_order(deterministic):
+    """deterministic=True: every model call splats in a fixed order, in whichever thread it runs."""
+    seen = []
+
+    class Seeing(Fake):
+        def _pair(self, a, b):
+            seen.append(deterministic_enabled())
+            return super()._pair(a, b)
+
+        def _synthesize(self, pair, t):
+            seen.append(deterministic_enabled())
+            return super()._synthesize(pair, t)
+
+    engine = Engine(Seeing(), deterministic=deterministic)
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(lambda t: engine.synthesize(0, 1, t, load), (0.25, 0.75)))
+    assert seen == [deterministic] * 3 and not deterministic_enabled()

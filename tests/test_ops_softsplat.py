@@ -161,12 +161,24 @@ def host_kernels(tmp_path_factory):
     return libraries
 
 
-BACKENDS = ("torch", "torch-per-target", "kernel", "compiled")
+BACKENDS = ("torch", "torch-per-target", "kernel", "deterministic", "compiled")
 
 
 def use_backend(name: str, request, monkeypatch) -> list[str]:
-    """Route softsplat through one path; returns the list the kernels or the compiled path append to."""
+    """Route softsplat through one path; returns the list the kernels or the compiled path append to. The
+    ``deterministic`` path is the PyTorch path in a fixed order, taken even where the kernels could run, and never
+    through ``index_add_`` (whose order on CUDA is that of atomics)."""
     launched = []
+    if name == "deterministic":
+        def refuse(*args):
+            raise AssertionError("index_add_ or a kernel in a fixed-order splat")
+
+        monkeypatch.setattr(cuda_module, "usable", lambda x: True)
+        monkeypatch.setattr(cuda_module, "_launch", refuse)
+        monkeypatch.setattr(torch.Tensor, "index_add_", refuse)
+        context = splat_module.deterministic()
+        context.__enter__()
+        request.addfinalizer(lambda: context.__exit__(None, None, None))
     if name == "compiled":
         splat = cpu_module.splat
         monkeypatch.setattr(cpu_module, "splat", lambda *a: launched.append("compiled") or splat(*a))
@@ -203,9 +215,10 @@ def backend(request, monkeypatch):
     assert bool(launched) == (request.param in ("kernel", "compiled"))
 
 
-@pytest.fixture(params=BACKENDS[:3])
+@pytest.fixture(params=BACKENDS[:4])
 def grad_backend(request, monkeypatch):
-    """The paths that compute gradients: PyTorch, PyTorch with the per-target shift, the kernels."""
+    """The paths that compute gradients: PyTorch, PyTorch with the per-target shift, the kernels, PyTorch in a fixed
+    order."""
     launched = use_backend(request.param, request, monkeypatch)
     yield request.param
     assert bool(launched) == (request.param == "kernel")
@@ -415,6 +428,31 @@ def test_16_bit_collisions_accumulate_in_float32():
     flow = torch.stack((-xs, -ys)).unsqueeze(0).half()
     out = softsplat(x, flow, mode="sum")
     assert out.dtype == torch.float16 and out[0, 0, 0, 0].item() == 4096.0
+
+
+def test_a_fixed_order_gives_the_default_result_the_same_bits_every_time(monkeypatch):
+    """The PyTorch path in a fixed order (deterministic(), or torch's deterministic algorithms) against its
+    default order: the same picture within float32 rounding, the same holes, and the same bits on every run."""
+    monkeypatch.setattr(cpu_module, "usable", lambda *tensors: False)
+    x, flow, z = sample(seed=9, dtype=torch.float32)
+    flow = flow.round()  # whole-pixel flows: many sources on one target, the sums where the order matters
+    expected, expected_holes = softsplat_with_holes(x, flow, z, "soft")
+    assert not splat_module.deterministic_enabled()
+    with splat_module.deterministic():
+        assert splat_module.deterministic_enabled()
+        with splat_module.deterministic(False):
+            assert not splat_module.deterministic_enabled()
+        runs = [softsplat_with_holes(x, flow, z, "soft") for _ in range(3)]
+    assert not splat_module.deterministic_enabled()
+    for out, holes in runs:
+        torch.testing.assert_close(out, expected, rtol=1e-6, atol=1e-6)
+        assert torch.equal(holes, expected_holes) and torch.equal(out, runs[0][0])
+    torch.use_deterministic_algorithms(True)
+    try:
+        assert splat_module.deterministic_enabled()
+        assert torch.equal(softsplat(x, flow, z, "soft"), runs[0][0])
+    finally:
+        torch.use_deterministic_algorithms(False)
 
 
 def test_kernels_are_not_chosen_for_cpu_tensors(monkeypatch):

@@ -942,6 +942,15 @@ def test_chunked_run_gives_the_frames_and_streams_of_one_encode(source, one_enco
     assert "written:  " in out and not (tmp_path / "chunked.mkv.work").exists() and leftovers(tmp_path) == []
 
 
+def test_chunked_jobs_are_deterministic(source, tmp_path, capsys):
+    """--deterministic reaches the script; --chunk-seconds sets it (chunks made apart must be one encode's frames)."""
+    script = tmp_path / "job.vpy"
+    for extra, expected in (((), False), (("--deterministic",), True), (("--chunk-seconds", "5"), True)):
+        code, _, err = run(capsys, source.path, "--model", "blend", *extra, "--emit-vpy", script)
+        assert code == 0, err
+        assert ("deterministic=True" in script.read_text()) == expected, extra
+
+
 def test_rerun_makes_only_the_chunks_left_by_a_crash_or_corrupted(source, one_encode, tmp_path, capsys, monkeypatch):
     """A job stopped after two of five chunks leaves them recorded; the same command again makes the other three,
     counting the two as done; a segment changed on disk is made again; another option starts afresh."""

@@ -451,6 +451,10 @@ def _add_job_options(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--num-streams", type=_number(int, "2", low=1), metavar="N",
                        help="model calls at once, whatever the VapourSynth threads: each on a CUDA stream of its own on "
                             f"a GPU, fewer need less GPU memory (default {DEFAULT_STREAMS} on CUDA, no limit on the CPU)")
+    model.add_argument("--deterministic", action="store_true",
+                       help="the same frames, bit for bit, on every run on the same GPU and software (splatting in a "
+                            "fixed order: slower on CUDA; the CPU is deterministic anyway); always on with "
+                            "--chunk-seconds, --workers or --ray-address, so that chunks match a single encode with it")
     model.add_argument("--no-fill", dest="fill", action="store_false", help="leave the holes of splatting unfilled")
     model.add_argument("--fill-mode", choices=FILL_MODES, default=FILL_MODES[0],
                        help="fill holes with the time-weighted parents (blend) or the nearer parent (default blend)")
@@ -586,7 +590,8 @@ def _run(args: argparse.Namespace) -> int:
         return _fail(EXIT_USAGE, str(error))
     if args.verbose:
         say(f"using {ffmpeg.describe()}")
-    options = _job_options(args, codec=encoding.codec)
+    # chunks made apart must be the frames one encode makes: in a fixed order on a GPU too
+    options = _job_options(args, codec=encoding.codec, deterministic=args.deterministic or chunk_seconds is not None)
     model = _job_model(options)
     if isinstance(model, int):
         return model

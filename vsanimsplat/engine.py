@@ -19,6 +19,8 @@ import torch
 
 from .models.base import FrameState, Model, PairState, Synthesis
 from .models.changes import Box
+from .models.registry import use_cuda_policy
+from .ops import deterministic as fixed_order
 
 __all__ = ["DEFAULT_CACHE_MB", "DEFAULT_STREAMS", "DeviceOutOfMemory", "Engine", "check_num_streams", "state_storages"]
 
@@ -101,6 +103,7 @@ class Engine:
     | `cache_bytes` | int or None | None | bytes of tensors kept in cached states (None: :data:`DEFAULT_CACHE_MB` MiB, on CUDA at most a quarter of the device's memory) |
     | `threads` | int or None | None | CPU device: torch threads of each calling thread (``None``: torch's setting) |
     | `num_streams` | int or None | None | model calls that run at once, ≥ 1 (``None``: :data:`DEFAULT_STREAMS` on CUDA, no limit on the CPU) |
+    | `deterministic` | bool | False | the same bits on every run: model calls splat in a fixed order (:func:`vsanimsplat.ops.deterministic`) and, on CUDA, with the registry's deterministic settings (:func:`~vsanimsplat.models.registry.use_cuda_policy`) |
 
     VapourSynth asks for output frames from several threads in roughly increasing order. Each
     state is computed once while it is cached, by the first thread that needs it; a thread
@@ -125,7 +128,7 @@ class Engine:
     """
 
     def __init__(self, model: Model, cache_bytes: int | None = None, threads: int | None = None,
-                 num_streams: int | None = None) -> None:
+                 num_streams: int | None = None, deterministic: bool = False) -> None:
         if threads is not None and threads < 1:
             raise ValueError(f"threads must be None or at least 1, got {threads}")
         if cache_bytes is not None and cache_bytes < 0:
@@ -133,7 +136,10 @@ class Engine:
         check_num_streams(num_streams)
         self.model = model
         self.threads = threads
+        self.deterministic = deterministic
         self.cuda = model.device.type == "cuda"
+        if self.cuda and deterministic:
+            use_cuda_policy(deterministic=True)
         if cache_bytes is None:
             cache_bytes = DEFAULT_CACHE_MB << 20
             if self.cuda:
@@ -243,19 +249,21 @@ class Engine:
     @contextmanager
     def _work(self) -> Iterator[None]:
         """Run a model call in this thread in one of the slots: with ``threads`` torch threads on a CPU device, on the
-        slot's stream on CUDA; an out-of-memory error becomes :class:`DeviceOutOfMemory`."""
+        slot's stream on CUDA, splatting in a fixed order if ``deterministic``; an out-of-memory error becomes
+        :class:`DeviceOutOfMemory`."""
         stream = self._slots.get() if self._slots is not None else None
         try:
-            if not self.cuda:
-                if self.threads is not None and torch.get_num_threads() != self.threads:
-                    torch.set_num_threads(self.threads)
-                yield
-            else:
-                try:
-                    with torch.cuda.stream(stream):
-                        yield
-                finally:
-                    stream.synchronize()
+            with fixed_order(self.deterministic):
+                if not self.cuda:
+                    if self.threads is not None and torch.get_num_threads() != self.threads:
+                        torch.set_num_threads(self.threads)
+                    yield
+                else:
+                    try:
+                        with torch.cuda.stream(stream):
+                            yield
+                    finally:
+                        stream.synchronize()
         except torch.OutOfMemoryError as error:
             raise DeviceOutOfMemory(self._out_of_memory(error)) from error
         finally:

@@ -135,6 +135,7 @@ def interpolate(
     layers: bool = True,
     cache_mb: int | None = None,
     num_streams: int | None = None,
+    deterministic: bool = False,
 ) -> vs.VideoNode:
     """Raise the frame rate, placing every in-between at its true time between two drawings.
 
@@ -166,6 +167,7 @@ def interpolate(
     | `layers` | bool | True | per-region timing: a part of the picture that holds its drawing for 2–4 drawings while the rest moves (a character on twos over a pan on ones) moves between *its own* drawings at its own time (:mod:`vsanimsplat.layers`); costs one more in-between per such layer, nothing where there is none |
     | `cache_mb` | int or None | None | MiB of the model's per-drawing and per-pair states kept for reuse, least recently used dropped first (those in use are always kept); ``None`` = :data:`~vsanimsplat.engine.DEFAULT_CACHE_MB` |
     | `num_streams` | int or None | None | model calls that run at once whatever the number of VapourSynth threads, each on a CUDA stream of its own on a GPU (fewer need less GPU memory); ``None`` = :data:`~vsanimsplat.engine.DEFAULT_STREAMS` on CUDA, no limit on the CPU |
+    | `deterministic` | bool | False | the same output, bit for bit, on every run on the same device and software: splatting adds in a fixed order (slower on CUDA, where it otherwise adds with atomics; the CPU gives the same bits either way) and CUDA runs with cuDNN's and cuBLAS's deterministic settings for the rest of the process (:func:`~vsanimsplat.models.registry.use_cuda_policy`); ``run`` sets it for chunked jobs |
 
     Output: same format and size as ``clip``, constant rate, ``ceil(duration × rate)`` frames
     (every output frame whose start lies within the input). Props on every frame:
@@ -195,6 +197,8 @@ def interpolate(
         raise _error(str(error)) from None
     if not 0.0 <= scene_threshold <= 1.0:
         raise _error(f"scene_threshold must be within 0.0 … 1.0, got {scene_threshold!r}")
+    if not isinstance(deterministic, bool):
+        raise _error(f"deterministic must be True (the same bits on every run) or False, got {deterministic!r}")
     if not isinstance(layers, bool):
         raise _error(f"layers must be True (per-region timing) or False (whole frames only), got {layers!r}")
     timing = timing_of(clip, progress)
@@ -204,7 +208,8 @@ def interpolate(
     # each VapourSynth thread runs the model with its share of torch's threads: with all of them, N threads would
     # start N × cores OpenMP threads
     engine = Engine(network, cache_bytes=None if cache_mb is None else cache_mb << 20,
-                    threads=max(1, torch.get_num_threads() // vs.core.num_threads), num_streams=num_streams)
+                    threads=max(1, torch.get_num_threads() // vs.core.num_threads), num_streams=num_streams,
+                    deterministic=deterministic)
     moving = LayerTiming(timing.changes, timing.durations, separated) if layers else None
     return _build(clip, steps, rate, timing, engine, moving)
 

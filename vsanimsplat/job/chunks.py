@@ -233,8 +233,12 @@ def run_chunks(graph: Graph, options: JobOptions, chunk_seconds: Fraction, ffmpe
 
     Chunks whose segment is recorded with a checksum that still matches are skipped; the others are made, and each
     is recorded in the manifest as soon as it is done. Work of another job (other options, another or changed
-    input, another encode of the segments, another version) is removed first.
+    input, another encode of the segments, another version) is removed first. Raises ValueError unless
+    ``options.deterministic``: chunks made in other processes, or on a GPU, must be the frames one encode makes.
     """
+    if not options.deterministic:
+        raise ValueError("a chunked job needs JobOptions(deterministic=True): its chunks, made apart, must hold the "
+                         "frames of one encode (run sets it for --chunk-seconds, --workers and --ray-address)")
     work = work_dir(output)
     job = job_record(options, chunk_seconds, segment)
     manifest = _read_manifest(work)

@@ -88,6 +88,7 @@ class JobOptions:
     | `max_hold` | int or None | None | ``interpolate``'s pause rule (``--max-hold``) |
     | `cache_mb` | int or None | None | ``interpolate``'s budget of cached model states in MiB (``--cache-mb``); None = its default |
     | `num_streams` | int or None | None | ``interpolate``'s model calls at once (``--num-streams``); None = its default |
+    | `deterministic` | bool | False | ``interpolate``'s bit-identical output on every run (``--deterministic``; always for chunked jobs) |
     | `scene_threshold` | float | 0.4 | scene-cut threshold (``--scene-threshold``) |
     | `cuts` | Path or None | None | a cut list: source frames where a new shot begins (``--cuts``) |
     | `static_tolerance` | int or None | 20 | unchanged pixels come from the drawings (``--static-tolerance``; None: ``off``) |
@@ -118,6 +119,7 @@ class JobOptions:
     max_hold: int | None = None
     cache_mb: int | None = None
     num_streams: int | None = None
+    deterministic: bool = False
     scene_threshold: float = DEFAULT_SCENE_THRESHOLD
     cuts: Path | None = None
     static_tolerance: int | None = DEFAULT_STATIC_TOLERANCE
@@ -371,6 +373,7 @@ def build_graph(options: JobOptions, model: Model | None = None, progress: bool 
     settings.update({"max_hold": options.max_hold} if options.max_hold is not None else {})
     settings.update({"cache_mb": options.cache_mb} if options.cache_mb is not None else {})
     settings.update({"num_streams": options.num_streams} if options.num_streams is not None else {})
+    settings.update({"deterministic": True} if options.deterministic else {})
     settings.update({"layers": False} if not options.layers else {})
     settings["scene_threshold"] = options.scene_threshold
     settings.update({"cuts": str(options.cuts.resolve())} if options.cuts is not None else {})

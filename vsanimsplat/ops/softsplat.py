@@ -23,11 +23,20 @@ metrics beyond the per-image limit fall back to PyTorch); for float32 and float6
 installed for torch's CUDA, fused kernels of :mod:`._softsplat_cuda` (always with the per-target shift; without
 them the first CUDA splat warns, naming the ``cuda`` extra). 16-bit inputs are
 accumulated in float32 and the result is returned in the input's dtype.
+
+Sums over the sources that land on one pixel are added in the order the atomic additions of a GPU happen to
+land (the CuPy kernels, ``index_add_`` on CUDA), so CUDA output may differ in the last bits from run to run.
+Within :func:`deterministic` (per thread), or under ``torch.use_deterministic_algorithms(True)``, the PyTorch path
+runs on every device and adds with ``index_put_(accumulate=True)``, which sorts the sources by target first: the
+same bits on every run, at the cost of the sort. The CPU paths give the same bits on every run either way.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 import torch
 from torch import Tensor
@@ -35,7 +44,8 @@ from torch import Tensor
 from . import _softsplat_cpu, _softsplat_cuda
 from ._common import check_choice, check_image, check_same_grid, compute_dtype, pixel_targets
 
-__all__ = ["softsplat", "softsplat_with_holes", "MODES", "NORMALISE_EPS", "HOLE_EPS"]
+__all__ = ["softsplat", "softsplat_with_holes", "deterministic", "deterministic_enabled", "MODES", "NORMALISE_EPS",
+           "HOLE_EPS"]
 
 MODES = ("sum", "avg", "linear", "soft")
 NORMALISE_EPS = 1e-7
@@ -46,6 +56,29 @@ HOLE_EPS = 1e-3
 _OP = "softsplat"
 # A coordinate that no pixel's four neighbours reach, given to non-finite targets.
 _OFF_FRAME = -2.0
+_DETERMINISTIC: ContextVar[bool] = ContextVar("deterministic splatting", default=False)
+
+
+@contextmanager
+def deterministic(enabled: bool = True) -> Iterator[None]:
+    """Within the block, in this thread, splatting adds in a fixed order on every device (see the module docstring).
+
+    | parameter | type | default | meaning |
+    |---|---|---|---|
+    | `enabled` | bool | True | False: the default order again within the block |
+    """
+    token = _DETERMINISTIC.set(enabled)
+    try:
+        yield
+    finally:
+        _DETERMINISTIC.reset(token)
+
+
+def deterministic_enabled() -> bool:
+    """Whether splatting here adds in a fixed order: within :func:`deterministic`, or under
+    ``torch.use_deterministic_algorithms(True)``."""
+    return _DETERMINISTIC.get() or torch.are_deterministic_algorithms_enabled()
+
 
 
 def softsplat(input: Tensor, flow: Tensor, metric: Tensor | None = None, mode: str = "soft") -> Tensor:
@@ -116,7 +149,8 @@ def _softsplat(
     elif mode == "soft":
         log_weight = metric
 
-    splat = _softsplat_cuda.splat if _softsplat_cuda.usable(x) else _splat_torch
+    fast = not deterministic_enabled() and _softsplat_cuda.usable(x)  # the kernels add with atomics
+    splat = _softsplat_cuda.splat if fast else _splat_torch
     # In `avg` mode the normaliser is the coverage itself.
     out, shift, coverage = splat(x, flow, log_weight, hole_eps is not None and mode != "avg")
 
@@ -180,17 +214,27 @@ def _splat_torch(
             shift = _crop(top.view(1, -1), n, h, w)
 
     source = values.transpose(0, 1).reshape(r, -1)
-    out = values.new_zeros(r, size)
+    # In a fixed order, index_put_ adds the sources of each target after sorting them by target: it wants the targets
+    # as rows, so the accumulator is (size, R) seen as (R, size).
+    fixed = deterministic_enabled()
+    out = values.new_zeros(size, r).t() if fixed else values.new_zeros(r, size)
     # Without autograd the four products share one buffer: fresh ones cost more in page faults than in flops.
     reuse = not (torch.is_grad_enabled() and (source.requires_grad or factor.requires_grad))
     product = None
     for corner in range(4):
         product = torch.mul(source, factor[corner], out=product if reuse else None)
-        out.index_add_(1, index[corner], product)
+        if fixed:
+            out.t().index_put_((index[corner],), product.t(), accumulate=True)
+        else:
+            out.index_add_(1, index[corner], product)
 
     splatted = None
     if coverage:
-        splatted = values.new_zeros(size).index_add_(0, index.view(-1), bilinear.detach().view(-1))
+        splatted = values.new_zeros(size)
+        if fixed:
+            splatted.index_put_((index.view(-1),), bilinear.detach().view(-1), accumulate=True)
+        else:
+            splatted.index_add_(0, index.view(-1), bilinear.detach().view(-1))
         splatted = _crop(splatted.view(1, -1), n, h, w)
     return _crop(out, n, h, w), shift, splatted
 
