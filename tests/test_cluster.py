@@ -13,10 +13,12 @@ import socket
 import subprocess
 import sys
 import time
+import types
 from fractions import Fraction
 from pathlib import Path
 
 import pytest
+import torch
 
 from vsanimsplat.cli import main
 from vsanimsplat.ffmpeg import Encoding, segment_command
@@ -158,3 +160,79 @@ def test_bad_worker_options_are_refused(source, tmp_path, capsys, monkeypatch):
                        "--keep-work")
     assert code == 2 and "--no-clean/--keep-work keeps the work folder of --chunk-seconds S; give both" in err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_gpus_per_worker_takes_a_share_of_one_gpu_or_whole_gpus(source, tmp_path, capsys):
+    for value in ("0", "-0.5", "1.5", "nan", "inf", "half"):
+        with pytest.raises(SystemExit) as exit_:
+            main(["run", str(source.path), "-o", str(tmp_path / "out.mkv"), "--workers", "2", "--gpus-per-worker", value])
+        assert exit_.value.code == 2
+        assert (f"argument --gpus-per-worker: expected a share of one GPU, 0 < X ≤ 1 (0.5: two workers on each GPU), "
+                f"or a whole number of GPUs, got {value!r}") in capsys.readouterr().err
+    for option in ((), ("--workers", "2", "--device", "cpu")):
+        code, _, err = run(capsys, source.path, "-o", tmp_path / "out.mkv", "--gpus-per-worker", "0.5", *option)
+        assert code == 2 and "--gpus-per-worker is the GPU share of each Ray worker: give --workers N" in err
+    for value in (0.25, 0.5, 1, 2.0, 4):
+        assert Workers(2, gpus=value).gpus == value
+    for value in (0, 1.5, -1, float("nan")):
+        with pytest.raises(ValueError, match=r"--gpus-per-worker must be a share of one GPU, 0 < X ≤ 1 .*, got "):
+            Workers(2, gpus=value)
+    assert list(tmp_path.iterdir()) == []
+
+
+class FakeRay(types.ModuleType):
+    """Enough of Ray for :meth:`Workers.make`: records what the tasks ask for, and finishes each at once."""
+
+    class exceptions:  # noqa: N801 (Ray's name)
+        RayError = RuntimeError
+
+    def __init__(self) -> None:
+        super().__init__("ray")
+        self.asked: list[dict] = []
+        self.calls: list[tuple] = []
+
+    def init(self, **kwargs):
+        pass
+
+    def shutdown(self):
+        pass
+
+    def put(self, value):
+        return value
+
+    def remote(self, function):
+        fake = self
+
+        class Task:
+            def options(self, **kwargs):
+                fake.asked.append(kwargs)
+                return self
+
+            def remote(self, *args):
+                fake.calls.append(args)
+                return len(fake.calls)
+
+        return Task()
+
+    def wait(self, refs, num_returns):
+        return refs[:num_returns], refs[num_returns:]
+
+    def get(self, ref):
+        return f"sha-{ref}"
+
+    def cancel(self, ref, force):
+        pass
+
+
+@pytest.mark.parametrize(("gpus", "device", "asked"), [(0.5, "cuda", 0.5), (None, "cuda:1", 1), (None, "cpu", 0),
+                                                      (2, None, 2)])
+def test_each_chunks_task_asks_ray_for_the_workers_gpu_share(monkeypatch, tmp_path, gpus, device, asked):
+    fake = FakeRay()
+    monkeypatch.setitem(sys.modules, "ray", fake)
+    chunks = [Chunk(i, (10 * i, 10 * i + 10), tmp_path / f"chunk-{i}.nut") for i in range(3)]
+    made = list(Workers(2, gpus=gpus).make(JobOptions(tmp_path / "in.mkv", model="blend", device=device), chunks,
+                                           ["-c:v", "ffv1"], Progress("x", enabled=False), 30))
+    assert made == [(0, "sha-1"), (1, "sha-2"), (2, "sha-3")]
+    assert fake.asked == [{"num_cpus": max(1, torch.get_num_threads() // 2), "num_gpus": asked,
+                           "max_retries": MAX_RETRIES, "retry_exceptions": True}]
+    assert [call[2] for call in fake.calls] == chunks

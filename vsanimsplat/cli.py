@@ -47,6 +47,7 @@ from .job import (DEFAULT_CHUNK_SECONDS, EncodeError, JobOptions, Progress, RayM
 from .models import DEFAULT_STATIC_TOLERANCE, Model, WeightsError
 from .models.registry import DEFAULT_MODEL, DEFAULT_PRESET, MODEL_NAMES, PRESET_NAMES, SPECS, parameter_count, preset, spec
 from .models.weights import ADDABLE, WEIGHT_SETS, add, fetch, installed, model_dir
+from .job.cluster import GPU_SHARES, is_gpu_share
 from .job.preview import MAX_PREVIEW_FRAMES, preview_panels, source_clock
 from .plots import Cadence, PlotExtraMissing, contact_sheet, format_time, plot_cadence, require
 from .timeline import FrameClock, cadence_report, format_timecodes_v2
@@ -102,6 +103,17 @@ def _static_tolerance(text: str) -> int | None:
     """``--static-tolerance``: 8-bit code values 0 … 255, or ``off``."""
     return None if text == "off" else _number(int, "10 or off", low=0, high=255)(text)
 _factor = _number(Fraction, "2, 2.5 or 5/2", above=1)
+
+
+def _gpu_share(text: str) -> float:
+    """``--gpus-per-worker``: one of :data:`~vsanimsplat.job.cluster.GPU_SHARES`."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not is_gpu_share(value):
+        raise argparse.ArgumentTypeError(f"expected {GPU_SHARES}, got {text!r}")
+    return value
 
 
 def parse_rate(text: str) -> Fraction:
@@ -491,6 +503,8 @@ def _add_run_subcommand(commands: argparse._SubParsersAction) -> None:
                       help="make N chunks at once with Ray (pip install 'vsanimsplat[cluster]'), on a local Ray "
                            "started for the job, or on the cluster of --ray-address; chunks of --chunk-seconds, "
                            f"default {DEFAULT_CHUNK_SECONDS} s (default: 1 here; one per node of a cluster)")
+    long.add_argument("--gpus-per-worker", type=_gpu_share, metavar="X",
+                      help=f"GPUs each worker asks Ray for: {GPU_SHARES} (default: 1 when the device is CUDA, else 0)")
     long.add_argument("--ray-address", metavar="ADDRESS",
                       help="make the chunks on this running Ray cluster (HOST:PORT of `ray start --head`); the input "
                            "and OUTPUT's folder must be on storage every node sees at the same path")
@@ -566,10 +580,13 @@ def _run(args: argparse.Namespace) -> int:
     say = (lambda message: None) if args.quiet else (lambda message: print(message, file=sys.stderr, flush=True))
     if problem := _check_paths(args):
         return _fail(EXIT_USAGE, problem)
-    workers = Workers(args.workers, args.ray_address)
+    workers = Workers(args.workers, args.ray_address, args.gpus_per_worker)
     chunk_seconds = args.chunk_seconds or (DEFAULT_CHUNK_SECONDS if workers.needed else None)
     if not args.clean and chunk_seconds is None:
         return _fail(EXIT_USAGE, "--no-clean/--keep-work keeps the work folder of --chunk-seconds S; give both")
+    if args.gpus_per_worker is not None and (not workers.needed or args.device == "cpu"):
+        return _fail(EXIT_USAGE, "--gpus-per-worker is the GPU share of each Ray worker: give --workers N or "
+                                 "--ray-address, and a CUDA device (not --device cpu)")
     if workers.needed:
         try:
             require_ray()

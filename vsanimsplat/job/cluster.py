@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import signal
 import threading
@@ -29,7 +30,8 @@ from .encoder import STOP_SIGNALS, EncodeError, Interrupted
 from .graph import Graph, JobOptions, build_graph, load_job_model
 from .progress import Progress
 
-__all__ = ["DEFAULT_CHUNK_SECONDS", "INSTALL_HINT", "MAX_RETRIES", "RayMissing", "Workers", "require_ray"]
+__all__ = ["DEFAULT_CHUNK_SECONDS", "GPU_SHARES", "INSTALL_HINT", "MAX_RETRIES", "RayMissing", "Workers", "is_gpu_share",
+           "require_ray"]
 
 DEFAULT_CHUNK_SECONDS = Fraction(60)
 """Output seconds per chunk when Ray makes them and no ``--chunk-seconds`` is given."""
@@ -42,6 +44,13 @@ _TOKEN_NOTICE = "ray._private.authentication.authentication_token_setup"
 """Ray's logger that warns, on every ``ray.init`` of a local instance, that it uses tokens (its default)."""
 MAX_RETRIES = 2
 """A failed chunk is tried again this many times by Ray (a crashed worker, a lost node, an error) before the job fails."""
+GPU_SHARES = "a share of one GPU, 0 < X ≤ 1 (0.5: two workers on each GPU), or a whole number of GPUs"
+"""What a worker's GPUs (``--gpus-per-worker``) may be: what Ray takes as a task's ``num_gpus``."""
+
+
+def is_gpu_share(value: float) -> bool:
+    """Whether ``value`` is one of :data:`GPU_SHARES`."""
+    return math.isfinite(value) and 0 < value and (value <= 1 or value == int(value))
 
 
 class RayMissing(ImportError):
@@ -133,18 +142,22 @@ class Workers:
     |---|---|---|---|
     | `count` | int or None | None | chunks made at once, ≥ 1; None: 1 locally, one per node of a cluster |
     | `address` | str or None | None | a Ray cluster to join (``ray start --head`` prints it); None: start Ray here |
+    | `gpus` | float or None | None | GPUs each chunk's task asks Ray for, one of :data:`GPU_SHARES` (``--gpus-per-worker``: 0.5 lets two workers share a card); None: 1 when the job's device is CUDA, else 0 |
 
     Locally each task gets ``torch.get_num_threads() // count`` threads (at least 1) and Ray gets CPUs for
     ``count`` tasks; on a cluster each gets the cluster's CPUs ÷ ``count`` (at most the smallest node's). A task
-    asks Ray for that many CPUs, and for one GPU when the job's device is CUDA.
+    asks Ray for that many CPUs and for ``gpus`` GPUs (:meth:`task_options`).
     """
 
     count: int | None = None
     address: str | None = None
+    gpus: float | None = None
 
     def __post_init__(self) -> None:
         if self.count is not None and self.count < 1:
             raise ValueError(f"--workers must be ≥ 1, got {self.count}")
+        if self.gpus is not None and not is_gpu_share(self.gpus):
+            raise ValueError(f"--gpus-per-worker must be {GPU_SHARES}, got {self.gpus!r}")
 
     @property
     def needed(self) -> bool:
@@ -192,8 +205,7 @@ class Workers:
             try:
                 if self.address is not None:
                     count, threads = self._cluster_shape(ray)
-                task = ray.remote(_make_chunk).options(num_cpus=threads, num_gpus=1 if _uses_cuda(options) else 0,
-                                                       max_retries=MAX_RETRIES, retry_exceptions=True)
+                task = ray.remote(_make_chunk).options(**self.task_options(options, threads))
                 options, shared = options.resolved(), ray.put(passes or {})
                 while waiting or running:
                     while waiting and len(running) < count:
@@ -214,6 +226,18 @@ class Workers:
                     with contextlib.suppress(Exception):
                         ray.cancel(ref, force=True)
                 ray.shutdown()
+
+    def task_options(self, options: JobOptions, threads: int) -> dict[str, object]:
+        """What each chunk's Ray task of the job ``options`` asks for: ``threads`` CPUs, :attr:`gpus` GPUs (None: 1
+        when the job's device is CUDA, else 0), and its retries.
+
+        | parameter | type | default | meaning |
+        |---|---|---|---|
+        | `options` | JobOptions | | the job (its ``device``) |
+        | `threads` | int | | CPUs of each task |
+        """
+        gpus = self.gpus if self.gpus is not None else 1 if _uses_cuda(options) else 0
+        return {"num_cpus": threads, "num_gpus": gpus, "max_retries": MAX_RETRIES, "retry_exceptions": True}
 
     def _cluster_shape(self, ray: ModuleType) -> tuple[int, int]:
         """Chunks at once and threads per chunk on the cluster joined, from its live nodes' CPUs."""
