@@ -17,12 +17,14 @@ from pathlib import Path
 import vapoursynth as vs
 
 from vsanimsplat import dedupe
-from vsanimsplat.corpus import Case, Truth, corpus, deliver, make
+from vsanimsplat.corpus import RATE, Case, Truth, corpus, deliver, make
+from vsanimsplat.ffmpeg import write_rgb_video
 from vsanimsplat.filters.analysis import timing_of
 from vsanimsplat.filters.dedupe import DEFAULT_THRESHOLD, DEFAULT_TOLERANCE, detection
 from vsanimsplat.layers import layer_report
 from vsanimsplat.machine import describe
 from vsanimsplat.scenes import DEFAULT_SCENE_THRESHOLD
+from vsanimsplat.testing import Scene, animate, cadence
 
 SETTINGS = {"fixed": {"threshold": DEFAULT_THRESHOLD, "tolerance": DEFAULT_TOLERANCE},
             "chosen": {"threshold": None, "tolerance": None}}
@@ -67,6 +69,28 @@ def conditions(case: Case) -> list[str]:
     return [f"size {case.width}×{case.height}", "lossless" if not case.lossy else
             f"{case.codec} CRF {'≤ 23' if case.crf <= 23 else '28'}", f"timing {case.timing}", f"event {case.event}",
             "grain" if case.grain else "no grain", "resized" if case.resized else "drawn at size"]
+
+
+def fast_shapes(cache: Path) -> None:
+    """The issue's in-shot clips: four shapes moving fast each their own way (``Scene(w, h, shapes=4,
+    speed=3·w/320)``, holds 2,2,3,2,3,1,4, 4 s, no cut), x264 CRF 18 and 23: pairs of drawings that score as cuts."""
+    print("\n## Several shapes moving fast on their own, no cut (the issue's clips)\n")
+    print("`Scene(w, h, seed, shapes=4, speed=3·w/320)` held 2,2,3,2,3,1,4 for 96 frames, x264; every pair of "
+          f"drawings is in-shot. Pairs above `scene_threshold` ({DEFAULT_SCENE_THRESHOLD}) and the highest score.\n")
+    print("| size | seed | CRF | pairs | cut (false) | highest |")
+    print("|---|---|---|---|---|---|")
+    for width, height in ((640, 360), (1280, 720), (1920, 1080)):
+        for seed in (0, 1):
+            clip = animate(Scene(width, height, seed=seed, shapes=4, speed=3 * width / 320),
+                           cadence([2, 2, 3, 2, 3, 1, 4], 40))
+            for crf in (18, 23):
+                path = cache / f"shapes-{width}-{seed}-{crf}.mkv"
+                if not path.exists():
+                    write_rgb_video(clip.frames[:96], path, RATE,
+                                    ("-c:v", "libx264", "-crf", str(crf), "-pix_fmt", "yuv420p"))
+                scores = timing_of(dedupe(vs.core.bs.VideoSource(str(path), cachemode=0))).scene_scores
+                above = sum(score > DEFAULT_SCENE_THRESHOLD for score in scores)
+                print(f"| {width}×{height} | {seed} | {crf} | {len(scores)} | {above} | {max(scores):.3f} |")
 
 
 def main() -> None:
@@ -118,6 +142,7 @@ def main() -> None:
             cells += [f"{100 * found / drawings:.1f} %", f"{100 * extra / drawings:.1f} %",
                       f"{cuts_found}/{cuts}" if cuts else "–", str(false_cuts)]
         print(f"| {condition} | " + " | ".join(cells) + " |")
+    fast_shapes(args.cache)
 
 
 if __name__ == "__main__":
