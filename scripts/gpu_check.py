@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""The GPU check in one call: CuPy kernels against PyTorch, float16 against float32, fps and VRAM at 1080p.
+"""The GPU check in one call: what users run, on a GPU: kernels, precision, determinism, frames/s and memory.
 
 Run on a CUDA machine from the repository root:
 
@@ -7,28 +7,42 @@ Run on a CUDA machine from the repository root:
 
 It needs the package installed with its dependencies (``make setup``), CuPy for the CUDA build of
 torch (``pip install -e '.[cuda]'``: ``cupy-cuda13x`` for torch's CUDA 13; ``cupy-cuda12x`` for a
-CUDA 12 torch) and the weights of ``union`` and ``rife`` (``vsanimsplat models fetch union`` and
-``… fetch rife``). It installs and downloads nothing. Without CuPy the kernel comparison is reported
-as skipped; without weights the cases that need them are reported as errors; the rest still runs.
+CUDA 12 torch), ffmpeg (as ``vsanimsplat run`` finds it) and the weights of the default preset's models
+(``vsanimsplat models fetch union`` and ``… fetch rife``). It installs and downloads nothing. Without
+CuPy the kernel comparison is reported as skipped; without weights the steps that need them are
+reported as errors; the rest still runs.
+
+The clip is what users feed it: a synthetic cartoon at 24000/1001 on a still textured background whose
+three shapes are each on their own cadence (twos, threes, twos), so that ``dedupe`` finds drawings,
+the regions that change are parts of the frame and ``layers`` moves a held shape at its own times.
+Everything runs with ``interpolate``'s defaults (the ``default`` preset, ``static_tolerance``,
+``regions``, ``layers``, the registry's precision) unless a case says otherwise.
 
 What it measures, in this order, writing ``OUT/gpu.json`` and ``OUT/gpu.md`` after every step (so a
 run that is killed still leaves what it measured), with the GPU, driver, CUDA, torch, CuPy, the CPU
 and the exact command:
 
-1. **kernels**: :func:`vsanimsplat.ops.softsplat_with_holes` through the CuPy kernels against the
-   plain PyTorch path, every mode (`sum`, `avg`, `linear`, `soft`), float32 and float64, on random
-   flows with collisions, exact-pixel landings, far and non-finite targets: the output, the hole
-   mask, and under autograd the gradients of input, flow and metric. Max abs difference divided by
-   max(1, largest reference value); passes at ≤ 1e-4 (float32) or 1e-9 (float64). Forward
-   milliseconds of both paths (float32, 2×3×540×960, i.e. one 1080p frame's pixels).
-2. **precision**: ``union`` in float16 and float32 on one 1920×1080 pair of drawings (a textured,
-   panning synthetic cartoon, drawings two source frames apart) at t = 0.25, 0.5, 0.75; PSNR of the
-   8-bit float16 output against the float32 one (passes at ≥ 45 dB) and of both against the truth.
-3. **speed**: output frames/s at 1920×1080 through VapourSynth (``--threads`` threads) from a
-   24000/1001 clip on twos to ×2 and to 60000/1001: ``dedupe`` then ``interpolate`` with ``union``
-   (float32 and float16) and ``rife``, and the naive way, ``interpolate(clip, factor=…)`` on the
-   clip as it is (``union``, float32); ``--frames`` output frames timed after a warm-up, and each
-   case's peak VRAM (``torch.cuda.max_memory_allocated``, reset per case; model loading included).
+1. **kernels**: :func:`vsanimsplat.ops.softsplat_with_holes` through the CuPy kernels, and through the
+   PyTorch path in a fixed order (:func:`vsanimsplat.ops.deterministic`), against the plain PyTorch
+   path: every mode, float32 and float64, on random flows with collisions, exact-pixel landings, far
+   and non-finite targets: the output, the hole mask, and under autograd the gradients of input,
+   flow and metric (max abs difference over max(1, largest reference value); passes at ≤ 1e-4 in
+   float32, 1e-9 in float64), and whether the fixed order gives the same bits twice. Forward
+   milliseconds of the three paths (float32, 2×3×540×960, one 1080p frame's pixels).
+2. **precision**: ``dedupe`` → ``interpolate(factor=2)`` at 1920×1080 in float16, and in bfloat16 where
+   the GPU computes it, against float32: PSNR of the 8-bit in-betweens, over all of them and the worst
+   one; passes at ≥ 45 dB.
+3. **determinism** at 1280×720: the same ``interpolate`` twice with ``deterministic=True`` (every frame
+   must be the same bits) and twice without (how many frames differ: for information); then
+   ``vsanimsplat run`` of the clip as a video file, lossless (``--codec ffv1``), in one encode with
+   ``--deterministic`` and in chunks (``--chunk-seconds 0.5``): the same frames (ffmpeg's framemd5),
+   and the time of each run.
+4. **speed** at 1280×720 and 1920×1080: output frames/s through VapourSynth (``--threads`` threads):
+   ``dedupe`` → ``interpolate`` to ×2 (and to 60000/1001), the same in float32 and with
+   ``deterministic=True``, and the naive way, ``interpolate(clip, factor=2)`` of the clip as it is (every
+   pair of neighbouring frames by index, no ``dedupe``); ``--frames`` output frames timed after a
+   warm-up, and each case's peak GPU memory (``torch.cuda.max_memory_allocated``, reset per case; model
+   loading included).
 
 A time guard (``--budget`` seconds from the start, 420 by default so that a run ends within 8
 minutes) skips what is left with a note, and stops a case's frames early. Progress goes to stdout.
@@ -38,8 +52,8 @@ message when no CUDA device is visible.
 ``--device cpu --tiny`` is only a **dry run** of this script's logic on a machine without a GPU:
 every step at 160×96 on the CPU, the compiled CPU splatting path (Numba) taking the kernels' place
 (forward only: it computes no gradients, so that comparison shows as skipped), bfloat16 taking
-float16's, no VRAM figures; about 3 minutes on 2 busy cores. It exits 1: bfloat16 at 160×96 stays
-under the PSNR floor (≈ 36 dB). Its records go to a temporary folder unless ``--out-dir`` is given.
+float16's, no GPU memory figures; about a minute on 2 busy cores. It exits 1: bfloat16 at 160×96 stays under
+the PSNR floor (≈ 38 dB). Its records go to a temporary folder unless ``--out-dir`` is given.
 """
 
 from __future__ import annotations
@@ -47,6 +61,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gc
+import hashlib
 import json
 import math
 import os
@@ -56,9 +71,10 @@ import sys
 import tempfile
 import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from fractions import Fraction
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -69,26 +85,64 @@ sys.path.insert(0, str(REPO))  # the tree this script belongs to, whatever is in
 import vapoursynth as vs  # noqa: E402
 
 import vsanimsplat  # noqa: E402
+from vsanimsplat.ffmpeg import write_rgb_video  # noqa: E402
 from vsanimsplat.filters.frames import clip_from_arrays  # noqa: E402
 from vsanimsplat.machine import describe, machine  # noqa: E402
 from vsanimsplat.metrics import psnr  # noqa: E402
-from vsanimsplat.models import load_model  # noqa: E402
-from vsanimsplat.ops import _softsplat_cpu, _softsplat_cuda, softsplat_with_holes  # noqa: E402
+from vsanimsplat.models import capability  # noqa: E402
+from vsanimsplat.ops import _softsplat_cpu, _softsplat_cuda, deterministic, softsplat_with_holes  # noqa: E402
 from vsanimsplat.ops.softsplat import MODES  # noqa: E402
-from vsanimsplat.testing import Scene, animate, cadence  # noqa: E402
+from vsanimsplat.testing import Scene, animate_layers, cadence  # noqa: E402
 
 SOURCE_RATE = Fraction(24000, 1001)
 TARGETS = {"x2": Fraction(2), "60000/1001": Fraction(60000, 1001) / SOURCE_RATE}  # as factors of the source rate
+SIZES = ((1280, 720), (1920, 1080))
+"""The sizes of the speed step; the precision step runs at the larger, the determinism step at the smaller."""
+TINY = (160, 96)
+"""The one size of a dry run (``--tiny``)."""
 TOLERANCE = {torch.float32: 1e-4, torch.float64: 1e-9}
-"""Kernel against PyTorch: max abs difference over max(1, largest reference value)."""
+"""A path against plain PyTorch: max abs difference over max(1, largest reference value)."""
 HOLES_TOLERANCE = 1e-5
 """Kernel against PyTorch: share of pixels whose hole flag may differ (coverage summed in another order)."""
 PSNR_FLOOR_DB = 45.0
-"""float16 against float32: the lowest PSNR that passes (the bfloat16 target of benchmarks/bench.md)."""
+"""16-bit networks against float32: the lowest PSNR that passes (the bfloat16 target of benchmarks/bench.md)."""
+PRECISIONS = {"auto": {}, "float32": {"fp16": False, "bf16": False}, "float16": {"fp16": True},
+              "bfloat16": {"bf16": True}}
+"""``interpolate``'s precision arguments by name; ``auto`` is the registry's choice (float16 on CUDA)."""
+CHUNK_SECONDS = "0.5"
+"""The chunks of the determinism step's chunked ``run``."""
 STATUS = {"running": "incomplete (written during the run; if nothing follows, the run stopped here)"}
 """How the Markdown record words a status of the JSON one."""
 CASE_MARGIN_S = 20.0
 """A speed case starts only with this much of the budget left."""
+
+
+class Case(NamedTuple):
+    """One speed case: how ``interpolate`` is called.
+
+    | field | type | default | meaning |
+    |---|---|---|---|
+    | `name` | str | | what the record calls it |
+    | `deduped` | bool | True | ``dedupe`` first; False: the naive way, every frame of the clip by index |
+    | `precision` | str | "auto" | a key of :data:`PRECISIONS` |
+    | `deterministic` | bool | False | ``interpolate``'s ``deterministic`` |
+    | `target` | str | "x2" | a key of :data:`TARGETS` |
+    """
+
+    name: str
+    deduped: bool = True
+    precision: str = "auto"
+    deterministic: bool = False
+    target: str = "x2"
+
+
+SPEED_CASES = (
+    Case("dedupe + interpolate"),
+    Case("dedupe + interpolate", target="60000/1001"),
+    Case("dedupe + interpolate, float32", precision="float32"),
+    Case("dedupe + interpolate, deterministic", deterministic=True),
+    Case("naive: interpolate every frame", deduped=False),
+)
 
 
 def _failed(result: dict) -> bool:
@@ -100,24 +154,36 @@ def _log(start: float, message: str) -> None:
     print(f"[{time.perf_counter() - start:6.1f} s] {message}", flush=True)
 
 
+def _free(device: str) -> None:
+    gc.collect()
+    if device.startswith("cuda"):
+        torch.cuda.empty_cache()
+
+
+def _db(value: float) -> float | str:
+    """A PSNR for the JSON record: rounded, or ``"inf"`` for identical pictures."""
+    return "inf" if math.isinf(value) else round(value, 2)
+
+
 # --------------------------------------------------------------------------- 1. kernels
 
 
 @contextlib.contextmanager
-def _splat_path(fast: bool) -> Iterator[list[str]]:
-    """softsplat through its fast path (the CuPy kernels, or Numba on the CPU), listing the calls that reach
-    it, or through plain PyTorch only."""
+def _splat_path(path: str) -> Iterator[list[str]]:
+    """softsplat through ``path``: ``"fast"`` (the CuPy kernels, or Numba on the CPU; lists the calls that reach
+    it), ``"torch"`` (plain PyTorch only) or ``"fixed"`` (plain PyTorch in a fixed order)."""
     reached: list[str] = []
     launch, compiled = _softsplat_cuda._launch, _softsplat_cpu.splat
     saved = [(_softsplat_cuda, "usable", _softsplat_cuda.usable), (_softsplat_cuda, "_launch", launch),
              (_softsplat_cpu, "usable", _softsplat_cpu.usable), (_softsplat_cpu, "splat", compiled)]
     try:
-        if fast:
+        if path == "fast":
             _softsplat_cuda._launch = lambda *a: reached.append("kernel") or launch(*a)
             _softsplat_cpu.splat = lambda *a: reached.append("compiled") or compiled(*a)
         else:
             _softsplat_cuda.usable = _softsplat_cpu.usable = lambda *a: False
-        yield reached
+        with deterministic(path == "fixed"):
+            yield reached
     finally:
         for module, name, value in saved:
             setattr(module, name, value)
@@ -153,12 +219,12 @@ def _scaled_difference(fast: torch.Tensor, reference: torch.Tensor) -> float:
     return gap / max(1.0, reference[finite].abs().max().item())
 
 
-def _splat_once(inputs: list[torch.Tensor | None], mode: str, fast: bool,
+def _splat_once(inputs: list[torch.Tensor | None], mode: str, path: str,
                 upstream: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor | None], bool]:
     """Output, holes, gradients (with ``upstream``: of input, flow, metric for ``sum(out · upstream)``) and
-    whether the fast path ran."""
+    whether the fast path ran, through ``path`` (:func:`_splat_path`)."""
     leaves = [None if t is None else t.detach().requires_grad_(upstream is not None) for t in inputs]
-    with _splat_path(fast) as reached, torch.set_grad_enabled(upstream is not None):
+    with _splat_path(path) as reached, torch.set_grad_enabled(upstream is not None):
         out, holes = softsplat_with_holes(leaves[0], leaves[1], leaves[2], mode)
         if upstream is not None:
             (out * upstream).sum().backward()
@@ -183,123 +249,176 @@ def _time_ms(call: Callable[[], object], device: str, reps: int = 5) -> float:
 
 
 def check_kernels(device: str, shape: tuple[int, int, int, int]) -> dict:
-    """Part 1: the fast splatting path against plain PyTorch (see the module docstring)."""
+    """Part 1: the fast splatting path and the fixed order against plain PyTorch (see the module docstring)."""
     if device.startswith("cuda"):
         fast_name = "CuPy kernels"
         missing = None if _softsplat_cuda._cupy() is not None else "CuPy is not installed, does not import or sees no GPU"
     else:
         fast_name = "compiled CPU path (Numba)"
         missing = None if _softsplat_cpu._numba() is not None else "Numba does not import"
-    part = {"fast_path": fast_name, "shape": list(shape), "rows": [], "speed": []}
-    if missing:
-        part["skipped"] = missing
-        return part
+    part = {"fast_path": fast_name, "fast_skipped": missing, "shape": list(shape), "rows": [], "speed": []}
     for dtype in TOLERANCE:
         for seed, mode in enumerate(MODES):
             inputs = _splat_inputs(shape, mode, dtype, device, seed)
             row = {"dtype": str(dtype).removeprefix("torch."), "mode": mode, "tolerance": TOLERANCE[dtype]}
-            out, holes, _, ran = _splat_once(inputs, mode, True, None)
-            ref, ref_holes, _, _ = _splat_once(inputs, mode, False, None)
-            if ran:
-                row["forward"] = _scaled_difference(out, ref)
-                row["holes_differing"] = (holes != ref_holes).double().mean().item()
-            upstream = torch.randn(ref.shape, generator=torch.Generator().manual_seed(99), dtype=torch.float64)
-            upstream = upstream.to(device=device, dtype=dtype)
-            _, _, grads, ran = _splat_once(inputs, mode, True, upstream)
-            _, _, ref_grads, _ = _splat_once(inputs, mode, False, upstream)
-            if ran:
-                for name, grad, ref_grad in zip(("input", "flow", "metric"), grads, ref_grads):
-                    if ref_grad is not None:
-                        row[f"grad_{name}"] = _scaled_difference(grad, ref_grad)
-            scores = [v for k, v in row.items() if k == "forward" or k.startswith("grad_")]
-            row["pass"] = None if not scores else (all(v <= TOLERANCE[dtype] for v in scores)
-                                                   and row.get("holes_differing", 0.0) <= HOLES_TOLERANCE)
+            ref, ref_holes, _, _ = _splat_once(inputs, mode, "torch", None)
+            fixed = [_splat_once(inputs, mode, "fixed", None) for _ in range(2)]
+            row["fixed_forward"] = _scaled_difference(fixed[0][0], ref)
+            row["fixed_repeats"] = torch.equal(fixed[0][0], fixed[1][0]) and torch.equal(fixed[0][1], fixed[1][1])
+            if not missing:
+                out, holes, _, ran = _splat_once(inputs, mode, "fast", None)
+                if ran:
+                    row["forward"] = _scaled_difference(out, ref)
+                    row["holes_differing"] = (holes != ref_holes).double().mean().item()
+                upstream = torch.randn(ref.shape, generator=torch.Generator().manual_seed(99), dtype=torch.float64)
+                upstream = upstream.to(device=device, dtype=dtype)
+                _, _, grads, ran = _splat_once(inputs, mode, "fast", upstream)
+                _, _, ref_grads, _ = _splat_once(inputs, mode, "torch", upstream)
+                if ran:
+                    for name, grad, ref_grad in zip(("input", "flow", "metric"), grads, ref_grads):
+                        if ref_grad is not None:
+                            row[f"grad_{name}"] = _scaled_difference(grad, ref_grad)
+            scores = [v for k, v in row.items() if k in ("forward", "fixed_forward") or k.startswith("grad_")]
+            row["pass"] = (all(v <= TOLERANCE[dtype] for v in scores) and row["fixed_repeats"]
+                           and row.get("holes_differing", 0.0) <= HOLES_TOLERANCE)
             part["rows"].append(row)
             if dtype == torch.float32:
-                timed = {fast: _time_ms(lambda fast=fast: _splat_once(inputs, mode, fast, None), device)
-                         for fast in (True, False)}
-                part["speed"].append({"mode": mode, "fast_ms": round(timed[True], 3), "torch_ms": round(timed[False], 3)})
+                paths = ("torch", "fixed") if missing else ("fast", "torch", "fixed")
+                timed = {path: _time_ms(lambda path=path: _splat_once(inputs, mode, path, None), device)
+                         for path in paths}
+                part["speed"].append({"mode": mode, **{f"{path}_ms": round(ms, 3) for path, ms in timed.items()}})
     return part
+
+
+# --------------------------------------------------------------------------- the clip
+
+
+def _scene(width: int, height: int) -> Scene:
+    """The cartoon of every step: a still textured background, shapes moving width/80 px per source frame."""
+    return Scene(width, height, seed=7, speed=width / 80, texture=0.5)
+
+
+def source_clip(size: tuple[int, int], output_frames: int) -> vs.VideoNode:
+    """The cartoon at 24000/1001 as a decoder gives it (YUV420P8, BT.709), its shapes on twos, threes and twos,
+    long enough for ``output_frames`` at ×2 (the highest rate here needs the most source frames)."""
+    frames = math.ceil(output_frames / 2) + 2
+    holds = [cadence([2], frames), cadence([3], frames), cadence([2], frames)]
+    animation = animate_layers(_scene(*size), holds, frames)
+    return clip_from_arrays(animation.frames, SOURCE_RATE).resize.Bicubic(format=vs.YUV420P8, matrix_s="709")
+
+
+def _interpolated(clip: vs.VideoNode, device: str, deduped: bool = True, target: str = "x2", precision: str = "auto",
+                  deterministic: bool = False, model: str | None = None) -> vs.VideoNode:
+    """``interpolate`` as users call it (the default preset unless ``model``), after ``dedupe`` if ``deduped``."""
+    factor = TARGETS[target]
+    return vsanimsplat.interpolate(vsanimsplat.dedupe(clip) if deduped else clip,
+                                   factor=int(factor) if factor.denominator == 1 else factor, model=model,
+                                   device=device, deterministic=deterministic, **PRECISIONS[precision])
+
+
+def frame_hash(frame: vs.VideoFrame) -> str:
+    """SHA-256 of a frame's planes."""
+    digest = hashlib.sha256()
+    for plane in range(frame.format.num_planes):
+        digest.update(np.asarray(frame[plane]).tobytes())
+    return digest.hexdigest()
 
 
 # --------------------------------------------------------------------------- 2. precision
 
 
-def _scene(width: int, height: int) -> Scene:
-    """The textured cartoon of parts 2 and 3: shapes moving width/80 px and a background panning width/160 px per frame."""
-    return Scene(width, height, seed=7, speed=width / 80, texture=0.5, pan=(width / 160, 0.0))
+def _rgb(frame: vs.VideoFrame) -> np.ndarray:
+    """An RGB24 frame as an (H, W, 3) array."""
+    return np.stack([np.asarray(frame[p]) for p in range(3)], -1)
 
 
-def _eight_bit(image: np.ndarray | torch.Tensor) -> np.ndarray:
-    """A picture in [0, 1] (HWC array or (1, 3, H, W) tensor) rounded to 8 bits, channels last."""
-    if isinstance(image, torch.Tensor):
-        image = image[0].permute(1, 2, 0).float().cpu().numpy()
-    return np.rint(np.clip(image, 0, 1) * 255).astype(np.uint8)
-
-
-def check_precision(device: str, size: tuple[int, int], half: str) -> dict:
-    """Part 2: ``union`` in ``half`` ("float16" or "bfloat16") against float32 on one pair of drawings."""
-    scene = _scene(*size)
-    a, b = (torch.from_numpy(scene.render(t)).permute(2, 0, 1).unsqueeze(0).contiguous() for t in (0.0, 2.0))
-    steps = (0.25, 0.5, 0.75)
+def check_precision(clip: vs.VideoNode, device: str, halves: Sequence[str], frames: int,
+                    model: str | None = None) -> dict:
+    """Part 2: the in-betweens among the first ``frames`` output frames in each of ``halves`` against float32."""
     outputs = {}
-    for name in ("float32", half):
-        model = load_model("union", device=device, fp16=name == "float16", bf16=name == "bfloat16")
-        pair = model.pair(model.prepare(a), model.prepare(b))
-        outputs[name] = [_eight_bit(model.synthesize(pair, t).image) for t in steps]
-        del model, pair
+    for precision in ("float32", *halves):
+        out = _interpolated(clip, device, precision=precision, model=model).resize.Bicubic(format=vs.RGB24,
+                                                                                          matrix_in_s="709")
+        outputs[precision] = [_rgb(f) for f in out[:frames].frames(close=True) if f.props["AnimSplat_Interpolated"]]
+        del out
         _free(device)
     rows = []
-    for t, full, reduced in zip(steps, outputs["float32"], outputs[half]):
-        truth = _eight_bit(scene.render(2 * t))
-        rows.append({"t": t, "psnr_half_vs_float32": round(psnr(reduced, full), 2),
-                     "psnr_float32_vs_truth": round(psnr(full, truth), 2),
-                     "psnr_half_vs_truth": round(psnr(reduced, truth), 2)})
-    worst = min(r["psnr_half_vs_float32"] for r in rows)
-    return {"half": half, "size": f"{size[0]}x{size[1]}", "rows": rows, "floor_db": PSNR_FLOOR_DB,
-            "pass": worst >= PSNR_FLOOR_DB}
+    for half in halves:
+        pairs = list(zip(outputs[half], outputs["float32"]))
+        worst = min(psnr(a, b) for a, b in pairs)
+        overall = psnr(np.stack([a for a, _ in pairs]), np.stack([b for _, b in pairs]))
+        rows.append({"half": half, "in_betweens": len(pairs), "psnr_db": _db(overall), "worst_db": _db(worst),
+                     "pass": worst >= PSNR_FLOOR_DB})
+    return {"size": f"{clip.width}x{clip.height}", "floor_db": PSNR_FLOOR_DB, "rows": rows}
 
 
-# --------------------------------------------------------------------------- 3. speed
+# --------------------------------------------------------------------------- 3. determinism
 
 
-def _free(device: str) -> None:
-    gc.collect()
-    if device.startswith("cuda"):
-        torch.cuda.empty_cache()
+def interpolate_determinism(clip: vs.VideoNode, device: str, frames: int, model: str | None = None) -> list[dict]:
+    """The first ``frames`` output frames of the same ``interpolate`` made twice (each with its own model and
+    engine), with and without ``deterministic``: how many differ."""
+    rows = []
+    for fixed in (True, False):
+        runs = []
+        for _ in range(2):
+            out = _interpolated(clip, device, deterministic=fixed, model=model)
+            runs.append([frame_hash(f) for f in out[:frames].frames(close=True)])
+            del out
+            _free(device)
+        differing = sum(a != b for a, b in zip(*runs))
+        rows.append({"what": f"interpolate, deterministic={fixed}", "frames": len(runs[0]), "differing": differing,
+                     "pass": differing == 0 if fixed else None})
+    return rows
 
 
-def source_clip(size: tuple[int, int], output_frames: int) -> vs.VideoNode:
-    """The cartoon on twos at 24000/1001 as a decoder gives it (YUV420P8, BT.709), long enough for
-    ``output_frames`` at ×2 (the highest rate here needs the most source frames), plus a drawing."""
-    drawings = math.ceil(output_frames / 2 / 2) + 1
-    frames = animate(_scene(*size), cadence([2], drawings)).frames
-    return clip_from_arrays(frames, SOURCE_RATE).resize.Bicubic(format=vs.YUV420P8, matrix_s="709")
+def run_determinism(clip: vs.VideoNode, device: str, work: Path, model: str | None = None) -> list[dict]:
+    """``vsanimsplat run`` of ``clip`` (written as an x264 file) in one encode with ``--deterministic`` and in chunks,
+    lossless: each run's time, and whether the chunked one has the frames of the one encode."""
+    video = work / "cartoon.mkv"
+    write_rgb_video([_rgb(f) for f in clip.resize.Bicubic(format=vs.RGB24, matrix_in_s="709").frames(close=True)],
+                    video, SOURCE_RATE)
+    which = ["--model", model] if model else []
+    runs = {"one encode, --deterministic": ["--deterministic"], f"chunks of {CHUNK_SECONDS} s": ["--chunk-seconds",
+                                                                                                 CHUNK_SECONDS]}
+    rows, hashes = [], []
+    for index, (name, options) in enumerate(runs.items()):
+        output = work / f"run-{index}.mkv"
+        command = [sys.executable, "-m", "vsanimsplat", "run", str(video), "-o", str(output), "--codec", "ffv1",
+                   "--device", device, "-q", *which, *options]
+        begin = time.perf_counter()
+        done = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
+        seconds = time.perf_counter() - begin
+        if done.returncode != 0:
+            raise RuntimeError(f"{shlex.join(command)} exited {done.returncode}: {done.stderr.strip()[-500:]}")
+        hashes.append([frame_hash(f) for f in vsanimsplat.open_video(output).frames(close=True)])
+        rows.append({"what": f"run, {name}", "frames": len(hashes[-1]), "seconds": round(seconds, 2),
+                     "differing": None, "pass": None})
+    rows[-1]["differing"] = sum(a != b for a, b in zip(*hashes)) + abs(len(hashes[0]) - len(hashes[1]))
+    rows[-1]["pass"] = rows[-1]["differing"] == 0
+    return rows
 
 
-SPEED_CASES = (  # name, model, precision, whether dedupe runs first
-    ("dedupe + union", "union", "float32", True),
-    ("dedupe + union", "union", "half", True),
-    ("dedupe + rife", "rife", "float32", True),
-    ("naive union", "union", "float32", False),
-)
+def check_determinism(clip: vs.VideoNode, device: str, frames: int, model: str | None = None) -> dict:
+    """Part 3 (see the module docstring)."""
+    with tempfile.TemporaryDirectory(prefix="gpu-check-") as work:
+        rows = interpolate_determinism(clip, device, frames, model) + run_determinism(clip, device, Path(work), model)
+    return {"size": f"{clip.width}x{clip.height}", "rows": rows}
 
 
-def speed_case(clip: vs.VideoNode, device: str, case: tuple[str, str, str, bool], half: str, target: str,
-               warm: int, frames: int, deadline: float) -> dict:
-    """Part 3, one case: setup, warm-up and timed frames through VapourSynth, and peak VRAM."""
-    name, model, precision, deduped = case
-    precision = half if precision == "half" else precision
+# --------------------------------------------------------------------------- 4. speed
+
+
+def speed_case(clip: vs.VideoNode, device: str, case: Case, warm: int, frames: int, deadline: float,
+               model: str | None = None) -> dict:
+    """Part 4, one case: setup, warm-up and timed frames through VapourSynth, and peak GPU memory."""
     _free(device)
     cuda = device.startswith("cuda")
     if cuda:
         torch.cuda.reset_peak_memory_stats(device)
     baseline = torch.cuda.memory_allocated(device) if cuda else None  # what earlier steps left (should be ~0)
     begin = time.perf_counter()
-    factor = TARGETS[target]
-    out = vsanimsplat.interpolate(vsanimsplat.dedupe(clip) if deduped else clip,
-                                  factor=int(factor) if factor.denominator == 1 else factor, model=model,
-                                  device=device, fp16=precision == "float16", bf16=precision == "bfloat16")
+    out = _interpolated(clip, device, case.deduped, case.target, case.precision, case.deterministic, model)
     setup = time.perf_counter() - begin
     if out.num_frames < warm + frames:
         raise RuntimeError(f"the output has {out.num_frames} frames, fewer than warm-up {warm} + timed {frames}")
@@ -314,12 +433,11 @@ def speed_case(clip: vs.VideoNode, device: str, case: tuple[str, str, str, bool]
         if time.perf_counter() > deadline:
             break
     seconds = time.perf_counter() - begin
-    row = {"case": name, "model": model, "precision": precision, "dedupe": deduped, "target": target,
-           "setup_s": round(setup, 2), "warm_up_frames": warm, "warm_up_s": round(warm_s, 2), "frames": done,
-           "seconds": round(seconds, 3), "fps": round(done / seconds, 2),
+    row = {**case._asdict(), "size": f"{clip.width}x{clip.height}", "setup_s": round(setup, 2), "warm_up_frames": warm,
+           "warm_up_s": round(warm_s, 2), "frames": done, "seconds": round(seconds, 3), "fps": round(done / seconds, 2),
            "cut_short": done < frames,
-           "vram_at_start_gib": None if baseline is None else round(baseline / 2**30, 2),
-           "peak_vram_gib": round(torch.cuda.max_memory_allocated(device) / 2**30, 2) if cuda else None,
+           "memory_at_start_gib": None if baseline is None else round(baseline / 2**30, 2),
+           "peak_memory_gib": round(torch.cuda.max_memory_allocated(device) / 2**30, 2) if cuda else None,
            "peak_reserved_gib": round(torch.cuda.max_memory_reserved(device) / 2**30, 2) if cuda else None}
     del out
     return row
@@ -336,7 +454,8 @@ def gpu_info(device: str) -> dict:
     index = torch.device(device).index or 0
     props = torch.cuda.get_device_properties(index)
     info.update(name=props.name, capability=f"{props.major}.{props.minor}", memory_gib=round(props.total_memory / 2**30, 1),
-                cudnn=torch.backends.cudnn.version(), driver=None, cupy=None)
+                bf16=capability(torch.device(device)).bf16, cudnn=torch.backends.cudnn.version(), driver=None,
+                cupy=None)
     try:
         smi = subprocess.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader", "-i", str(index)],
                              capture_output=True, text=True, timeout=20)
@@ -357,9 +476,78 @@ def _sci(value: float | None) -> str | None:
     return None if value is None else f"{value:.2e}"
 
 
+def _verdict(passed: bool | None) -> str:
+    return {True: "pass", False: "FAIL", None: "—"}[passed]
+
+
 def _table(header: list[str], rows: list[list[object]]) -> list[str]:
     return (["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
             + ["| " + " | ".join("—" if v is None else str(v) for v in row) + " |" for row in rows])
+
+
+def _kernels_markdown(kernels: dict) -> list[str]:
+    lines = [f"## 1. Splatting: {kernels['fast_path']} and the fixed order against the PyTorch path", ""]
+    if kernels["fast_skipped"]:
+        lines += [f"{kernels['fast_path']}: skipped ({kernels['fast_skipped']}).", ""]
+    lines += [f"`softsplat_with_holes` on {'×'.join(map(str, kernels['shape']))} (N×C×H×W) random inputs. Differences "
+              "are max |path − PyTorch| / max(1, max |PyTorch|); holes = share of pixels whose hole flag differs "
+              f"(≤ {HOLES_TOLERANCE:g} passes); gradients of Σ out · g for a random g; fixed = the PyTorch path in a "
+              "fixed order (`deterministic=True`), run twice. — = that path did not run (the compiled CPU path "
+              "computes no gradients).", ""]
+    lines += _table(["dtype", "mode", "forward", "holes", "∂input", "∂flow", "∂metric", "fixed", "fixed twice",
+                     "tolerance", "result"],
+                    [[r["dtype"], r["mode"], *(_sci(r.get(k)) for k in ("forward", "holes_differing", "grad_input",
+                                                                         "grad_flow", "grad_metric", "fixed_forward")),
+                      "same bits" if r["fixed_repeats"] else "DIFFER", f"{r['tolerance']:g}", _verdict(r["pass"])]
+                     for r in kernels["rows"]])
+    lines += ["", "Forward time, float32, median of 5 after a warm-up:", ""]
+    paths = [p for p in ("fast", "torch", "fixed") if f"{p}_ms" in kernels["speed"][0]] if kernels["speed"] else []
+    names = {"fast": "fast path ms", "torch": "PyTorch ms", "fixed": "fixed order ms"}
+    lines += _table(["mode", *(names[p] for p in paths)],
+                    [[s["mode"], *(f"{s[f'{p}_ms']:.3f}" for p in paths)] for s in kernels["speed"]])
+    return lines + [""]
+
+
+def _precision_markdown(precision: dict) -> list[str]:
+    lines = [f"## 2. 16-bit networks against float32, {precision['size']}", "",
+             "`dedupe` → `interpolate(factor=2)` with the default preset, regions and layers; PSNR of the 8-bit RGB "
+             f"in-betweens against float32's, over all of them and the worst one (≥ {precision['floor_db']} dB "
+             "passes).", ""]
+    lines += _table(["precision", "in-betweens", "PSNR dB", "worst dB", "result"],
+                    [[r["half"], r["in_betweens"], r["psnr_db"], r["worst_db"], _verdict(r["pass"])]
+                     for r in precision["rows"]])
+    return lines + [""]
+
+
+def _determinism_markdown(determinism: dict) -> list[str]:
+    lines = [f"## 3. Determinism, {determinism['size']}", "",
+             "The same `interpolate` twice, each with its own model: frames whose bits differ (with "
+             "`deterministic=True` none may). Then `vsanimsplat run` of the clip as a file, lossless (ffv1), in one "
+             f"encode with `--deterministic` and in chunks of {CHUNK_SECONDS} s (always deterministic): the chunked "
+             "file's frames against the one encode's.", ""]
+    lines += _table(["what", "frames", "seconds", "frames that differ", "result"],
+                    [[r["what"], r["frames"], r.get("seconds"), r["differing"], _verdict(r["pass"])]
+                     for r in determinism["rows"]])
+    return lines + [""]
+
+
+def _speed_markdown(report: dict) -> list[str]:
+    lines = [f"## 4. Output frames/s, VapourSynth with {report['threads']} threads", "",
+             "Source: the cartoon at 24000/1001 (YUV420P8). `dedupe` → `interpolate(factor=…)` with the default preset "
+             "(precision `auto` = the registry's choice, `fp16=None, bf16=None`), and the naive way, "
+             "`interpolate(clip, factor=2)` of every frame by index. Setup = the `interpolate` call (model loading, "
+             "reading the timing); fps over the timed frames after the warm-up frames; peak memory = "
+             "`torch.cuda.max_memory_allocated` over the whole case"
+             + (f" (allocated at its start: {', '.join(str(r['memory_at_start_gib']) for r in report['speed'])} GiB)"
+                if any(r["memory_at_start_gib"] is not None for r in report["speed"]) else "") + ".", ""]
+    lines += _table(["size", "case", "target", "precision", "setup s", "warm-up frames (s)", "timed frames", "seconds",
+                     "fps", "peak memory GiB (reserved)"],
+                    [[r["size"], r["name"], r["target"], r["precision"], f"{r['setup_s']:.2f}",
+                      f"{r['warm_up_frames']} ({r['warm_up_s']:.2f})",
+                      f"{r['frames']}" + (" (cut short)" if r["cut_short"] else ""), f"{r['seconds']:.2f}",
+                      f"{r['fps']:.2f}", None if r["peak_memory_gib"] is None
+                      else f"{r['peak_memory_gib']} ({r['peak_reserved_gib']})"] for r in report["speed"]])
+    return lines + [""]
 
 
 def markdown(report: dict) -> str:
@@ -373,56 +561,16 @@ def markdown(report: dict) -> str:
         lines += ["A dry run of `scripts/gpu_check.py`'s logic (`--device cpu`): the compiled CPU path stands in for "
                   "the CuPy kernels, bfloat16 for float16; its numbers say nothing about a GPU.", ""]
     else:
-        lines += [f"GPU: {gpu['name']} (compute capability {gpu['capability']}, {gpu['memory_gib']} GiB), driver "
-                  f"{gpu['driver']}, torch {gpu['torch']} (CUDA {gpu['torch_cuda']}, cuDNN {gpu['cudnn']}), "
-                  f"CuPy {gpu['cupy'] or 'not available'}.", ""]
+        lines += [f"GPU: {gpu['name']} (compute capability {gpu['capability']}, {gpu['memory_gib']} GiB, "
+                  f"{'with' if gpu['bf16'] else 'without'} bfloat16), driver {gpu['driver']}, torch {gpu['torch']} "
+                  f"(CUDA {gpu['torch_cuda']}, cuDNN {gpu['cudnn']}), CuPy {gpu['cupy'] or 'not available'}.", ""]
     lines += [f"Machine: {report['machine_line']}.", ""]
-    kernels = report.get("kernels")
-    if kernels:
-        lines += [f"## 1. Splatting: {kernels['fast_path']} against the PyTorch path", ""]
-        if "skipped" in kernels:
-            lines += [f"Skipped: {kernels['skipped']}.", ""]
-        else:
-            lines += [f"`softsplat_with_holes` on {'×'.join(map(str, kernels['shape']))} (N×C×H×W) random inputs. "
-                      "Differences are max |fast − PyTorch| / max(1, max |PyTorch|); holes = share of pixels whose "
-                      f"hole flag differs (≤ {HOLES_TOLERANCE:g} passes); gradients of Σ out · g for a random g. "
-                      "— = that path did not run (the compiled CPU path computes no gradients).", ""]
-            lines += _table(["dtype", "mode", "forward", "holes", "∂input", "∂flow", "∂metric", "tolerance", "result"],
-                            [[r["dtype"], r["mode"], *(_sci(r.get(k)) for k in ("forward", "holes_differing", "grad_input",
-                                                                                 "grad_flow", "grad_metric")),
-                              f"{r['tolerance']:g}",
-                              {True: "pass", False: "FAIL", None: "not compared"}[r["pass"]]]
-                             for r in kernels["rows"]])
-            lines += ["", "Forward time, float32, median of 5 after a warm-up:", ""]
-            lines += _table(["mode", "fast path ms", "PyTorch ms"],
-                            [[s["mode"], f"{s['fast_ms']:.3f}", f"{s['torch_ms']:.3f}"] for s in kernels["speed"]])
-            lines.append("")
-    precision = report.get("precision")
-    if precision:
-        lines += [f"## 2. `union` in {precision['half']} against float32, {precision['size']}", "",
-                  "One pair of drawings two source frames apart (textured background panning, shapes moving), "
-                  f"8-bit outputs. Result: **{'pass' if precision['pass'] else 'FAIL'}** (every t ≥ "
-                  f"{precision['floor_db']} dB).", ""]
-        lines += _table(["t", f"PSNR {precision['half']} vs float32 dB", "float32 vs truth dB",
-                         f"{precision['half']} vs truth dB"],
-                        [[r["t"], r["psnr_half_vs_float32"], r["psnr_float32_vs_truth"], r["psnr_half_vs_truth"]]
-                         for r in precision["rows"]])
-        lines.append("")
+    for key, part in (("kernels", _kernels_markdown), ("precision", _precision_markdown),
+                      ("determinism", _determinism_markdown)):
+        if report.get(key):
+            lines += part(report[key])
     if report.get("speed"):
-        lines += [f"## 3. Output frames/s, {report['size']}, VapourSynth with {report['threads']} threads", "",
-                  "Source: the cartoon on twos at 24000/1001 (YUV420P8). `dedupe` → `interpolate(factor=…)` "
-                  "for the models, `interpolate(clip, factor=…)` on the clip as it is for the naive way. Setup = "
-                  "the `interpolate` call (model loading, reading the timing); fps over the timed frames after "
-                  "the warm-up frames; peak VRAM = `torch.cuda.max_memory_allocated` over the whole case (allocated at its start: "
-                  f"{', '.join(str(r['vram_at_start_gib']) for r in report['speed'])} GiB).", ""]
-        lines += _table(["case", "target", "precision", "setup s", "warm-up frames (s)", "timed frames", "seconds",
-                         "fps", "peak VRAM GiB (reserved)"],
-                        [[r["case"], r["target"], r["precision"], f"{r['setup_s']:.2f}",
-                          f"{r['warm_up_frames']} ({r['warm_up_s']:.2f})",
-                          f"{r['frames']}" + (" (cut short)" if r["cut_short"] else ""), f"{r['seconds']:.2f}",
-                          f"{r['fps']:.2f}", None if r["peak_vram_gib"] is None
-                          else f"{r['peak_vram_gib']} ({r['peak_reserved_gib']})"] for r in report["speed"]])
-        lines.append("")
+        lines += _speed_markdown(report)
     if report["notes"]:
         lines += ["## Notes", ""] + [f"- {note}" for note in report["notes"]] + [""]
     return "\n".join(lines)
@@ -437,16 +585,17 @@ def write(report: dict, out_dir: Path) -> None:
 # --------------------------------------------------------------------------- main
 
 
-def _arguments() -> argparse.Namespace:
+def arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """The command line (``argv``, else ``sys.argv``), checked: an error names the option and what it takes."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", default="cuda", help="'cuda' or 'cuda:N'; 'cpu' only for a dry run")
-    parser.add_argument("--tiny", action="store_true", help="160×96 and few frames: a quick run of the logic")
+    parser.add_argument("--tiny", action="store_true", help=f"{TINY[0]}×{TINY[1]} and few frames: a quick run of the logic")
     parser.add_argument("--out-dir", type=Path, help="where gpu.json and gpu.md go (default: benchmarks/, "
                                                      "or a temporary folder with --device cpu)")
     parser.add_argument("--budget", type=float, default=420.0, help="seconds after which what is left is skipped")
     parser.add_argument("--threads", type=int, default=min(8, os.cpu_count() or 1), help="VapourSynth threads")
     parser.add_argument("--frames", type=int, help="output frames timed per speed case (default 40; 6 with --tiny)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.device != "cpu" and not (args.device == "cuda" or (args.device.startswith("cuda:")
                                                                and args.device[5:].isdigit())):
         parser.error(f"--device must be 'cuda', 'cuda:N' or 'cpu', got {args.device!r}")
@@ -461,7 +610,7 @@ def _arguments() -> argparse.Namespace:
 
 def main() -> int:
     start = time.perf_counter()
-    args = _arguments()
+    args = arguments()
     cuda = args.device.startswith("cuda")
     if cuda and not torch.cuda.is_available():
         built = "has no CUDA support" if torch.version.cuda is None else f"(CUDA {torch.version.cuda}) finds no GPU"
@@ -471,16 +620,16 @@ def main() -> int:
         sys.exit(f"gpu_check: no device {args.device}: {torch.cuda.device_count()} CUDA device(s)")
     out_dir = args.out_dir or (REPO / "benchmarks" if cuda else Path(tempfile.gettempdir()) / "vsanimsplat-gpu-check")
     deadline = start + args.budget
-    size = (160, 96) if args.tiny else (1920, 1080)
+    sizes = (TINY,) if args.tiny else SIZES
     frames = args.frames or (6 if args.tiny else 40)
     warm = 2 if args.tiny else 8
-    half = "float16" if cuda else "bfloat16"
+    halves = (["float16"] + (["bfloat16"] if capability(torch.device(args.device)).bf16 else [])) if cuda else ["bfloat16"]
     vs.core.num_threads = args.threads
     torch.manual_seed(0)
     report = {"date": time.strftime("%Y-%m-%d %H:%M %Z"), "command": shlex.join([sys.executable, *sys.argv]),
-              "cwd": os.getcwd(), "device": args.device, "size": f"{size[0]}x{size[1]}", "threads": args.threads,
-              "budget_s": args.budget, "status": "running", "gpu": gpu_info(args.device), "machine": machine(),
-              "machine_line": describe(), "notes": []}
+              "cwd": os.getcwd(), "device": args.device, "threads": args.threads, "budget_s": args.budget,
+              "status": "running", "gpu": gpu_info(args.device), "machine": machine(), "machine_line": describe(),
+              "notes": []}
     failed = guarded = False
 
     def step(label: str, run: Callable[[], dict], store: Callable[[dict], None], margin: float = 0.0) -> None:
@@ -506,23 +655,28 @@ def main() -> int:
                 _log(start, f"{label}: {json.dumps(result)}")
         write(report, out_dir)
 
+    clips: dict[tuple[int, int], vs.VideoNode] = {}
+
+    def clip(size: tuple[int, int]) -> vs.VideoNode:
+        if size not in clips:
+            clips[size] = source_clip(size, warm + frames)
+        return clips[size]
+
     write(report, out_dir)
     _log(start, f"{report['machine_line']}; GPU {json.dumps(report['gpu'])}; records in {out_dir}")
     step("kernels", lambda: check_kernels(args.device, (1, 3, 24, 32) if args.tiny else (2, 3, 540, 960)),
          lambda result: report.update(kernels=result))
-    step(f"precision {half} vs float32", lambda: check_precision(args.device, size, half),
+    step(f"precision {', '.join(halves)} vs float32", lambda: check_precision(clip(sizes[-1]), args.device, halves,
+                                                                              warm + frames),
          lambda result: report.update(precision=result))
+    step("determinism", lambda: check_determinism(clip(sizes[0]), args.device, warm + frames),
+         lambda result: report.update(determinism=result))
     report["speed"] = []
-    clips: list[vs.VideoNode] = []  # made by the first case that runs
-    for case in SPEED_CASES:
-        for target in TARGETS:
-            def run_case(case: tuple = case, target: str = target) -> dict:
-                if not clips:
-                    clips.append(source_clip(size, warm + frames))
-                return speed_case(clips[0], args.device, case, half, target, warm, frames, deadline)
-
-            label = f"speed {case[0]} {half if case[2] == 'half' else case[2]} {target}"
-            step(label, run_case, report["speed"].append, CASE_MARGIN_S)
+    for size in sizes:
+        for case in SPEED_CASES:
+            label = f"speed {size[0]}x{size[1]} {case.name} {case.target}"
+            step(label, lambda size=size, case=case: speed_case(clip(size), args.device, case, warm, frames, deadline),
+                 report["speed"].append, CASE_MARGIN_S)
     report["status"] = "stopped by the time guard" if guarded else "complete"
     report["elapsed_s"] = round(time.perf_counter() - start, 1)
     write(report, out_dir)

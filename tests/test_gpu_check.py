@@ -1,6 +1,7 @@
-"""scripts/gpu_check.py: refuses to run without CUDA, and renders the records a GPU run writes.
+"""scripts/gpu_check.py: refuses to run without CUDA, checks its options, renders the records a GPU run writes, and
+runs each step's logic on the CPU with the ``blend`` model (no weights) on a tiny clip.
 
-The GPU run itself cannot run here; its dry run (``--device cpu --tiny``) takes minutes on a small
+The GPU run itself cannot run here; its whole dry run (``--device cpu --tiny``) takes minutes on a small
 CPU, so it is run by hand (see the script's docstring), not here.
 """
 
@@ -38,32 +39,45 @@ def test_without_cuda_exits_non_zero_with_one_line(tmp_path):
 
 
 @pytest.mark.parametrize("option", [["--device", "gpu"], ["--budget", "0"], ["--threads", "0"], ["--frames", "0"]])
-def test_bad_options_are_named(gpu_check, monkeypatch, capsys, option):
-    monkeypatch.setattr(sys, "argv", ["gpu_check.py", *option])
+def test_bad_options_are_named(gpu_check, capsys, option):
     with pytest.raises(SystemExit) as exit_:
-        gpu_check._arguments()
+        gpu_check.arguments(option)
     assert exit_.value.code == 2 and f"{option[0]} must" in capsys.readouterr().err
+
+
+def test_options_and_their_defaults(gpu_check):
+    args = gpu_check.arguments([])
+    assert (args.device, args.tiny, args.out_dir, args.budget, args.frames) == ("cuda", False, None, 420.0, None)
+    args = gpu_check.arguments(["--device", "cuda:1", "--tiny", "--budget", "60", "--threads", "2", "--frames", "3"])
+    assert (args.device, args.tiny, args.budget, args.threads, args.frames) == ("cuda:1", True, 60.0, 2, 3)
 
 
 def gpu_report() -> dict:
     """A report as a CUDA run leaves it, one row of each kind."""
     return {
         "date": "2026-12-01 10:00 UTC", "command": ".venv/bin/python scripts/gpu_check.py", "cwd": "/repo",
-        "device": "cuda", "size": "1920x1080", "threads": 8, "budget_s": 420.0, "status": "complete",
+        "device": "cuda", "threads": 8, "budget_s": 420.0, "status": "complete",
         "gpu": {"torch": "2.14.1+cu130", "torch_cuda": "13.0", "name": "NVIDIA H200", "capability": "9.0",
-                "memory_gib": 139.8, "cudnn": 92400, "driver": "580.65", "cupy": "13.6.0 (CUDA runtime 13000)"},
-        "machine_line": "Some CPU (avx2 fma), 16 cores", "notes": ["speed naive union float32 x2: skipped by the time guard"],
-        "kernels": {"fast_path": "CuPy kernels", "shape": [2, 3, 540, 960],
+                "memory_gib": 139.8, "bf16": True, "cudnn": 92400, "driver": "580.65", "cupy": "13.6.0 (CUDA runtime 13000)"},
+        "machine_line": "Some CPU (avx2 fma), 16 cores",
+        "notes": ["speed 1920x1080 naive: interpolate every frame x2: skipped by the time guard"],
+        "kernels": {"fast_path": "CuPy kernels", "fast_skipped": None, "shape": [2, 3, 540, 960],
                     "rows": [{"dtype": "float32", "mode": "soft", "tolerance": 1e-4, "forward": 3e-7,
                               "holes_differing": 0.0, "grad_input": 2e-7, "grad_flow": 5e-3, "grad_metric": 1e-7,
-                              "pass": False}],
-                    "speed": [{"mode": "soft", "fast_ms": 0.412, "torch_ms": 3.1}]},
-        "precision": {"half": "float16", "size": "1920x1080", "floor_db": 45.0, "pass": True,
-                      "rows": [{"t": 0.5, "psnr_half_vs_float32": 52.31, "psnr_float32_vs_truth": 30.1,
-                                "psnr_half_vs_truth": 30.09}]},
-        "speed": [{"case": "dedupe + union", "model": "union", "precision": "float16", "dedupe": True, "target": "x2",
-                   "setup_s": 2.5, "warm_up_frames": 8, "warm_up_s": 1.5, "frames": 33, "seconds": 2.2, "fps": 15.0,
-                   "cut_short": True, "vram_at_start_gib": 0.0, "peak_vram_gib": 3.21, "peak_reserved_gib": 4.0}],
+                              "fixed_forward": 4e-8, "fixed_repeats": True, "pass": False}],
+                    "speed": [{"mode": "soft", "fast_ms": 0.412, "torch_ms": 3.1, "fixed_ms": 5.25}]},
+        "precision": {"size": "1920x1080", "floor_db": 45.0,
+                      "rows": [{"half": "float16", "in_betweens": 20, "psnr_db": 52.31, "worst_db": 49.5, "pass": True},
+                               {"half": "bfloat16", "in_betweens": 20, "psnr_db": "inf", "worst_db": "inf",
+                                "pass": True}]},
+        "determinism": {"size": "1280x720", "rows": [
+            {"what": "interpolate, deterministic=True", "frames": 48, "differing": 0, "pass": True},
+            {"what": "interpolate, deterministic=False", "frames": 48, "differing": 7, "pass": None},
+            {"what": "run, chunks of 0.5 s", "frames": 44, "seconds": 21.5, "differing": 1, "pass": False}]},
+        "speed": [{"name": "dedupe + interpolate", "deduped": True, "precision": "auto", "deterministic": False,
+                   "target": "x2", "size": "1920x1080", "setup_s": 2.5, "warm_up_frames": 8, "warm_up_s": 1.5,
+                   "frames": 33, "seconds": 2.2, "fps": 15.0, "cut_short": True, "memory_at_start_gib": 0.0,
+                   "peak_memory_gib": 3.21, "peak_reserved_gib": 4.0}],
     }
 
 
@@ -72,31 +86,68 @@ def test_records_of_a_gpu_run_replace_the_placeholder(gpu_check, tmp_path):
     gpu_check.write(gpu_report(), tmp_path)
     text = (tmp_path / "gpu.md").read_text()
     assert "has not run yet" not in text and "DRY RUN" not in text
-    assert "NVIDIA H200 (compute capability 9.0, 139.8 GiB), driver 580.65" in text
+    assert "NVIDIA H200 (compute capability 9.0, 139.8 GiB, with bfloat16), driver 580.65" in text
     assert "`.venv/bin/python scripts/gpu_check.py`" in text
-    assert "| float32 | soft | 3.00e-07 | 0.00e+00 | 2.00e-07 | 5.00e-03 | 1.00e-07 | 0.0001 | FAIL |" in text
-    assert "| soft | 0.412 | 3.100 |" in text
-    assert "| 0.5 | 52.31 | 30.1 | 30.09 |" in text
-    assert "| dedupe + union | x2 | float16 | 2.50 | 8 (1.50) | 33 (cut short) | 2.20 | 15.00 | 3.21 (4.0) |" in text
+    assert ("| float32 | soft | 3.00e-07 | 0.00e+00 | 2.00e-07 | 5.00e-03 | 1.00e-07 | 4.00e-08 | same bits | 0.0001 "
+            "| FAIL |") in text
+    assert "| mode | fast path ms | PyTorch ms | fixed order ms |" in text and "| soft | 0.412 | 3.100 | 5.250 |" in text
+    assert "| float16 | 20 | 52.31 | 49.5 | pass |" in text and "| bfloat16 | 20 | inf | inf | pass |" in text
+    assert "| interpolate, deterministic=True | 48 | — | 0 | pass |" in text
+    assert "| interpolate, deterministic=False | 48 | — | 7 | — |" in text
+    assert "| run, chunks of 0.5 s | 44 | 21.5 | 1 | FAIL |" in text
+    assert ("| 1920x1080 | dedupe + interpolate | x2 | auto | 2.50 | 8 (1.50) | 33 (cut short) | 2.20 | 15.00 "
+            "| 3.21 (4.0) |") in text
     assert "(allocated at its start: 0.0 GiB)" in text
-    assert "- speed naive union float32 x2: skipped by the time guard" in text
+    assert "- speed 1920x1080 naive: interpolate every frame x2: skipped by the time guard" in text
     assert (tmp_path / "gpu.json").read_text().startswith("{")
 
 
+def test_a_dry_run_says_so_and_a_skipped_fast_path_says_why(gpu_check):
+    report = {**gpu_report(), "device": "cpu", "gpu": {"torch": "2.14.1", "torch_cuda": None}}
+    report["kernels"] = {**report["kernels"], "fast_path": "CuPy kernels", "fast_skipped": "CuPy is not installed",
+                         "speed": [{"mode": "soft", "torch_ms": 3.1, "fixed_ms": 5.25}]}
+    text = gpu_check.markdown(report)
+    assert text.startswith("# GPU check — DRY RUN on the CPU, not GPU results")
+    assert "CuPy kernels: skipped (CuPy is not installed)." in text and "| soft | 3.100 | 5.250 |" in text
+
+
 def test_a_failed_row_fails_the_run_and_an_uncompared_one_does_not(gpu_check):
-    kernels = gpu_report()["kernels"]
-    assert gpu_check._failed(kernels)
-    kernels["rows"][0]["pass"] = None
-    assert not gpu_check._failed(kernels)
-    assert not gpu_check._failed(gpu_report()["precision"])
+    report = gpu_report()
+    assert gpu_check._failed(report["kernels"]) and gpu_check._failed(report["determinism"])
+    report["kernels"]["rows"][0]["pass"] = None
+    assert not gpu_check._failed(report["kernels"])
+    assert not gpu_check._failed(report["precision"])
+
+
+@pytest.fixture(scope="module")
+def tiny_clip(gpu_check):
+    return gpu_check.source_clip((64, 48), 2 + 4)
 
 
 @pytest.mark.parametrize("late", [False, True])
-def test_a_speed_case_times_its_frames_and_stops_at_the_deadline(gpu_check, late):
-    clip = gpu_check.source_clip((64, 48), 2 + 4)
-    case = ("dedupe + blend", "blend", "float32", True)  # the case machinery; blend needs no weights
+def test_a_speed_case_times_its_frames_and_stops_at_the_deadline(gpu_check, tiny_clip, late):
+    case = gpu_check.Case("dedupe + blend", target="60000/1001")  # the case machinery; blend needs no weights
     deadline = time.perf_counter() + (0 if late else 600)
-    row = gpu_check.speed_case(clip, "cpu", case, "bfloat16", "60000/1001", warm=2, frames=4, deadline=deadline)
+    row = gpu_check.speed_case(tiny_clip, "cpu", case, warm=2, frames=4, deadline=deadline, model="blend")
     assert (row["frames"], row["cut_short"]) == ((1, True) if late else (4, False))
     assert row["fps"] == pytest.approx(row["frames"] / row["seconds"], rel=0.2)  # seconds are rounded
-    assert row["peak_vram_gib"] is None
+    assert row["peak_memory_gib"] is None
+    assert (row["name"], row["target"], row["size"], row["precision"]) == ("dedupe + blend", "60000/1001", "64x48", "auto")
+
+
+def test_the_precision_and_determinism_steps_compare_the_in_betweens(gpu_check, tiny_clip):
+    precision = gpu_check.check_precision(tiny_clip, "cpu", ["bfloat16", "float32"], 6, model="blend")
+    reduced, same = precision["rows"]
+    assert (reduced["half"], same["half"]) == ("bfloat16", "float32") and reduced["in_betweens"] == same["in_betweens"] >= 2
+    assert 20 < reduced["worst_db"] <= reduced["psnr_db"] < 99 and reduced["pass"] == (reduced["worst_db"] >= 45)
+    assert (same["psnr_db"], same["worst_db"], same["pass"]) == ("inf", "inf", True)
+    rows = gpu_check.interpolate_determinism(tiny_clip, "cpu", 6, model="blend")
+    assert [(r["what"], r["frames"], r["differing"], r["pass"]) for r in rows] == [
+        ("interpolate, deterministic=True", 6, 0, True), ("interpolate, deterministic=False", 6, 0, None)]
+
+
+@pytest.mark.slow
+def test_the_run_step_compares_one_encode_with_chunks(gpu_check, tiny_clip, tmp_path):
+    rows = gpu_check.run_determinism(tiny_clip, "cpu", tmp_path, model="blend")
+    assert [r["what"] for r in rows] == ["run, one encode, --deterministic", "run, chunks of 0.5 s"]
+    assert rows[0]["frames"] == rows[1]["frames"] > 6 and rows[1]["differing"] == 0 and rows[1]["pass"] is True
