@@ -17,7 +17,7 @@ from PIL import Image
 from vsanimsplat import cli
 from vsanimsplat.ffmpeg import write_rgb_video
 from vsanimsplat.job import SCRIPT_OUTPUTS
-from vsanimsplat.testing import Cut, Scene, animate
+from vsanimsplat.testing import Cut, Scene, animate, animate_layers, cadence
 
 HOLDS = [2, 2, 3, 1, 6, 2, 2, 2, 3]  # drawing 4 (held 6 between twos) is a pause; a cut before drawing 5
 STARTS = [sum(HOLDS[:k]) for k in range(len(HOLDS))]
@@ -217,3 +217,17 @@ def test_a_missing_plot_extra_says_how_to_install_it(cartoon, tmp_path, capsys, 
     monkeypatch.setitem(sys.modules, module, None)  # import fails, as where it is not installed
     assert cli.main([a.format(clip=cartoon, folder=tmp_path) for a in argv]) == 3
     assert f"error: {says}: pip install 'vsanimsplat[plot]'" in capsys.readouterr().err
+
+
+def test_preview_of_a_frame_with_one_moving_layer_lists_its_t(tmp_path, monkeypatch):
+    """One shape on twos over a pan on ones: a frame between its drawings has exactly one layer in motion, whose
+    ``AnimSplat_LayerT`` VapourSynth gives back as a float, not a list."""
+    scene = Scene(256, 160, seed=4, shapes=1, speed=6.0, texture=0.5, pan=(1.5, 0.5))
+    path = tmp_path / "layer.mkv"
+    write_rgb_video(animate_layers(scene, [cadence([2], 8)], 8).frames, path, Fraction(24),
+                    codec_args=("-c:v", "libx264", "-qp", "0", "-pix_fmt", "yuv444p"))
+    drawn = _spy(monkeypatch, "contact_sheet")
+    assert cli.main(["preview", str(path), "--model", "blend", "--frames", "0-1", "-o", str(tmp_path / "s.png"),
+                     "-q"]) == 0
+    layers = [p.lines[2] for p in drawn[0][0][0] if p.title.startswith("out") and len(p.lines) > 2]
+    assert layers == ["layers t 0.25", "layers t 0.50", "layers t 0.75"]

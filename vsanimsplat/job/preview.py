@@ -82,8 +82,8 @@ def preview_panels(graph: Graph, frames: range) -> list[Panel]:
                                                   ("layers", _mask(made, "AnimSplat_LayerMask", 0)))
                     if mask is not None}
         lines = [f"t {t:.3f}  {left} -> {right}", f"holes {100 * float(made.get('AnimSplat_HoleFraction', 0.0)):.2f}%"]
-        if "AnimSplat_LayerT" in made:
-            lines.append("layers t " + " ".join(f"{layer_t:.2f}" for layer_t in made["AnimSplat_LayerT"]))
+        if "AnimSplat_LayerT" in made:  # one value per layer in motion: VapourSynth gives a lone one as a float
+            lines.append("layers t " + " ".join(f"{layer_t:.2f}" for layer_t in np.atleast_1d(made["AnimSplat_LayerT"])))
         panels.append(Panel(frame_to_array(shown), f"out {j} at {format_time(j / rate)}", lines,
                             overlays))
     return panels
