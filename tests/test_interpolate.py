@@ -240,6 +240,24 @@ def test_a_rate_not_above_the_nominal_rate_is_refused(fps):
     assert vsanimsplat.interpolate(vfr, fps_num=fps[0], fps_den=fps[1], model=Blend()).fps == Fraction(*fps)
 
 
+@pytest.mark.parametrize("rate, says", [({"factor": 17}, "factor must be an int or Fraction greater than 1 and at most 16"),
+                                         ({"factor": 10**6}, "at most 16 .*got 1000000"),
+                                         ({"fps_num": 385}, r"at most 16 × it \(384 fps\), got 385/1")])
+def test_a_rate_above_16_times_the_nominal_rate_is_refused_before_any_frame_is_read(monkeypatch, rate, says):
+    """The output rate is bounded (MAX_RATE_FACTOR): checked from the first frame, before the timing pass."""
+    clip, _ = synthetic_clip([2, 2, 2], fps=Fraction(24))
+    drawings = vsanimsplat.dedupe(clip)  # its nominal rate is the source's, 24 fps, not the drawings' 12
+
+    def no_pass(*args, **kwargs):
+        raise AssertionError("the timing was read before the rate was checked")
+
+    monkeypatch.setattr(interpolate_module, "timing_of", no_pass)
+    for given in (clip, drawings):
+        with pytest.raises(vs.Error, match=says):
+            vsanimsplat.interpolate(given, **rate, model=Blend())
+    assert interpolate_module.MAX_RATE_FACTOR == 16
+
+
 def test_scene_scores_are_public_and_separate_shots():
     first, _ = synthetic_clip([1, 1], 192, 108, seed=1)
     second, _ = synthetic_clip([1], 192, 108, seed=2)

@@ -407,6 +407,27 @@ def test_fps_not_above_the_source_rate_is_refused_before_the_analysis(source, tm
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("fps, says", [
+    ("1e12", "error: --fps 1000000000000 must be above the source's rate 24000/1001 fps (run raises the rate, "
+             "as --factor > 1 does; it does not drop frames) and at most 16 × it (384000/1001 fps)"),
+    ("400", "error: --fps 400 must be above the source's rate 24000/1001 fps"),
+])
+def test_a_rate_above_16_times_the_source_is_refused_before_the_analysis(source, tmp_path, capsys, monkeypatch,
+                                                                          fps, says):
+    """--fps is bounded by MAX_RATE_FACTOR: a clear error at once, never hours of "finding drawings"."""
+    monkeypatch.setattr(job_graph, "dedupe", None)  # the check comes first: the analysis is never reached
+    code, _, err = run(capsys, source.path, "-o", tmp_path / "out.mkv", "--model", "blend", "--fps", fps)
+    assert code == 2 and says in err and "and at most 16 × it (384000/1001 fps)" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_factor_above_16_is_a_usage_error(source, tmp_path, capsys):
+    with pytest.raises(SystemExit) as stop:
+        run(capsys, source.path, "-o", tmp_path / "out.mkv", "--model", "blend", "--factor", "17")
+    assert stop.value.code == 2
+    assert "argument --factor: expected a number > 1 and ≤ 16 (e.g. 2, 2.5 or 5/2), got '17'" in capsys.readouterr().err
+
+
 def test_a_rate_beyond_the_containers_timestamps_is_refused(source, tmp_path, capsys):
     """--factor 1000 (23976 fps) in .mkv would give many frames one millisecond timestamp: refused, nothing written."""
     code, _, err = run(capsys, source.path, "-o", tmp_path / "out.mkv", "--model", "blend", "--factor", "1000")

@@ -37,7 +37,7 @@ from .ffmpeg import (CODECS, CONTAINERS, PRESETS, Encoding, FFmpegNotFound, aspe
 from .filters.analysis import timing_of
 from .filters.dedupe import DEFAULT_THRESHOLD, DEFAULT_TOLERANCE, dedupe, detection, find_drawings, frame_differences
 from .filters.fill_holes import FILL_MODES
-from .filters.interpolate import DEFAULT_SCENE_THRESHOLD
+from .filters.interpolate import DEFAULT_SCENE_THRESHOLD, MAX_RATE_FACTOR
 from .filters.source import input_problem, open_video, source_timing
 from .flo import write_flo
 from .layers import layer_report
@@ -102,7 +102,7 @@ _positive = _number(Fraction, "24000/1001, 23.976 or 24", above=0)
 def _static_tolerance(text: str) -> int | None:
     """``--static-tolerance``: 8-bit code values 0 … 255, or ``off``."""
     return None if text == "off" else _number(int, "10 or off", low=0, high=255)(text)
-_factor = _number(Fraction, "2, 2.5 or 5/2", above=1)
+_factor = _number(Fraction, "2, 2.5 or 5/2", above=1, high=MAX_RATE_FACTOR)
 
 
 def _gpu_share(text: str) -> float:
@@ -402,9 +402,10 @@ def _add_job_options(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(target=JobOptions.target)
     rate = parser.add_argument_group("output rate").add_mutually_exclusive_group()
     rate.add_argument("--factor", dest="target", type=lambda text: Target(_factor(text), is_rate=False),
-                      metavar="X", help="output rate = X × the source's rate, X > 1 (2, 2.5, 5/2; default 2)")
+                      metavar="X", help=f"output rate = X × the source's rate, 1 < X ≤ {MAX_RATE_FACTOR} (2, 2.5, 5/2; default 2)")
     rate.add_argument("--fps", dest="target", type=parse_fps, metavar="RATE|X",
-                      help=f"a target rate above the source's (60000/1001, 60), or a factor when ≤ {SEED_FACTOR_LIMIT} without a slash "
+                      help=f"a target rate above the source's and at most {MAX_RATE_FACTOR} × it (60000/1001, 60), or a factor when "
+                           f"≤ {SEED_FACTOR_LIMIT} without a slash "
                            "(the seed's --fps 3)")
     drawings = parser.add_argument_group("drawings (dedupe)")
     _add_detection_options(drawings)

@@ -18,9 +18,10 @@ from ..models.changes import layer_weight, paste, region_box
 from ..retime import Step, plan
 from ..scenes import DEFAULT_SCENE_THRESHOLD, cuts_between_drawings, read_cut_list
 from .analysis import Timing, analysis_clip, timing_of
-from .frames import ColourSpace, check_constant, array_into_frame, frame_to_tensor, keep_unchanged
+from .frames import ColourSpace, check_constant, array_into_frame, duration_of, frame_to_tensor, keep_unchanged
 
-__all__ = ["interpolate", "output_steps", "pair_flow", "scene_scores", "analysis_clip", "DEFAULT_SCENE_THRESHOLD"]
+__all__ = ["interpolate", "output_steps", "pair_flow", "scene_scores", "analysis_clip", "DEFAULT_SCENE_THRESHOLD",
+           "MAX_RATE_FACTOR"]
 
 
 def _error(message: str) -> vs.Error:
@@ -52,24 +53,35 @@ def _listed_cuts(cuts: str | os.PathLike[str] | Sequence[int] | None, timing: Ti
     return cuts_between_drawings(frames, timing.sources)
 
 
-def _target_rate(timing: Timing, clip: vs.VideoNode, factor: int | Fraction | None,
-                 fps_num: int | None, fps_den: int | None) -> Fraction:
+MAX_RATE_FACTOR = 16
+"""Highest output rate, as a multiple of the input's nominal rate (``factor`` ≤ 16, ``fps_num/fps_den`` ≤ 16 × the
+rate; ``run``'s ``--factor`` and ``--fps``): 384 fps from 24, past any display, and a bound on the frames one
+drawing can make, checked before any frame is read."""
+
+
+def _target_rate(clip: vs.VideoNode, factor: int | Fraction | None, fps_num: int | None,
+                 fps_den: int | None) -> Fraction:
+    """The output rate, checked against the nominal rate from ``clip``'s first frame alone (no pass over it)."""
     if (factor is None) == (fps_num is None):
         raise _error("give either factor (e.g. 2 or Fraction(5, 2)) or fps_num/fps_den (e.g. 60000/1001), not both or neither")
-    if "AnimSplat_Hold" in timing.first_props:  # a dedupe output: the rate before dedupe
-        nominal: Fraction | None = timing.holds[0] / timing.durations[0]
+    first = clip.get_frame(0).props
+    if "AnimSplat_Hold" in first:  # a dedupe output: the rate before dedupe
+        nominal: Fraction | None = first["AnimSplat_Hold"] / duration_of(first, clip, 0, "interpolate")
     else:
         nominal = Fraction(clip.fps) if clip.fps > 0 else None
     if fps_num is not None:
         den = 1 if fps_den is None else fps_den
         if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in (fps_num, den)):
             raise _error(f"fps_num and fps_den must be positive integers, got {fps_num!r}/{fps_den!r}")
-        if nominal is not None and Fraction(fps_num, den) <= nominal:
+        if nominal is not None and not nominal < Fraction(fps_num, den) <= MAX_RATE_FACTOR * nominal:
             raise _error(f"fps_num/fps_den must be above the clip's nominal rate {nominal} fps (interpolate raises "
-                         f"the rate; it does not drop frames), got {fps_num}/{den}")
+                         f"the rate; it does not drop frames) and at most {MAX_RATE_FACTOR} × it "
+                         f"({MAX_RATE_FACTOR * nominal} fps), got {fps_num}/{den}")
         return Fraction(fps_num, den)
-    if isinstance(factor, bool) or not isinstance(factor, (int, Fraction)) or factor <= 1:
-        raise _error(f"factor must be an int or Fraction greater than 1 (e.g. 2, 3, Fraction(5, 2)), got {factor!r}")
+    if (isinstance(factor, bool) or not isinstance(factor, (int, Fraction))
+            or not 1 < factor <= MAX_RATE_FACTOR):
+        raise _error(f"factor must be an int or Fraction greater than 1 and at most {MAX_RATE_FACTOR} "
+                     f"(e.g. 2, 3, Fraction(5, 2)), got {factor!r}")
     if nominal is None:
         raise _error("factor needs the clip's nominal rate, but clip is variable-rate (fps 0) without "
                      "AnimSplat_Hold props; give fps_num/fps_den instead")
@@ -148,8 +160,8 @@ def interpolate(
     | parameter | type | default | meaning |
     |---|---|---|---|
     | `clip` | vs.VideoNode | | YUV, RGB or GRAY of constant format and size, integer or float |
-    | `factor` | int or Fraction | None | output rate = factor × the source's nominal rate (for a ``dedupe`` output: the rate before dedupe), > 1 |
-    | `fps_num`, `fps_den` | int | None, 1 | output rate as a fraction (e.g. 60000/1001), instead of ``factor``; above the nominal rate where the clip has one (as ``factor`` > 1); a variable-rate clip without ``dedupe``'s props has none, so any rate is taken (a frame shorter than an output frame may then be skipped) |
+    | `factor` | int or Fraction | None | output rate = factor × the source's nominal rate (for a ``dedupe`` output: the rate before dedupe), > 1 and ≤ :data:`MAX_RATE_FACTOR` |
+    | `fps_num`, `fps_den` | int | None, 1 | output rate as a fraction (e.g. 60000/1001), instead of ``factor``; above the nominal rate where the clip has one and at most :data:`MAX_RATE_FACTOR` × it (as ``factor``); a variable-rate clip without ``dedupe``'s props has none, so any rate is taken (a frame shorter than an output frame may then be skipped) |
     | `model` | str or Model | None | a model name (``"union"``, ``"base"``, ``"rife"``, ``"splat"``, ``"blend"``, ``"softsplat"`` …; see ``vsanimsplat models list``) or a model object, instead of a preset |
     | `preset` | str | None | a named configuration of models (``"fast"``, ``"default"``: :data:`~vsanimsplat.models.registry.PRESETS`, ``benchmarks/presets.md``); with neither ``model`` nor ``preset``: ``"default"`` |
     | `device` | str or None | None | ``"cpu"``, ``"cuda"`` or ``"cuda:N"``; ``None`` = CUDA when available, else CPU |
@@ -201,9 +213,9 @@ def interpolate(
         raise _error(f"deterministic must be True (the same bits on every run) or False, got {deterministic!r}")
     if not isinstance(layers, bool):
         raise _error(f"layers must be True (per-region timing) or False (whole frames only), got {layers!r}")
-    timing = timing_of(clip, progress)
     rate, steps, separated = output_steps(clip, factor, fps_num, fps_den, max_hold, scene_detect, scene_threshold, cuts,
                                           progress)
+    timing = timing_of(clip, progress)  # read by output_steps, after the rate was checked
     network = _resolve_model(model, preset, device, fp16, flow, bf16, flow_scale, static_tolerance, regions)
     # each VapourSynth thread runs the model with its share of torch's threads: with all of them, N threads would
     # start N × cores OpenMP threads
@@ -236,8 +248,8 @@ def output_steps(
     Reads the timing of ``clip`` (:func:`~vsanimsplat.filters.analysis.timing_of`), which ``interpolate`` of the same
     clip has read already: no frame is read twice.
     """
+    rate = _target_rate(clip, factor, fps_num, fps_den)
     timing = timing_of(clip, progress)
-    rate = _target_rate(timing, clip, factor, fps_num, fps_den)
     separated = timing.marked_cuts | _listed_cuts(cuts, timing)
     if scene_detect:
         separated |= {k for k, score in enumerate(timing.scene_scores) if score > scene_threshold}

@@ -28,7 +28,7 @@ from ..filters.analysis import timing_of
 from ..filters.dedupe import Passes, passes_of, reuse_passes
 from ..filters.fill_holes import FILL_MODES
 from ..filters.frames import duration_of
-from ..filters.interpolate import DEFAULT_SCENE_THRESHOLD, pair_flow
+from ..filters.interpolate import DEFAULT_SCENE_THRESHOLD, MAX_RATE_FACTOR, pair_flow
 from ..filters.source import open_video, source_timing
 from ..models import DEFAULT_PRESET, DEFAULT_STATIC_TOLERANCE, Model, load_model, load_preset
 from ..scenes import analysis_size
@@ -338,9 +338,11 @@ def build_graph(options: JobOptions, model: Model | None = None, progress: bool 
     source = graph.add(ScriptLine("vsanimsplat.open_video", open_video, source_kwargs, f"the source (BestSource), {about}",
                                   args=(str(options.input.resolve()),), takes_clip=False))
     graph.source_frames = source.num_frames
-    if options.target.is_rate and source.fps > 0 and options.target.value <= source.fps:
+    if options.target.is_rate and source.fps > 0 and not (
+            source.fps < options.target.value <= MAX_RATE_FACTOR * source.fps):
         raise ValueError(f"--fps {options.target.value} must be above the source's rate {Fraction(source.fps)} fps "
-                         "(run raises the rate, as --factor > 1 does; it does not drop frames)")
+                         f"(run raises the rate, as --factor > 1 does; it does not drop frames) and at most "
+                         f"{MAX_RATE_FACTOR} × it ({MAX_RATE_FACTOR * Fraction(source.fps)} fps)")
     if options.seconds is not None:
         graph.source_frames, graph.seconds = _frames_within(source, options.seconds, "vfr" in source_kwargs)
         if graph.source_frames < source.num_frames:
