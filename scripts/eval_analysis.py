@@ -55,7 +55,7 @@ def measure(case: Case, truth: Truth, clip: vs.VideoNode, settings: dict) -> Res
     separated = timing.marked_cuts | {k for k, score in enumerate(timing.scene_scores) if score > DEFAULT_SCENE_THRESHOLD}
     found_cuts = {sources[k + 1] for k in separated}
     true_cuts = set(truth.cuts) - {0}
-    layers = layer_report(timing.changes, separated)
+    layers = layer_report(timing.changes, separated, timing.holds)
     used = detection(clip, **settings)
     seconds = time.perf_counter() - began
     starts, true = set(sources), set(truth.starts)

@@ -161,8 +161,15 @@ def test_layers_false_keeps_whole_frame_timing():
     assert out.get_frame(2).props["AnimSplat_Interpolated"] == 0  # a source frame, as before
 
 
-def test_whole_frame_holds_give_the_same_output_with_and_without_layers():
-    animation = animate(Scene(W, H, seed=2, shapes=2, speed=3.0), cadence([2, 2, 3], 8))
+@pytest.mark.parametrize("scene, pattern", [
+    (Scene(W, H, seed=2, shapes=2, speed=3.0), [2, 2, 3]),
+    # the cartoon held on whole frames: four shapes over painted texture, where parts of the background
+    # that shapes uncover held over two or three drawings and were taken for layers
+    (Scene(320, 180, seed=1, shapes=4, speed=3.0, texture=0.5), [2, 2, 3, 2, 3, 1, 4]),
+    (Scene(320, 180, seed=3, shapes=4, speed=3.0, texture=0.5), [2, 2, 3, 2, 3, 1, 4]),
+])
+def test_whole_frame_holds_give_the_same_output_with_and_without_layers(scene, pattern):
+    animation = animate(scene, cadence(pattern, 15))
     drawings = vsanimsplat.dedupe(as_clip(animation, vs.YUV420P8))
     on = vsanimsplat.interpolate(drawings, factor=2, model=Blend())
     off = vsanimsplat.interpolate(drawings, factor=2, model=Blend(), layers=False)

@@ -244,7 +244,7 @@ def _report(args: argparse.Namespace) -> int:
     drawings = find_drawings(clip, **settings)  # from the same pass
     used = detection(clip, **settings)
     cuts = timing.marked_cuts | {k for k, score in enumerate(timing.scene_scores) if score > DEFAULT_SCENE_THRESHOLD}
-    layers = layer_report(timing.changes, cuts)
+    layers = layer_report(timing.changes, cuts, timing.holds)
     elapsed = time.perf_counter() - began
     cadence = Cadence(drawings, frame_differences(clip, args.tolerance, args.chroma), used.threshold, cuts,
                       layers.holds, args.max_hold)

@@ -178,13 +178,14 @@ class ChangeMaps:
         rows, cols = self.shape
         return np.unpackbits(self._packed[j], count=rows * cols).reshape(rows, cols).astype(bool)
 
-    def layers(self, k: int, cuts: Collection[int] = ()) -> list[LayerHold]:
+    def layers(self, k: int, cuts: Collection[int] = (), holds: Sequence[int] | None = None) -> list[LayerHold]:
         """The layer holds on screen at drawing ``k`` (see the module docstring), largest first.
 
         | parameter | type | default | meaning |
         |---|---|---|---|
         | `k` | int | | a drawing, ``0 … len(self)`` |
         | `cuts` | collection of int | () | ``j`` in ``cuts``: a scene cut between drawings ``j`` and ``j + 1`` |
+        | `holds` | sequence of int or None | None | source frames each drawing is held (``AnimSplat_Hold``): a layer hold counts only where every drawing in it is held one frame, i.e. the rest of the picture moves on ones (on a clip held on whole frames, a part that holds over two of its drawings is a pause, not a layer); None: not checked |
         """
         drawings = len(self) + 1
         if not 0 <= k < drawings:
@@ -221,6 +222,8 @@ class ChangeMaps:
         found = []
         for s, e in sorted({(int(a), int(b)) for a, b in zip(first[candidates], end[candidates])}):
             if e - 1 in cuts:  # the layer's next drawing is in another shot: it holds until the cut, as the frame does
+                continue
+            if holds is not None and any(holds[j] != 1 for j in range(s, e)):  # the frame itself holds there
                 continue
             length = e - s
             group = candidates & (first == s) & (end == e)
@@ -263,18 +266,21 @@ class LayerTiming:
     | `maps` | ChangeMaps | the change maps of the input clip's consecutive drawings |
     | `durations` | sequence of Fraction | every drawing's duration (as ``interpolate`` reads them) |
     | `cuts` | collection of int | the scene cuts ``interpolate`` respects (``j``: between drawings ``j`` and ``j + 1``) |
+    | `holds` | sequence of int or None | source frames each drawing is held (:meth:`ChangeMaps.layers`) |
 
     Thread-safe; the layer holds of the last few drawings asked about are kept.
     """
 
     _KEPT = 16
 
-    def __init__(self, maps: ChangeMaps, durations: Sequence[Fraction], cuts: Collection[int]) -> None:
+    def __init__(self, maps: ChangeMaps, durations: Sequence[Fraction], cuts: Collection[int],
+                 holds: Sequence[int] | None = None) -> None:
         if len(maps) != max(0, len(durations) - 1):
             raise ValueError(f"maps must hold one change map per pair of drawings ({len(durations) - 1}), got {len(maps)}")
         self.maps = maps
         self.starts = start_times(durations)
         self.cuts = frozenset(cuts)
+        self.holds = None if holds is None else list(holds)
         self._lock = threading.Lock()
         self._holds: OrderedDict[int, list[LayerHold]] = OrderedDict()
 
@@ -283,7 +289,7 @@ class LayerTiming:
         with self._lock:
             holds = self._holds.get(k)
         if holds is None:
-            holds = self.maps.layers(k, self.cuts)
+            holds = self.maps.layers(k, self.cuts, self.holds)
             with self._lock:
                 self._holds[k] = holds
                 while len(self._holds) > self._KEPT:
@@ -338,19 +344,20 @@ class LayerReport:
         return lines
 
 
-def layer_report(maps: ChangeMaps, cuts: Collection[int] = ()) -> LayerReport:
+def layer_report(maps: ChangeMaps, cuts: Collection[int] = (), holds: Sequence[int] | None = None) -> LayerReport:
     """Every layer hold of a clip (:meth:`ChangeMaps.layers`), counted by length.
 
     | parameter | type | default | meaning |
     |---|---|---|---|
     | `maps` | ChangeMaps | | the change maps of the clip's consecutive drawings |
     | `cuts` | collection of int | () | scene cuts (``j``: between drawings ``j`` and ``j + 1``) |
+    | `holds` | sequence of int or None | None | source frames each drawing is held (:meth:`ChangeMaps.layers`) |
 
     Every hold of 2 drawings or more contains an even drawing, so only those are asked about.
     """
     drawings = len(maps) + 1
-    holds: dict[tuple[int, int], float] = {}
+    found: dict[tuple[int, int], float] = {}
     for k in range(0, drawings, 2):
-        for hold in maps.layers(k, cuts):
-            holds.setdefault((hold.first, hold.end), float(hold.held.mean()))
-    return LayerReport(drawings, dict(sorted(holds.items())))
+        for hold in maps.layers(k, cuts, holds):
+            found.setdefault((hold.first, hold.end), float(hold.held.mean()))
+    return LayerReport(drawings, dict(sorted(found.items())))

@@ -222,7 +222,7 @@ def interpolate(
     engine = Engine(network, cache_bytes=None if cache_mb is None else cache_mb << 20,
                     threads=max(1, torch.get_num_threads() // vs.core.num_threads), num_streams=num_streams,
                     deterministic=deterministic)
-    moving = LayerTiming(timing.changes, timing.durations, separated) if layers else None
+    moving = LayerTiming(timing.changes, timing.durations, separated, timing.holds) if layers else None
     return _build(clip, steps, rate, timing, engine, moving)
 
 
