@@ -372,6 +372,19 @@ def test_file_error_while_working_is_a_failure_not_bad_arguments(source, tmp_pat
     assert err == f"error: {os.strerror(errno.ENOSPC)}: {output}\n"  # one line, naming the cause and the file
 
 
+def test_duration_cuts_the_chapters_too(source, tmp_path, capsys):
+    """--duration 1.2 of a clip with chapters at 0-1.0 s and 1.0-1.835 s: the second ends with the video."""
+    output = tmp_path / "cut.mkv"
+    code, _, err = run(capsys, source.path, "-o", output, "--model", "blend", "--duration", "1.2", "-q")
+    assert code == 0, err
+    with av.open(str(output)) as container:
+        chapters = [(round(float(c["start"] * c["time_base"]), 3), round(float(c["end"] * c["time_base"]), 3),
+                     c["metadata"]["title"]) for c in container.chapters()]
+    video = probe(output)[0]["video"]  # 29 frames: 1.2096 s, to Matroska's milliseconds
+    assert chapters == [(0.0, 1.0, "Part A"), (1.0, pytest.approx(video.end, abs=0.002), "Part B")]
+    assert 1.2 <= video.end < 1.25
+
+
 def test_existing_output_needs_overwrite(source, tmp_path, capsys):
     output = tmp_path / "out.mkv"
     output.write_bytes(b"keep me")

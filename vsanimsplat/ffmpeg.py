@@ -480,8 +480,10 @@ def encode_command(
         maps += ["-map", f"1:{stream.index}"]
     tag = ["-tag:v", "hvc1"] if mp4 and encoding.codec == "x265" else []
     timescale = ["-video_track_timescale", str(units)] if mp4 and units is not None else []
-    args = [*inputs, *maps, "-map_metadata", "1", "-map_chapters", "1", *video, *tag, *timescale, *codecs, *extra,
-            str(output)]
+    # the input's -t cuts the copied streams; an output -t also ends the chapters there (ffmpeg trims them to it)
+    cut = ["-t", f"{float(seconds) + delay:.6f}"] if seconds is not None else []
+    args = [*inputs, *maps, "-map_metadata", "1", "-map_chapters", "1", *video, *tag, *timescale, *codecs, *cut,
+            *extra, str(output)]
     return args, warnings
 
 
