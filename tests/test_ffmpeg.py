@@ -59,12 +59,12 @@ def _pairs(args: list[str]) -> list[tuple[str, str]]:
 
 def test_matroska_copies_every_stream_but_data():
     args, warnings = encode_command("out.mkv", Encoding(), "in.mkv", parse_streams(MKV_LISTING))
-    assert args[:6] == ["-f", "yuv4mpegpipe", "-i", "-", "-i", "in.mkv"]
+    assert args[:6] == ["-f", "yuv4mpegpipe", "-i", "-", "-i", "file:in.mkv"]  # a file whatever its name
     maps = [value for option, value in _pairs(args[:-1]) if option == "-map"]
     assert maps == ["0:v:0", "1:1", "1:2", "1:3", "1:4", "1:5"]
     assert ("-map_chapters", "1") in _pairs(args[6:]) and ("-map_metadata", "1") in _pairs(args[6:])
     assert ("-c:a", "copy") in _pairs(args[6:]) and ("-c:s", "copy") in _pairs(args[6:])
-    assert args[-1] == "out.mkv" and warnings == []
+    assert args[-1] == "file:out.mkv" and warnings == []
     args, _ = encode_command("out.mkv", Encoding(), "in.mp4", parse_streams(MP4_LISTING))
     assert "1:2" not in args  # the data stream
 
@@ -85,13 +85,13 @@ def test_mp4_converts_or_drops_what_it_cannot_hold():
 def test_duration_cut_codec_tags_and_colour():
     args, _ = encode_command("out.mov", Encoding("x265"), "in.mkv", [], seconds=Fraction(1001, 1000),
                              colour=colour_args({"_Matrix": 1, "_Range": 0}))
-    assert args[:8] == ["-f", "yuv4mpegpipe", "-i", "-", "-t", "1.001000", "-i", "in.mkv"]
+    assert args[:8] == ["-f", "yuv4mpegpipe", "-i", "-", "-t", "1.001000", "-i", "file:in.mkv"]
     pairs = _pairs(args[8:-1])
     assert ("-c:v", "libx265") in pairs and ("-tag:v", "hvc1") in pairs
     # through setparams: ffmpeg 9 drops the primaries and transfer given as encoder options
     assert ("-filter:v:0", "setparams=colorspace=bt709:range=tv") in pairs and "-colorspace" not in args
     args, _ = encode_command("out.mkv", Encoding("x265", extra=("-x265-params", "aq-mode=3")), "in.mkv", [])
-    assert "-tag:v" not in args and args[-3:] == ["-x265-params", "aq-mode=3", "out.mkv"]
+    assert "-tag:v" not in args and args[-3:] == ["-x265-params", "aq-mode=3", "file:out.mkv"]
     with pytest.raises(ValueError, match="cannot hold ffv1"):
         encode_command("out.mp4", Encoding("ffv1"), "in.mkv", [])
     with pytest.raises(ValueError, match=r"\.mkv, \.mp4, \.mov"):
@@ -114,7 +114,7 @@ def test_video_that_starts_late_stays_late():
     assert [(s.kind, s.start) for s in streams] == [("video", 0.5), ("audio", -0.021), ("subtitle", 0.0)]
     args, _ = encode_command("out.mkv", Encoding(), "capture.mkv", streams, seconds=Fraction(1001, 1000))
     assert args[:10] == ["-itsoffset", "0.521000", "-f", "yuv4mpegpipe", "-i", "-", "-t", "1.522000", "-i",
-                         "capture.mkv"]
+                         "file:capture.mkv"]
     # with the rate known, the delay is added in units that hold it (ms) and the frames (1001/48000 s) exactly,
     # not on the pipe's time base (the frame grid); MP4 counts in those units too
     args, _ = encode_command("out.mp4", Encoding(), "capture.mkv", streams, rate=Fraction(48000, 1001))
@@ -127,7 +127,7 @@ def test_video_that_starts_late_stays_late():
                                                                        rate=Fraction(24))[0])
     on_time = [Stream(0, "video", "h264", 1.0), Stream(1, "audio", "aac", 1.0)]  # both late: nothing to keep
     args, _ = encode_command("out.mkv", Encoding(), "capture.mkv", on_time)
-    assert args[:6] == ["-f", "yuv4mpegpipe", "-i", "-", "-i", "capture.mkv"]
+    assert args[:6] == ["-f", "yuv4mpegpipe", "-i", "-", "-i", "file:capture.mkv"]
 
 
 COVER_LISTING = """\

@@ -1105,3 +1105,17 @@ def test_bad_chunk_options_are_refused(source, tmp_path, capsys):
         code, _, err = run(capsys, source.path, "-o", tmp_path / "out.mkv", keep)
         assert code == 2 and "--no-clean/--keep-work keeps the work folder of --chunk-seconds S; give both" in err
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("chunked", [(), ("--chunk-seconds", "0.5")])
+def test_names_with_a_colon_are_files_not_protocols(source, tmp_path, capsys, monkeypatch, chunked):
+    """``ep01:v2.mkv`` in the current folder, as input and as output, in one encode and in chunks: ffmpeg is given
+    each path as a file, never a URL (``ep01:`` would be a protocol)."""
+    monkeypatch.chdir(tmp_path)
+    Path("ep01:v1.mkv").symlink_to(source.path)
+    code, out, err = run(capsys, "ep01:v1.mkv", "-o", "ep01:v2.mkv", "--model", "blend", "--duration", "0.5",
+                         "-q", *chunked)
+    assert code == 0, err
+    assert "written:  ep01:v2.mkv: 24 frames" in out
+    assert probe(tmp_path / "ep01:v2.mkv")[0]["video"].packets == 24
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ep01:v1.mkv", "ep01:v2.mkv"]

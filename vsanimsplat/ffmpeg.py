@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import itertools
 import math
+import os
 import re
 import shutil
 import subprocess
@@ -39,6 +40,7 @@ __all__ = [
     "codec_for",
     "colour_args",
     "encode_command",
+    "file_url",
     "find_ffmpeg",
     "parse_streams",
     "probe_streams",
@@ -184,6 +186,12 @@ def parse_streams(listing: str) -> list[Stream]:
     return streams
 
 
+def file_url(path: str | PathLike[str]) -> str:
+    """``path`` as ffmpeg must be given a file: with ``file:`` before it, so that a name with a colon
+    (``ep01:v2.mkv``) is read as a file, not as a protocol (``ep01:``) ffmpeg does not know."""
+    return f"file:{os.fspath(path)}"
+
+
 def probe_streams(ffmpeg: str, path: str | PathLike[str]) -> list[Stream]:
     """The streams of ``path`` (no ffprobe needed: :func:`parse_streams` of ``ffmpeg -i``).
 
@@ -194,7 +202,7 @@ def probe_streams(ffmpeg: str, path: str | PathLike[str]) -> list[Stream]:
 
     Raises ValueError naming the file when ffmpeg cannot open it.
     """
-    listing = subprocess.run([ffmpeg, "-hide_banner", "-i", str(path)], capture_output=True, text=True,
+    listing = subprocess.run([ffmpeg, "-hide_banner", "-i", file_url(path)], capture_output=True, text=True,
                              errors="replace", timeout=120).stderr
     try:
         return parse_streams(listing)
@@ -451,7 +459,7 @@ def encode_command(
         video, extra = ["-c:v", "copy", *colour], ()
     if seconds is not None:
         inputs += ["-t", f"{float(seconds) + delay:.6f}"]
-    inputs += ["-i", str(source)]
+    inputs += ["-i", file_url(source)]
     maps, codecs, warnings = ["-map", "0:v:0"], ["-c:a", "copy", "-c:s", "copy"], []
     audio = subtitles = 0
     for stream in streams:
@@ -483,7 +491,7 @@ def encode_command(
     # the input's -t cuts the copied streams; an output -t also ends the chapters there (ffmpeg trims them to it)
     cut = ["-t", f"{float(seconds) + delay:.6f}"] if seconds is not None else []
     args = [*inputs, *maps, "-map_metadata", "1", "-map_chapters", "1", *video, *tag, *timescale, *codecs, *cut,
-            *extra, str(output)]
+            *extra, file_url(output)]
     return args, warnings
 
 
@@ -512,7 +520,7 @@ def write_rgb_video(
         find_ffmpeg().path, "-hide_banner", "-loglevel", "error", "-y",
         "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}",
         "-framerate", f"{fps.numerator}/{fps.denominator}", "-i", "-",
-        *extra_inputs, *codec_args, str(path),
+        *extra_inputs, *codec_args, file_url(path),
     ]
     with subprocess.Popen(command, stdin=subprocess.PIPE, stderr=subprocess.PIPE) as process:
         try:

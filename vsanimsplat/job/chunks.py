@@ -31,7 +31,7 @@ from typing import NamedTuple, Protocol
 import vapoursynth as vs
 
 from .. import __version__
-from ..ffmpeg import FFmpeg
+from ..ffmpeg import FFmpeg, file_url
 from ..filters import interpolate
 from ..filters.dedupe import Passes
 from ..filters.interpolate import output_steps
@@ -97,7 +97,7 @@ def work_dir(output: Path) -> Path:
 
 def concat_input(output: Path) -> list[str]:
     """The ffmpeg input options that read the joined segments of ``output``'s job (the video its join copies)."""
-    return ["-f", "concat", "-i", str(work_dir(output) / SEGMENTS)]
+    return ["-f", "concat", "-i", file_url(work_dir(output) / SEGMENTS)]
 
 
 def job_record(options: JobOptions, chunk_seconds: Fraction, segment: Sequence[str]) -> dict[str, object]:
@@ -159,7 +159,7 @@ def make_segment(clip: vs.VideoNode, span: tuple[int, int], ffmpeg: FFmpeg, args
     """
     remove_stale_partials(path)
     first, end = span
-    encode(clip[first:end], ffmpeg, [*args, str(path)], path, progress, verbose)
+    encode(clip[first:end], ffmpeg, [*args, file_url(path)], path, progress, verbose)
     with open(path, "rb") as file:
         os.fsync(file.fileno())
     return _sha256(path)

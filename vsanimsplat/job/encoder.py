@@ -18,7 +18,7 @@ from pathlib import Path
 
 import vapoursynth as vs
 
-from ..ffmpeg import FFmpeg
+from ..ffmpeg import FFmpeg, file_url
 from .progress import Progress
 
 __all__ = ["STOP_SIGNALS", "EncodeError", "Interrupted", "encode", "remove_stale_partials", "signals_interrupt"]
@@ -121,7 +121,7 @@ def encode(clip: vs.VideoNode | None, ffmpeg: FFmpeg, args: Sequence[str], outpu
     token = secrets.token_hex(4)
     temporary = _partial_name(output, token)
     command = [ffmpeg.path, "-hide_banner", "-nostats", "-loglevel", "warning" if verbose else "error",
-               "-y", *args[:-1], str(temporary)]
+               "-y", *args[:-1], file_url(temporary)]
     # locked under a name no cleanup looks for, then renamed (the lock follows the file): never an unlocked partial
     locking = output.with_name(f".{output.stem}.{token}.locking")
     lock = open(locking, "xb")
