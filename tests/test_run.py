@@ -39,6 +39,7 @@ from vsanimsplat.cli import main, parse_fps
 from vsanimsplat.ffmpeg import Encoding, encode_command, find_ffmpeg, write_rgb_video
 from vsanimsplat.flo import read_flo
 from vsanimsplat.job import graph as job_graph
+from vsanimsplat.job import encoder as job_encoder
 from vsanimsplat.job import (EncodeError, JobOptions, Progress, Target, build_graph, chunks, encode, make_segment,
                              script_text)
 from vsanimsplat.models import DEFAULT_PRESET
@@ -1119,3 +1120,64 @@ def test_names_with_a_colon_are_files_not_protocols(source, tmp_path, capsys, mo
     assert "written:  ep01:v2.mkv: 24 frames" in out
     assert probe(tmp_path / "ep01:v2.mkv")[0]["video"].packets == 24
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ep01:v1.mkv", "ep01:v2.mkv"]
+
+
+# --- one run per output ---
+
+_HOLDER = """
+import sys, time
+from pathlib import Path
+from vsanimsplat.job import output_lock
+sys.argv = ["vsanimsplat", "run", "in.mkv", "-o", sys.argv[1], "--fps", "60"]
+with output_lock(Path(sys.argv[4])):
+    print("holding", flush=True)
+    time.sleep(600)
+"""
+
+
+@pytest.mark.parametrize("chunked", [(), ("--chunk-seconds", "0.5")])
+def test_a_second_run_of_the_same_output_fails_naming_the_first(source, tmp_path, capsys, chunked):
+    """A real second process holds the output's lock: this run fails at once (exit 2), naming it, and touches
+    neither the output nor its work folder; once that process is killed (SIGKILL), its lock is taken over."""
+    output = tmp_path / "out.mkv"
+    holder = subprocess.Popen([sys.executable, "-c", _HOLDER, str(output)], stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        assert holder.stdout.readline() == "holding\n"
+        code, _, err = run(capsys, source.path, "-o", output, "--model", "blend", "--duration", "0.5", *chunked)
+        assert code == 2
+        assert (f"error: {output} is being written by another run (pid {holder.pid} on " in err
+                and f": vsanimsplat run in.mkv -o {output} --fps 60); wait for it to end or write another "
+                    f"-o/--output (if no run writes it, remove {tmp_path / '.out.mkv.lock'})" in err)
+        assert sorted(p.name for p in tmp_path.iterdir()) == [".out.mkv.lock"]  # the first run's, kept
+    finally:
+        holder.kill()
+        holder.wait()
+    code, _, err = run(capsys, source.path, "-o", output, "--model", "blend", "--duration", "0.5", "-q", *chunked)
+    assert code == 0, err
+    assert f"note: {output}: taking over the lock of a run that is gone (pid {holder.pid}, " in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mkv"]
+
+
+@pytest.mark.parametrize("chunked", [(), ("--chunk-seconds", "0.5")])
+def test_an_output_made_meanwhile_is_not_replaced_without_overwrite(source, tmp_path, capsys, monkeypatch, chunked):
+    """The exists/--overwrite rule is checked again right before the rename: a file another program wrote at the
+    output while this run encoded is kept (exit 1), and nothing of this run is left."""
+    output = tmp_path / "out.mkv"
+    real = job_encoder.encode
+
+    def racing(clip, *args, **kwargs):
+        if clip is None or not chunked:  # the encode that writes the output (the join, with chunks)
+            output.write_bytes(b"another program's")
+        return real(clip, *args, **kwargs)
+
+    monkeypatch.setattr("vsanimsplat.cli.encode", racing)
+    monkeypatch.setattr(chunks, "encode", racing)
+    code, _, err = run(capsys, source.path, "-o", output, "--model", "blend", "--duration", "0.5", "-q", *chunked)
+    assert code == 1
+    assert f"error: {output} appeared while this run was encoding (another program wrote it); it is not replaced " \
+           "without --overwrite" in err
+    assert output.read_bytes() == b"another program's" and leftovers(tmp_path) == []
+    code, _, err = run(capsys, source.path, "-o", output, "--model", "blend", "--duration", "0.5", "-q", "--overwrite",
+                       *chunked)
+    assert code == 0, err
+    assert output.read_bytes() != b"another program's"

@@ -7,7 +7,7 @@ Exit codes:
 |---|---|
 | 0 | success |
 | 1 | processing failed: ffmpeg failed (its messages are shown), a frame could not be made, or a file could not be written or read (disk full, permissions) |
-| 2 | bad arguments or input, found before any work: unknown option value, input missing, a directory or not a video, no file can be made in the output's (or ``--emit-vpy``'s, ``--flow``'s, ``--timecodes``') folder, output exists without ``--overwrite`` |
+| 2 | bad arguments or input, found before any work: unknown option value, input missing, a directory or not a video, no file can be made in the output's (or ``--emit-vpy``'s, ``--flow``'s, ``--timecodes``') folder, output exists without ``--overwrite``, another run writes the output |
 | 3 | something to install: no usable ffmpeg, matplotlib for ``report --plot`` or Pillow for ``preview``, the model's weights (the message names the fetch command), or Ray for ``--workers``/``--ray-address`` |
 | 130, 143, 129 | interrupted by SIGINT (Ctrl-C), SIGTERM (a kill) or SIGHUP (a closed terminal): 128 + the signal's number; no output file was left behind |
 """
@@ -41,9 +41,9 @@ from .filters.interpolate import DEFAULT_SCENE_THRESHOLD, MAX_RATE_FACTOR
 from .filters.source import input_problem, open_video, source_timing
 from .flo import write_flo
 from .layers import layer_report
-from .job import (DEFAULT_CHUNK_SECONDS, EncodeError, JobOptions, Progress, RayMissing, Target, Workers, build_graph,
-                  concat_input, encode, first_pair_flow, load_job_model, remove_stale_partials, require_ray, run_chunks,
-                  script_text, signals_interrupt)
+from .job import (DEFAULT_CHUNK_SECONDS, EncodeError, JobOptions, OutputBusy, Progress, RayMissing, Target, Workers,
+                  build_graph, concat_input, encode, first_pair_flow, load_job_model, output_lock, remove_stale_partials,
+                  require_ray, run_chunks, script_text, signals_interrupt)
 from .models import DEFAULT_STATIC_TOLERANCE, Model, WeightsError
 from .models.registry import DEFAULT_MODEL, DEFAULT_PRESET, MODEL_NAMES, PRESET_NAMES, SPECS, parameter_count, preset, spec
 from .models.weights import ADDABLE, WEIGHT_SETS, add, fetch, installed, model_dir
@@ -577,10 +577,21 @@ def _job_model(options: JobOptions) -> Model | int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    began = time.perf_counter()
-    say = (lambda message: None) if args.quiet else (lambda message: print(message, file=sys.stderr, flush=True))
+    """``run``: the paths checked, then the job, holding the output's lock (:func:`~vsanimsplat.job.output_lock`)."""
     if problem := _check_paths(args):
         return _fail(EXIT_USAGE, problem)
+    try:  # one run per output: a second one would overwrite it, or share its chunks' work folder
+        with (contextlib.nullcontext() if args.output is None
+              else output_lock(args.output, lambda message: print(f"note: {message}", file=sys.stderr))):
+            return _run_job(args)
+    except OutputBusy as busy:
+        return _fail(EXIT_USAGE, str(busy))
+
+
+def _run_job(args: argparse.Namespace) -> int:
+    """``run`` once its paths are checked and its output is this run's alone."""
+    began = time.perf_counter()
+    say = (lambda message: None) if args.quiet else (lambda message: print(message, file=sys.stderr, flush=True))
     workers = Workers(args.workers, args.ray_address, args.gpus_per_worker)
     chunk_seconds = args.chunk_seconds or (DEFAULT_CHUNK_SECONDS if workers.needed else None)
     if not args.clean and chunk_seconds is None:
@@ -645,14 +656,14 @@ def _run(args: argparse.Namespace) -> int:
     try:
         if chunk_seconds is None:
             try:
-                encode(clip, ffmpeg, command, args.output, progress, verbose=args.verbose)
+                encode(clip, ffmpeg, command, args.output, progress, verbose=args.verbose, replace=args.overwrite)
             finally:
                 progress.close()
         else:
             segment = segment_command(encoding, rate=muxing["rate"], colour=muxing["colour"], aspect=muxing["aspect"])
             joining, _ = encode_command(args.output, **muxing, segments=concat_input(args.output))
             run_chunks(graph, options, chunk_seconds, ffmpeg, segment, joining, args.output, progress, not args.clean,
-                       args.verbose, say, workers if workers.needed else None)
+                       args.verbose, say, workers if workers.needed else None, replace=args.overwrite)
     except EncodeError as error:
         return _fail(EXIT_FAILED, str(error))
     rate = Fraction(clip.fps)

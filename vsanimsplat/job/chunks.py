@@ -213,7 +213,7 @@ def _make_here(clip: vs.VideoNode, chunks: Sequence[Chunk], ffmpeg: FFmpeg, segm
 
 def run_chunks(graph: Graph, options: JobOptions, chunk_seconds: Fraction, ffmpeg: FFmpeg, segment: Sequence[str],
                command: Sequence[str], output: Path, progress: Progress, keep_work: bool = False, verbose: bool = False,
-               say: Callable[[str], None] = print, workers: ChunkMaker | None = None) -> None:
+               say: Callable[[str], None] = print, workers: ChunkMaker | None = None, replace: bool = True) -> None:
     """Encode the job in chunks of about ``chunk_seconds`` of output, resuming an earlier run's work, then join them.
 
     | parameter | type | default | meaning |
@@ -230,6 +230,7 @@ def run_chunks(graph: Graph, options: JobOptions, chunk_seconds: Fraction, ffmpe
     | `verbose` | bool | False | ffmpeg's warnings too |
     | `say` | callable | print | where the lines about the chunks go |
     | `workers` | ChunkMaker or None | None | who makes the chunks (:class:`~vsanimsplat.job.cluster.Workers`); None: this process, one after another |
+    | `replace` | bool | True | replace ``output`` if it exists when the join is done (:func:`~vsanimsplat.job.encode`) |
 
     Chunks whose segment is recorded with a checksum that still matches are skipped; the others are made, and each
     is recorded in the manifest as soon as it is done. Work of another job (other options, another or changed
@@ -276,6 +277,6 @@ def run_chunks(graph: Graph, options: JobOptions, chunk_seconds: Fraction, ffmpe
         progress.close()
     _write_atomically(work / SEGMENTS, _listing(work, spans, Fraction(graph.clip.fps)))
     say(f"joining {len(spans)} chunks into {output} …")
-    encode(None, ffmpeg, command, output, progress, verbose)
+    encode(None, ffmpeg, command, output, progress, verbose, replace)
     if not keep_work:
         shutil.rmtree(work)

@@ -99,7 +99,7 @@ def remove_stale_partials(output: Path) -> list[Path]:
 
 
 def encode(clip: vs.VideoNode | None, ffmpeg: FFmpeg, args: Sequence[str], output: Path, progress: Progress,
-           verbose: bool = False) -> None:
+           verbose: bool = False, replace: bool = True) -> None:
     """Pipe ``clip`` as y4m into ffmpeg, writing a temporary file beside ``output``, renamed on success.
 
     | parameter | type | default | meaning |
@@ -110,6 +110,7 @@ def encode(clip: vs.VideoNode | None, ffmpeg: FFmpeg, args: Sequence[str], outpu
     | `output` | Path | | the final file (replaced if it exists) |
     | `progress` | Progress | | told about every frame; the caller closes it (a chunked job encodes into one bar) |
     | `verbose` | bool | False | print ffmpeg's warnings too, not only its errors |
+    | `replace` | bool | True | replace ``output`` if it exists when the encode is done; False: an ``output`` that appeared meanwhile (another program wrote it) is kept and the encode fails |
 
     No file is left under ``output``'s name unless the encode succeeded; the temporary file is
     removed on any failure and on each of :data:`STOP_SIGNALS`. ffmpeg runs in its own process group,
@@ -149,6 +150,9 @@ def encode(clip: vs.VideoNode | None, ffmpeg: FFmpeg, args: Sequence[str], outpu
             raise EncodeError(f"ffmpeg failed (exit code {code}): {text or 'no message'}\ncommand: {shlex.join(command)}")
         if verbose and text:
             print(text, file=sys.stderr)
+        if not replace and output.exists():
+            raise EncodeError(f"{output} appeared while this run was encoding (another program wrote it); it is not "
+                              "replaced without --overwrite")
         os.replace(temporary, output)
     finally:
         locking.unlink(missing_ok=True)
