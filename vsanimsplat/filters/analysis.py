@@ -19,7 +19,7 @@ from ..layers import ChangeMaps
 from ..scenes import analysis_size
 from .frames import duration_of, frame_to_array, scan_frames
 
-__all__ = ["Timing", "analysis_clip", "timing_of", "remember", "resize"]
+__all__ = ["Timing", "analysis_clip", "first_props", "timing_of", "remember", "resize"]
 
 
 @dataclass(frozen=True)
@@ -89,6 +89,13 @@ def resize(clip: vs.VideoNode, width: int, height: int) -> vs.VideoNode:
     if timing is not None:
         remember(resized, timing)
     return resized
+
+
+def first_props(clip: vs.VideoNode) -> dict:
+    """The props of ``clip``'s first frame: recorded with its :class:`Timing` (by ``dedupe``, no frame read), else
+    read from that frame alone (no pass over the clip)."""
+    cached = _timings.get(clip)
+    return dict(cached.first_props) if cached is not None else dict(clip.get_frame(0).props)
 
 
 def timing_of(clip: vs.VideoNode, progress: bool | None = None) -> Timing:

@@ -17,7 +17,7 @@ from ..models import DEFAULT_PRESET, DEFAULT_STATIC_TOLERANCE, Model, load_model
 from ..models.changes import layer_weight, paste, region_box
 from ..retime import Step, plan
 from ..scenes import DEFAULT_SCENE_THRESHOLD, cuts_between_drawings, read_cut_list
-from .analysis import Timing, analysis_clip, timing_of
+from .analysis import Timing, analysis_clip, first_props, timing_of
 from .frames import ColourSpace, check_constant, array_into_frame, duration_of, frame_to_tensor, keep_unchanged
 
 __all__ = ["interpolate", "output_steps", "pair_flow", "scene_scores", "analysis_clip", "DEFAULT_SCENE_THRESHOLD",
@@ -64,7 +64,7 @@ def _target_rate(clip: vs.VideoNode, factor: int | Fraction | None, fps_num: int
     """The output rate, checked against the nominal rate from ``clip``'s first frame alone (no pass over it)."""
     if (factor is None) == (fps_num is None):
         raise _error("give either factor (e.g. 2 or Fraction(5, 2)) or fps_num/fps_den (e.g. 60000/1001), not both or neither")
-    first = clip.get_frame(0).props
+    first = first_props(clip)
     if "AnimSplat_Hold" in first:  # a dedupe output: the rate before dedupe
         nominal: Fraction | None = first["AnimSplat_Hold"] / duration_of(first, clip, 0, "interpolate")
     else:
