@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import types
 from fractions import Fraction
@@ -23,6 +24,7 @@ import torch
 from vsanimsplat.cli import main
 from vsanimsplat.ffmpeg import Encoding, segment_command
 from vsanimsplat.job import Chunk, EncodeError, JobOptions, Progress, Workers
+from vsanimsplat.job import graph as job_graph
 from vsanimsplat.job.cluster import MAX_RETRIES
 from tests.test_run import (CHUNKED, ROOT, _frames, _slow_ffmpeg, leftovers, one_encode, probe, run,  # noqa: F401
                             source)  # one_encode, source: fixtures
@@ -160,6 +162,49 @@ def test_bad_worker_options_are_refused(source, tmp_path, capsys, monkeypatch):
                        "--keep-work")
     assert code == 2 and "--no-clean/--keep-work keeps the work folder of --chunk-seconds S; give both" in err
     assert list(tmp_path.iterdir()) == []
+
+
+@contextlib.contextmanager
+def _not_ray() -> str:
+    """A server on this machine that answers as HTTP/1.1 does, not as Ray's gRPC; yields its address."""
+    server = socket.create_server(("127.0.0.1", 0))
+
+    def answer() -> None:
+        with contextlib.suppress(OSError):
+            connection, _ = server.accept()
+            with connection:
+                connection.recv(64)
+                connection.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+
+    thread = threading.Thread(target=answer, daemon=True)
+    thread.start()
+    try:
+        yield f"127.0.0.1:{server.getsockname()[1]}"
+    finally:
+        server.close()
+        thread.join(5)
+
+
+@pytest.mark.parametrize("address, says", [
+    ("nonsense", "--ray-address must be HOST:PORT as `ray start --head` prints it (192.168.1.10:6379, [::1]:6379) or "
+                 "ray://HOST:PORT, got 'nonsense'"),
+    ("10.0.0.1:99999", "--ray-address must be HOST:PORT"),
+    ("free", "cannot connect to 127.0.0.1:{port} (Connection refused); is the cluster's head (`ray start --head`) "
+             "running there?"),
+    ("not ray", "answers, but not as a Ray cluster does (no gRPC server); give the address `ray start --head` printed"),
+])
+def test_a_ray_address_without_a_cluster_is_refused_at_once(source, tmp_path, capsys, monkeypatch, address, says):
+    """Before the analysis (dedupe is never reached), within seconds, leaving nothing: the form, a port where
+    nothing listens (ray.init would retry it for minutes), a server that is not Ray."""
+    monkeypatch.setitem(sys.modules, "ray", types.ModuleType("ray"))  # installed or not: the address is refused first
+    monkeypatch.setattr(job_graph, "dedupe", None)
+    port = _free_port()
+    with _not_ray() as other:
+        given = {"free": f"127.0.0.1:{port}", "not ray": other}.get(address, address)
+        began = time.monotonic()
+        code, _, err = run(capsys, source.path, "-o", tmp_path / "out.mkv", "--model", "blend", "--ray-address", given)
+    assert code == 2 and err.startswith("error: --ray-address ") and says.format(port=port) in err
+    assert time.monotonic() - began < 10 and list(tmp_path.iterdir()) == []
 
 
 def test_gpus_per_worker_takes_a_share_of_one_gpu_or_whole_gpus(source, tmp_path, capsys):

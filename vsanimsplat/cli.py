@@ -47,6 +47,7 @@ from .job import (DEFAULT_CHUNK_SECONDS, EncodeError, JobOptions, OutputBusy, Pr
 from .models import DEFAULT_STATIC_TOLERANCE, Model, WeightsError
 from .models.registry import DEFAULT_MODEL, DEFAULT_PRESET, MODEL_NAMES, PRESET_NAMES, SPECS, parameter_count, preset, spec
 from .models.weights import ADDABLE, WEIGHT_SETS, add, fetch, installed, model_dir
+from .job.address import check_ray_address
 from .job.cluster import GPU_SHARES, is_gpu_share
 from .job.preview import MAX_PREVIEW_FRAMES, preview_panels, source_clock
 from .plots import Cadence, PlotExtraMissing, contact_sheet, format_time, plot_cadence, require
@@ -604,6 +605,8 @@ def _run_job(args: argparse.Namespace) -> int:
             require_ray()
         except RayMissing as missing:
             return _fail(EXIT_MISSING, str(missing))
+    if args.ray_address is not None:
+        check_ray_address(args.ray_address)  # in seconds, before any work: ray.init retries an address for minutes
     if args.output is not None and (stale := remove_stale_partials(args.output)):
         print(f"removed {len(stale)} temporary file(s) that a killed run of {args.output} left: "
               f"{', '.join(p.name for p in stale)}", file=sys.stderr)
