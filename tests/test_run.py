@@ -1181,3 +1181,39 @@ def test_an_output_made_meanwhile_is_not_replaced_without_overwrite(source, tmp_
                        *chunked)
     assert code == 0, err
     assert output.read_bytes() != b"another program's"
+
+
+def _decoded(path: Path) -> np.ndarray:
+    """The first picture of a file as ffmpeg shows it (turned as its rotation metadata says), YUV 4:4:4 planes."""
+    raw = subprocess.run([find_ffmpeg().path, "-v", "error", "-i", str(path), "-frames:v", "1", "-f", "rawvideo",
+                          "-pix_fmt", "yuv444p", "-"], capture_output=True, check=True).stdout
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        size = (stream.codec_context.width, stream.codec_context.height)
+    return np.frombuffer(raw, np.uint8), size
+
+
+@pytest.mark.parametrize("rotation, chroma", [(90, "yuv420p"), (270, "yuv444p")])
+def test_a_rotated_video_is_processed_as_players_show_it(tmp_path, capsys, rotation, chroma):
+    """An MP4 stored 96x64 with a display rotation: run writes the upright 64x96 picture players show, bit for bit
+    at a drawing (lossless in and out), without the tag, saying so; report sees that size and no odd size."""
+    stored = tmp_path / "stored.mp4"
+    write_rgb_video(animate(Scene(96, 64, seed=5, speed=3.0), [2, 2, 2]).frames, stored, Fraction(24),
+                    codec_args=("-c:v", "libx264", "-qp", "0", "-pix_fmt", chroma))
+    rotated = tmp_path / "phone.mp4"
+    subprocess.run([find_ffmpeg().path, "-v", "error", "-display_rotation", str(rotation), "-i", str(stored),
+                    "-c", "copy", str(rotated)], check=True)
+    output = tmp_path / "out.mkv"
+    code, out, err = run(capsys, rotated, "-o", output, "--model", "blend", "--codec", "ffv1", "-q")
+    assert code == 0, err
+    assert (f"warning: phone.mp4: its 96x64 pictures are shown turned by {rotation}° (rotation metadata); processed "
+            "as players show them, 64x96, and written upright, without the tag") in err
+    assert "written:  " in out and ", 64x96 at 48 fps" in out
+    shown, size = _decoded(rotated)
+    written, written_size = _decoded(output)
+    assert size == (96, 64) and written_size == (64, 96)  # stored sizes: the output has no rotation to apply
+    assert np.array_equal(written, shown)
+    assert main(["report", str(rotated), "-q"]) == 0
+    captured = capsys.readouterr()
+    assert f": 64x96 {chroma.upper()}8, 6 frames" in captured.out and "odd size" not in captured.err
+    assert "rotation metadata" in captured.err

@@ -145,6 +145,7 @@ class Stream:
     | `start` | float | seconds of its first timestamp (ffmpeg lists it where it is not 0) |
     | `size` | tuple[int, int] or None | video: (width, height) of its pictures; None for other kinds |
     | `picture` | bool | video: an attached picture (cover art), not a moving video track |
+    | `rotation` | int | video: degrees its display matrix turns the pictures by (0, 90, 180 or 270; rotation metadata) |
     """
 
     index: int
@@ -153,6 +154,14 @@ class Stream:
     start: float = 0.0
     size: tuple[int, int] | None = None
     picture: bool = False
+    rotation: int = 0
+
+    @property
+    def shown_size(self) -> tuple[int, int] | None:
+        """video: (width, height) as players show the pictures, turned by :attr:`rotation`; None for other kinds."""
+        if self.size is None or self.rotation % 180 == 0:
+            return self.size
+        return self.size[1], self.size[0]
 
 
 # "  Stream #0:1[0x2](eng): Audio: aac (LC) (mp4a / 0x6134706D), 48000 Hz, …" — the [id] and (language) are optional
@@ -161,6 +170,7 @@ _STREAM_LINE = re.compile(
 )
 _STREAM_START = re.compile(r", start (-?\d+(?:\.\d+)?)")
 _STREAM_SIZE = re.compile(r", (\d+)x(\d+)\b")  # "…, yuv420p(tv, progressive), 1920x1080 [SAR 1:1 DAR 16:9], …"
+_ROTATION = re.compile(r"display ?matrix: rotation of (-?\d+(?:\.\d+)?) degrees", re.I)  # in the stream's side data
 
 
 def parse_streams(listing: str) -> list[Stream]:
@@ -176,13 +186,17 @@ def parse_streams(listing: str) -> list[Stream]:
         last = listing.strip().splitlines()[-1] if listing.strip() else "no message"
         raise ValueError(f"ffmpeg cannot read it: {last}")
     streams = []
-    for m in _STREAM_LINE.finditer(listing):
+    found = list(_STREAM_LINE.finditer(listing))
+    for m, after in itertools.zip_longest(found, found[1:]):
         kind, rest = m.group(2).lower(), m.group(4)
         start = _STREAM_START.search(rest)
         size = _STREAM_SIZE.search(rest) if kind == "video" else None
+        # the stream's own lines (metadata, side data) run to the next stream's
+        rotation = _ROTATION.search(listing, m.end(), after.start() if after else len(listing))
         streams.append(Stream(int(m.group(1)), kind, m.group(3), float(start.group(1)) if start else 0.0,
                               (int(size.group(1)), int(size.group(2))) if size else None,
-                              kind == "video" and "(attached pic)" in rest))
+                              kind == "video" and "(attached pic)" in rest,
+                              round(float(rotation.group(1))) % 360 if rotation and kind == "video" else 0))
     return streams
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import vapoursynth as vs
 
-from ..ffmpeg import find_ffmpeg, probe_streams
+from ..ffmpeg import Stream, find_ffmpeg, probe_streams
 from ..timestamps import SourceTiming, judge_timing, nominal_rate, standard_rate
 
 __all__ = ["frame_times", "input_problem", "open_video", "source_timing", "standard_rate"]
@@ -52,7 +52,8 @@ def open_video(path: str | PathLike[str], fps: Fraction | None = None, vfr: bool
     Sizes are kept: BestSource crops a picture whose size its chroma subsampling cannot hold (321×181
     4:2:0 → 320×180), so such a file is decoded as 4:4:4 at its own size instead (L-SMASH, with
     BestSource's frame props), with a warning (:class:`UserWarning`) saying so. The pixel shape is
-    in the frame props ``_SARNum``/``_SARDen`` where the file gives one. Raises ``vs.Error`` naming
+    in the frame props ``_SARNum``/``_SARDen`` where the file gives one. A picture with rotation metadata (a
+    phone's video) is turned as players show it, with a warning. Raises ``vs.Error`` naming
     the path when the file is missing or cannot be decoded, and ``ValueError`` for a non-positive ``fps``.
     """
     file = Path(path)
@@ -64,7 +65,13 @@ def open_video(path: str | PathLike[str], fps: Fraction | None = None, vfr: bool
         clip = vs.core.bs.VideoSource(str(file))
     except vs.Error as error:
         raise vs.Error(f"cannot decode {file} as video ({error})") from None
-    clip = _uncropped(file, clip)
+    stream = next((s for s in probe_streams(find_ffmpeg().path, file) if s.kind == "video" and not s.picture), None)
+    if stream is not None and stream.rotation:  # BestSource turns the pictures as the display matrix says
+        width, height = stream.size
+        warnings.warn(f"{file.name}: its {width}x{height} pictures are shown turned by {stream.rotation}° (rotation "
+                      f"metadata); processed as players show them, {clip.width}x{clip.height}, and written upright, "
+                      "without the tag", stacklevel=2)
+    clip = _uncropped(file, clip, stream)
     if vfr:
         times = frame_times(file) if clip.num_frames > 1 else None
         if not times:
@@ -84,20 +91,19 @@ def open_video(path: str | PathLike[str], fps: Fraction | None = None, vfr: bool
     return clip.std.SetFrameProps(_DurationNum=fps.denominator, _DurationDen=fps.numerator)
 
 
-def _uncropped(file: Path, clip: vs.VideoNode) -> vs.VideoNode:
-    """``clip`` (BestSource's) at the size of the file's pictures: 4:4:4 where subsampling made BestSource crop.
+def _uncropped(file: Path, clip: vs.VideoNode, stream: Stream | None) -> vs.VideoNode:
+    """``clip`` (BestSource's) at the size of ``stream``'s pictures as shown: 4:4:4 where subsampling made
+    BestSource crop.
 
     L-SMASH converts to 4:4:4 at the full size, but its conversion rings on sharp luma edges (up to
     17 code values at a black line), so the luma BestSource decoded is kept and only the missing last
     column/row of luma comes from L-SMASH, with the upsampled chroma.
     """
     fmt = clip.format
-    if fmt.subsampling_w == 0 and fmt.subsampling_h == 0:
+    if (fmt.subsampling_w == 0 and fmt.subsampling_h == 0) or stream is None or stream.shown_size in (
+            None, (clip.width, clip.height)):
         return clip
-    sizes = [s.size for s in probe_streams(find_ffmpeg().path, file) if s.kind == "video" and not s.picture]
-    if not sizes or sizes[0] in (None, (clip.width, clip.height)):
-        return clip
-    width, height = sizes[0]
+    width, height = stream.shown_size
     full = vs.core.lsmas.LWLibavSource(str(file), cache=0, format=f"YUV444P{fmt.bits_per_sample}")
     if (full.width, full.height, full.num_frames) != (width, height, clip.num_frames):
         raise vs.Error(f"{file}: cannot decode its {width}x{height} {fmt.name} pictures at their size "
@@ -153,6 +159,8 @@ def source_timing(path: str | PathLike[str]) -> SourceTiming:
 
     A file without timestamps (:func:`frame_times` gives None) keeps the rate :func:`open_video` finds.
     """
-    stated = Fraction(open_video(path).fps)
+    with warnings.catch_warnings():  # only the rate is read here: the caller's own open_video says what it changed
+        warnings.simplefilter("ignore")
+        stated = Fraction(open_video(path).fps)
     times = frame_times(path)
     return SourceTiming(stated) if times is None else judge_timing(times, stated)
