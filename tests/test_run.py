@@ -478,6 +478,18 @@ def test_summary_gives_the_size_written_after_the_encoder_args(source, tmp_path,
     assert probe(output)[0]["video"].size == (80, 48)
 
 
+@pytest.mark.parametrize("given, size, audio", [("-vf scale=80:48", (80, 48), True), ("-an", (160, 96), False)])
+def test_encoder_args_that_begin_like_an_option_are_its_value(source, tmp_path, capsys, given, size, audio):
+    """--encoder-args "-vf …" (the README's example) and "-an" as separate words: argparse took them for options
+    (-v as --verbose); they are the value of --encoder-args, as with --encoder-args=…"""
+    output = tmp_path / "out.mkv"
+    code, out, err = run(capsys, source.path, "-o", output, "--model", "blend", "--duration", "0.2", "-q",
+                         "--encoder-args", given)
+    assert code == 0, err
+    tracks, _ = probe(output)
+    assert tracks["video"].size == size and ("audio" in tracks) == audio
+
+
 def test_ffmpeg_missing(source, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))  # no ffmpeg on PATH …
     monkeypatch.setenv("IMAGEIO_FFMPEG_EXE", str(tmp_path / "no-ffmpeg"))  # … nor from imageio-ffmpeg

@@ -749,9 +749,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _attach_encoder_args(argv: Sequence[str]) -> list[str]:
+    """``--encoder-args ARGS`` as ``--encoder-args=ARGS``: argparse takes a value that begins with ``-`` for an
+    option (``-an``; ``-vf …`` as ``-v``, ``--verbose``), but ffmpeg's options always do."""
+    words = list(argv)
+    for i in range(len(words) - 2, -1, -1):
+        if words[i] == "--encoder-args":
+            words[i:i + 2] = [f"--encoder-args={words[i + 1]}"]
+    return words
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (see the module docstring)."""
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(_attach_encoder_args(sys.argv[1:] if argv is None else argv))
     try:
         with signals_interrupt():
             return args.handler(args)
