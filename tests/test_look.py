@@ -185,7 +185,7 @@ def test_emitted_script_loads_as_vs_preview_loads_it(cartoon, tmp_path, capsys, 
     """vs-preview runs a script as the module ``__vspreview__`` with ``sys.argv`` = [its name] and its folder on
     ``sys.path``, then shows ``vs.get_outputs()``, one tab each."""
     script = _emitted(cartoon, tmp_path, capsys)
-    assert "# Preview: vspreview job.vpy" in script.read_text()
+    assert f"# Preview: vspreview {script}" in script.read_text()  # absolute: it runs from any folder
     monkeypatch.setattr(sys, "argv", [script.name])
     monkeypatch.syspath_prepend(str(script.parent))
     vs.clear_outputs()

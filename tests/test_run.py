@@ -224,6 +224,27 @@ def test_emit_vpy_through_vspipe_gives_the_frames_of_the_command(source, tmp_pat
     assert len(set(encoded)) > len(HOLDS)  # in-betweens, not only the drawings
 
 
+def test_the_scripts_header_command_runs_from_any_folder(source, tmp_path, capsys, monkeypatch):
+    """--emit-vpy into another folder, -o relative to the current one: the header's encode command, run from a third
+    folder, finds the script and writes the output where the run wrote it, with the same frames."""
+    (tmp_path / "work").mkdir()
+    (tmp_path / "scripts").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "work")
+    code, _, err = run(capsys, source.path, "-o", "clip.mkv", "--codec", "ffv1", "--model", "blend", "--duration", "0.3",
+                       "--emit-vpy", "../scripts/job.vpy", "-q")
+    assert code == 0, err
+    output = tmp_path / "work" / "clip.mkv"
+    encoded = _frames(output)
+    output.unlink()
+    header = (tmp_path / "scripts" / "job.vpy").read_text().splitlines()
+    command = next(line for line in header if line.startswith("# Encode:  ")).removeprefix("# Encode:  ")
+    path = os.pathsep.join([str(VSPIPE.parent), os.environ["PATH"]])
+    subprocess.run(command, shell=True, cwd=tmp_path / "elsewhere", env={**os.environ, "PATH": path}, check=True,
+                   capture_output=True)
+    assert _frames(output) == encoded and list((tmp_path / "elsewhere").iterdir()) == []
+
+
 def test_example_fansub_script_runs_through_vspipe(source):
     example = ROOT / "examples" / "fansub.vpy"
     command = [str(VSPIPE), "-a", f"src={source.path}", "-a", "model=blend", "-c", "y4m", str(example), "-"]
@@ -313,7 +334,7 @@ def test_precision_and_flow_scale_reach_the_model_and_the_script(source, tmp_pat
     assert "bf16=False" in script.read_text() and "flow_scale=0.5" in script.read_text()
     assert "fp16=False" in script.read_text()
     code, _, err = run(capsys, source.path, "--bf16", "--cache-mb", "512", "--num-streams", "3", "--emit-vpy", script)
-    assert code == 0 and "bf16=True" in script.read_text() and "flow_scale" not in script.read_text()
+    assert code == 0 and "bf16=True" in script.read_text() and "flow_scale=" not in script.read_text()
     assert "cache_mb=512" in script.read_text() and "num_streams=3" in script.read_text()
     with pytest.raises(SystemExit):
         run(capsys, source.path, "--num-streams", "0", "--emit-vpy", script)
@@ -891,7 +912,7 @@ def test_static_tolerance_regions_and_layers_reach_the_model_and_the_script(sour
     assert (False, 1) in masked and (True, 1) not in masked  # in-betweens, all drawn by the model everywhere
     code, _, err = run(capsys, source.path, "--model", "blend", "--static-tolerance", "4", "--emit-vpy", script)
     text = script.read_text()
-    assert code == 0 and "static_tolerance=4" in text and "regions" not in text and "layers=False" not in text
+    assert code == 0 and "static_tolerance=4" in text and "regions=" not in text and "layers=False" not in text
     with pytest.raises(SystemExit) as exit_:
         run(capsys, source.path, "--model", "blend", "--static-tolerance", "300", "--emit-vpy", script)
     err = capsys.readouterr().err

@@ -639,14 +639,15 @@ def _run_job(args: argparse.Namespace) -> int:
     props = clip.get_frame(0).props
     muxing = {"encoding": encoding, "source": args.input.resolve(), "streams": streams, "seconds": graph.seconds,
               "colour": colour_args(props), "aspect": aspect_filters(props), "rate": Fraction(clip.fps)}
-    command, dropped = encode_command(output, **muxing)
+    command, dropped = encode_command(output.absolute(), **muxing)  # absolute: the script's header runs anywhere
     for warning in dropped:
         print(f"warning: {warning}", file=sys.stderr)
     if args.flow is not None:
         write_flo(args.flow, first_pair_flow(graph, model))
         say(f"flow of the first two drawings: {args.flow}")
     if args.emit_vpy is not None:
-        args.emit_vpy.write_text(script_text(graph, args.emit_vpy.name, [ffmpeg.path, *command]), encoding="utf-8")
+        args.emit_vpy.write_text(script_text(graph, str(args.emit_vpy.absolute()), [ffmpeg.path, *command]),
+                                 encoding="utf-8")
         say(f"script: {args.emit_vpy}")
     drawings = (f"{graph.drawings.num_frames} in {graph.source_frames} source frames" if args.dedupe
                 else f"not looked for (--no-dedupe): {graph.source_frames} source frames")

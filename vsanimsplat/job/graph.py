@@ -405,7 +405,7 @@ def script_text(graph: Graph, script_name: str, encode_command: Sequence[str]) -
     | parameter | type | default | meaning |
     |---|---|---|---|
     | `graph` | Graph | | from :func:`build_graph` |
-    | `script_name` | str | | the script's file name, for the command lines in the header |
+    | `script_name` | str | | the script's path, for the command lines in the header (absolute: they run from any folder) |
     | `encode_command` | sequence of str | | the ffmpeg command (executable first) that reads y4m on stdin |
     """
     lines = [
