@@ -407,6 +407,23 @@ def test_duration_cuts_the_chapters_too(source, tmp_path, capsys):
     assert 1.2 <= video.end < 1.25
 
 
+@pytest.mark.parametrize("make, says", [
+    (lambda output, source: output.mkdir(), "-o/--output {output} is a directory; give the video file to write"),
+    (lambda output, source: output.hardlink_to(source), "output {output} is the input file"),
+    (lambda output, source: output.symlink_to(source), "output {output} is the input file"),
+])
+def test_an_output_that_is_a_folder_or_the_input_is_refused_before_any_work(source, tmp_path, capsys, monkeypatch,
+                                                                            make, says):
+    """Even with --overwrite: a folder named like a video (found after the encode before), the input under another
+    name, by a hard link (not recognised before) or a symlink."""
+    output = tmp_path / "out.mkv"
+    make(output, source.path)
+    monkeypatch.setattr(job_graph, "dedupe", None)  # refused before the analysis
+    code, _, err = run(capsys, source.path, "-o", output, "--model", "blend", "--overwrite")
+    assert code == 2 and f"error: {says.format(output=output)}" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mkv"] and probe(source.path)[0]["video"].packets
+
+
 def test_existing_output_needs_overwrite(source, tmp_path, capsys):
     output = tmp_path / "out.mkv"
     output.write_bytes(b"keep me")

@@ -552,7 +552,9 @@ def _check_paths(args: argparse.Namespace) -> str | None:
         return f"-o/--output must end in {', '.join(CONTAINERS)}, got {output.name!r}"
     if problem := _unwritable(output.parent):
         return f"output directory {problem}: {output.parent}"
-    if output.exists() and output.resolve() == args.input.resolve():
+    if output.is_dir():
+        return f"-o/--output {output} is a directory; give the video file to write"
+    if output.exists() and output.samefile(args.input):  # by a symlink or a hard link too
         return f"output {output} is the input file"
     if output.exists() and not args.overwrite:
         return f"output {output} exists; use --overwrite to replace it"
