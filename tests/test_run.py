@@ -1058,15 +1058,31 @@ def test_rerun_makes_only_the_chunks_left_by_a_crash_or_corrupted(source, one_en
     data[len(data) // 2] ^= 0xFF
     segment.write_bytes(bytes(data))
     made.clear()
+    (work / "chunk-00004.nut").unlink()
     code, _, err = run(capsys, *command, "--overwrite", "--no-clean")  # the issue's name of --keep-work
     assert code == 0, err
-    assert made == [(65, 90)] and _frames(output) == _frames(one_encode) and work.exists()
+    assert made == [(65, 90), (90, 110)] and _frames(output) == _frames(one_encode) and work.exists()
+    assert ("chunk 3: chunk-00003.nut changed since it was made; it is made again\n"
+            "chunk 4: chunk-00004.nut is missing; it is made again\n") in err  # said, not done silently
 
     made.clear()
     code, _, err = run(capsys, *command, "--overwrite", "--fill-mode", "nearest")
     assert code == 0, err
     assert "work of another job (other input or options); starting afresh" in err and len(made) == 5
     assert not work.exists()
+
+
+def test_a_crashed_chunked_jobs_work_is_removed_by_a_run_without_chunks(source, tmp_path, capsys, monkeypatch):
+    """A chunked job stopped after one chunk, redone without --chunk-seconds: one encode, and its old work folder is
+    removed, saying so (it was left forever, silently)."""
+    output = tmp_path / "out.mkv"
+    _counting_chunks(monkeypatch, crash_after=1)
+    code, _, err = run(capsys, source.path, "-o", output, *CHUNKED, "--chunk-seconds", "0.4")
+    assert code == 130 and (tmp_path / "out.mkv.work").is_dir()
+    code, _, err = run(capsys, source.path, "-o", output, *CHUNKED)
+    assert code == 0, err
+    assert f"note: removed {tmp_path / 'out.mkv.work'}, the work of an earlier chunked run of {output}" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mkv"]
 
 
 def test_a_driver_killed_with_sigkill_is_finished_by_the_same_command(source, one_encode, tmp_path, capsys,

@@ -19,6 +19,7 @@ import contextlib
 import dataclasses
 import math
 import shlex
+import shutil
 import signal
 import sys
 import tempfile
@@ -43,7 +44,7 @@ from .flo import write_flo
 from .layers import layer_report
 from .job import (DEFAULT_CHUNK_SECONDS, EncodeError, JobOptions, OutputBusy, Progress, RayMissing, Target, Workers,
                   build_graph, concat_input, encode, first_pair_flow, load_job_model, output_lock, remove_stale_partials,
-                  require_ray, run_chunks, script_text, signals_interrupt)
+                  require_ray, run_chunks, script_text, signals_interrupt, work_dir)
 from .models import DEFAULT_STATIC_TOLERANCE, Model, WeightsError
 from .models.registry import DEFAULT_MODEL, DEFAULT_PRESET, MODEL_NAMES, PRESET_NAMES, SPECS, parameter_count, preset, spec
 from .models.weights import ADDABLE, WEIGHT_SETS, add, fetch, installed, model_dir
@@ -672,6 +673,10 @@ def _run_job(args: argparse.Namespace) -> int:
                        args.verbose, say, workers if workers.needed else None, replace=args.overwrite)
     except EncodeError as error:
         return _fail(EXIT_FAILED, str(error))
+    if chunk_seconds is None and (old_work := work_dir(args.output)).is_dir():  # this run holds the output's lock
+        shutil.rmtree(old_work)
+        print(f"note: removed {old_work}, the work of an earlier chunked run of {args.output} (made in one encode "
+              "now)", file=sys.stderr)
     rate = Fraction(clip.fps)
     # the size as written: --encoder-args may scale or crop
     width, height = next((s.size for s in probe_streams(ffmpeg.path, args.output) if s.size), (clip.width, clip.height))

@@ -257,10 +257,13 @@ def run_chunks(graph: Graph, options: JobOptions, chunk_seconds: Fraction, ffmpe
         _write_atomically(work / MANIFEST, json.dumps(manifest, indent=1))
     spans = [tuple(span) for span in manifest["spans"]]
     done = manifest["done"]
-    for index, (first, end) in enumerate(spans):
-        if done.get(str(index)) is not None and not (_segment(work, index).is_file()
-                                                      and _sha256(_segment(work, index)) == done[str(index)]):
-            del done[str(index)]  # missing or changed since: made again
+    for index in range(len(spans)):
+        segment_file = _segment(work, index)
+        if done.get(str(index)) is not None and not (segment_file.is_file()
+                                                      and _sha256(segment_file) == done[str(index)]):
+            say(f"chunk {index}: {segment_file.name} " + ("changed since it was made" if segment_file.is_file()
+                                                         else "is missing") + "; it is made again")
+            del done[str(index)]
     todo = [index for index in range(len(spans)) if str(index) not in done]
     say(f"{len(spans)} chunks of about {float(chunk_seconds):g} s in {work}: "
         + (f"{len(spans) - len(todo)} done by an earlier run, " if len(todo) < len(spans) else "") + f"{len(todo)} to make")
