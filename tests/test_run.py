@@ -516,6 +516,15 @@ def test_summary_gives_the_size_written_after_the_encoder_args(source, tmp_path,
     assert probe(output)[0]["video"].size == (80, 48)
 
 
+def test_summary_gives_the_frames_written_after_the_encoder_args(source, tmp_path, capsys):
+    """--encoder-args "-t 1" cuts the output to 1 s: the summary says the 48 frames written, not the 88 made."""
+    output = tmp_path / "cut.mkv"
+    code, out, err = run(capsys, source.path, "-o", output, "--model", "blend", "-q", "--encoder-args=-t 1")
+    assert code == 0, err
+    frames = probe(output)[0]["video"].packets
+    assert frames == 48 and f"written:  {output}: 48 frames, 160x96 at 48000/1001 fps (1.001 s)" in out
+
+
 @pytest.mark.parametrize("given, size, audio", [("-vf scale=80:48", (80, 48), True), ("-an", (160, 96), False)])
 def test_encoder_args_that_begin_like_an_option_are_its_value(source, tmp_path, capsys, given, size, audio):
     """--encoder-args "-vf …" (the README's example) and "-an" as separate words: argparse took them for options

@@ -34,7 +34,7 @@ import vapoursynth as vs
 from . import __version__
 from .engine import DEFAULT_CACHE_MB, DEFAULT_STREAMS
 from .ffmpeg import (CODECS, CONTAINERS, PRESETS, Encoding, FFmpegNotFound, aspect_filters, check_rate, codec_for, colour_args,
-                     encode_command, find_ffmpeg, probe_streams, segment_command)
+                     count_frames, encode_command, find_ffmpeg, probe_streams, segment_command)
 from .filters.analysis import timing_of
 from .filters.dedupe import DEFAULT_THRESHOLD, DEFAULT_TOLERANCE, dedupe, detection, find_drawings, frame_differences
 from .filters.fill_holes import FILL_MODES
@@ -678,11 +678,12 @@ def _run_job(args: argparse.Namespace) -> int:
         print(f"note: removed {old_work}, the work of an earlier chunked run of {args.output} (made in one encode "
               "now)", file=sys.stderr)
     rate = Fraction(clip.fps)
-    # the size as written: --encoder-args may scale or crop
+    # the size and frames as written: --encoder-args may scale, crop or cut ("-t 1")
     width, height = next((s.size for s in probe_streams(ffmpeg.path, args.output) if s.size), (clip.width, clip.height))
+    written = count_frames(ffmpeg.path, args.output)
     print(f"drawings: {drawings}")
-    print(f"written:  {args.output}: {clip.num_frames} frames, {width}x{height} at {rate} fps "
-          f"({float(clip.num_frames / rate):.3f} s), {encoding.codec}")
+    print(f"written:  {args.output}: {written} frames, {width}x{height} at {rate} fps "
+          f"({float(written / rate):.3f} s), {encoding.codec}")
     print(f"time:     {time.perf_counter() - began:.1f} s (encoding {progress.elapsed:.1f} s, "
           f"{clip.num_frames / progress.elapsed:.2f} frames/s)")
     return EXIT_OK
