@@ -424,6 +424,14 @@ def test_an_output_that_is_a_folder_or_the_input_is_refused_before_any_work(sour
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mkv"] and probe(source.path)[0]["video"].packets
 
 
+@pytest.mark.parametrize("option", ["--duration", "--chunk-seconds"])
+def test_a_bad_number_of_seconds_is_explained_with_seconds(source, tmp_path, capsys, option):
+    with pytest.raises(SystemExit) as stop:
+        run(capsys, source.path, "-o", tmp_path / "out.mkv", option, "0")
+    assert stop.value.code == 2
+    assert f": expected a number > 0 (e.g. 90, 1.5 or 3/2), got '0'" in capsys.readouterr().err  # not a frame rate
+
+
 def test_existing_output_needs_overwrite(source, tmp_path, capsys):
     output = tmp_path / "out.mkv"
     output.write_bytes(b"keep me")

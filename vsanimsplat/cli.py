@@ -99,6 +99,7 @@ def _number(kind: type, example: str, low: float | None = None, high: float | No
 
 
 _positive = _number(Fraction, "24000/1001, 23.976 or 24", above=0)
+_seconds = _number(Fraction, "90, 1.5 or 3/2", above=0)
 
 
 def _static_tolerance(text: str) -> int | None:
@@ -414,7 +415,7 @@ def _add_job_options(parser: argparse.ArgumentParser) -> None:
     drawings.add_argument("--no-dedupe", dest="dedupe", action="store_false",
                            help="treat every frame as a drawing (live action, or already deduplicated input)")
     picture = parser.add_argument_group("what is processed")
-    picture.add_argument("--duration", "--second", dest="seconds", type=_positive, metavar="SECONDS",
+    picture.add_argument("--duration", "--second", dest="seconds", type=_seconds, metavar="SECONDS",
                          help="process only the first SECONDS of the input (audio and subtitles are cut too)")
     picture.add_argument("--width", type=_number(int, "1280", low=1), metavar="PIXELS",
                          help="output display width, square pixels; with --width alone the display aspect ratio "
@@ -494,7 +495,7 @@ def _add_run_subcommand(commands: argparse._SubParsersAction) -> None:
                           help='more ffmpeg output options, e.g. "-tune animation -x264-params aq-mode=3"; with '
                                'chunks they go to each chunk\'s video encode, not to the join')
     long = run.add_argument_group("long jobs")
-    long.add_argument("--chunk-seconds", type=_positive, metavar="S",
+    long.add_argument("--chunk-seconds", type=_seconds, metavar="S",
                       help="encode in chunks of about S seconds of output, each a segment in the output's codec in "
                            "OUTPUT.work/, joined by copying (each begins a new group of pictures); the same command "
                            "run again skips the chunks already made (default: one encode, no chunks)")
