@@ -432,6 +432,14 @@ def test_a_bad_number_of_seconds_is_explained_with_seconds(source, tmp_path, cap
     assert f": expected a number > 0 (e.g. 90, 1.5 or 3/2), got '0'" in capsys.readouterr().err  # not a frame rate
 
 
+def test_a_fifo_input_is_named_as_such(tmp_path, capsys):
+    fifo = tmp_path / "in.mkv"
+    os.mkfifo(fifo)
+    code, _, err = run(capsys, fifo, "-o", tmp_path / "out.mkv", "--model", "blend")
+    assert code == 2 and err == f"error: input is not a regular file (a pipe or a device: the source and ffmpeg must " \
+                                f"seek in it): {fifo}\n"
+
+
 def test_existing_output_needs_overwrite(source, tmp_path, capsys):
     output = tmp_path / "out.mkv"
     output.write_bytes(b"keep me")

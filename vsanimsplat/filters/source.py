@@ -27,6 +27,8 @@ def input_problem(path: str | PathLike[str]) -> str | None:
     file = Path(path)
     if file.is_dir():
         return f"input is a directory, not a video file: {file}"
+    if file.exists() and not file.is_file():
+        return f"input is not a regular file (a pipe or a device: the source and ffmpeg must seek in it): {file}"
     if not file.is_file():
         return f"input file not found: {file}"
     if not os.access(file, os.R_OK):
