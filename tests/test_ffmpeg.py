@@ -36,6 +36,14 @@ Input #0, mov,mp4,m4a,3gp,3g2,mj2, from 'clip.mp4':
 """
 
 
+def test_a_second_video_track_is_dropped_with_a_warning():
+    listing = MP4_LISTING.replace("  Stream #0:2[0x3](eng): Data", "  Stream #0:2[0x3](und): Video: h264 (High), "
+                                  "yuv420p(progressive), 640x360, 23.98 fps (default)\n  Stream #0:3[0x4](eng): Data")
+    args, warnings = encode_command("out.mkv", Encoding(), "clip.mp4", parse_streams(listing))
+    assert [value for option, value in _pairs(args[:-1]) if option == "-map"] == ["0:v:0", "1:1"]
+    assert warnings == ["video stream 2 (h264): a second video track (only the first is interpolated); dropped"]
+
+
 def test_parse_streams_reads_kinds_codecs_and_indices():
     assert parse_streams(MKV_LISTING) == [
         Stream(0, "video", "h264", size=(1920, 1080)), Stream(1, "audio", "flac"), Stream(2, "audio", "pcm_s16le"),

@@ -462,8 +462,8 @@ def encode_command(
     Opus, FLAC, ALAC is re-encoded to AAC 256 kb/s, text subtitles become ``mov_text``, bitmap
     subtitles and attachments are dropped, each with a warning, and x265 video gets the
     ``hvc1`` tag Apple players need. Cover art (an attached picture: a Matroska image attachment or
-    an MP4 cover) is dropped with a warning in every container, other video tracks silently, as
-    are data streams (timecode tracks …).
+    an MP4 cover) is dropped with a warning in every container, as are video tracks after the first
+    (the one interpolated); data streams (timecode tracks …) are dropped silently.
     Raises ValueError for an unknown extension or FFV1 in MP4/MOV.
     """
     suffix = PurePath(output).suffix.lower()
@@ -511,6 +511,8 @@ def encode_command(
         else:
             if stream.picture:
                 warnings.append(f"{name}: cover art (attached picture) is not copied; dropped")
+            elif stream.kind == "video" and stream is not next(s for s in streams if s.kind == "video" and not s.picture):
+                warnings.append(f"{name}: a second video track (only the first is interpolated); dropped")
             continue
         maps += ["-map", f"1:{stream.index}"]
     tag = ["-tag:v", "hvc1"] if mp4 and encoding.codec == "x265" else []
