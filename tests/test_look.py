@@ -68,6 +68,16 @@ def test_cadence_plot_shows_each_drawing_its_hold_the_pause_and_the_cut(cartoon,
         assert image.format == "PNG" and image.size == (1200, 500)
 
 
+@pytest.mark.parametrize("name", ["plotnoext", "plot.gif"])
+def test_a_plot_name_without_a_plot_format_is_refused_before_the_analysis(cartoon, tmp_path, capsys, monkeypatch,
+                                                                           name):
+    """matplotlib wrote ``plotnoext.png`` while report said it wrote ``plotnoext``."""
+    monkeypatch.setattr(cli, "open_video", None)  # refused first
+    assert cli.main(["report", str(cartoon), "--plot", str(tmp_path / name), "-q"]) == 2
+    assert f"error: --plot must end in .png, .svg, .pdf, got {name!r}" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_cadence_plot_range_in_time_or_frames_shows_only_that_span(cartoon, tmp_path, monkeypatch):
     pytest.importorskip("matplotlib", reason=NO_PLOT)
     drawn = _spy(monkeypatch, "plot_cadence")

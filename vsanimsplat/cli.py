@@ -231,6 +231,8 @@ def _report(args: argparse.Namespace) -> int:
     for option, path in (("--timecodes", args.timecodes), ("--plot", args.plot)):
         if path is not None and (problem := _unwritable(Path(path).parent)):
             return _fail(EXIT_USAGE, f"{option}: directory {problem}: {Path(path).parent}")
+    if args.plot is not None and Path(args.plot).suffix.lower() not in PLOT_FORMATS:
+        return _fail(EXIT_USAGE, f"--plot must end in {', '.join(PLOT_FORMATS)}, got {Path(args.plot).name!r}")
     if args.range is not None and args.plot is None:
         return _fail(EXIT_USAGE, "--range chooses what --plot shows; give --plot PATH too")
     if args.plot is not None and (missing := _missing("matplotlib")):
@@ -266,6 +268,10 @@ def _report(args: argparse.Namespace) -> int:
         print(f"plot: {args.plot}: frames {shown.frames.start} … {shown.frames.stop - 1}, {len(shown.bars)} drawings, "
               f"{len(shown.cuts)} cuts, {len(shown.pauses)} pauses, {len(shown.layers)} layer holds")
     return 0
+
+
+PLOT_FORMATS = (".png", ".svg", ".pdf")
+"""What ``report --plot`` writes, by the file's extension (matplotlib would add ``.png`` to a name without one)."""
 
 
 def _missing(module: str) -> int:
