@@ -63,7 +63,7 @@ def test_cadence_plot_shows_each_drawing_its_hold_the_pause_and_the_cut(cartoon,
     assert shown.cuts == [CUT] and shown.pauses == [STARTS[4]]
     assert shown.layers == []  # the whole picture moves: no part keeps its own cadence
     assert shown.threshold == int(0.0005 * 96 * 64)
-    assert f"plot: {png}: frames 0 … {FRAMES - 1}, {len(HOLDS)} drawings, 1 cuts, 1 pauses" in capsys.readouterr().out
+    assert f"plot: {png}: frames 0 … {FRAMES - 1}, {len(HOLDS)} drawings, 1 cut, 1 pause, 0 layer holds" in capsys.readouterr().out
     with Image.open(png) as image:
         assert image.format == "PNG" and image.size == (1200, 500)
 

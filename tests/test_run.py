@@ -1097,6 +1097,12 @@ def test_rerun_makes_only_the_chunks_left_by_a_crash_or_corrupted(source, one_en
     assert not work.exists()
 
 
+def test_one_chunk_is_said_in_the_singular(source, tmp_path, capsys):
+    code, _, err = run(capsys, source.path, "-o", tmp_path / "out.mkv", *CHUNKED, "--chunk-seconds", "5")
+    assert code == 0, err
+    assert "1 chunk of about 5 s in " in err and "joining 1 chunk into " in err
+
+
 def test_a_crashed_chunked_jobs_work_is_removed_by_a_run_without_chunks(source, tmp_path, capsys, monkeypatch):
     """A chunked job stopped after one chunk, redone without --chunk-seconds: one encode, and its old work folder is
     removed, saying so (it was left forever, silently)."""

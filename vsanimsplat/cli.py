@@ -43,7 +43,7 @@ from .filters.source import input_problem, open_video, source_timing
 from .flo import write_flo
 from .layers import layer_report
 from .job import (DEFAULT_CHUNK_SECONDS, EncodeError, JobOptions, OutputBusy, Progress, RayMissing, Target, Workers,
-                  build_graph, concat_input, encode, first_pair_flow, load_job_model, output_lock, remove_stale_partials,
+                  build_graph, concat_input, counted, encode, first_pair_flow, load_job_model, output_lock, remove_stale_partials,
                   require_ray, run_chunks, script_text, signals_interrupt, work_dir)
 from .models import DEFAULT_STATIC_TOLERANCE, Model, WeightsError
 from .models.registry import DEFAULT_MODEL, DEFAULT_PRESET, MODEL_NAMES, PRESET_NAMES, SPECS, parameter_count, preset, spec
@@ -265,8 +265,9 @@ def _report(args: argparse.Namespace) -> int:
     if args.plot:
         shown = plot_cadence(cadence, args.plot, frames, title=f"{Path(args.input).name}: threshold {used.threshold} px, "
                                                               f"tolerance {used.tolerance}")
-        print(f"plot: {args.plot}: frames {shown.frames.start} … {shown.frames.stop - 1}, {len(shown.bars)} drawings, "
-              f"{len(shown.cuts)} cuts, {len(shown.pauses)} pauses, {len(shown.layers)} layer holds")
+        print(f"plot: {args.plot}: frames {shown.frames.start} … {shown.frames.stop - 1}, "
+              f"{counted(len(shown.bars), 'drawing')}, {counted(len(shown.cuts), 'cut')}, "
+              f"{counted(len(shown.pauses), 'pause')}, {counted(len(shown.layers), 'layer hold')}")
     return 0
 
 
@@ -310,8 +311,8 @@ def _preview(args: argparse.Namespace) -> int:
         return _fail(EXIT_USAGE, f"{'--frames' if args.frames is not None else '--at'}: {error}")
     rows, columns = contact_sheet(panels, args.output, columns=args.columns)
     drawings = sum(p.title.startswith("drawing") for p in panels)
-    print(f"sheet: {args.output}: source frames {frames.start} … {frames.stop - 1}, {drawings} drawings and "
-          f"{len(panels) - drawings} output frames in {rows} × {columns} panels")
+    print(f"sheet: {args.output}: source frames {frames.start} … {frames.stop - 1}, {counted(drawings, 'drawing')} and "
+          f"{counted(len(panels) - drawings, 'output frame')} in {rows} × {columns} panels")
     return EXIT_OK
 
 

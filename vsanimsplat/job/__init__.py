@@ -16,7 +16,7 @@ from .cluster import DEFAULT_CHUNK_SECONDS, RayMissing, Workers, require_ray
 from .encoder import STOP_SIGNALS, EncodeError, Interrupted, encode, remove_stale_partials, signals_interrupt
 from .lock import OutputBusy, lock_path, output_lock
 from .graph import SCRIPT_OUTPUTS, Graph, JobOptions, ScriptLine, Target, build_graph, first_pair_flow, load_job_model, script_text
-from .progress import Progress
+from .progress import Progress, counted
 
 __all__ = [
     "DEFAULT_CHUNK_SECONDS",
@@ -37,6 +37,7 @@ __all__ = [
     "build_graph",
     "choose_spans",
     "concat_input",
+    "counted",
     "encode",
     "first_pair_flow",
     "load_job_model",

@@ -38,7 +38,7 @@ from ..filters.interpolate import output_steps
 from ..retime import Step
 from .encoder import encode, remove_stale_partials
 from .graph import Graph, JobOptions
-from .progress import Progress
+from .progress import Progress, counted
 
 __all__ = ["Chunk", "ChunkMaker", "boundaries", "choose_spans", "concat_input", "job_record", "make_segment", "run_chunks",
            "work_dir"]
@@ -265,7 +265,7 @@ def run_chunks(graph: Graph, options: JobOptions, chunk_seconds: Fraction, ffmpe
                                                          else "is missing") + "; it is made again")
             del done[str(index)]
     todo = [index for index in range(len(spans)) if str(index) not in done]
-    say(f"{len(spans)} chunks of about {float(chunk_seconds):g} s in {work}: "
+    say(f"{counted(len(spans), 'chunk')} of about {float(chunk_seconds):g} s in {work}: "
         + (f"{len(spans) - len(todo)} done by an earlier run, " if len(todo) < len(spans) else "") + f"{len(todo)} to make")
     progress.skip(sum(end - first for index, (first, end) in enumerate(spans) if index not in todo))
     chunks = [Chunk(index, spans[index], _segment(work, index).resolve()) for index in todo]
@@ -279,7 +279,7 @@ def run_chunks(graph: Graph, options: JobOptions, chunk_seconds: Fraction, ffmpe
     finally:
         progress.close()
     _write_atomically(work / SEGMENTS, _listing(work, spans, Fraction(graph.clip.fps)))
-    say(f"joining {len(spans)} chunks into {output} …")
+    say(f"joining {counted(len(spans), 'chunk')} into {output} …")
     encode(None, ffmpeg, command, output, progress, verbose, replace)
     if not keep_work:
         shutil.rmtree(work)

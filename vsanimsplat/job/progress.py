@@ -8,7 +8,13 @@ from typing import TextIO
 
 from tqdm import tqdm
 
-__all__ = ["Progress"]
+__all__ = ["Progress", "counted"]
+
+
+def counted(count: int, noun: str, plural: str | None = None) -> str:
+    """``count`` and ``noun`` in the number it takes: ``counted(1, "cut")`` is "1 cut", ``counted(2, "cut")`` "2 cuts"
+    (``plural`` where adding "s" does not make it)."""
+    return f"{count} {noun if count == 1 else plural or noun + 's'}"
 
 
 class Progress:
