@@ -17,7 +17,9 @@ from PIL import Image
 from vsanimsplat import cli
 from vsanimsplat.ffmpeg import write_rgb_video
 from vsanimsplat.job import SCRIPT_OUTPUTS
+from vsanimsplat.plots import UNSURE, Cadence, cadence_plot
 from vsanimsplat.testing import Cut, Scene, animate, animate_layers, cadence
+from vsanimsplat.timeline import group_drawings
 
 HOLDS = [2, 2, 3, 1, 6, 2, 2, 2, 3]  # drawing 4 (held 6 between twos) is a pause; a cut before drawing 5
 STARTS = [sum(HOLDS[:k]) for k in range(len(HOLDS))]
@@ -241,3 +243,21 @@ def test_preview_of_a_frame_with_one_moving_layer_lists_its_t(tmp_path, monkeypa
                      "-q"]) == 0
     layers = [p.lines[2] for p in drawn[0][0][0] if p.title.startswith("out") and len(p.lines) > 2]
     assert layers == ["layers t 0.25", "layers t 0.50", "layers t 0.75"]
+
+
+def test_frames_scored_near_the_threshold_are_marked_unsure(cartoon, tmp_path, capsys, monkeypatch):
+    """A score within UNSURE × the threshold either way (counts plus one) is an unsure decision: a circle on the
+    plot's score line and a count in report's text."""
+    assert UNSURE == 2.0
+    differences = [0, 100, 30, 60, 5, 20, 13, 15]  # threshold 28: unsure from 15 to 57 changed pixels
+    holds = [1, 2, 1, 2, 2, 1]
+    drawings = group_drawings([0, 1, 3, 4, 6, 8], [Fraction(1, 24)] * 9, [1] * 9, list(range(9)))
+    assert [d.frames for d in drawings] == holds
+    cadence = Cadence(drawings, differences, 28, set(), {})
+    assert cadence.unsure == [3, 6, 8]  # 30, 20 and 15 changed pixels; 13 (frame 7) and 60 (frame 4) are sure
+    assert cadence_plot(cadence, range(4, 9)).unsure == [6, 8]
+    pytest.importorskip("matplotlib", reason=NO_PLOT)
+    drawn = _spy(monkeypatch, "plot_cadence")
+    assert cli.main(["report", str(cartoon), "--plot", str(tmp_path / "cadence.png"), "-q"]) == 0
+    shown = drawn[0][2]
+    assert f"unsure: {len(shown.unsure)} frames score within 2× of the threshold" in capsys.readouterr().out

@@ -51,7 +51,7 @@ from .models.weights import ADDABLE, WEIGHT_SETS, add, fetch, installed, model_d
 from .job.address import check_ray_address
 from .job.cluster import GPU_SHARES, is_gpu_share
 from .job.preview import MAX_PREVIEW_FRAMES, preview_panels, source_clock
-from .plots import Cadence, PlotExtraMissing, contact_sheet, format_time, plot_cadence, require
+from .plots import UNSURE, Cadence, PlotExtraMissing, contact_sheet, format_time, plot_cadence, require
 from .timeline import FrameClock, cadence_report, format_timecodes_v2
 
 __all__ = ["Position", "main", "parse_fps", "parse_position", "parse_rate", "parse_span", "parse_threshold"]
@@ -257,6 +257,8 @@ def _report(args: argparse.Namespace) -> int:
     print(f"{args.input}: {clip.width}x{clip.height} {clip.format.name}, {clip.num_frames} frames at {clip.fps} fps")
     for line in cadence_report(drawings, clip.num_frames).lines() + used.lines(clip.width * clip.height) + layers.lines():
         print(line)
+    print(f"unsure: {len(cadence.unsure)} frames score within {UNSURE:g}× of the threshold"
+          + (f" (first: {', '.join(map(str, cadence.unsure[:8]))})" if cadence.unsure else ""))
     print(f"analysis: {clip.num_frames / max(elapsed, 1e-9):.0f} frames/s")
     if args.timecodes:
         with open(args.timecodes, "w", encoding="ascii") as out:

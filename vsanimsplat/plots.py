@@ -43,6 +43,10 @@ def format_time(seconds: Fraction | float) -> str:
     return f"{int(hours)}:{int(minutes):02d}:{secs:05.2f}" if hours else f"{int(minutes)}:{secs:05.2f}"
 
 
+UNSURE = 2.0
+"""A difference score within this factor of the threshold (either way, counts plus one) is an unsure decision."""
+
+
 @dataclass(frozen=True)
 class Cadence:
     """What ``report`` learnt about a clip, as the cadence plot shows it.
@@ -69,6 +73,13 @@ class Cadence:
         """When each input frame starts."""
         return FrameClock.of(self.drawings)
 
+    @property
+    def unsure(self) -> list[int]:
+        """Input frames whose difference to the frame before lies within :data:`UNSURE` × the threshold either way:
+        where a little more or less coding noise, grain or change would have decided otherwise."""
+        low, high = (self.threshold + 1) / UNSURE, (self.threshold + 1) * UNSURE
+        return [i + 1 for i, count in enumerate(self.differences) if low < count + 1 <= high]
+
 
 @dataclass(frozen=True)
 class CadencePlot:
@@ -82,6 +93,7 @@ class CadencePlot:
     | `cuts` | list[int] | the first frame of each new shot within ``frames`` |
     | `layers` | list[tuple[int, int]] | each layer hold shown: the frames where it begins and where its next drawing appears |
     | `threshold` | int | the threshold line under the difference scores |
+    | `unsure` | list[int] | the frames within ``frames`` whose score is near the threshold (:attr:`Cadence.unsure`) |
     """
 
     frames: range
@@ -90,6 +102,7 @@ class CadencePlot:
     cuts: list[int] = field(default_factory=list)
     layers: list[tuple[int, int]] = field(default_factory=list)
     threshold: int = 0
+    unsure: list[int] = field(default_factory=list)
 
 
 _DRAWN_WITH = {"matplotlib": "the cadence plot (report --plot)", "PIL": "the contact sheet (preview)"}
@@ -139,6 +152,7 @@ def cadence_plot(cadence: Cadence, frames: range | None = None) -> CadencePlot:
         layers=[(starts[first], starts[end]) for first, end in cadence.layers
                 if starts[first] < frames.stop and starts[end] > frames.start],
         threshold=cadence.threshold,
+        unsure=[i for i in cadence.unsure if i in frames],
     )
 
 
@@ -148,7 +162,8 @@ def plot_cadence(cadence: Cadence, path: str | Path, frames: range | None = None
     Top: every drawing as a bar as long as its hold, coloured by hold group (ones, twos, threes,
     longer), pauses hatched; middle: the layer holds (parts of the picture on their own cadence),
     one lane each; bottom: the difference score of every frame to the one before it (log scale)
-    against the threshold: a frame above the line starts a drawing. Scene cuts are red lines across
+    against the threshold: a frame above the line starts a drawing, and a circle marks a frame whose score lies near
+    the line (:attr:`Cadence.unsure`), where the analysis was unsure. Scene cuts are red lines across
     all three. The x axis is input frames, labelled with their times.
 
     | parameter | type | default | meaning |
@@ -190,6 +205,9 @@ def plot_cadence(cadence: Cadence, path: str | Path, frames: range | None = None
     scores.step(list(window), [cadence.differences[i - 1] + 1 for i in window], where="post", color="black",
                 linewidth=0.8)
     scores.axhline(shown.threshold + 1, color="#dd8452", linestyle="--", label=f"threshold {shown.threshold} px")
+    if shown.unsure:
+        scores.scatter(shown.unsure, [cadence.differences[i - 1] + 1 for i in shown.unsure], marker="o", s=18,
+                       facecolors="none", edgecolors="#8172b3", label=f"unsure (within {UNSURE:g}× of it)", zorder=3)
     scores.set_yscale("log")
     scores.set_ylabel("changed px + 1")
     scores.legend(loc="upper right", frameon=False, fontsize="small")
