@@ -8,6 +8,7 @@
 | :mod:`~vsanimsplat.job.lock` | one run per output: a lock file beside it, naming the run that holds it |
 | :mod:`~vsanimsplat.job.progress` | frames done, rate and ETA |
 | :mod:`~vsanimsplat.job.chunks` | long jobs in chunks: spans at drawing starts, segments in the output's codec, a manifest to resume from, the join by copying |
+| :mod:`~vsanimsplat.job.address` | ``--ray-address`` tried before any work: its form, and a Ray cluster answering there within seconds |
 | :mod:`~vsanimsplat.job.cluster` | the chunks made on several workers with Ray (optional extra ``cluster``; Ray is imported only when used) |
 """
 
