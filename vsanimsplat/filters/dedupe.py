@@ -56,7 +56,6 @@ class _Analysis:
     absolute difference (luma, 8-bit code values), the timing of every frame, and the scene cuts between its
     candidate drawings (None for ``find_drawings``)."""
 
-    levels: list[int]
     diff_counts: dict[int, list[int]]
     mean_differences: list[float]
     durations: list[Fraction]
@@ -190,8 +189,8 @@ def _analyse(clip: vs.VideoNode, tolerance: int | None, chroma: bool, progress: 
     scan_frames(stats, visit, "finding drawings", progress)
     cuts = None if scenes is None else _Cuts(limit, scenes.starts, scenes.cuts.scores, scenes.cuts.marked, first,
                                              scenes.cuts.changes)
-    result = _Analysis(levels, {level: values[:-1] for level, values in counts.items()}, means[:-1], durations, holds,
-                       sources, cuts)
+    result = _Analysis({level: values[:-1] for level, values in counts.items()}, means[:-1], durations, holds, sources,
+                       cuts)
     _analyses.setdefault(clip, {})[key] = result
     return result
 
