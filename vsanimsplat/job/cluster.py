@@ -222,10 +222,10 @@ class Workers:
                     progress.update(chunk.span[1] - chunk.span[0], total)
                     yield chunk.index, checksum
             finally:
-                for ref in running:
-                    with contextlib.suppress(Exception):
-                        ray.cancel(ref, force=True)
-                ray.shutdown()
+                for ref in running:  # not force=True: a task force-cancelled as it completes aborts the driver in
+                    with contextlib.suppress(Exception):  # Ray 2.60 ("Tried to complete task that was not pending")
+                        ray.cancel(ref)
+                ray.shutdown()  # which ends a local instance's workers, cancelled or not
 
     def task_options(self, options: JobOptions, threads: int) -> dict[str, object]:
         """What each chunk's Ray task of the job ``options`` asks for: ``threads`` CPUs, :attr:`gpus` GPUs (None: 1
