@@ -19,13 +19,15 @@ import vapoursynth as vs
 from vsanimsplat import dedupe
 from vsanimsplat.corpus import RATE, Case, Truth, corpus, deliver, make
 from vsanimsplat.ffmpeg import write_rgb_video
-from vsanimsplat.filters.analysis import timing_of
+from vsanimsplat.filters.analysis import Timing, timing_of
 from vsanimsplat.filters.dedupe import DEFAULT_THRESHOLD, DEFAULT_TOLERANCE, detection
 from vsanimsplat.layers import layer_report
 from vsanimsplat.machine import describe
 from vsanimsplat.scenes import DEFAULT_SCENE_THRESHOLD
 from vsanimsplat.testing import Scene, animate, cadence
 
+MIN_SHAPE = 0.005
+"""Shapes of at least this share of the frame are the issue's layers (0.5 %)."""
 SETTINGS = {"fixed": {"threshold": DEFAULT_THRESHOLD, "tolerance": DEFAULT_TOLERANCE},
             "chosen": {"threshold": None, "tolerance": None}}
 
@@ -42,6 +44,8 @@ class Result:
     cuts_found: int
     false_cuts: int
     layer_drawings: int  # drawings with a layer hold on screen
+    held: int  # with layers timing: (shape, drawing) pairs where a shape of at least MIN_SHAPE holds its drawing
+    held_found: int  # … and a layer hold on screen then holds at least half of its pixels
     seconds: float
     note: str
 
@@ -58,10 +62,33 @@ def measure(case: Case, truth: Truth, clip: vs.VideoNode, settings: dict) -> Res
     layers = layer_report(timing.changes, separated, timing.holds)
     used = detection(clip, **settings)
     seconds = time.perf_counter() - began
+    held, held_found = layer_recall(truth, timing, separated)
     starts, true = set(sources), set(truth.starts)
     return Result(len(true), len(starts & true), len(starts - true), len(true - starts), len(true_cuts),
-                  len(found_cuts & true_cuts), len(found_cuts - true_cuts), layers.with_layers, seconds,
-                  f"tol {used.tolerance} thr {used.threshold} grain {used.grain:.1f} noise {used.noise}")
+                  len(found_cuts & true_cuts), len(found_cuts - true_cuts), layers.with_layers, held, held_found,
+                  seconds, f"tol {used.tolerance} thr {used.threshold} grain {used.grain:.1f} noise {used.noise}")
+
+
+def layer_recall(truth: Truth, timing: Timing, cuts: set[int]) -> tuple[int, int]:
+    """With ``layers`` timing: the (shape, drawing) pairs where a shape of at least :data:`MIN_SHAPE` of the frame
+    repeats its own drawing, and how many of them a layer hold on screen at that drawing covers: its held blocks
+    touch the shape and its reach holds at least half of the shape's pixels (a flat fill never holds a block
+    itself). (0, 0) for other cases."""
+    if truth.layered is None:
+        return 0, 0
+    clip, maps = truth.layered, timing.changes
+    height, width = clip.frames[0].shape[:2]
+    held = found = 0
+    for drawing, frame in enumerate(timing.sources):
+        holds = maps.layers(drawing, cuts, timing.holds)
+        covered = [(maps.pixels(hold.held, height, width), maps.pixels(hold.reach, height, width)) for hold in holds]
+        for shape, repeats in enumerate(clip.holding(frame)):
+            mask = clip.source_mask(shape, frame)
+            if not repeats or mask.mean() < MIN_SHAPE:
+                continue
+            held += 1
+            found += any(blocks[mask].any() and reach[mask].mean() >= 0.5 for blocks, reach in covered)
+    return held, found
 
 
 def conditions(case: Case) -> list[str]:
@@ -117,11 +144,14 @@ def main() -> None:
           f"`python scripts/eval_analysis.py --half {args.half}`). *fixed*: tolerance {DEFAULT_TOLERANCE}, threshold "
           f"{DEFAULT_THRESHOLD} (the defaults before); *chosen*: `dedupe`'s defaults now (`vsanimsplat.noise`). "
           "Drawings: found with exact timing / true, extra (found, not true); cuts: found / true, false (in-shot "
-          "pairs cut); layers: drawings with a layer hold on screen (on `whole` timing every one is false).\n")
+          "pairs cut); layers: drawings with a layer hold on screen (on `whole` timing every one is false); shapes held on "
+          f"a layer (chosen settings, `layers` timing): the (shape, drawing) pairs where a shape of ≥ {100 * MIN_SHAPE:g} % of "
+          "the frame repeats its own drawing, found by a layer hold on screen (held blocks on the shape, reach over half of "
+          "it) / all.\n")
     totals: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0] * 6))
     print("| case | fixed: drawings | extra | cuts | false cuts | layers | chosen: drawings | extra | cuts | false cuts "
-          "| layers | chosen settings |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "| layers | shapes held on a layer | chosen settings |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for case, results in rows:
         cells = []
         for name, r in results.items():
@@ -131,7 +161,9 @@ def main() -> None:
                 total = totals[condition][name]
                 for i, value in enumerate((r.drawings, r.found, r.extra, r.cuts, r.cuts_found, r.false_cuts)):
                     total[i] += value
-        print(f"| {case.name} | " + " | ".join(cells) + f" | {results['chosen'].note} |")
+        chosen = results["chosen"]
+        recall = f"{chosen.held_found}/{chosen.held}" if chosen.held else "–"
+        print(f"| {case.name} | " + " | ".join(cells) + f" | {recall} | {chosen.note} |")
     print("\n## By condition\n")
     print("| condition | fixed: found | extra | cut recall | false cuts | chosen: found | extra | cut recall | false cuts |")
     print("|---|---|---|---|---|---|---|---|---|")
@@ -142,6 +174,10 @@ def main() -> None:
             cells += [f"{100 * found / drawings:.1f} %", f"{100 * extra / drawings:.1f} %",
                       f"{cuts_found}/{cuts}" if cuts else "–", str(false_cuts)]
         print(f"| {condition} | " + " | ".join(cells) + " |")
+    held = sum(results["chosen"].held for _, results in rows)
+    found = sum(results["chosen"].held_found for _, results in rows)
+    print(f"\nShapes held on a layer, all `layers` cases (chosen settings): {found}/{held}"
+          + (f" ({100 * found / held:.1f} %)" if held else ""))
     fast_shapes(args.cache)
 
 

@@ -23,7 +23,7 @@ from os import PathLike
 import numpy as np
 
 from .ffmpeg import write_rgb_video
-from .testing import Scene, _starts, add_noise, animate, animate_layers, cadence
+from .testing import LayeredClip, Scene, _starts, add_noise, animate, animate_layers, cadence
 
 __all__ = ["Case", "Truth", "corpus", "make", "deliver", "RATE", "SIZES", "VISIBLE"]
 
@@ -100,6 +100,7 @@ class Truth:
     | `starts` | list[int] | source frames that start a new whole-frame drawing (a visible change from the last frame, before grain: :data:`VISIBLE`) |
     | `cuts` | list[int] | source frames that start a new shot |
     | `layer_starts` | list[list[int]] or None | with ``layers`` timing, per shape, the first frames of its drawings |
+    | `layered` | LayeredClip or None | with ``layers`` timing, the shot as :func:`~vsanimsplat.testing.animate_layers` made it (each shape's pixels in every frame) |
     | `scene` | Scene | the (first) shot's scene: it renders any time |
     """
 
@@ -108,6 +109,7 @@ class Truth:
     cuts: list[int]
     layer_starts: list[list[int]] | None
     scene: Scene
+    layered: LayeredClip | None = None
 
 
 def corpus(count: int = 48, seed: int = 2026) -> list[Case]:
@@ -187,7 +189,7 @@ def make(case: Case) -> Truth:
     else:
         holds = cadence(pattern, case.frames)
         frames = animate(scene, holds).frames[:case.frames]
-        layer_starts, cuts = None, [0]
+        layered, layer_starts, cuts = None, None, [0]
         if case.event in ("cut", "similar-cut"):
             at = _starts(holds)[len(holds) // 3]
             second = (_scene(case, width, height, case.seed + 1) if case.event == "cut" else scene)
@@ -197,7 +199,7 @@ def make(case: Case) -> Truth:
     starts = [k for k in range(case.frames) if k == 0 or _visible(frames[k - 1], frames[k])]
     if case.grain:
         frames = [add_noise(frame, rng, case.grain) for frame in frames]
-    return Truth(frames, starts, cuts, layer_starts, scene)
+    return Truth(frames, starts, cuts, layer_starts, scene, layered if case.timing == "layers" else None)
 
 
 def _visible(a: np.ndarray, b: np.ndarray) -> bool:
