@@ -485,6 +485,11 @@ def _table(header: list[str], rows: list[list[object]]) -> list[str]:
             + ["| " + " | ".join("—" if v is None else str(v) for v in row) + " |" for row in rows])
 
 
+def _section(title: str, text: str, header: list[str], rows: list[list[object]]) -> list[str]:
+    """A report section: its heading, a paragraph, one table."""
+    return [f"## {title}", "", text, "", *_table(header, rows), ""]
+
+
 def _kernels_markdown(kernels: dict) -> list[str]:
     lines = [f"## 1. Splatting: {kernels['fast_path']} and the fixed order against the PyTorch path", ""]
     if kernels["fast_skipped"]:
@@ -509,45 +514,42 @@ def _kernels_markdown(kernels: dict) -> list[str]:
 
 
 def _precision_markdown(precision: dict) -> list[str]:
-    lines = [f"## 2. 16-bit networks against float32, {precision['size']}", "",
-             "`dedupe` → `interpolate(factor=2)` with the default preset, regions and layers; PSNR of the 8-bit RGB "
-             f"in-betweens against float32's, over all of them and the worst one (≥ {precision['floor_db']} dB "
-             "passes).", ""]
-    lines += _table(["precision", "in-betweens", "PSNR dB", "worst dB", "result"],
+    return _section(f"2. 16-bit networks against float32, {precision['size']}",
+                    "`dedupe` → `interpolate(factor=2)` with the default preset, regions and layers; PSNR of the 8-bit "
+                    "RGB in-betweens against float32's, over all of them and the worst one "
+                    f"(≥ {precision['floor_db']} dB passes).",
+                    ["precision", "in-betweens", "PSNR dB", "worst dB", "result"],
                     [[r["half"], r["in_betweens"], r["psnr_db"], r["worst_db"], _verdict(r["pass"])]
                      for r in precision["rows"]])
-    return lines + [""]
 
 
 def _determinism_markdown(determinism: dict) -> list[str]:
-    lines = [f"## 3. Determinism, {determinism['size']}", "",
-             "The same `interpolate` twice, each with its own model: frames whose bits differ (with "
-             "`deterministic=True` none may). Then `vsanimsplat run` of the clip as a file, lossless (ffv1), in one "
-             f"encode with `--deterministic` and in chunks of {CHUNK_SECONDS} s (always deterministic): the chunked "
-             "file's frames against the one encode's.", ""]
-    lines += _table(["what", "frames", "seconds", "frames that differ", "result"],
+    return _section(f"3. Determinism, {determinism['size']}",
+                    "The same `interpolate` twice, each with its own model: frames whose bits differ (with "
+                    "`deterministic=True` none may). Then `vsanimsplat run` of the clip as a file, lossless (ffv1), in "
+                    f"one encode with `--deterministic` and in chunks of {CHUNK_SECONDS} s (always deterministic): the "
+                    "chunked file's frames against the one encode's.",
+                    ["what", "frames", "seconds", "frames that differ", "result"],
                     [[r["what"], r["frames"], r.get("seconds"), r["differing"], _verdict(r["pass"])]
                      for r in determinism["rows"]])
-    return lines + [""]
 
 
 def _speed_markdown(report: dict) -> list[str]:
-    lines = [f"## 4. Output frames/s, VapourSynth with {report['threads']} threads", "",
-             "Source: the cartoon at 24000/1001 (YUV420P8). `dedupe` → `interpolate(factor=…)` with the default preset "
+    text = ("Source: the cartoon at 24000/1001 (YUV420P8). `dedupe` → `interpolate(factor=…)` with the default preset "
              "(precision `auto` = the registry's choice, `fp16=None, bf16=None`), and the naive way, "
              "`interpolate(clip, factor=2)` of every frame by index. Setup = the `interpolate` call (model loading, "
              "reading the timing); fps over the timed frames after the warm-up frames; peak memory = "
              "`torch.cuda.max_memory_allocated` over the whole case"
              + (f" (allocated at its start: {', '.join(str(r['memory_at_start_gib']) for r in report['speed'])} GiB)"
-                if any(r["memory_at_start_gib"] is not None for r in report["speed"]) else "") + ".", ""]
-    lines += _table(["size", "case", "target", "precision", "setup s", "warm-up frames (s)", "timed frames", "seconds",
+                if any(r["memory_at_start_gib"] is not None for r in report["speed"]) else "") + ".")
+    return _section(f"4. Output frames/s, VapourSynth with {report['threads']} threads", text,
+                    ["size", "case", "target", "precision", "setup s", "warm-up frames (s)", "timed frames", "seconds",
                      "fps", "peak memory GiB (reserved)"],
                     [[r["size"], r["name"], r["target"], r["precision"], f"{r['setup_s']:.2f}",
                       f"{r['warm_up_frames']} ({r['warm_up_s']:.2f})",
                       f"{r['frames']}" + (" (cut short)" if r["cut_short"] else ""), f"{r['seconds']:.2f}",
                       f"{r['fps']:.2f}", None if r["peak_memory_gib"] is None
                       else f"{r['peak_memory_gib']} ({r['peak_reserved_gib']})"] for r in report["speed"]])
-    return lines + [""]
 
 
 def markdown(report: dict) -> str:
