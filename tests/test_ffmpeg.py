@@ -46,11 +46,19 @@ def test_a_second_video_track_is_dropped_with_a_warning():
 
 def test_parse_streams_reads_kinds_codecs_and_indices():
     assert parse_streams(MKV_LISTING) == [
-        Stream(0, "video", "h264", size=(1920, 1080)), Stream(1, "audio", "flac"), Stream(2, "audio", "pcm_s16le"),
+        Stream(0, "video", "h264", size=(1920, 1080), rate=Fraction(24000, 1001)), Stream(1, "audio", "flac"), Stream(2, "audio", "pcm_s16le"),
         Stream(3, "subtitle", "hdmv_pgs_subtitle"), Stream(4, "subtitle", "ass"), Stream(5, "attachment", "ttf"),
     ]
-    assert parse_streams(MP4_LISTING) == [Stream(0, "video", "h264", size=(1280, 720)), Stream(1, "audio", "aac"),
-                                          Stream(2, "data", "bin_data")]
+    assert parse_streams(MP4_LISTING) == [Stream(0, "video", "h264", size=(1280, 720), rate=Fraction(24000, 1001)),
+                                          Stream(1, "audio", "aac"), Stream(2, "data", "bin_data")]
+
+
+def test_parse_streams_reads_the_stated_rate_where_two_decimals_name_it():
+    """ffmpeg prints rates to 0.01: 23.98 is 24000/1001, 25 is 25, 23.81 is unknown (no standard rate rounds to it)."""
+    line = "  Stream #0:0: Video: h264 (High), yuv420p(tv, progressive), 64x36, {} fps, 1k tbn\n"
+    rates = [parse_streams("Input #0, matroska,webm, from 'a.mkv':\n" + line.format(printed))[0].rate
+             for printed in ("23.98", "59.94", "25", "23", "1k", "23.81")]
+    assert rates == [Fraction(24000, 1001), Fraction(60000, 1001), 25, 23, 1000, None]
 
 
 def test_parse_streams_refuses_a_file_ffmpeg_cannot_open():
@@ -149,7 +157,7 @@ Input #0, mov,mp4,m4a,3gp,3g2,mj2, from 'cover.mp4':
 @pytest.mark.parametrize("output", ["out.mkv", "out.mp4"])
 def test_cover_art_is_dropped_with_a_warning_naming_it(output):
     streams = parse_streams(COVER_LISTING)
-    assert streams[0] == Stream(0, "video", "h264", size=(321, 181))
+    assert streams[0] == Stream(0, "video", "h264", size=(321, 181), rate=Fraction(25))
     assert streams[2] == Stream(2, "video", "png", size=(64, 64), picture=True)
     args, warnings = encode_command(output, Encoding(), "cover.mp4", streams)
     assert [value for option, value in _pairs(args[:-1]) if option == "-map"] == ["0:v:0", "1:1"]

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import vapoursynth as vs
 
+from vsanimsplat.cli import main
 from vsanimsplat.ffmpeg import write_rgb_video
 from vsanimsplat.filters.frames import frame_durations
 from vsanimsplat.filters.source import frame_times, open_video, source_timing, standard_rate
@@ -82,3 +83,15 @@ def test_a_constant_source_keeps_its_stated_rate(video):
 def test_a_file_without_timestamps_keeps_the_rate_open_video_finds():
     assert frame_times(SHARED / "megamind-scenecuts.avi") is None
     assert source_timing(SHARED / "megamind-scenecuts.avi") == SourceTiming(Fraction(24000, 1001))
+
+
+def test_a_two_frame_file_keeps_its_stated_rate(tmp_path, capsys):
+    """BestSource reads a 2-frame Matroska file at 24000/1001 fps as 500/21 (its frames are 42 ms apart); the rate
+    the file states keeps both frames at their timestamps, so open_video and report take it (issue 29, item 11)."""
+    path = tmp_path / "two.mkv"
+    write_rgb_video([np.full((36, 64, 3), value, np.uint8) for value in (40, 200)], path, Fraction(24000, 1001))
+    assert vs.core.bs.VideoSource(str(path)).fps == Fraction(500, 21)
+    assert open_video(path).fps == Fraction(24000, 1001)
+    assert source_timing(path) == SourceTiming(Fraction(24000, 1001))
+    assert main(["report", str(path), "-q"]) == 0
+    assert "2 frames at 24000/1001 fps" in capsys.readouterr().out

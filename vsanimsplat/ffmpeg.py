@@ -26,6 +26,8 @@ from pathlib import PurePath
 
 import numpy as np
 
+from .timestamps import standard_rate
+
 __all__ = [
     "CODECS",
     "CONTAINERS",
@@ -147,6 +149,7 @@ class Stream:
     | `size` | tuple[int, int] or None | video: (width, height) of its pictures; None for other kinds |
     | `picture` | bool | video: an attached picture (cover art), not a moving video track |
     | `rotation` | int | video: degrees its display matrix turns the pictures by (0, 90, 180 or 270; rotation metadata) |
+    | `rate` | Fraction or None | video: the frame rate the file states (ffmpeg's "fps", printed to 0.01) as a standard rate (:func:`~vsanimsplat.timestamps.standard_rate`), a whole number, or None when neither fits what is printed |
     """
 
     index: int
@@ -156,6 +159,7 @@ class Stream:
     size: tuple[int, int] | None = None
     picture: bool = False
     rotation: int = 0
+    rate: Fraction | None = None
 
     @property
     def shown_size(self) -> tuple[int, int] | None:
@@ -171,6 +175,7 @@ _STREAM_LINE = re.compile(
 )
 _STREAM_START = re.compile(r", start (-?\d+(?:\.\d+)?)")
 _STREAM_SIZE = re.compile(r", (\d+)x(\d+)\b")  # "…, yuv420p(tv, progressive), 1920x1080 [SAR 1:1 DAR 16:9], …"
+_RATE = re.compile(r", (\d+(?:\.\d+)?)(k?) fps\b")  # "…, 23.98 fps, 23.98 tbr, 1k tbn": ffmpeg's print_fps
 _ROTATION = re.compile(r"display ?matrix: rotation of (-?\d+(?:\.\d+)?) degrees", re.I)  # in the stream's side data
 
 
@@ -192,13 +197,25 @@ def parse_streams(listing: str) -> list[Stream]:
         kind, rest = m.group(2).lower(), m.group(4)
         start = _STREAM_START.search(rest)
         size = _STREAM_SIZE.search(rest) if kind == "video" else None
+        rate = _RATE.search(rest) if kind == "video" else None
         # the stream's own lines (metadata, side data) run to the next stream's
         rotation = _ROTATION.search(listing, m.end(), after.start() if after else len(listing))
         streams.append(Stream(int(m.group(1)), kind, m.group(3), float(start.group(1)) if start else 0.0,
                               (int(size.group(1)), int(size.group(2))) if size else None,
                               kind == "video" and "(attached pic)" in rest,
-                              round(float(rotation.group(1))) % 360 if rotation and kind == "video" else 0))
+                              round(float(rotation.group(1))) % 360 if rotation and kind == "video" else 0,
+                              _stated_rate(rate.group(1), rate.group(2)) if rate else None))
     return streams
+
+
+def _stated_rate(printed: str, thousands: str) -> Fraction | None:
+    """The rate ffmpeg printed (``"23.98"``, ``"25"``, ``"1"`` with ``"k"``): the standard rate or whole number it
+    rounds from, else None (ffmpeg prints two decimals, too few to know any other rate)."""
+    rate = Fraction(printed) * (1000 if thousands else 1)
+    if rate <= 0:
+        return None
+    standard = standard_rate(rate, float(Fraction(1, 200) / rate))
+    return standard if standard != rate or rate.denominator == 1 else None
 
 
 def file_url(path: str | PathLike[str]) -> str:

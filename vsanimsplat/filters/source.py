@@ -49,7 +49,9 @@ def open_video(path: str | PathLike[str], fps: Fraction | None = None, vfr: bool
     timestamps (Matroska to 1 ms, so 23.976 fps frames last 41 or 42 ms); taking them literally
     would jitter every in-between. When the file carries no timestamps BestSource can use (some
     AVI files report a wrong rate), the rate comes from L-SMASH (``core.lsmas``), snapped to the
-    nearest standard rate.
+    nearest standard rate. Where the rate the file states (a standard one) differs from BestSource's but keeps every
+    frame at its timestamp, the stated rate is taken (BestSource reads a 2-frame Matroska file at 24000/1001 fps
+    as 500/21, from its frames' 42 ms apart).
 
     Sizes are kept: BestSource crops a picture whose size its chroma subsampling cannot hold (321×181
     4:2:0 → 320×180), so such a file is decoded as 4:4:4 at its own size instead (L-SMASH, with
@@ -88,6 +90,9 @@ def open_video(path: str | PathLike[str], fps: Fraction | None = None, vfr: bool
         fps = Fraction(clip.fps)
         if "_DurationNum" not in clip.get_frame(0).props or fps == 0:
             fps = standard_rate(Fraction(vs.core.lsmas.LWLibavSource(str(file), cache=0).fps))
+        elif stream is not None and stream.rate not in (None, fps) and clip.num_frames > 1:
+            times = frame_times(file)  # BestSource's rate of a short file is its timestamps' (2 frames 42 ms apart)
+            fps = stream.rate if times and not judge_timing(times, stream.rate).notice else fps
     fps = Fraction(fps)
     clip = clip.std.AssumeFPS(fpsnum=fps.numerator, fpsden=fps.denominator)
     return clip.std.SetFrameProps(_DurationNum=fps.denominator, _DurationDen=fps.numerator)
