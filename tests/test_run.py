@@ -198,6 +198,22 @@ def test_mp4_x265_by_name_seed_spellings_and_resize(source, tmp_path, capsys):
     assert "converted to mov_text" in err and "x265" in out
 
 
+def test_mp4_output_keeps_the_track_titles(source, tmp_path, capsys):
+    """An audio and a subtitle track's title become their handler names, the track names MP4 players show
+    (ffmpeg's MP4 muxer kept neither as a name players read; issue 29, item 14)."""
+    titled = tmp_path / "titled.mkv"
+    subprocess.run([find_ffmpeg().path, "-v", "error", "-i", str(source.path), "-map", "0", "-c", "copy",
+                    "-metadata:s:a:0", "title=Commentary", "-metadata:s:s:0", "title=Signs & songs", str(titled)],
+                   check=True)
+    output = tmp_path / "titled.mp4"
+    code, _, err = run(capsys, titled, "-o", output, "--model", "blend", "--duration", "1")
+    assert code == 0, err
+    with av.open(str(output)) as container:
+        names = {stream.type: stream.metadata.get("handler_name") for stream in container.streams}
+    assert names == {"video": "VideoHandler", "audio": "Commentary", "subtitle": "Signs & songs",
+                     "data": "SubtitleHandler"}  # the chapters' text track
+
+
 def _hashes_of_command_and_script(output: Path, script: Path) -> tuple[list[str], list[str]]:
     """framemd5 of the video the command wrote, and of ``vspipe`` on the script it emitted."""
     ffmpeg = find_ffmpeg().path

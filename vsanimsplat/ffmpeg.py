@@ -149,6 +149,7 @@ class Stream:
     | `size` | tuple[int, int] or None | video: (width, height) of its pictures; None for other kinds |
     | `picture` | bool | video: an attached picture (cover art), not a moving video track |
     | `rotation` | int | video: degrees its display matrix turns the pictures by (0, 90, 180 or 270; rotation metadata) |
+    | `title` | str | the track's name (its ``title`` tag), empty when it has none |
     | `rate` | Fraction or None | video: the frame rate the file states (ffmpeg's "fps", printed to 0.01) as a standard rate (:func:`~vsanimsplat.timestamps.standard_rate`), a whole number, or None when neither fits what is printed |
     """
 
@@ -159,6 +160,7 @@ class Stream:
     size: tuple[int, int] | None = None
     picture: bool = False
     rotation: int = 0
+    title: str = ""
     rate: Fraction | None = None
 
     @property
@@ -176,6 +178,7 @@ _STREAM_LINE = re.compile(
 _STREAM_START = re.compile(r", start (-?\d+(?:\.\d+)?)")
 _STREAM_SIZE = re.compile(r", (\d+)x(\d+)\b")  # "…, yuv420p(tv, progressive), 1920x1080 [SAR 1:1 DAR 16:9], …"
 _RATE = re.compile(r", (\d+(?:\.\d+)?)(k?) fps\b")  # "…, 23.98 fps, 23.98 tbr, 1k tbn": ffmpeg's print_fps
+_TITLE = re.compile(r"^\s+title\s*: (.*)$", re.M)  # in the stream's "Metadata:" lines
 _ROTATION = re.compile(r"display ?matrix: rotation of (-?\d+(?:\.\d+)?) degrees", re.I)  # in the stream's side data
 
 
@@ -199,12 +202,14 @@ def parse_streams(listing: str) -> list[Stream]:
         size = _STREAM_SIZE.search(rest) if kind == "video" else None
         rate = _RATE.search(rest) if kind == "video" else None
         # the stream's own lines (metadata, side data) run to the next stream's
-        rotation = _ROTATION.search(listing, m.end(), after.start() if after else len(listing))
+        end = after.start() if after else len(listing)
+        rotation = _ROTATION.search(listing, m.end(), end)
+        title = _TITLE.search(listing, m.end(), end)
         streams.append(Stream(int(m.group(1)), kind, m.group(3), float(start.group(1)) if start else 0.0,
                               (int(size.group(1)), int(size.group(2))) if size else None,
                               kind == "video" and "(attached pic)" in rest,
                               round(float(rotation.group(1))) % 360 if rotation and kind == "video" else 0,
-                              _stated_rate(rate.group(1), rate.group(2)) if rate else None))
+                              title.group(1).strip() if title else "", _stated_rate(rate.group(1), rate.group(2)) if rate else None))
     return streams
 
 
@@ -476,7 +481,8 @@ def encode_command(
     The video keeps its place against the other streams: when the source's video starts later than its
     earliest stream (audio that begins first, a capture's leading audio), the new video is delayed as much.
     Matroska takes every stream as it is. In MP4/MOV, audio other than AAC, MP3, AC-3, E-AC-3,
-    Opus, FLAC, ALAC is re-encoded to AAC 256 kb/s, text subtitles become ``mov_text``, bitmap
+    Opus, FLAC, ALAC is re-encoded to AAC 256 kb/s, text subtitles become ``mov_text``, a track's title is
+    also its handler name (what players show as the track's name in an MP4/MOV file), bitmap
     subtitles and attachments are dropped, each with a warning, and x265 video gets the
     ``hvc1`` tag Apple players need. Cover art (an attached picture: a Matroska image attachment or
     an MP4 cover) is dropped with a warning in every container, as are video tracks after the first
@@ -512,6 +518,7 @@ def encode_command(
             if mp4 and stream.codec not in _MP4_AUDIO:
                 codecs += [f"-c:a:{audio}", "aac", f"-b:a:{audio}", "256k"]
                 warnings.append(f"{name}: a {suffix} file cannot hold it; re-encoded to AAC 256 kb/s")
+            codecs += [f"-metadata:s:a:{audio}", f"handler_name={stream.title}"] if mp4 and stream.title else []
             audio += 1
         elif stream.kind == "subtitle":
             if mp4 and stream.codec not in _TEXT_SUBTITLES:
@@ -520,6 +527,7 @@ def encode_command(
             if mp4:
                 codecs += [f"-c:s:{subtitles}", "mov_text"]
                 warnings.append(f"{name}: converted to mov_text for {suffix} (styling is lost; write .mkv to keep it)")
+                codecs += [f"-metadata:s:s:{subtitles}", f"handler_name={stream.title}"] if stream.title else []
             subtitles += 1
         elif stream.kind == "attachment":
             if mp4:
