@@ -157,11 +157,17 @@ def test_gaps_keep_their_timing_with_a_notice_and_the_script_does_the_same(gappe
 
 @pytest.mark.parametrize("option", ["--cfr", "--input-fps"])
 def test_cfr_forces_a_constant_rate(gapped, tmp_path, capsys, option):
+    """--cfr closes the gap of 6 frames (250 ms): the frames after it, and the audio against them, move as much;
+    a note says so (issue 29, item 14)."""
     script = tmp_path / "job.vpy"
     code, out, err = run(capsys, gapped, "--model", "blend", "--emit-vpy", script, option, "24")
     assert code == 0, err
-    assert "note:" not in err and script_source_line(script).endswith(", fps=Fraction(24, 1))")
+    assert ("note: at a constant 24 fps, frame 10 (at 0.667 s in the file) is shown 250 ms earlier: the audio and "
+            "subtitles, which keep their timestamps, drift from the picture by as much") in err
+    assert script_source_line(script).endswith(", fps=Fraction(24, 1))")
     assert vspipe_frames(script) == 40  # 20 frames at 24 fps, doubled: the gap is gone
+    code, out, err = run(capsys, gapped, "--model", "blend", "--emit-vpy", script, option, "24", "--duration", "0.4")
+    assert code == 0 and "note:" not in err  # the frames before the gap keep their timestamps
 
 
 def test_cfr_and_vfr_exclude_each_other(gapped, tmp_path, capsys):

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
-__all__ = ["CONTAINER_ROUNDING", "SourceTiming", "judge_timing", "nominal_rate", "standard_rate"]
+__all__ = ["CONTAINER_ROUNDING", "SourceTiming", "constant_rate_drift", "judge_timing", "nominal_rate", "standard_rate"]
 
 _STANDARD_RATES = [Fraction(n * 1000, 1001) for n in (24, 30, 48, 60, 120)] + [
     Fraction(n) for n in (8, 10, 12, 15, 18, 24, 25, 30, 48, 50, 60, 72, 90, 100, 120, 144, 240)
@@ -86,6 +86,32 @@ def judge_timing(times: Sequence[Fraction], rate: Fraction, tolerance: Fraction 
         if _keeps(times, own, tolerance):
             return SourceTiming(own, f"frames {_rate(own)} fps apart, not the stated {_rate(rate)} fps; read at {own} fps")
     return SourceTiming(None, f"{_describe(times, tolerance)}; timing kept")
+
+
+def constant_rate_drift(times: Sequence[Fraction], rate: Fraction, tolerance: Fraction = CONTAINER_ROUNDING) -> str:
+    """What reading a source at the constant ``rate`` does to its timing, for people, or empty when every frame stays
+    within ``tolerance`` of its timestamp.
+
+    | parameter | type | default | meaning |
+    |---|---|---|---|
+    | `times` | sequence of Fraction | | start time of every frame in seconds, in presentation order |
+    | `rate` | Fraction | | the constant rate it is read at (frames per second, > 0) |
+    | `tolerance` | Fraction | 1 ms | how far a frame may move and not count (container rounding, ≥ 0) |
+
+    Frame ``i`` is shown at ``times[0] + i / rate``; the notice names the frame moved furthest from its timestamp
+    and by how much, which is as far as the audio and subtitles (kept at their timestamps) drift from it.
+    Raises ``ValueError`` for a non-positive ``rate``.
+    """
+    if rate <= 0:
+        raise ValueError(f"rate must be a positive frame rate, got {rate}")
+    moved = [times[0] + Fraction(i) / rate - t for i, t in enumerate(times)]
+    furthest = max(range(len(moved)), key=lambda i: abs(moved[i]), default=0)
+    if not moved or abs(moved[furthest]) <= tolerance:
+        return ""
+    shift = moved[furthest]
+    return (f"at a constant {_rate(rate)} fps, frame {furthest} (at {_seconds(times[furthest])} in the file) is shown "
+            f"{round(float(abs(shift)) * 1000):g} ms {'later' if shift > 0 else 'earlier'}: the audio and subtitles, "
+            f"which keep their timestamps, drift from the picture by as much")
 
 
 def _runs(durations: Sequence[Fraction], tolerance: Fraction) -> list[tuple[int, int]]:

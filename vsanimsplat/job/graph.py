@@ -29,9 +29,10 @@ from ..filters.dedupe import Passes, passes_of, reuse_passes
 from ..filters.fill_holes import FILL_MODES
 from ..filters.frames import duration_of
 from ..filters.interpolate import DEFAULT_SCENE_THRESHOLD, MAX_RATE_FACTOR, pair_flow
-from ..filters.source import open_video, source_timing
+from ..filters.source import frame_times, open_video, source_timing
 from ..models import DEFAULT_PRESET, DEFAULT_STATIC_TOLERANCE, Model, load_model, load_preset
 from ..scenes import analysis_size
+from ..timestamps import constant_rate_drift
 
 __all__ = [
     "Graph",
@@ -205,7 +206,7 @@ class Graph:
     | `source` | vs.VideoNode | the source as processed (after ``--duration``'s trim) |
     | `drawings` | vs.VideoNode | what ``interpolate`` reads: the drawings, or every frame with ``--no-dedupe`` |
     | `interpolated` | vs.VideoNode | ``interpolate``'s output, before the holes are filled: its frames carry the hole, change and layer masks |
-    | `timing` | str | what the source's timestamps showed when the job chose how to read it from them (see :class:`~vsanimsplat.timestamps.SourceTiming`), else empty |
+    | `timing` | str | what the source's timestamps showed when the job chose how to read it from them (see :class:`~vsanimsplat.timestamps.SourceTiming`), or how far ``input_fps`` moves its frames from them (:func:`~vsanimsplat.timestamps.constant_rate_drift`), else empty |
     | `kept` | dict[str, int] | the stages the script keeps in a variable of that name (``source``, ``drawings``, ``interpolated``): how many lines made each |
     | `passes` | Passes | what ``dedupe``'s pass over ``source`` learnt (empty with ``--no-dedupe``): :func:`build_graph` of the same options in another process can reuse it |
     """
@@ -348,6 +349,8 @@ def build_graph(options: JobOptions, model: Model | None = None, progress: bool 
         if graph.source_frames < source.num_frames:
             graph.add(ScriptLine("core.std.Trim", vs.core.std.Trim, {"length": graph.source_frames},
                            f"only the first {float(options.seconds):g} s (--duration)"))
+    if options.input_fps is not None and (times := frame_times(options.input)):
+        graph.timing = constant_rate_drift(times[:graph.source_frames], options.input_fps)
     graph.keep("source")
     if options.dedupe:
         analysed = graph.clip
