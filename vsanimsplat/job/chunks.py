@@ -35,6 +35,7 @@ from ..ffmpeg import FFmpeg, file_url
 from ..filters import interpolate
 from ..filters.dedupe import Passes
 from ..filters.interpolate import output_steps
+from ..portable import fsync_folder
 from ..retime import Step
 from .encoder import encode, remove_stale_partials
 from .graph import Graph, JobOptions
@@ -129,11 +130,7 @@ def _write_atomically(path: Path, text: str) -> None:
         file.flush()
         os.fsync(file.fileno())
     os.replace(temporary, path)
-    folder = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(folder)
-    finally:
-        os.close(folder)
+    fsync_folder(path.parent)
 
 
 def _segment(work: Path, index: int) -> Path:

