@@ -1345,3 +1345,36 @@ def test_a_rotated_video_is_processed_as_players_show_it(tmp_path, capsys, rotat
     captured = capsys.readouterr()
     assert f": 64x96 {chroma.upper()}8, 6 frames" in captured.out and "odd size" not in captured.err
     assert "rotation metadata" in captured.err
+
+
+def _pictures(path: Path) -> list[np.ndarray]:
+    """Every picture of a file as stored (no rotation applied), YUV 4:4:4 planes."""
+    with av.open(str(path)) as container:
+        return [frame.to_ndarray(format="yuv444p") for frame in container.decode(video=0)]
+
+
+@pytest.mark.parametrize("rotation", [90, 180, 270])
+def test_an_odd_size_rotated_video_keeps_every_pixel_turned(tmp_path, capsys, rotation):
+    """A 97x65 4:2:0 file with a display rotation: its output is the unrotated file's output turned as players
+    turn it, every pixel and plane of its drawings (the in-betweens' blocks lie on the picture turned, so they may
+    round one code value apart). The 90° and 270° turns failed on L-SMASH's unturned size; the 180° one put
+    L-SMASH's unturned chroma and last row and column under BestSource's turned luma."""
+    stored = tmp_path / "stored.mkv"
+    write_rgb_video(animate(Scene(97, 65, seed=5, speed=3.0), [2, 2]).frames, stored, Fraction(24),
+                    codec_args=("-c:v", "ffv1", "-pix_fmt", "yuv420p"))
+    rotated = tmp_path / "phone.mkv"
+    subprocess.run([find_ffmpeg().path, "-v", "error", "-display_rotation", str(rotation), "-i", str(stored),
+                    "-c", "copy", str(rotated)], check=True)
+    outputs = {}
+    for name, path in (("upright", stored), ("turned", rotated)):
+        outputs[name] = tmp_path / f"{name}.mkv"
+        code, out, err = run(capsys, path, "-o", outputs[name], "--model", "blend", "--codec", "ffv1", "-q")
+        assert code == 0, err
+        assert "is an odd size for YUV420P8 chroma; decoded as YUV444P8" in err
+    shown = (65, 97) if rotation % 180 else (97, 65)
+    assert f", {shown[0]}x{shown[1]} at 48 fps" in out
+    upright, turned = _pictures(outputs["upright"]), _pictures(outputs["turned"])
+    assert len(turned) == len(upright) == 8
+    references = [np.rot90(picture, rotation // 90, axes=(1, 2)).astype(int) for picture in upright]
+    assert [np.array_equal(turned[n], references[n]) for n in (0, 4)] == [True, True]  # the two drawings
+    assert max(np.abs(picture - reference).max() for picture, reference in zip(turned, references)) <= 1  # blocks

@@ -103,30 +103,53 @@ def _uncropped(file: Path, clip: vs.VideoNode, stream: Stream | None) -> vs.Vide
     BestSource crop.
 
     L-SMASH converts to 4:4:4 at the full size, but its conversion rings on sharp luma edges (up to
-    17 code values at a black line), so the luma BestSource decoded is kept and only the missing last
-    column/row of luma comes from L-SMASH, with the upsampled chroma.
+    17 code values at a black line), so the luma BestSource decoded is kept and only the missing column/row of
+    luma comes from L-SMASH, with the upsampled chroma. L-SMASH's pictures are turned as BestSource's
+    (:func:`_turned`); BestSource crops the stored picture's last column and row, which its turn moves to
+    other sides.
     """
     fmt = clip.format
     if (fmt.subsampling_w == 0 and fmt.subsampling_h == 0) or stream is None or stream.shown_size in (
             None, (clip.width, clip.height)):
         return clip
     width, height = stream.shown_size
-    full = vs.core.lsmas.LWLibavSource(str(file), cache=0, format=f"YUV444P{fmt.bits_per_sample}")
+    full = _turned(vs.core.lsmas.LWLibavSource(str(file), cache=0, format=f"YUV444P{fmt.bits_per_sample}"),
+                   stream.rotation)
     if (full.width, full.height, full.num_frames) != (width, height, clip.num_frames):
         raise vs.Error(f"{file}: cannot decode its {width}x{height} {fmt.name} pictures at their size "
                        f"(L-SMASH gives {full.num_frames} frames of {full.width}x{full.height}, BestSource "
                        f"{clip.num_frames} cropped to {clip.width}x{clip.height})")
     warnings.warn(f"{file.name}: {width}x{height} is an odd size for {fmt.name} chroma; decoded as YUV444P"
                   f"{fmt.bits_per_sample} to keep every pixel (so it is encoded as 4:4:4)", stacklevel=3)
+    # what BestSource cropped off the stored picture (its right and bottom sides), on the sides its turn moves them to
+    stored_w, stored_h = stream.size
+    cropped = (0, stored_w - (clip.height if stream.rotation % 180 else clip.width), stored_h - (
+        clip.width if stream.rotation % 180 else clip.height), 0)  # top, right, bottom, left
+    turns = stream.rotation // 90
+    top, right, bottom, left = (cropped[(side + turns) % 4] for side in range(4))
     luma = full.std.ShufflePlanes(0, vs.GRAY)
-    top = clip.std.ShufflePlanes(0, vs.GRAY)
-    if width > clip.width:
-        top = vs.core.std.StackHorizontal([top, luma.std.Crop(left=clip.width, bottom=height - clip.height)])
-    if height > clip.height:
-        top = vs.core.std.StackVertical([top, luma.std.Crop(top=clip.height)])
-    full = vs.core.std.ShufflePlanes([top, full], [0, 1, 2], vs.YUV)
+    rows = luma.std.Crop(top=top, bottom=bottom)
+    middle = [rows.std.Crop(right=width - left)] if left else []
+    middle += [clip.std.ShufflePlanes(0, vs.GRAY)] + ([rows.std.Crop(left=width - right)] if right else [])
+    band = vs.core.std.StackHorizontal(middle) if len(middle) > 1 else middle[0]
+    stack = ([luma.std.Crop(bottom=height - top)] if top else []) + [band] + (
+        [luma.std.Crop(top=height - bottom)] if bottom else [])
+    plane = vs.core.std.StackVertical(stack) if len(stack) > 1 else stack[0]
+    full = vs.core.std.ShufflePlanes([plane, full], [0, 1, 2], vs.YUV)
     full = full.std.CopyFrameProps(clip).std.RemoveFrameProps("_ChromaLocation")
     return full.std.AssumeFPS(clip)
+
+
+def _turned(clip: vs.VideoNode, rotation: int) -> vs.VideoNode:
+    """``clip``'s stored pictures turned as a display matrix's ``rotation`` (0, 90, 180 or 270 degrees) shows them,
+    as BestSource turns them."""
+    if rotation == 90:
+        return clip.std.Transpose().std.FlipVertical()
+    if rotation == 180:
+        return clip.std.Turn180()
+    if rotation == 270:
+        return clip.std.Transpose().std.FlipHorizontal()
+    return clip
 
 
 def frame_times(path: str | PathLike[str]) -> list[Fraction] | None:
