@@ -1,8 +1,9 @@
 """The package run with what Windows lacks hidden, for ``test_portable``.
 
-Before anything of the package is imported, the Unix-only pieces are taken away as Windows lacks them: the modules
-:data:`HIDDEN_MODULES` (``fcntl`` …) cannot be imported, the signals of :data:`HIDDEN_SIGNALS` (``SIGHUP`` …) and the
-functions of :data:`HIDDEN_OS` (``os.getloadavg`` …) are gone, and ``/proc`` cannot be read through :mod:`pathlib`.
+Before anything of the package is imported, the Unix-only pieces are taken away as Windows lacks them: the
+modules :data:`HIDDEN_MODULES` (``fcntl`` …) cannot be imported, the signals of :data:`HIDDEN_SIGNALS` (``SIGHUP`` …)
+and the functions of :data:`HIDDEN_OS` (``os.getloadavg`` …) are gone, and ``/proc`` cannot be read through
+:mod:`pathlib`.
 Then every module of the package is imported, :func:`~vsanimsplat.machine.machine` describes the machine, and
 ``vsanimsplat run`` makes a short clip twice, in one encode and in chunks, each beside a temporary file that a
 killed run left. The hiding lasts for the process, so this runs in a process of its own::
@@ -19,6 +20,7 @@ import os
 import pathlib
 import signal
 import sys
+from collections.abc import Callable
 
 HIDDEN_MODULES = ("fcntl", "termios", "resource", "pwd", "grp")
 """Modules of the standard library that exist on Unix only."""
@@ -29,10 +31,12 @@ HIDDEN_SIGNALS = ("SIGHUP", "SIGQUIT", "SIGALRM", "SIGUSR1", "SIGUSR2", "SIGPIPE
 calls ``TerminateProcess``)."""
 
 HIDDEN_OS = ("getloadavg", "setsid", "setpgid", "getpgid", "killpg")
-"""Functions of :mod:`os` that Windows lacks."""
+"""Functions of :mod:`os` that Windows lacks. ``os.sysconf`` stays: the standard library's Unix code calls it
+(:mod:`asyncio` on import)."""
 
 
 def _hide() -> None:
+    """Take away what the module docstring says, for the rest of the process."""
     for name in HIDDEN_MODULES:
         sys.modules[name] = None  # import raises ModuleNotFoundError
     for name in HIDDEN_SIGNALS:
@@ -40,8 +44,8 @@ def _hide() -> None:
     for name in HIDDEN_OS:
         delattr(os, name)
 
-    def unreadable(method):
-        def guarded(self, *args, **kwargs):
+    def unreadable(method: Callable[..., object]) -> Callable[..., object]:
+        def guarded(self: pathlib.Path, *args: object, **kwargs: object) -> object:
             if self.parts[:2] == ("/", "proc"):
                 raise FileNotFoundError(2, "No such file or directory", str(self))
             return method(self, *args, **kwargs)
@@ -59,7 +63,6 @@ import io  # noqa: E402
 import json  # noqa: E402
 import pkgutil  # noqa: E402
 import traceback  # noqa: E402
-from collections.abc import Callable  # noqa: E402
 from fractions import Fraction  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -99,7 +102,8 @@ def _run(folder: Path, source: Path, name: str, *options: str) -> dict[str, obje
     with contextlib.redirect_stdout(said), contextlib.redirect_stderr(errors):
         code = main(["run", str(source), "-o", str(output), "--model", "blend", "--fps", "48000/1001", *options])
     frames = count_frames(find_ffmpeg().path, output) if output.exists() else None
-    return {"code": code, "stdout": said.getvalue(), "stderr": errors.getvalue(), "frames": frames, "killed_removed": not killed.exists()}
+    return {"code": code, "stdout": said.getvalue(), "stderr": errors.getvalue(), "frames": frames,
+            "killed_removed": not killed.exists()}
 
 
 def _outcome(step: Callable[[], object]) -> dict[str, object]:

@@ -69,7 +69,8 @@ def _memory_gib() -> float | None:
 
 
 def machine() -> dict[str, object]:
-    """CPU model and vector flags, cores, memory, load (None where unknown), and the versions of Python, torch and VapourSynth."""
+    """CPU model and vector flags, cores, memory, load (None where unknown), and the versions of Python, torch and
+    VapourSynth."""
     import torch
     import vapoursynth as vs
 
@@ -97,5 +98,5 @@ def describe() -> str:
         simd += "".join(f"; no {flag}" for flag in ("avx512f", "avx512_bf16", "amx_bf16") if flag not in m["simd"])
     memory = "memory unknown" if m["memory_gib"] is None else f"{m['memory_gib']} GiB"
     load = "" if m["load_average"] is None else f"; load average {m['load_average']} at start"
-    return (f"{m['cpu']} (lscpu flags: {simd}), {m['cores']} cores, {memory}{gpu}; Python {m['python']}, torch {m['torch']} "
-            f"({m['torch_threads']} threads), VapourSynth {m['vapoursynth']} ({m['vs_threads']} threads){load}")
+    return (f"{m['cpu']} (lscpu flags: {simd}), {m['cores']} cores, {memory}{gpu}; Python {m['python']}, "
+            f"torch {m['torch']} ({m['torch_threads']} threads), VapourSynth {m['vapoursynth']} ({m['vs_threads']} threads){load}")
