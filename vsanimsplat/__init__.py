@@ -17,3 +17,5 @@ from .filters.source import open_video
 
 __all__ = ["dedupe", "fill_holes", "interpolate", "open_video", "resize", "write_timecodes"]
 __version__ = "0.1.0"
+"""The version, stated here only: ``pyproject.toml`` reads it (a dynamic version), the top entry of
+``CHANGELOG.md`` names it, and the installed metadata says it (``tests/test_release.py``)."""
