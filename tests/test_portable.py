@@ -68,7 +68,8 @@ def test_the_machine_is_described_without_proc_and_load_average(windows_like):
 
 def test_stop_signals_are_those_of_this_system():
     assert STOP_SIGNALS[:2] == (signal.SIGINT, signal.SIGTERM)
-    assert (signal.SIGHUP in STOP_SIGNALS) == hasattr(signal, "SIGHUP")
+    for name in ("SIGHUP", "SIGBREAK"):  # Unix, Windows
+        assert (getattr(signal, name, None) in STOP_SIGNALS) == hasattr(signal, name)
 
 
 def test_a_held_file_is_not_removed_until_let_go(tmp_path):

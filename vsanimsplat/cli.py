@@ -9,7 +9,7 @@ Exit codes:
 | 1 | processing failed: ffmpeg failed (its messages are shown), a frame could not be made, or a file could not be written or read (disk full, permissions) |
 | 2 | bad arguments or input, found before any work: unknown option value, input missing, a directory or not a video, no file can be made in the output's (or ``--emit-vpy``'s, ``--flow``'s, ``--timecodes``') folder, output exists without ``--overwrite``, another run writes the output |
 | 3 | something to install: no usable ffmpeg, matplotlib for ``report --plot`` or Pillow for ``preview``, the model's weights (the message names the fetch command), or Ray for ``--workers``/``--ray-address`` |
-| 130, 143, 129 | interrupted by SIGINT (Ctrl-C), SIGTERM (a kill) or SIGHUP (a closed terminal): 128 + the signal's number; no output file was left behind |
+| 130, 143, 129, 149 | interrupted by SIGINT (Ctrl-C), SIGTERM (a kill), SIGHUP (a closed terminal; Unix) or SIGBREAK (Ctrl-Break; Windows): 128 + the signal's number; no output file was left behind |
 """
 
 from __future__ import annotations
@@ -385,10 +385,11 @@ encoding:
 exit codes:
   0 success; 1 processing failed (ffmpeg's messages are shown) or a file error while working
   (disk full); 2 bad arguments or input, missing output directory, output exists without
-  --overwrite; 3 ffmpeg or model weights missing (the fetch command is named); 130, 143, 129
-  interrupted by Ctrl-C, SIGTERM, SIGHUP. The output is written to a hidden temporary file beside it
-  and renamed when complete, so a failure or an interruption leaves nothing behind; temporary files
-  that a killed run (SIGKILL, power loss) left are removed by the next run of the same output.
+  --overwrite; 3 ffmpeg or model weights missing (the fetch command is named); 130, 143, 129, 149
+  interrupted by Ctrl-C, SIGTERM, SIGHUP, Ctrl-Break (Windows). The output is written to a hidden
+  temporary file beside it and renamed when complete, so a failure or an interruption leaves nothing
+  behind; temporary files that a killed run (SIGKILL, power loss) left are removed by the next run of
+  the same output.
 
 example:
   vsanimsplat run episode.mkv -o episode-60fps.mkv --fps 60000/1001
