@@ -12,12 +12,12 @@ import os
 import signal
 import subprocess
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 try:
     import fcntl
 except ModuleNotFoundError:  # Windows
-    fcntl = None
+    fcntl = None  # type: ignore[assignment]
 
 __all__ = ["STOP_SIGNALS", "create_held", "fsync_folder", "own_process_group", "remove_unless_held", "replace_held"]
 
@@ -79,7 +79,7 @@ def remove_unless_held(path: Path) -> bool:
     return True
 
 
-def own_process_group() -> dict[str, object]:
+def own_process_group() -> dict[str, Any]:
     """The :class:`subprocess.Popen` arguments that start a child in a process group of its own, so that Ctrl-C in
     the terminal reaches this process only (which then stops the child itself): ``process_group=0`` on Unix,
     ``CREATE_NEW_PROCESS_GROUP`` on Windows."""
