@@ -1,5 +1,6 @@
 """Opening video files: constant rate by default, the file's timestamps on request."""
 
+import subprocess
 from fractions import Fraction
 from pathlib import Path
 
@@ -8,9 +9,9 @@ import pytest
 import vapoursynth as vs
 
 from vsanimsplat.cli import main
-from vsanimsplat.ffmpeg import write_rgb_video
+from vsanimsplat.ffmpeg import find_ffmpeg, write_rgb_video
 from vsanimsplat.filters.frames import frame_durations
-from vsanimsplat.filters.source import frame_times, open_video, source_timing, standard_rate
+from vsanimsplat.filters.source import _lsmash, frame_times, open_video, source_timing, standard_rate
 from vsanimsplat.timeline import start_times
 from vsanimsplat.timestamps import SourceTiming
 
@@ -95,3 +96,47 @@ def test_a_two_frame_file_keeps_its_stated_rate(tmp_path, capsys):
     assert source_timing(path) == SourceTiming(Fraction(24000, 1001))
     assert main(["report", str(path), "-q"]) == 0
     assert "2 frames at 24000/1001 fps" in capsys.readouterr().out
+
+
+def _generated(path: Path, *args: str) -> Path:
+    """A file ffmpeg makes of its test pattern: ``args`` are its inputs and output options."""
+    subprocess.run([find_ffmpeg().path, "-v", "error", *args, str(path)], check=True)
+    return path
+
+
+@pytest.mark.parametrize("rate", [Fraction(24000, 1001), Fraction(47, 2)])
+def test_an_odd_size_file_without_timestamps_gets_its_rate(tmp_path, capsys, rate):
+    """An XVID AVI at 97x65 with B-frames has no timestamps BestSource can use (BestSource says 24000 or 47 fps):
+    ffmpeg's stated standard rate, else L-SMASH's, asked for the 4:4:4 pictures that hold the odd size (its own
+    4:2:0 ends the process). The odd-size clip carried L-SMASH's durations, so BestSource's rate was taken."""
+    path = _generated(tmp_path / "odd.avi", "-f", "lavfi", "-i", f"testsrc=size=97x65:rate={rate}", "-frames:v", "12",
+                      "-c:v", "mpeg4", "-bf", "2", "-vtag", "XVID")
+    assert "_DurationNum" not in vs.core.bs.VideoSource(str(path)).get_frame(0).props
+    with pytest.warns(UserWarning, match="odd size"):
+        clip = open_video(path)
+    assert (clip.width, clip.height, clip.fps, clip.num_frames) == (97, 65, rate, 12)
+    assert main(["run", str(path), "-o", str(tmp_path / "out.mkv"), "--model", "blend", "-q"]) == 0
+    assert f"24 frames, 97x65 at {2 * rate} fps" in capsys.readouterr().out
+
+
+def test_l_smash_reads_the_video_track_bestsource_reads(tmp_path):
+    """A 97x65 4:2:0 track and a larger second one: L-SMASH chose the larger, so the 4:4:4 copy of the first
+    failed ("L-SMASH gives 6 frames of 161x97"); it is asked for the first track."""
+    path = _generated(tmp_path / "two.mkv", "-f", "lavfi", "-i", "testsrc=size=97x65:rate=24", "-f", "lavfi", "-i",
+                      "testsrc=size=161x97:rate=24", "-map", "0:v", "-map", "1:v", "-t", "0.25", "-c:v", "ffv1",
+                      "-pix_fmt:v:0", "yuv420p", "-pix_fmt:v:1", "bgra")
+    with pytest.warns(UserWarning, match="odd size"):
+        clip = open_video(path)
+    assert (clip.width, clip.height, clip.format.name, clip.num_frames) == (97, 65, "YUV444P8", 6)
+    luma = np.asarray(clip.get_frame(0)[0])
+    assert np.array_equal(luma[:64, :96], np.asarray(vs.core.bs.VideoSource(str(path)).get_frame(0)[0]))
+
+
+def test_l_smash_ending_the_process_is_an_error(tmp_path):
+    """L-SMASH's own 4:2:0 pictures at 97x65 end the process (a C++ terminate: SIGABRT, no exception); it is tried
+    in a child process first, so this one gets vs.Error with L-SMASH's message."""
+    path = _generated(tmp_path / "odd.mkv", "-f", "lavfi", "-i", "testsrc=size=97x65:rate=24", "-frames:v", "3",
+                      "-c:v", "ffv1", "-pix_fmt", "yuv420p")
+    with pytest.raises(vs.Error, match=r"L-SMASH cannot read it: .* \(ended by signal 6\)"):
+        _lsmash(path, None)
+    assert _lsmash(path, None, format="YUV444P8").width == 97

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 import tempfile
 import warnings
 from fractions import Fraction
@@ -49,13 +52,15 @@ def open_video(path: str | PathLike[str], fps: Fraction | None = None, vfr: bool
     timestamps (Matroska to 1 ms, so 23.976 fps frames last 41 or 42 ms); taking them literally
     would jitter every in-between. When the file carries no timestamps BestSource can use (some
     AVI files report a wrong rate), the rate comes from L-SMASH (``core.lsmas``), snapped to the
-    nearest standard rate. Where the rate the file states (a standard one) differs from BestSource's but keeps every
+    nearest standard rate, unless ffmpeg states a standard rate for it. Where the rate the file states (a standard one) differs from BestSource's but keeps every
     frame at its timestamp, the stated rate is taken (BestSource reads a 2-frame Matroska file at 24000/1001 fps
     as 500/21, from its frames' 42 ms apart).
 
     Sizes are kept: BestSource crops a picture whose size its chroma subsampling cannot hold (321×181
     4:2:0 → 320×180), so such a file is decoded as 4:4:4 at its own size instead (L-SMASH, with
-    BestSource's frame props), with a warning (:class:`UserWarning`) saying so. The pixel shape is
+    BestSource's frame props), with a warning (:class:`UserWarning`) saying so. L-SMASH reads the track BestSource
+    reads, tried in a child process first (it ends the process on pictures it cannot give): where it cannot, the
+    cropped picture or BestSource's rate is taken, with a warning. The pixel shape is
     in the frame props ``_SARNum``/``_SARDen`` where the file gives one. A picture with rotation metadata (a
     phone's video) is turned as players show it, with a warning. Raises ``vs.Error`` naming
     the path when the file is missing or cannot be decoded, and ``ValueError`` for a non-positive ``fps``.
@@ -75,6 +80,7 @@ def open_video(path: str | PathLike[str], fps: Fraction | None = None, vfr: bool
         warnings.warn(f"{file.name}: its {width}x{height} pictures are shown turned by {stream.rotation}° (rotation "
                       f"metadata); processed as players show them, {clip.width}x{clip.height}, and written upright, "
                       "without the tag", stacklevel=2)
+    decoded = clip  # BestSource's: its props say whether it found timestamps (the 4:4:4 clip below has L-SMASH's)
     clip = _uncropped(file, clip, stream)
     if vfr:
         times = frame_times(file) if clip.num_frames > 1 else None
@@ -88,14 +94,48 @@ def open_video(path: str | PathLike[str], fps: Fraction | None = None, vfr: bool
         return clip.std.AssumeFPS(fpsnum=nominal.numerator, fpsden=nominal.denominator).std.CopyFrameProps(clip)
     if fps is None:
         fps = Fraction(clip.fps)
-        if "_DurationNum" not in clip.get_frame(0).props or fps == 0:
-            fps = standard_rate(Fraction(vs.core.lsmas.LWLibavSource(str(file), cache=0).fps))
+        if "_DurationNum" not in decoded.get_frame(0).props or fps == 0:
+            fps = _untimed_rate(file, decoded, stream)
         elif stream is not None and stream.rate not in (None, fps) and clip.num_frames > 1:
             times = frame_times(file)  # BestSource's rate of a short file is its timestamps' (2 frames 42 ms apart)
             fps = stream.rate if times and not judge_timing(times, stream.rate).notice else fps
     fps = Fraction(fps)
     clip = clip.std.AssumeFPS(fpsnum=fps.numerator, fpsden=fps.denominator)
     return clip.std.SetFrameProps(_DurationNum=fps.denominator, _DurationDen=fps.numerator)
+
+
+def _untimed_rate(file: Path, clip: vs.VideoNode, stream: Stream | None) -> Fraction:
+    """The rate of a file whose frames have no timestamps BestSource can use (``clip`` is BestSource's): the standard
+    rate ffmpeg states, else L-SMASH's (snapped to a standard rate), else BestSource's with a warning."""
+    if stream is not None and stream.rate is not None:
+        return stream.rate
+    fmt = clip.format  # a 4:4:4 picture of any size, where L-SMASH's own format may not hold the file's size
+    options = {"format": f"YUV444P{fmt.bits_per_sample}"} if fmt.subsampling_w or fmt.subsampling_h else {}
+    try:
+        return standard_rate(Fraction(_lsmash(file, stream, **options).fps))
+    except vs.Error as error:
+        warnings.warn(f"{file.name}: its frames have no timestamps and {error}; BestSource's {clip.fps} fps is "
+                      "taken (--cfr RATE sets another)", stacklevel=3)
+        return Fraction(clip.fps)
+
+
+def _lsmash(file: Path, stream: Stream | None, **options: str) -> vs.VideoNode:
+    """L-SMASH's clip (``core.lsmas.LWLibavSource``) of ``stream`` (None: the one L-SMASH chooses), opened in a child
+    process first: where L-SMASH cannot give a picture VapourSynth holds (its own 4:2:0 format at an odd size), it
+    ends the whole process (a C++ ``terminate``), not with an exception. Raises ``vs.Error`` ("L-SMASH cannot
+    read it: …", its last message) instead. The child's index (a file of its own) is the one this process reads.
+    """
+    with tempfile.TemporaryDirectory(prefix="vsanimsplat-") as folder:
+        arguments = {**options, "cache": 1, "cachefile": str(Path(folder) / "index.lwi")}
+        arguments.update({"stream_index": stream.index} if stream is not None else {})
+        trial = subprocess.run([sys.executable, "-c", "import json, sys, vapoursynth as vs; vs.core.lsmas.LWLibavSource("
+                                "sys.argv[1], **json.loads(sys.argv[2])).get_frame(0)", str(file), json.dumps(arguments)],
+                               capture_output=True, text=True, errors="replace")
+        if trial.returncode != 0:
+            said = trial.stderr.strip().splitlines()
+            ended = f"ended by signal {-trial.returncode}" if trial.returncode < 0 else f"exit {trial.returncode}"
+            raise vs.Error(f"L-SMASH cannot read it: {said[-1] if said else 'no message'} ({ended})")
+        return vs.core.lsmas.LWLibavSource(str(file), **arguments)
 
 
 def _uncropped(file: Path, clip: vs.VideoNode, stream: Stream | None) -> vs.VideoNode:
@@ -113,8 +153,12 @@ def _uncropped(file: Path, clip: vs.VideoNode, stream: Stream | None) -> vs.Vide
             None, (clip.width, clip.height)):
         return clip
     width, height = stream.shown_size
-    full = _turned(vs.core.lsmas.LWLibavSource(str(file), cache=0, format=f"YUV444P{fmt.bits_per_sample}"),
-                   stream.rotation)
+    try:
+        full = _turned(_lsmash(file, stream, format=f"YUV444P{fmt.bits_per_sample}"), stream.rotation)
+    except vs.Error as error:
+        warnings.warn(f"{file.name}: {width}x{height} is an odd size for {fmt.name} chroma and {error}; BestSource's "
+                      f"picture is taken, cropped to {clip.width}x{clip.height}", stacklevel=3)
+        return clip
     if (full.width, full.height, full.num_frames) != (width, height, clip.num_frames):
         raise vs.Error(f"{file}: cannot decode its {width}x{height} {fmt.name} pictures at their size "
                        f"(L-SMASH gives {full.num_frames} frames of {full.width}x{full.height}, BestSource "
