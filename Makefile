@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 PYTHON ?= $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python3.12 /usr/bin/python3.12 /usr/local/bin/python3.12; do \
 	"$$p" -c 'import sys; assert sys.version_info >= (3, 12)' >/dev/null 2>&1 && { echo "$$p"; break; }; done)
 
-.PHONY: setup weights demo test docs-images clean
+.PHONY: setup weights demo check test docs-images clean
 
 setup: $(VENV)/.installed
 
@@ -33,6 +33,11 @@ demo: setup weights
 	$(BIN)/vsanimsplat report out/demo.mkv --timecodes out/demo.timecodes.txt
 	$(BIN)/vsanimsplat run out/demo.mkv -o out/demo-60fps.mkv --fps 60000/1001 --width 320 --overwrite
 
+# The linter and the type checker, configured in pyproject.toml (under a minute; CI runs it before the tests).
+check: setup
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
 test: setup weights
 	$(BIN)/python -m pytest
 
@@ -41,4 +46,4 @@ docs-images: setup weights
 	$(BIN)/python scripts/make_docs_images.py
 
 clean:
-	rm -rf $(VENV) out .pytest_cache .hypothesis
+	rm -rf $(VENV) out .pytest_cache .hypothesis .mypy_cache .ruff_cache

@@ -104,7 +104,7 @@ def crop_share(pair) -> tuple[float, int]:
     boxes = [region.box for region in pair.regions]
     if boxes == [None]:
         return 1.0, 1
-    return sum((b - t) * (r - l) for t, b, l, r in boxes) / (pair.a.image.shape[-2] * pair.a.image.shape[-1]), len(boxes)
+    return sum((bottom - top) * (right - left) for top, bottom, left, right in boxes) / (pair.a.image.shape[-2] * pair.a.image.shape[-1]), len(boxes)
 
 
 def timings(models: dict[str, Model], pairs: dict[str, tuple[torch.Tensor, torch.Tensor]], repeats: int) -> dict:

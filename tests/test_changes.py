@@ -155,7 +155,7 @@ def test_small_changes_far_apart_are_computed_on_their_own_crops_close_to_the_wh
     for region in pairs[0].regions:
         top, bottom, left, right = region.box
         assert region.inner.a.image.shape[-2:] == (bottom - top, right - left)  # the networks saw the crop only
-    assert sum((b - t) * (r - l) for t, b, l, r in (region.box for region in pairs[0].regions)) <= 0.55 * 448 * 896
+    assert sum((bottom - top) * (right - left) for top, bottom, left, right in (region.box for region in pairs[0].regions)) <= 0.55 * 448 * 896
     a, b = (m.synthesize(p, 0.5).image for m, p in zip((cropped, whole), pairs))
     mse = torch.mean((a - b) ** 2).item()
     assert 10 * np.log10(1 / mse) > 40

@@ -132,7 +132,7 @@ def test_registry_capabilities_match_what_the_model_does(name):
         forward, backward = model.flows(pair)
         assert forward.shape == backward.shape == (1, 2, 64, 96)
     else:
-        with pytest.raises(Exception):
+        with pytest.raises(NotImplementedError):
             model.flows(pair)
 
 

@@ -457,7 +457,7 @@ def test_a_bad_number_of_seconds_is_explained_with_seconds(source, tmp_path, cap
     with pytest.raises(SystemExit) as stop:
         run(capsys, source.path, "-o", tmp_path / "out.mkv", option, "0")
     assert stop.value.code == 2
-    assert f": expected a number > 0 (e.g. 90, 1.5 or 3/2), got '0'" in capsys.readouterr().err  # not a frame rate
+    assert ": expected a number > 0 (e.g. 90, 1.5 or 3/2), got '0'" in capsys.readouterr().err  # not a frame rate
 
 
 def test_a_fifo_input_is_named_as_such(tmp_path, capsys):

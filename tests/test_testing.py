@@ -109,7 +109,7 @@ def test_layer_truth_moves_smoothly_between_the_drawings():
         assert np.array_equal(clip.frames[k], clip.truth(k)) == (not any(clip.holding(k)))
     assert [k for k in range(12) if not any(clip.holding(k))] == [0, 6]  # every shape at a drawing
     assert not any(np.array_equal(clip.truth(6.5), frame) for frame in clip.frames)
-    for i, starts in enumerate(clip.layer_starts):
+    for i in range(len(clip.layer_starts)):
         truth = np.array([centroid(clip.mask(i, k)) for k in range(12)])
         shown = np.array([centroid(clip.source_mask(i, k)) for k in range(12)])
         velocity = np.subtract(clip.centre(i, 1), clip.centre(i, 0))

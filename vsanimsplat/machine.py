@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 from pathlib import Path
+from typing import Any
 
 __all__ = ["machine", "describe"]
 
@@ -68,7 +69,7 @@ def _memory_gib() -> float | None:
         return None
 
 
-def machine() -> dict[str, object]:
+def machine() -> dict[str, Any]:
     """CPU model and vector flags, cores, memory, load (None where unknown), and the versions of Python, torch and
     VapourSynth."""
     import torch

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -83,7 +84,7 @@ def own_process_group() -> dict[str, Any]:
     """The :class:`subprocess.Popen` arguments that start a child in a process group of its own, so that Ctrl-C in
     the terminal reaches this process only (which then stops the child itself): ``process_group=0`` on Unix,
     ``CREATE_NEW_PROCESS_GROUP`` on Windows."""
-    if os.name == "nt":
+    if sys.platform == "win32":  # the platform test a type checker reads: the flag exists on Windows only
         return {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
     return {"process_group": 0}
 

@@ -177,7 +177,7 @@ def _describe(times: Sequence[Fraction], tolerance: Fraction) -> str:
             continue
         neighbours = [f for f, c in (runs[k - 1] if k else (0, 0), runs[k + 1] if k + 1 < len(runs) else (0, 0))
                       if c > 1]
-        base = sections[neighbours[0]][0] if neighbours else None
+        base = sections[neighbours[0]][0] if neighbours else Fraction(0)
         frames = round(durations[first] / base) if base else 0
         # a gap is known to 2 × tolerance, its neighbours' duration to 2 × tolerance over their frames
         error = 2 * tolerance / dict(runs)[neighbours[0]] if neighbours else 0

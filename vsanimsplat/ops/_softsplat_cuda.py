@@ -195,7 +195,7 @@ def _without_cupy(reason: str, replace: str | None = None) -> None:
                f"CUDA {_EXTRA_CUDA})")
     uninstall = "" if replace is None else f"pip uninstall {replace}, then "
     warnings.warn(f"softmax splatting on CUDA runs the slow PyTorch path: {reason}. For the fast CuPy kernels: "
-                  f"{uninstall}{install}")
+                  f"{uninstall}{install}", stacklevel=2)
 
 
 def usable(x: Tensor) -> bool:
