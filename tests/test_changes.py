@@ -132,7 +132,7 @@ def test_without_a_policy_the_networks_draw_every_pixel():
 @needs_weights
 @pytest.mark.parametrize("name", ["union", "base", "rife", "splat", "blend"])
 def test_a_small_change_leaves_every_pixel_32_px_away_untouched(name):
-    model = load_model(name)
+    model = load_model(name, device="cpu")
     picture = _picture()
     changed_picture = _blink(picture)
     pair = model.pair(model.prepare(picture), model.prepare(changed_picture))
@@ -146,7 +146,7 @@ def test_a_small_change_leaves_every_pixel_32_px_away_untouched(name):
 
 @needs_weights
 def test_small_changes_far_apart_are_computed_on_their_own_crops_close_to_the_whole_frame_result():
-    cropped, whole = load_model("union"), load_model("union", regions=False)
+    cropped, whole = load_model("union", device="cpu"), load_model("union", device="cpu", regions=False)
     picture = _picture(448, 896, seed=3)
     changed_picture = _blink(_blink(picture, 40, 40, 16), 400, 840, 16)  # two blinks in opposite corners
     pairs = [m.pair(m.prepare(picture), m.prepare(changed_picture)) for m in (cropped, whole)]
@@ -166,7 +166,7 @@ def test_small_changes_far_apart_are_computed_on_their_own_crops_close_to_the_wh
 
 @needs_weights
 def test_a_pan_is_computed_on_the_whole_frame():
-    model = load_model("union")
+    model = load_model("union", device="cpu")
     picture = _picture(128, 192)
     pair = model.pair(model.prepare(picture), model.prepare(torch.roll(picture, 6, dims=3)))
     assert [region.box for region in pair.regions] == [None]
@@ -175,7 +175,7 @@ def test_a_pan_is_computed_on_the_whole_frame():
 @needs_weights
 def test_an_object_in_the_middle_of_its_path_is_kept():
     """A small object that jumps far: its in-between position is neither of the changed places."""
-    model = load_model("union")
+    model = load_model("union", device="cpu")
     scene = Scene(256, 128, seed=2, shapes=0)
     background = torch.from_numpy(scene.background).permute(2, 0, 1).unsqueeze(0)
 

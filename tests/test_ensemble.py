@@ -37,7 +37,7 @@ def pictures(width: int = 96, height: int = 64, seed: int = 0) -> tuple[torch.Te
 @pytest.fixture(scope="module")
 def members() -> list[Model]:
     """union and rife with their published weights, without change policies (loaded once for the module)."""
-    return [load_model("union", static_tolerance=None), load_model("rife", static_tolerance=None)]
+    return [load_model(name, device="cpu", static_tolerance=None) for name in ("union", "rife")]
 
 
 def synthesized(model: Model, a: torch.Tensor, b: torch.Tensor, t: float):

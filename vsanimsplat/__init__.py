@@ -10,12 +10,14 @@ Public API:
 | :func:`fill_holes` | fill the pixels splatting left empty, from the two parent drawings |
 | :func:`write_timecodes` | Matroska timecode v2 file of a (variable-rate) clip |
 | :func:`open_video` | open a video file as a constant-rate clip (BestSource), the source the ``run`` command uses |
+| :mod:`errors` | the exceptions: one root, ``AnimSplatError`` (a ``vs.Error``), and its kinds (``BadOption``, ``WeightsError`` …) |
 """
 
+from . import errors
 from .filters import dedupe, fill_holes, interpolate, resize, write_timecodes
 from .filters.source import open_video
 
-__all__ = ["dedupe", "fill_holes", "interpolate", "open_video", "resize", "write_timecodes"]
+__all__ = ["dedupe", "errors", "fill_holes", "interpolate", "open_video", "resize", "write_timecodes"]
 __version__ = "0.1.0"
 """The version, stated here only: ``pyproject.toml`` reads it (a dynamic version), the top entry of
 ``CHANGELOG.md`` names it, and the installed metadata says it (``tests/test_release.py``)."""

@@ -17,6 +17,7 @@ from typing import Any
 
 import torch
 
+from .errors import DeviceError
 from .models.base import FrameState, Model, PairState, Synthesis
 from .models.changes import Box
 from .models.registry import use_cuda_policy
@@ -81,7 +82,7 @@ def _pinned_copy(tensor: torch.Tensor | None) -> torch.Tensor | None:
     return torch.empty(tensor.shape, dtype=tensor.dtype, device="cpu", pin_memory=True).copy_(tensor, non_blocking=True)
 
 
-class DeviceOutOfMemory(RuntimeError):
+class DeviceOutOfMemory(DeviceError):
     """The device ran out of memory in a model call; the message names the settings that need less of it."""
 
 

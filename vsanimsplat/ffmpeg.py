@@ -26,6 +26,7 @@ from pathlib import PurePath
 
 import numpy as np
 
+from .errors import NotInstalled
 from .timestamps import standard_rate
 
 __all__ = [
@@ -54,7 +55,7 @@ __all__ = [
 _INSTALL_HINT = "install it (apt-get install ffmpeg) or pip install imageio-ffmpeg"
 
 
-class FFmpegNotFound(FileNotFoundError):
+class FFmpegNotFound(NotInstalled):
     """No usable ffmpeg (or none with the encoders asked for); the message says what to install."""
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import NotInstalled
 from .retime import is_pause
 from .timeline import HOLD_NAMES, Drawing, FrameClock, hold_name
 
@@ -31,7 +32,7 @@ OVERLAY_COLOURS = {"changed": ((0, 200, 255), 0.35), "layers": ((255, 200, 0), 0
 motion, the hole mask), drawn in this order."""
 
 
-class PlotExtraMissing(ImportError):
+class PlotExtraMissing(NotInstalled, ImportError):
     """A package of the ``plot`` extra (matplotlib for the cadence plot, Pillow for the contact sheet) is not
     installed; the message says how to install it."""
 

@@ -13,7 +13,8 @@ import vapoursynth as vs
 
 from ..engine import Engine, check_num_streams
 from ..layers import LayerStep, LayerTiming
-from ..models import DEFAULT_PRESET, DEFAULT_STATIC_TOLERANCE, Model, load_model, load_preset
+from ..errors import BadOption, given_to
+from ..models import Model, ModelOptions, load
 from ..models.changes import layer_weight, paste, region_box
 from ..retime import Step, plan
 from ..scenes import DEFAULT_SCENE_THRESHOLD, cuts_between_drawings, read_cut_list
@@ -22,10 +23,6 @@ from .frames import ColourSpace, check_constant, array_into_frame, duration_of, 
 
 __all__ = ["interpolate", "output_steps", "pair_flow", "scene_scores", "analysis_clip", "DEFAULT_SCENE_THRESHOLD",
            "MAX_RATE_FACTOR"]
-
-
-def _error(message: str) -> vs.Error:
-    return vs.Error(f"vsanimsplat.interpolate: {message}")
 
 
 def scene_scores(clip: vs.VideoNode, progress: bool | None = None) -> list[float]:
@@ -38,7 +35,7 @@ def scene_scores(clip: vs.VideoNode, progress: bool | None = None) -> list[float
     :func:`~vsanimsplat.dedupe` output, the scores ``dedupe`` computed in its own pass over the source.
     """
     if not isinstance(clip, vs.VideoNode):
-        raise _error(f"clip must be a vapoursynth.VideoNode, got {type(clip).__name__}")
+        raise BadOption("scene_scores", "clip", f"clip must be a vapoursynth.VideoNode, got {type(clip).__name__}")
     return list(timing_of(clip, progress).scene_scores)
 
 
@@ -49,7 +46,7 @@ def _listed_cuts(cuts: str | os.PathLike[str] | Sequence[int] | None, timing: Ti
     try:
         frames = read_cut_list(cuts)
     except ValueError as error:
-        raise _error(f"cuts: {error}") from None
+        raise BadOption("interpolate", "cuts", f"cuts: {error}") from None
     return cuts_between_drawings(frames, timing.sources)
 
 
@@ -63,7 +60,9 @@ def _target_rate(clip: vs.VideoNode, factor: int | Fraction | None, fps_num: int
                  fps_den: int | None) -> Fraction:
     """The output rate, checked against the nominal rate from ``clip``'s first frame alone (no pass over it)."""
     if (factor is None) == (fps_num is None):
-        raise _error("give either factor (e.g. 2 or Fraction(5, 2)) or fps_num/fps_den (e.g. 60000/1001), not both or neither")
+        raise BadOption("interpolate", "factor",
+                        "give either factor (e.g. 2 or Fraction(5, 2)) or fps_num/fps_den (e.g. 60000/1001), not both "
+                        "or neither")
     first = first_props(clip)
     if "AnimSplat_Hold" in first:  # a dedupe output: the rate before dedupe
         nominal: Fraction | None = first["AnimSplat_Hold"] / duration_of(first, clip, 0, "interpolate")
@@ -71,20 +70,25 @@ def _target_rate(clip: vs.VideoNode, factor: int | Fraction | None, fps_num: int
         nominal = Fraction(clip.fps) if clip.fps > 0 else None
     if fps_num is not None:
         den = 1 if fps_den is None else fps_den
-        if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in (fps_num, den)):
-            raise _error(f"fps_num and fps_den must be positive integers, got {fps_num!r}/{fps_den!r}")
+        for name, value in (("fps_num", fps_num), ("fps_den", den)):
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise BadOption("interpolate", name,
+                                f"fps_num and fps_den must be positive integers, got {fps_num!r}/{fps_den!r}")
         if nominal is not None and not nominal < Fraction(fps_num, den) <= MAX_RATE_FACTOR * nominal:
-            raise _error(f"fps_num/fps_den must be above the clip's nominal rate {nominal} fps (interpolate raises "
-                         f"the rate; it does not drop frames) and at most {MAX_RATE_FACTOR} × it "
-                         f"({MAX_RATE_FACTOR * nominal} fps), got {fps_num}/{den}")
+            raise BadOption("interpolate", "fps_num",
+                            f"fps_num/fps_den must be above the clip's nominal rate {nominal} fps (interpolate raises "
+                            f"the rate; it does not drop frames) and at most {MAX_RATE_FACTOR} × it "
+                            f"({MAX_RATE_FACTOR * nominal} fps), got {fps_num}/{den}")
         return Fraction(fps_num, den)
     if (isinstance(factor, bool) or not isinstance(factor, (int, Fraction))
             or not 1 < factor <= MAX_RATE_FACTOR):
-        raise _error(f"factor must be an int or Fraction greater than 1 and at most {MAX_RATE_FACTOR} "
-                     f"(e.g. 2, 3, Fraction(5, 2)), got {factor!r}")
+        raise BadOption("interpolate", "factor",
+                        f"factor must be an int or Fraction greater than 1 and at most {MAX_RATE_FACTOR} "
+                        f"(e.g. 2, 3, Fraction(5, 2)), got {factor!r}")
     if nominal is None:
-        raise _error("factor needs the clip's nominal rate, but clip is variable-rate (fps 0) without "
-                     "AnimSplat_Hold props; give fps_num/fps_den instead")
+        raise BadOption("interpolate", "factor",
+                        "factor needs the clip's nominal rate, but clip is variable-rate (fps 0) without "
+                        "AnimSplat_Hold props; give fps_num/fps_den instead")
     return nominal * Fraction(factor)
 
 
@@ -99,30 +103,24 @@ def _remap(clip: vs.VideoNode, indices: Sequence[int]) -> vs.VideoNode:
     return kept.std.DuplicateFrames(repeats) if repeats else kept
 
 
-def _resolve_model(model: str | Model | None, preset: str | None, device: str | None, fp16: bool | None,
-                   flow: str | None, bf16: bool | None, flow_scale: float, static_tolerance: int | None,
-                   regions: bool) -> Model:
+def _resolve_model(model: str | Model | None, preset: str | None, options: ModelOptions) -> Model:
+    """The model ``interpolate`` runs: ``model`` itself when it is a model object, else the model or preset
+    made with ``options``."""
     if model is not None and preset is not None:
-        raise _error(f"give model or preset, not both (got model={model!r}, preset={preset!r})")
+        raise BadOption("interpolate", "preset",
+                        f"give model or preset, not both (got model={model!r}, preset={preset!r})")
     if isinstance(model, Model):
-        chosen = [name for name, value in (("flow", flow is not None), ("fp16", fp16 is not None),
-                                           ("bf16", bf16 is not None),
-                                           ("flow_scale", flow_scale != 1.0),
-                                           ("static_tolerance", static_tolerance != DEFAULT_STATIC_TOLERANCE),
-                                           ("regions", regions is not True)) if value]
-        if chosen:
-            raise _error(f"{', '.join(chosen)} apply to models loaded by name; set them when you make a model object")
+        if chosen := [name for name in options.changed() if name != "device"]:
+            raise BadOption("interpolate", chosen[0],
+                            f"{', '.join(chosen)} apply to models loaded by name; set them when you make a model object")
         return model
     if model is not None and not isinstance(model, str):
-        raise _error(f"model must be a model name or a vsanimsplat Model, got {type(model).__name__}")
+        raise BadOption("interpolate", "model",
+                        f"model must be a model name or a vsanimsplat Model, got {type(model).__name__}")
     if preset is not None and not isinstance(preset, str):
-        raise _error(f"preset must be a preset name, got {type(preset).__name__}")
-    load, name = (load_model, model) if model is not None else (load_preset, preset or DEFAULT_PRESET)
-    try:
-        return load(name, device=device, fp16=fp16, flow=flow, bf16=bf16, flow_scale=flow_scale,
-                    static_tolerance=static_tolerance, regions=regions)
-    except (ValueError, RuntimeError) as error:
-        raise _error(str(error)) from None
+        raise BadOption("interpolate", "preset", f"preset must be a preset name, got {type(preset).__name__}")
+    with given_to("interpolate"):
+        return load(options, model, preset)
 
 
 def interpolate(
@@ -132,18 +130,18 @@ def interpolate(
     fps_den: int | None = None,
     model: str | Model | None = None,
     preset: str | None = None,
-    device: str | None = None,
-    fp16: bool | None = None,
-    bf16: bool | None = None,
-    flow_scale: float = 1.0,
+    device: str | None = ModelOptions.device,
+    fp16: bool | None = ModelOptions.fp16,
+    bf16: bool | None = ModelOptions.bf16,
+    flow_scale: float = ModelOptions.flow_scale,
     max_hold: int | None = None,
     scene_detect: bool = True,
     scene_threshold: float = DEFAULT_SCENE_THRESHOLD,
     cuts: str | os.PathLike[str] | Sequence[int] | None = None,
     progress: bool | None = None,
-    flow: str | None = None,
-    static_tolerance: int | None = DEFAULT_STATIC_TOLERANCE,
-    regions: bool = True,
+    flow: str | None = ModelOptions.flow,
+    static_tolerance: int | None = ModelOptions.static_tolerance,
+    regions: bool = ModelOptions.regions,
     layers: bool = True,
     cache_mb: int | None = None,
     num_streams: int | None = None,
@@ -193,30 +191,42 @@ def interpolate(
     where layers moved, also on a frame that shows a drawing, ``AnimSplat_LayerMask`` (GRAY8: 255 = a layer's own
     in-between), ``AnimSplat_LayerFraction``, and per layer ``AnimSplat_LayerLeft``/``AnimSplat_LayerRight``
     (its drawings' source frames) and ``AnimSplat_LayerT``.
+
+    Errors (:mod:`vsanimsplat.errors`, each a ``vs.Error``): :class:`~vsanimsplat.errors.BadOption` (also a ValueError)
+    naming ``interpolate`` and the parameter for an option that cannot be used, the model's settings included;
+    :class:`~vsanimsplat.errors.WeightsError` naming the fetch command when the model's weights are not installed;
+    :class:`~vsanimsplat.errors.DeviceError` when CUDA is asked for but not available.
     """
     if not isinstance(clip, vs.VideoNode):
-        raise _error(f"clip must be a vapoursynth.VideoNode, got {type(clip).__name__}")
+        raise BadOption("interpolate", "clip", f"clip must be a vapoursynth.VideoNode, got {type(clip).__name__}")
     check_constant(clip, "interpolate")
     if clip.format.color_family not in (vs.YUV, vs.RGB, vs.GRAY):
-        raise _error(f"clip must be YUV, RGB or GRAY, got {clip.format.name}")
+        raise BadOption("interpolate", "clip", f"clip must be YUV, RGB or GRAY, got {clip.format.name}")
     if max_hold is not None and (isinstance(max_hold, bool) or not isinstance(max_hold, int) or max_hold < 0):
-        raise _error(f"max_hold must be None (automatic), 0 (never pause) or a positive int, got {max_hold!r}")
+        raise BadOption("interpolate", "max_hold",
+                        f"max_hold must be None (automatic), 0 (never pause) or a positive int, got {max_hold!r}")
     if cache_mb is not None and (isinstance(cache_mb, bool) or not isinstance(cache_mb, int) or cache_mb < 0):
-        raise _error(f"cache_mb must be None (the default budget) or an int of MiB ≥ 0, got {cache_mb!r}")
+        raise BadOption("interpolate", "cache_mb",
+                        f"cache_mb must be None (the default budget) or an int of MiB ≥ 0, got {cache_mb!r}")
     try:
         check_num_streams(num_streams)
     except ValueError as error:
-        raise _error(str(error)) from None
+        raise BadOption("interpolate", "num_streams", str(error)) from None
     if not 0.0 <= scene_threshold <= 1.0:
-        raise _error(f"scene_threshold must be within 0.0 … 1.0, got {scene_threshold!r}")
+        raise BadOption("interpolate", "scene_threshold",
+                        f"scene_threshold must be within 0.0 … 1.0, got {scene_threshold!r}")
     if not isinstance(deterministic, bool):
-        raise _error(f"deterministic must be True (the same bits on every run) or False, got {deterministic!r}")
+        raise BadOption("interpolate", "deterministic",
+                        f"deterministic must be True (the same bits on every run) or False, got {deterministic!r}")
     if not isinstance(layers, bool):
-        raise _error(f"layers must be True (per-region timing) or False (whole frames only), got {layers!r}")
+        raise BadOption("interpolate", "layers",
+                        f"layers must be True (per-region timing) or False (whole frames only), got {layers!r}")
     rate, steps, separated = output_steps(clip, factor, fps_num, fps_den, max_hold, scene_detect, scene_threshold, cuts,
                                           progress)
     timing = timing_of(clip, progress)  # read by output_steps, after the rate was checked
-    network = _resolve_model(model, preset, device, fp16, flow, bf16, flow_scale, static_tolerance, regions)
+    network = _resolve_model(model, preset, ModelOptions(device=device, fp16=fp16, bf16=bf16, flow=flow,
+                                                         flow_scale=flow_scale, static_tolerance=static_tolerance,
+                                                         regions=regions))
     # each VapourSynth thread runs the model with its share of torch's threads: with all of them, N threads would
     # start N × cores OpenMP threads
     engine = Engine(network, cache_bytes=None if cache_mb is None else cache_mb << 20,
@@ -267,9 +277,10 @@ def pair_flow(clip: vs.VideoNode, model: Model, left: int = 0, right: int = 1) -
     | `left`, `right` | int | 0, 1 | the two frames |
     """
     if not model.has_flows:
-        raise _error(f"{type(model).__name__} estimates no optical flow")
+        raise BadOption("pair_flow", "model", f"{type(model).__name__} estimates no optical flow")
     if not (0 <= left < clip.num_frames and 0 <= right < clip.num_frames):
-        raise _error(f"left and right must be frames of clip (0 … {clip.num_frames - 1}), got {left} and {right}")
+        raise BadOption("pair_flow", "left",
+                        f"left and right must be frames of clip (0 … {clip.num_frames - 1}), got {left} and {right}")
     rgb = ColourSpace(clip, timing_of(clip, None).first_props).to_rgbs(clip)
     forward, _ = Engine(model).flows(left, right, lambda i: frame_to_tensor(rgb.get_frame(i), model.device))
     return forward[0].permute(1, 2, 0).float().numpy()

@@ -12,9 +12,10 @@
 | :mod:`~vsanimsplat.job.cluster` | the chunks made on several workers with Ray (optional extra ``cluster``; Ray is imported only when used) |
 """
 
+from ..errors import EncodeError, Interrupted
 from .chunks import Chunk, boundaries, choose_spans, concat_input, make_segment, run_chunks, work_dir
 from .cluster import DEFAULT_CHUNK_SECONDS, RayMissing, Workers, require_ray
-from .encoder import STOP_SIGNALS, EncodeError, Interrupted, encode, remove_stale_partials, signals_interrupt
+from .encoder import STOP_SIGNALS, encode, remove_stale_partials, signals_interrupt
 from .lock import OutputBusy, lock_path, output_lock
 from .graph import SCRIPT_OUTPUTS, Graph, JobOptions, ScriptLine, Target, build_graph, first_pair_flow, load_job_model, script_text
 from .progress import Progress, counted

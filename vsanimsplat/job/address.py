@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import socket
 
+from ..errors import AnimSplatError
+
 __all__ = ["CONNECT_SECONDS", "ClusterUnreachable", "check_ray_address", "ray_endpoint"]
 
 CONNECT_SECONDS = 5.0
@@ -21,7 +23,7 @@ _SETTINGS = 4
 """The type of an HTTP/2 SETTINGS frame: the fourth byte of its 9-byte header."""
 
 
-class ClusterUnreachable(ValueError):
+class ClusterUnreachable(AnimSplatError, ValueError):
     """No Ray cluster answers at ``--ray-address``; the message says what answered, if anything."""
 
 

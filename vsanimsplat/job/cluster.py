@@ -23,10 +23,11 @@ from types import ModuleType
 import torch
 import vapoursynth as vs
 
+from ..errors import EncodeError, Interrupted, NotInstalled
 from ..ffmpeg import CODECS, find_ffmpeg
 from ..filters.dedupe import Passes
 from .chunks import Chunk, make_segment
-from .encoder import STOP_SIGNALS, EncodeError, Interrupted
+from .encoder import STOP_SIGNALS
 from .graph import Graph, JobOptions, build_graph, load_job_model
 from .progress import Progress
 
@@ -53,7 +54,7 @@ def is_gpu_share(value: float) -> bool:
     return math.isfinite(value) and 0 < value and (value <= 1 or value == int(value))
 
 
-class RayMissing(ImportError):
+class RayMissing(NotInstalled, ImportError):
     """Several workers were asked for, but Ray is not installed; the message says how to install it."""
 
 

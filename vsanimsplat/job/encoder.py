@@ -16,23 +16,12 @@ from pathlib import Path
 
 import vapoursynth as vs
 
+from ..errors import EncodeError, Interrupted
 from ..ffmpeg import FFmpeg, file_url
 from ..portable import STOP_SIGNALS, create_held, own_process_group, remove_unless_held, replace_held
 from .progress import Progress
 
-__all__ = ["STOP_SIGNALS", "EncodeError", "Interrupted", "encode", "remove_stale_partials", "signals_interrupt"]
-
-
-class EncodeError(RuntimeError):
-    """ffmpeg failed, or a frame could not be made, while encoding; the message holds ffmpeg's stderr."""
-
-
-class Interrupted(KeyboardInterrupt):
-    """The job was stopped by a signal (``signum``, one of :data:`STOP_SIGNALS`); its exit code is 128 + signum."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
+__all__ = ["STOP_SIGNALS", "encode", "remove_stale_partials", "signals_interrupt"]
 
 
 @contextlib.contextmanager

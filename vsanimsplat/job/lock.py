@@ -20,10 +20,12 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from ..errors import AnimSplatError
+
 __all__ = ["OutputBusy", "lock_path", "output_lock"]
 
 
-class OutputBusy(RuntimeError):
+class OutputBusy(AnimSplatError, RuntimeError):
     """Another run is writing the same output; the message names it and the lock file."""
 
 

@@ -31,6 +31,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from ..errors import BadOption
+
 __all__ = [
     "ChangePolicy",
     "DEFAULT_STATIC_TOLERANCE",
@@ -88,8 +90,8 @@ class ChangePolicy:
 
     def __post_init__(self) -> None:
         if isinstance(self.tolerance, bool) or not isinstance(self.tolerance, int) or not 0 <= self.tolerance <= 255:
-            raise ValueError(f"static_tolerance must be an int within 0 … 255 (8-bit code values) or None (off), "
-                             f"got {self.tolerance!r}")
+            raise BadOption("ChangePolicy", "static_tolerance", f"static_tolerance must be an int within 0 … 255 "
+                                                                f"(8-bit code values) or None (off), got {self.tolerance!r}")
 
     @property
     def threshold(self) -> float:

@@ -45,6 +45,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from ..errors import BadOption
 from ..nets.pwcnet import PWCNet
 from .base import Model
 from .blend import Blend
@@ -185,18 +186,21 @@ class ModelSpec:
         | `fp16` | bool or None | None | float16 (CUDA only); None = automatic (:attr:`cuda_half` on CUDA) |
         | `bf16` | bool or None | None | bfloat16 (on CUDA only where ``capability.bf16``); None = automatic (:attr:`cpu_bf16` on a CPU with ``capability.bf16``) |
 
-        Raises ValueError for ``fp16`` with ``bf16``, ``fp16`` on a CPU and ``bf16`` on a GPU without bfloat16.
+        Raises :class:`~vsanimsplat.errors.BadOption` for ``fp16`` with ``bf16``, ``fp16`` on a CPU and ``bf16`` on a
+        GPU without bfloat16.
         """
         if fp16 and bf16:
-            raise ValueError("fp16 and bf16 exclude each other; set at most one")
+            raise BadOption("ModelSpec.dtype", "bf16", "fp16 and bf16 exclude each other; set at most one")
         cuda = capability.kind == "cuda"
         if fp16 and not cuda:
-            raise ValueError("fp16=True needs a CUDA device (float16 convolutions on the CPU are slow and inexact); "
-                             "use fp16=False, or bf16=True on a CPU with native bfloat16")
+            raise BadOption("ModelSpec.dtype", "fp16",
+                            "fp16=True needs a CUDA device (float16 convolutions on the CPU are slow and inexact); "
+                            "use fp16=False, or bf16=True on a CPU with native bfloat16")
         if bf16 and cuda and not capability.bf16:
-            raise ValueError(f"bf16=True needs a GPU that computes bfloat16 (compute capability "
-                             f"{BF16_COMPUTE_CAPABILITY}.0, Ampere, or newer); {capability.name or 'this GPU'} does not: "
-                             "use fp16=True (float16) or leave both None")
+            raise BadOption("ModelSpec.dtype", "bf16",
+                            f"bf16=True needs a GPU that computes bfloat16 (compute capability "
+                            f"{BF16_COMPUTE_CAPABILITY}.0, Ampere, or newer); {capability.name or 'this GPU'} does not: "
+                            "use fp16=True (float16) or leave both None")
         if fp16 or (fp16 is None and cuda and self.cuda_half and not bf16):
             return torch.float16
         if bf16 or (bf16 is None and not cuda and self.cpu_bf16 and capability.bf16):
@@ -306,14 +310,14 @@ PRESET_NAMES: tuple[str, ...] = tuple(PRESETS)
 
 
 def preset(name: str) -> Preset:
-    """The preset ``name``; ValueError naming the allowed names otherwise.
+    """The preset ``name``; :class:`~vsanimsplat.errors.BadOption` naming the allowed names otherwise.
 
     | parameter | type | default | meaning |
     |---|---|---|---|
     | `name` | str | — | one of :data:`PRESET_NAMES` |
     """
     if name not in PRESETS:
-        raise ValueError(f"preset must be one of {', '.join(map(repr, PRESET_NAMES))}, got {name!r}")
+        raise BadOption("preset", "preset", f"preset must be one of {', '.join(map(repr, PRESET_NAMES))}, got {name!r}")
     return PRESETS[name]
 
 MODEL_NAMES: tuple[str, ...] = tuple(SPECS)
@@ -324,14 +328,14 @@ FLOW_MODELS: tuple[str, ...] = tuple(name for name, s in SPECS.items() if s.flow
 
 
 def spec(name: str) -> ModelSpec:
-    """The spec of model ``name``; ValueError naming the allowed names otherwise.
+    """The spec of model ``name``; :class:`~vsanimsplat.errors.BadOption` naming the allowed names otherwise.
 
     | parameter | type | default | meaning |
     |---|---|---|---|
     | `name` | str | — | one of :data:`MODEL_NAMES` |
     """
     if name not in SPECS:
-        raise ValueError(f"model must be one of {', '.join(map(repr, MODEL_NAMES))}, got {name!r}")
+        raise BadOption("spec", "model", f"model must be one of {', '.join(map(repr, MODEL_NAMES))}, got {name!r}")
     return SPECS[name]
 
 

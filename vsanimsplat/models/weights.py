@@ -40,6 +40,7 @@ from typing import IO
 import platformdirs
 import torch
 
+from ..errors import WeightsError
 from ..portable import fsync_folder
 from .registry import DEFAULT_MODEL, FLOWS, check_weights, weight_sets
 
@@ -100,10 +101,6 @@ roles → files (from the registry)."""
 
 _CHUNK = 1 << 20
 _TIMEOUT = 30.0
-
-
-class WeightsError(RuntimeError):
-    """A weight file is missing or does not match its sha256; the message says how to fix it."""
 
 
 def model_dir() -> Path:
