@@ -55,12 +55,12 @@ from torch.utils.flop_counter import FlopCounterMode
 import vsanimsplat
 from vsanimsplat.filters.frames import array_into_frame, clip_from_arrays, frame_to_tensor
 from vsanimsplat.machine import describe, machine
-from vsanimsplat.metrics import psnr as psnr8
+from vsanimsplat.evaluation import DATA, EYE_MOTION, eye_triplets, middlebury_triplets, quantise
+from vsanimsplat.metrics import psnr
 from vsanimsplat.models import Model, load_model, native_bf16
 from vsanimsplat.testing import Scene, animate, cadence
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_DATA = REPO.parent / "shared" / "data"
 SOURCE_RATE = Fraction(24000, 1001)
 TARGETS = {"60000/1001": Fraction(60000, 1001), "x2": 2 * SOURCE_RATE}
 # drawings of the end-to-end clip and output frames of the naive run (whole cycles: 5 at 60000/1001, 2 at x2)
@@ -314,11 +314,9 @@ def _synthetic_triplets(width: int, height: int, count: int) -> list[tuple[str, 
 
 
 def _shared_triplets(data: Path, eye: int, middlebury: int) -> dict[str, list]:
-    from eval_quality import eye_triplets, middlebury_triplets
-
     sets = {}
     if (data / "synfig-eye-48fps.mkv").is_file():
-        motion = [t for t in eye_triplets(data) if 56 <= t.middle_index <= 166]
+        motion = [t for t in eye_triplets(data) if EYE_MOTION[0] <= t.middle_index <= EYE_MOTION[1]]
         step = max(1, len(motion) // eye)
         sets["eye"] = [(t.name, t.frame0, t.middle, t.frame1) for t in motion[::step][:eye]]
     if (data / "middlebury").is_dir():
@@ -332,8 +330,6 @@ QUALITY_CONFIGS = {"float32": (False, 1.0), "default": (None, 1.0), "default, fl
 
 def quality(data: Path, eye: int, middlebury: int) -> tuple[list[dict], list[str]]:
     """PSNR (8-bit outputs) of each of :data:`QUALITY_CONFIGS` against float32 and against the true middle."""
-    from eval_quality import psnr, quantise
-
     sets = {"synthetic 640x360": _synthetic_triplets(640, 360, 3), "synthetic 1280x720": _synthetic_triplets(1280, 720, 2),
             **_shared_triplets(data, eye, middlebury)}
     notes = [] if len(sets) == 4 else [f"shared triplets (partly) skipped: {data} lacks the eye render or Middlebury"]
@@ -345,15 +341,15 @@ def quality(data: Path, eye: int, middlebury: int) -> tuple[list[dict], list[str
     rows = []
     for name in QUALITY_CONFIGS:
         for s, triplets in sets.items():
-            against = [psnr(x, y) for x, y in zip(outputs[name][s], outputs["float32"][s])]
-            truth = [psnr(x, quantise(t[2])) for x, t in zip(outputs[name][s], triplets)]
+            against = [psnr(x, y, 1.0) for x, y in zip(outputs[name][s], outputs["float32"][s])]
+            truth = [psnr(x, quantise(t[2]), 1.0) for x, t in zip(outputs[name][s], triplets)]
             rows.append({"config": name, "set": s, "triplets": len(triplets),
                          "psnr_vs_float32_mean": round(statistics.mean(against), 2) if name != "float32" else None,
                          "psnr_vs_float32_min": round(min(against), 2) if name != "float32" else None,
                          "psnr_vs_truth": round(statistics.mean(truth), 2)})
             print(json.dumps(rows[-1]), flush=True)
     for s, triplets in sets.items():
-        truth = [psnr(quantise((t[1] + t[3]) / 2), quantise(t[2])) for t in triplets]
+        truth = [psnr(quantise((t[1] + t[3]) / 2), quantise(t[2]), 1.0) for t in triplets]
         rows.append({"config": "blend 50/50", "set": s, "triplets": len(triplets), "psnr_vs_float32_mean": None,
                      "psnr_vs_float32_min": None, "psnr_vs_truth": round(statistics.mean(truth), 2)})
     return rows, notes
@@ -371,7 +367,7 @@ def end_to_end_quality(size: str, frames: int) -> dict:
     for n in range(min(frames, outs[None].num_frames)):
         fast, exact = outs[None].get_frame(n), outs[False].get_frame(n)
         if fast.props["AnimSplat_Interpolated"]:
-            values.append(psnr8(np.concatenate([np.asarray(fast[p]).ravel() for p in range(3)]),
+            values.append(psnr(np.concatenate([np.asarray(fast[p]).ravel() for p in range(3)]),
                                 np.concatenate([np.asarray(exact[p]).ravel() for p in range(3)])))
     return {"size": size, "inbetweens": len(values), "psnr_mean": round(statistics.mean(values), 2),
             "psnr_min": round(min(values), 2)}
@@ -543,7 +539,7 @@ def main() -> None:
     parser.add_argument("--full", action="store_true", help="also 1920x1080")
     parser.add_argument("--sizes", nargs="+", help="sizes to run (default 640x360 1280x720, + 1920x1080 with --full)")
     parser.add_argument("--reps", type=int, default=2, help="timed runs per stage (the best is kept)")
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="shared footage (eye render, Middlebury)")
+    parser.add_argument("--data", type=Path, default=DATA, help="shared footage (eye render, Middlebury)")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "bench", help="writes OUT.json and OUT.md")
     args = parser.parse_args()
     sizes = args.sizes or ["640x360", "1280x720"] + (["1920x1080"] if args.full else [])

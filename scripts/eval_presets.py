@@ -34,9 +34,10 @@ import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
-from eval_quality import DEFAULT_DATA, EYE_MOTION, _to_tensor, middlebury_triplets, psnr, quantise, ssim, video_frames
 
+from vsanimsplat.evaluation import DATA, EYE_MOTION, flowfps, middlebury_triplets, quantise, ssim, to_tensor, video_frames
 from vsanimsplat.machine import describe
+from vsanimsplat.metrics import psnr
 from vsanimsplat.models import Model, load_model, load_preset
 from vsanimsplat.models.registry import DEFAULT_PRESET, PRESETS
 from vsanimsplat.testing import Scene
@@ -58,7 +59,7 @@ class Case:
 
 def eye_cases(data: Path, step: int = 1) -> tuple[list[Case], list[Case]]:
     """The eye's triplets at t = ½ and its pairs on twos at t = ¼, ½, ¾ (frames 56–166), every ``step``-th."""
-    frames = [_to_tensor(f) for f in video_frames(data / "synfig-eye-48fps.mkv")]
+    frames = [to_tensor(f) for f in video_frames(data / "synfig-eye-48fps.mkv")]
     lo, hi = EYE_MOTION
     halves = [Case("eye ½", frames[k - 1], frames[k + 1], (0.5,), (frames[k],)) for k in range(lo, hi + 1) if k % 2]
     twos = [Case("eye on twos", frames[k], frames[k + 4], (0.25, 0.5, 0.75), tuple(frames[k + 1:k + 4]))
@@ -92,25 +93,6 @@ def line_chamfer(output: torch.Tensor, truth: torch.Tensor) -> float:
     return 0.5 * (float(distance_to(two)[one].mean()) + float(distance_to(one)[two].mean()))
 
 
-def flowfps(frame0: torch.Tensor, frame1: torch.Tensor, ts: Sequence[float]) -> list[torch.Tensor]:
-    """mvtools FlowFPS at quarter times (Super pel 2, Analyse blksize 16 overlap 8 both ways, YUV444P16 BT.709)."""
-    import vapoursynth as vs
-
-    from vsanimsplat.filters.frames import clip_from_arrays
-
-    pair = [(x[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8) for x in (frame0, frame1)]
-    clip = clip_from_arrays(pair, 24).resize.Bicubic(format=vs.YUV444P16, matrix_s="709")
-    super_clip = clip.mv.Super(pel=2)
-    backward = super_clip.mv.Analyse(isb=True, blksize=16, overlap=8)
-    forward = super_clip.mv.Analyse(isb=False, blksize=16, overlap=8)
-    quarters = clip.mv.FlowFPS(super_clip, backward, forward, num=96, den=1).resize.Bicubic(format=vs.RGB24, matrix_in_s="709")
-    outputs = []
-    for t in ts:
-        frame = quarters.get_frame(round(4 * t))
-        outputs.append(_to_tensor(np.stack([np.asarray(frame[p]) for p in range(3)])))
-    return outputs
-
-
 def model_method(model: Model) -> Callable[[torch.Tensor, torch.Tensor, Sequence[float]], list[torch.Tensor]]:
     def run(frame0: torch.Tensor, frame1: torch.Tensor, ts: Sequence[float]) -> list[torch.Tensor]:
         pair = model.pair(model.prepare(frame0), model.prepare(frame1))
@@ -125,7 +107,7 @@ def blend(frame0: torch.Tensor, frame1: torch.Tensor, ts: Sequence[float]) -> li
 def timing_pairs(data: Path) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     """The pan (eye frame 148 and the same moved 2 % right and 1 % down) and the blink (frames 148 → 152), 480×270."""
     frames = video_frames(data / "synfig-eye-48fps.mkv")
-    eye = [_to_tensor(frames[k]) for k in (148, 152)]
+    eye = [to_tensor(frames[k]) for k in (148, 152)]
     moved = torch.roll(eye[0], shifts=(3, 10), dims=(2, 3))
     return {"pan": (eye[0], moved), "blink": (eye[0], eye[1])}
 
@@ -146,7 +128,7 @@ def seconds_per_frame(method: Callable, pair: tuple[torch.Tensor, torch.Tensor],
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "presets.md")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--limit", type=int, default=0, help="at most this many cases per set (a smoke run)")
@@ -173,7 +155,7 @@ def main() -> None:
             for method, run in methods.items():
                 for t, output, truth in zip(case.ts, run(case.frame0, case.frame1, case.ts), case.truths):
                     output = quantise(output)
-                    scores[method][set_name].append((psnr(output, truth), ssim(output, truth), line_chamfer(output, truth)))
+                    scores[method][set_name].append((psnr(output, truth, 1.0), ssim(output, truth), line_chamfer(output, truth)))
                     if case.set == "eye on twos":
                         twos_by_t[method][t].append(scores[method][set_name][-1][0])
         print(f"{set_name}: {time.perf_counter() - start:.0f} s", flush=True)

@@ -26,97 +26,18 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
+from vsanimsplat import evaluation
+from vsanimsplat.evaluation import DATA, EYE_MOTION, MemoFlow, Triplet, eye_triplets, middlebury_triplets, quantise, ssim
 from vsanimsplat.machine import describe
+from vsanimsplat.metrics import psnr
 from vsanimsplat.models import MODEL_NAMES, Model, load_model
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_DATA = REPO.parent / "shared" / "data"
-EYE_MOTION = (56, 166)
-
-
-@dataclass(frozen=True)
-class Triplet:
-    """Two input frames and the true middle frame, each (1, 3, H, W) float32 in [0, 1]."""
-
-    set: str
-    name: str
-    frame0: torch.Tensor
-    middle: torch.Tensor
-    frame1: torch.Tensor
-    middle_index: int = -1  # frame number of the middle frame in its video, -1 for stills
-
-
-def _to_tensor(array: np.ndarray) -> torch.Tensor:
-    """(3, H, W) or (H, W, 3) uint8 → (1, 3, H, W) float32 in [0, 1]."""
-    if array.shape[-1] == 3 and array.shape[0] != 3:
-        array = array.transpose(2, 0, 1)
-    return torch.from_numpy(np.ascontiguousarray(array)).float().div(255).unsqueeze(0)
-
-
-def middlebury_triplets(data: Path) -> list[Triplet]:
-    """The Middlebury sequences with a ground-truth middle frame, sorted by name."""
-    from PIL import Image
-
-    triplets = []
-    for folder in sorted(p for p in (data / "middlebury").iterdir() if (p / "frame10i11.png").is_file()):
-        frames = [_to_tensor(np.asarray(Image.open(folder / f"{n}.png").convert("RGB"))) for n in ("frame10", "frame10i11", "frame11")]
-        triplets.append(Triplet("middlebury", folder.name, *frames))
-    return triplets
-
-
-def video_frames(path: Path) -> list[np.ndarray]:
-    """All frames of a video as (3, H, W) uint8 RGB arrays (VapourSynth ``bs.VideoSource``)."""
-    import vapoursynth as vs
-
-    clip = vs.core.bs.VideoSource(str(path))
-    if clip.format.id != vs.RGB24:
-        clip = clip.resize.Bicubic(format=vs.RGB24, matrix_in_s="709")
-    return [np.stack([np.asarray(frame[p]) for p in range(3)]) for frame in clip.frames()]
-
-
-def eye_triplets(data: Path) -> list[Triplet]:
-    """Triplets (2k, 2k+1, 2k+2) of the 48 fps eye render."""
-    frames = video_frames(data / "synfig-eye-48fps.mkv")
-    return [
-        Triplet("eye", f"eye{k + 1:03d}", _to_tensor(frames[k]), _to_tensor(frames[k + 1]), _to_tensor(frames[k + 2]), k + 1)
-        for k in range(0, len(frames) - 2, 2)
-    ]
-
-
-def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
-    """PSNR in dB of two pictures in [0, 1]."""
-    mse = torch.mean((a.double() - b.double()) ** 2).item()
-    return float("inf") if mse == 0 else 10 * np.log10(1.0 / mse)
-
-
-def ssim(a: torch.Tensor, b: torch.Tensor) -> float:
-    """Mean SSIM of two (1, C, H, W) pictures in [0, 1] (Gaussian σ = 1.5, 11×11 window, valid region)."""
-    x = torch.arange(11, dtype=torch.float64) - 5
-    g = torch.exp(-(x**2) / (2 * 1.5**2))
-    window = (g[:, None] * g[None, :] / g.sum() ** 2).expand(a.shape[1], 1, 11, 11)
-
-    def blur(v: torch.Tensor) -> torch.Tensor:
-        return F.conv2d(v, window, groups=a.shape[1])
-
-    a, b = a.double(), b.double()
-    mu_a, mu_b = blur(a), blur(b)
-    var_a, var_b = blur(a * a) - mu_a**2, blur(b * b) - mu_b**2
-    cov = blur(a * b) - mu_a * mu_b
-    c1, c2 = 0.01**2, 0.03**2
-    index = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2))
-    return index.mean().item()
-
-
-def quantise(image: torch.Tensor) -> torch.Tensor:
-    """Round to 8 bits, as an RGB24 output would be."""
-    return image.float().clamp(0, 1).mul(255).round().div(255)
 
 
 def blend(triplets: Sequence[Triplet]) -> list[torch.Tensor]:
@@ -125,40 +46,8 @@ def blend(triplets: Sequence[Triplet]) -> list[torch.Tensor]:
 
 
 def flowfps(triplets: Sequence[Triplet]) -> list[torch.Tensor]:
-    """mvtools FlowFPS middle frames: each triplet's two inputs as a 2-frame clip, doubled in rate."""
-    import vapoursynth as vs
-
-    from vsanimsplat.filters.frames import clip_from_arrays
-
-    outputs = []
-    for t in triplets:
-        pair = [(x[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8) for x in (t.frame0, t.frame1)]
-        clip = clip_from_arrays(pair, 24).resize.Bicubic(format=vs.YUV444P16, matrix_s="709")
-        super_clip = clip.mv.Super(pel=2)
-        backward = super_clip.mv.Analyse(isb=True, blksize=16, overlap=8)
-        forward = super_clip.mv.Analyse(isb=False, blksize=16, overlap=8)
-        doubled = clip.mv.FlowFPS(super_clip, backward, forward, num=48, den=1)
-        frame = doubled.resize.Bicubic(format=vs.RGB24, matrix_in_s="709").get_frame(1)
-        outputs.append(_to_tensor(np.stack([np.asarray(frame[p]) for p in range(3)])))
-    return outputs
-
-
-class MemoFlow(torch.nn.Module):
-    """Wraps a flow network and remembers its last results by input content, so models that
-    share ``flownet.pkl`` (base, union) estimate each triplet's flows once."""
-
-    def __init__(self, flownet: torch.nn.Module) -> None:
-        super().__init__()
-        self.flownet = flownet
-        self.memo: dict[tuple, torch.Tensor] = {}
-
-    def forward(self, img0: torch.Tensor, img1: torch.Tensor) -> torch.Tensor:
-        key = (tuple(img0.shape), img0.double().sum().item(), img1.double().sum().item())
-        if key not in self.memo:
-            if len(self.memo) >= 4:
-                self.memo.pop(next(iter(self.memo)))
-            self.memo[key] = self.flownet(img0, img1)
-        return self.memo[key]
+    """mvtools FlowFPS middle frames."""
+    return [evaluation.flowfps(t.frame0, t.frame1, (0.5,))[0] for t in triplets]
 
 
 _SHARED_FLOW: dict[str, MemoFlow] = {}
@@ -228,7 +117,7 @@ def padding_study(triplets: Sequence[Triplet], outputs: Path | None, band: int =
     ]
     for mode in PADDING_MODES:
         results = [quantise(o) for o in model_outputs(["union"], triplets, mode, outputs)["union"]]
-        whole = [psnr(o, t.middle) for o, t in zip(results, triplets)]
+        whole = [psnr(o, t.middle, 1.0) for o, t in zip(results, triplets)]
         edge = [_band_psnr(o, t.middle, band) for o, t in zip(results, triplets)]
         by_set = {name: np.mean([e for e, t in zip(edge, triplets) if t.set == name]) for name in ("middlebury", "eye")}
         lines.append(f"| {mode} | {np.mean(whole):.3f} | {np.mean(edge):.3f} | {by_set['middlebury']:.3f} | {by_set['eye']:.3f} |")
@@ -238,7 +127,7 @@ def padding_study(triplets: Sequence[Triplet], outputs: Path | None, band: int =
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "quality.md")
     parser.add_argument("--methods", nargs="+", default=["union", "base", "rife", "blend", "flowfps"])
     parser.add_argument("--outputs", type=Path, help="cache of model outputs (shared with check_faithfulness.py --outputs)")
@@ -260,7 +149,7 @@ def main() -> None:
     for method in args.methods:
         start = time.perf_counter()
         outputs = methods[method](triplets)
-        scores = [(psnr(o, t.middle), ssim(o, t.middle)) for o, t in zip(outputs, triplets)]
+        scores = [(psnr(o, t.middle, 1.0), ssim(o, t.middle)) for o, t in zip(outputs, triplets)]
         row = [labels[method]]
         for indices in subsets.values():
             row.append(f"{np.mean([scores[i][0] for i in indices]):.2f} / {np.mean([scores[i][1] for i in indices]):.4f}")

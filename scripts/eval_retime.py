@@ -33,12 +33,13 @@ import numpy as np
 import vapoursynth as vs
 
 import vsanimsplat
+from vsanimsplat.evaluation import DATA
 from vsanimsplat.filters.source import open_video
 from vsanimsplat.machine import describe
 from vsanimsplat.metrics import psnr
 from vsanimsplat.models import DEFAULT_PRESET, PRESET_NAMES
 
-EYE = Path(__file__).resolve().parents[2] / "shared" / "data" / "synfig-eye-48fps.mkv"
+EYE = DATA / "synfig-eye-48fps.mkv"
 MOTION = range(56, 167)
 
 

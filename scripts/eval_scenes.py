@@ -14,12 +14,12 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import vapoursynth as vs
 
 import vsanimsplat
+from vsanimsplat.evaluation import DATA, eye_on_twos
 from vsanimsplat.filters.frames import clip_from_arrays
 from vsanimsplat.filters.interpolate import analysis_clip, scene_scores
 from vsanimsplat.machine import describe
@@ -27,7 +27,6 @@ from vsanimsplat.metrics import colour_histogram, histogram_distance
 from vsanimsplat.scenes import CANDIDATE_THRESHOLD, DEFAULT_SCENE_THRESHOLD, analysis_size, unexplained_share
 from vsanimsplat.testing import Cut, Scene, animate, cadence
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 MEGAMIND_SHOTS = {1, 98, 154, 200}  # source frames where a new shot begins (frame 0 is black)
 SYNTHETIC_SIZE = (320, 180)
 EYE = "eye on twos (every 4th frame held twice), drawings"
@@ -60,12 +59,6 @@ def measure(clip: vs.VideoNode, step: int = 1, shots: set[int] = frozenset()) ->
         pairs.append(Pair(f"{s0}→{s1}", histogram_distance(h0, h1), share, any(s0 < s <= s1 for s in shots),
                           1000 * (time.perf_counter() - began)))
     return pairs
-
-
-def eye_on_twos(eye: vs.VideoNode) -> vs.VideoNode:
-    """Every 4th frame of the 48 fps render, each held twice: a 24 fps clip on twos."""
-    quarter = eye[::4]
-    return vs.core.std.Interleave([quarter, quarter]).std.AssumeFPS(fpsnum=24)
 
 
 def synthetic() -> dict[str, tuple[vs.VideoNode, set[int]]]:
