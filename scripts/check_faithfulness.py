@@ -70,7 +70,8 @@ def main() -> int:
     weights = args.ref / PACKAGE / "models"
     weights = weights if weights.is_dir() else model_dir()
     triplets = middlebury_triplets(args.data) + eye_triplets(args.data)[:: args.eye_step]
-    ours = {name: load_model(name, static_tolerance=None) for name in args.models}  # every pixel from the networks
+    # every pixel from the networks, in float32 on the CPU as the published code runs here
+    ours = {name: load_model(name, device="cpu", bf16=False, static_tolerance=None) for name in args.models}
     published = {name: published_class(str(weights), name, 1.0, False).eval() for name in args.models}
     shared_ours, shared_published = MemoFlow(ours[args.models[0]].flownet), MemoFlow(published[args.models[0]].flownet)
     for name in args.models:

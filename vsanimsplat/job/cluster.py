@@ -124,7 +124,7 @@ def _stop_signals_through_ray() -> Iterator[Callable[[], None]]:
 
 
 def _uses_cuda(options: JobOptions) -> bool:
-    return (options.device or ("cuda" if torch.cuda.is_available() else "cpu")).startswith("cuda")
+    return str(options.model_options.device or ("cuda" if torch.cuda.is_available() else "cpu")).startswith("cuda")
 
 
 def _failure(error: Exception) -> str:

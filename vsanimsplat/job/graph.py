@@ -30,7 +30,8 @@ from ..filters.fill_holes import FILL_MODES
 from ..filters.frames import duration_of
 from ..filters.interpolate import DEFAULT_SCENE_THRESHOLD, MAX_RATE_FACTOR, pair_flow
 from ..filters.source import frame_times, open_video, source_timing
-from ..models import DEFAULT_PRESET, DEFAULT_STATIC_TOLERANCE, Model, load_model, load_preset
+from ..errors import given_to
+from ..models import DEFAULT_PRESET, Model, ModelOptions, load
 from ..scenes import analysis_size
 from ..timestamps import constant_rate_drift
 
@@ -83,17 +84,13 @@ class JobOptions:
     | `target` | Target | factor 2 | output rate (``--factor``, ``--fps``) |
     | `model` | str or None | None | one model (``--model``), instead of ``preset`` |
     | `preset` | str or None | "default" | a preset of models (``--quality``); None when ``model`` is given |
-    | `device` | str or None | None | where the model runs (``--device``) |
-    | `fp16`, `bf16` | bool or None | None | float16 or bfloat16 networks (``--fp16``/``--no-fp16``, ``--bf16``/``--no-bf16``); None = the registry's choice for the model and device |
-    | `flow_scale` | float | 1.0 | resolution of the flow, for the models that take it (``--flow-scale``) |
+    | `model_options` | ModelOptions | its defaults | how the model is made: ``device`` (``--device``), ``fp16``, ``bf16`` (``--fp16``/``--no-fp16``, ``--bf16``/``--no-bf16``), ``flow_scale`` (``--flow-scale``), ``static_tolerance`` (``--static-tolerance``; None: ``off``), ``regions`` (``--no-regions`` turns it off) |
     | `max_hold` | int or None | None | ``interpolate``'s pause rule (``--max-hold``) |
     | `cache_mb` | int or None | None | ``interpolate``'s budget of cached model states in MiB (``--cache-mb``); None = its default |
     | `num_streams` | int or None | None | ``interpolate``'s model calls at once (``--num-streams``); None = its default |
     | `deterministic` | bool | False | ``interpolate``'s bit-identical output on every run (``--deterministic``; always for chunked jobs) |
     | `scene_threshold` | float | 0.4 | scene-cut threshold (``--scene-threshold``) |
     | `cuts` | Path or None | None | a cut list: source frames where a new shot begins (``--cuts``) |
-    | `static_tolerance` | int or None | 20 | unchanged pixels come from the drawings (``--static-tolerance``; None: ``off``) |
-    | `regions` | bool | True | the model runs only where the picture changes (``--no-regions`` turns it off) |
     | `layers` | bool | True | per-region timing: parts held while the rest moves keep their own cadence (``--no-layers`` turns it off) |
     | `fill` | bool | True | fill the holes (``--no-fill`` turns it off) |
     | `fill_mode` | str | "blend" | how (``--fill-mode``) |
@@ -113,18 +110,13 @@ class JobOptions:
     target: Target = Target(Fraction(2), is_rate=False)
     model: str | None = None
     preset: str | None = DEFAULT_PRESET
-    device: str | None = None
-    fp16: bool | None = None
-    bf16: bool | None = None
-    flow_scale: float = 1.0
+    model_options: ModelOptions = ModelOptions()
     max_hold: int | None = None
     cache_mb: int | None = None
     num_streams: int | None = None
     deterministic: bool = False
     scene_threshold: float = DEFAULT_SCENE_THRESHOLD
     cuts: Path | None = None
-    static_tolerance: int | None = DEFAULT_STATIC_TOLERANCE
-    regions: bool = True
     layers: bool = True
     fill: bool = True
     fill_mode: str = FILL_MODES[0]
@@ -434,15 +426,12 @@ def script_text(graph: Graph, script_name: str, encode_command: Sequence[str]) -
 
 
 def _model_settings(options: JobOptions) -> dict[str, object]:
-    """The keyword arguments of ``interpolate`` that choose and make the model: written into the script,
-    and read by :func:`load_job_model` for the command, so the two cannot differ."""
+    """The keyword arguments of ``interpolate`` that choose and make the model: written into the script (the
+    model options that differ from their defaults, and ``static_tolerance`` always), and made by
+    :func:`load_job_model` for the command from the same :class:`~vsanimsplat.models.ModelOptions`."""
     settings: dict[str, object] = {"model": options.model} if options.model is not None else {"preset": options.preset}
-    settings.update({"device": options.device} if options.device else {})
-    settings.update({"fp16": options.fp16} if options.fp16 is not None else {})
-    settings.update({"bf16": options.bf16} if options.bf16 is not None else {})
-    settings.update({"flow_scale": options.flow_scale} if options.flow_scale != 1.0 else {})
-    settings["static_tolerance"] = options.static_tolerance
-    settings.update({"regions": False} if not options.regions else {})
+    settings.update(options.model_options.changed())
+    settings["static_tolerance"] = options.model_options.static_tolerance
     return settings
 
 
@@ -451,16 +440,14 @@ def load_job_model(options: JobOptions) -> Model:
 
     | parameter | type | default | meaning |
     |---|---|---|---|
-    | `options` | JobOptions | | ``model`` or ``preset``, ``device``, ``fp16``, ``bf16``, ``flow_scale``, ``static_tolerance`` and ``regions`` are used |
+    | `options` | JobOptions | | ``model`` or ``preset`` and ``model_options`` are used |
 
-    Raises :class:`~vsanimsplat.models.WeightsError` naming the fetch command when its weights
-    are missing, ValueError/RuntimeError for a device, precision or flow scale that cannot be used.
+    Raises :class:`~vsanimsplat.errors.WeightsError` naming the fetch command when its weights are missing,
+    :class:`~vsanimsplat.errors.BadOption` naming ``run`` and the field for a device, precision or flow scale that
+    cannot be used, :class:`~vsanimsplat.errors.DeviceError` when CUDA is asked for but unavailable.
     """
-    settings = _model_settings(options)
-    defaults = inspect.signature(interpolate).parameters
-    load, name = (load_model, settings.pop("model")) if "model" in settings else (load_preset, settings.pop("preset"))
-    return load(name, **{key: settings.get(key, defaults[key].default)
-                         for key in ("device", "fp16", "bf16", "flow_scale", "static_tolerance", "regions")})
+    with given_to("run"):
+        return load(options.model_options, options.model, options.preset)
 
 
 def first_pair_flow(graph: Graph, model: Model) -> np.ndarray:

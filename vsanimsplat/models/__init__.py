@@ -137,13 +137,11 @@ def load(options: ModelOptions, model: str | None = None, preset: str | None = N
     |---|---|---|---|
     | `options` | ModelOptions | | how it is made |
     | `model` | str or None | None | one of :data:`MODEL_NAMES` |
-    | `preset` | str or None | None | one of :data:`PRESET_NAMES`, when ``model`` is None |
+    | `preset` | str or None | None | one of :data:`PRESET_NAMES`, used when ``model`` is None |
 
     Raises as :func:`load_model` and :func:`load_preset`, with :class:`~vsanimsplat.errors.BadOption` naming ``load``.
     """
     with given_to("load"):
-        if model is not None and preset is not None:
-            raise BadOption("load", "preset", f"give model or preset, not both (got model={model!r}, preset={preset!r})")
         return _model(model, options) if model is not None else _preset(preset or DEFAULT_PRESET, options)
 
 
