@@ -75,7 +75,7 @@ def model_outputs(
     results: dict[str, list[torch.Tensor]] = {name: [] for name in names}
     for t in triplets:
         for name, model in models.items():
-            # outputs with static pixels kept are not the networks' own (check_faithfulness.py shares the cache)
+            # outputs with static pixels kept are not the networks' own
             kept = "" if model.changes is None else f"-static{model.changes.tolerance}"
             path = None if outputs is None else outputs / f"{name}-{model.padding}{kept}" / f"{t.set}-{t.name}.pt"
             if path is not None and path.is_file():
@@ -130,7 +130,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "quality.md")
     parser.add_argument("--methods", nargs="+", default=["union", "base", "rife", "blend", "flowfps"])
-    parser.add_argument("--outputs", type=Path, help="cache of model outputs (shared with check_faithfulness.py --outputs)")
+    parser.add_argument("--outputs", type=Path, help="cache of model outputs")
     parser.add_argument("--eye-step", type=int, default=6, help="padding study: every N-th eye triplet")
     args = parser.parse_args()
     torch.set_grad_enabled(False)

@@ -1,5 +1,5 @@
 """Real footage with a known in-between, and the measures the quality benchmarks take of it (``scripts/eval_*.py``,
-``scripts/bench*.py``, ``scripts/check_faithfulness.py``).
+``scripts/bench*.py``, ``tests/test_reference.py``).
 
 The footage lies in the data folder beside the checkout (``../shared/data``):
 
