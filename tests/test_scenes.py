@@ -11,6 +11,7 @@ import vapoursynth as vs
 
 import vsanimsplat
 from vsanimsplat.scenes import (CANDIDATE_THRESHOLD, DEFAULT_SCENE_THRESHOLD, cuts_between_drawings, motion_shifts,
+                                pair_noise,
                                 read_cut_list, unexplained_share)
 from vsanimsplat.testing import Cut, Scene, animate, cadence
 from vsanimsplat.ffmpeg import write_rgb_video
@@ -183,3 +184,27 @@ def test_interpolate_scans_a_tiny_clip_with_a_change():
     pictures = [rng.integers(0, 256, (8, 8, 3), dtype=np.uint8) for _ in range(3)]
     out = vsanimsplat.interpolate(clip_from_arrays(pictures), factor=2, model="blend")
     assert out.num_frames == 6 and out.get_frame(5).props["AnimSplat_Left"] == 2
+
+
+@pytest.mark.parametrize("grain", [0.0, 4.0])
+def test_a_fade_to_black_with_grain_is_no_cut_and_a_cut_with_grain_is_one(grain):
+    """Grain is all that is left of a picture fading to black: blocks of grain match nothing, so they must not vote
+    (they once made every pair of a grainy fade a cut); a hard cut with the same grain stays far above the threshold."""
+    fade = animate(Scene(320, 180, seed=8, shapes=2, speed=2.0, fade=(6, 20)), cadence([2], 12), noise=grain, seed=1)
+    scores = interpolate_module.scene_scores(vsanimsplat.dedupe(clip_from_arrays(fade.frames)))
+    assert max(scores) < DEFAULT_SCENE_THRESHOLD / 1.5
+    shots = Cut(Scene(320, 180, seed=9, shapes=2), Scene(320, 180, seed=10, shapes=2), at=8)
+    cut = animate(shots, cadence([2], 8), noise=grain, seed=2)
+    scores = interpolate_module.scene_scores(vsanimsplat.dedupe(clip_from_arrays(cut.frames)))
+    crossing = cut.starts.index(8) - 1
+    assert scores[crossing] > 2 * DEFAULT_SCENE_THRESHOLD
+    assert max(scores[:crossing] + scores[crossing + 1:]) < DEFAULT_SCENE_THRESHOLD / 1.5
+
+
+def test_the_pair_noise_is_the_grain_and_not_the_picture():
+    rng = np.random.default_rng(4)
+    picture = luma(np.rint(Scene(320, 180, seed=11, texture=0.6).render(0) * 255))
+    a, b = (picture + rng.normal(0, 3, picture.shape).astype(np.float32) for _ in range(2))
+    assert 2.0 < pair_noise(a, b) < 3.5  # σ 3 per picture
+    assert pair_noise(picture, picture) == 0.0
+    assert pair_noise(picture, np.roll(picture, 5, axis=1), [(0, 0), (0, 5)]) == 0.0  # a pan, moved back

@@ -36,6 +36,10 @@ of two unrelated shots correlate under many shifts).
 | :data:`SHIFTS` | 3 | most motions looked for besides no motion |
 | :data:`MOVER` | 0.03 | a motion counts when it explains at least this share of the informative coarse blocks that no motion before it explained (and two) |
 | :data:`LEVEL` | 12 | most difference of block means (8-bit code values) for a block explained by a motion after the first |
+| :data:`GRAIN_MARGIN` | 2.5 | blocks vote only where their standard deviation is at least this many times the pair's noise (:func:`pair_noise`) |
+| :data:`GRAINY` | 8 | … but never more than this standard deviation |
+| :data:`MIN_VOTING` | 0.1 | with fewer voting blocks than this share, or none in one picture, a change of light over the block means decides |
+| :data:`FAINT` | 48 | next to a flat picture, a picture whose block means span more than this is a cut to or from it, less a fade's step |
 
 Measured in ``benchmarks/scenes.md`` and ``benchmarks/analysis.md``: the project's clips keep their cuts (Megamind's
 lowest 0.66) with in-shot changes ≤ 0.11; several shapes moving fast on their own at 640×360 to 1920×1080 scored
@@ -58,6 +62,7 @@ __all__ = [
     "DEFAULT_SCENE_THRESHOLD",
     "analysis_size",
     "unexplained_share",
+    "pair_noise",
     "motion_shifts",
     "read_cut_list",
     "cuts_between_drawings",
@@ -75,6 +80,16 @@ REACH = 0.3
 SHIFTS = 3
 MOVER = 0.03
 LEVEL = 12.0
+GRAIN_MARGIN = 2.5
+"""A block votes only where its standard deviation is at least this many times the pair's noise (:func:`pair_noise`)."""
+GRAINY = 8.0
+"""… up to this standard deviation (8-bit code values): noise is taken to be at most 3.2 (a pair that differs more
+where it matches best is two different pictures, not grain)."""
+MIN_VOTING = 0.1
+"""Below this share of voting blocks (both directions), or where one picture has none, a change of light over the
+block means decides instead."""
+FAINT = 48.0
+"""Next to a flat picture, block means spanning more than this many 8-bit code values are a shot, not a fade's step."""
 
 
 def analysis_size(width: int, height: int) -> tuple[int, int]:
@@ -183,18 +198,37 @@ def motion_shifts(a: np.ndarray, b: np.ndarray) -> list[tuple[int, int]]:
     return found
 
 
-def _unexplained(a: np.ndarray, b: np.ndarray, shifts: Sequence[tuple[int, int]]) -> tuple[int, int]:
-    """Blocks of ``b`` that no shift explains, and blocks that vote."""
+def _unexplained(a: np.ndarray, b: np.ndarray, shifts: Sequence[tuple[int, int]], noise: float) -> tuple[int, int]:
+    """Blocks of ``b`` that no shift explains, and blocks that vote, for pictures with ``noise`` (a standard deviation,
+    :func:`pair_noise`). A block votes where its standard deviation exceeds :data:`FLAT` and :data:`GRAIN_MARGIN` ×
+    ``noise`` (up to :data:`GRAINY`); it is explained where its best correlation reaches :data:`MATCH` times the
+    correlation that noise leaves two copies of the same picture (1 − noise² / the block's variance)."""
     window = [(dy, dx) for dy in range(-RADIUS, RADIUS + 1) for dx in range(-RADIUS, RADIUS + 1)]
     reach = max(max(abs(y), abs(x)) for y, x in shifts) + RADIUS
     matcher = _Matcher(a, b, BLOCK, reach)
-    informative = matcher.informative(FLAT)
+    informative = matcher.informative(max(FLAT, GRAIN_MARGIN * noise))
+    variance = np.maximum((matcher.norms / BLOCK) ** 2, 1e-6)
+    least = MATCH * np.clip(1.0 - noise * noise / variance, 0.0, 1.0)
     per_shift = [matcher.best(matcher.correlation([(y + dy, x + dx) for dy, dx in window], None if i < 2 else LEVEL))
                  for i, (y, x) in enumerate(shifts)]
-    explained = np.max(per_shift, axis=0) >= MATCH
-    dominant = max(range(len(shifts)), key=lambda i: int(((per_shift[i] >= MATCH) & informative).sum()))
+    explained = np.max(per_shift, axis=0) >= least
+    dominant = max(range(len(shifts)), key=lambda i: int(((per_shift[i] >= least) & informative).sum()))
     voting = informative & matcher.inside(shifts[dominant])
     return int((~explained & voting).sum()), int(voting.sum())
+
+
+def pair_noise(a: np.ndarray, b: np.ndarray, shifts: Sequence[tuple[int, int]] = ((0, 0),)) -> float:
+    """The noise (grain, coding noise) of two luma pictures as a standard deviation in 8-bit code values, at most
+    :data:`GRAINY` / :data:`GRAIN_MARGIN`: the lower quartile, over :data:`BLOCK`-sized blocks, of the standard
+    deviation of ``b`` less ``a`` moved by each of ``shifts`` (as :func:`motion_shifts` gives them), over √2 (where
+    the two match, only the noise of both differs); the least of these. Across a cut nothing matches, and the noise
+    is taken as the most that counts as grain."""
+    def quartile(picture: np.ndarray) -> float:
+        tiles = _blocks(picture, BLOCK)
+        return float(np.quantile(tiles.std(axis=-1), 0.25)) if tiles.size else 0.0
+
+    moved = [quartile(b - np.roll(a, shift, axis=(0, 1))) / math.sqrt(2) for shift in shifts]
+    return min(GRAINY / GRAIN_MARGIN, *moved)
 
 
 def unexplained_share(a: np.ndarray, b: np.ndarray) -> float:
@@ -204,9 +238,11 @@ def unexplained_share(a: np.ndarray, b: np.ndarray) -> float:
     |---|---|---|
     | `a`, `b` | np.ndarray (H, W) | luma of two drawings at the analysis size (8-bit code values, any real dtype) |
 
-    See the module docstring for the method. When neither picture has an informative block (two
-    flat pictures, or pictures smaller than one block), nothing can explain the change and the
-    share is 1.0.
+    See the module docstring for the method. A block is informative when its standard deviation exceeds
+    :data:`FLAT` and :data:`GRAIN_MARGIN` times the pair's noise (:func:`pair_noise`, up to :data:`GRAINY`): a block
+    of grain matches nothing. Where fewer than :data:`MIN_VOTING` of the blocks are informative, or none of one
+    picture (a dark fade, low-contrast pictures), a change of light over the block means decides
+    (:func:`_unlit_share`).
     """
     a, b = np.asarray(a, np.float32), np.asarray(b, np.float32)
     if a.shape != b.shape or a.ndim != 2:
@@ -214,10 +250,28 @@ def unexplained_share(a: np.ndarray, b: np.ndarray) -> float:
     if min(a.shape) < BLOCK:
         return 1.0
     shifts = [(0, 0)] + motion_shifts(a, b)
-    forward = _unexplained(a, b, shifts)
-    backward = _unexplained(b, a, [(-y, -x) for y, x in shifts])
+    noise = pair_noise(a, b, shifts[:2])
+    forward = _unexplained(a, b, shifts, noise)
+    backward = _unexplained(b, a, [(-y, -x) for y, x in shifts], noise)
     voting = forward[1] + backward[1]
-    return 1.0 if voting == 0 else (forward[0] + backward[0]) / voting
+    if forward[1] and backward[1] and voting >= MIN_VOTING * 2 * (a.shape[0] // BLOCK) * (a.shape[1] // BLOCK):
+        return (forward[0] + backward[0]) / voting
+    return _unlit_share(_blocks(a, BLOCK).mean(axis=-1).ravel(), _blocks(b, BLOCK).mean(axis=-1).ravel())
+
+
+def _unlit_share(a: np.ndarray, b: np.ndarray) -> float:
+    """The share of block means ``b`` that ``gain × a + offset`` (least squares, gain ≥ 0) misses by more than
+    ``LEVEL / 2``. Next to a flat picture (block means within ``LEVEL / 2``), 1.0 when the other shows more than
+    :data:`FAINT` (a cut to or from black), else 0.0 (a fade's first or last step); two flat pictures, 1.0 when
+    their levels differ by more than :data:`LEVEL`."""
+    flat_a, flat_b = np.ptp(a) <= LEVEL / 2, np.ptp(b) <= LEVEL / 2
+    if flat_a and flat_b:
+        return float(abs(float(a.mean()) - float(b.mean())) > LEVEL)
+    if flat_a or flat_b:
+        return float(max(np.ptp(a), np.ptp(b)) > FAINT)
+    gain = max(0.0, float(np.cov(a, b, bias=True)[0, 1] / a.var()))
+    offset = float(b.mean()) - gain * float(a.mean())
+    return float((np.abs(b - (gain * a + offset)) > LEVEL / 2).mean())
 
 
 _SEPARATORS = re.compile(r"[\s,]+")
