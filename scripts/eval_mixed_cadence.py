@@ -47,7 +47,7 @@ import vsanimsplat  # noqa: E402
 from eval_scenes import eye_on_twos  # noqa: E402
 from vsanimsplat.filters.frames import clip_from_arrays  # noqa: E402
 from vsanimsplat.machine import describe  # noqa: E402
-from vsanimsplat.metrics import psnr  # noqa: E402
+from vsanimsplat.metrics import psnr, steps_cv  # noqa: E402
 from vsanimsplat.testing import LayeredClip, Scene, animate_layers, cadence  # noqa: E402
 
 SOURCE = Fraction(24000, 1001)
@@ -69,14 +69,6 @@ def layered(case: list[list[int]], size: tuple[int, int], frames: int, seed: int
     return animate_layers(scene, holds, frames)
 
 
-def _grow(mask: np.ndarray, margin: int) -> np.ndarray:
-    grown = mask.copy()
-    for axis in (0, 1):
-        for shift in range(1, margin + 1):
-            grown |= np.roll(mask, shift, axis) | np.roll(mask, -shift, axis)
-    return grown
-
-
 def measure(animation: LayeredClip, out: vs.VideoNode, rate: Fraction, colour: float, margin: int) -> dict:
     """CV of centroid steps and PSNR per shape, PSNR of the background, over the output frames.
 
@@ -96,22 +88,17 @@ def measure(animation: LayeredClip, out: vs.VideoNode, rate: Fraction, colour: f
         truth = animation.truth(t).astype(np.float64)
         near_any = np.zeros(picture.shape[:2], bool)
         for layer in range(layers):
-            near = _grow(animation.mask(layer, t), margin)
+            near = animation.near(layer, t, margin)
             near_any |= near
             if t > animation.layer_starts[layer][-1]:
                 continue
             shape_pixels[layer].append((picture[near], truth[near]))
-            fill = np.asarray(animation.scene.shapes[layer].fill) * 255
-            found = near & (np.abs(picture - fill).max(axis=-1) <= colour * 255)
-            ys, xs = np.nonzero(found)
-            centroids[layer].append((xs.mean(), ys.mean()) if len(xs) else (np.nan, np.nan))
+            centroids[layer].append(animation.found_centre(layer, picture, t, colour, margin))
         background_pixels.append((picture[~near_any], truth[~near_any]))
     result = {"frames": len(background_pixels), "shapes": []}
     for layer in range(layers):
         path = np.asarray(centroids[layer])
-        steps = np.hypot(*np.diff(path, axis=0).T)
-        steps = steps[np.isfinite(steps)]
-        result["shapes"].append({"cv": float(steps.std() / steps.mean()) if steps.mean() > 0 else float("nan"),
+        result["shapes"].append({"cv": steps_cv(path),
                                  "psnr": psnr(*map(np.concatenate, zip(*shape_pixels[layer]))),
                                  "frames": len(path)})
     result["background"] = psnr(*map(np.concatenate, zip(*background_pixels)))

@@ -197,3 +197,37 @@ def test_corpus_is_fixed_split_in_halves_and_varied():
     assert len(truth.cuts) == 2 and truth.cuts[1] in truth.starts and len(truth.frames) == cut.frames
     layered = make(next(c for c in cases if c.timing == "layers" and c.width == 320))
     assert layered.layer_starts is not None and truth.starts[0] == 0
+
+
+def test_every_cut_of_the_corpus_lies_inside_its_clip_and_a_cut_corpus_has_only_cuts():
+    from vsanimsplat.corpus import corpus, make
+
+    # the cut was once placed by counting holds the clip does not show: on threes it fell on the clip's end
+    for case in [c for c in corpus() if c.event in ("cut", "similar-cut")]:
+        cuts = make(case).cuts
+        assert len(cuts) == 2 and 0 < cuts[1] < case.frames - 8, case.name
+    cuts = corpus(16, 2027, ("cut", "similar-cut"))
+    assert {c.event for c in cuts} == {"cut", "similar-cut"} and {c.timing for c in cuts} == {"whole"}
+    assert [c.name for c in corpus()] == [c.name for c in corpus(events=None)]
+
+
+@pytest.mark.parametrize("pan", [0.0, 3.0])
+def test_the_disc_over_a_pan_is_a_flat_shape_on_twos_moving_evenly(pan):
+    from vsanimsplat.corpus import disc_over_pan
+
+    clip = disc_over_pan(256, 144, 16, pan, frames=8)
+    assert clip.layer_holds == [[2, 2, 2, 2]] and clip.scene.shapes[0].kind == "ellipse"
+    path = np.array([clip.centre(0, t) for t in range(8)])
+    assert np.allclose(np.diff(path, axis=0), np.diff(path, axis=0)[0]) and np.hypot(*np.diff(path, axis=0)[0]) == pytest.approx(4, rel=0.05)
+    assert np.hypot(*clip.scene.pan) == pytest.approx(pan)
+    assert 0.015 < clip.source_mask(0, 0).mean() < 0.03  # π·16² of 256×144
+
+
+def test_found_centre_is_where_the_shape_is_drawn_and_nan_where_it_is_not():
+    from vsanimsplat.corpus import disc_over_pan
+
+    clip = disc_over_pan(256, 144, 16, 2.0, frames=8)
+    for t in (2.0, 3.0):  # a source frame, and the truth between two drawings
+        x, y = clip.found_centre(0, clip.truth(t), t)
+        assert np.hypot(x - clip.centre(0, t)[0], y - clip.centre(0, t)[1]) < 1.0  # pixels vs a true centre
+    assert np.isnan(clip.found_centre(0, np.zeros_like(clip.frames[0]), 2.0)).all()

@@ -16,6 +16,7 @@ stored: the same seed gives the same cases and pictures.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from os import PathLike
@@ -25,7 +26,7 @@ import numpy as np
 from .ffmpeg import write_rgb_video
 from .testing import LayeredClip, Scene, _starts, add_noise, animate, animate_layers, cadence
 
-__all__ = ["Case", "Truth", "corpus", "make", "deliver", "RATE", "SIZES", "VISIBLE"]
+__all__ = ["Case", "Truth", "corpus", "make", "deliver", "disc_over_pan", "RATE", "SIZES", "VISIBLE"]
 
 RATE = Fraction(24000, 1001)
 """The source rate of every case."""
@@ -112,18 +113,20 @@ class Truth:
     layered: LayeredClip | None = None
 
 
-def corpus(count: int = 48, seed: int = 2026) -> list[Case]:
+def corpus(count: int = 48, seed: int = 2026, events: Sequence[str] | None = None) -> list[Case]:
     """``count`` cases drawn from ``seed``: even positions are the tuning half, odd the reporting half.
 
-    The conditions are drawn so that each half sees every size, codec, cadence and event.
+    The conditions are drawn so that each half sees every size, codec, cadence and event. With ``events`` (e.g.
+    ``("cut", "similar-cut")``), every case has whole-frame timing and one of these events, in turn: a corpus of
+    cuts.
     """
     rng = np.random.default_rng(seed)
     cases = []
-    events = ["none", "none", "blink", "lip", "flash", "fade", "cut", "similar-cut"]
+    chosen = list(events) if events else ["none", "none", "blink", "lip", "flash", "fade", "cut", "similar-cut"]
     for i in range(count):
         width, height = SIZES[(i // 2) % len(SIZES)]
         scale = width / 1920
-        timing = "layers" if (i // 2) % 4 == 3 else "whole"
+        timing = "layers" if (i // 2) % 4 == 3 and not events else "whole"
         codec = ["lossless", "x264", "x264", "x265"][(i // 2 + i // 10) % 4]
         angle = rng.uniform(0, 2 * math.pi)
         pan_speed = float(rng.choice([0, 0, 1, 2, 4, 8])) if timing == "whole" else float(rng.choice([1, 2, 3, 5, 8]))
@@ -141,7 +144,7 @@ def corpus(count: int = 48, seed: int = 2026) -> list[Case]:
             shapes=int(rng.integers(1, 5)),
             area=area,
             speed=float(rng.choice([0.5, 2, 6, 12, 25, 40])) * scale,
-            event=events[(i // 2 + 3 * (i // 16)) % len(events)] if timing == "whole" else "none",
+            event=chosen[(i // 2 + 3 * (i // 16)) % len(chosen)] if timing == "whole" else "none",
             codec=codec, crf=int(rng.choice([16, 18, 20, 23, 28])) if codec != "lossless" else 0,
             grain=float(rng.choice([0, 0, 2, 4])),
             resized=bool(rng.random() < 0.25),
@@ -151,6 +154,33 @@ def corpus(count: int = 48, seed: int = 2026) -> list[Case]:
         parts += ["grain"] * (case.grain > 0) + ["resized"] * case.resized
         cases.append(_named(case, "-".join(parts)))
     return cases
+
+
+def disc_over_pan(width: int, height: int, radius: float, pan: float, frames: int = 24, step: float = 8.0,
+                  seed: int = 0) -> LayeredClip:
+    """One flat outlined disc on twos over a painted background panning on ones: the layer case that the analysis
+    once missed (a flat cel shape shows line art only at its outline).
+
+    | parameter | type | default | meaning |
+    |---|---|---|---|
+    | `width`, `height` | int | | frame size |
+    | `radius` | float | | the disc's radius in pixels |
+    | `pan` | float | | the background's speed in pixels per frame; its direction is drawn from ``seed`` |
+    | `frames` | int | 24 | source frames |
+    | `step` | float | 8.0 | pixels the disc moves per drawing (half of it per frame) |
+    | `seed` | int | 0 | the first seed tried: the scene is the first from it on whose disc stays inside the frame without turning over the clip |
+    """
+    angle = np.random.default_rng([seed, 3]).uniform(0, 2 * np.pi)
+    for tried in range(seed, seed + 1000):
+        scene = Scene(width, height, seed=tried, shapes=1, speed=step / 2, texture=0.5,
+                      pan=(pan * math.cos(angle), pan * math.sin(angle)), size=(radius / min(width, height),) * 2)
+        shape = scene.shapes[0]
+        if shape.kind != "ellipse" or shape.velocity[0] ** 2 + shape.velocity[1] ** 2 > (step / 2 * 1.05) ** 2:
+            continue
+        path = np.array([scene.positions(t)[0] for t in range(frames)])
+        if np.allclose(np.diff(path, 2, axis=0), 0, atol=1e-6):  # no bounce: an even path
+            return animate_layers(scene, [cadence([2], frames)], frames)
+    raise ValueError(f"no disc of radius {radius} fits {width}×{height} for {frames} frames")
 
 
 def _named(case: Case, name: str) -> Case:
@@ -191,7 +221,8 @@ def make(case: Case) -> Truth:
         frames = animate(scene, holds).frames[:case.frames]
         layered, layer_starts, cuts = None, None, [0]
         if case.event in ("cut", "similar-cut"):
-            at = _starts(holds)[len(holds) // 3]
+            shown = [start for start in _starts(holds) if start < case.frames]
+            at = shown[len(shown) // 3]
             second = (_scene(case, width, height, case.seed + 1) if case.event == "cut" else scene)
             offset = 0 if case.event == "cut" else 500  # the same scene much later: same background, shapes elsewhere
             frames = frames[:at] + [_shot(second, holds, k - at, offset) for k in range(at, case.frames)]

@@ -1,10 +1,11 @@
-"""Picture metrics in plain numpy: colour histograms (stage 1 of the scene-cut detector), and PSNR."""
+"""Picture metrics in plain numpy: colour histograms (stage 1 of the scene-cut detector), PSNR, and how evenly a
+thing moves (:func:`steps_cv`)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["colour_histogram", "histogram_distance", "psnr"]
+__all__ = ["colour_histogram", "histogram_distance", "psnr", "steps_cv"]
 
 
 def colour_histogram(yuv: np.ndarray) -> np.ndarray:
@@ -40,3 +41,20 @@ def psnr(a: np.ndarray, b: np.ndarray, peak: float = 255.0) -> float:
         raise ValueError(f"a and b must have the same shape, got {a.shape} and {b.shape}")
     mse = ((a - b) ** 2).mean()
     return float("inf") if mse == 0 else float(10 * np.log10(peak * peak / mse))
+
+
+def steps_cv(points: np.ndarray) -> float:
+    """Coefficient of variation (std / mean) of the lengths of the steps between consecutive points: 0 for an even
+    motion, about 1 for move–stop–move–stop. Steps from or to a point with a NaN coordinate are left out; NaN when no
+    step moves.
+
+    | parameter | type | meaning |
+    |---|---|---|
+    | `points` | np.ndarray (N, 2) float | positions (x, y) in order, e.g. a shape's centroid in each output frame |
+    """
+    points = np.asarray(points, dtype=np.float64)
+    if points.ndim != 2 or points.shape[1] != 2:
+        raise ValueError(f"points must have shape (N, 2), got {points.shape}")
+    steps = np.hypot(*np.diff(points, axis=0).T)
+    steps = steps[np.isfinite(steps)]
+    return float(steps.std() / steps.mean()) if len(steps) and steps.mean() > 0 else float("nan")

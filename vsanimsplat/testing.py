@@ -318,6 +318,35 @@ class LayeredClip(AnimatedClip):
         """Pixels (bool, shape (height, width)) showing shape ``layer`` in source frame ``frame``, as :meth:`mask`."""
         return self.scene._draw(frame, self.drawings(frame))[1] == self._layer(layer) + 1
 
+    def near(self, layer: int, t: float, margin: int) -> np.ndarray:
+        """:meth:`mask` grown by ``margin`` pixels each way (a square): where shape ``layer`` or its edge can be."""
+        near = self.mask(layer, t)
+        for axis in (0, 1):
+            grown = near.copy()
+            for shift in range(1, margin + 1):
+                grown |= np.roll(near, shift, axis) | np.roll(near, -shift, axis)
+            near = grown
+        return near
+
+    def found_centre(self, layer: int, picture: np.ndarray, t: float, colour: float = 0.1,
+                     margin: int = 8) -> tuple[float, float]:
+        """Where shape ``layer`` is in ``picture``, an interpolated frame at time ``t`` (source frames): the centroid
+        (x, y) of its pixels within ``colour`` (0 … 1, per channel) of its fill colour and ``margin`` pixels of its true
+        place (:meth:`mask` at ``t``); (nan, nan) where there are none.
+
+        | parameter | type | default | meaning |
+        |---|---|---|---|
+        | `layer` | int | | shape index |
+        | `picture` | np.ndarray (height, width, 3) | | RGB, 0 … 255 |
+        | `t` | float | | the picture's time |
+        | `colour` | float | 0.1 | fill-colour tolerance |
+        | `margin` | int | 8 | pixels around the true mask searched |
+        """
+        near = self.near(layer, t, margin)
+        fill = np.asarray(self.scene.shapes[self._layer(layer)].fill) * 255
+        ys, xs = np.nonzero(near & (np.abs(np.asarray(picture, np.float64) - fill).max(axis=-1) <= colour * 255))
+        return (float(xs.mean()), float(ys.mean())) if len(xs) else (float("nan"), float("nan"))
+
     def _layer(self, layer: int) -> int:
         if not 0 <= layer < len(self.layer_starts):
             raise ValueError(f"layer must be a shape index in 0 … {len(self.layer_starts) - 1}, got {layer}")

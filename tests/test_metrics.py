@@ -1,0 +1,17 @@
+"""Picture and motion metrics (vsanimsplat.metrics)."""
+
+import numpy as np
+import pytest
+
+
+def test_steps_cv_is_zero_for_even_motion_and_one_for_move_stop():
+    from vsanimsplat.metrics import steps_cv
+
+    even = np.array([[2.0 * k, 1.0 * k] for k in range(9)])
+    move_stop = np.array([[4.0 * (k // 2), 0.0] for k in range(9)])
+    assert steps_cv(even) == pytest.approx(0.0, abs=1e-12)
+    assert steps_cv(move_stop) == pytest.approx(1.0, abs=0.15)
+    assert steps_cv(np.vstack([even[:4], [[np.nan, np.nan]], even[5:]])) == pytest.approx(0.0, abs=1e-12)
+    assert np.isnan(steps_cv(np.zeros((3, 2))))
+    with pytest.raises(ValueError, match="points"):
+        steps_cv(np.zeros(4))
