@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vsanimsplat.retime import local_cadence, output_length, plan
+from vsanimsplat.retime import Plan, Step, local_cadence, output_length, plan
 from vsanimsplat.timeline import start_times
 
 RATES = [Fraction(24000, 1001), Fraction(24), Fraction(25), Fraction(30000, 1001)]
@@ -111,3 +111,15 @@ def test_output_length_rounding_rule():
 def test_bad_input_names_the_parameter(kwargs, match):
     with pytest.raises(ValueError, match=match):
         plan(**kwargs)
+
+
+def test_a_plan_keeps_its_steps_in_arrays_and_gives_them_back_exactly():
+    """Plan holds machine numbers (issue 29: no Python object per output frame); a t past 64 bits stays exact."""
+    huge = Fraction(1, 3 ** 50)
+    steps = Plan()
+    for step in (Step(0, 1, Fraction(1, 3)), Step(1, 2, huge), Step(2, None, Fraction(0))):
+        steps.append(step)
+    assert list(steps) == [Step(0, 1, Fraction(1, 3)), Step(1, 2, huge), Step(2, None, Fraction(0))]
+    assert steps[-1] == Step(2, None, Fraction(0)) and steps[1:] == [Step(1, 2, huge), Step(2, None, Fraction(0))]
+    with pytest.raises(IndexError):
+        steps[3]

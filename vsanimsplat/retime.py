@@ -25,15 +25,17 @@ the move from ``A`` to ``B`` begins:
 from __future__ import annotations
 
 import math
+from array import array
 from bisect import bisect_right
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from statistics import median_low
+from typing import overload
 
 from .timeline import start_times
 
-__all__ = ["Step", "output_length", "local_cadence", "is_pause", "plan"]
+__all__ = ["Plan", "Step", "output_length", "local_cadence", "is_pause", "plan"]
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,50 @@ class Step:
     def interpolated(self) -> bool:
         """True when the frame must be synthesised (0 < t < 1)."""
         return self.right is not None
+
+
+class Plan(Sequence[Step]):
+    """The :class:`Step` of every output frame, in order (what :func:`plan` returns), kept in arrays of machine
+    numbers (24 bytes a frame); a Step is made when it is read.
+
+    ``t`` is kept as its numerator and denominator; one that does not fit 64 bits (never seen: it would take
+    times of thousands of digits) is kept as its Fraction.
+    """
+
+    def __init__(self) -> None:
+        self._left = array("i")
+        self._right = array("i")  # -1: not an in-between
+        self._t = array("q")  # numerator and denominator of each t, in turn
+        self._exact: dict[int, Fraction] = {}
+
+    def append(self, step: Step) -> None:
+        """Add the next output frame's step."""
+        self._left.append(step.left)
+        self._right.append(-1 if step.right is None else step.right)
+        fits = max(abs(step.t.numerator), step.t.denominator) < 1 << 63
+        self._t.extend((step.t.numerator, step.t.denominator) if fits else (0, 1))
+        if not fits:
+            self._exact[len(self._left) - 1] = step.t
+
+    def __len__(self) -> int:
+        return len(self._left)
+
+    @overload
+    def __getitem__(self, j: int) -> Step: ...
+
+    @overload
+    def __getitem__(self, j: slice) -> list[Step]: ...
+
+    def __getitem__(self, j: int | slice) -> Step | list[Step]:
+        if isinstance(j, slice):
+            return [self._step(i) for i in range(*j.indices(len(self)))]
+        return self._step(j)
+
+    def _step(self, j: int) -> Step:
+        j = range(len(self))[j]  # IndexError past the steps
+        right = self._right[j]
+        t = self._exact.get(j) or Fraction(self._t[2 * j], self._t[2 * j + 1])
+        return Step(self._left[j], None if right < 0 else right, t)
 
 
 def output_length(duration: Fraction, rate: Fraction) -> int:
@@ -103,8 +149,8 @@ def plan(
     holds: Sequence[int] | None = None,
     cuts: Collection[int] = (),
     max_hold: int | None = None,
-) -> list[Step]:
-    """The :class:`Step` of every output frame.
+) -> Plan:
+    """The :class:`Step` of every output frame (a :class:`Plan`).
 
     | parameter | type | default | meaning |
     |---|---|---|---|
@@ -127,7 +173,7 @@ def plan(
     starts = start_times(durations)
     last = len(durations) - 1
     moves: dict[int, Fraction] = {}
-    steps = []
+    steps = Plan()
     for j in range(output_length(sum(durations, Fraction(0)), rate)):
         time = j / rate
         k = bisect_right(starts, time) - 1
