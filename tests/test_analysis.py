@@ -46,14 +46,14 @@ def test_drawing_cuts_look_only_at_drawing_starts_and_score_drawing_pairs():
     expected = [unexplained_share(a[..., 0], b[..., 0])
                 if histogram_distance(colour_histogram(a), colour_histogram(b)) > CANDIDATE_THRESHOLD else 0.0
                 for a, b in zip(drawings, drawings[1:])]
-    assert scan.cuts.scores == expected and expected[2] > DEFAULT_SCENE_THRESHOLD  # drawing 2 → 3 crosses the cut
+    assert list(scan.cuts.scores) == expected and expected[2] > DEFAULT_SCENE_THRESHOLD  # drawing 2 → 3 crosses the cut
     assert scan.cuts.marked == {1, 4} and scan.cuts.drawings == len(drawings)
 
 
 def test_cut_scores_ignore_a_mark_before_the_first_drawing():
     scores = CutScores()
     scores.add(np.zeros((16, 16, 3), np.uint8), cut_before=True)
-    assert scores.marked == set() and scores.scores == []
+    assert scores.marked == set() and list(scores.scores) == []
 
 
 @pytest.mark.parametrize(("fmt", "counted_first"), [(vs.RGB24, False), (vs.YUV420P8, False), (vs.GRAY8, False),
@@ -89,3 +89,52 @@ def test_interpolate_after_dedupe_reads_each_source_frame_once(resized):
     drawings = vsanimsplat.dedupe(source)
     vsanimsplat.interpolate(vsanimsplat.resize(drawings, 16, 10) if resized else drawings, factor=2, model="blend")
     assert requests == Counter(range(clip.num_frames))  # before any output frame is asked for
+
+
+def _moving_square(frames: int, width: int = 256, height: int = 144) -> vs.VideoNode:
+    """A generated YUV 4:2:0 clip at 24000/1001 fps: a square moving on twos, a new background (a cut) every 100
+    frames."""
+    blank = vs.core.std.BlankClip(format=vs.YUV420P8, width=width, height=height, length=frames, fpsnum=24000,
+                                  fpsden=1001)
+    side = height // 4
+
+    def draw(n: int, f: vs.VideoFrame) -> vs.VideoFrame:
+        drawing, out = n // 2, f.copy()
+        x, y = 2 * (drawing * 7 % ((width - side) // 2)), 2 * (drawing * 3 % ((height - side) // 2))
+        for plane in range(3):
+            picture, step = np.asarray(out[plane]), 1 if plane == 0 else 2
+            picture[:] = (n // 100 * 97 + plane * 60) % 256
+            picture[y // step:(y + side) // step, x // step:(x + side) // step] = 255 - picture[0, 0]
+        return out
+
+    return blank.std.ModifyFrame(blank, draw)
+
+
+def _kept_bytes(frames: int) -> int:
+    """What ``interpolate(dedupe(clip))`` of ``frames`` source frames keeps allocated in Python and numpy."""
+    import gc
+    import tracemalloc
+
+    warm = _moving_square(120)  # the modules and caches a first call sets up (the cut's too)
+    vsanimsplat.interpolate(vsanimsplat.dedupe(warm, progress=False), factor=2, model="blend", progress=False)
+    clip = _moving_square(frames)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        out = vsanimsplat.interpolate(vsanimsplat.dedupe(clip, progress=False), factor=2, model="blend",
+                                      progress=False)
+        gc.collect()
+        kept = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    assert out.num_frames == 2 * frames
+    return kept
+
+
+def test_the_analysis_keeps_no_python_object_per_frame():
+    """What dedupe's pass and interpolate's plan keep grows by machine numbers per source frame (counts, means,
+    deflated change maps, the plan's steps in arrays): under 400 bytes a frame on twos, where a Fraction, a Step, a
+    Drawing and a numpy array per frame or drawing kept over 1,000 (issue 29: fragments the heap the 1080p frames
+    pass through; benchmarks/memory.md)."""
+    short, long = _kept_bytes(300), _kept_bytes(900)
+    assert (long - short) / 600 < 400

@@ -8,6 +8,7 @@ picture of the previous drawing, which the next one is compared with (:mod:`vsan
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Callable
 
 import numpy as np
@@ -23,8 +24,8 @@ __all__ = ["CutScores", "DrawingCuts"]
 class CutScores:
     """Scene-cut scores and change maps between consecutive drawings, fed one drawing at a time.
 
-    After ``k`` drawings, ``scores`` holds ``k - 1`` values: between drawing ``i`` and ``i + 1``, the
-    share of a *candidate* pair (colour-histogram distance above
+    After ``k`` drawings, ``scores`` (an array of float64) holds ``k - 1`` values: between drawing ``i`` and
+    ``i + 1``, the share of a *candidate* pair (colour-histogram distance above
     :data:`~vsanimsplat.scenes.CANDIDATE_THRESHOLD`) that motion does not explain
     (:func:`~vsanimsplat.scenes.unexplained_share`), else 0.0 (not computed). ``marked`` holds the
     pairs ``i`` the drawings' own marks separate (``_SceneChangeNext`` on drawing ``i``,
@@ -33,7 +34,7 @@ class CutScores:
     """
 
     def __init__(self) -> None:
-        self.scores: list[float] = []
+        self.scores = array("d")
         self.marked: set[int] = set()
         self.changes = ChangeMaps()
         self.drawings = 0
@@ -78,7 +79,7 @@ class DrawingCuts:
     def __init__(self, threshold: int) -> None:
         self.threshold = threshold
         self.cuts = CutScores()
-        self.starts: list[int] = []  # the first frame of every drawing
+        self.starts = array("q")  # the first frame of every drawing
         self._frames = 0
         self._count: int | None = None  # differing pixels from the last frame to the next
 

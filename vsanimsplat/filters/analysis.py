@@ -9,6 +9,8 @@
 from __future__ import annotations
 
 import weakref
+from array import array
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -24,24 +26,25 @@ __all__ = ["Timing", "analysis_clip", "first_props", "timing_of", "remember", "r
 
 @dataclass(frozen=True)
 class Timing:
-    """What ``interpolate`` learns about its input, one entry per input frame (drawing).
+    """What ``interpolate`` learns about its input, one entry per input frame (drawing); the numbers in arrays of
+    machine numbers, the durations as shared Fraction objects (no Python object of its own per frame).
 
     | field | type | meaning |
     |---|---|---|
-    | `durations` | list[Fraction] | how long each frame is shown |
-    | `holds` | list[int] | source frames each frame stands for (``AnimSplat_Hold``, else 1) |
-    | `sources` | list[int] | first source frame of each (``AnimSplat_SourceFrame``, else its index) |
+    | `durations` | sequence of Fraction | how long each frame is shown |
+    | `holds` | sequence of int | source frames each frame stands for (``AnimSplat_Hold``, else 1) |
+    | `sources` | sequence of int | first source frame of each (``AnimSplat_SourceFrame``, else its index) |
     | `marked_cuts` | set[int] | pairs ``k`` (frame ``k`` and ``k + 1``) marked as cuts by ``_SceneChangeNext``/``_SceneChangePrev`` |
-    | `scene_scores` | list[float] | between frame ``k`` and ``k + 1`` (:class:`~vsanimsplat.analysis.CutScores`) |
+    | `scene_scores` | sequence of float | between frame ``k`` and ``k + 1`` (:class:`~vsanimsplat.analysis.CutScores`) |
     | `first_props` | dict | the props of the first frame |
     | `changes` | ChangeMaps | between frame ``k`` and ``k + 1``: where the picture changes (:mod:`vsanimsplat.layers`) |
     """
 
-    durations: list[Fraction]
-    holds: list[int]
-    sources: list[int]
+    durations: Sequence[Fraction]
+    holds: Sequence[int]
+    sources: Sequence[int]
     marked_cuts: set[int]
-    scene_scores: list[float]
+    scene_scores: Sequence[float]
     first_props: dict
     changes: ChangeMaps
 
@@ -109,7 +112,7 @@ def timing_of(clip: vs.VideoNode, progress: bool | None = None) -> Timing:
     cached = _timings.get(clip)
     if cached is not None:
         return cached
-    durations, holds, sources, first = [], [], [], {}
+    durations, holds, sources, first = [], array("q"), array("q"), {}
     cuts = CutScores()
 
     def visit(n: int, frame: vs.VideoFrame) -> None:

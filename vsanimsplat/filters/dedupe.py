@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import weakref
+from array import array
 from dataclasses import dataclass
 from fractions import Fraction
 from os import PathLike
@@ -10,7 +11,7 @@ from os import PathLike
 import vapoursynth as vs
 
 from .analysis import Timing, analysis_clip, remember
-from .frames import check_constant, duration_of, frame_durations, frame_to_array, scan_frames
+from .frames import check_constant, duration_of, frame_durations, frame_to_array, scan_frames, shared_duration
 from ..analysis import DrawingCuts
 from ..layers import ChangeMaps
 from ..noise import LEVELS, Detection, choose_tolerance, grain_level, noise_threshold
@@ -31,13 +32,13 @@ class _Cuts:
     one before in more than ``threshold`` pixels at the pass's least tolerance), as ``interpolate`` reads them."""
 
     threshold: int
-    starts: list[int]  # the candidates' first frames
-    scores: list[float]
+    starts: array  # of int64: the candidates' first frames
+    scores: array  # of float64
     marked: set[int]
     first_props: dict  # of the first frame's analysis picture
     changes: ChangeMaps
 
-    def select(self, starts: list[int]) -> tuple[list[float], set[int], ChangeMaps] | None:
+    def select(self, starts: list[int]) -> tuple[array, set[int], ChangeMaps] | None:
         """Scores, marked cuts and change maps between the drawings that begin at ``starts``, or None when these are
         not all candidates. Between two drawings, the pair of candidates that crosses into the later one counts:
         the candidates in between repeat the earlier drawing."""
@@ -46,7 +47,7 @@ class _Cuts:
             return None
         crossing = [index[start] - 1 for start in starts[1:]]
         group = {pair: sum(1 for start in starts[1:] if index[start] <= pair) for pair in self.marked}
-        return ([self.scores[i] for i in crossing], set(group.values()) - {len(starts) - 1},
+        return (array("d", (self.scores[i] for i in crossing)), set(group.values()) - {len(starts) - 1},
                 self.changes.select(crossing))
 
 
@@ -54,13 +55,15 @@ class _Cuts:
 class _Analysis:
     """What one pass over a clip learns: differing pixels to the next frame at each counted tolerance, the mean
     absolute difference (luma, 8-bit code values), the timing of every frame, and the scene cuts between its
-    candidate drawings (None for ``find_drawings``)."""
+    candidate drawings (None for ``find_drawings``). The numbers of every frame are kept in arrays of machine
+    numbers, the durations as shared :class:`~fractions.Fraction` objects (:func:`~.frames.duration_of`): a few
+    dozen bytes a frame."""
 
-    diff_counts: dict[int, list[int]]
-    mean_differences: list[float]
+    diff_counts: dict[int, array]  # of int32 ('i')
+    mean_differences: array  # of float64 ('d')
     durations: list[Fraction]
-    holds: list[int]
-    source_frames: list[int]
+    holds: array  # of int32
+    source_frames: array  # of int32
     cuts: _Cuts | None
 
 
@@ -163,18 +166,19 @@ def _analyse(clip: vs.VideoNode, tolerance: int | None, chroma: bool, progress: 
     levels = _levels(tolerance)
     stats, readers = _difference_stats(clip, levels, chroma)
     sizes = [_plane_area(clip, plane) for _, _, plane, _ in readers]
-    counts: dict[int, list[int]] = {level: [] for level in levels}
-    means, durations, holds, sources, first = [], [], [], [], {}
+    counts = {level: array("i") for level in levels}
+    means, durations, holds, sources, first = array("d"), [], array("i"), array("i"), {}
     scenes = DrawingCuts(limit) if limit is not None else None
     if scenes is not None:
         stats = stats.std.ClipToProp(analysis_clip(clip), prop="AnimSplat_Analysis")
 
     def visit(n: int, frame: vs.VideoFrame) -> None:
         props = frame.props
-        for level in levels:
-            counts[level].append(0)
+        differing = dict.fromkeys(levels, 0)
         for (level, prop, plane, scale), area in zip(readers, sizes):
-            counts[level][-1] += round(props[prop].props[f"P{plane}Average"] * area) * scale
+            differing[level] += round(props[prop].props[f"P{plane}Average"] * area) * scale
+        for level, count in differing.items():
+            counts[level].append(count)
         means.append(255 * props["MAverage"])
         durations.append(duration_of(props, clip, n, "dedupe"))
         holds.append(int(props.get("AnimSplat_Hold", 1)))
@@ -242,13 +246,13 @@ def dedupe(
     frame and the original source numbering.
     """
     drawings, cuts, _ = _find(clip, threshold, tolerance, chroma, progress, scenes=True)
-    out = _drawings_clip(clip, drawings)
+    kept = _Kept.of(drawings)
+    out = _drawings_clip(clip, [d.first for d in drawings], kept)
     selected = None if cuts is None else cuts.select([d.first for d in drawings])
     if selected is not None:
         scores, marked, changes = selected
-        remember(out, Timing([d.duration for d in drawings], [d.hold for d in drawings],
-                             [d.source_first for d in drawings], marked, scores,
-                             {**cuts.first_props, **_drawing_props(drawings[0])}, changes))
+        remember(out, Timing(kept.durations, kept.holds, kept.sources, marked, scores,
+                             {**cuts.first_props, **kept.props(0)}, changes))
     return out
 
 
@@ -334,27 +338,44 @@ def _find(clip: vs.VideoNode, threshold: int | float | None, tolerance: int | No
     return drawings, analysis.cuts if scenes else None, settings
 
 
-def _drawing_props(drawing: Drawing) -> dict[str, int | float]:
-    """The props ``dedupe`` gives the output frame of ``drawing``."""
-    return {"_DurationNum": drawing.duration.numerator, "_DurationDen": drawing.duration.denominator,
-            "_AbsoluteTime": float(drawing.start), "AnimSplat_SourceFrame": drawing.source_first,
-            "AnimSplat_Hold": drawing.hold}
+@dataclass(frozen=True)
+class _Kept:
+    """The timing of every drawing ``dedupe`` keeps, as its output clip carries it for as long as it lives: arrays of
+    machine numbers and shared durations (no Python object per drawing)."""
+
+    durations: list[Fraction]  # shared objects (frames.shared_duration)
+    holds: array  # of int64
+    sources: array  # of int64: the first source frame
+    starts: array  # of float64: seconds
+
+    @classmethod
+    def of(cls, drawings: list[Drawing]) -> _Kept:
+        """The timing of ``drawings``."""
+        return cls([shared_duration(d.duration.numerator, d.duration.denominator) for d in drawings],
+                   array("q", (d.hold for d in drawings)), array("q", (d.source_first for d in drawings)),
+                   array("d", (float(d.start) for d in drawings)))
+
+    def props(self, n: int) -> dict[str, int | float]:
+        """The props ``dedupe`` gives the output frame of drawing ``n``."""
+        return {"_DurationNum": self.durations[n].numerator, "_DurationDen": self.durations[n].denominator,
+                "_AbsoluteTime": self.starts[n], "AnimSplat_SourceFrame": self.sources[n],
+                "AnimSplat_Hold": self.holds[n]}
 
 
-def _drawings_clip(clip: vs.VideoNode, drawings: list[Drawing]) -> vs.VideoNode:
-    """One frame per drawing, with its timing props."""
-    starts = {d.first for d in drawings}
-    kept = clip.std.DeleteFrames([n for n in range(clip.num_frames) if n not in starts]) if len(starts) < clip.num_frames else clip
-    durations = {d.duration for d in drawings}
+def _drawings_clip(clip: vs.VideoNode, firsts: list[int], kept: _Kept) -> vs.VideoNode:
+    """One frame per drawing (``firsts``: their first frames), with its timing props."""
+    starts = set(firsts)
+    frames = clip.std.DeleteFrames([n for n in range(clip.num_frames) if n not in starts]) if len(starts) < clip.num_frames else clip
+    durations = set(kept.durations)
     fps = 1 / durations.pop() if len(durations) == 1 else Fraction(0)
-    shell = vs.core.std.BlankClip(kept, fpsnum=fps.numerator, fpsden=fps.denominator)
+    shell = vs.core.std.BlankClip(frames, fpsnum=fps.numerator, fpsden=fps.denominator)
 
     def stamp(n: int, f: vs.VideoFrame) -> vs.VideoFrame:
         out = f.copy()
-        out.props.update(_drawing_props(drawings[n]))
+        out.props.update(kept.props(n))
         return out
 
-    return shell.std.ModifyFrame(kept, stamp)
+    return shell.std.ModifyFrame(frames, stamp)
 
 
 def write_timecodes(clip: vs.VideoNode, path: str | PathLike[str]) -> None:

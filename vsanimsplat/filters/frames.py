@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Callable, Sequence
 from fractions import Fraction
@@ -81,13 +82,20 @@ def duration_of(props: vs.FrameProps, clip: vs.VideoNode, n: int, caller: str) -
     """
     num, den = props.get("_DurationNum", 0), props.get("_DurationDen", 0)
     if num > 0 and den > 0:
-        return Fraction(num, den)
+        return shared_duration(num, den)
     if clip.fps == 0:
         raise vs.Error(
             f"vsanimsplat.{caller}: clip is variable-rate (fps 0) but frame {n} has no "
             "_DurationNum/_DurationDen props; set them or give the clip a frame rate (std.AssumeFPS)"
         )
-    return 1 / Fraction(clip.fps)
+    return shared_duration(clip.fps.denominator, clip.fps.numerator)
+
+
+@functools.lru_cache(maxsize=256)
+def shared_duration(num: int, den: int) -> Fraction:
+    """``Fraction(num, den)``, one object per value: a clip's frames share their few durations (a list of a long
+    clip's durations holds references, not a Fraction of a hundred bytes a frame)."""
+    return Fraction(num, den)
 
 
 def frame_durations(clip: vs.VideoNode) -> list[Fraction]:
