@@ -13,6 +13,7 @@ from vsanimsplat.layers import BLOCK, MAX_HOLD, TOLERANCE, ChangeMaps, LayerTimi
 from vsanimsplat.models import Blend
 from vsanimsplat.testing import Scene, animate, animate_layers, cadence
 from tests.helpers import as_clip
+from vsanimsplat.filters.frames import clip_from_arrays
 
 ROWS, COLS = 6, 12  # blocks of the pure tests' pictures
 
@@ -237,3 +238,32 @@ def test_holes_of_a_layers_in_between_are_filled_on_frames_that_show_a_drawing()
     for n in held:
         props = filled.get_frame(n).props
         assert "AnimSplat_HoleMask" not in props
+
+
+@pytest.mark.parametrize("pan, grain", [(2.0, 0.0), (8.0, 0.0), (3.0, 3.0)])
+def test_a_small_flat_disc_on_twos_over_any_pan_moves_at_its_own_times(pan, grain):
+    """The issue's flat cel disc (0.55 % of a 512×288 frame) on twos over a pan of 2–8 px per frame: its fill shows
+    no held block and its edge blocks hold moving background, so only a few blocks hold it. Every in-between of its
+    drawings must carry its own layer step, so that it moves evenly (the timing's CV of its steps is 0)."""
+    from vsanimsplat.corpus import disc_over_pan
+    from vsanimsplat.metrics import steps_cv
+    from vsanimsplat.testing import add_noise
+
+    animation = disc_over_pan(512, 288, 16, pan, frames=12)
+    assert 0.005 < animation.source_mask(0, 0).mean() < 0.006
+    rng = np.random.default_rng(5)
+    frames = [add_noise(frame, rng, grain) for frame in animation.frames] if grain else animation.frames
+    out = vsanimsplat.interpolate(vsanimsplat.dedupe(clip_from_arrays(frames)), factor=2, model=Blend())
+    found = layer_props(out)
+    path, stepped = [], []
+    for n in range(2, 19):  # from the disc's second drawing to its last in-between (its first has no layer before it)
+        s = 2 * ((n // 2) // 2)  # the disc's drawing on screen at time n / 2
+        t = (n / 2 - s) / 2
+        if t:
+            stepped.append(found[n] == ([s], [s + 2], [t]))
+        props = out.get_frame(n).props  # where the output's timing puts the disc: its layer's step, else the frame's
+        left, right, t = (found[n][0][0], found[n][1][0], found[n][2][0]) if found[n] else (
+            props["AnimSplat_Left"], props["AnimSplat_Right"], props["AnimSplat_T"])
+        a, b = np.asarray(animation.source_centre(0, left)), np.asarray(animation.source_centre(0, right))
+        path.append(a + t * (b - a))
+    assert all(stepped) and steps_cv(np.asarray(path)) < 0.01

@@ -39,7 +39,7 @@ import numpy as np
 
 from .timeline import start_times
 
-__all__ = ["BLOCK", "TOLERANCE", "DETAIL", "MAX_HOLD", "REACH", "MIN_BLOCKS", "MIN_SHARE", "change_map", "ChangeMaps", "LayerHold",
+__all__ = ["BLOCK", "TOLERANCE", "DETAIL", "MAX_HOLD", "REACH", "MIN_BLOCKS", "MIN_PART", "MIN_SHARE", "change_map", "ChangeMaps", "LayerHold",
            "LayerStep", "LayerTiming", "LayerReport", "layer_report"]
 
 BLOCK = 4
@@ -56,6 +56,8 @@ REACH = 8
 """Blocks within which a layer's previous or next drawing is looked for (1/8 of the analysis width)."""
 MIN_BLOCKS = 4
 """Fewest held blocks that make a layer …"""
+MIN_PART = 3
+"""Fewest held blocks of a part that lies together (a flat cel shape of 0.5 % of the frame holds 3 to 8)."""
 MIN_SHARE = 0.005
 """… and the smallest share of the picture's blocks (100×100 pixels at 1920×1080): smaller groups are mostly the
 straight edges of a moving shape that slide along themselves (they look held) or where two layers overlap."""
@@ -110,6 +112,41 @@ def _neighbours(mask: np.ndarray) -> np.ndarray:
     rows, cols = mask.shape
     return sum(padded[1 + dy:1 + dy + rows, 1 + dx:1 + dx + cols]
                for dy in (-1, 0, 1) for dx in (-1, 0, 1) if (dy, dx) != (0, 0))
+
+
+def _part(mask: np.ndarray, seed: np.ndarray) -> np.ndarray:
+    """The blocks of ``mask`` connected (8 neighbours) to ``seed``."""
+    part = seed & mask
+    while True:
+        grown = _grow(part, 1) & mask
+        if np.array_equal(grown, part):
+            return part
+        part = grown
+
+
+def _layer_blocks(blocks: np.ndarray, smallest: float) -> np.ndarray:
+    """The held ``blocks`` that make a layer: all of them where they are at least ``smallest``; else each part of
+    them (connected blocks) of at least :data:`MIN_PART` blocks that lies together (a box at least 2 blocks each way that
+    it fills half of) and reaches ``smallest`` with the ring of blocks around it. A flat cel shape holds only the
+    blocks wholly inside it that show its outline (its fill shows nothing held, and blocks at its edge hold
+    background that moves), so the ring stands for the rest of it; scattered blocks (straight edges sliding along
+    themselves, texture) get no ring. Empty where none does."""
+    if blocks.sum() >= smallest:
+        return blocks
+    found = np.zeros_like(blocks)
+    left = blocks.copy()
+    while left.any():
+        seed = np.zeros_like(left)
+        seed[tuple(np.argwhere(left)[0])] = True
+        part = _part(left, seed)
+        left &= ~part
+        rows, cols = np.nonzero(part)
+        height, width = int(rows.max() - rows.min()) + 1, int(cols.max() - cols.min()) + 1
+        count = len(rows)
+        if (count >= MIN_PART and min(height, width) >= 2 and 2 * count >= height * width
+                and _grow(part, 1).sum() >= smallest):
+            found |= part
+    return found
 
 
 def _first_change(changes: np.ndarray, none: int) -> np.ndarray:
@@ -242,10 +279,11 @@ class ChangeMaps:
             length = e - s
             group = candidates & (first == s) & (end == e)
             group &= _neighbours(group) > 0  # a part of the picture, not a scattered block of texture
-            if group.sum() < smallest:
+            group = _layer_blocks(group, smallest)
+            if not group.any():
                 continue
-            held = group & _grow(holding(s - length, length) | holding(e, length), REACH)
-            if held.sum() < smallest:
+            held = _layer_blocks(group & _grow(holding(s - length, length) | holding(e, length), REACH), smallest)
+            if not held.any():
                 continue
             following = np.zeros((rows, cols), bool)
             for next_length in range(2, MAX_HOLD + 1):
