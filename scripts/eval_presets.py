@@ -136,8 +136,9 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_grad_enabled(False)
 
-    methods: dict[str, Callable] = {"union": model_method(load_model("union"))}
-    methods.update({name: model_method(load_preset(name)) for name in PRESETS})
+    float32 = {"device": "cpu", "bf16": False}  # the records are float32 (the loaders' own default is automatic)
+    methods: dict[str, Callable] = {"union": model_method(load_model("union", **float32))}
+    methods.update({name: model_method(load_preset(name, **float32)) for name in PRESETS})
     methods.update({"blend": blend, "mvtools": flowfps})
     halves, twos = eye_cases(args.data, args.eye_step)
     middlebury = [Case("Middlebury", t.frame0, t.frame1, (0.5,), (t.middle,)) for t in middlebury_triplets(args.data)]

@@ -54,8 +54,9 @@ _SHARED_FLOW: dict[str, MemoFlow] = {}
 
 
 def load_model_shared(name: str, padding: str | None = None) -> Model:
-    """``load_model(name)`` with the given padding, its flow network shared (memoised) with the other GMFSS models."""
-    model = load_model(name)
+    """``load_model(name)`` on the CPU in float32 with the given padding, its flow network shared (memoised) with the
+    other GMFSS models."""
+    model = load_model(name, device="cpu", bf16=False)
     if padding is not None:
         model.padding = padding
     if model.has_flows:
