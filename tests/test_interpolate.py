@@ -227,6 +227,26 @@ def test_bad_clips_are_refused():
     assert vsanimsplat.interpolate(vfr, fps_num=48, model=Blend()).fps == 48
 
 
+def test_a_factor_multiplies_the_clip_rate_of_per_frame_timing_with_or_without_dedupe():
+    """A clip with Matroska's per-frame durations (42, 41, 42 … ms) at its nominal 24 fps (open_video(vfr=True)):
+    factor 2 is 48 fps for interpolate alone and after dedupe; after dedupe it was 2 / 42 ms = 1000/21 fps, from the
+    first drawing's rounded duration (issue 29)."""
+    clip, _ = synthetic_clip([2, 2, 2, 2])
+    rounded = [Fraction(round(Fraction(n + 1, 24) * 1000) - round(Fraction(n, 24) * 1000), 1000)
+               for n in range(clip.num_frames)]
+    stamped = clip.std.AssumeFPS(fpsnum=24, fpsden=1).std.ModifyFrame(
+        clip, lambda n, f: _with_duration(f, rounded[n]))
+    assert rounded[0] == Fraction(21, 500) and stamped.fps == 24
+    assert vsanimsplat.interpolate(stamped, factor=2, model=Blend()).fps == 48
+    assert vsanimsplat.interpolate(vsanimsplat.dedupe(stamped), factor=2, model=Blend()).fps == 48
+
+
+def _with_duration(frame: vs.VideoFrame, duration: Fraction) -> vs.VideoFrame:
+    out = frame.copy()
+    out.props.update(_DurationNum=duration.numerator, _DurationDen=duration.denominator)
+    return out
+
+
 @pytest.mark.parametrize("fps", [(24000, 1001), (12, 1)])
 def test_a_rate_not_above_the_nominal_rate_is_refused(fps):
     """fps_num/fps_den must raise the rate, as factor > 1 does, for a constant-rate clip and a dedupe output

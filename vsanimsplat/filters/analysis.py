@@ -21,7 +21,7 @@ from ..layers import ChangeMaps
 from ..scenes import analysis_size
 from .frames import duration_of, frame_to_array, scan_frames
 
-__all__ = ["Timing", "analysis_clip", "first_props", "timing_of", "remember", "resize"]
+__all__ = ["Timing", "analysis_clip", "first_props", "recorded_rate", "timing_of", "remember", "resize"]
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,7 @@ class Timing:
     | `scene_scores` | sequence of float | between frame ``k`` and ``k + 1`` (:class:`~vsanimsplat.analysis.CutScores`) |
     | `first_props` | dict | the props of the first frame |
     | `changes` | ChangeMaps | between frame ``k`` and ``k + 1``: where the picture changes (:mod:`vsanimsplat.layers`) |
+    | `source_rate` | Fraction | the nominal rate of the frames before ``dedupe`` (its input's ``fps``; the clip's own when read here), 0 when variable |
     """
 
     durations: Sequence[Fraction]
@@ -47,6 +48,7 @@ class Timing:
     scene_scores: Sequence[float]
     first_props: dict
     changes: ChangeMaps
+    source_rate: Fraction
 
 
 _timings: weakref.WeakKeyDictionary[vs.VideoNode, Timing] = weakref.WeakKeyDictionary()
@@ -94,6 +96,13 @@ def resize(clip: vs.VideoNode, width: int, height: int) -> vs.VideoNode:
     return resized
 
 
+def recorded_rate(clip: vs.VideoNode) -> Fraction | None:
+    """The nominal rate before ``dedupe`` that :func:`remember` recorded for ``clip`` (:attr:`Timing.source_rate`),
+    or None: none recorded, or a variable rate."""
+    cached = _timings.get(clip)
+    return cached.source_rate if cached is not None and cached.source_rate > 0 else None
+
+
 def first_props(clip: vs.VideoNode) -> dict:
     """The props of ``clip``'s first frame: recorded with its :class:`Timing` (by ``dedupe``, no frame read), else
     read from that frame alone (no pass over the clip)."""
@@ -125,6 +134,6 @@ def timing_of(clip: vs.VideoNode, progress: bool | None = None) -> Timing:
         cuts.add(frame_to_array(frame), bool(props.get("_SceneChangeNext", 0)), bool(props.get("_SceneChangePrev", 0)))
 
     scan_frames(analysis_clip(clip), visit, "reading timing", progress)
-    timing = Timing(durations, holds, sources, cuts.marked, cuts.scores, first, cuts.changes)
+    timing = Timing(durations, holds, sources, cuts.marked, cuts.scores, first, cuts.changes, Fraction(clip.fps))
     _timings[clip] = timing
     return timing

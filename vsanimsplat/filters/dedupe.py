@@ -252,7 +252,7 @@ def dedupe(
     if selected is not None:
         scores, marked, changes = selected
         remember(out, Timing(kept.durations, kept.holds, kept.sources, marked, scores,
-                             {**cuts.first_props, **kept.props(0)}, changes))
+                             {**cuts.first_props, **kept.props(0)}, changes, Fraction(clip.fps)))
     return out
 
 

@@ -18,7 +18,7 @@ from ..models import Model, ModelOptions, load
 from ..models.changes import layer_weight, paste, region_box
 from ..retime import Step, plan
 from ..scenes import DEFAULT_SCENE_THRESHOLD, cuts_between_drawings, read_cut_list
-from .analysis import Timing, analysis_clip, first_props, timing_of
+from .analysis import Timing, analysis_clip, first_props, recorded_rate, timing_of
 from .frames import ColourSpace, check_constant, array_into_frame, duration_of, frame_to_tensor, keep_unchanged
 
 __all__ = ["interpolate", "output_steps", "pair_flow", "scene_scores", "analysis_clip", "DEFAULT_SCENE_THRESHOLD",
@@ -64,8 +64,10 @@ def _target_rate(clip: vs.VideoNode, factor: int | Fraction | None, fps_num: int
                         "give either factor (e.g. 2 or Fraction(5, 2)) or fps_num/fps_den (e.g. 60000/1001), not both "
                         "or neither")
     first = first_props(clip)
-    if "AnimSplat_Hold" in first:  # a dedupe output: the rate before dedupe
-        nominal: Fraction | None = first["AnimSplat_Hold"] / duration_of(first, clip, 0, "interpolate")
+    if "AnimSplat_Hold" in first:  # a dedupe output: the rate before dedupe, as recorded (its input's fps), else
+        # from its first drawing (exact at a constant rate; a per-frame source rounds its first frame's duration)
+        nominal: Fraction | None = recorded_rate(clip) or first["AnimSplat_Hold"] / duration_of(first, clip, 0,
+                                                                                                 "interpolate")
     else:
         nominal = Fraction(clip.fps) if clip.fps > 0 else None
     if fps_num is not None:
