@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import functools
 import sys
 from collections.abc import Callable, Sequence
@@ -109,13 +111,38 @@ def scan_frames(clip: vs.VideoNode, visit: Callable[[int, vs.VideoFrame], None],
                 progress: bool | None = None) -> None:
     """Call ``visit(n, frame)`` for every frame of ``clip`` in order, fetching frames in parallel.
 
-    ``progress`` shows a bar on stderr; ``None`` shows it for clips of 500+ frames on a terminal.
+    ``progress`` shows a bar on stderr; ``None`` shows it for clips of 500+ frames on a terminal. Every
+    :data:`_RELEASE_EVERY` frames and at the end, freed memory goes back to the system (glibc's ``malloc_trim``).
     """
     show = progress if progress is not None else (clip.num_frames >= _PROGRESS_MIN_FRAMES and sys.stderr.isatty())
     frames = tqdm(clip.frames(close=True), total=clip.num_frames, desc=desc, unit="frame", disable=not show,
                   file=sys.stderr)
     for n, frame in enumerate(frames):
         visit(n, frame)
+        if n % _RELEASE_EVERY == _RELEASE_EVERY - 1:
+            _release_free_memory()
+    _release_free_memory()
+
+
+_RELEASE_EVERY = 256
+"""Frames a pass reads between two returns of freed memory to the system (:func:`_release_free_memory`)."""
+
+
+@functools.cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    """glibc's ``malloc_trim``, or None where the C library has none (macOS, Windows, musl)."""
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return None
+
+
+def _release_free_memory() -> None:
+    """Give the pages of freed memory back to the system (glibc keeps them: the frames a pass reads, megabytes
+    each, are freed between small blocks that live on, and the process would grow by a frame's worth every few
+    frames read)."""
+    if (trim := _malloc_trim()) is not None:
+        trim(0)
 
 
 class ColourSpace:
