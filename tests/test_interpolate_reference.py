@@ -15,6 +15,7 @@ import vapoursynth as vs
 import vsanimsplat
 from vsanimsplat.models import GMFSS, SPECS, load_model, weights
 from vsanimsplat.models.blend import Blend
+from vsanimsplat.models.softsplat import SoftSplat
 from vsanimsplat.nets.pwcnet import PWCNet
 from tests.helpers import synthetic_clip
 from tests.test_models_softsplat import published_layout as softsplat_layout
@@ -119,3 +120,27 @@ def test_missing_weights_and_bad_flows_are_clear_errors(cache, kwargs, match):
     clip, _ = synthetic_clip(HOLDS, 70, 46)
     with pytest.raises(vs.Error, match=match):
         vsanimsplat.interpolate(clip, factor=2, device="cpu", **kwargs)
+
+
+def test_softsplat_l1_runs_end_to_end_and_its_in_betweens_are_what_its_weights_make(cache, tmp_path):
+    """``softsplat-l1`` from its own file: hand-set weights in the released architecture whose output is the mean
+    of the two pictures splatted by zero flow (:func:`tests.test_models_softsplat.mean_of_splats`), so every
+    in-between must be the mean of the drawings on either side, to rounding: the file is loaded (not the
+    ``softsplat`` one), the pictures go through the model's normalisation and colour order and back."""
+    from tests.test_models_softsplat import mean_of_splats
+
+    path = tmp_path / "network-l1.pytorch"
+    torch.save(mean_of_splats(SoftSplat()).network.state_dict(), path)
+    weights.add("softsplat-l1", path, progress=lambda _: None)
+    assert weights.installed()["softsplat"] != {"network-lf.pytorch": "ok"}
+    clip, animation = synthetic_clip(HOLDS, 70, 46)
+    out = vsanimsplat.interpolate(vsanimsplat.dedupe(clip), factor=2, model="softsplat-l1", device="cpu",
+                                  scene_detect=False, static_tolerance=None)  # every pixel from the network
+    check_timing_and_props(out, clip, animation)
+    made = 0
+    for frame in out.frames(close=True):
+        if frame.props["AnimSplat_Interpolated"]:
+            left, right = (animation.frames[frame.props[side]].astype(np.float64) for side in ("AnimSplat_Left", "AnimSplat_Right"))
+            assert np.abs(planes(frame) - (left + right) / 2).max() <= 1.0
+            made += 1
+    assert made == 8
