@@ -11,11 +11,18 @@ import vapoursynth as vs
 import vsanimsplat
 from vsanimsplat.layers import BLOCK, MAX_HOLD, TOLERANCE, ChangeMaps, LayerTiming, change_map, layer_report
 from vsanimsplat.models import Blend
+from vsanimsplat.models.weights import installed
 from vsanimsplat.testing import Scene, animate, animate_layers, cadence
 from tests.helpers import as_clip
 from vsanimsplat.filters.frames import clip_from_arrays
 
 ROWS, COLS = 6, 12  # blocks of the pure tests' pictures
+
+
+def needs_weights(name: str):
+    """Skip where the published weights of model ``name`` are not installed (``make weights`` installs them)."""
+    return pytest.mark.skipif(set(installed()[name].values()) != {"ok"},
+                              reason=f"weights of {name!r} not installed: run python -m vsanimsplat models fetch {name}")
 
 
 def pictures(patterns: dict[tuple[int, int], list[int]], drawings: int, seed: int = 0) -> list[np.ndarray]:
@@ -198,6 +205,7 @@ def shape_error(animation, out: vs.VideoNode) -> tuple[float, float]:
     return float(np.mean(distances)), float(10 * np.log10(255 ** 2 / np.mean(errors)))
 
 
+@needs_weights("rife")
 @pytest.mark.parametrize("holds", [[2], [3]])
 def test_a_shape_on_twos_or_threes_follows_its_path_with_a_motion_model(holds):
     animation = pan_with_shape_on(holds)
@@ -228,6 +236,7 @@ def test_layer_report_counts_each_layer_hold_once_by_its_cadence():
     assert "  layer holds on fours       0" in lines
 
 
+@needs_weights("splat")
 def test_holes_of_a_layers_in_between_are_filled_on_frames_that_show_a_drawing():
     animation = pan_with_shape_on([2], 6)
     out = vsanimsplat.interpolate(vsanimsplat.dedupe(as_clip(animation)), factor=2, model="splat")
