@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from array import array
 from collections import Counter
 from collections.abc import Sequence
 from fractions import Fraction
@@ -296,8 +297,9 @@ def _build(clip: vs.VideoNode, steps: list[Step], rate: Fraction, timing: Timing
     A layer's own in-between is made on the part of the frames around its reach only (as the model crops a pair to
     what changes: :func:`~vsanimsplat.models.changes.region_box`), or the whole frame when that part covers most of it."""
     space = ColourSpace(clip, timing.first_props)
-    lefts = [s.left for s in steps]
-    rights = [s.right if s.right is not None else s.left for s in steps]
+    # kept by graph() for as long as the output lives: machine numbers, not a Python int per output frame
+    lefts = array("i", (s.left for s in steps))
+    rights = array("i", (s.right if s.right is not None else s.left for s in steps))
     shell = vs.core.std.BlankClip(clip, length=len(steps), fpsnum=rate.numerator, fpsden=rate.denominator,
                                   keep=True)
     left_clip, right_clip = _remap(clip, lefts), _remap(clip, rights)
