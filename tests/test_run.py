@@ -416,7 +416,7 @@ def test_file_error_while_working_is_a_failure_not_bad_arguments(source, tmp_pat
     def disk_full(*args, **kwargs):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(output))
 
-    monkeypatch.setattr("vsanimsplat.cli.encode", disk_full)
+    monkeypatch.setattr("vsanimsplat.job.run.encode", disk_full)
     code, out, err = run(capsys, source.path, "-o", output, "--model", "blend", "--duration", "0.3", "-q")
     assert code == 1 and out == ""
     assert err == f"error: {os.strerror(errno.ENOSPC)}: {output}\n"  # one line, naming the cause and the file
@@ -620,12 +620,13 @@ def test_missing_weights_name_the_fetch_command(source, tmp_path, capsys, monkey
 ])
 def test_each_kind_of_error_has_its_exit_code(source, tmp_path, capsys, monkeypatch, kind, args, code, says):
     """The kinds of vsanimsplat.errors map to the exit codes in one place, a bad model option by its flag."""
-    from vsanimsplat import cli, engine, errors
+    from vsanimsplat import engine, errors
+    from vsanimsplat.job import run as job_run
 
     def refuse(options: JobOptions):
         raise (getattr(errors, kind, None) or getattr(engine, kind))(*args)
 
-    monkeypatch.setattr(cli, "load_job_model", refuse)
+    monkeypatch.setattr(job_run, "load_job_model", refuse)
     got, _, err = run(capsys, source.path, "-o", tmp_path / "out.mkv", "--model", "blend")
     assert (got, err.strip()) == (code, says) and not (tmp_path / "out.mkv").exists()
 
@@ -1320,7 +1321,7 @@ def test_an_output_made_meanwhile_is_not_replaced_without_overwrite(source, tmp_
             output.write_bytes(b"another program's")
         return real(clip, *args, **kwargs)
 
-    monkeypatch.setattr("vsanimsplat.cli.encode", racing)
+    monkeypatch.setattr("vsanimsplat.job.run.encode", racing)
     monkeypatch.setattr(chunks, "encode", racing)
     code, _, err = run(capsys, source.path, "-o", output, "--model", "blend", "--duration", "0.5", "-q", *chunked)
     assert code == 1

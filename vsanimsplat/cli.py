@@ -21,12 +21,9 @@ import contextlib
 import dataclasses
 import math
 import shlex
-import shutil
 import signal
 import sys
-import tempfile
 import time
-import warnings
 from collections.abc import Callable, Sequence
 from fractions import Fraction
 from pathlib import Path
@@ -37,24 +34,22 @@ from . import __version__
 from .engine import DEFAULT_CACHE_MB, DEFAULT_STREAMS
 from .engine import DeviceOutOfMemory
 from .errors import AnimSplatError, BadOption, DeviceError, EncodeError, NotInstalled, WeightsError
-from .ffmpeg import (CODECS, CONTAINERS, PRESETS, Encoding, FFmpegNotFound, aspect_filters, check_rate, codec_for, colour_args,
-                     count_frames, encode_command, find_ffmpeg, probe_streams, segment_command)
+from .ffmpeg import CODECS, CONTAINERS, PRESETS, FFmpegNotFound, find_ffmpeg
 from .filters.analysis import timing_of
 from .filters.dedupe import DEFAULT_THRESHOLD, DEFAULT_TOLERANCE, dedupe, detection, find_drawings, frame_differences
 from .filters.fill_holes import FILL_MODES
 from .filters.interpolate import DEFAULT_SCENE_THRESHOLD, MAX_RATE_FACTOR
 from .filters.source import input_problem, open_video, source_timing
-from .flo import write_flo
 from .layers import layer_report
-from .job import (DEFAULT_CHUNK_SECONDS, JobOptions, OutputBusy, Progress, Target, Workers,
-                  build_graph, concat_input, counted, encode, first_pair_flow, load_job_model, output_lock, remove_stale_partials,
-                  require_ray, run_chunks, script_text, signals_interrupt, work_dir)
+from .job import (DEFAULT_CHUNK_SECONDS, JobOptions, OutputBusy, Target, build_graph, counted, load_job_model,
+                  signals_interrupt)
 from .models import ModelOptions
 from .models.registry import DEFAULT_MODEL, DEFAULT_PRESET, MODEL_NAMES, PRESET_NAMES, SPECS, parameter_count, preset, spec
 from .models.weights import ADDABLE, WEIGHT_SETS, add, fetch, installed, model_dir
-from .job.address import ClusterUnreachable, check_ray_address
+from .job.address import ClusterUnreachable
 from .job.cluster import GPU_SHARES, is_gpu_share
 from .job.preview import MAX_PREVIEW_FRAMES, preview_panels, source_clock
+from .job.run import FLOW_ESTIMATORS, RunOptions, RunRefused, run, timing_note, unwritable, warned
 from .plots import UNSURE, Cadence, contact_sheet, format_time, plot_cadence, require
 from .timeline import FrameClock, cadence_report, format_timecodes_v2
 
@@ -71,6 +66,7 @@ EXIT_CODES: dict[type[Exception], int] = {
     BadOption: EXIT_USAGE,
     DeviceError: EXIT_USAGE,
     OutputBusy: EXIT_USAGE,
+    RunRefused: EXIT_USAGE,
     ClusterUnreachable: EXIT_USAGE,
     AnimSplatError: EXIT_FAILED,
     vs.Error: EXIT_USAGE,
@@ -84,8 +80,6 @@ bug, and shows its traceback."""
 
 _OPTION_FLAGS = {"preset": "--quality", "regions": "--no-regions", "layers": "--no-layers"}
 """The options of ``run`` whose flag is not ``--`` and the field's name with dashes."""
-
-_FLOW_ESTIMATORS = tuple(name for name, s in SPECS.items() if s.has_flows)
 
 SEED_FACTOR_LIMIT = 8
 """``--fps`` values up to this, written without a slash, are factors (the seed's ``--fps 3``)."""
@@ -235,26 +229,25 @@ def _add_detection_options(parser: argparse.ArgumentParser | argparse._ArgumentG
                         help="keep the file's per-frame timestamps even when they keep a constant rate")
 
 
+def _tell(message: str) -> None:
+    """A note or warning of a command, on stderr."""
+    print(message, file=sys.stderr)
+
+
 def _timing_note(notice: str) -> None:
     """Say on stderr how the input's timestamps were read, when that is not at its stated rate."""
-    if notice:
-        print(f"note: {notice} (--cfr RATE or --vfr to choose)", file=sys.stderr)
+    if note := timing_note(notice):
+        _tell(note)
 
 
 def _warned[T](make: Callable[[], T]) -> T:
-    """``make()``, printing each warning it raises (what the source or graph changed to keep the picture) as one
-    ``warning:`` line on stderr."""
-    with warnings.catch_warnings(record=True) as raised:
-        warnings.simplefilter("always")
-        made = make()
-    for warning in raised:
-        print(f"warning: {warning.message}", file=sys.stderr)
-    return made
+    """``make()``, printing each warning it raises as one ``warning:`` line on stderr."""
+    return warned(make, _tell)
 
 
 def _report(args: argparse.Namespace) -> int:
     for option, path in (("--timecodes", args.timecodes), ("--plot", args.plot)):
-        if path is not None and (problem := _unwritable(Path(path).parent)):
+        if path is not None and (problem := unwritable(Path(path).parent)):
             return _fail(EXIT_USAGE, f"{option}: directory {problem}: {Path(path).parent}")
     if args.plot is not None and Path(args.plot).suffix.lower() not in PLOT_FORMATS:
         return _fail(EXIT_USAGE, f"--plot must end in {', '.join(PLOT_FORMATS)}, got {Path(args.plot).name!r}")
@@ -308,7 +301,7 @@ def _preview(args: argparse.Namespace) -> int:
         return _fail(EXIT_USAGE, problem)
     if args.output.suffix.lower() not in SHEET_FORMATS:
         return _fail(EXIT_USAGE, f"-o/--output must end in {', '.join(SHEET_FORMATS)}, got {args.output.name!r}")
-    if problem := _unwritable(args.output.parent):
+    if problem := unwritable(args.output.parent):
         return _fail(EXIT_USAGE, f"output directory {problem}: {args.output.parent}")
     options = _job_options(args)
     model = load_job_model(options)
@@ -539,7 +532,7 @@ def _add_run_subcommand(commands: argparse._SubParsersAction) -> None:
     extra = run.add_argument_group("more outputs")
     extra.add_argument("--flow", type=Path, metavar="PATH",
                        help="also write the optical flow from the first drawing to the second as a Middlebury .flo "
-                            f"file (models {', '.join(_FLOW_ESTIMATORS)})")
+                            f"file (models {', '.join(FLOW_ESTIMATORS)})")
     extra.add_argument("--emit-vpy", type=Path, metavar="PATH",
                        help="also write the graph as a VapourSynth script, with the vspipe | ffmpeg command in its header")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress, only warnings, errors and the summary")
@@ -552,144 +545,37 @@ def _fail(code: int, message: str) -> int:
     return code
 
 
-def _unwritable(folder: Path) -> str | None:
-    """Why no file can be made in ``folder`` ("does not exist", "is not writable: …"), or None. Tried by making
-    one: permission bits do not tell (root passes os.access everywhere, and /proc refuses new files anyway)."""
-    if not folder.is_dir():
-        return "does not exist"
-    try:
-        with tempfile.TemporaryFile(dir=folder):
-            return None
-    except OSError as error:
-        return f"is not writable ({error.strerror or error})"
-
-
-def _check_paths(args: argparse.Namespace) -> str | None:
-    """Why the input cannot be read or the output cannot be written, or None."""
-    if problem := input_problem(args.input):
-        return problem
-    for option, extra in (("--emit-vpy", args.emit_vpy), ("--flow", args.flow)):
-        if extra is not None and (problem := _unwritable(extra.parent)):
-            return f"{option}: directory {problem}: {extra.parent}"
-    output: Path | None = args.output
-    if output is None:
-        return None if args.emit_vpy is not None else "give -o/--output (the video to write), --emit-vpy, or both"
-    if output.suffix.lower() not in CONTAINERS:
-        return f"-o/--output must end in {', '.join(CONTAINERS)}, got {output.name!r}"
-    if problem := _unwritable(output.parent):
-        return f"output directory {problem}: {output.parent}"
-    if output.is_dir():
-        return f"-o/--output {output} is a directory; give the video file to write"
-    if output.exists() and output.samefile(args.input):  # by a symlink or a hard link too
-        return f"output {output} is the input file"
-    if output.exists() and not args.overwrite:
-        return f"output {output} exists; use --overwrite to replace it"
-    return None
-
-
 def _job_options(args: argparse.Namespace, **given: object) -> JobOptions:
     """The job's options from the parsed command line (``--quality`` is the field ``preset``: ``--preset`` is
     x264's; the model's options are made into their one :class:`~vsanimsplat.models.ModelOptions` here), and
     ``given`` fields."""
     made = ModelOptions(device=args.device, fp16=args.fp16, bf16=args.bf16, flow_scale=args.flow_scale,
                         static_tolerance=args.static_tolerance, regions=args.regions)
-    taken = {f.name: getattr(args, f.name) for f in dataclasses.fields(JobOptions)
-             if f.name not in ("preset", *given) and hasattr(args, f.name)}
+    taken = {f.name: getattr(args, f.name) for f in dataclasses.fields(JobOptions)  # run's --codec: RunOptions'
+             if f.name not in ("preset", "codec", *given) and hasattr(args, f.name)}
     return JobOptions(**taken, **given, preset=None if args.model else args.quality or DEFAULT_PRESET,
                       model_options=made)
 
 
 def _run(args: argparse.Namespace) -> int:
-    """``run``: the paths checked, then the job, holding the output's lock (:func:`~vsanimsplat.job.output_lock`)."""
-    if problem := _check_paths(args):
-        return _fail(EXIT_USAGE, problem)
-    # one run per output: a second one would overwrite it, or share its chunks' work folder
-    with (contextlib.nullcontext() if args.output is None
-          else output_lock(args.output, lambda message: print(f"note: {message}", file=sys.stderr))):
-        return _run_job(args)
-
-
-def _run_job(args: argparse.Namespace) -> int:
-    """``run`` once its paths are checked and its output is this run's alone."""
+    """``run``: the job (:func:`vsanimsplat.job.run.run`) of the parsed options, then its summary on stdout."""
     began = time.perf_counter()
+    options = RunOptions(_job_options(args), output=args.output, overwrite=args.overwrite, codec=args.codec,
+                         crf=args.crf, preset=args.preset, encoder_args=args.encoder_args,
+                         chunk_seconds=args.chunk_seconds, clean=args.clean, workers=args.workers,
+                         ray_address=args.ray_address, gpus_per_worker=args.gpus_per_worker, flow=args.flow,
+                         emit_vpy=args.emit_vpy, quiet=args.quiet, verbose=args.verbose)
     say = (lambda message: None) if args.quiet else (lambda message: print(message, file=sys.stderr, flush=True))
-    workers = Workers(args.workers, args.ray_address, args.gpus_per_worker)
-    chunk_seconds = args.chunk_seconds or (DEFAULT_CHUNK_SECONDS if workers.needed else None)
-    if not args.clean and chunk_seconds is None:
-        return _fail(EXIT_USAGE, "--no-clean/--keep-work keeps the work folder of --chunk-seconds S; give both")
-    if args.gpus_per_worker is not None and (not workers.needed or args.device == "cpu"):
-        return _fail(EXIT_USAGE, "--gpus-per-worker is the GPU share of each Ray worker: give --workers N or "
-                                 "--ray-address, and a CUDA device (not --device cpu)")
-    if workers.needed:
-        require_ray()
-    if args.ray_address is not None:
-        check_ray_address(args.ray_address)  # in seconds, before any work: ray.init retries an address for minutes
-    if args.output is not None and (stale := remove_stale_partials(args.output)):
-        print(f"removed {len(stale)} temporary file(s) that a killed run of {args.output} left: "
-              f"{', '.join(p.name for p in stale)}", file=sys.stderr)
-    output = args.output or Path("output.mkv")  # without -o, the name only appears in the script's header
-    encoding = Encoding(args.codec or codec_for(output), args.crf, args.preset, args.encoder_args)
-    encoding.video_args()
-    ffmpeg = find_ffmpeg([CODECS[encoding.codec].encoder])
-    streams = probe_streams(ffmpeg.path, args.input)
-    if args.verbose:
-        say(f"using {ffmpeg.describe()}")
-    # chunks made apart must be the frames one encode makes: in a fixed order on a GPU too
-    options = _job_options(args, codec=encoding.codec, deterministic=args.deterministic or chunk_seconds is not None)
-    model = load_job_model(options)
-    if args.flow is not None and not model.has_flows:
-        return _fail(EXIT_USAGE, f"--flow needs a model that estimates optical flow ({', '.join(_FLOW_ESTIMATORS)}); "
-                                 f"{'--model ' + args.model if args.model else '--quality ' + options.preset} does not")
-    say(f"{args.input}: finding drawings and timing …")
-    graph = _warned(lambda: build_graph(options, model, progress=False if args.quiet else None))
-    _timing_note(graph.timing)
-    clip = graph.clip
-    if args.output is not None:
-        check_rate(args.output, Fraction(clip.fps))
-    props = clip.get_frame(0).props
-    muxing = {"encoding": encoding, "source": args.input.resolve(), "streams": streams, "seconds": graph.seconds,
-              "colour": colour_args(props), "aspect": aspect_filters(props), "rate": Fraction(clip.fps)}
-    command, dropped = encode_command(output.absolute(), **muxing)  # absolute: the script's header runs anywhere
-    for warning in dropped:
-        print(f"warning: {warning}", file=sys.stderr)
-    if args.flow is not None:
-        write_flo(args.flow, first_pair_flow(graph, model))
-        say(f"flow of the first two drawings: {args.flow}")
-    if args.emit_vpy is not None:
-        args.emit_vpy.write_text(script_text(graph, str(args.emit_vpy.absolute()), [ffmpeg.path, *command]),
-                                 encoding="utf-8")
-        say(f"script: {args.emit_vpy}")
-    drawings = (f"{graph.drawings.num_frames} in {graph.source_frames} source frames" if args.dedupe
-                else f"not looked for (--no-dedupe): {graph.source_frames} source frames")
-    if args.output is None:
-        print(f"drawings: {drawings}")
+    made = run(options, _tell, say)
+    print("drawings: " + (f"{made.drawings} in {made.source_frames} source frames" if made.drawings is not None
+                          else f"not looked for (--no-dedupe): {made.source_frames} source frames"))
+    if made.written is None:
         return EXIT_OK
-    if args.verbose:
-        say(f"ffmpeg {shlex.join(command)}")
-    progress = Progress("encoding", enabled=not args.quiet)
-    if chunk_seconds is None:
-        try:
-            encode(clip, ffmpeg, command, args.output, progress, verbose=args.verbose, replace=args.overwrite)
-        finally:
-            progress.close()
-    else:
-        segment = segment_command(encoding, rate=muxing["rate"], colour=muxing["colour"], aspect=muxing["aspect"])
-        joining, _ = encode_command(args.output, **muxing, segments=concat_input(args.output))
-        run_chunks(graph, options, chunk_seconds, ffmpeg, segment, joining, args.output, progress, not args.clean,
-                   args.verbose, say, workers if workers.needed else None, replace=args.overwrite)
-    if chunk_seconds is None and (old_work := work_dir(args.output)).is_dir():  # this run holds the output's lock
-        shutil.rmtree(old_work)
-        print(f"note: removed {old_work}, the work of an earlier chunked run of {args.output} (made in one encode "
-              "now)", file=sys.stderr)
-    rate = Fraction(clip.fps)
-    # the size and frames as written: --encoder-args may scale, crop or cut ("-t 1")
-    width, height = next((s.size for s in probe_streams(ffmpeg.path, args.output) if s.size), (clip.width, clip.height))
-    written = count_frames(ffmpeg.path, args.output)
-    print(f"drawings: {drawings}")
-    print(f"written:  {args.output}: {written} frames, {width}x{height} at {rate} fps "
-          f"({float(written / rate):.3f} s), {encoding.codec}")
-    print(f"time:     {time.perf_counter() - began:.1f} s (encoding {progress.elapsed:.1f} s, "
-          f"{clip.num_frames / progress.elapsed:.2f} frames/s)")
+    width, height = made.size
+    print(f"written:  {args.output}: {made.written} frames, {width}x{height} at {made.rate} fps "
+          f"({float(made.written / made.rate):.3f} s), {made.codec}")
+    print(f"time:     {time.perf_counter() - began:.1f} s (encoding {made.encoding_seconds:.1f} s, "
+          f"{made.frames / made.encoding_seconds:.2f} frames/s)")
     return EXIT_OK
 
 

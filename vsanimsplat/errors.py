@@ -17,8 +17,8 @@ into its exit code in one place (``vsanimsplat.cli``).
 :class:`Interrupted` (a stop signal) is not under the root, on purpose: it is a KeyboardInterrupt, so that no
 ``except Exception`` (in torch, Ray, VapourSynth or here) swallows a stop; its exit code is 128 + the signal's number.
 The kinds of one module derive from these: ``DeviceOutOfMemory`` (:mod:`~vsanimsplat.engine`), ``FFmpegNotFound``
-(:mod:`~vsanimsplat.ffmpeg`), ``PlotExtraMissing`` (:mod:`~vsanimsplat.plots`), ``RayMissing``, ``OutputBusy`` and
-``ClusterUnreachable`` (:mod:`~vsanimsplat.job`).
+(:mod:`~vsanimsplat.ffmpeg`), ``PlotExtraMissing`` (:mod:`~vsanimsplat.plots`), ``RayMissing``, ``OutputBusy``,
+``ClusterUnreachable`` and ``RunRefused`` (:mod:`~vsanimsplat.job`).
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 | module | holds |
 |---|---|
+| :mod:`~vsanimsplat.job.run` | the job as one call, :func:`~vsanimsplat.job.run.run`: paths checked, the output's lock, stale files, Ray checked, the model and graph, the ``.flo`` and ``.vpy``, the encode |
 | :mod:`~vsanimsplat.job.graph` | the options, the filter graph and the ``.vpy`` script that builds the same graph, the job's model |
 | :mod:`~vsanimsplat.job.encoder` | the ffmpeg process the graph is piped into, stopped cleanly by SIGINT, SIGTERM or SIGHUP, leaving no partial file; stale partials of killed runs removed |
 | :mod:`~vsanimsplat.job.preview` | the panels of ``vsanimsplat preview``'s contact sheet: a short span of the graph, with its props and masks |
