@@ -27,8 +27,8 @@ from vsanimsplat.job import Chunk, EncodeError, JobOptions, Progress, Workers
 from vsanimsplat.job import graph as job_graph
 from vsanimsplat.job.cluster import MAX_RETRIES
 from vsanimsplat.models import ModelOptions
-from tests.test_run import (CHUNKED, ROOT, _frames, _slow_ffmpeg, leftovers, one_encode, probe, run,  # noqa: F401
-                            source)  # one_encode, source: fixtures
+from tests.test_run import (CHUNKED, ROOT, _frames, _slow_ffmpeg, _stop_after, leftovers, one_encode,  # noqa: F401
+                            probe, run, source)  # one_encode, source: fixtures
 
 RAY = Path(sys.executable).with_name("ray")
 
@@ -105,21 +105,20 @@ def test_a_job_killed_on_two_local_workers_is_finished_on_a_two_node_cluster(sou
     in the manifest as it is done: a kill (SIGTERM) after the first stops the job cleanly (exit 143, no output). The same command with
     ``--ray-address`` makes only the others on the cluster, and the frames (made on both), their times, the audio,
     subtitles and chapters are those of one encode. The local workers' ffmpeg reads at the native rate
-    (:func:`_slow_ffmpeg`: Ray's workers inherit this environment), so the kill lands while chunks are made."""
+    (:func:`_slow_ffmpeg`: Ray's workers inherit this environment), and once one chunk is recorded a later chunk's
+    ffmpeg waits (:func:`_stop_after`), so the kill lands while chunks are made, however loaded the machine."""
     output = tmp_path / "two.mkv"
     manifest = tmp_path / "two.mkv.work" / "manifest.json"
     command = [source.path, "-o", output, *CHUNKED, "--chunk-seconds", "0.4"]
     env = {name: value for name, value in _slow_ffmpeg(tmp_path).items() if name != "RAY_AUTH_MODE"}  # Ray's default
     process = subprocess.Popen([sys.executable, "-m", "vsanimsplat", "run", *map(str, command), "--workers", "2"],
                                env=env, stderr=subprocess.PIPE, text=True, process_group=0)
-    done: dict = {}
-    deadline = time.monotonic() + 120
-    while not done and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.02)
-        with contextlib.suppress(OSError, ValueError):
-            done = json.loads(manifest.read_text())["done"]
-    process.send_signal(signal.SIGTERM)
+    try:
+        _stop_after(1, process, manifest, tmp_path)
+    finally:
+        process.send_signal(signal.SIGTERM)
     _, err = process.communicate(timeout=60)
+    (tmp_path / "gate").unlink()
     assert process.returncode == 143 and "interrupted by SIGTERM" in err, err
     assert "Token authentication is enabled" not in err  # Ray's tokens, without Ray's warning on every run
     made = len(json.loads(manifest.read_text())["done"])

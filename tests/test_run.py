@@ -646,12 +646,34 @@ def _children(pid: int) -> list[int]:
 
 def _slow_ffmpeg(folder: Path) -> dict[str, str]:
     """An environment whose ffmpeg is the real one reading its input at the native frame rate (``-re``), so
-    an encode of the source lasts about two seconds; each ffmpeg adds its niceness as a line to ``folder/niceness``."""
+    an encode of the source lasts about two seconds; each ffmpeg adds its niceness as a line to ``folder/niceness``.
+    While ``folder/gate`` exists (:func:`_stop_after`), an ffmpeg started waits before it begins (a minute at most:
+    one a killed job's worker left behind ends)."""
     wrapper = folder / "bin" / "ffmpeg"
     wrapper.parent.mkdir()
-    wrapper.write_text(f"#!/bin/sh\nnice >> {folder / 'niceness'}\nexec {find_ffmpeg().path} -re \"$@\"\n")
+    gate = folder / "gate"
+    wrapper.write_text(f"#!/bin/sh\nnice >> {folder / 'niceness'}\nn=0; while [ -e '{gate}' ] && [ $n -lt 1200 ]; do sleep 0.05; n=$((n+1)); done\n"
+                       f"exec {find_ffmpeg().path} -re \"$@\"\n")
     wrapper.chmod(0o755)
     return {**os.environ, "PATH": f"{wrapper.parent}{os.pathsep}{os.environ['PATH']}"}
+
+
+def _stop_after(chunks: int, process: subprocess.Popen, manifest: Path, folder: Path) -> None:
+    """Wait until a job run with :func:`_slow_ffmpeg` (``folder``) has recorded ``chunks`` chunks in ``manifest``,
+    then close the gate: the ffmpeg of any later chunk waits, so the job makes at most the chunks already begun
+    whatever the machine's load. The job's start-up (Python, the analysis, Ray) is waited for without a deadline
+    of its own beyond 10 minutes; the chunks then have 2 minutes."""
+    done: dict = {}
+    deadline = time.monotonic() + 600
+    while not manifest.is_file() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    deadline = time.monotonic() + 120  # from the first chunk on
+    while len(done) < chunks and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+        with contextlib.suppress(OSError, ValueError):
+            done = json.loads(manifest.read_text())["done"]
+    (folder / "gate").touch()
+    assert len(done) >= chunks, f"the job recorded {len(done)} chunks, not {chunks} (exit {process.poll()})"
 
 
 def _default_stop_signals() -> None:
@@ -1179,14 +1201,12 @@ def test_a_driver_killed_with_sigkill_is_finished_by_the_same_command(source, on
     command = [source.path, "-o", output, *CHUNKED, "--chunk-seconds", "0.4"]
     process = subprocess.Popen([sys.executable, "-m", "vsanimsplat", "run", *map(str, command)],
                                env=_slow_ffmpeg(tmp_path), stderr=subprocess.DEVNULL, process_group=0)
-    done: dict = {}
-    deadline = time.monotonic() + 120
-    while len(done) < 2 and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.02)
-        with contextlib.suppress(OSError, ValueError):
-            done = json.loads(manifest.read_text())["done"]
-    os.killpg(process.pid, signal.SIGKILL)
+    try:
+        _stop_after(2, process, manifest, tmp_path)
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
     process.wait(timeout=60)
+    (tmp_path / "gate").unlink()
     recorded = sorted(int(index) for index in json.loads(manifest.read_text())["done"])
     assert not output.exists() and 2 <= len(recorded) < 5, recorded
     spans = [tuple(span) for span in json.loads(manifest.read_text())["spans"]]
