@@ -67,8 +67,8 @@ def pooled_psnr(out: vs.VideoNode, animation, source_frames_per_output: float) -
 @pytest.mark.slow
 @pytest.mark.parametrize("pattern", [[2], [3], [2, 3, 1, 4]], ids=["twos", "threes", "mixed"])
 def test_timing_aware_beats_naive_interpolation(pattern):
-    # measured (192x108, 6 drawings, x2; rife, a fifth of union's time here): twos +3.6 dB, threes +5.4 dB, mixed
-    # +4.1 dB (union: +2.4, +3.6, +2.9)
+    # measured (192x108, 6 drawings, x2; rife, a fifth of union's time here, float32 on every CPU): twos +3.6 dB,
+    # threes +5.4 dB, mixed +4.2 dB (union: +2.4, +3.6, +2.9)
     clip, animation = synthetic_clip(cadence(pattern, 6), 192, 108, seed=4)
     aware = vsanimsplat.interpolate(vsanimsplat.dedupe(clip), factor=2, model="rife", device="cpu")
     # naive = every frame a drawing, as index-based interpolators do; per-region timing off, since it would find the
@@ -77,7 +77,7 @@ def test_timing_aware_beats_naive_interpolation(pattern):
                                     layers=False)
     assert aware.num_frames == naive.num_frames == 2 * len(animation.frames)
     margin = pooled_psnr(aware, animation, 0.5) - pooled_psnr(naive, animation, 0.5)
-    assert margin >= 1.5
+    assert margin >= 3.0, margin
 
 
 @pytest.mark.parametrize("fmt", [vs.RGB24, vs.YUV444P16])
@@ -104,5 +104,7 @@ def test_bf16_default_follows_the_cpu_and_costs_little():
     assert all(np.array_equal(x, y) for x, y in zip(frames[None], frames[chosen]))
     assert not all(np.array_equal(x, y) for x, y in zip(frames[True], frames[False]))
     # Tiny frames are the hard case (GMFlow is unreliable below ~192 px, so rounding moves its flows more);
-    # at 640x360 and up bf16 costs far less (benchmarks/bench.md).
-    assert psnr(np.stack(frames[True]), np.stack(frames[False])) >= 33
+    # at 640x360 and up bf16 costs far less (benchmarks/bench.md). Measured here: 42.0 dB on a Xeon with AVX-512
+    # BF16 and AMX, 41.0 with oneDNN and ATen held to AVX2 (ONEDNN_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2);
+    # seeds 1 and 2 give 43.0 and 40.7 dB.
+    assert psnr(np.stack(frames[True]), np.stack(frames[False])) >= 38

@@ -212,9 +212,10 @@ def test_a_shape_on_twos_or_threes_follows_its_path_with_a_motion_model(holds):
     drawings = vsanimsplat.dedupe(as_clip(animation))
     off, psnr_off = shape_error(animation, vsanimsplat.interpolate(drawings, factor=2, model="rife", layers=False))
     on, psnr_on = shape_error(animation, vsanimsplat.interpolate(drawings, factor=2, model="rife"))
-    # whole-frame timing leaves the shape where its last drawing was, up to a whole move behind
-    assert off > 1.5 and on < 0.5 * off, (off, on)
-    assert psnr_on > psnr_off + 3, (psnr_off, psnr_on)
+    # whole-frame timing leaves the shape where its last drawing was, up to a whole move behind. Measured (rife,
+    # float32 on every CPU): twos 2.96 px off, 0.44 on (+8.4 dB), threes 5.81 px off, 0.47 on (+9.8 dB)
+    assert off > 1.5 and on < 0.25 * off, (off, on)
+    assert psnr_on > psnr_off + 6.5, (psnr_off, psnr_on)
 
 
 def test_layers_must_be_a_bool():
