@@ -1,5 +1,8 @@
 """The released softmax-splatting model: the published key layout loads strictly, parameter count, the
-model interface at odd sizes, and its per-pair normalisation."""
+model interface at odd sizes, and its per-pair normalisation; its output values, with hand-set weights in the
+real architecture whose right output is known (a known motion splatted to t·D, every level in its own pixels,
+the importance metric choosing which overlapping source shows, the L1 error the metric reads), and with the
+published weights where they are installed."""
 
 from __future__ import annotations
 
