@@ -578,6 +578,7 @@ def write_rgb_video(
         *extra_inputs, *codec_args, file_url(path),
     ]
     with subprocess.Popen(command, stdin=subprocess.PIPE, stderr=subprocess.PIPE) as process:
+        assert process.stdin is not None  # a pipe, as asked
         try:
             for frame in itertools.chain([first], iterator):
                 process.stdin.write(np.ascontiguousarray(frame, dtype=np.uint8).tobytes())

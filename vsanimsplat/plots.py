@@ -286,7 +286,7 @@ def contact_sheet(panels: Sequence[Panel], path: str | Path, columns: int = 6, w
     draw = ImageDraw.Draw(sheet)
     for i, panel in enumerate(panels):
         x, y = 4 + (i % columns) * (width + 4), 4 + (i // columns) * (scaled + labels + 4)
-        sheet.paste(Image.fromarray(_tinted(panel)).resize((width, scaled), Image.BILINEAR), (x, y))
+        sheet.paste(Image.fromarray(_tinted(panel)).resize((width, scaled), Image.Resampling.BILINEAR), (x, y))
         for j, text in enumerate([panel.title, *panel.lines]):
             draw.text((x + 2, y + scaled + 2 + j * line_height), text, fill="black", font=font)
     x, y = 4, sheet.height - legend + 4

@@ -151,6 +151,7 @@ def _interrupt_stops(process: subprocess.Popen) -> Iterator[list[int]]:
 def _feed(clip: vs.VideoNode, process: subprocess.Popen, progress: Progress) -> vs.Error | None:
     """Write ``clip`` into ffmpeg's stdin; returns the error of a frame that failed, if any (ffmpeg is
     then stopped, so it does not finish a file from part of the frames)."""
+    assert process.stdin is not None  # started with stdin=PIPE
     failure = None
     try:
         clip.output(process.stdin, y4m=True, progress_update=progress.update)
