@@ -40,15 +40,14 @@ import numpy as np
 import torch
 import vapoursynth as vs
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+import vsanimsplat
+from vsanimsplat.evaluation import DATA, eye_on_twos
+from vsanimsplat.filters.frames import clip_from_arrays
+from vsanimsplat.machine import describe
+from vsanimsplat.metrics import psnr, steps_cv
+from vsanimsplat.testing import LayeredClip, Scene, animate_layers, cadence
 
-import vsanimsplat  # noqa: E402
-from eval_scenes import eye_on_twos  # noqa: E402
-from vsanimsplat.filters.frames import clip_from_arrays  # noqa: E402
-from vsanimsplat.machine import describe  # noqa: E402
-from vsanimsplat.metrics import psnr, steps_cv  # noqa: E402
-from vsanimsplat.testing import LayeredClip, Scene, animate_layers, cadence  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 SOURCE = Fraction(24000, 1001)
 CASES = {
@@ -108,7 +107,7 @@ def measure(animation: LayeredClip, out: vs.VideoNode, rate: Fraction, colour: f
 LAYERED = "## Shapes on their own cadence over a pan"
 WHOLE = "## Whole-frame holds: unchanged"
 CHOICE = "## Why compositing two in-betweens, not one time map"
-EYE = ROOT.parent / "shared" / "data" / "synfig-eye-48fps.mkv"
+EYE = DATA / "synfig-eye-48fps.mkv"
 
 
 def layered_section(args: argparse.Namespace, model: dict) -> list[str]:
