@@ -16,13 +16,17 @@ from pathlib import Path
 
 import vapoursynth as vs
 
-from vsanimsplat import dedupe
-from vsanimsplat.corpus import RATE, Case, Truth, corpus, deliver, make
+import numpy as np
+
+from vsanimsplat import dedupe, interpolate
+from vsanimsplat.corpus import RATE, Case, Truth, corpus, deliver, disc_over_pan, make
 from vsanimsplat.ffmpeg import write_rgb_video
+from vsanimsplat.filters.frames import clip_from_arrays
 from vsanimsplat.filters.analysis import Timing, timing_of
 from vsanimsplat.filters.dedupe import DEFAULT_THRESHOLD, DEFAULT_TOLERANCE, detection
 from vsanimsplat.layers import layer_report
 from vsanimsplat.machine import describe
+from vsanimsplat.metrics import steps_cv
 from vsanimsplat.scenes import DEFAULT_SCENE_THRESHOLD
 from vsanimsplat.testing import Scene, animate, cadence
 
@@ -120,6 +124,89 @@ def fast_shapes(cache: Path) -> None:
                 print(f"| {width}×{height} | {seed} | {crf} | {len(scores)} | {above} | {max(scores):.3f} |")
 
 
+CUT_EVENTS = ("cut", "cut", "similar-cut")
+
+
+def cut_corpus(half: str, cache: Path) -> None:
+    """Cuts on their own corpus (:func:`~vsanimsplat.corpus.corpus` with ``events``: 64 cases from seed 2027, this
+    half of them), with the chosen settings: recall per kind of cut, false cuts, and the score of every cut missed."""
+    cases = [case for case in corpus(64, 2027, CUT_EVENTS) if case.half == half]
+    print("\n## Cuts (a corpus of their own)\n")
+    print(f"The {half} half of `corpus(64, 2027, events={CUT_EVENTS})`: {len(cases)} cases of 48 frames, each with one "
+          "cut a third of the way in, to a new scene (`cut`) or to the same scene 500 frames later: the same "
+          "background, the shapes elsewhere (`similar-cut`); sizes, cadences, pans, codecs and grain as the main "
+          "corpus draws them. `dedupe`'s defaults; a cut is found when the pair of drawings that crosses it scores "
+          f"above `scene_threshold` ({DEFAULT_SCENE_THRESHOLD}).\n")
+    found: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+    missed = []
+    for case in cases:
+        truth = make(case)
+        path = cache / f"cuts-{case.name}.mkv"
+        if not path.exists():
+            deliver(case, truth, path)
+        result = measure(case, truth, vs.core.bs.VideoSource(str(path), cachemode=0), SETTINGS["chosen"])
+        for key in (case.event, f"{case.codec} CRF {case.crf}" if case.lossy else "lossless", "all"):
+            found[key][0] += result.cuts
+            found[key][1] += result.cuts_found
+            found[key][2] += result.false_cuts
+        if result.cuts_found < result.cuts:
+            missed.append(case.name)
+    print("| cuts | found | false cuts (in-shot pairs cut) |")
+    print("|---|---|---|")
+    for key in sorted(found, key=lambda k: (k != "all", k)):
+        cuts, hits, false = found[key]
+        print(f"| {key} | {hits}/{cuts} | {false} |")
+    print(f"\nMissed: {', '.join(missed) if missed else 'none'}.")
+
+
+FLAT_SHAPES = ((256, 144, 16), (512, 288, 32), (512, 288, 16), (1280, 720, 40))
+"""(width, height, radius) of the issue's flat disc: 2.2 %, 2.2 %, 0.55 % and 0.55 % of the frame."""
+PANS = (0, 1, 2, 3, 5, 8)
+
+
+def flat_shapes() -> None:
+    """The issue's layer clips: a flat outlined disc on twos (8 px per drawing) over a painted background panning on
+    ones (:func:`~vsanimsplat.corpus.disc_over_pan`), ``interpolate(dedupe(clip), factor=2, model="rife")`` with
+    layers off and on: how evenly the disc moves, by the timing and in the pictures, and the frames with a layer."""
+    print("\n## A flat disc on twos over a pan (the issue's layer clips)\n")
+    print("`disc_over_pan(w, h, r, pan)`: 24 frames, the disc on twos moving 8 px per drawing (2 px per output frame) "
+          "in a straight line, the painted background on ones; `interpolate(dedupe(clip), factor=2, model=\"rife\")`, "
+          "`layers=False` → `layers=True`. CV: coefficient of variation of the disc's steps over the output frames up "
+          "to its last drawing (0: even motion; move–stop ≈ 1). *Timing*: where the output's timing puts the disc "
+          "(its two drawings and `t`, from the layer where `AnimSplat_LayerMask` touches the disc, else from "
+          "the frame), as a perfect in-between would draw it: what the analysis decides. *Pictures*: the centroid of "
+          "the disc's fill colour in the output frames, which adds the network's errors (about ±0.5 px of a 2 px step "
+          "from `rife` at these sizes). Frames with a layer: output frames carrying `AnimSplat_LayerT`.\n")
+    print("| size | disc (share) | pan px/frame | timing CV off | timing CV on | pictures CV off | pictures CV on "
+          "| frames with a layer |")
+    print("|---|---|---|---|---|---|---|---|")
+    for width, height, radius in FLAT_SHAPES:
+        for pan in PANS:
+            clip = disc_over_pan(width, height, radius, pan)
+            source = clip_from_arrays(clip.frames, RATE)
+            last = clip.layer_starts[0][-1]
+            timed, drawn, layered = {}, {}, 0
+            for layers in (False, True):
+                out = interpolate(dedupe(source), factor=2, model="rife", layers=layers)
+                timing, pictures = [], []
+                for n in range(2 * last + 1):
+                    props = out.get_frame(n).props
+                    left, right, t = props["AnimSplat_Left"], props["AnimSplat_Right"], props["AnimSplat_T"]
+                    if "AnimSplat_LayerT" in props:
+                        layered += 1
+                        if np.asarray(props["AnimSplat_LayerMask"][0])[clip.mask(0, n / 2)].any():
+                            left, right, t = (np.ravel(props[f"AnimSplat_Layer{key}"])[0]  # one layer: a scalar
+                                              for key in ("Left", "Right", "T"))
+                    a, b = np.asarray(clip.source_centre(0, left)), np.asarray(clip.source_centre(0, right))
+                    timing.append(a + t * (b - a))
+                    frame = out.get_frame(n)
+                    pictures.append(clip.found_centre(0, np.stack([np.asarray(frame[p]) for p in range(3)], axis=-1), n / 2))
+                timed[layers], drawn[layers] = steps_cv(np.asarray(timing)), steps_cv(np.asarray(pictures))
+            share = 100 * clip.source_mask(0, 0).mean()
+            print(f"| {width}×{height} | r {radius} ({share:.2f} %) | {pan} | {timed[False]:.2f} | **{timed[True]:.2f}** "
+                  f"| {drawn[False]:.2f} | **{drawn[True]:.2f}** | {layered}/{2 * last + 1} |", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--half", choices=["report", "tune"], default="report")
@@ -179,6 +266,8 @@ def main() -> None:
     print(f"\nShapes held on a layer, all `layers` cases (chosen settings): {found}/{held}"
           + (f" ({100 * found / held:.1f} %)" if held else ""))
     fast_shapes(args.cache)
+    cut_corpus(args.half, args.cache)
+    flat_shapes()
 
 
 if __name__ == "__main__":
