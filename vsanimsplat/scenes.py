@@ -38,7 +38,7 @@ of two unrelated shots correlate under many shifts).
 | :data:`LEVEL` | 12 | most difference of block means (8-bit code values) for a block explained by a motion after the first |
 | :data:`GRAIN_MARGIN` | 2.5 | blocks vote only where their standard deviation is at least this many times the pair's noise (:func:`pair_noise`) |
 | :data:`GRAINY` | 8 | … but never more than this standard deviation |
-| :data:`MIN_VOTING` | 0.1 | with fewer voting blocks than this share, or none in one picture, a change of light over the block means decides |
+| :data:`MIN_VOTING` | 0.02 | with fewer voting blocks than this share, or none in one picture, a change of light over the block means decides |
 | :data:`FAINT` | 48 | next to a flat picture, a picture whose block means span more than this is a cut to or from it, less a fade's step |
 
 Measured in ``benchmarks/scenes.md`` and ``benchmarks/analysis.md``: the project's clips keep their cuts (Megamind's
@@ -85,9 +85,9 @@ GRAIN_MARGIN = 2.5
 GRAINY = 8.0
 """… up to this standard deviation (8-bit code values): noise is taken to be at most 3.2 (a pair that differs more
 where it matches best is two different pictures, not grain)."""
-MIN_VOTING = 0.1
+MIN_VOTING = 0.02
 """Below this share of voting blocks (both directions), or where one picture has none, a change of light over the
-block means decides instead."""
+block means decides instead (cartoons on flat backgrounds cut with 4–9 % of their blocks voting)."""
 FAINT = 48.0
 """Next to a flat picture, block means spanning more than this many 8-bit code values are a shot, not a fade's step."""
 
@@ -221,8 +221,8 @@ def pair_noise(a: np.ndarray, b: np.ndarray, shifts: Sequence[tuple[int, int]] =
     """The noise (grain, coding noise) of two luma pictures as a standard deviation in 8-bit code values, at most
     :data:`GRAINY` / :data:`GRAIN_MARGIN`: the lower quartile, over :data:`BLOCK`-sized blocks, of the standard
     deviation of ``b`` less ``a`` moved by each of ``shifts`` (as :func:`motion_shifts` gives them), over √2 (where
-    the two match, only the noise of both differs); the least of these. Across a cut nothing matches, and the noise
-    is taken as the most that counts as grain."""
+    the two match, only the noise of both differs); the least of these. Across a cut nothing matches and the
+    estimate reaches that bound: :func:`unexplained_share` then takes the pair as noise-free."""
     def quartile(picture: np.ndarray) -> float:
         tiles = _blocks(picture, BLOCK)
         return float(np.quantile(tiles.std(axis=-1), 0.25)) if tiles.size else 0.0
@@ -251,6 +251,8 @@ def unexplained_share(a: np.ndarray, b: np.ndarray) -> float:
         return 1.0
     shifts = [(0, 0)] + motion_shifts(a, b)
     noise = pair_noise(a, b, shifts[:2])
+    if noise >= GRAINY / GRAIN_MARGIN:  # nothing matches even moved: two pictures to compare, not grain to see past
+        noise = 0.0
     forward = _unexplained(a, b, shifts, noise)
     backward = _unexplained(b, a, [(-y, -x) for y, x in shifts], noise)
     voting = forward[1] + backward[1]
