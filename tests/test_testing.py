@@ -199,11 +199,12 @@ def test_corpus_is_fixed_split_in_halves_and_varied():
     assert layered.layer_starts is not None and truth.starts[0] == 0
 
 
-def test_every_cut_of_the_corpus_lies_inside_its_clip_and_a_cut_corpus_has_only_cuts():
+def test_the_corpus_cuts_lie_inside_their_clips_and_a_cut_corpus_has_only_cuts():
     from vsanimsplat.corpus import corpus, make
 
-    # the cut was once placed by counting holds the clip does not show: on threes it fell on the clip's end
-    for case in [c for c in corpus() if c.event in ("cut", "similar-cut")]:
+    # the cut was once placed by counting holds the clip does not show: on threes it fell on the clip's end (the
+    # 640×360 cut cases are on mixed cadence, threes and ones)
+    for case in [c for c in corpus() if c.event in ("cut", "similar-cut") and c.width == 640]:
         cuts = make(case).cuts
         assert len(cuts) == 2 and 0 < cuts[1] < case.frames - 8, case.name
     cuts = corpus(16, 2027, ("cut", "similar-cut"))
