@@ -185,7 +185,7 @@ def motion_shifts(a: np.ndarray, b: np.ndarray) -> list[tuple[int, int]]:
     still = shifts.index((0, 0))
     taken = explained[still].copy()
     least = max(2.0, MOVER * informative.sum())
-    found = []
+    found: list[tuple[int, int]] = []
     while len(found) < SHIFTS:
         gains = (explained & ~taken).sum(axis=(1, 2))
         gains[still] = 0
