@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import platform
+import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["machine", "describe"]
+__all__ = ["AMX_BF16_FLOPS_PER_CYCLE", "Peak", "cpu_flags", "cpu_peak", "describe", "machine"]
 
 
 def _cpuinfo() -> dict[str, str]:
@@ -45,14 +47,9 @@ _TORCH_NAMES = {"fma": "fma3", "avx512f": "avx512_f"}
 
 
 def _simd_flags() -> list[str]:
-    """The CPU's vector-instruction flags that decide which kernels run fast: from ``/proc/cpuinfo`` on Linux, from
-    torch's cpuinfo elsewhere."""
-    fields = _cpuinfo()
-    if "flags" in fields or "Features" in fields:
-        present = set((fields.get("flags") or fields["Features"]).split())
-        return [flag for flag in _SIMD if flag in present]
-    capabilities = _torch_cpu()
-    return [flag for flag in _SIMD if capabilities.get(_TORCH_NAMES.get(flag, flag)) is True]
+    """The CPU's vector-instruction flags that decide which kernels run fast (of :func:`cpu_flags`)."""
+    present = cpu_flags()
+    return [flag for flag in _SIMD if flag in present]
 
 
 def _memory_gib() -> float | None:
@@ -101,3 +98,98 @@ def describe() -> str:
     load = "" if m["load_average"] is None else f"; load average {m['load_average']} at start"
     return (f"{m['cpu']} (lscpu flags: {simd}), {m['cores']} cores, {memory}{gpu}; Python {m['python']}, "
             f"torch {m['torch']} ({m['torch_threads']} threads), VapourSynth {m['vapoursynth']} ({m['vs_threads']} threads){load}")
+
+
+def cpu_flags() -> frozenset[str]:
+    """The CPU's feature flags as ``lscpu`` and ``/proc/cpuinfo`` name them (``avx2``, ``avx512f``, ``avx512_bf16``,
+    ``amx_bf16`` …): every flag on Linux; elsewhere those torch's cpuinfo reports, under the same names where they
+    differ (:data:`_TORCH_NAMES`). What the precision policy decides by (:func:`~vsanimsplat.models.registry.native_bf16`)."""
+    fields = _cpuinfo()
+    if "flags" in fields or "Features" in fields:
+        return frozenset((fields.get("flags") or fields["Features"]).split())
+    renamed = {torch_name: flag for flag, torch_name in _TORCH_NAMES.items()}
+    return frozenset(renamed.get(name, name) for name, present in _torch_cpu().items() if present is True)
+
+
+AMX_BF16_FLOPS_PER_CYCLE = 1024
+"""bfloat16 FLOP per cycle of one core's AMX tile unit (Intel's figure for Sapphire Rapids: 512 multiply-adds)."""
+
+
+@dataclass(frozen=True)
+class Peak:
+    """A CPU's arithmetic peak: cores × FLOP per cycle × clock (:func:`cpu_peak`).
+
+    | field | type | meaning |
+    |---|---|---|
+    | `cores` | int | cores counted |
+    | `mhz` | float | the clock assumed |
+    | `clock_source` | str | where the clock came from |
+    | `fp32_per_cycle` | int | float32 FLOP per cycle of one core |
+    | `bf16_per_cycle` | int | bfloat16 FLOP per cycle of one core (float32's where the CPU has no bfloat16 unit) |
+    | `bf16_unit` | str | which unit :attr:`bf16_per_cycle` counts: ``"AMX"``, ``"AVX-512 BF16"`` or ``"none"`` |
+    | `assumption` | str | the counting, in words, for a report |
+    """
+
+    cores: int
+    mhz: float
+    clock_source: str
+    fp32_per_cycle: int
+    bf16_per_cycle: int
+    bf16_unit: str
+    assumption: str
+
+    def gflops(self, dtype: str, cores: int | None = None) -> float:
+        """GFLOP/s of ``cores`` cores (default all) in ``dtype`` (``"float32"`` or ``"bfloat16"``)."""
+        if dtype not in ("float32", "bfloat16"):
+            raise ValueError(f"dtype must be 'float32' or 'bfloat16', got {dtype!r}")
+        per_cycle = self.fp32_per_cycle if dtype == "float32" else self.bf16_per_cycle
+        return (self.cores if cores is None else cores) * per_cycle * self.mhz / 1e3
+
+
+def _clock_mhz() -> tuple[float, str]:
+    """The clock: ``lscpu``'s "CPU max MHz" where it has one, else ``/proc/cpuinfo``'s "cpu MHz" (under a hypervisor
+    the nominal clock), else 0 with the reason."""
+    try:
+        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
+    except OSError:
+        lscpu = ""
+    for line in lscpu.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "CPU max MHz" and value.strip():
+            return float(value), "lscpu CPU max MHz"
+    mhz = _cpuinfo().get("cpu MHz")
+    return (float(mhz), "/proc/cpuinfo cpu MHz") if mhz else (0.0, "unknown (no lscpu, no /proc/cpuinfo)")
+
+
+def cpu_peak(flags: frozenset[str] | None = None, mhz: float | None = None, cores: int | None = None) -> Peak:
+    """The CPU's peak FLOP/s from its flags, clock and cores (each read from this machine unless given).
+
+    | parameter | type | default | meaning |
+    |---|---|---|---|
+    | `flags` | frozenset of str or None | None | ``lscpu`` flags (None: :func:`cpu_flags`) |
+    | `mhz` | float or None | None | the clock (None: ``lscpu``'s maximum, else ``/proc/cpuinfo``'s) |
+    | `cores` | int or None | None | cores (None: :func:`os.cpu_count`) |
+
+    Counted per core and cycle: float32, two FMA pipes × vector lanes (16 with ``avx512f``, 8 with ``avx2``,
+    4 otherwise) × 2 (multiply and add), one pipe's worth without ``fma``/``avx512f``; bfloat16,
+    :data:`AMX_BF16_FLOPS_PER_CYCLE` with ``amx_bf16``, twice float32 with ``avx512_bf16`` (``vdpbf16ps``: two
+    products per float32 lane), float32's otherwise. Two FMA pipes hold for Xeon Scalable (Gold, Platinum and
+    later) and Zen 4/5; a CPU with one AVX-512 pipe has half the float32 peak (a matrix product above half the
+    figure shows two).
+    """
+    flags = cpu_flags() if flags is None else flags
+    source = "given"
+    if mhz is None:
+        mhz, source = _clock_mhz()
+    lanes = 16 if "avx512f" in flags else 8 if "avx2" in flags else 4
+    pipes = 2 if {"fma", "avx512f"} & flags else 1
+    fp32 = pipes * lanes * 2
+    if "amx_bf16" in flags:
+        bf16, unit = AMX_BF16_FLOPS_PER_CYCLE, "AMX"
+    elif "avx512_bf16" in flags:
+        bf16, unit = 2 * fp32, "AVX-512 BF16"
+    else:
+        bf16, unit = fp32, "none"
+    assumption = (f"float32 {pipes} FMA pipe(s) × {lanes} lanes × 2 = {fp32} FLOP/cycle/core; bfloat16 "
+                  + (f"{bf16} FLOP/cycle/core ({unit})" if unit != "none" else "as float32 (no bfloat16 unit)"))
+    return Peak(cores or os.cpu_count() or 1, float(mhz), source, fp32, bf16, unit, assumption)

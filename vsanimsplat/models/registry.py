@@ -47,6 +47,7 @@ from torch import nn
 
 from ..errors import BadOption
 from ..nets.pwcnet import PWCNet
+from ..machine import cpu_flags
 from .base import Model
 from .blend import Blend
 from .gmfss import FLOW_SCALES, GMFSS
@@ -58,6 +59,7 @@ __all__ = [
     "BF16_COMPUTE_CAPABILITY",
     "CUBLAS_WORKSPACE",
     "CUDA_TF32",
+    "BF16_CPU_FLAGS",
     "Capability",
     "DEFAULT_MODEL",
     "DEFAULT_PRESET",
@@ -346,10 +348,13 @@ def weight_sets() -> dict[str, dict[str, str]]:
             **{name: {"flownet": f.file} for name, f in FLOWS.items()}}
 
 
-def native_bf16() -> bool:
-    """Whether this CPU computes bfloat16 natively (AVX-512 BF16 or AMX-BF16), so that ``bf16=True`` pays on it."""
-    capabilities = getattr(torch.cpu, "get_capabilities", dict)()
-    return bool(capabilities.get("avx512_bf16") or capabilities.get("amx_bf16"))
+BF16_CPU_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
+"""The CPU flags (``lscpu``'s names) of which one makes bfloat16 native: AVX-512 BF16 (``vdpbf16ps``) or AMX-BF16
+tiles. Without them (an AVX2-only CPU, or AVX-512 without BF16) bfloat16 is emulated in float32 and slower."""
+
+
+def native_bf16(flags: frozenset[str] | None = None) -> bool:
+    """Whether the CPU computes bfloat16 natively (one of :data:`BF16_CPU_FLAGS`), so that bfloat16 pays on it.
 
 
 
@@ -357,6 +362,11 @@ def capability(device: torch.device) -> Capability:
     """The :class:`Capability` of ``device`` (a CPU, or a CUDA device that exists).
 
     | parameter | type | default | meaning |
+    | parameter | type | default | meaning |
+    |---|---|---|---|
+    | `flags` | frozenset of str or None | None | the CPU's ``lscpu`` flags; None = this CPU's (:func:`vsanimsplat.machine.cpu_flags`) |
+    """
+    return bool(BF16_CPU_FLAGS & (cpu_flags() if flags is None else flags))
     |---|---|---|---|
     | `device` | torch.device | — | ``cpu``, ``cuda`` or ``cuda:N`` |
     """

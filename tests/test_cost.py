@@ -1,0 +1,151 @@
+"""Issue 30's cost model and precision policy: the CPU's peak from its flags, bfloat16 chosen by flags (faked here, so
+an AVX2-only CPU is tested on any machine), and the arithmetic of ``scripts/bench_cost.py``."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+import torch
+
+from vsanimsplat import machine
+from vsanimsplat.models import MODEL_NAMES, SPECS, registry
+
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "bench_cost.py"
+
+AVX2 = frozenset({"sse4_2", "avx", "avx2", "fma", "f16c"})
+"""A Zen 2 or Haswell-class CPU: no AVX-512, no native bfloat16."""
+AVX512 = AVX2 | {"avx512f", "avx512bw", "avx512vl"}
+"""Skylake-SP / Cascade Lake: AVX-512 without bfloat16."""
+ZEN4 = AVX512 | {"avx512_bf16"}
+SAPPHIRE_RAPIDS = ZEN4 | {"amx_tile", "amx_bf16", "amx_int8"}
+
+
+@pytest.fixture(scope="module")
+def bench_cost():
+    spec = importlib.util.spec_from_file_location("bench_cost", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("flags,fp32,bf16,unit", [
+    (frozenset(), 8, 8, "none"),
+    (AVX2, 32, 32, "none"),
+    (AVX512, 64, 64, "none"),
+    (ZEN4, 64, 128, "AVX-512 BF16"),
+    (SAPPHIRE_RAPIDS, 64, machine.AMX_BF16_FLOPS_PER_CYCLE, "AMX"),
+])
+def test_peak_counts_flop_per_cycle_from_the_flags(flags, fp32, bf16, unit):
+    peak = machine.cpu_peak(flags, mhz=2500.0, cores=2)
+    assert (peak.fp32_per_cycle, peak.bf16_per_cycle, peak.bf16_unit) == (fp32, bf16, unit)
+    assert peak.gflops("float32") == pytest.approx(2 * fp32 * 2.5)
+    assert peak.gflops("bfloat16", cores=1) == pytest.approx(bf16 * 2.5)
+    assert str(fp32) in peak.assumption and peak.clock_source == "given"
+    with pytest.raises(ValueError, match="dtype must be"):
+        peak.gflops("float16")
+
+
+def test_this_machines_peak_and_flags_come_from_lscpu_s_sources():
+    cpuinfo = Path("/proc/cpuinfo")
+    if not cpuinfo.exists():
+        pytest.skip("no /proc/cpuinfo to compare with")
+    first = cpuinfo.read_text().split("\n\n")[0]
+    flags = next(line.split(":", 1)[1].split() for line in first.splitlines() if line.startswith(("flags", "Features")))
+    assert machine.cpu_flags() == frozenset(flags)
+    peak = machine.cpu_peak()
+    assert peak.mhz > 0 and peak.cores >= 1
+
+
+@pytest.mark.parametrize("flags,native", [(frozenset(), False), (AVX2, False), (AVX512, False), (ZEN4, True),
+                                          (SAPPHIRE_RAPIDS, True), (AVX2 | {"amx_bf16"}, True)])
+def test_native_bfloat16_is_decided_by_the_flags(flags, native):
+    assert registry.native_bf16(flags) is native
+
+
+@pytest.mark.parametrize("flags", [AVX2, AVX512])
+def test_a_cpu_without_bfloat16_flags_runs_every_model_in_float32(monkeypatch, flags):
+    monkeypatch.setattr(registry, "cpu_flags", lambda: flags)
+    cpu = registry.capability(torch.device("cpu"))
+    assert not cpu.bf16
+    assert all(SPECS[name].dtype(cpu) == torch.float32 for name in MODEL_NAMES)
+
+
+@pytest.mark.parametrize("flags", [ZEN4, SAPPHIRE_RAPIDS])
+def test_a_cpu_with_bfloat16_flags_runs_the_measured_models_in_bfloat16(monkeypatch, flags):
+    monkeypatch.setattr(registry, "cpu_flags", lambda: flags)
+    cpu = registry.capability(torch.device("cpu"))
+    assert cpu.bf16
+    chosen = [name for name in MODEL_NAMES if SPECS[name].dtype(cpu) == torch.bfloat16]
+    assert chosen == [name for name in MODEL_NAMES if SPECS[name].cpu_bf16]
+    assert {"union", "base"} <= set(chosen)
+    assert all(SPECS[name].dtype(cpu, bf16=False) == torch.float32 for name in MODEL_NAMES)
+
+
+def _stages(prepare: float, pair: float, synthesize: float) -> dict:
+    """Stage records as ``cost_rows`` makes them: half of each stage's time and work in GMFlow, the rest 'other'."""
+    def stage(value: float) -> dict:
+        return {"cpu_s": value, "gflop": 10 * value,
+                "parts": {"GMFlow": {"cpu_s": value / 2, "gflop": 10 * value}, "other": {"cpu_s": value / 2, "gflop": 0}}}
+    return {"prepare": stage(prepare), "pair": stage(pair), "synthesize": stage(synthesize)}
+
+
+def test_per_inbetween_amortises_drawing_and_pair_work_over_four_inbetweens(bench_cost):
+    out = bench_cost.per_inbetween(_stages(0.4, 2.0, 1.0))
+    assert out["cpu_s_per_inbetween"] == pytest.approx((0.4 + 2.0) / 4 + 1.0)
+    assert out["cpu_s_scratch"] == pytest.approx(2 * 0.4 + 2.0 + 1.0)
+    assert out["gflop_per_inbetween"] == pytest.approx(10 * 1.6)
+    assert out["parts_per_inbetween"]["GMFlow"] == {"cpu_s": pytest.approx(0.8), "gflop": pytest.approx(16.0)}
+    assert "IFNet" not in out["parts_per_inbetween"]
+
+
+def test_a_presets_cost_is_the_sum_of_its_runs(bench_cost):
+    rows = [{"model": m, "size": "640x360", "dtype": "float32", "flow_scale": 1.0, "cpu_s_per_inbetween": s,
+             "gflop_per_inbetween": g} for m, s, g in (("rife", 0.5, 20.0), ("union", 3.0, 200.0))]
+    presets = {p["preset"]: p for p in bench_cost.preset_rows(rows)}
+    runs = {name: [m for m, _, _ in registry.PRESETS[name].parsed()] for name in presets}
+    cost = {"rife": (0.5, 20.0), "union": (3.0, 200.0)}
+    for name, preset in presets.items():
+        assert preset["cpu_s_per_inbetween"] == pytest.approx(sum(cost[m][0] for m in runs[name]))
+        assert preset["gflop_per_inbetween"] == pytest.approx(sum(cost[m][1] for m in runs[name]))
+    assert {"fast", "default"} <= set(presets)
+    assert not bench_cost.preset_rows(rows[:1]) or all(p["preset"] != "default" for p in bench_cost.preset_rows(rows[:1]))
+
+
+class _Counter:
+    """What :class:`Meter` reads of a FlopCounterMode: the total so far (FlopCounterMode itself takes seconds to start)."""
+
+    def __init__(self) -> None:
+        self.total = 0
+
+    def get_total_flops(self) -> int:
+        return self.total
+
+
+def test_the_meter_counts_only_the_outermost_wrapped_call(bench_cost):
+    meter, counter = bench_cost.Meter(), _Counter()
+
+    def work(flops: int) -> None:
+        counter.total += flops
+
+    inner = meter.wrap("IFNet", lambda: work(100))
+    outer = meter.wrap("GridNet", lambda: (inner(), work(7)))
+    meter.stage, meter.counter = "synthesize", counter
+    outer()
+    assert meter.flops[("synthesize", "GridNet")] == 107
+    assert ("synthesize", "IFNet") not in meter.flops
+    inner()
+    assert meter.flops[("synthesize", "IFNet")] == 100
+    assert meter.seconds.keys() == {("synthesize", "GridNet"), ("synthesize", "IFNet")}
+    meter.counter = None
+    outer()  # timed without counting
+    assert meter.flops[("synthesize", "GridNet")] == 107
+
+
+def test_merge_replaces_rows_of_the_same_key(bench_cost):
+    old = [{"model": "rife", "size": "640x360", "dtype": "float32", "flow_scale": 1.0, "v": 1},
+           {"model": "union", "size": "640x360", "dtype": "float32", "flow_scale": 1.0, "v": 2}]
+    new = [{"model": "rife", "size": "640x360", "dtype": "float32", "flow_scale": 1.0, "v": 3}]
+    merged = bench_cost.merge(old, new, bench_cost.COST_KEY)
+    assert sorted(r["v"] for r in merged) == [2, 3]
