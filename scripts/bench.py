@@ -54,6 +54,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 import vsanimsplat
 from vsanimsplat.filters.frames import array_into_frame, clip_from_arrays, frame_to_tensor
+from vsanimsplat.machine import cpu_peak as cpu_peak_of_flags
 from vsanimsplat.machine import describe, machine
 from vsanimsplat.evaluation import DATA, EYE_MOTION, eye_triplets, middlebury_triplets, quantise
 from vsanimsplat.metrics import psnr
@@ -185,32 +186,14 @@ def _vspipe_path() -> str:
 
 
 def cpu_peak() -> dict:
-    """FLOP/s peak of one core of this CPU from lscpu / /proc/cpuinfo, and what big matrix products reach.
-
-    Peak of a core = clock × FLOPs per cycle. The clock is lscpu's "CPU max MHz", else
-    /proc/cpuinfo's "cpu MHz" (under a hypervisor that is the nominal clock; the cores may run
-    faster). FLOPs per cycle: two FMA pipes (as on Zen 4/5 and Xeon SP) × vector lanes (16 float32
-    with avx512f, 8 with avx2) × 2 (multiply and add); avx512_bf16 doubles it for bfloat16
-    (``vdpbf16ps`` does two products per float32 lane). amx_bf16 is not modelled. The matrix
-    products (2048², best of 4) run on one thread, like the stage timings.
-    """
-    lscpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-    fields = dict(line.split(":", 1) for line in lscpu.splitlines() if ":" in line)
-    fields = {k.strip(): v.strip() for k, v in fields.items()}
-    flags = set(fields.get("Flags", "").split())
-    mhz = float(fields["CPU max MHz"]) if "CPU max MHz" in fields else None
-    clock_source = "lscpu CPU max MHz"
-    if mhz is None:
-        clock_source = "/proc/cpuinfo cpu MHz"
-        mhz = next(float(line.split(":")[1]) for line in Path("/proc/cpuinfo").read_text().splitlines()
-                   if line.startswith("cpu MHz"))
-    lanes = 16 if "avx512f" in flags else 8 if "avx2" in flags else 4
-    fp32_per_cycle = 2 * lanes * 2 if "fma" in flags or "avx512f" in flags else lanes * 2
-    bf16_per_cycle = 2 * fp32_per_cycle if "avx512_bf16" in flags else fp32_per_cycle
-    peak = {"cores": int(fields.get("CPU(s)", os.cpu_count() or 1)), "mhz": mhz, "clock_source": clock_source,
-            "fp32_flops_per_cycle": fp32_per_cycle, "bf16_flops_per_cycle": bf16_per_cycle,
-            "fp32_gflops_per_core": round(mhz * fp32_per_cycle / 1e3, 1),
-            "bf16_gflops_per_core": round(mhz * bf16_per_cycle / 1e3, 1)}
+    """FLOP/s peak of one core of this CPU (:func:`vsanimsplat.machine.cpu_peak`: clock × FLOP per cycle from the
+    lscpu flags), and what big matrix products (2048², best of 4) reach on one thread, like the stage timings. The
+    bfloat16 peak counts AMX where the CPU has it."""
+    found = cpu_peak_of_flags()
+    peak = {"cores": found.cores, "mhz": found.mhz, "clock_source": found.clock_source,
+            "fp32_flops_per_cycle": found.fp32_per_cycle, "bf16_flops_per_cycle": found.bf16_per_cycle,
+            "fp32_gflops_per_core": round(found.gflops("float32", cores=1), 1),
+            "bf16_gflops_per_core": round(found.gflops("bfloat16", cores=1), 1), "assumption": found.assumption}
     with _one_thread():
         for dtype, kind in ((torch.float32, "fp32"), (torch.bfloat16, "bf16")):
             a, b = torch.rand(2048, 2048, dtype=dtype), torch.rand(2048, 2048, dtype=dtype)
@@ -467,8 +450,8 @@ def markdown(report: dict) -> str:
         "",
         "## This CPU's peak (one core)",
         "",
-        f"{peak['mhz']:.0f} MHz ({peak['clock_source']}) × FLOPs per cycle ({peak['fp32_flops_per_cycle']} float32: "
-        f"2 FMA pipes × 16 lanes (avx512f) × 2; {peak['bf16_flops_per_cycle']} bfloat16 with avx512_bf16) = "
+        f"{peak['mhz']:.0f} MHz ({peak['clock_source']}) × FLOPs per cycle ("
+        f"{peak.get('assumption', 'float32: 2 FMA pipes × 16 lanes (avx512f) × 2; bfloat16 twice that (avx512_bf16)')}) = "
         f"**{peak['fp32_gflops_per_core']} GFLOP/s float32, {peak['bf16_gflops_per_core']} GFLOP/s bfloat16 per core** "
         f"({peak['cores']} cores). A 2048² matrix product on one thread reaches {peak['fp32_gemm_gflops_per_core']} "
         f"(float32) and {peak['bf16_gemm_gflops_per_core']} (bfloat16) GFLOP/s"
