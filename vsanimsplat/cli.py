@@ -78,7 +78,7 @@ one place they are mapped. VapourSynth's own errors and ValueErrors are bad inpu
 full, permissions) a failure; a stop signal exits with :data:`EXIT_SIGNAL_BASE` + its number. Anything else is a
 bug, and shows its traceback."""
 
-_OPTION_FLAGS = {"preset": "--quality", "regions": "--no-regions", "layers": "--no-layers"}
+_OPTION_FLAGS = {"preset": "--quality", "regions": "--no-regions", "layers": "--no-layers", "output": "-o/--output"}
 """The options of ``run`` whose flag is not ``--`` and the field's name with dashes."""
 
 SEED_FACTOR_LIMIT = 8
@@ -165,13 +165,14 @@ class Position:
     is_time: bool
 
     def frame(self, clock: FrameClock, option: str) -> int:
-        """The frame of ``clock`` at this place; ValueError naming ``option`` when the clip does not reach it."""
+        """The frame of ``clock`` at this place; :class:`~vsanimsplat.errors.BadOption` naming ``option`` when the
+        clip does not reach it."""
         if self.is_time and self.value >= clock.end:
-            raise ValueError(f"{option}: {format_time(self.value)} is past the end of the clip "
-                             f"({format_time(clock.end)})")
+            raise BadOption("cli", option, f"{option}: {format_time(self.value)} is past the end of the clip "
+                                           f"({format_time(clock.end)})")
         if not self.is_time and self.value >= clock.frames:
-            raise ValueError(f"{option}: frame {self.value} is past the end of the clip ({clock.frames} frames, "
-                             f"0 … {clock.frames - 1})")
+            raise BadOption("cli", option, f"{option}: frame {self.value} is past the end of the clip "
+                                           f"({clock.frames} frames, 0 … {clock.frames - 1})")
         return clock.frame(self.value) if self.is_time else self.value
 
 
@@ -204,11 +205,11 @@ def parse_span(text: str) -> tuple[Position, Position]:
 
 
 def _frames_of(span: tuple[Position, Position], clock: FrameClock, option: str) -> range:
-    """The frames of ``span`` (both ends included) on ``clock``; ValueError naming ``option`` when it is empty or
-    past the clip's end."""
+    """The frames of ``span`` (both ends included) on ``clock``; :class:`~vsanimsplat.errors.BadOption` naming
+    ``option`` when it is empty or past the clip's end."""
     first, last = (end.frame(clock, option) for end in span)
     if last < first:
-        raise ValueError(f"{option}: the span ends (frame {last}) before it begins (frame {first})")
+        raise BadOption("cli", option, f"{option}: the span ends (frame {last}) before it begins (frame {first})")
     return range(first, last + 1)
 
 
@@ -315,8 +316,8 @@ def _preview(args: argparse.Namespace) -> int:
         frames = range(first, min(first + PREVIEW_SOURCE_FRAMES, clock.frames))
     try:
         panels = preview_panels(graph, frames)
-    except ValueError as error:
-        return _fail(EXIT_USAGE, f"{'--frames' if args.frames is not None else '--at'}: {error}")
+    except BadOption as error:
+        return _fail(EXIT_USAGE, f"{'--frames' if args.frames is not None else '--at'}: {error.reason}")
     rows, columns = contact_sheet(panels, args.output, columns=args.columns)
     drawings = sum(p.title.startswith("drawing") for p in panels)
     print(f"sheet: {args.output}: source frames {frames.start} … {frames.stop - 1}, {counted(drawings, 'drawing')} and "
@@ -674,8 +675,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _message(error: Exception) -> str:
-    """What ``error`` says on the command line: a bad option of ``run`` (the job's model options) by its flag, an
-    OSError with the file it concerns."""
+    """What ``error`` says on the command line: a bad option whose reason names its command-line option (``--fps
+    … must be above …``) by that reason alone, another bad option of ``run`` (the job's model options) by its flag,
+    an OSError with the file it concerns."""
+    if isinstance(error, BadOption) and "--" in error.reason:
+        return error.reason
     if isinstance(error, BadOption) and error.function == "run":
         return f"{_OPTION_FLAGS.get(error.parameter, '--' + error.parameter.replace('_', '-'))}: {error.reason}"
     if isinstance(error, OSError):

@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from .errors import DeviceError
+from .errors import BadOption, DeviceError
 from .models.base import FrameState, Model, PairState, Synthesis
 from .models.changes import Box
 from .models.registry import use_cuda_policy
@@ -41,11 +41,12 @@ _Key = tuple[Any, ...]  # ("prepare", index, box) or ("pair", left, right, box):
 
 
 def check_num_streams(num_streams: object) -> None:
-    """Raise ValueError unless ``num_streams`` is None or an int ≥ 1 (:class:`Engine`'s ``num_streams``)."""
+    """Raise :class:`~vsanimsplat.errors.BadOption` unless ``num_streams`` is None or an int ≥ 1 (:class:`Engine`'s ``num_streams``)."""
     if num_streams is not None and (isinstance(num_streams, bool) or not isinstance(num_streams, int)
                                     or num_streams < 1):
-        raise ValueError(f"num_streams must be None ({DEFAULT_STREAMS} on CUDA, no limit on the CPU) or an int ≥ 1, "
-                         f"got {num_streams!r}")
+        raise BadOption("engine.Engine", "num_streams",
+                        f"num_streams must be None ({DEFAULT_STREAMS} on CUDA, no limit on the CPU) or an int ≥ 1, "
+                        f"got {num_streams!r}")
 
 
 def state_storages(state: object) -> dict[tuple[str, int], int]:
@@ -131,9 +132,10 @@ class Engine:
     def __init__(self, model: Model, cache_bytes: int | None = None, threads: int | None = None,
                  num_streams: int | None = None, deterministic: bool = False) -> None:
         if threads is not None and threads < 1:
-            raise ValueError(f"threads must be None or at least 1, got {threads}")
+            raise BadOption("engine.Engine", "threads", f"threads must be None or at least 1, got {threads}")
         if cache_bytes is not None and cache_bytes < 0:
-            raise ValueError(f"cache_bytes must be None or at least 0, got {cache_bytes}")
+            raise BadOption("engine.Engine", "cache_bytes",
+                            f"cache_bytes must be None or at least 0, got {cache_bytes}")
         check_num_streams(num_streams)
         self.model = model
         self.threads = threads

@@ -26,7 +26,7 @@ from pathlib import PurePath
 
 import numpy as np
 
-from .errors import NotInstalled
+from .errors import BadOption, EncodeError, NotInstalled
 from .timestamps import standard_rate
 
 __all__ = [
@@ -190,11 +190,12 @@ def parse_streams(listing: str) -> list[Stream]:
     |---|---|---|---|
     | `listing` | str | | ffmpeg's stderr |
 
-    Raises ValueError (with ffmpeg's last line) when the text shows no input: ffmpeg could not open the file.
+    Raises :class:`~vsanimsplat.errors.BadOption` (with ffmpeg's last line) when the text shows no input: ffmpeg
+    could not open the file.
     """
     if "Input #0" not in listing:
         last = listing.strip().splitlines()[-1] if listing.strip() else "no message"
-        raise ValueError(f"ffmpeg cannot read it: {last}")
+        raise BadOption("ffmpeg.parse_streams", "listing", f"ffmpeg cannot read it: {last}")
     streams = []
     found = list(_STREAM_LINE.finditer(listing))
     for m, after in itertools.zip_longest(found, found[1:]):
@@ -232,13 +233,15 @@ def file_url(path: str | PathLike[str]) -> str:
 
 def count_frames(ffmpeg: str, path: str | PathLike[str]) -> int:
     """The frames of the first video stream of ``path``, counted by copying its packets to nowhere (no decoding: a
-    second or two for a film). Raises ValueError naming the file when ffmpeg cannot read it."""
+    second or two for a film). Raises :class:`~vsanimsplat.errors.BadOption` naming the file when ffmpeg cannot read
+    it."""
     result = subprocess.run([ffmpeg, "-hide_banner", "-nostdin", "-v", "error", "-stats", "-i", file_url(path),
                              "-map", "0:v:0", "-c", "copy", "-f", "null", "-"], capture_output=True, text=True,
                             errors="replace")
     counts = re.findall(r"frame=\s*(\d+)", result.stderr)
     if result.returncode != 0 or not counts:
-        raise ValueError(f"{path}: ffmpeg cannot count its frames: {result.stderr.strip() or 'no message'}")
+        raise BadOption("ffmpeg.count_frames", "path",
+                        f"{path}: ffmpeg cannot count its frames: {result.stderr.strip() or 'no message'}")
     return int(counts[-1])
 
 
@@ -250,14 +253,14 @@ def probe_streams(ffmpeg: str, path: str | PathLike[str]) -> list[Stream]:
     | `ffmpeg` | str | | the ffmpeg executable |
     | `path` | str or PathLike | | a media file |
 
-    Raises ValueError naming the file when ffmpeg cannot open it.
+    Raises :class:`~vsanimsplat.errors.BadOption` naming the file when ffmpeg cannot open it.
     """
     listing = subprocess.run([ffmpeg, "-hide_banner", "-i", file_url(path)], capture_output=True, text=True,
                              errors="replace", timeout=120).stderr
     try:
         return parse_streams(listing)
-    except ValueError as error:
-        raise ValueError(f"{path}: {error}") from None
+    except BadOption as error:
+        raise BadOption("ffmpeg.probe_streams", "path", f"{path}: {error.reason}") from None
 
 
 @dataclass(frozen=True)
@@ -298,7 +301,7 @@ muxer has no option for a finer TimestampScale). MP4 and MOV take a timescale fr
 
 
 def check_rate(output: str | PathLike[str], rate: Fraction) -> None:
-    """Raise ValueError when ``output``'s container cannot give each frame at ``rate`` a timestamp of its own.
+    """Raise :class:`~vsanimsplat.errors.BadOption` when ``output``'s container cannot give each frame at ``rate`` a timestamp of its own.
 
     | parameter | type | default | meaning |
     |---|---|---|---|
@@ -308,9 +311,10 @@ def check_rate(output: str | PathLike[str], rate: Fraction) -> None:
     suffix = PurePath(output).suffix.lower()
     ticks = TIMESTAMP_RATES.get(suffix)
     if ticks is not None and rate > ticks:
-        raise ValueError(f"a {suffix} file stores timestamps in 1/{ticks} s, so it cannot hold {rate} "
-                         f"({float(rate):.6g}) frames per second (frames would share timestamps); the most is {ticks}: "
-                         f"lower --factor/--fps, or write .mp4 or .mov")
+        raise BadOption("ffmpeg.check_rate", "rate",
+                        f"a {suffix} file stores timestamps in 1/{ticks} s, so it cannot hold {rate} "
+                        f"({float(rate):.6g}) frames per second (frames would share timestamps); the most is {ticks}: "
+                        f"lower --factor/--fps, or write .mp4 or .mov")
 
 
 PIPED_Y4M = ("-f", "yuv4mpegpipe", "-i", "-")
@@ -352,17 +356,19 @@ class Encoding:
     extra: tuple[str, ...] = ()
 
     def video_args(self) -> list[str]:
-        """The ``-c:v …`` arguments. Raises ValueError for an unknown codec or preset, or a CRF/preset with FFV1."""
+        """The ``-c:v …`` arguments. Raises :class:`~vsanimsplat.errors.BadOption` for an unknown codec or
+        preset, or a CRF/preset with FFV1."""
         if self.codec not in CODECS:
-            raise ValueError(f"codec must be one of {', '.join(CODECS)}, got {self.codec!r}")
+            raise BadOption("ffmpeg.Encoding", "codec", f"codec must be one of {', '.join(CODECS)}, got {self.codec!r}")
         codec = CODECS[self.codec]
         if codec.crf is None:
             if self.crf is not None or self.preset is not None:
-                raise ValueError(f"--crf and --preset do not apply to the lossless {self.codec} codec")
+                raise BadOption("ffmpeg.Encoding", "crf",
+                                f"--crf and --preset do not apply to the lossless {self.codec} codec")
             return ["-c:v", codec.encoder, *codec.fixed]
         preset = self.preset or "medium"
         if preset not in PRESETS:
-            raise ValueError(f"preset must be one of {', '.join(PRESETS)}, got {preset!r}")
+            raise BadOption("ffmpeg.Encoding", "preset", f"preset must be one of {', '.join(PRESETS)}, got {preset!r}")
         crf = codec.crf if self.crf is None else self.crf
         return ["-c:v", codec.encoder, *codec.fixed, "-crf", f"{crf:g}", "-preset", preset]
 
@@ -488,14 +494,16 @@ def encode_command(
     ``hvc1`` tag Apple players need. Cover art (an attached picture: a Matroska image attachment or
     an MP4 cover) is dropped with a warning in every container, as are video tracks after the first
     (the one interpolated); data streams (timecode tracks …) are dropped silently.
-    Raises ValueError for an unknown extension or FFV1 in MP4/MOV.
+    Raises :class:`~vsanimsplat.errors.BadOption` for an unknown extension or FFV1 in MP4/MOV.
     """
     suffix = PurePath(output).suffix.lower()
     if suffix not in CONTAINERS:
-        raise ValueError(f"output extension must be one of {', '.join(CONTAINERS)}, got {suffix or 'none'!r}")
+        raise BadOption("ffmpeg.encode_command", "output",
+                        f"output extension must be one of {', '.join(CONTAINERS)}, got {suffix or 'none'!r}")
     mp4 = suffix != ".mkv"
     if mp4 and encoding.codec == "ffv1":
-        raise ValueError(f"a {suffix} file cannot hold ffv1 video; write .mkv, or use x264 or x265")
+        raise BadOption("ffmpeg.encode_command", "codec",
+                        f"a {suffix} file cannot hold ffv1 video; write .mkv, or use x264 or x265")
     # ffmpeg moves the source's earliest timestamp to 0; the piped video starts at 0 unless delayed here
     videos = [s.start for s in streams if s.kind == "video"]
     delay = videos[0] - min(s.start for s in streams) if videos else 0.0
@@ -586,4 +594,4 @@ def write_rgb_video(
             pass
         _, errors = process.communicate()
     if process.returncode != 0:
-        raise RuntimeError(f"ffmpeg failed writing {path}: {errors.decode(errors='replace').strip()}")
+        raise EncodeError(f"ffmpeg failed writing {path}: {errors.decode(errors='replace').strip()}")

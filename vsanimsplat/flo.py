@@ -13,6 +13,8 @@ from os import PathLike
 
 import numpy as np
 
+from .errors import BadOption
+
 __all__ = ["FLO_MAGIC", "read_flo", "write_flo"]
 
 FLO_MAGIC = 202021.25
@@ -29,11 +31,12 @@ def write_flo(path: str | PathLike[str], flow: np.ndarray) -> None:
     | `path` | str or PathLike | | the file to write (replaced if it exists) |
     | `flow` | np.ndarray (H, W, 2) | | ``(u, v)`` displacement per pixel, any real dtype (stored as float32) |
 
-    Raises ValueError for an array of another shape or a non-real dtype.
+    Raises :class:`~vsanimsplat.errors.BadOption` for an array of another shape or a non-real dtype.
     """
     flow = np.asarray(flow)
     if flow.ndim != 3 or flow.shape[2] != 2 or 0 in flow.shape or not np.isrealobj(flow) or flow.dtype.kind not in "fiu":
-        raise ValueError(f"flow must be a real array of shape (height, width, 2), got {flow.dtype} {flow.shape}")
+        raise BadOption("flo.write_flo", "flow",
+                        f"flow must be a real array of shape (height, width, 2), got {flow.dtype} {flow.shape}")
     header = np.array([(FLO_MAGIC, flow.shape[1], flow.shape[0])], dtype=_HEADER)
     with open(path, "wb") as out:
         out.write(header.tobytes())
@@ -47,16 +50,19 @@ def read_flo(path: str | PathLike[str]) -> np.ndarray:
     |---|---|---|---|
     | `path` | str or PathLike | | the file to read |
 
-    Raises ValueError when the magic number or the size does not match the format.
+    Raises :class:`~vsanimsplat.errors.BadOption` naming ``path`` when the magic number or the size does not match the format.
     """
     data = np.fromfile(path, dtype=np.uint8)
     if data.size < _HEADER.itemsize:
-        raise ValueError(f"{path} is not a .flo file: {data.size} bytes, shorter than the header")
+        raise BadOption("flo.read_flo", "path",
+                        f"{path} is not a .flo file: {data.size} bytes, shorter than the header")
     header = data[: _HEADER.itemsize].view(_HEADER)[0]
     if header["magic"] != np.float32(FLO_MAGIC):
-        raise ValueError(f"{path} is not a .flo file: magic {header['magic']}, expected {FLO_MAGIC}")
+        raise BadOption("flo.read_flo", "path",
+                        f"{path} is not a .flo file: magic {header['magic']}, expected {FLO_MAGIC}")
     width, height = int(header["width"]), int(header["height"])
     body = data[_HEADER.itemsize:]
     if width <= 0 or height <= 0 or body.size != width * height * 8:
-        raise ValueError(f"{path}: header says {width}x{height}, but {body.size} bytes of flow follow")
+        raise BadOption("flo.read_flo", "path",
+                        f"{path}: header says {width}x{height}, but {body.size} bytes of flow follow")
     return body.view("<f4").reshape(height, width, 2).astype(np.float32)

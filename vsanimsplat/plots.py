@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import NotInstalled
+from .errors import BadOption, NotInstalled
 from .retime import is_pause
 from .timeline import HOLD_NAMES, Drawing, FrameClock, hold_name
 
@@ -141,7 +141,8 @@ def cadence_plot(cadence: Cadence, frames: range | None = None) -> CadencePlot:
     total = cadence.clock.frames
     frames = range(total) if frames is None else frames
     if not (0 <= frames.start < frames.stop <= total):
-        raise ValueError(f"frames must be a non-empty range within 0 … {total}, got {frames.start} … {frames.stop}")
+        raise BadOption("plots.cadence_plot", "frames",
+                        f"frames must be a non-empty range within 0 … {total}, got {frames.start} … {frames.stop}")
     shown = [k for k, d in enumerate(drawings) if d.first < frames.stop and d.first + d.frames > frames.start]
     holds = [d.hold for d in drawings]
     starts = [d.first for d in drawings] + [total]
@@ -271,9 +272,10 @@ def contact_sheet(panels: Sequence[Panel], path: str | Path, columns: int = 6, w
     from PIL import Image, ImageDraw, ImageFont
 
     if not panels:
-        raise ValueError("panels must hold at least one panel")
+        raise BadOption("plots.contact_sheet", "panels", "panels must hold at least one panel")
     if columns < 1 or width < 16:
-        raise ValueError(f"columns must be ≥ 1 and width ≥ 16, got {columns} and {width}")
+        raise BadOption("plots.contact_sheet", "columns",
+                        f"columns must be ≥ 1 and width ≥ 16, got {columns} and {width}")
     height, original = panels[0].image.shape[:2]
     scaled = max(1, round(height * width / original))
     font = ImageFont.load_default()

@@ -33,6 +33,7 @@ from fractions import Fraction
 from statistics import median_low
 from typing import overload
 
+from .errors import BadOption
 from .timeline import start_times
 
 __all__ = ["Plan", "Step", "output_length", "local_cadence", "is_pause", "plan"]
@@ -162,14 +163,15 @@ def plan(
     """
     rate = Fraction(rate)
     if rate <= 0:
-        raise ValueError(f"rate must be a positive frame rate, got {rate}")
+        raise BadOption("retime.plan", "rate", f"rate must be a positive frame rate, got {rate}")
     if not durations or any(d <= 0 for d in durations):
-        raise ValueError("durations must be a non-empty list of positive durations")
+        raise BadOption("retime.plan", "durations", "durations must be a non-empty list of positive durations")
     holds = [1] * len(durations) if holds is None else list(holds)
     if len(holds) != len(durations) or any(h < 1 for h in holds):
-        raise ValueError(f"holds must give a hold >= 1 for each of the {len(durations)} frames")
+        raise BadOption("retime.plan", "holds", f"holds must give a hold >= 1 for each of the {len(durations)} frames")
     if max_hold is not None and max_hold < 0:
-        raise ValueError(f"max_hold must be None (automatic), 0 (never pause) or a positive hold, got {max_hold}")
+        raise BadOption("retime.plan", "max_hold",
+                        f"max_hold must be None (automatic), 0 (never pause) or a positive hold, got {max_hold}")
     starts = start_times(durations)
     last = len(durations) - 1
     moves: dict[int, Fraction] = {}

@@ -12,6 +12,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
+from .errors import BadOption
+
 __all__ = [
     "Drawing",
     "CadenceReport",
@@ -59,19 +61,22 @@ def resolve_threshold(threshold: int | float, area: int) -> int:
     | `area` | int | pixels per frame (width × height) |
 
     Returns the largest number of differing pixels that still counts as "same drawing".
-    Raises ``ValueError`` naming ``threshold`` when it is out of range or of the wrong type.
+    Raises :class:`~vsanimsplat.errors.BadOption` naming ``threshold`` when it is out of range or of the wrong type.
     """
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float)):
-        raise ValueError(
+        raise BadOption(
+            "timeline.resolve_threshold", "threshold",
             f"threshold must be an int (pixels, 0 … {area}) or a float (fraction of the frame, 0.0 … 1.0), "
             f"got {threshold!r}"
         )
     if isinstance(threshold, int):
         if not 0 <= threshold <= area:
-            raise ValueError(f"threshold in pixels must be within 0 … {area} (width × height), got {threshold}")
+            raise BadOption("timeline.resolve_threshold", "threshold",
+                            f"threshold in pixels must be within 0 … {area} (width × height), got {threshold}")
         return threshold
     if not 0.0 <= threshold <= 1.0:
-        raise ValueError(f"threshold as a fraction of the frame must be within 0.0 … 1.0, got {threshold}")
+        raise BadOption("timeline.resolve_threshold", "threshold",
+                        f"threshold as a fraction of the frame must be within 0.0 … 1.0, got {threshold}")
     return int(threshold * area)
 
 
@@ -86,7 +91,7 @@ def drawing_starts(diff_counts: Sequence[int], threshold: int) -> list[int]:
     Frame 0 always starts a drawing. With ``threshold=0`` every frame that differs at all starts one.
     """
     if threshold < 0:
-        raise ValueError(f"threshold must be >= 0, got {threshold}")
+        raise BadOption("timeline.drawing_starts", "threshold", f"threshold must be >= 0, got {threshold}")
     return [0] + [i + 1 for i, count in enumerate(diff_counts) if is_new_drawing(count, threshold)]
 
 
@@ -115,7 +120,8 @@ def group_drawings(
     """
     n = len(durations)
     if not starts or starts[0] != 0 or any(b <= a for a, b in zip(starts, starts[1:])) or starts[-1] >= n:
-        raise ValueError(f"starts must increase from 0 and stay below {n}, got {list(starts)[:8]}…")
+        raise BadOption("timeline.group_drawings", "starts",
+                        f"starts must increase from 0 and stay below {n}, got {list(starts)[:8]}…")
     holds = [1] * n if holds is None else holds
     source_frames = range(n) if source_frames is None else source_frames
     drawings = []

@@ -9,6 +9,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
+from .errors import BadOption
+
 __all__ = ["CONTAINER_ROUNDING", "SourceTiming", "constant_rate_drift", "judge_timing", "nominal_rate", "standard_rate"]
 
 _STANDARD_RATES = [Fraction(n * 1000, 1001) for n in (24, 30, 48, 60, 120)] + [
@@ -67,14 +69,14 @@ def judge_timing(times: Sequence[Fraction], rate: Fraction, tolerance: Fraction 
     when one fits) is tried the same way, with a notice that names both. Else no constant rate keeps the timing
     (``rate`` None) and the notice says what the timestamps show: sections at different rates, frames missing (a
     frame that lasts a whole number of its neighbours' durations), or irregular timestamps (damage, jitter).
-    Raises ``ValueError`` for no times, a non-positive ``rate`` or a negative ``tolerance``.
+    Raises :class:`~vsanimsplat.errors.BadOption` for no times, a non-positive ``rate`` or a negative ``tolerance``.
     """
     if not times:
-        raise ValueError("times must hold at least one frame's start time, got none")
+        raise BadOption("timestamps.judge_timing", "times", "times must hold at least one frame's start time, got none")
     if rate <= 0:
-        raise ValueError(f"rate must be a positive frame rate, got {rate}")
+        raise BadOption("timestamps.judge_timing", "rate", f"rate must be a positive frame rate, got {rate}")
     if tolerance < 0:
-        raise ValueError(f"tolerance must be >= 0 seconds, got {tolerance}")
+        raise BadOption("timestamps.judge_timing", "tolerance", f"tolerance must be >= 0 seconds, got {tolerance}")
     rate = Fraction(rate)
     if _keeps(times, rate, tolerance):
         return SourceTiming(rate)
@@ -100,10 +102,10 @@ def constant_rate_drift(times: Sequence[Fraction], rate: Fraction, tolerance: Fr
 
     Frame ``i`` is shown at ``times[0] + i / rate``; the notice names the frame moved furthest from its timestamp
     and by how much, which is as far as the audio and subtitles (kept at their timestamps) drift from it.
-    Raises ``ValueError`` for a non-positive ``rate``.
+    Raises :class:`~vsanimsplat.errors.BadOption` for a non-positive ``rate``.
     """
     if rate <= 0:
-        raise ValueError(f"rate must be a positive frame rate, got {rate}")
+        raise BadOption("timestamps.constant_rate_drift", "rate", f"rate must be a positive frame rate, got {rate}")
     moved = [times[0] + Fraction(i) / rate - t for i, t in enumerate(times)]
     furthest = max(range(len(moved)), key=lambda i: abs(moved[i]), default=0)
     if not moved or abs(moved[furthest]) <= tolerance:

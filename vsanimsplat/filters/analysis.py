@@ -18,6 +18,7 @@ import vapoursynth as vs
 
 from ..analysis import CutScores
 from ..layers import ChangeMaps
+from ..errors import BadOption
 from ..scenes import analysis_size
 from .frames import duration_of, frame_to_array, scan_frames
 
@@ -67,7 +68,8 @@ def analysis_clip(clip: vs.VideoNode) -> vs.VideoNode:
 def remember(clip: vs.VideoNode, timing: Timing) -> None:
     """Record ``timing`` as what :func:`timing_of` returns for ``clip`` (for as long as ``clip`` lives)."""
     if len(timing.durations) != clip.num_frames:
-        raise ValueError(f"the timing describes {len(timing.durations)} frames, but the clip has {clip.num_frames}")
+        raise BadOption("filters.analysis.remember", "timing",
+                        f"the timing describes {len(timing.durations)} frames, but the clip has {clip.num_frames}")
     _timings[clip] = timing
 
 
@@ -88,7 +90,7 @@ def resize(clip: vs.VideoNode, width: int, height: int) -> vs.VideoNode:
     not change where ``interpolate`` cuts.
     """
     if not isinstance(clip, vs.VideoNode):
-        raise vs.Error(f"vsanimsplat.resize: clip must be a vapoursynth.VideoNode, got {type(clip).__name__}")
+        raise BadOption("resize", "clip", f"clip must be a vapoursynth.VideoNode, got {type(clip).__name__}")
     resized = clip.resize.Spline36(width, height).std.SetFrameProps(_SARNum=1, _SARDen=1)
     timing = _timings.get(clip)
     if timing is not None:

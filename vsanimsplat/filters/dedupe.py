@@ -13,6 +13,7 @@ import vapoursynth as vs
 from .analysis import Timing, analysis_clip, remember
 from .frames import check_constant, duration_of, frame_durations, frame_to_array, scan_frames, shared_duration
 from ..analysis import DrawingCuts
+from ..errors import BadOption, given_to
 from ..layers import ChangeMaps
 from ..noise import LEVELS, Detection, choose_tolerance, grain_level, noise_threshold
 from ..timeline import Drawing, drawing_starts, format_timecodes_v2, group_drawings, resolve_threshold
@@ -81,26 +82,29 @@ def passes_of(clip: vs.VideoNode) -> Passes:
 
 def reuse_passes(clip: vs.VideoNode, passes: Passes) -> None:
     """Let :func:`dedupe` use ``passes`` (:func:`passes_of` of a clip of the same frames, e.g. the same source
-    opened in another process) for ``clip`` instead of reading it again. ValueError if they describe another
-    number of frames."""
+    opened in another process) for ``clip`` instead of reading it again. :class:`~vsanimsplat.errors.BadOption` if
+    they describe another number of frames."""
     for analysis in passes.values():
         if len(analysis.durations) != clip.num_frames:
-            raise ValueError(f"the passes describe {len(analysis.durations)} frames, but the clip has {clip.num_frames}")
+            raise BadOption("filters.dedupe.reuse_passes", "passes",
+                            f"the passes describe {len(analysis.durations)} frames, but the "
+                            f"clip has {clip.num_frames}")
     _analyses.setdefault(clip, {}).update(passes)
 
 
-def _error(message: str) -> vs.Error:
-    return vs.Error(f"vsanimsplat.dedupe: {message}")
+def _error(parameter: str, reason: str) -> BadOption:
+    """A bad option of :func:`dedupe` (the other functions here check their arguments as it does)."""
+    return BadOption("dedupe", parameter, reason)
 
 
 def _check_clip(clip: vs.VideoNode, name: str = "clip") -> None:
     if not isinstance(clip, vs.VideoNode):
-        raise _error(f"{name} must be a vapoursynth.VideoNode, got {type(clip).__name__}")
+        raise _error(name, f"{name} must be a vapoursynth.VideoNode, got {type(clip).__name__}")
     check_constant(clip, "dedupe", name)
     if clip.format.sample_type != vs.INTEGER:
-        raise _error(f"{name} must be an integer format (8–16 bit); float formats are not supported, got {clip.format.name}")
+        raise _error(name, f"{name} must be an integer format (8–16 bit); float formats are not supported, got {clip.format.name}")
     if clip.num_frames < 1:
-        raise _error(f"{name} has no frames")
+        raise _error(name, f"{name} has no frames")
 
 
 def _difference_stats(clip: vs.VideoNode, levels: list[int],
@@ -304,8 +308,8 @@ def frame_differences(
 def _check_tolerance(tolerance: int | None) -> None:
     if tolerance is not None and (isinstance(tolerance, bool) or not isinstance(tolerance, int)
                                   or not 0 <= tolerance <= 255):
-        raise _error(f"tolerance must be None (chosen from the clip's grain) or an int within 0 … 255 "
-                     f"(8-bit code values), got {tolerance!r}")
+        raise _error("tolerance", f"tolerance must be None (chosen from the clip's grain) or an int within 0 … 255 "
+                                  f"(8-bit code values), got {tolerance!r}")
 
 
 def _tolerance_of(analysis: _Analysis, tolerance: int | None) -> int:
@@ -321,10 +325,8 @@ def _find(clip: vs.VideoNode, threshold: int | float | None, tolerance: int | No
     _check_clip(clip)
     _check_tolerance(tolerance)
     area = clip.width * clip.height
-    try:
+    with given_to("dedupe"):
         given = None if threshold is None else resolve_threshold(threshold, area)
-    except ValueError as error:
-        raise _error(f"threshold: {error}") from None
     least = resolve_threshold(DEFAULT_THRESHOLD, area) if given is None else given
     analysis = _analyse(clip, tolerance, bool(chroma), progress, least if scenes else None)
     used = _tolerance_of(analysis, tolerance)

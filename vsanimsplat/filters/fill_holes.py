@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import vapoursynth as vs
 
+from ..errors import BadOption
 from .frames import check_constant
 
 __all__ = ["fill_holes", "FILL_MODES"]
@@ -40,10 +41,10 @@ def fill_holes(clip: vs.VideoNode, mode: str = "blend") -> vs.VideoNode:
     Filled frames get ``AnimSplat_HolesFilled = 1``; the mask and parent props are dropped from them.
     """
     if not isinstance(clip, vs.VideoNode):
-        raise vs.Error(f"vsanimsplat.fill_holes: clip must be a vapoursynth.VideoNode, got {type(clip).__name__}")
+        raise BadOption("fill_holes", "clip", f"clip must be a vapoursynth.VideoNode, got {type(clip).__name__}")
     check_constant(clip, "fill_holes")
     if mode not in FILL_MODES:
-        raise vs.Error(f"vsanimsplat.fill_holes: mode must be one of {', '.join(map(repr, FILL_MODES))}, got {mode!r}")
+        raise BadOption("fill_holes", "mode", f"mode must be one of {', '.join(map(repr, FILL_MODES))}, got {mode!r}")
     fmt = clip.format
 
     def fill(n: int, f: vs.VideoFrame) -> vs.VideoFrame:
@@ -51,12 +52,12 @@ def fill_holes(clip: vs.VideoNode, mode: str = "blend") -> vs.VideoNode:
         if "AnimSplat_HoleMask" not in props:
             return f
         if missing := [key for key in _PARENT_PROPS if key not in props]:
-            raise vs.Error(f"vsanimsplat.fill_holes: frame {n} has AnimSplat_HoleMask but no {', '.join(missing)} "
-                           f"prop{'s' if len(missing) > 1 else ''}")
+            raise BadOption("fill_holes", "clip", f"frame {n} has AnimSplat_HoleMask but no {', '.join(missing)} "
+                            f"prop{'s' if len(missing) > 1 else ''}")
         left, right, t = props["AnimSplat_LeftFrame"], props["AnimSplat_RightFrame"], float(props["AnimSplat_T"])
         mask = np.asarray(props["AnimSplat_HoleMask"][0]) > 127
         if mask.shape != (clip.height, clip.width) or left.format.id != fmt.id or right.format.id != fmt.id:
-            raise vs.Error(f"vsanimsplat.fill_holes: frame {n}: the hole mask or parent frames do not match the clip")
+            raise BadOption("fill_holes", "clip", f"frame {n}: the hole mask or parent frames do not match the clip")
         out = f.copy()
         for p in range(fmt.num_planes):
             sub = (0, 0) if p == 0 or fmt.color_family == vs.RGB else (fmt.subsampling_w, fmt.subsampling_h)

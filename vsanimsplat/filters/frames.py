@@ -14,6 +14,8 @@ import torch
 import vapoursynth as vs
 from tqdm import tqdm
 
+from ..errors import BadOption
+
 __all__ = [
     "check_constant",
     "clip_from_arrays",
@@ -39,10 +41,11 @@ def clip_from_arrays(frames: Sequence[np.ndarray], fps: Fraction = Fraction(2400
     | `fps` | Fraction | 24000/1001 | frame rate; every frame gets the matching `_DurationNum`/`_DurationDen` |
     """
     if not frames:
-        raise ValueError("frames must hold at least one picture")
+        raise BadOption("filters.frames.clip_from_arrays", "frames", "frames must hold at least one picture")
     shape = frames[0].shape
     if any(f.shape != shape or f.dtype != np.uint8 for f in frames) or len(shape) != 3 or shape[2] != 3:
-        raise ValueError(f"frames must all be uint8 arrays of shape (height, width, 3); the first is {shape}")
+        raise BadOption("filters.frames.clip_from_arrays", "frames",
+                        f"frames must all be uint8 arrays of shape (height, width, 3); the first is {shape}")
     fps = Fraction(fps)
     blank = vs.core.std.BlankClip(
         format=vs.RGB24, width=shape[1], height=shape[0], length=len(frames),
@@ -59,7 +62,7 @@ def clip_from_arrays(frames: Sequence[np.ndarray], fps: Fraction = Fraction(2400
 
 
 def check_constant(clip: vs.VideoNode, caller: str, name: str = "clip") -> None:
-    """Raise ``vs.Error`` (prefixed with ``caller``, naming ``name``) unless ``clip`` has a constant format and size.
+    """Raise :class:`~vsanimsplat.errors.BadOption` (naming ``caller`` and ``name``) unless ``clip`` has a constant format and size.
 
     A clip spliced from different formats or sizes has a variable one: its format is ``vs.NONE``
     (id 0) and its width or height 0.
@@ -67,9 +70,9 @@ def check_constant(clip: vs.VideoNode, caller: str, name: str = "clip") -> None:
     variable = [what for what, is_variable in (("format", clip.format is None or clip.format.id == vs.NONE),
                                                ("size", clip.width == 0 or clip.height == 0)) if is_variable]
     if variable:
-        raise vs.Error(f"vsanimsplat.{caller}: {name} must have a constant format and size, got a variable "
-                       f"{' and '.join(variable)}; convert it to one first (e.g. resize.Bicubic(width=…, height=…, "
-                       "format=vs.YUV420P8))")
+        raise BadOption(caller, name, f"{name} must have a constant format and size, got a variable "
+                        f"{' and '.join(variable)}; convert it to one first (e.g. resize.Bicubic(width=…, height=…, "
+                        "format=vs.YUV420P8))")
 
 
 def frame_to_array(frame: vs.VideoFrame) -> np.ndarray:
@@ -80,16 +83,14 @@ def frame_to_array(frame: vs.VideoFrame) -> np.ndarray:
 def duration_of(props: vs.FrameProps, clip: vs.VideoNode, n: int, caller: str) -> Fraction:
     """Exact duration of frame ``n``: its `_DurationNum`/`_DurationDen` props, else ``1 / clip.fps``.
 
-    Raises ``vs.Error`` (prefixed with ``caller``) for a variable-rate clip whose frame has no duration.
+    Raises :class:`~vsanimsplat.errors.BadOption` (naming ``caller``) for a variable-rate clip whose frame has no duration.
     """
     num, den = props.get("_DurationNum", 0), props.get("_DurationDen", 0)
     if num > 0 and den > 0:
         return shared_duration(num, den)
     if clip.fps == 0:
-        raise vs.Error(
-            f"vsanimsplat.{caller}: clip is variable-rate (fps 0) but frame {n} has no "
-            "_DurationNum/_DurationDen props; set them or give the clip a frame rate (std.AssumeFPS)"
-        )
+        raise BadOption(caller, "clip", f"clip is variable-rate (fps 0) but frame {n} has no _DurationNum/_DurationDen "
+                        "props; set them or give the clip a frame rate (std.AssumeFPS)")
     return shared_duration(clip.fps.denominator, clip.fps.numerator)
 
 
@@ -103,7 +104,8 @@ def shared_duration(num: int, den: int) -> Fraction:
 def frame_durations(clip: vs.VideoNode) -> list[Fraction]:
     """Exact duration in seconds of every frame of ``clip`` (reads every frame's props once)."""
     if not isinstance(clip, vs.VideoNode):
-        raise vs.Error(f"vsanimsplat: clip must be a vapoursynth.VideoNode, got {type(clip).__name__}")
+        raise BadOption("filters.frames.frame_durations", "clip",
+                        f"clip must be a vapoursynth.VideoNode, got {type(clip).__name__}")
     return [duration_of(f.props, clip, n, "frame_durations") for n, f in enumerate(clip.frames(close=True))]
 
 

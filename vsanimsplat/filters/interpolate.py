@@ -98,7 +98,7 @@ def _target_rate(clip: vs.VideoNode, factor: int | Fraction | None, fps_num: int
 def _remap(clip: vs.VideoNode, indices: Sequence[int]) -> vs.VideoNode:
     """Frame ``i`` of the result is frame ``indices[i]`` of ``clip`` (``indices`` must not decrease)."""
     if any(b < a for a, b in zip(indices, indices[1:])):
-        raise ValueError("indices must not decrease")
+        raise BadOption("interpolate", "indices", "indices must not decrease")
     counts = Counter(indices)
     absent = [i for i in range(clip.num_frames) if i not in counts]
     kept = clip.std.DeleteFrames(absent) if absent else clip
@@ -211,10 +211,8 @@ def interpolate(
     if cache_mb is not None and (isinstance(cache_mb, bool) or not isinstance(cache_mb, int) or cache_mb < 0):
         raise BadOption("interpolate", "cache_mb",
                         f"cache_mb must be None (the default budget) or an int of MiB ≥ 0, got {cache_mb!r}")
-    try:
+    with given_to("interpolate"):
         check_num_streams(num_streams)
-    except ValueError as error:
-        raise BadOption("interpolate", "num_streams", str(error)) from None
     if not 0.0 <= scene_threshold <= 1.0:
         raise BadOption("interpolate", "scene_threshold",
                         f"scene_threshold must be within 0.0 … 1.0, got {scene_threshold!r}")

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import vapoursynth as vs
 
+from ..errors import AnimSplatError, BadOption, given_to
 from ..ffmpeg import Stream, find_ffmpeg, probe_streams
 from ..timestamps import SourceTiming, judge_timing, nominal_rate, standard_rate
 
@@ -62,19 +63,22 @@ def open_video(path: str | PathLike[str], fps: Fraction | None = None, vfr: bool
     reads, tried in a child process first (it ends the process on pictures it cannot give): where it cannot, the
     cropped picture or BestSource's rate is taken, with a warning. The pixel shape is
     in the frame props ``_SARNum``/``_SARDen`` where the file gives one. A picture with rotation metadata (a
-    phone's video) is turned as players show it, with a warning. Raises ``vs.Error`` naming
-    the path when the file is missing or cannot be decoded, and ``ValueError`` for a non-positive ``fps``.
+    phone's video) is turned as players show it, with a warning. Raises
+    :class:`~vsanimsplat.errors.BadOption` (a ``vs.Error`` and a ValueError) naming ``path`` when the file is missing
+    or cannot be decoded, or ``fps`` when it is not positive.
     """
     file = Path(path)
     if problem := input_problem(file):
-        raise vs.Error(problem)
+        raise BadOption("open_video", "path", problem)
     if fps is not None and Fraction(fps) <= 0:
-        raise ValueError(f"fps must be a positive frame rate such as 24000/1001, got {fps}")
+        raise BadOption("open_video", "fps", f"fps must be a positive frame rate such as 24000/1001, got {fps}")
     try:
         clip = vs.core.bs.VideoSource(str(file))
     except vs.Error as error:
-        raise vs.Error(f"cannot decode {file} as video ({error})") from None
-    stream = next((s for s in probe_streams(find_ffmpeg().path, file) if s.kind == "video" and not s.picture), None)
+        raise BadOption("open_video", "path", f"cannot decode {file} as video ({error})") from None
+    with given_to("open_video"):
+        streams = probe_streams(find_ffmpeg().path, file)
+    stream = next((s for s in streams if s.kind == "video" and not s.picture), None)
     if stream is not None and stream.rotation:  # BestSource turns the pictures as the display matrix says
         width, height = stream.size
         warnings.warn(f"{file.name}: its {width}x{height} pictures are shown turned by {stream.rotation}° (rotation "
@@ -122,8 +126,8 @@ def _untimed_rate(file: Path, clip: vs.VideoNode, stream: Stream | None) -> Frac
 def _lsmash(file: Path, stream: Stream | None, **options: str) -> vs.VideoNode:
     """L-SMASH's clip (``core.lsmas.LWLibavSource``) of ``stream`` (None: the one L-SMASH chooses), opened in a child
     process first: where L-SMASH cannot give a picture VapourSynth holds (its own 4:2:0 format at an odd size), it
-    ends the whole process (a C++ ``terminate``), not with an exception. Raises ``vs.Error`` ("L-SMASH cannot
-    read it: …", its last message) instead. The child's index (a file of its own) is the one this process reads.
+    ends the whole process (a C++ ``terminate``), not with an exception. Raises
+    :class:`~vsanimsplat.errors.AnimSplatError` ("L-SMASH cannot read it: …", its last message) instead. The child's index (a file of its own) is the one this process reads.
     """
     with tempfile.TemporaryDirectory(prefix="vsanimsplat-") as folder:
         arguments = {**options, "cache": 1, "cachefile": str(Path(folder) / "index.lwi")}
@@ -134,7 +138,7 @@ def _lsmash(file: Path, stream: Stream | None, **options: str) -> vs.VideoNode:
         if trial.returncode != 0:
             said = trial.stderr.strip().splitlines()
             ended = f"ended by signal {-trial.returncode}" if trial.returncode < 0 else f"exit {trial.returncode}"
-            raise vs.Error(f"L-SMASH cannot read it: {said[-1] if said else 'no message'} ({ended})")
+            raise AnimSplatError(f"L-SMASH cannot read it: {said[-1] if said else 'no message'} ({ended})")
         return vs.core.lsmas.LWLibavSource(str(file), **arguments)
 
 
@@ -160,9 +164,10 @@ def _uncropped(file: Path, clip: vs.VideoNode, stream: Stream | None) -> vs.Vide
                       f"picture is taken, cropped to {clip.width}x{clip.height}", stacklevel=3)
         return clip
     if (full.width, full.height, full.num_frames) != (width, height, clip.num_frames):
-        raise vs.Error(f"{file}: cannot decode its {width}x{height} {fmt.name} pictures at their size "
-                       f"(L-SMASH gives {full.num_frames} frames of {full.width}x{full.height}, BestSource "
-                       f"{clip.num_frames} cropped to {clip.width}x{clip.height})")
+        raise BadOption("open_video", "path",
+                        f"{file}: cannot decode its {width}x{height} {fmt.name} pictures at their "
+                        f"size (L-SMASH gives {full.num_frames} frames of {full.width}x{full.height}, BestSource "
+                        f"{clip.num_frames} cropped to {clip.width}x{clip.height})")
     warnings.warn(f"{file.name}: {width}x{height} is an odd size for {fmt.name} chroma; decoded as YUV444P"
                   f"{fmt.bits_per_sample} to keep every pixel (so it is encoded as 4:4:4)", stacklevel=3)
     # what BestSource cropped off the stored picture (its right and bottom sides), on the sides its turn moves them to
@@ -209,7 +214,7 @@ def frame_times(path: str | PathLike[str]) -> list[Fraction] | None:
     """
     file = Path(path)
     if not file.is_file():
-        raise vs.Error(f"input file not found: {file}")
+        raise BadOption("filters.source.frame_times", "path", f"input file not found: {file}")
     with tempfile.TemporaryDirectory(prefix="vsanimsplat-") as folder:
         timecodes = Path(folder) / "timecodes.txt"
         try:
@@ -217,7 +222,7 @@ def frame_times(path: str | PathLike[str]) -> list[Fraction] | None:
         except vs.Error as error:
             if "unknown timestamp" in str(error):
                 return None
-            raise vs.Error(f"cannot decode {file} as video ({error})") from None
+            raise BadOption("filters.source.frame_times", "path", f"cannot decode {file} as video ({error})") from None
         lines = timecodes.read_text(encoding="ascii").splitlines()
     return [Fraction(line) / 1000 for line in lines if line and not line.startswith("#")]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import socket
 
-from ..errors import AnimSplatError
+from ..errors import AnimSplatError, BadOption
 
 __all__ = ["CONNECT_SECONDS", "ClusterUnreachable", "check_ray_address", "ray_endpoint"]
 
@@ -30,13 +30,13 @@ class ClusterUnreachable(AnimSplatError, ValueError):
 def ray_endpoint(address: str) -> tuple[str, int]:
     """The host and port of a Ray address (``HOST:PORT``, ``[IPv6]:PORT`` or ``ray://HOST:PORT``).
 
-    Raises ValueError naming ``--ray-address`` and the forms it takes.
+    Raises :class:`~vsanimsplat.errors.BadOption` naming ``--ray-address`` and the forms it takes.
     """
     host, colon, port = address.removeprefix("ray://").rpartition(":")
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
     if not (colon and host and port.isdigit() and 0 < int(port) < 65536) or any(c in host for c in " /[]@"):
-        raise ValueError(f"--ray-address must be {_ADDRESS_FORM}, got {address!r}")
+        raise BadOption("run", "ray_address", f"--ray-address must be {_ADDRESS_FORM}, got {address!r}")
     return host, int(port)
 
 
@@ -48,8 +48,8 @@ def check_ray_address(address: str, timeout: float = CONNECT_SECONDS) -> None:
     | `address` | str | | ``--ray-address`` (:func:`ray_endpoint`) |
     | `timeout` | float | :data:`CONNECT_SECONDS` | seconds for the connection and for the answer |
 
-    Raises ValueError for an address of another form, and :class:`ClusterUnreachable` naming the option when
-    the host is unknown, nothing listens, nothing answers in time, or what answers is not a gRPC server.
+    Raises :class:`~vsanimsplat.errors.BadOption` for an address of another form, and :class:`ClusterUnreachable`
+    naming the option when the host is unknown, nothing listens, nothing answers in time, or what answers is not a gRPC server.
     """
     host, port = ray_endpoint(address)
     where = f"--ray-address {address}"

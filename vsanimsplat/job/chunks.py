@@ -31,6 +31,7 @@ from typing import NamedTuple, Protocol
 import vapoursynth as vs
 
 from .. import __version__
+from ..errors import BadOption
 from ..ffmpeg import FFmpeg, file_url
 from ..filters import interpolate
 from ..filters.dedupe import Passes
@@ -74,7 +75,8 @@ def choose_spans(total: int, target: int, starts: Collection[int] = (), clean: C
     within a quarter of a chunk, else to the nearest drawing start there, else kept; ties go to the earlier frame.
     """
     if total < 1 or target < 1:
-        raise ValueError(f"total and target must be ≥ 1 frame, got total={total}, target={target}")
+        raise BadOption("job.choose_spans", "target",
+                        f"total and target must be ≥ 1 frame, got total={total}, target={target}")
     count = max(1, round(total / target))
     size = Fraction(total, count)
     slack = int(size / 4)
@@ -231,12 +233,14 @@ def run_chunks(graph: Graph, options: JobOptions, chunk_seconds: Fraction, ffmpe
 
     Chunks whose segment is recorded with a checksum that still matches are skipped; the others are made, and each
     is recorded in the manifest as soon as it is done. Work of another job (other options, another or changed
-    input, another encode of the segments, another version) is removed first. Raises ValueError unless
+    input, another encode of the segments, another version) is removed first. Raises
+    :class:`~vsanimsplat.errors.BadOption` unless
     ``options.deterministic``: chunks made in other processes, or on a GPU, must be the frames one encode makes.
     """
     if not options.deterministic:
-        raise ValueError("a chunked job needs JobOptions(deterministic=True): its chunks, made apart, must hold the "
-                         "frames of one encode (run sets it for --chunk-seconds, --workers and --ray-address)")
+        raise BadOption("job.run_chunks", "options",
+                        "a chunked job needs JobOptions(deterministic=True): its chunks, made "
+                        "apart, must hold the frames of one encode (run sets it for --chunk-seconds, --workers and --ray-address)")
     work = work_dir(output)
     job = job_record(options, chunk_seconds, segment)
     manifest = _read_manifest(work)

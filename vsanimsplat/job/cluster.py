@@ -23,7 +23,7 @@ from types import ModuleType
 import torch
 import vapoursynth as vs
 
-from ..errors import EncodeError, Interrupted, NotInstalled
+from ..errors import BadOption, EncodeError, Interrupted, NotInstalled
 from ..ffmpeg import CODECS, find_ffmpeg
 from ..filters.dedupe import Passes
 from .chunks import Chunk, make_segment
@@ -156,9 +156,9 @@ class Workers:
 
     def __post_init__(self) -> None:
         if self.count is not None and self.count < 1:
-            raise ValueError(f"--workers must be ≥ 1, got {self.count}")
+            raise BadOption("run", "workers", f"--workers must be ≥ 1, got {self.count}")
         if self.gpus is not None and not is_gpu_share(self.gpus):
-            raise ValueError(f"--gpus-per-worker must be {GPU_SHARES}, got {self.gpus!r}")
+            raise BadOption("run", "gpus_per_worker", f"--gpus-per-worker must be {GPU_SHARES}, got {self.gpus!r}")
 
     @property
     def needed(self) -> bool:

@@ -30,7 +30,7 @@ from ..filters.fill_holes import FILL_MODES
 from ..filters.frames import duration_of
 from ..filters.interpolate import DEFAULT_SCENE_THRESHOLD, MAX_RATE_FACTOR, pair_flow
 from ..filters.source import frame_times, open_video, source_timing
-from ..errors import given_to
+from ..errors import BadOption, given_to
 from ..models import DEFAULT_PRESET, Model, ModelOptions, load
 from ..scenes import analysis_size
 from ..timestamps import constant_rate_drift
@@ -224,7 +224,7 @@ class Graph:
         """The clip so far is ``stage`` (``source``, ``drawings`` or ``interpolated``): set that field, and the
         script keeps it in a variable of that name."""
         if stage not in _STAGES:
-            raise ValueError(f"stage must be one of {', '.join(_STAGES)}, got {stage!r}")
+            raise BadOption("job.Graph.keep", "stage", f"stage must be one of {', '.join(_STAGES)}, got {stage!r}")
         setattr(self, stage, self.clip)
         self.kept[stage] = len(self.lines)
         return self.clip
@@ -271,8 +271,8 @@ def _output_size(clip: vs.VideoNode, width: int | None, height: int | None, aspe
     if height is None:
         height = max(step_h, round(width / aspect / step_h) * step_h)
     if width % step_w or height % step_h:
-        raise ValueError(f"--width must be a multiple of {step_w} and --height of {step_h} for {fmt.name} video, "
-                         f"got {width}x{height}")
+        raise BadOption("run", "width", f"--width must be a multiple of {step_w} and --height of {step_h} for "
+                        f"{fmt.name} video, got {width}x{height}")
     return width, height
 
 
@@ -315,7 +315,7 @@ def build_graph(options: JobOptions, model: Model | None = None, progress: bool 
     Reads every source frame once for the analysis: dedupe's pass also scores the scene cuts, and
     :func:`~vsanimsplat.resize` hands them on (so they are scored at the source's analysis size,
     :func:`~vsanimsplat.scenes.analysis_size`); with ``--no-dedupe`` ``interpolate`` makes the one pass.
-    Raises ``vs.Error`` or ValueError (naming the option) when the input or the options do not fit.
+    Raises :class:`~vsanimsplat.errors.BadOption` (naming the option) when the input or the options do not fit.
     """
     graph = Graph()
     if options.input_fps is not None:
@@ -333,9 +333,9 @@ def build_graph(options: JobOptions, model: Model | None = None, progress: bool 
     graph.source_frames = source.num_frames
     if options.target.is_rate and source.fps > 0 and not (
             source.fps < options.target.value <= MAX_RATE_FACTOR * source.fps):
-        raise ValueError(f"--fps {options.target.value} must be above the source's rate {Fraction(source.fps)} fps "
-                         f"(run raises the rate, as --factor > 1 does; it does not drop frames) and at most "
-                         f"{MAX_RATE_FACTOR} × it ({MAX_RATE_FACTOR * Fraction(source.fps)} fps)")
+        raise BadOption("run", "target", f"--fps {options.target.value} must be above the source's rate "
+                        f"{Fraction(source.fps)} fps (run raises the rate, as --factor > 1 does; it does not drop "
+                        f"frames) and at most {MAX_RATE_FACTOR} × it ({MAX_RATE_FACTOR * Fraction(source.fps)} fps)")
     if options.seconds is not None:
         graph.source_frames, graph.seconds = _frames_within(source, options.seconds, "vfr" in source_kwargs)
         if graph.source_frames < source.num_frames:
@@ -460,5 +460,5 @@ def first_pair_flow(graph: Graph, model: Model) -> np.ndarray:
     | `model` | Model | | the job's model; it must estimate flows (``model.has_flows``) |
     """
     if graph.drawings.num_frames < 2:
-        raise ValueError("--flow needs two drawings, but the input holds only one")
+        raise BadOption("run", "flow", "--flow needs two drawings, but the input holds only one")
     return pair_flow(graph.drawings, model)

@@ -14,6 +14,7 @@ from fractions import Fraction
 import numpy as np
 import vapoursynth as vs
 
+from ..errors import BadOption
 from ..filters.analysis import timing_of
 from ..filters.frames import ColourSpace, frame_to_array
 from ..plots import Panel, format_time
@@ -51,19 +52,20 @@ def preview_panels(graph: Graph, frames: range) -> list[Panel]:
     | `graph` | Graph | | from :func:`~vsanimsplat.job.build_graph` |
     | `frames` | range | | processed source frames, within ``0 … graph.source_frames`` |
 
-    Raises ValueError naming ``frames`` when they lie outside the clip or hold more than
+    Raises :class:`~vsanimsplat.errors.BadOption` naming ``frames`` when they lie outside the clip or hold more than
     :data:`MAX_PREVIEW_FRAMES` output frames.
     """
     clock = source_clock(graph)
     if not (0 <= frames.start < frames.stop <= clock.frames):
-        raise ValueError(f"frames must be a non-empty span of source frames within 0 … {clock.frames - 1}, "
-                         f"got {frames.start} … {frames.stop - 1}")
+        raise BadOption("job.preview_panels", "frames", f"frames must be a non-empty span of source frames within "
+                        f"0 … {clock.frames - 1}, got {frames.start} … {frames.stop - 1}")
     rate = Fraction(graph.clip.fps)
     outputs = range(math.ceil(clock.time(frames.start) * rate),
                     min(graph.clip.num_frames, math.ceil(clock.time(frames.stop) * rate)))
     if len(outputs) > MAX_PREVIEW_FRAMES:
-        raise ValueError(f"frames {frames.start} … {frames.stop - 1} hold {len(outputs)} output frames, "
-                         f"more than one sheet shows ({MAX_PREVIEW_FRAMES}); choose a shorter span")
+        raise BadOption("job.preview_panels", "frames",
+                        f"frames {frames.start} … {frames.stop - 1} hold {len(outputs)} "
+                        f"output frames, more than one sheet shows ({MAX_PREVIEW_FRAMES}); choose a shorter span")
     timing = timing_of(graph.drawings)
     drawings = _rgb(graph.drawings)
     panels = []

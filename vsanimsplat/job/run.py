@@ -17,7 +17,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from ..errors import AnimSplatError
+from ..errors import AnimSplatError, given_to
 from ..ffmpeg import (CODECS, CONTAINERS, Encoding, aspect_filters, check_rate, codec_for, colour_args, count_frames,
                       encode_command, find_ffmpeg, probe_streams, segment_command)
 from ..filters.source import input_problem
@@ -172,7 +172,8 @@ def _run_job(options: RunOptions, tell: Callable[[str], None], say: Callable[[st
              f"{', '.join(p.name for p in stale)}")
     output = options.output or Path("output.mkv")  # without -o, the name only appears in the script's header
     encoding = Encoding(options.codec or codec_for(output), options.crf, options.preset, options.encoder_args)
-    encoding.video_args()
+    with given_to("run"):  # the encode's options, as run was given them
+        encoding.video_args()
     ffmpeg = find_ffmpeg([CODECS[encoding.codec].encoder])
     streams = probe_streams(ffmpeg.path, options.job.input)
     if options.verbose:
@@ -191,11 +192,13 @@ def _run_job(options: RunOptions, tell: Callable[[str], None], say: Callable[[st
     clip, made = graph.clip, graph.drawings
     assert clip is not None and made is not None  # build_graph makes both
     if options.output is not None:
-        check_rate(options.output, Fraction(clip.fps))
+        with given_to("run"):
+            check_rate(options.output, Fraction(clip.fps))
     props = clip.get_frame(0).props
     muxing: dict[str, Any] = {"encoding": encoding, "source": job.input.resolve(), "streams": streams, "seconds": graph.seconds,
               "colour": colour_args(props), "aspect": aspect_filters(props), "rate": Fraction(clip.fps)}
-    command, dropped = encode_command(output.absolute(), **muxing)  # absolute: the script's header runs anywhere
+    with given_to("run"):
+        command, dropped = encode_command(output.absolute(), **muxing)  # absolute: the script's header runs anywhere
     for warning in dropped:
         tell(f"warning: {warning}")
     if options.flow is not None:

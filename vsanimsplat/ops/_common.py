@@ -5,37 +5,43 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from ..errors import BadOption
+
 
 def check_choice(op: str, name: str, value: str, allowed: tuple[str, ...]) -> None:
-    """Raise ``ValueError`` unless ``value`` is one of ``allowed``."""
+    """Raise :class:`~vsanimsplat.errors.BadOption` (naming ``ops.OP`` and the parameter ``name``) unless ``value`` is
+    one of ``allowed``."""
     if value not in allowed:
-        raise ValueError(f"{op}: {name} must be one of {', '.join(repr(a) for a in allowed)}, got {value!r}")
+        raise BadOption(f"ops.{op}", name, f"{name} must be one of {', '.join(repr(a) for a in allowed)}, got {value!r}")
 
 
 def check_image(op: str, name: str, tensor: object, channels: int | None = None) -> Tensor:
-    """Raise ``ValueError`` unless ``tensor`` is a floating-point (N, C, H, W) tensor (with ``channels`` channels)."""
+    """Raise :class:`~vsanimsplat.errors.BadOption` unless ``tensor`` is a floating-point (N, C, H, W) tensor (with
+    ``channels`` channels)."""
     if not isinstance(tensor, Tensor):
-        raise ValueError(f"{op}: {name} must be a torch.Tensor, got {type(tensor).__name__}")
+        raise BadOption(f"ops.{op}", name, f"{name} must be a torch.Tensor, got {type(tensor).__name__}")
     if tensor.dim() != 4:
-        raise ValueError(f"{op}: {name} must have shape (N, C, H, W), got {tuple(tensor.shape)}")
+        raise BadOption(f"ops.{op}", name, f"{name} must have shape (N, C, H, W), got {tuple(tensor.shape)}")
     if not tensor.is_floating_point():
-        raise ValueError(f"{op}: {name} must be a floating-point tensor, got {tensor.dtype}")
+        raise BadOption(f"ops.{op}", name, f"{name} must be a floating-point tensor, got {tensor.dtype}")
     if channels is not None and tensor.shape[1] != channels:
-        raise ValueError(f"{op}: {name} must have {channels} channel(s), got shape {tuple(tensor.shape)}")
+        raise BadOption(f"ops.{op}", name, f"{name} must have {channels} channel(s), got shape {tuple(tensor.shape)}")
     return tensor
 
 
 def check_same_grid(op: str, reference: tuple[str, Tensor], *others: tuple[str, Tensor]) -> None:
-    """Raise ``ValueError`` unless all tensors share batch size, height, width and device with ``reference``."""
+    """Raise :class:`~vsanimsplat.errors.BadOption` unless all tensors share batch size, height, width and device
+    with ``reference``."""
     ref_name, ref = reference
     for name, other in others:
         if other.shape[0] != ref.shape[0] or other.shape[2:] != ref.shape[2:]:
-            raise ValueError(
-                f"{op}: {name} must have the batch size and size (N, ·, H, W) of {ref_name} "
+            raise BadOption(
+                f"ops.{op}", name,
+                f"{name} must have the batch size and size (N, ·, H, W) of {ref_name} "
                 f"{tuple(ref.shape)}, got {tuple(other.shape)}"
             )
         if other.device != ref.device:
-            raise ValueError(f"{op}: {name} is on {other.device} but {ref_name} is on {ref.device}")
+            raise BadOption(f"ops.{op}", name, f"{name} is on {other.device} but {ref_name} is on {ref.device}")
 
 
 def compute_dtype(*tensors: Tensor) -> torch.dtype:

@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ..errors import BadOption
 from ._common import check_choice, check_image, check_same_grid, compute_dtype, pixel_targets
 
 __all__ = ["backwarp", "backwarp_valid", "PADDINGS"]
@@ -38,7 +39,7 @@ def backwarp(input: Tensor, flow: Tensor, padding: str = "border") -> Tensor:
     check_same_grid(_OP, ("input", input), ("flow", flow))
     n, _, h, w = input.shape
     if h < 2 or w < 2:
-        raise ValueError(f"{_OP}: input must be at least 2×2 pixels, got {tuple(input.shape)}")
+        raise BadOption(f"ops.{_OP}", "input", f"input must be at least 2×2 pixels, got {tuple(input.shape)}")
     dtype = compute_dtype(input, flow)
     flow = flow.to(dtype)
     xs = torch.linspace(-1.0, 1.0, w, dtype=dtype, device=flow.device).view(1, 1, w).expand(n, h, w)

@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ..errors import BadOption
 from ._common import check_image, check_same_grid, compute_dtype
 
 __all__ = ["correlation"]
@@ -31,10 +32,11 @@ def correlation(f1: Tensor, f2: Tensor, max_displacement: int = 4) -> Tensor:
     check_image(_OP, "f1", f1)
     check_image(_OP, "f2", f2)
     if f1.shape[1] != f2.shape[1]:
-        raise ValueError(f"{_OP}: f1 and f2 must have the same channels, got {tuple(f1.shape)} and {tuple(f2.shape)}")
+        raise BadOption(f"ops.{_OP}", "f2",
+                        f"f1 and f2 must have the same channels, got {tuple(f1.shape)} and {tuple(f2.shape)}")
     check_same_grid(_OP, ("f1", f1), ("f2", f2))
     if isinstance(max_displacement, bool) or not isinstance(max_displacement, int) or max_displacement < 0:
-        raise ValueError(f"{_OP}: max_displacement must be an int ≥ 0, got {max_displacement!r}")
+        raise BadOption(f"ops.{_OP}", "max_displacement", f"max_displacement must be an int ≥ 0, got {max_displacement!r}")
     d = max_displacement
     k = 2 * d + 1
     n, c, h, w = f1.shape

@@ -41,6 +41,7 @@ from contextvars import ContextVar
 import torch
 from torch import Tensor
 
+from ..errors import BadOption
 from . import _softsplat_cpu, _softsplat_cuda
 from ._common import check_choice, check_image, check_same_grid, compute_dtype, pixel_targets
 
@@ -110,7 +111,7 @@ def softsplat_with_holes(
     on ``metric``: it marks where sources landed, not how much they weigh.
     """
     if not eps > 0:
-        raise ValueError(f"{_OP}: eps must be > 0, got {eps!r}")
+        raise BadOption(f"ops.{_OP}", "eps", f"eps must be > 0, got {eps!r}")
     output, coverage = _softsplat(input, flow, metric, mode, eps)
     if coverage.device.type == "cpu":  # NumPy's comparison: see _softsplat_cpu on torch's spinning threads
         return output, torch.from_numpy(coverage.numpy() < eps)
@@ -127,11 +128,11 @@ def _softsplat(
     check_same_grid(_OP, ("input", input), ("flow", flow))
     if mode in ("linear", "soft"):
         if metric is None:
-            raise ValueError(f"{_OP}: mode {mode!r} needs a metric (N, 1, H, W)")
+            raise BadOption(f"ops.{_OP}", "metric", f"mode {mode!r} needs a metric (N, 1, H, W)")
         check_image(_OP, "metric", metric, channels=1)
         check_same_grid(_OP, ("input", input), ("metric", metric))
     elif metric is not None:
-        raise ValueError(f"{_OP}: metric is only used by modes 'linear' and 'soft', not {mode!r}; pass None")
+        raise BadOption(f"ops.{_OP}", "metric", f"metric is only used by modes 'linear' and 'soft', not {mode!r}; pass None")
 
     dtype = compute_dtype(input, flow, *([] if metric is None else [metric]))
     x, flow = input.to(dtype), flow.to(dtype)
