@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 PYTHON ?= $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python3.12 /usr/bin/python3.12 /usr/local/bin/python3.12; do \
 	"$$p" -c 'import sys; assert sys.version_info >= (3, 12)' >/dev/null 2>&1 && { echo "$$p"; break; }; done)
 
-.PHONY: setup weights demo check test docs-images clean
+.PHONY: setup weights demo check test docs docs-images clean
 
 setup: $(VENV)/.installed
 
@@ -40,6 +40,11 @@ check: setup
 
 test: setup weights
 	$(BIN)/python -m pytest
+
+# The API reference of the public modules (pdoc, from the test extra; or pip install -e ".[docs]"): out/api/index.html.
+# Fails, listing them, on pdoc's warnings and on markup left unrendered.
+docs: setup
+	$(BIN)/python scripts/api_docs.py --out out/api
 
 # The README's pictures of the demo cartoon (docs/cadence.png, docs/preview.jpg), drawn by the commands it shows.
 docs-images: setup weights
