@@ -9,11 +9,12 @@ import importlib.util
 import os
 import subprocess
 import sys
-import time
+import threading
 from pathlib import Path
 
 import pytest
 import torch
+import vapoursynth as vs
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "gpu_check.py"
 
@@ -124,13 +125,45 @@ def tiny_clip(gpu_check):
     return gpu_check.source_clip((64, 48), 2 + 4)
 
 
+class _Clock:
+    """A clock for ``time.perf_counter`` that stands still unless told: the set-up takes 100 s and every frame
+    VapourSynth makes 0.5 s, so a speed case's seconds and rate are known by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self._lock = threading.Lock()
+
+    def perf_counter(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        with self._lock:  # frames are made on VapourSynth's threads
+            self.now += seconds
+
+
 @pytest.mark.parametrize("late", [False, True])
-def test_a_speed_case_times_its_frames_and_stops_at_the_deadline(gpu_check, tiny_clip, late):
+def test_a_speed_case_times_its_frames_and_stops_at_the_deadline(gpu_check, tiny_clip, late, monkeypatch):
+    clock, interpolated = _Clock(), gpu_check._interpolated
+
+    def timed(*args, **kwargs):
+        clock.advance(100.0)  # the set-up
+        out = interpolated(*args, **kwargs)
+
+        def made(n: int, f: vs.VideoFrame) -> vs.VideoFrame:
+            clock.advance(0.5)
+            return f
+
+        return out.std.ModifyFrame(out, made)
+
+    monkeypatch.setattr(gpu_check, "time", clock)
+    monkeypatch.setattr(gpu_check, "_interpolated", timed)
     case = gpu_check.Case("dedupe + blend", target="60000/1001")  # the case machinery; blend needs no weights
-    deadline = time.perf_counter() + (0 if late else 600)
-    row = gpu_check.speed_case(tiny_clip, "cpu", case, warm=2, frames=4, deadline=deadline, model="blend")
-    assert (row["frames"], row["cut_short"]) == ((1, True) if late else (4, False))
-    assert row["fps"] == pytest.approx(row["frames"] / row["seconds"], rel=0.2)  # seconds are rounded
+    row = gpu_check.speed_case(tiny_clip, "cpu", case, warm=2, frames=4, deadline=0 if late else 10**9, model="blend")
+    assert (row["setup_s"], row["warm_up_frames"], row["warm_up_s"]) == (100.0, 2, 1.0)
+    if late:  # the deadline passed with the first timed frame: the rate of what was made before the stop
+        assert (row["frames"], row["cut_short"]) == (1, True)
+    else:  # 4 frames in 2 s, the set-up and warm-up not counted
+        assert (row["frames"], row["seconds"], row["fps"], row["cut_short"]) == (4, 2.0, 2.0, False)
     assert row["peak_memory_gib"] is None
     assert (row["name"], row["target"], row["size"], row["precision"]) == ("dedupe + blend", "60000/1001", "64x48", "auto")
 
