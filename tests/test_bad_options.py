@@ -1,0 +1,61 @@
+"""Every module raises the one error tree: a bad argument of any function is a BadOption (also a ValueError and a
+vs.Error) naming the function as a user finds it and the parameter; what a public function passes on is re-raised
+under its name; the command line prints a reason that names its flag as it is."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+import torch
+import vapoursynth as vs
+
+from vsanimsplat import cli, errors, ffmpeg, flo, open_video, retime, timeline, timestamps
+from vsanimsplat.errors import BadOption
+from vsanimsplat.job.address import ray_endpoint
+from vsanimsplat.job.chunks import choose_spans
+from vsanimsplat.ops import softsplat
+
+
+@pytest.mark.parametrize("call, function, parameter", [
+    (lambda: timeline.resolve_threshold(-1, 100), "timeline.resolve_threshold", "threshold"),
+    (lambda: timeline.group_drawings([1], [Fraction(1, 24)] * 3), "timeline.group_drawings", "starts"),
+    (lambda: timestamps.judge_timing([], Fraction(24)), "timestamps.judge_timing", "times"),
+    (lambda: retime.plan([Fraction(1, 24)], 0), "retime.plan", "rate"),
+    (lambda: flo.write_flo("unused.flo", np.zeros((2, 2, 3))), "flo.write_flo", "flow"),
+    (lambda: ffmpeg.Encoding("vp9").video_args(), "ffmpeg.Encoding", "codec"),
+    (lambda: ffmpeg.check_rate("out.mkv", Fraction(1200)), "ffmpeg.check_rate", "rate"),
+    (lambda: choose_spans(0, 10), "job.choose_spans", "target"),
+    (lambda: ray_endpoint("nonsense"), "run", "ray_address"),
+    (lambda: softsplat(torch.zeros(1, 3, 4, 4), torch.zeros(1, 2, 4, 4), None, "softmax"), "ops.softsplat", "mode"),
+])
+def test_a_bad_argument_names_its_function_and_parameter(call, function, parameter):
+    with pytest.raises(BadOption) as raised:
+        call()
+    error = raised.value
+    assert (error.function, error.parameter) == (function, parameter)
+    assert str(error) == f"vsanimsplat.{function}: {error.reason}"
+    assert isinstance(error, ValueError) and isinstance(error, vs.Error) and isinstance(error, errors.AnimSplatError)
+
+
+def test_an_unreadable_file_names_open_video_and_its_path(tmp_path):
+    missing = tmp_path / "missing.mkv"
+    with pytest.raises(BadOption, match=r"^vsanimsplat\.open_video: input file not found") as raised:
+        open_video(missing)
+    assert raised.value.parameter == "path"
+    noise = tmp_path / "noise.mkv"
+    noise.write_bytes(bytes(range(256)) * 64)
+    with pytest.raises(BadOption, match=r"^vsanimsplat\.open_video: cannot decode"):
+        open_video(noise)
+
+
+@pytest.mark.parametrize("error, says", [
+    (BadOption("run", "target", "--fps 20 must be above the source's rate"), "--fps 20 must be above the source's rate"),
+    (BadOption("run", "device", "device must be 'cpu' or 'cuda'"), "--device: device must be 'cpu' or 'cuda'"),
+    (BadOption("run", "codec", "a .mp4 file cannot hold ffv1 video"), "--codec: a .mp4 file cannot hold ffv1 video"),
+    (BadOption("ffmpeg.check_rate", "rate", "… lower --factor/--fps"), "… lower --factor/--fps"),
+    (BadOption("interpolate", "factor", "factor must be …"), "vsanimsplat.interpolate: factor must be …"),
+])
+def test_the_command_line_says_a_bad_option_by_its_flag_once(error, says):
+    assert cli._message(error) == says
