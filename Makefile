@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 PYTHON ?= $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python3.12 /usr/bin/python3.12 /usr/local/bin/python3.12; do \
 	"$$p" -c 'import sys; assert sys.version_info >= (3, 12)' >/dev/null 2>&1 && { echo "$$p"; break; }; done)
 
-.PHONY: setup weights demo check test docs docs-images clean
+.PHONY: setup weights demo check test docs bench docs-images clean
 
 setup: $(VENV)/.installed
 
@@ -45,6 +45,11 @@ test: setup weights
 # Fails, listing them, on pdoc's warnings and on markup left unrendered.
 docs: setup
 	$(BIN)/python scripts/api_docs.py --out out/api
+
+# The benchmark scripts, each with its record in benchmarks/ (scripts/bench_all.py); RUN="bench_ops eval_scenes" runs
+# those, one after the other (ARGS="..." are given to each).
+bench: setup
+	$(BIN)/python scripts/bench_all.py $(RUN) $(if $(ARGS),-- $(ARGS))
 
 # The README's pictures of the demo cartoon (docs/cadence.png, docs/preview.jpg), drawn by the commands it shows.
 docs-images: setup weights
