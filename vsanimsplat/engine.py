@@ -41,7 +41,8 @@ _Key = tuple[Any, ...]  # ("prepare", index, box) or ("pair", left, right, box):
 
 
 def check_num_streams(num_streams: object) -> None:
-    """Raise :class:`~vsanimsplat.errors.BadOption` unless ``num_streams`` is None or an int ≥ 1 (:class:`Engine`'s ``num_streams``)."""
+    """Raise :class:`~vsanimsplat.errors.BadOption` unless ``num_streams`` is None or an int ≥ 1 (:class:`Engine`'s
+    ``num_streams``)."""
     if num_streams is not None and (isinstance(num_streams, bool) or not isinstance(num_streams, int)
                                     or num_streams < 1):
         raise BadOption("engine.Engine", "num_streams",

@@ -8,7 +8,7 @@ into its exit code in one place (``vsanimsplat.cli``).
 | class | bases besides the root | raised when | ``run``'s exit code |
 |---|---|---|---|
 | :class:`AnimSplatError` | ``vs.Error`` | (the root) | 1 |
-| :class:`BadOption` | ValueError | an option's value cannot be used; names the function and the parameter | 2 |
+| :class:`BadOption` | ValueError | an option's value cannot be used (a file that cannot be read among them); names the function and the parameter | 2 |
 | :class:`NotInstalled` | | something to install is missing (the message says how): weights, ffmpeg, matplotlib or Pillow, Ray | 3 |
 | :class:`WeightsError` | :class:`NotInstalled` | a weight file is missing or does not match its sha256 | 3 |
 | :class:`DeviceError` | RuntimeError | the device asked for cannot run the model (CUDA absent, out of memory) | 2 (out of memory: 1) |
@@ -42,7 +42,8 @@ class AnimSplatError(vs.Error):
 
 class BadOption(AnimSplatError, ValueError):
     """An option's value cannot be used: ``vsanimsplat.FUNCTION: REASON``, the reason naming the parameter and
-    the values it takes.
+    the values it takes. ``FUNCTION`` is named as a user finds it: ``interpolate``, ``open_video``, ``run``,
+    ``timeline.group_drawings``, ``ops.softsplat``.
 
     | parameter | type | default | meaning |
     |---|---|---|---|

@@ -301,7 +301,8 @@ muxer has no option for a finer TimestampScale). MP4 and MOV take a timescale fr
 
 
 def check_rate(output: str | PathLike[str], rate: Fraction) -> None:
-    """Raise :class:`~vsanimsplat.errors.BadOption` when ``output``'s container cannot give each frame at ``rate`` a timestamp of its own.
+    """Raise :class:`~vsanimsplat.errors.BadOption` when ``output``'s container cannot give each frame at ``rate`` a
+    timestamp of its own.
 
     | parameter | type | default | meaning |
     |---|---|---|---|

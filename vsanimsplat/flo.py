@@ -50,7 +50,8 @@ def read_flo(path: str | PathLike[str]) -> np.ndarray:
     |---|---|---|---|
     | `path` | str or PathLike | | the file to read |
 
-    Raises :class:`~vsanimsplat.errors.BadOption` naming ``path`` when the magic number or the size does not match the format.
+    Raises :class:`~vsanimsplat.errors.BadOption` naming ``path`` when the magic number or the size does not match
+    the format.
     """
     data = np.fromfile(path, dtype=np.uint8)
     if data.size < _HEADER.itemsize:

@@ -62,7 +62,8 @@ def clip_from_arrays(frames: Sequence[np.ndarray], fps: Fraction = Fraction(2400
 
 
 def check_constant(clip: vs.VideoNode, caller: str, name: str = "clip") -> None:
-    """Raise :class:`~vsanimsplat.errors.BadOption` (naming ``caller`` and ``name``) unless ``clip`` has a constant format and size.
+    """Raise :class:`~vsanimsplat.errors.BadOption` (naming ``caller`` and ``name``) unless ``clip`` has a constant
+    format and size.
 
     A clip spliced from different formats or sizes has a variable one: its format is ``vs.NONE``
     (id 0) and its width or height 0.
@@ -83,7 +84,8 @@ def frame_to_array(frame: vs.VideoFrame) -> np.ndarray:
 def duration_of(props: vs.FrameProps, clip: vs.VideoNode, n: int, caller: str) -> Fraction:
     """Exact duration of frame ``n``: its `_DurationNum`/`_DurationDen` props, else ``1 / clip.fps``.
 
-    Raises :class:`~vsanimsplat.errors.BadOption` (naming ``caller``) for a variable-rate clip whose frame has no duration.
+    Raises :class:`~vsanimsplat.errors.BadOption` (naming ``caller``) for a variable-rate clip whose frame has no
+    duration.
     """
     num, den = props.get("_DurationNum", 0), props.get("_DurationDen", 0)
     if num > 0 and den > 0:

@@ -127,7 +127,8 @@ def _lsmash(file: Path, stream: Stream | None, **options: str) -> vs.VideoNode:
     """L-SMASH's clip (``core.lsmas.LWLibavSource``) of ``stream`` (None: the one L-SMASH chooses), opened in a child
     process first: where L-SMASH cannot give a picture VapourSynth holds (its own 4:2:0 format at an odd size), it
     ends the whole process (a C++ ``terminate``), not with an exception. Raises
-    :class:`~vsanimsplat.errors.AnimSplatError` ("L-SMASH cannot read it: …", its last message) instead. The child's index (a file of its own) is the one this process reads.
+    :class:`~vsanimsplat.errors.AnimSplatError` ("L-SMASH cannot read it: …", its last message) instead. The child's
+    index (a file of its own) is the one this process reads.
     """
     with tempfile.TemporaryDirectory(prefix="vsanimsplat-") as folder:
         arguments = {**options, "cache": 1, "cachefile": str(Path(folder) / "index.lwi")}
