@@ -17,10 +17,10 @@ written again from the whole json after every run:
   one pair per four in-betweens, 23.976 → 59.94 fps on twos; a preset's is the sum of its runs' (the ensemble's
   mirroring and averaging are element-wise).
 * ``--precision``: each model in float32 and bfloat16 at t = ½ of real triplets (the eye render and Middlebury,
-  ``../shared/data``), whole pictures, outputs rounded to 8 bits: PSNR of bfloat16 against float32, and each
-  against the true middle frame.
+  ``../shared/data``), outputs rounded to 8 bits: PSNR of bfloat16 against float32, and each against the true
+  middle frame; ``--pictures whole`` (every pixel from the networks) or ``changes`` (as users run them by default).
 * ``--flow-scale``: the default preset and union alone, flow_scale 1 against 0.5 (and 0.25), at 1280×720 and
-  1920×1080 on the eye render and Middlebury enlarged to the size (Lanczos) and on synthetic cartoons drawn at it:
+  1920×1080 on the eye render and Middlebury enlarged to the size (bicubic) and on synthetic cartoons drawn at it:
   PSNR against the truth.
 
 Usage: ``python scripts/bench_cost.py --cost [--models rife union] [--sizes 640x360] [--dtypes float32 bfloat16]
@@ -50,6 +50,7 @@ from vsanimsplat.evaluation import DATA, EYE_MOTION, eye_triplets, middlebury_tr
 from vsanimsplat.metrics import psnr
 from vsanimsplat.models import Model, gmfss, load_model, native_bf16, splat
 from vsanimsplat.models.ensemble import Ensemble, combine
+from vsanimsplat.models import registry
 from vsanimsplat.models.registry import PRESETS, SPECS
 from vsanimsplat.testing import Scene
 
@@ -242,13 +243,18 @@ def middle(model: Model, frame0: torch.Tensor, frame1: torch.Tensor) -> torch.Te
     return quantise(model.synthesize(model.pair(model.prepare(frame0), model.prepare(frame1)), 0.5).image)
 
 
-def precision_rows(models: Sequence[str], data: Path, eye: int, middlebury: int) -> list[dict]:
+PICTURES = {"whole": {"static_tolerance": None}, "changes": {}}
+"""What the networks draw in ``--precision``: the whole picture, or (``changes``) what users get by default: the
+changed regions, unchanged pixels from the inputs (:class:`~vsanimsplat.models.ModelOptions`' change policy)."""
+
+
+def precision_rows(models: Sequence[str], data: Path, eye: int, middlebury: int, pictures: str) -> list[dict]:
     """PSNR of bfloat16 against float32 and of both against the truth, per model and set."""
     sets = real_triplets(data, eye, middlebury)
     rows = []
     with one_thread():
         for name in models:
-            made = {dtype: load_model(name, device="cpu", bf16=bf16, static_tolerance=None)
+            made = {dtype: load_model(name, device="cpu", bf16=bf16, **PICTURES[pictures])
                     for dtype, bf16 in DTYPES.items()}
             for set_name, triplets in sets.items():
                 agree, truth32, truth16 = [], [], []
@@ -257,7 +263,7 @@ def precision_rows(models: Sequence[str], data: Path, eye: int, middlebury: int)
                     agree.append(psnr(out["bfloat16"], out["float32"], 1.0))
                     truth32.append(psnr(out["float32"], quantise(t.middle), 1.0))
                     truth16.append(psnr(out["bfloat16"], quantise(t.middle), 1.0))
-                rows.append({"model": name, "set": set_name, "triplets": len(triplets),
+                rows.append({"model": name, "set": set_name, "pictures": pictures, "triplets": len(triplets),
                              "size": "x".join(map(str, triplets[0].frame0.shape[-1:-3:-1])),
                              "bf16_vs_fp32_mean": round(statistics.mean(agree), 2),
                              "bf16_vs_fp32_min": round(min(agree), 2),
@@ -326,7 +332,7 @@ def merge(rows: list[dict], new: list[dict], key: Callable[[dict], tuple]) -> li
 
 
 COST_KEY = lambda r: (r["model"], r["size"], r["dtype"], r["flow_scale"])  # noqa: E731
-PRECISION_KEY = lambda r: (r["model"], r["set"])  # noqa: E731
+PRECISION_KEY = lambda r: (r["model"], r["set"], r.get("pictures", "whole"))  # noqa: E731
 FLOW_KEY = lambda r: (r["size"], r["flow_scale"], r["set"])  # noqa: E731
 
 
@@ -355,6 +361,35 @@ def preset_rows(cost: list[dict]) -> list[dict]:
             out.append({"preset": name, "size": size, "dtype": dtype, "flow_scale": scale,
                         "cpu_s_per_inbetween": round(sum(r["cpu_s_per_inbetween"] for r in runs), 3),
                         "gflop_per_inbetween": round(sum(r["gflop_per_inbetween"] for r in runs), 1)})
+    return out
+
+
+EPISODE_INBETWEENS = round(24 * 60 * 24000 / 1001 / 2) * BETWEENS
+"""In-betweens of a 24-minute episode at 23.976 fps on twos made 59.94 fps: four per drawing."""
+
+
+def automatic_dtype(name: str) -> str:
+    """The precision the registry chooses for model ``name`` on this CPU."""
+    chosen = SPECS[name].dtype(registry.capability(torch.device("cpu")))
+    return str(chosen).removeprefix("torch.")
+
+
+def speed_rows(cost: list[dict], cores: int) -> list[dict]:
+    """``fast`` and ``default`` per size, with each model in its automatic precision and all in float32, from the
+    model rows (flow_scale 1)."""
+    by = {COST_KEY(r): r for r in cost}
+    out = []
+    for name in ("fast", "default"):
+        models = [m for m, _, _ in PRESETS[name].parsed()]
+        for size in sorted({r["size"] for r in cost}, key=lambda s: s.zfill(12)):
+            for precision in ("automatic", "float32"):
+                dtypes = [automatic_dtype(m) if precision == "automatic" else "float32" for m in models]
+                runs = [by.get((m, size, d, 1.0)) for m, d in zip(models, dtypes)]
+                if None in runs:
+                    continue
+                cpu = sum(r["cpu_s_per_inbetween"] for r in runs)
+                out.append({"preset": name, "size": size, "precision": precision, "cpu_s": cpu, "seconds": cpu / cores,
+                            "dtypes": ", ".join(f"{m} {d}" for m, d in dict(zip(models, dtypes)).items())})
     return out
 
 
@@ -430,12 +465,30 @@ def markdown(report: dict) -> str:
                           p["cpu_s_per_inbetween"], round(p["cpu_s_per_inbetween"] / peak["cores"], 3)]
                          for p in sorted(presets, key=lambda p: (p["preset"], p["size"].zfill(12), -p["flow_scale"],
                                                                  p["dtype"]))])]
+    speed = speed_rows(cost, report["peak"]["cores"])
+    if speed:
+        lines += ["", "## Speed table: presets as users run them on this CPU", "",
+                  f"CPU flags: {', '.join(f for f in ('avx2', 'fma', 'avx512f', 'avx512_bf16', 'amx_bf16') if f in report['flags'])}"
+                  f" ({'native bfloat16' if report['bf16_native'] else 'no native bfloat16'}). `automatic` = each "
+                  "model in the precision the registry chooses here (`ModelSpec.dtype`); `float32` = `bf16=False` on this "
+                  "CPU (an AVX2-only CPU has about half of its float32 peak). Seconds per in-between = CPU s of one "
+                  f"thread ÷ {report['peak']['cores']} cores (the engine runs one in-between per core side by side); "
+                  f"episode = {EPISODE_INBETWEENS:,} in-betweens (24 min at 23.976 fps on twos → 59.94 fps: "
+                  "17,263 drawings, 4 in-betweens each) at that rate. Whole pictures: the change policy makes "
+                  "held backgrounds cheaper.", "",
+                  table(["preset", "size", "precision", "models' dtypes", "CPU s per in-between",
+                         f"s per in-between on {report['peak']['cores']} cores", "in-betweens/s", "episode (h)"],
+                        [[r["preset"], r["size"], r["precision"], r["dtypes"], f"{r['cpu_s']:.3f}",
+                          f"**{r['seconds']:.3f}**", f"{1 / r['seconds']:.2f}",
+                          f"{EPISODE_INBETWEENS * r['seconds'] / 3600:.1f}"] for r in speed])]
     if report.get("precision"):
         lines += ["", "## bfloat16 against float32: quality on real frames", "",
-                  "t = ½, whole pictures, outputs rounded to 8 bits, one torch thread.", "",
-                  table(["model", "set", "size", "triplets", "bf16 vs fp32 dB (mean / min)", "truth fp32 dB",
+                  "t = ½, outputs rounded to 8 bits, one torch thread. Pictures: `whole` = the networks draw every "
+                  "pixel (no change policy); `changes` = as users run them by default (unchanged pixels from the "
+                  "inputs, networks on the changed regions).", "",
+                  table(["model", "set", "pictures", "size", "triplets", "bf16 vs fp32 dB (mean / min)", "truth fp32 dB",
                          "truth bf16 dB", "Δ truth dB"],
-                        [[q["model"], q["set"], q["size"], q["triplets"],
+                        [[q["model"], q["set"], q.get("pictures", "whole"), q["size"], q["triplets"],
                           f"{q['bf16_vs_fp32_mean']} / {q['bf16_vs_fp32_min']}", q["truth_fp32"], q["truth_bf16"],
                           f"{q['truth_bf16'] - q['truth_fp32']:+.3f}"] for q in report["precision"]])]
     if report.get("flow_scale"):
@@ -482,6 +535,8 @@ def main() -> None:
     parser.add_argument("--eye", type=int, default=8, help="eye triplets for --precision")
     parser.add_argument("--middlebury", type=int, default=6, help="Middlebury triplets for --precision")
     parser.add_argument("--triplets", type=int, default=3, help="triplets per set for --flow-scale")
+    parser.add_argument("--pictures", choices=list(PICTURES), default="whole", help="for --precision: the networks "
+                        "on whole pictures, or on the changed regions as by default")
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "cost")
     args = parser.parse_args()
@@ -503,7 +558,8 @@ def main() -> None:
                     path.write_text(json.dumps(report, indent=1) + "\n")
     if args.precision:
         report["precision"] = merge(report.get("precision", []),
-                                    precision_rows(args.models, args.data, args.eye, args.middlebury), PRECISION_KEY)
+                                    precision_rows(args.models, args.data, args.eye, args.middlebury, args.pictures),
+                                    PRECISION_KEY)
     if args.flow_scale:
         for size in args.sizes:
             report["flow_scale"] = merge(report.get("flow_scale", []),
