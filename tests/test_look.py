@@ -6,10 +6,12 @@ from __future__ import annotations
 import argparse
 import runpy
 import sys
+from collections import Counter
 from fractions import Fraction
 from pathlib import Path
 from types import ModuleType
 
+import numpy as np
 import pytest
 import vapoursynth as vs
 from PIL import Image
@@ -17,7 +19,7 @@ from PIL import Image
 from vsanimsplat import cli
 from vsanimsplat.ffmpeg import write_rgb_video
 from vsanimsplat.job import SCRIPT_OUTPUTS
-from vsanimsplat.plots import UNSURE, Cadence, cadence_plot
+from vsanimsplat.plots import HOLD_COLOURS, OVERLAY_COLOURS, UNSURE, Cadence, cadence_plot
 from vsanimsplat.testing import Cut, Scene, animate, animate_layers, cadence
 from vsanimsplat.timeline import group_drawings
 
@@ -68,6 +70,57 @@ def test_cadence_plot_shows_each_drawing_its_hold_the_pause_and_the_cut(cartoon,
     assert f"plot: {png}: frames 0 … {FRAMES - 1}, {len(HOLDS)} drawings, 1 cut, 1 pause, 0 layer holds" in capsys.readouterr().out
     with Image.open(png) as image:
         assert image.format == "PNG" and image.size == (1200, 500)
+        picture = np.asarray(image.convert("RGB")).astype(int)
+    _check_cadence_picture(picture, HOLDS, CUT, pause=4)
+
+
+def _runs(profile: np.ndarray, least: float) -> list[tuple[int, int]]:
+    """The [begin, end) runs of indices where ``profile`` is at least ``least``."""
+    runs, begin = [], None
+    for i, value in enumerate([*profile, -np.inf]):
+        if value >= least and begin is None:
+            begin = i
+        elif value < least and begin is not None:
+            runs.append((begin, i))
+            begin = None
+    return runs
+
+
+def _check_cadence_picture(picture: np.ndarray, holds: list[int], cut: int, pause: int) -> None:
+    """What the cadence plot's picture shows, read from its pixels: the band of drawing bars (the rows mostly in the
+    hold colours) spans the axes between its black frame lines, frame f at its share f / frames of that width; each
+    frame's column is the colour of its drawing's hold group; a bar's edge (a light line through the whole band)
+    stands exactly where a drawing starts; the pause's bar alone is hatched; a red line crosses the plot at the cut
+    and nowhere else."""
+    names = [GROUPS.get(hold, "longer") for hold in holds]
+    colours = {name: np.array([int(code[i:i + 2], 16) for i in (1, 3, 5)]) for name, code in HOLD_COLOURS.items()}
+    group = np.full(picture.shape[:2], "", dtype=object)
+    for name, colour in colours.items():
+        group[np.abs(picture - colour).sum(axis=-1) <= 6] = name
+    top, bottom = max(_runs((group != "").mean(axis=1), 0.5), key=lambda run: run[1] - run[0])
+    assert bottom - top > 50  # the drawings' band, not the dashed threshold line in the same orange as threes
+    band = group[top:bottom]
+    middle = (top + bottom) // 2
+    bars = np.flatnonzero(group[middle] != "")
+    dark = np.flatnonzero(picture[middle].sum(axis=-1) < 60)  # the axes' frame (and the label's letters further out)
+    left, right = dark[dark < bars[0]].max(), dark[dark > bars[-1]].min()
+    frames = sum(holds)
+
+    def x(position: float) -> int:
+        return round(left + position * (right - left) / frames)
+
+    shown = [Counter(band[:, x(f + 0.5)]).most_common(1)[0][0] for f in range(frames)]
+    assert shown == [name for name, hold in zip(names, holds) for _ in range(hold)]
+    starts = {sum(holds[:k]) for k in range(len(holds))}
+    edges = {f for f in range(1, frames)
+             if max((band[:, x(f) + d] == "").mean() for d in (-1, 0, 1)) > 0.9}  # hatching crosses a column aslant
+    assert edges == starts - {0}
+    hatched = [(band[:, x(f) + 3:x(f + 1) - 3] == "").mean() for f in range(frames)]
+    pause_frames = range(sum(holds[:pause]), sum(holds[:pause + 1]))
+    assert min(hatched[f] for f in pause_frames) > 0.05
+    assert max(h for f, h in enumerate(hatched) if f not in pause_frames) < 0.01
+    red = ((picture[..., 0] > 200) & (picture[..., 1] < 80) & (picture[..., 2] < 80)).sum(axis=0)
+    assert {i for i in np.flatnonzero(red > 100)} <= {x(cut) - 1, x(cut), x(cut) + 1} and red[x(cut) - 1:x(cut) + 2].max() > 100
 
 
 @pytest.mark.parametrize("name", ["plotnoext", "plot.gif"])
@@ -141,6 +194,34 @@ def test_preview_sheet_shows_the_drawings_then_each_output_frame(cartoon, tmp_pa
     assert grid == (3, 4) and "2 drawings and 8 output frames in 3 × 4 panels" in capsys.readouterr().out
     with Image.open(sheet) as image:
         assert image.width == 4 + 4 * (240 + 4) and image.height > 3 * 160
+        picture = np.asarray(image.convert("RGB")).astype(np.float64)
+    # each panel shows its frame: found on the sheet as the blocks of picture between white gaps, 240 px wide (the
+    # panels' width) in rows of 4, each compared with the truth of the clip scaled as the sheet scales it: drawings
+    # 0-2 at source frames 0, 2, 4; the in-betweens blended by hand, tinted where the panel marks the change
+    truth = animate(Cut(Scene(96, 64, seed=1, speed=3.0), Scene(96, 64, seed=2, speed=3.0), at=CUT), HOLDS).frames
+    a, b, c = (truth[n].astype(np.float64) for n in (0, 2, 4))
+    colour, strength = OVERLAY_COLOURS["changed"]
+    expected = [a, b]
+    for k, (left, right, t) in enumerate([(a, b, t) for t in (0, 0.25, 0.5, 0.75)] + [(b, c, t) for t in (0, 0.25, 0.5, 0.75)]):
+        blend = (1 - t) * left + t * right
+        changed = panels[2 + k].overlays.get("changed", np.zeros(blend.shape[:2], bool))
+        blend[changed] = (1 - strength) * blend[changed] + strength * np.asarray(colour, np.float64)
+        expected.append(blend)
+    ink = (picture < 235).any(axis=-1)
+    columns = _runs(ink.mean(axis=0), 0.5)
+    rows = _runs(ink[:, columns[0][0]:columns[0][1]].mean(axis=1), 0.9)
+    assert [end - begin for begin, end in columns] == [240] * 4 and [end - begin for begin, end in rows] == [160] * 3
+
+    def scaled(image: np.ndarray) -> np.ndarray:
+        small = Image.fromarray(np.rint(image).astype(np.uint8))
+        return np.asarray(small.resize((240, 160), Image.Resampling.BILINEAR)).astype(np.float64)
+
+    distances = np.array([[np.abs(picture[slice(*rows[i // 4]), slice(*columns[i % 4])] - scaled(e)).mean()
+                           for e in expected] for i in range(len(panels))])
+    assert distances.diagonal().max() < 0.8, distances.diagonal().round(2)  # 0.3 here
+    for i, j in np.argwhere(distances > 0):  # another panel's frame (not the same picture) is far
+        if np.abs(expected[i] - expected[j]).mean() > 1:
+            assert distances[i, j] > 1.5, (i, j, distances[i, j])  # 1.9 or more here
 
 
 def test_preview_at_a_cut_makes_no_in_between_across_it(cartoon, tmp_path, monkeypatch):
