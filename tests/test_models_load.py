@@ -140,7 +140,7 @@ def test_automatic_precision_follows_the_registry(monkeypatch):
     monkeypatch.setattr(registry, "native_bf16", lambda: True)
     cpu = registry.capability(torch.device("cpu"))
     assert cpu == Capability("cpu", bf16=True, name="this CPU")
-    assert [n for n in MODEL_NAMES if SPECS[n].dtype(cpu) == torch.bfloat16] == ["union", "base"]
+    assert [n for n in MODEL_NAMES if SPECS[n].dtype(cpu) == torch.bfloat16] == ["union", "base", "rife"]
     assert SPECS["union"].dtype(cpu, bf16=False) == torch.float32
     assert SPECS["union"].dtype(cpu, fp16=None, bf16=None) == torch.bfloat16  # no float16 on a CPU
     assert SPECS["rife"].dtype(cpu, bf16=True) == torch.bfloat16

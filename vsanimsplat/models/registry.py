@@ -26,7 +26,7 @@ given as True or False are obeyed (float16 needs CUDA; bfloat16 on CUDA needs a 
 
 | device | automatic choice |
 |---|---|
-| CPU | bfloat16 for the models with ``cpu_bf16`` when the CPU computes it natively (:func:`native_bf16`; measured 2–3× faster at PSNR ≥ 50 dB against float32, ``benchmarks/bench.md``), else float32 |
+| CPU | bfloat16 for the models with ``cpu_bf16`` (``union``, ``base``, ``rife``) when the CPU computes it natively (:func:`native_bf16`, by its ``lscpu`` flags), else float32: each measured faster there and agreeing with float32 at ≥ 45 dB on real frames (``benchmarks/cost.md``: union 2.6×, rife 1.6–1.7× on AVX-512 BF16 + AMX) |
 | CUDA | float16 for the models with ``cuda_half`` (IFNet, and GMFSS with its GMFlow, metric net, pyramid and GridNet: what vs-rife and vs-gmfss_fortuna run on GPUs; not measured here yet, ``benchmarks/gpu.md``), else float32 |
 
 Parts that need float32 keep it whatever the networks' dtype: splatting sums in float32
@@ -158,7 +158,7 @@ class ModelSpec:
     | `reuses_pairs` | bool | per-pair work (flows, metrics) is computed once for every t of a pair |
     | `flow_choice` | bool | ``flow=`` picks its flow network from :data:`FLOWS` |
     | `flow_scales` | tuple of float | accepted ``flow_scale`` values (1.0 = as published) |
-    | `cpu_bf16` | bool | automatic precision picks bfloat16 on CPUs that compute it natively |
+    | `cpu_bf16` | bool | automatic precision picks bfloat16 on CPUs that compute it natively (set where ``benchmarks/cost.md`` measured it faster at ≥ 45 dB agreement with float32 on real frames) |
     | `cuda_half` | bool | automatic precision picks float16 on CUDA |
     """
 
@@ -238,7 +238,7 @@ SPECS: dict[str, ModelSpec] = {spec.name: spec for spec in (
     ModelSpec("rife", "union's IFNet alone: fast, no splatting, no flows",
               RIFE, {"ifnet": "rife.pkl"},
               lambda device, dtype, states, flownet, flow_scale: RIFE(device=device, dtype=dtype, states=states),
-              reuses_pairs=False, cuda_half=True),
+              reuses_pairs=False, cpu_bf16=True, cuda_half=True),
     ModelSpec("splat", "GMFlow and softmax splatting only, no synthesis network: fast, leaves holes",
               SplatOnly, dict(_GMFSS_FILES),
               lambda device, dtype, states, flownet, flow_scale: SplatOnly(device=device, dtype=dtype, states=states,
