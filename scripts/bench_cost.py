@@ -393,6 +393,36 @@ def speed_rows(cost: list[dict], cores: int) -> list[dict]:
     return out
 
 
+AGREEMENT_DB = 45.0
+"""bfloat16 keeps quality where it agrees with float32 at least this well on every real set (8-bit outputs)…"""
+TRUTH_DB = 0.05
+"""… or where its mean PSNR against the truth is within this of float32's on every set."""
+
+
+def bf16_decisions(report: dict) -> list[dict]:
+    """Per model measured in both precisions: the speed-ups, the worst agreement and truth loss, what the rule says and
+    what the registry does."""
+    cost = {COST_KEY(r): r for r in report.get("cost", [])}
+    out = []
+    for name in SPECS:
+        speeds = {size: cost[(name, size, "float32", 1.0)]["cpu_s_per_inbetween"]
+                  / cost[(name, size, "bfloat16", 1.0)]["cpu_s_per_inbetween"]
+                  for (m, size, dtype, scale) in cost if m == name and dtype == "bfloat16" and scale == 1.0
+                  and (name, size, "float32", 1.0) in cost}
+        quality = [q for q in report.get("precision", []) if q["model"] == name]
+        if not speeds or not quality:
+            continue
+        agreement = min(q["bf16_vs_fp32_min"] for q in quality)
+        loss = max(q["truth_fp32"] - q["truth_bf16"] for q in quality)
+        faster = min(speeds.values()) > 1
+        keeps = agreement >= AGREEMENT_DB or loss <= TRUTH_DB
+        out.append({"model": name, "agreement": agreement, "truth_loss": f"{loss:+.3f}",
+                    "speed": ", ".join(f"{v:.2f}× ({k})" for k, v in sorted(speeds.items(), key=lambda kv: kv[0].zfill(12))),
+                    "rule": "bfloat16" if faster and keeps else "float32",
+                    "registry": "bfloat16" if SPECS[name].cpu_bf16 else "float32"})
+    return out
+
+
 def markdown(report: dict) -> str:
     peak = report["peak"]
     cost = sorted(report.get("cost", []), key=lambda r: (list(SPECS).index(r["model"]), r["size"].zfill(12),
@@ -491,6 +521,17 @@ def markdown(report: dict) -> str:
                         [[q["model"], q["set"], q.get("pictures", "whole"), q["size"], q["triplets"],
                           f"{q['bf16_vs_fp32_mean']} / {q['bf16_vs_fp32_min']}", q["truth_fp32"], q["truth_bf16"],
                           f"{q['truth_bf16'] - q['truth_fp32']:+.3f}"] for q in report["precision"]])]
+    decisions = bf16_decisions(report)
+    if decisions:
+        lines += ["", "## bfloat16 by default: the rule against the registry", "",
+                  f"A model runs in bfloat16 by default on a CPU with native bfloat16 (`cpu_bf16` in the registry) only "
+                  f"where it is faster there (every size measured) and keeps quality: agreement with float32 ≥ "
+                  f"{AGREEMENT_DB} dB on every real set, or PSNR against the truth within {TRUTH_DB} dB of float32's. "
+                  "Never on a CPU without `avx512_bf16`/`amx_bf16` (`native_bf16`, by the flags).", "",
+                  table(["model", "speed-up (sizes)", "lowest agreement dB", "largest truth loss dB", "rule says",
+                         "registry (`cpu_bf16`)"],
+                        [[d["model"], d["speed"], d["agreement"], d["truth_loss"], d["rule"], d["registry"]]
+                         for d in decisions])]
     if report.get("flow_scale"):
         lines += ["", "## flow_scale: PSNR against the truth", "",
                   "Eye render and Middlebury enlarged to the size (bicubic), synthetic cartoons drawn at it (moving "

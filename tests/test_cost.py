@@ -149,3 +149,24 @@ def test_merge_replaces_rows_of_the_same_key(bench_cost):
     new = [{"model": "rife", "size": "640x360", "dtype": "float32", "flow_scale": 1.0, "v": 3}]
     merged = bench_cost.merge(old, new, bench_cost.COST_KEY)
     assert sorted(r["v"] for r in merged) == [2, 3]
+
+
+def _report(speed: float, agreement: float, loss: float) -> dict:
+    """A report of rife measured at one size: float32 ``speed`` times slower than bfloat16, one real set."""
+    cost = [{"model": "rife", "size": "640x360", "dtype": dtype, "flow_scale": 1.0, "cpu_s_per_inbetween": seconds}
+            for dtype, seconds in (("float32", speed), ("bfloat16", 1.0))]
+    precision = [{"model": "rife", "set": "eye", "bf16_vs_fp32_min": agreement, "truth_fp32": 40.0,
+                  "truth_bf16": 40.0 - loss}]
+    return {"cost": cost, "precision": precision}
+
+
+@pytest.mark.parametrize("speed,agreement,loss,rule", [
+    (1.6, 50.0, 1.0, "bfloat16"),     # faster, agrees
+    (1.6, 40.0, 0.01, "bfloat16"),    # faster, keeps the truth
+    (1.6, 40.0, 0.2, "float32"),      # faster but loses quality
+    (0.9, 60.0, 0.0, "float32"),      # slower
+])
+def test_the_bfloat16_rule_needs_speed_and_quality(bench_cost, speed, agreement, loss, rule):
+    (decision,) = bench_cost.bf16_decisions(_report(speed, agreement, loss))
+    assert decision["rule"] == rule
+    assert decision["registry"] == ("bfloat16" if SPECS["rife"].cpu_bf16 else "float32")
