@@ -16,12 +16,12 @@ def empty_cache(tmp_path, monkeypatch):
 
 
 def test_names():
-    assert MODEL_NAMES == ("union", "base", "rife", "splat", "blend", "softsplat", "softsplat-l1")
+    assert MODEL_NAMES == ("union", "base", "rife", "rife4", "splat", "blend", "softsplat", "softsplat-l1")
 
 
 def test_unknown_model_is_refused_with_the_allowed_names():
-    with pytest.raises(ValueError, match=r"model must be one of 'union', 'base', 'rife', 'splat', 'blend', 'softsplat', "
-                                         r"'softsplat-l1', got 'gmfss'"):
+    with pytest.raises(ValueError, match=r"model must be one of 'union', 'base', 'rife', 'rife4', 'splat', 'blend', "
+                                         r"'softsplat', 'softsplat-l1', got 'gmfss'"):
         load_model("gmfss")
 
 
@@ -156,9 +156,10 @@ TURING = Capability("cuda", bf16=False, name="Tesla T4")
 
 @pytest.mark.parametrize("gpu", [AMPERE, TURING])
 def test_cuda_policy_half_for_the_models_that_take_it_float32_when_told(gpu):
-    """On any GPU: automatic precision is float16 for union, base and rife (the default preset's models) and float32
-    for the others; fp16=False or bf16=True (where the GPU has it) overrule it."""
-    assert [n for n in MODEL_NAMES if SPECS[n].dtype(gpu) == torch.float16] == ["union", "base", "rife"]
+    """On any GPU: automatic precision is float16 for union, base and rife (the default preset's models) and rife4
+    (RIFE 4.25, which vs-rife runs in float16 too) and float32 for the others; fp16=False or bf16=True (where the GPU
+    has it) overrule it."""
+    assert [n for n in MODEL_NAMES if SPECS[n].dtype(gpu) == torch.float16] == ["union", "base", "rife", "rife4"]
     assert all(SPECS[n].dtype(gpu) == torch.float32 for n in MODEL_NAMES if not SPECS[n].cuda_half)
     assert SPECS["union"].dtype(gpu, fp16=False) == torch.float32
     assert SPECS["union"].dtype(gpu, fp16=False, bf16=None) == torch.float32  # no automatic bfloat16 on a GPU

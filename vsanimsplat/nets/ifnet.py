@@ -44,21 +44,29 @@ class IFBlock(nn.Module):
     |---|---|---|---|
     | `in_channels` | int | — | channels of the input (images, t, mask, and the current flow if any) |
     | `width` | int | — | channels of the hidden layers |
+    | `out_channels` | int | 6 | channels of the output: 4 flow, 1 mask, the rest features for the next level (RIFE 4.0–4.6 has 6, its last one unused; the layout with an encoder, :mod:`~vsanimsplat.nets.feature_ifnet`, 13) |
 
     ``forward(x, flow, scale)``: ``x`` (N, C, H, W), ``flow`` (N, 4, H, W) or None, ``scale``
     the downsampling factor of this level; returns flow (N, 4, H, W) in pixels and mask
-    logits (N, 1, H, W).
+    logits (N, 1, H, W). :meth:`features` returns the three parts, the features too.
     """
 
-    def __init__(self, in_channels: int, width: int) -> None:
+    def __init__(self, in_channels: int, width: int, out_channels: int = 6) -> None:
         super().__init__()
         self.conv0 = nn.Sequential(_conv_lrelu(in_channels, width // 2, 2), _conv_lrelu(width // 2, width, 2))
         self.convblock = nn.Sequential(*(_ResConv(width) for _ in range(_RESIDUAL_LAYERS)))
-        self.lastconv = nn.Sequential(nn.ConvTranspose2d(width, 4 * 6, 4, 2, 1), nn.PixelShuffle(2))
+        self.lastconv = nn.Sequential(nn.ConvTranspose2d(width, 4 * out_channels, 4, 2, 1), nn.PixelShuffle(2))
 
     def forward(
         self, x: torch.Tensor, flow: torch.Tensor | None, scale: int
     ) -> tuple[torch.Tensor, torch.Tensor]:
+        flow, mask, _ = self.features(x, flow, scale)
+        return flow, mask
+
+    def features(
+        self, x: torch.Tensor, flow: torch.Tensor | None, scale: int
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Flow (N, 4, H, W) in pixels, mask logits (N, 1, H, W) and features (N, out_channels − 5, H, W)."""
         if scale != 1:
             x = F.interpolate(x, scale_factor=1.0 / scale, mode="bilinear")
         if flow is not None:
@@ -68,7 +76,7 @@ class IFBlock(nn.Module):
         out = self.lastconv(self.convblock(self.conv0(x)))
         if scale != 1:
             out = F.interpolate(out, scale_factor=float(scale), mode="bilinear")
-        return out[:, :4] * scale, out[:, 4:5]
+        return out[:, :4] * scale, out[:, 4:5], out[:, 5:]
 
 
 class IFNet(nn.Module):
