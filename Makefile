@@ -33,10 +33,12 @@ demo: setup weights
 	$(BIN)/vsanimsplat report out/demo.mkv --timecodes out/demo.timecodes.txt
 	$(BIN)/vsanimsplat run out/demo.mkv -o out/demo-60fps.mkv --fps 60000/1001 --width 320 --overwrite
 
-# The linter and the type checker, configured in pyproject.toml (under a minute; CI runs it before the tests).
+# The fast loop: the linter, the type checker (both configured in pyproject.toml) and the tests not marked slow
+# (end-to-end runs, the published weights' networks, Ray, child processes), under 3 minutes; CI runs it before make test.
 check: setup
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/python -m pytest -m "not slow"
 
 test: setup weights
 	$(BIN)/python -m pytest

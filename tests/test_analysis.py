@@ -130,6 +130,7 @@ def _kept_bytes(frames: int) -> int:
     return kept
 
 
+@pytest.mark.slow
 def test_the_analysis_keeps_no_python_object_per_frame():
     """What dedupe's pass and interpolate's plan keep grows by machine numbers per source frame (counts, means,
     deflated change maps, the plan's steps in arrays): under 400 bytes a frame on twos, where a Fraction, a Step, a

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pytest
 import torch
@@ -10,7 +12,7 @@ import vapoursynth as vs
 
 import vsanimsplat
 from vsanimsplat.filters.frames import clip_from_arrays
-from vsanimsplat.models import GMFSS, RIFE, Blend, ChangedPair, ChangePolicy, SoftSplat, SplatOnly, load_model
+from vsanimsplat.models import GMFSS, RIFE, Blend, ChangedPair, ChangePolicy, Model, SoftSplat, SplatOnly, load_model
 from vsanimsplat.models.changes import (CONTEXT, FEATHER, GROW, LINK, changed_pixels, network_weight, region_box,
                                         region_boxes)
 from vsanimsplat.models.weights import installed
@@ -18,16 +20,23 @@ from vsanimsplat.testing import Scene
 
 core = vs.core
 AVAILABLE = [name for name in ("union", "base", "rife", "splat") if set(installed()[name].values()) == {"ok"}]
-needs_weights = pytest.mark.skipif(
+_MISSING = pytest.mark.skipif(
     len(AVAILABLE) < 4, reason="published weights not installed; run `python -m vsanimsplat models fetch all`")
+_RANDOM = {"union": lambda: GMFSS("union"), "base": lambda: GMFSS("base"), "rife": RIFE, "splat": SplatOnly,
+           "blend": Blend, "softsplat": lambda: SoftSplat("softsplat")}
+"""Every model class, made with random weights in the test that uses it (not while the module is collected)."""
 
 
-def _random_models() -> list:
-    """Every model class with random weights, under the default policy."""
-    models = [GMFSS("union"), GMFSS("base"), RIFE(), SplatOnly(), Blend(), SoftSplat("softsplat")]
-    for model in models:
-        model.changes = ChangePolicy()
-    return models
+def needs_weights(test: Callable) -> Callable:
+    """The published weights' networks on the CPU: skipped without them, and slow (``make check`` leaves them out)."""
+    return pytest.mark.slow(_MISSING(test))
+
+
+def _random_model(name: str) -> Model:
+    """The model ``name`` with random weights, under the default policy."""
+    model = _RANDOM[name]()
+    model.changes = ChangePolicy()
+    return model
 
 
 def _picture(height: int = 128, width: int = 192, seed: int = 0) -> torch.Tensor:
@@ -111,8 +120,10 @@ def test_policy_rejects_bad_tolerances():
 
 # --- models ------------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("model", _random_models(), ids=lambda m: m.name)
-def test_identical_pictures_come_back_bit_exact_from_every_model(model):
+@pytest.mark.parametrize("name", [pytest.param(name, marks=pytest.mark.slow) if name == "base" else name  # as union
+                                  for name in _RANDOM])
+def test_identical_pictures_come_back_bit_exact_from_every_model(name):
+    model = _random_model(name)
     picture = _picture(70, 90)
     pair = model.pair(model.prepare(picture), model.prepare(picture.clone()))
     assert isinstance(pair, ChangedPair) and pair.regions == ()  # no network ran
@@ -122,8 +133,9 @@ def test_identical_pictures_come_back_bit_exact_from_every_model(model):
         assert not out.weight.any()
 
 
-def test_without_a_policy_the_networks_draw_every_pixel():
-    model = GMFSS("union")
+@pytest.mark.parametrize("name", ["rife", pytest.param("union", marks=pytest.mark.slow)])
+def test_without_a_policy_the_networks_draw_every_pixel(name):
+    model = _RANDOM[name]()
     picture = _picture(70, 90)
     out = model.synthesize(model.pair(model.prepare(picture), model.prepare(picture)), 0.5)
     assert out.weight is None and not torch.equal(out.image, picture)
@@ -207,8 +219,9 @@ def _planes(frame: vs.VideoFrame) -> list[np.ndarray]:
     return [np.asarray(frame[p]).copy() for p in range(frame.format.num_planes)]
 
 
-@pytest.mark.parametrize("fmt", [vs.YUV420P8, vs.YUV420P10, vs.RGB24, vs.GRAY16])
-@pytest.mark.parametrize("model", ["blend", "rife", "union", "base", "splat"])
+@pytest.mark.parametrize(("model", "fmt"), [  # the formats' plumbing with blend; each network's policy in one format
+    *(("blend", fmt) for fmt in (vs.YUV420P8, vs.YUV420P10, vs.RGB24, vs.GRAY16)),
+    *(pytest.param(model, vs.YUV420P8, marks=pytest.mark.slow) for model in ("rife", "union", "base", "splat"))])
 def test_interpolate_returns_identical_drawings_bit_exact(model, fmt):
     if model != "blend" and model not in AVAILABLE:
         pytest.skip(f"weights of {model!r} not installed; run `python -m vsanimsplat models fetch all`")

@@ -61,6 +61,7 @@ def test_bad_threshold_is_refused(video, capsys):
     assert "threshold" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_module_entry_point_runs():
     done = subprocess.run([sys.executable, "-m", "vsanimsplat", "--version"], capture_output=True, text=True)
     assert done.returncode == 0 and done.stdout.startswith("vsanimsplat ")

@@ -99,6 +99,7 @@ def cluster(tmp_path_factory) -> str:
         reset_auth_token_state()
 
 
+@pytest.mark.slow
 def test_a_job_killed_on_two_local_workers_is_finished_on_a_two_node_cluster(source, one_encode, cluster, tmp_path,
                                                                              capsys):
     """``--workers 2`` starts Ray here and makes the chunks two at a time, at the job's own niceness, recording each
@@ -135,6 +136,7 @@ def test_a_job_killed_on_two_local_workers_is_finished_on_a_two_node_cluster(sou
     assert "written:  " in out and not (tmp_path / "two.mkv.work").exists() and leftovers(tmp_path) == []
 
 
+@pytest.mark.slow
 def test_a_chunk_that_keeps_failing_fails_the_job_after_the_retries(cluster, tmp_path):
     """A chunk whose task fails every time (its input is gone) is tried MAX_RETRIES + 1 times, then the job stops
     with an error naming the chunk and the task's error."""
@@ -185,6 +187,7 @@ def _not_ray() -> str:
         thread.join(5)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("address, says", [
     ("nonsense", "--ray-address must be HOST:PORT as `ray start --head` prints it (192.168.1.10:6379, [::1]:6379) or "
                  "ray://HOST:PORT, got 'nonsense'"),

@@ -30,6 +30,7 @@ def durations(clip: vs.VideoNode) -> list[Fraction]:
     return [Fraction(f.props["_DurationNum"], f.props["_DurationDen"]) for f in clip.frames(close=True)]
 
 
+@pytest.mark.slow
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     pattern=st.lists(st.integers(1, 5), min_size=1, max_size=4),
@@ -73,6 +74,7 @@ def test_fps_of_output():
     assert vsanimsplat.dedupe(mixed).fps == 0
 
 
+@pytest.mark.slow
 def test_chained_twice_and_after_trim_stays_correct():
     holds = cadence([2, 3, 1, 4], 9)
     clip, animation = synthetic_clip(holds, noise=1.0)
@@ -170,6 +172,7 @@ def test_variable_format_is_a_clear_error_of_every_filter(name, call):
         call(variable)
 
 
+@pytest.mark.slow
 def test_timecodes_match_vspipe(tmp_path):
     clip, _ = synthetic_clip(cadence([2, 3, 1], 5), noise=1.0)
     ours = tmp_path / "ours.txt"

@@ -204,7 +204,8 @@ def test_syntheses_run_side_by_side_each_with_its_threads():
         Engine(model, cache_bytes=-1)
 
 
-@pytest.mark.parametrize(("model", "holds"), [("rife", [2, 1, 3, 2, 2]), ("union", [2, 1, 2, 1])])
+@pytest.mark.parametrize(("model", "holds"), [("rife", [2, 1, 3, 2, 2]),
+                                              pytest.param("union", [2, 1, 2, 1], marks=pytest.mark.slow)])
 def test_interpolate_gives_the_same_pictures_on_eight_threads_as_on_one(model, holds):
     if set(installed()[model].values()) != {"ok"}:
         pytest.skip(f"weights of {model!r} not installed: run python -m vsanimsplat models fetch {model}")

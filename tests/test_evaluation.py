@@ -42,6 +42,7 @@ def test_memo_flow_runs_the_network_once_per_pair_of_pictures():
     assert len(calls) == 2
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not (DATA / "synfig-eye-48fps.mkv").is_file() or not (DATA / "middlebury").is_dir(),
                     reason=f"the shared footage is not in {DATA}")
 def test_the_shared_footage_gives_its_triplets():

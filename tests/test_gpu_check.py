@@ -27,6 +27,7 @@ def gpu_check():
     return module
 
 
+@pytest.mark.slow
 def test_without_cuda_exits_non_zero_with_one_line(tmp_path):
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}  # no GPU, even on a machine that has one
     done = subprocess.run([sys.executable, str(SCRIPT), "--out-dir", str(tmp_path)], env=env,
@@ -168,6 +169,7 @@ def test_a_speed_case_times_its_frames_and_stops_at_the_deadline(gpu_check, tiny
     assert (row["name"], row["target"], row["size"], row["precision"]) == ("dedupe + blend", "60000/1001", "64x48", "auto")
 
 
+@pytest.mark.slow
 def test_the_precision_and_determinism_steps_compare_the_in_betweens(gpu_check, tiny_clip):
     precision = gpu_check.check_precision(tiny_clip, "cpu", ["bfloat16", "float32"], 6, model="blend")
     reduced, same = precision["rows"]

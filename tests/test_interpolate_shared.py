@@ -14,6 +14,7 @@ DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 MEGAMIND = DATA / "megamind-scenecuts.avi"
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not MEGAMIND.exists(), reason="shared evaluation footage (../shared/data) not present")
 def test_no_output_frame_mixes_two_shots():
     source = open_video(MEGAMIND)

@@ -153,6 +153,7 @@ def test_end_to_end_keeps_audio_subtitles_and_chapters_in_sync(source, tmp_path,
     assert leftovers(tmp_path) == []
 
 
+@pytest.mark.slow
 def test_video_that_starts_after_its_audio_keeps_its_delay(source, tmp_path, capsys):
     """A capture whose video starts 0.5 s after its audio: the new video starts as long after the audio."""
     late = tmp_path / "late.mkv"
@@ -228,6 +229,7 @@ def _hashes_of_command_and_script(output: Path, script: Path) -> tuple[list[str]
     return hashes(encoded.stdout), hashes(piped.stdout)
 
 
+@pytest.mark.slow
 def test_emit_vpy_through_vspipe_gives_the_frames_of_the_command(source, tmp_path, capsys):
     output, script = tmp_path / "lossless.mkv", tmp_path / "job.vpy"
     code, _, err = run(capsys, source.path, "-o", output, "--codec", "ffv1", "--model", "blend", "--factor", "5/2",
@@ -241,6 +243,7 @@ def test_emit_vpy_through_vspipe_gives_the_frames_of_the_command(source, tmp_pat
     assert len(set(encoded)) > len(HOLDS)  # in-betweens, not only the drawings
 
 
+@pytest.mark.slow
 def test_the_scripts_header_command_runs_from_any_folder(source, tmp_path, capsys, monkeypatch):
     """--emit-vpy into another folder, -o relative to the current one: the header's encode command, run from a third
     folder, finds the script and writes the output where the run wrote it, with the same frames."""
@@ -262,6 +265,7 @@ def test_the_scripts_header_command_runs_from_any_folder(source, tmp_path, capsy
     assert _frames(output) == encoded and list((tmp_path / "elsewhere").iterdir()) == []
 
 
+@pytest.mark.slow
 def test_example_fansub_script_runs_through_vspipe(source):
     example = ROOT / "examples" / "fansub.vpy"
     command = [str(VSPIPE), "-a", f"src={source.path}", "-a", "model=blend", "-c", "y4m", str(example), "-"]
@@ -338,6 +342,7 @@ def test_default_preset_end_to_end_computes_what_its_script_computes(source, tmp
     assert len(gains) >= 10 and min(gains) > 0 and np.mean(gains) > 3, [round(g, 1) for g in gains]
 
 
+@pytest.mark.slow
 def test_precision_and_flow_scale_reach_the_model_and_the_script(source, tmp_path, capsys, monkeypatch):
     """--bf16/--no-bf16, --no-fp16 and --flow-scale: the command's model and the emitted script get the same settings;
     without them both leave the choice to the registry (bfloat16 for union on a CPU with native bfloat16); --cache-mb
@@ -373,6 +378,7 @@ def test_precision_and_flow_scale_reach_the_model_and_the_script(source, tmp_pat
         run(capsys, source.path, "--flow-scale", "0.3", "--emit-vpy", script)
 
 
+@pytest.mark.slow
 def test_seed_script_is_a_thin_wrapper(source, tmp_path):
     output = tmp_path / "seed.mkv"
     done = subprocess.run([sys.executable, str(ROOT / "scripts" / "run.py"), "--video", str(source.path),
@@ -422,6 +428,7 @@ def test_file_error_while_working_is_a_failure_not_bad_arguments(source, tmp_pat
     assert err == f"error: {os.strerror(errno.ENOSPC)}: {output}\n"  # one line, naming the cause and the file
 
 
+@pytest.mark.slow
 def test_duration_cuts_the_chapters_too(source, tmp_path, capsys):
     """--duration 1.2 of a clip with chapters at 0-1.0 s and 1.0-1.835 s: the second ends with the video."""
     output = tmp_path / "cut.mkv"
@@ -554,6 +561,7 @@ def test_paths_are_checked_before_any_work(source, tmp_path, capsys, monkeypatch
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_summary_gives_the_size_written_after_the_encoder_args(source, tmp_path, capsys):
     output = tmp_path / "small.mkv"
     code, out, err = run(capsys, source.path, "-o", output, "--model", "blend", "--duration", "0.2", "-q",
@@ -563,6 +571,7 @@ def test_summary_gives_the_size_written_after_the_encoder_args(source, tmp_path,
     assert probe(output)[0]["video"].size == (80, 48)
 
 
+@pytest.mark.slow
 def test_summary_gives_the_frames_written_after_the_encoder_args(source, tmp_path, capsys):
     """--encoder-args "-t 1" cuts the output to 1 s: the summary says the 48 frames written, not the 88 made."""
     output = tmp_path / "cut.mkv"
@@ -572,6 +581,7 @@ def test_summary_gives_the_frames_written_after_the_encoder_args(source, tmp_pat
     assert frames == 48 and f"written:  {output}: 48 frames, 160x96 at 48000/1001 fps (1.001 s)" in out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("given, size, audio", [("-vf scale=80:48", (80, 48), True), ("-an", (160, 96), False)])
 def test_encoder_args_that_begin_like_an_option_are_its_value(source, tmp_path, capsys, given, size, audio):
     """--encoder-args "-vf …" (the README's example) and "-an" as separate words: argparse took them for options
@@ -695,6 +705,7 @@ def _start_encoding(source: Source, output: Path, env: dict[str, str], **popen) 
     return process
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)])
 def test_interrupt_leaves_no_file_and_no_ffmpeg(source, tmp_path, signum, code):
     """Ctrl-C, a kill or a closed terminal while encoding: exit 128 + the signal, ffmpeg ended, and neither
@@ -719,6 +730,7 @@ def test_interrupt_leaves_no_file_and_no_ffmpeg(source, tmp_path, signum, code):
     assert not [pid for pid in encoders if Path(f"/proc/{pid}").exists()], "ffmpeg still runs"
 
 
+@pytest.mark.slow
 def test_an_ignored_hangup_stays_ignored(source, tmp_path):
     """Under ``nohup`` (SIGHUP ignored) a closed terminal does not end the job: it finishes its file."""
     output = tmp_path / "out.mkv"
@@ -813,6 +825,7 @@ def test_progress_of_chunks_counts_the_whole_job_and_the_rate_of_this_run():
     assert progress.line(100, 120, 10.0) == "encoding: 100/120 frames (83%), 4.00 fps, ETA 0:05"
 
 
+@pytest.mark.slow
 def test_cut_list_reaches_the_graph_and_the_script(source, tmp_path, capsys):
     """--cuts FILE: the emitted script passes the file to interpolate, and its clip holds the drawing before the cut."""
     starts = [sum(HOLDS[:k]) for k in range(len(HOLDS))]
@@ -835,6 +848,7 @@ def test_cut_list_reaches_the_graph_and_the_script(source, tmp_path, capsys):
     assert code == 2 and "cuts:" in err and "line 1" in err
 
 
+@pytest.mark.slow
 def test_steps_turned_off_and_rgb_input(tmp_path, capsys):
     """--no-dedupe and --no-fill leave their lines out of the graph; RGB is interpolated as RGB, encoded as YUV 4:2:0
     for x264 (what players decode) with a warning saying so, as YUV 4:4:4 for the lossless FFV1."""
@@ -872,6 +886,7 @@ def _shape(path: Path) -> tuple[int, int, Fraction]:
         return stream.codec_context.width, stream.codec_context.height, Fraction(sar) if sar else Fraction(1)
 
 
+@pytest.mark.slow
 def test_anamorphic_source_keeps_its_display_shape(tmp_path, capsys):
     """72x48 with 32:27 pixels shows 16:9: the output keeps size and pixel shape; --width/--height give the display
     size in square pixels (--width 64 → 64x36), and the emitted script resizes as the command does."""
@@ -891,6 +906,7 @@ def test_anamorphic_source_keeps_its_display_shape(tmp_path, capsys):
     assert "clip = vsanimsplat.resize(clip, width=64, height=36)" in script.read_text()
 
 
+@pytest.mark.slow
 def test_odd_size_is_kept_as_444_with_a_warning(tmp_path, capsys):
     """65x37 4:2:0 is neither cropped (as BestSource alone does) nor padded: 4:4:4 at its size, and said so."""
     source = tmp_path / "odd.mkv"
@@ -1011,6 +1027,7 @@ def test_a_frame_that_fails_stops_the_encode_and_leaves_no_file(tmp_path):
     assert probe(output)[0]["video"].packets == 24
 
 
+@pytest.mark.slow
 def test_static_tolerance_regions_and_layers_reach_the_model_and_the_script(source, tmp_path, capsys):
     """--static-tolerance off / N, --no-regions and --no-layers: the emitted script passes them, the script's frames
     follow them."""
@@ -1037,6 +1054,7 @@ def test_static_tolerance_regions_and_layers_reach_the_model_and_the_script(sour
     assert exit_.value.code == 2 and "--static-tolerance" in err and "≤ 255" in err
 
 
+@pytest.mark.slow
 def test_run_moves_a_shape_on_twos_over_a_pan_at_its_own_times(tmp_path, capsys):
     """Per-region timing through the command: a shape on twos over a pan on ones moves at source frames where
     whole-frame timing (--no-layers) shows its held drawing; far from it both are the same."""
@@ -1062,6 +1080,7 @@ def test_run_moves_a_shape_on_twos_over_a_pan_at_its_own_times(tmp_path, capsys)
     assert np.abs(whole - animation.frames[1]).mean() < 2
 
 
+@pytest.mark.slow
 def test_report_lists_the_cadence_of_a_layer_over_a_pan(tmp_path, capsys):
     scene = Scene(512, 320, seed=4, shapes=1, speed=6.0, texture=0.5, pan=(1.5, 0.5))
     animation = animate_layers(scene, [cadence([2], 12)], 12)
@@ -1112,6 +1131,7 @@ def _counting_chunks(monkeypatch, crash_after: int | None = None) -> list[tuple[
     return made
 
 
+@pytest.mark.slow
 def test_chunked_run_gives_the_frames_and_streams_of_one_encode(source, one_encode, tmp_path, capsys, monkeypatch):
     """Chunks of about 0.4 s (24 frames at 59.94 fps) begin where a drawing begins; the joined file has the same
     frames at the same times, and the same audio, subtitles and chapters, as one encode; the work folder goes."""
@@ -1128,6 +1148,7 @@ def test_chunked_run_gives_the_frames_and_streams_of_one_encode(source, one_enco
     assert "written:  " in out and not (tmp_path / "chunked.mkv.work").exists() and leftovers(tmp_path) == []
 
 
+@pytest.mark.slow
 def test_chunked_jobs_are_deterministic(source, tmp_path, capsys):
     """--deterministic reaches the script; --chunk-seconds sets it (chunks made apart must be one encode's frames)."""
     script = tmp_path / "job.vpy"
@@ -1137,6 +1158,7 @@ def test_chunked_jobs_are_deterministic(source, tmp_path, capsys):
         assert ("deterministic=True" in script.read_text()) == expected, extra
 
 
+@pytest.mark.slow
 def test_rerun_makes_only_the_chunks_left_by_a_crash_or_corrupted(source, one_encode, tmp_path, capsys, monkeypatch):
     """A job stopped after two of five chunks leaves them recorded; the same command again makes the other three,
     counting the two as done; a segment changed on disk is made again; another option starts afresh."""
@@ -1173,12 +1195,14 @@ def test_rerun_makes_only_the_chunks_left_by_a_crash_or_corrupted(source, one_en
     assert not work.exists()
 
 
+@pytest.mark.slow
 def test_one_chunk_is_said_in_the_singular(source, tmp_path, capsys):
     code, _, err = run(capsys, source.path, "-o", tmp_path / "out.mkv", *CHUNKED, "--chunk-seconds", "5")
     assert code == 0, err
     assert "1 chunk of about 5 s in " in err and "joining 1 chunk into " in err
 
 
+@pytest.mark.slow
 def test_a_crashed_chunked_jobs_work_is_removed_by_a_run_without_chunks(source, tmp_path, capsys, monkeypatch):
     """A chunked job stopped after one chunk, redone without --chunk-seconds: one encode, and its old work folder is
     removed, saying so (it was left forever, silently)."""
@@ -1192,6 +1216,7 @@ def test_a_crashed_chunked_jobs_work_is_removed_by_a_run_without_chunks(source, 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mkv"]
 
 
+@pytest.mark.slow
 def test_a_driver_killed_with_sigkill_is_finished_by_the_same_command(source, one_encode, tmp_path, capsys,
                                                                     monkeypatch):
     """SIGKILL leaves no chance to clean up: the chunks recorded before it stay done, the one being made (its locked
@@ -1230,6 +1255,7 @@ def _video(path: Path) -> tuple[list[Fraction], tuple[int, int, int, int]]:
         return times, (first.color_primaries, first.color_trc, first.colorspace, first.color_range)
 
 
+@pytest.mark.slow
 def test_lossy_chunks_are_joined_by_copying_keeping_times_colours_shape_and_delay(source, tmp_path, capsys,
                                                                                    monkeypatch):
     """x264 (with B-frames) into MP4 from a capture whose video starts 0.5 s late, tagged BT.709 with 32:27 pixels:
@@ -1279,6 +1305,7 @@ def test_bad_chunk_options_are_refused(source, tmp_path, capsys):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("chunked", [(), ("--chunk-seconds", "0.5")])
 def test_names_with_a_colon_are_files_not_protocols(source, tmp_path, capsys, monkeypatch, chunked):
     """``ep01:v2.mkv`` in the current folder, as input and as output, in one encode and in chunks: ffmpeg is given
@@ -1306,6 +1333,7 @@ with output_lock(Path(sys.argv[4])):
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("chunked", [(), ("--chunk-seconds", "0.5")])
 def test_a_second_run_of_the_same_output_fails_naming_the_first(source, tmp_path, capsys, chunked):
     """A real second process holds the output's lock: this run fails at once (exit 2), naming it, and touches
@@ -1329,6 +1357,7 @@ def test_a_second_run_of_the_same_output_fails_naming_the_first(source, tmp_path
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mkv"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("chunked", [(), ("--chunk-seconds", "0.5")])
 def test_an_output_made_meanwhile_is_not_replaced_without_overwrite(source, tmp_path, capsys, monkeypatch, chunked):
     """The exists/--overwrite rule is checked again right before the rename: a file another program wrote at the
@@ -1364,6 +1393,7 @@ def _decoded(path: Path) -> np.ndarray:
     return np.frombuffer(raw, np.uint8), size
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("rotation, chroma", [(90, "yuv420p"), (270, "yuv444p")])
 def test_a_rotated_video_is_processed_as_players_show_it(tmp_path, capsys, rotation, chroma):
     """An MP4 stored 96x64 with a display rotation: run writes the upright 64x96 picture players show, bit for bit
@@ -1396,6 +1426,7 @@ def _pictures(path: Path) -> list[np.ndarray]:
         return [frame.to_ndarray(format="yuv444p") for frame in container.decode(video=0)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("rotation", [90, 180, 270])
 def test_an_odd_size_rotated_video_keeps_every_pixel_turned(tmp_path, capsys, rotation):
     """A 97x65 4:2:0 file with a display rotation: its output is the unrotated file's output turned as players

@@ -199,6 +199,7 @@ def test_corpus_is_fixed_split_in_halves_and_varied():
     assert layered.layer_starts is not None and truth.starts[0] == 0
 
 
+@pytest.mark.slow
 def test_the_corpus_cuts_lie_inside_their_clips_and_a_cut_corpus_has_only_cuts():
     from vsanimsplat.corpus import corpus, make
 
