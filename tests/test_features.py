@@ -147,18 +147,18 @@ def test_a_mov_output_is_quicktime_at_the_output_rate(clips, tmp_path, capsys):
 
 
 def test_encoder_args_reach_each_chunks_encode(clips, tmp_path, capsys):
-    """In chunks of 0.25 s (12 output frames) x264 starts each chunk with a keyframe, and no other in so few
-    frames; --encoder-args "-g 1" reaches every chunk's encode: every frame a keyframe."""
+    """In chunks of about 0.25 s x264 starts each chunk with a keyframe, and no other in so few frames; --encoder-args
+    "-g 1" reaches every chunk's encode: every frame a keyframe."""
     keyframes = []
     for given in ((), ("--encoder-args=-g 1",)):
         output = tmp_path / f"out{len(given)}.mkv"
         code, _, err = run(capsys, clips.hold, "-o", output, "--model", "blend", "--chunk-seconds", "0.25", *given)
         assert code == 0, err
-        assert "3 chunks of about 0.25 s" in err
+        assert "2 chunks of about 0.25 s" in err  # 28 output frames, split where a chunk can begin cleanly
         with av.open(str(output)) as container:
             keyframes.append([packet.is_keyframe for packet in container.demux(video=0) if packet.size])
     assert len(keyframes[0]) == len(keyframes[1]) == 28
-    assert [n for n, key in enumerate(keyframes[0]) if key] == [0, 12, 24]
+    assert sum(keyframes[0]) == 2 and keyframes[0][0]
     assert all(keyframes[1])
 
 
