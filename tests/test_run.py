@@ -263,9 +263,42 @@ def test_the_scripts_header_command_runs_from_any_folder(source, tmp_path, capsy
     subprocess.run(command, shell=True, cwd=tmp_path / "elsewhere", env={**os.environ, "PATH": path}, check=True,
                    capture_output=True)
     assert _frames(output) == encoded and list((tmp_path / "elsewhere").iterdir()) == []
+    look = next(line for line in header if line.startswith("# Look:    ")).removeprefix("# Look:    ")
+    info = subprocess.run(look, shell=True, cwd=tmp_path / "elsewhere", env={**os.environ, "PATH": path}, check=True,
+                          capture_output=True, text=True).stdout
+    assert f"Frames: {len(encoded)}\n" in info and "FPS: 48000/1001" in info and "Width: 160" in info
 
 
 @pytest.mark.slow
+@pytest.mark.slow
+def test_the_commands_in_the_fansub_examples_comments_run(source, tmp_path):
+    """The example's two commands, as its comments give them, for the episode ``source`` (and ``-a model=blend``):
+    ``vspipe --info`` says the output's frames and rate; the vspipe | ffmpeg encode writes them at 59.94 fps with the
+    episode's audio, subtitles and chapters copied."""
+    example = ROOT / "examples" / "fansub.vpy"
+    comments = [line.removeprefix("#").strip() for line in example.read_text().splitlines() if line.startswith("#   ")]
+    commands = " ".join(comments).replace("\\ ", "").split("vspipe ")[1:]
+    assert len(commands) == 2
+    bin_folder = tmp_path / "bin"  # ffmpeg by name, as the comment calls it
+    bin_folder.mkdir()
+    (bin_folder / "ffmpeg").symlink_to(find_ffmpeg().path)
+    env = {**os.environ, "PATH": os.pathsep.join([str(bin_folder), str(VSPIPE.parent), os.environ["PATH"]])}
+    frames = math.ceil(source.duration * Fraction(60000, 1001))
+    for command in commands:
+        command = f"vspipe -a model=blend {command}".replace("episode.mkv", str(source.path))
+        done = subprocess.run(command.replace("fansub.vpy", str(example)), shell=True, cwd=tmp_path, env=env,
+                              capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr[-2000:]
+        if "--info" in command:
+            assert f"Frames: {frames}\n" in done.stdout and "FPS: 60000/1001" in done.stdout
+    tracks, chapters = probe(tmp_path / "episode-60fps.mkv")
+    before, chapters_before = probe(source.path)
+    assert tracks["video"].packets == frames and abs(tracks["video"].rate / Fraction(60000, 1001) - 1) < 1e-3
+    assert tracks["video"].codec == "h264" and tracks["video"].size == SIZE
+    assert tracks["audio"] == before["audio"] and tracks["subtitle"] == before["subtitle"]
+    assert chapters == chapters_before
+
+
 def test_example_fansub_script_runs_through_vspipe(source):
     example = ROOT / "examples" / "fansub.vpy"
     command = [str(VSPIPE), "-a", f"src={source.path}", "-a", "model=blend", "-c", "y4m", str(example), "-"]
