@@ -169,6 +169,7 @@ def test_layers_false_keeps_whole_frame_timing():
     assert out.get_frame(2).props["AnimSplat_Interpolated"] == 0  # a source frame, as before
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("scene, pattern", [
     (Scene(W, H, seed=2, shapes=2, speed=3.0), [2, 2, 3]),
     # the issue's cartoon held on whole frames: four shapes over painted texture, where parts of the background
@@ -205,6 +206,7 @@ def shape_error(animation, out: vs.VideoNode) -> tuple[float, float]:
     return float(np.mean(distances)), float(10 * np.log10(255 ** 2 / np.mean(errors)))
 
 
+@pytest.mark.slow
 @needs_weights("rife")
 @pytest.mark.parametrize("holds", [[2], [3]])
 def test_a_shape_on_twos_or_threes_follows_its_path_with_a_motion_model(holds):
@@ -237,6 +239,7 @@ def test_layer_report_counts_each_layer_hold_once_by_its_cadence():
     assert "  layer holds on fours       0" in lines
 
 
+@pytest.mark.slow
 @needs_weights("splat")
 def test_holes_of_a_layers_in_between_are_filled_on_frames_that_show_a_drawing():
     animation = pan_with_shape_on([2], 6)
@@ -250,6 +253,7 @@ def test_holes_of_a_layers_in_between_are_filled_on_frames_that_show_a_drawing()
         assert "AnimSplat_HoleMask" not in props
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("pan, grain", [(2.0, 0.0), (8.0, 0.0), (3.0, 3.0)])
 def test_a_small_flat_disc_on_twos_over_any_pan_moves_at_its_own_times(pan, grain):
     """The issue's flat cel disc (0.55 % of a 512×288 frame) on twos over a pan of 2–8 px per frame: its fill shows

@@ -133,6 +133,7 @@ def test_a_plot_name_without_a_plot_format_is_refused_before_the_analysis(cartoo
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_cadence_plot_range_in_time_or_frames_shows_only_that_span(cartoon, tmp_path, monkeypatch):
     pytest.importorskip("matplotlib", reason=NO_PLOT)
     drawn = _spy(monkeypatch, "plot_cadence")

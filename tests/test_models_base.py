@@ -98,6 +98,7 @@ def test_padding_is_a_no_op_on_a_multiple_and_rejects_unknown_modes():
 # --------------------------------------------------------------------------- shapes and contract
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("variant", ["union", "base"])
 def test_gmfss_states_and_outputs(variant, request):
     model = request.getfixturevalue(variant)
@@ -165,6 +166,7 @@ def test_any_size_is_padded_and_cropped_back(base, size):
 # --------------------------------------------------------------------------- dtype and device plumbing
 
 
+@pytest.mark.slow
 def test_float64_model_converts_inputs_and_returns_float32(union64):
     model = union64
     assert all(p.dtype == torch.float64 for net in model.networks().values() for p in net.parameters())
@@ -177,6 +179,7 @@ def test_float64_model_converts_inputs_and_returns_float32(union64):
     assert out.image.dtype == torch.float32 and out.image.device == torch.device("cpu")
 
 
+@pytest.mark.slow
 def test_float64_and_float32_agree(union, union64):
     img0, img1 = _frames()
     outs = []
@@ -201,6 +204,7 @@ def test_states_are_inference_tensors(union):
 # --------------------------------------------------------------------------- determinism, weight loading, reuse
 
 
+@pytest.mark.slow
 def test_deterministic_and_loaded_states_reproduce_the_model(union):
     img0, img1 = _frames(1)
     pair = union.pair(union.prepare(img0), union.prepare(img1))
@@ -215,6 +219,7 @@ def test_deterministic_and_loaded_states_reproduce_the_model(union):
         GMFSS("union", flownet=TinyFlow(), states={k: v for k, v in states.items() if k != "ifnet"})
 
 
+@pytest.mark.slow
 def test_pair_work_runs_once_and_synthesis_per_t(union, monkeypatch):
     model = union
     flownet = ConstantFlow(2.0, 0.0)
@@ -238,12 +243,14 @@ def test_pair_work_runs_once_and_synthesis_per_t(union, monkeypatch):
             handle.remove()
 
 
+@pytest.mark.slow
 def test_t_changes_the_output(union):
     img0, img1 = _frames(2)
     pair = union.pair(union.prepare(img0), union.prepare(img1))
     assert not torch.equal(union.synthesize(pair, 0.25).image, union.synthesize(pair, 0.75).image)
 
 
+@pytest.mark.slow
 def test_holes_are_where_neither_splat_lands(base, monkeypatch):
     # both flows move everything 8 half-resolution pixels to the right; at t = 0.5 both splats
     # shift by exactly 4 half-res pixels, leaving the 8 leftmost full-resolution columns empty
@@ -300,6 +307,7 @@ def test_other_flow_scales_are_refused(flow_scale):
         GMFSS("union", flownet=TinyFlow(), flow_scale=flow_scale)
 
 
+@pytest.mark.slow
 def test_gmflow_backbone_runs_per_frame_and_both_flows_match_separate_calls():
     torch.manual_seed(0)
     model = GMFSS("base")
@@ -319,6 +327,7 @@ def test_gmflow_backbone_runs_per_frame_and_both_flows_match_separate_calls():
     torch.testing.assert_close(pair.flow10, ref10, rtol=1e-5, atol=5e-4)
 
 
+@pytest.mark.slow
 def test_bfloat16_model_keeps_bfloat16_states_and_stays_close_to_float32(union):
     states = {role: net.state_dict() for role, net in union.networks().items()}
     model = GMFSS("union", flownet=TinyFlow(), states=states, dtype=torch.bfloat16)
@@ -335,6 +344,7 @@ def test_bfloat16_model_keeps_bfloat16_states_and_stays_close_to_float32(union):
     assert 0 < error.max() < 0.1 and error.mean() < 0.01
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("flow_scale", [1.0, 0.5])
 def test_gmfss_never_reads_device_values_on_the_host(flow_scale):
     """On the shape-only "meta" device any host read of a value (``.item()``, ``bool()``, ``if tensor``) or a

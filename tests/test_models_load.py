@@ -115,6 +115,7 @@ def test_registry_roles_are_each_models_networks():
 
 
 # one model of each class: the others differ only in weights
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list({SPECS[n].model_class: n for n in reversed(MODEL_NAMES)}.values()))
 def test_registry_capabilities_match_what_the_model_does(name):
     """Each spec's capabilities are what its model (random weights) really does on a small pair."""
