@@ -47,8 +47,8 @@ import torch
 from torch import nn
 
 from ..errors import BadOption
-from ..nets.pwcnet import PWCNet
 from ..machine import cpu_flags
+from ..nets.pwcnet import PWCNet
 from .base import Model
 from .blend import Blend
 from .gmfss import FLOW_SCALES, GMFSS
@@ -59,9 +59,9 @@ from .splat import SplatOnly
 
 __all__ = [
     "BF16_COMPUTE_CAPABILITY",
+    "BF16_CPU_FLAGS",
     "CUBLAS_WORKSPACE",
     "CUDA_TF32",
-    "BF16_CPU_FLAGS",
     "Capability",
     "DEFAULT_MODEL",
     "DEFAULT_PRESET",
@@ -362,17 +362,17 @@ tiles. Without them (an AVX2-only CPU, or AVX-512 without BF16) bfloat16 is emul
 def native_bf16(flags: frozenset[str] | None = None) -> bool:
     """Whether the CPU computes bfloat16 natively (one of :data:`BF16_CPU_FLAGS`), so that bfloat16 pays on it.
 
+    | parameter | type | default | meaning |
+    |---|---|---|---|
+    | `flags` | frozenset of str or None | None | the CPU's ``lscpu`` flags; None = this CPU's (:func:`vsanimsplat.machine.cpu_flags`) |
+    """
+    return bool(BF16_CPU_FLAGS & (cpu_flags() if flags is None else flags))
 
 
 def capability(device: torch.device) -> Capability:
     """The :class:`Capability` of ``device`` (a CPU, or a CUDA device that exists).
 
     | parameter | type | default | meaning |
-    | parameter | type | default | meaning |
-    |---|---|---|---|
-    | `flags` | frozenset of str or None | None | the CPU's ``lscpu`` flags; None = this CPU's (:func:`vsanimsplat.machine.cpu_flags`) |
-    """
-    return bool(BF16_CPU_FLAGS & (cpu_flags() if flags is None else flags))
     |---|---|---|---|
     | `device` | torch.device | — | ``cpu``, ``cuda`` or ``cuda:N`` |
     """
