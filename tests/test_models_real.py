@@ -15,10 +15,10 @@ from vsanimsplat.testing import Scene
 
 PUBLISHED_MODELS = ("union", "base", "rife")
 _MISSING = [name for name in PUBLISHED_MODELS if set(installed()[name].values()) != {"ok"}]
-pytestmark = pytest.mark.skipif(
+pytestmark = [pytest.mark.skipif(
     bool(_MISSING),
     reason=f"published weights not installed for {_MISSING}; run `python -m vsanimsplat models fetch all`",
-)
+), pytest.mark.slow]  # the published networks on the CPU
 
 # published code: PSNR of its t = 0.5 output against the true middle frame, and its per-channel mean
 PUBLISHED = {
