@@ -1,24 +1,31 @@
 #!/usr/bin/env python
-"""The presets on a quality/speed frontier: PSNR, SSIM, line chamfer and seconds per output frame, written to
-benchmarks/presets.md.
+"""The presets: PSNR and line chamfer per set and per time t, old (mean) against new (lines) combination, written
+to benchmarks/presets.md.
 
-Methods: every preset (``vsanimsplat.models.registry.PRESETS``, through ``load_preset``), ``union`` alone
-(the default before presets), a 50/50 blend and mvtools FlowFPS, all with the defaults users get
-(static pixels kept, networks on the changed region). Sets, every output rounded to 8 bits:
+Methods (every one with the defaults users get: static pixels kept, networks on the changed region):
+``union`` alone (the default before presets), every preset (``vsanimsplat.models.registry.PRESETS``) with its runs
+combined by their mean (``combination="mean"``, the rule before issue 31) and by the ``"lines"`` rule (the presets'
+own since issue 31), the candidates of :data:`CANDIDATES`, and a 50/50 blend. Each case's pair is made once by an
+:class:`~vsanimsplat.models.ensemble.Ensemble` of every run any method needs (one per first run: its flows are a
+variant's), and every method is one of its ``variants`` (``Ensemble.variants``), so all methods of a table score the
+same runs' pictures. Sets, every output rounded to 8 bits:
 
 * **eye, t = ½**: ``synfig-eye-48fps.mkv`` triplets (48 fps frames 2k, 2k+1, 2k+2) whose middle lies in frames 56–166;
-* **eye on twos, t = ¼ ½ ¾**: drawings every 4th 48 fps frame (56, 60 … 164), truth the three frames between;
-* **Middlebury**: the 12 "other" sequences with a ground-truth middle frame;
-* **synthetic cartoons, t = ½**: ``vsanimsplat.testing.Scene`` (outlined flat shapes over a textured panning
-  background) at 512×288, rendered exactly at t = 0, ½, 1.
+* **eye on twos, t = ¼ ½ ¾**: 48 fps frames k and k+4 (a clip on twos), truth the three frames between;
+* **eye on threes, t = ⅓ ⅔**: frames k and k+3;
+* **Middlebury, t = ½**: the "other" sequences with a ground-truth middle frame;
+* **Tupi, t = ½ / ¼ ½ ¾ / ⅓ ⅔**: the Tupi cartoon's drawings (``tupi-butterfly-18fps.avi``, drawn on ones from frame
+  15 to 72): drawings k−1, k+1 (truth k); k, k+4; k, k+3;
+* **synthetic cartoons, t = ¼ ⅓ ½ ⅔ ¾**: ``vsanimsplat.testing.Scene`` (outlined flat shapes over a textured panning
+  background) at 512×288, rendered exactly at each t.
 
 Line chamfer (pixels, lower is better): Canny edges (OpenCV, thresholds 100/200 on 8-bit luma) of the output and
 of the truth; the mean distance from each edge pixel of one to the nearest edge pixel of the other, both ways,
-averaged (the EISAI paper's measure of line art). Seconds per output frame: one pair prepared, paired and
-synthesised at t = ½ (what each in-between of a ×2 job costs), after a warm-up, best of ``--repeats``, on a
-full-frame pan (every pixel moves) and on the eye's blink (a small change), both scaled to 640×360 and 1280×720.
+averaged (the EISAI paper's measure of line art). Cost: the combination's own time per 1280×720 picture, as a
+ratio to the mean's (the networks' time is the same for both).
 
-Usage: ``python scripts/eval_presets.py [--data ../shared/data] [--out benchmarks/presets.md]``
+Usage: ``python scripts/eval_presets.py [--data ../shared/data] [--out benchmarks/presets.md] [--cases N] [--off-cases N]
+[--bf16 auto]``
 (needs the weights, ``python -m vsanimsplat models fetch union``, and OpenCV: ``pip install .[bench]``).
 """
 
@@ -33,17 +40,29 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-from vsanimsplat.evaluation import DATA, EYE_MOTION, flowfps, middlebury_triplets, quantise, ssim, to_tensor, video_frames
+from vsanimsplat.evaluation import DATA, EYE_MOTION, middlebury_triplets, quantise, to_tensor, video_frames
 from vsanimsplat.machine import describe
 from vsanimsplat.metrics import psnr
-from vsanimsplat.models import Model, load_model, load_preset
+from vsanimsplat.models import DEFAULT_STATIC_TOLERANCE, ChangePolicy, Ensemble, Model, Run, load_model
+from vsanimsplat.models.ensemble import LineRule, combine
 from vsanimsplat.models.registry import DEFAULT_PRESET, PRESETS
 from vsanimsplat.testing import Scene
 
 REPO = Path(__file__).resolve().parents[1]
-SIZES = ((640, 360), (1280, 720))
+TUPI_DRAWINGS = (15, 72)
+"""The Tupi cartoon's frames drawn on ones (each a new drawing; frame 14 repeats 13, the motion stops after 72)."""
+
+CANDIDATES: dict[str, tuple[str, ...]] = {
+    "default + reversed": ("union", "rife", "rife mirrored", "union reversed", "rife reversed", "rife mirrored reversed"),
+    "default + rife reversed": ("union", "rife", "rife mirrored", "rife reversed", "rife mirrored reversed"),
+    "fast + reversed": ("rife", "rife mirrored", "rife reversed", "rife mirrored reversed"),
+}
+"""Run lists measured beside the presets (combined by ``"lines"``): the presets with their time-reversed runs
+(``union reversed``, a second flow estimation, only on the sets with off-centre times)."""
+
+FIRMER = LineRule(spread=(0.03, 0.08), sharpness=0.03)
+"""Other settings of ``"lines"`` measured on the default preset's runs: a firmer pick where the runs disagree more."""
 
 
 @dataclass(frozen=True)
@@ -57,23 +76,46 @@ class Case:
     truths: tuple[torch.Tensor, ...]
 
 
-def eye_cases(data: Path, step: int = 1) -> tuple[list[Case], list[Case]]:
-    """The eye's triplets at t = ½ and its pairs on twos at t = ¼, ½, ¾ (frames 56–166), every ``step``-th."""
+def spaced(cases: list[Case], count: int) -> list[Case]:
+    """``count`` of ``cases`` evenly spaced from the first to the last (all of them when ``count`` is 0)."""
+    if not count or count >= len(cases):
+        return cases
+    return [cases[round(i * (len(cases) - 1) / max(count - 1, 1))] for i in range(count)]
+
+
+def eye_cases(data: Path) -> dict[str, list[Case]]:
+    """The eye's triplets at t = ½, its pairs on twos at t = ¼, ½, ¾ and on threes at ⅓, ⅔ (frames 56–166)."""
     frames = [to_tensor(f) for f in video_frames(data / "synfig-eye-48fps.mkv")]
     lo, hi = EYE_MOTION
     halves = [Case("eye ½", frames[k - 1], frames[k + 1], (0.5,), (frames[k],)) for k in range(lo, hi + 1) if k % 2]
     twos = [Case("eye on twos", frames[k], frames[k + 4], (0.25, 0.5, 0.75), tuple(frames[k + 1:k + 4]))
             for k in range(lo, hi - 3, 4)]
-    return halves[::step], twos[::step]
+    threes = [Case("eye on threes", frames[k], frames[k + 3], (1 / 3, 2 / 3), tuple(frames[k + 1:k + 3]))
+              for k in range(lo + 2, hi - 2, 6)]
+    return {"eye ½": halves, "eye on twos": twos, "eye on threes": threes}
 
 
-def synthetic_cases(count: int = 6) -> list[Case]:
-    """Cartoons at 512×288: shapes at 6–12 px per frame over a textured background panning 3 px per frame."""
+def tupi_cases(data: Path) -> dict[str, list[Case]]:
+    """The Tupi cartoon's drawings: triplets at t = ½, pairs 4 drawings apart at ¼ ½ ¾ and 3 apart at ⅓ ⅔."""
+    frames = [to_tensor(f) for f in video_frames(data / "tupi-butterfly-18fps.avi")]
+    lo, hi = TUPI_DRAWINGS
+    halves = [Case("Tupi ½", frames[k - 1], frames[k + 1], (0.5,), (frames[k],)) for k in range(lo + 2, hi, 3)]
+    fours = [Case("Tupi on fours", frames[k], frames[k + 4], (0.25, 0.5, 0.75), tuple(frames[k + 1:k + 4]))
+             for k in range(lo + 1, hi - 3, 6)]
+    threes = [Case("Tupi on threes", frames[k], frames[k + 3], (1 / 3, 2 / 3), tuple(frames[k + 1:k + 3]))
+              for k in range(lo + 5, hi - 2, 6)]
+    return {"Tupi ½": halves, "Tupi on fours": fours, "Tupi on threes": threes}
+
+
+def synthetic_cases(count: int = 4) -> list[Case]:
+    """Cartoons at 512×288: shapes at 6–12 px per frame over a textured background panning 3 px per frame, rendered
+    at t = 0, ¼, ⅓, ½, ⅔, ¾, 1."""
+    ts = (0.25, 1 / 3, 0.5, 2 / 3, 0.75)
     cases = []
     for seed in range(count):
         scene = Scene(512, 288, seed=seed, shapes=3, speed=6.0, texture=0.3, pan=(3.0, 1.0))
-        picture = [torch.from_numpy(scene.render(t)).permute(2, 0, 1)[None] for t in (0.0, 0.5, 1.0)]
-        cases.append(Case("synthetic", quantise(picture[0]), quantise(picture[2]), (0.5,), (quantise(picture[1]),)))
+        picture = {t: quantise(torch.from_numpy(scene.render(t)).permute(2, 0, 1)[None]) for t in (0.0, *ts, 1.0)}
+        cases.append(Case("synthetic", picture[0.0], picture[1.0], ts, tuple(picture[t] for t in ts)))
     return cases
 
 
@@ -93,149 +135,166 @@ def line_chamfer(output: torch.Tensor, truth: torch.Tensor) -> float:
     return 0.5 * (float(distance_to(two)[one].mean()) + float(distance_to(one)[two].mean()))
 
 
-def model_method(model: Model) -> Callable[[torch.Tensor, torch.Tensor, Sequence[float]], list[torch.Tensor]]:
-    def run(frame0: torch.Tensor, frame1: torch.Tensor, ts: Sequence[float]) -> list[torch.Tensor]:
-        pair = model.pair(model.prepare(frame0), model.prepare(frame1))
-        return [model.synthesize(pair, t).image for t in ts]
-    return run
+Method = tuple[tuple[str, ...], str | LineRule]  # the runs, the combination
 
 
-def blend(frame0: torch.Tensor, frame1: torch.Tensor, ts: Sequence[float]) -> list[torch.Tensor]:
-    return [torch.lerp(frame0, frame1, t) for t in ts]
+def methods(off_centre: bool = True) -> dict[str, Method]:
+    """Every method measured (without ``union reversed`` unless ``off_centre``): its runs (a preset's run strings)
+    and combination."""
+    chosen: dict[str, Method] = {"union": (("union",), "mean")}
+    for name, preset in PRESETS.items():
+        chosen[f"{name} (mean)"] = (preset.runs, "mean")
+        chosen[f"{name} (lines)"] = (preset.runs, "lines")
+    chosen[f"{DEFAULT_PRESET} (lines, firmer)"] = (PRESETS[DEFAULT_PRESET].runs, FIRMER)
+    chosen.update({name: (runs, "lines") for name, runs in CANDIDATES.items()
+                   if off_centre or "union reversed" not in runs})
+    return chosen
 
 
-def timing_pairs(data: Path) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
-    """The pan (eye frame 148 and the same moved 2 % right and 1 % down) and the blink (frames 148 → 152), 480×270."""
-    frames = video_frames(data / "synfig-eye-48fps.mkv")
-    eye = [to_tensor(frames[k]) for k in (148, 152)]
-    moved = torch.roll(eye[0], shifts=(3, 10), dims=(2, 3))
-    return {"pan": (eye[0], moved), "blink": (eye[0], eye[1])}
+class Measured:
+    """Every method of :func:`methods` on one pair: one ensemble per first run, each method one of its variants."""
+
+    def __init__(self, chosen: dict[str, Method], models: dict[str, Model]) -> None:
+        groups: dict[str, list[str]] = {}
+        for runs, _ in chosen.values():
+            group = groups.setdefault(runs[0], [])
+            group.extend(run for run in runs if run not in group)
+        self.ensembles: dict[str, Ensemble] = {}
+        for first, runs in groups.items():
+            words = [run.split() for run in runs]
+            ensemble = Ensemble([Run(models[w[0]], "mirrored" in w, "reversed" in w) for w in words], first)
+            ensemble.changes = ChangePolicy(DEFAULT_STATIC_TOLERANCE, regions=True)  # as load_preset sets it
+            self.ensembles[first] = ensemble
+        self.variants = {first: {label: ([groups[first].index(run) for run in runs], combination)
+                                 for label, (runs, combination) in chosen.items() if runs[0] == first}
+                         for first in groups}
+
+    def __call__(self, frame0: torch.Tensor, frame1: torch.Tensor, ts: Sequence[float]) -> list[dict[str, torch.Tensor]]:
+        out: list[dict[str, torch.Tensor]] = [{} for _ in ts]
+        for first, ensemble in self.ensembles.items():
+            pair = ensemble.pair(ensemble.prepare(frame0), ensemble.prepare(frame1))
+            for row, t in zip(out, ts):
+                row.update({label: s.image for label, s in ensemble.variants(pair, t, self.variants[first]).items()})
+        return out
 
 
-def seconds_per_frame(method: Callable, pair: tuple[torch.Tensor, torch.Tensor], size: tuple[int, int],
-                      repeats: int) -> float:
-    """Best of ``repeats`` timed runs (after one warm-up) of one in-between at t = ½ of ``pair`` scaled to ``size``."""
-    width, height = size
-    a, b = (F.interpolate(x, size=(height, width), mode="bicubic", align_corners=False).clamp(0, 1) for x in pair)
-    method(a, b, (0.5,))
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        method(a, b, (0.5,))
-        best = min(best, time.perf_counter() - start)
-    return best
+def combination_cost(repeats: int = 3) -> dict[str, float]:
+    """Seconds of :func:`combine` on three 1280×720 pictures, by rule (best of ``repeats``)."""
+    generator = torch.Generator().manual_seed(0)
+    images = [torch.rand((1, 3, 720, 1280), generator=generator) for _ in range(3)]
+    frames = [torch.rand((1, 3, 720, 1280), generator=generator) for _ in range(2)]
+    seconds = {}
+    for rule in ("mean", "lines"):
+        best = float("inf")
+        for _ in range(repeats):
+            start = time.perf_counter()
+            combine(images, [None] * 3, frames, rule)
+            best = min(best, time.perf_counter() - start)
+        seconds[rule] = best
+    return seconds
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "presets.md")
-    parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument("--limit", type=int, default=0, help="at most this many cases per set (a smoke run)")
-    parser.add_argument("--eye-step", type=int, default=1, help="every N-th eye triplet and pair on twos")
+    parser.add_argument("--cases", type=int, default=4, help="cases per set at t = ½ only, evenly spaced (0: all)")
+    parser.add_argument("--off-cases", type=int, default=3, help="cases per set with off-centre times (0: all)")
+    parser.add_argument("--bf16", choices=("auto", "off"), default="off",
+                        help="off: float32 (the records' default); auto: the precision users get on this CPU")
     args = parser.parse_args()
     torch.set_grad_enabled(False)
 
-    float32 = {"device": "cpu", "bf16": False}  # the records are float32 (the loaders' own default is automatic)
-    methods: dict[str, Callable] = {"union": model_method(load_model("union", **float32))}
-    methods.update({name: model_method(load_preset(name, **float32)) for name in PRESETS})
-    methods.update({"blend": blend, "mvtools": flowfps})
-    halves, twos = eye_cases(args.data, args.eye_step)
-    middlebury = [Case("Middlebury", t.frame0, t.frame1, (0.5,), (t.middle,)) for t in middlebury_triplets(args.data)]
-    synthetic = synthetic_cases()
-    if args.limit:
-        halves, twos, middlebury, synthetic = (cases[:args.limit] for cases in (halves, twos, middlebury, synthetic))
-    sets = {f"eye, t = ½ ({len(halves)})": halves, f"eye on twos, t = ¼ ½ ¾ ({3 * len(twos)})": twos,
-            f"Middlebury ({len(middlebury)})": middlebury, f"synthetic cartoons ({len(synthetic)})": synthetic}
-
-    scores: dict[str, dict[str, list[tuple[float, float, float]]]] = {m: {s: [] for s in sets} for m in methods}
-    twos_by_t: dict[str, dict[float, list[float]]] = {m: {t: [] for t in (0.25, 0.5, 0.75)} for m in methods}
+    chosen = methods()
+    models = {name: load_model(name, device="cpu", bf16=None if args.bf16 == "auto" else False, static_tolerance=None)
+              for name in ("union", "rife")}
+    measured = {True: Measured(chosen, models), False: Measured(methods(off_centre=False), models)}
+    sets = {**eye_cases(args.data),
+            "Middlebury": [Case("Middlebury", t.frame0, t.frame1, (0.5,), (t.middle,)) for t in middlebury_triplets(args.data)],
+            **tupi_cases(args.data), "synthetic": synthetic_cases()}
+    sets = {name: spaced(cases, args.cases if cases[0].ts == (0.5,) else args.off_cases) for name, cases in sets.items()}
+    everything = [*chosen, "blend"]  # methods of off-centre sets only have no rows on the others
+    # scores[method][set][t] = [(PSNR, chamfer), …]
+    scores: dict[str, dict[str, dict[float, list[tuple[float, float]]]]] = {m: {s: {} for s in sets} for m in everything}
+    load = describe()
     for set_name, cases in sets.items():
         start = time.perf_counter()
         for case in cases:
-            for method, run in methods.items():
-                for t, output, truth in zip(case.ts, run(case.frame0, case.frame1, case.ts), case.truths):
+            rows = measured[case.ts != (0.5,)](case.frame0, case.frame1, case.ts)
+            for t, row, truth in zip(case.ts, rows, case.truths):
+                row["blend"] = torch.lerp(case.frame0, case.frame1, t)
+                for method, output in row.items():
                     output = quantise(output)
-                    scores[method][set_name].append((psnr(output, truth, 1.0), ssim(output, truth), line_chamfer(output, truth)))
-                    if case.set == "eye on twos":
-                        twos_by_t[method][t].append(scores[method][set_name][-1][0])
-        print(f"{set_name}: {time.perf_counter() - start:.0f} s", flush=True)
-
-    pairs = timing_pairs(args.data)
-    seconds = {m: {(size, kind): seconds_per_frame(run, pair, size, args.repeats) for size in SIZES for kind, pair in pairs.items()}
-               for m, run in methods.items()}
-    for m, row in seconds.items():
-        print(m, {f"{w}x{h} {k}": f"{s:.2f}" for ((w, h), k), s in row.items()}, flush=True)
-
-    text = _report(scores, twos_by_t, seconds, list(sets), args.eye_step)
-    args.out.write_text(text)
+                    scores[method][set_name].setdefault(t, []).append((psnr(output, truth, 1.0), line_chamfer(output, truth)))
+        print(f"{set_name} ({len(cases)} cases): {time.perf_counter() - start:.0f} s", flush=True)
+    cost = combination_cost()
+    args.out.write_text(_report(scores, {s: len(c) for s, c in sets.items()}, chosen, cost, load, args))
     print(f"wrote {args.out}")
 
 
-def _mean(rows: list[tuple[float, float, float]], index: int) -> float:
-    return float(np.nanmean([r[index] for r in rows]))
+def _flat(cells: dict[float, list[tuple[float, float]]], index: int, ts: Callable[[float], bool] = lambda t: True) -> float:
+    values = [row[index] for t, rows in cells.items() if ts(t) for row in rows]
+    return float(np.nanmean(values)) if values else float("nan")
 
 
-def _report(scores, twos_by_t, seconds, set_names: list[str], eye_step: int) -> str:
-    methods = list(scores)
-    quality = ["| method | " + " | ".join(set_names) + " |", "|---|" + "---|" * len(set_names)]
-    for m in methods:
-        cells = [f"{_mean(scores[m][s], 0):.2f} / {_mean(scores[m][s], 1):.4f} / {_mean(scores[m][s], 2):.3f}" for s in set_names]
-        quality.append(f"| {_label(m)} | " + " | ".join(cells) + " |")
-    gains = ["| method | " + " | ".join(set_names) + " |", "|---|" + "---|" * len(set_names)]
-    for m in methods:
-        if m == "union":
-            continue
-        cells = []
-        for s in set_names:
-            mine, theirs = (np.array([r[0] for r in scores[x][s]]) for x in (m, "union"))
-            cells.append(f"{(mine - theirs).mean():+.2f} ({int((mine > theirs).sum())}/{len(mine)} better, "
-                         f"{int((mine < theirs).sum())} worse)")
-        gains.append(f"| {_label(m)} | " + " | ".join(cells) + " |")
-    per_t = ["| method | t = ¼ | t = ½ | t = ¾ |", "|---|---|---|---|"]
-    for m in methods:
-        per_t.append(f"| {_label(m)} | " + " | ".join(f"{np.mean(v):.2f}" for v in twos_by_t[m].values()) + " |")
-    columns = [(size, kind) for size in SIZES for kind in ("pan", "blink")]
-    speed = ["| method | " + " | ".join(f"{w}×{h} {k}" for (w, h), k in columns) + " | × union (720p pan) |",
-             "|---|" + "---|" * (len(columns) + 1)]
-    for m in methods:
-        ratio = seconds[m][(SIZES[1], "pan")] / seconds["union"][(SIZES[1], "pan")]
-        speed.append(f"| {_label(m)} | " + " | ".join(f"{seconds[m][c]:.2f}" for c in columns) + f" | {ratio:.2f} |")
-    runs = "\n".join(f"- `{name}`: {' + '.join(p.runs)}" for name, p in PRESETS.items())
+def _report(scores, counts: dict[str, int], chosen: dict[str, Method], cost: dict[str, float], load: str,
+            args: argparse.Namespace) -> str:
+    set_names = [s for s in counts if counts[s]]
+    headers = [f"{s} ({sum(len(v) for v in scores['union'][s].values())})" for s in set_names]
+    quality = ["| method | " + " | ".join(headers) + " |", "|---|" + "---|" * len(set_names)]
+    for m in scores:
+        quality.append(f"| {_label(m)} | " + " | ".join(
+            f"{_flat(scores[m][s], 0):.2f} / {_flat(scores[m][s], 1):.3f}" if scores[m][s] else "—" for s in set_names) + " |")
+    off = [s for s in set_names if any(abs(t - 0.5) > 1e-6 for t in scores["union"][s])]
+    columns = [(s, t) for s in off for t in sorted(scores["union"][s])]
+    by_t = ["| method | " + " | ".join(f"{s} {_fraction(t)}" for s, t in columns) + " |", "|---|" + "---|" * len(columns)]
+    for m in scores:
+        by_t.append(f"| {_label(m)} | " + " | ".join(f"{np.mean([r[0] for r in scores[m][s][t]]):.2f}"
+                                                     if t in scores[m][s] else "—" for s, t in columns) + " |")
+    runs = "\n".join(f"- {_label(m)}: {' + '.join(r)}" for m, (r, _) in chosen.items() if m != "union")
+    precision = "float32" if args.bf16 == "off" else "the precision users get on this CPU (bfloat16 for union where the CPU computes it natively, float32 for rife)"
     return f"""# Presets: quality and cost
 
-Made by `scripts/eval_presets.py` on {time.strftime('%Y-%m-%d')}: {describe()}.
-Float32 on the CPU, every method with the defaults users get (static pixels from the drawings, networks on
-the changed region); outputs rounded to 8 bits; eye: {"every" if eye_step == 1 else f"one in {eye_step} of the"} triplets and pairs on twos of frames 56–166.
-The presets (`vsanimsplat.models.registry.PRESETS`,
-default `{DEFAULT_PRESET}`), each run's pictures averaged (`vsanimsplat.models.ensemble`):
+Made by `scripts/eval_presets.py --cases {args.cases} --off-cases {args.off_cases} --bf16 {args.bf16}` on {time.strftime('%Y-%m-%d')}: {load}.
+{precision[0].upper() + precision[1:]} on the CPU, every method with the defaults users get (static pixels from the
+drawings, networks on the changed region); outputs rounded to 8 bits. Every method of a case scores the same
+runs' pictures (`Ensemble.variants`). The presets (`vsanimsplat.models.registry.PRESETS`, default
+`{DEFAULT_PRESET}`) and candidates:
 
 {runs}
 
-`union` alone was the default before presets.
+`(mean)`: the runs' per-pixel mean (the presets' rule before issue 31); `(lines)`: the mean except near line art where
+the runs disagree, where the run the others agree with most is taken (`vsanimsplat.models.ensemble.combine`); with
+two runs it is the mean. `union` alone was the default before presets.
 
-## Quality: PSNR (dB) / SSIM / line chamfer (px, lower is better)
+## Quality: PSNR (dB) / line chamfer (px, lower is better), every t of a set
 
 {chr(10).join(quality)}
 
-## Against union alone, per output frame (PSNR difference, dB)
+## PSNR (dB) by t, on the sets with off-centre times
 
-{chr(10).join(gains)}
+{chr(10).join(by_t)}
 
-## Eye on twos by t (PSNR, dB)
+## Cost of the combination
 
-{chr(10).join(per_t)}
-
-## Seconds per output frame (one pair and one in-between at t = ½)
-
-{chr(10).join(speed)}
+`combine` on three 1280×720 pictures: mean {1000 * cost['mean']:.0f} ms, lines {1000 * cost['lines']:.0f} ms
+({cost['lines'] / cost['mean']:.1f}× the mean's; the networks' time per picture is the same for both).
 """
 
 
+def _fraction(t: float) -> str:
+    return {0.25: "¼", 1 / 3: "⅓", 0.5: "½", 2 / 3: "⅔", 0.75: "¾"}.get(t, f"{t:.2f}")
+
+
 def _label(method: str) -> str:
-    if method in PRESETS:
-        return f"preset `{method}`" + (" (default)" if method == DEFAULT_PRESET else "")
-    return {"union": "`union` alone", "blend": "50/50 blend", "mvtools": "mvtools FlowFPS"}[method]
+    if method == "union":
+        return "`union` alone"
+    if method == "blend":
+        return "50/50 blend"
+    name, _, rule = method.partition(" (")
+    if name in PRESETS:
+        return f"preset `{name}`" + (" (default)" if name == DEFAULT_PRESET else "") + f" {rule[:-1]}"
+    return f"`{method}`"
 
 
 if __name__ == "__main__":

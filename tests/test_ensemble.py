@@ -8,9 +8,9 @@ import torch
 import vapoursynth as vs
 
 import vsanimsplat
-from vsanimsplat.models import (DEFAULT_PRESET, PRESETS, RIFE, Ensemble, Model, Preset, Run, SplatOnly, load_model,
+from vsanimsplat.models import (DEFAULT_PRESET, PRESETS, RIFE, Blend, Ensemble, Model, Preset, Run, SplatOnly, load_model,
                                 load_preset, preset)
-from vsanimsplat.models.ensemble import combine
+from vsanimsplat.models.ensemble import COMBINATIONS, LINES, combine
 from vsanimsplat.models.weights import installed
 from tests.helpers import synthetic_clip
 
@@ -69,6 +69,93 @@ def test_combine_is_the_mean_of_the_outputs_without_a_hole():
     assert torch.allclose(image[0, 0], torch.tensor([[0.55, 0.2], [0.9, 0.55]]))  # both holes: the plain mean
 
 
+def edge_pictures(*positions: float, width: int = 48, height: int = 24) -> list[torch.Tensor]:
+    """Pictures of a dark line art edge (0.1 left of ``position``, 0.9 from it on) on a faint texture, one per position;
+    a fractional position is drawn anti-aliased."""
+    texture = 0.02 * torch.sin(torch.arange(height * width, dtype=torch.float32).view(1, 1, height, width))
+    xx = torch.arange(width, dtype=torch.float32).view(1, 1, 1, width)
+    return [(0.1 + 0.8 * (xx - position + 1).clamp(0, 1) + texture).expand(1, 3, height, width).contiguous()
+            for position in positions]
+
+
+def test_lines_keeps_the_edge_the_runs_agree_on_sharp_where_the_mean_draws_it_twice():
+    # two runs put the edge at x = 20, a third at x = 24: the mean draws two edges (2/3 and 1/3 of the step),
+    # "lines" one sharp edge where the two agree, and the mean away from it
+    runs = edge_pictures(20, 20, 24)
+    frames = edge_pictures(16, 28)
+    mean, _ = combine(runs, [None] * 3, frames, "mean")
+    lines, _ = combine(runs, [None] * 3, frames, "lines")
+    row = lines[0, 0, 12]
+    steps = (row[1:] - row[:-1]).abs()
+    assert steps.max() > 0.75 and (steps > 0.1).sum() == 1  # one edge, (nearly) the whole step
+    assert torch.allclose(lines, runs[0], atol=0.05)
+    mean_steps = (mean[0, 0, 12, 1:] - mean[0, 0, 12, :-1]).abs()
+    assert (mean_steps > 0.1).sum() == 2 and mean_steps.max() < 0.6  # the mean: two half edges
+    assert torch.equal(lines[..., :10], mean[..., :10]) and torch.equal(lines[..., 34:], mean[..., 34:])
+
+
+def test_lines_is_the_mean_where_runs_agree_with_two_runs_and_in_holes():
+    generator = torch.Generator().manual_seed(0)
+    flat = [0.5 + 0.003 * torch.rand((1, 3, 24, 48), generator=generator) for _ in range(3)]  # agree within noise
+    assert torch.equal(combine(flat, [None] * 3, (), "lines")[0], combine(flat, [None] * 3, (), "mean")[0])
+    two = edge_pictures(20, 24)  # two runs: neither is agreed with more
+    assert torch.allclose(combine(two, [None, None], (), "lines")[0], combine(two, [None, None], (), "mean")[0])
+    runs = edge_pictures(20, 20, 24)
+    hole = torch.zeros((1, 1, 24, 48), dtype=torch.bool)
+    hole[..., 16:26] = True  # where the runs that agree both have a hole, only the third counts
+    image, holes = combine(runs, [hole, hole.clone(), None], (), "lines")
+    assert not holes.any() and torch.allclose(image[..., 16:26], runs[2][..., 16:26])
+    with pytest.raises(ValueError, match="rule must be one of"):
+        combine(runs, [None] * 3, (), "median")
+    with pytest.raises(ValueError, match="combination must be one of"):
+        Ensemble([Run(Blend())], "x", combination="median")
+    assert COMBINATIONS == ("mean", "lines") and LINES.reach >= 1
+
+
+def test_lines_is_symmetric_in_the_order_of_runs_and_frames_and_under_mirroring():
+    runs = edge_pictures(19.5, 21, 24)
+    frames = edge_pictures(16, 28)
+    image, _ = combine(runs, [None] * 3, frames, "lines")
+    assert torch.allclose(combine(runs[::-1], [None] * 3, frames[::-1], "lines")[0], image, atol=1e-6)
+    mirrored, _ = combine([x.flip(-1) for x in runs], [None] * 3, [x.flip(-1) for x in frames], "lines")
+    assert torch.allclose(mirrored.flip(-1), image, atol=1e-6)
+
+
+class Leaning(Blend):
+    """A cross-fade that leans: towards the right by ``lean`` and later in time by ``late`` (so its mirrored and
+    reversed runs differ from it), with a sampled flow of zeros (what tells the change policy where pixels are)."""
+
+    def __init__(self, lean: float, late: float) -> None:
+        super().__init__()
+        self.lean, self.late = lean, late
+
+    def _synthesize(self, pair, t):
+        ramp = torch.linspace(0, self.lean, pair.a.image.shape[-1])
+        image = torch.lerp(pair.a.image, pair.b.image, min(1.0, t + self.late)) + ramp
+        return image, None, torch.zeros((1, 4, *pair.a.image.shape[-2:]))
+
+
+def test_variants_are_the_sub_ensembles_from_one_set_of_pictures():
+    a, b = pictures(64, 32)
+    first, second = Leaning(0.05, 0.1), Leaning(-0.03, 0.2)
+    whole = Ensemble([Run(first), Run(second), Run(second, mirrored=True), Run(first, reversed=True)], "test",
+                     combination="lines")
+    part = Ensemble([Run(first), Run(second, mirrored=True)], "part", combination="mean")
+    for policy in (None, vsanimsplat.models.ChangePolicy(20, True)):
+        for model in (whole, part, first):
+            model.changes = policy
+        pair = whole.pair(whole.prepare(a), whole.prepare(b))
+        chosen = {"all": ([0, 1, 2, 3], "lines"), "part": ([0, 2], "mean"), "alone": ([0], "mean")}
+        got = whole.variants(pair, 0.3, chosen)
+        for label, model in (("all", whole), ("part", part), ("alone", first)):
+            expected = synthesized(model, a, b, 0.3)
+            assert torch.allclose(got[label].image, expected.image, atol=1e-6), (label, policy)
+        assert not torch.allclose(got["all"].image, got["part"].image, atol=1e-3)
+        first.changes = None
+    with pytest.raises(ValueError, match="the first 0"):
+        whole.variants(pair, 0.5, {"x": ([1, 2], "mean")})
+
+
 @needs_union
 def test_presets_load_the_runs_they_name():
     for name, chosen in PRESETS.items():
@@ -85,7 +172,7 @@ def test_presets_load_the_runs_they_name():
 def test_an_ensemble_is_the_mean_of_its_runs_except_in_a_splatting_runs_holes(members):
     a, b = pictures()
     union, rife = members
-    ensemble = Ensemble([Run(union), Run(rife), Run(rife, mirrored=True)], "test")
+    ensemble = Ensemble([Run(union), Run(rife), Run(rife, mirrored=True)], "test", combination="mean")
     for t in (0.25, 0.5):
         parts = [synthesized(union, a, b, t), synthesized(rife, a, b, t),
                  synthesized(rife, a.flip(-1), b.flip(-1), t)]
