@@ -40,11 +40,13 @@ def windows_like(tmp_path_factory) -> dict:
     return json.loads(done.stdout.splitlines()[-1])
 
 
+@pytest.mark.slow
 def test_every_module_imports_without_what_windows_lacks(windows_like):
     assert windows_like["failed"] == {}
     assert set(windows_like["imported"]) == _modules()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("run", ["single", "chunked"])
 def test_a_short_run_works_without_what_windows_lacks(windows_like, run):
     outcome = windows_like[run]
@@ -56,6 +58,7 @@ def test_a_short_run_works_without_what_windows_lacks(windows_like, run):
     assert "removed 1 temporary file(s)" in result["stderr"]
 
 
+@pytest.mark.slow
 def test_the_machine_is_described_without_proc_and_load_average(windows_like):
     assert "error" not in windows_like["machine"], windows_like["machine"].get("error")
     described = windows_like["machine"]["value"]

@@ -43,6 +43,7 @@ def test_the_licence_is_mit_and_py_typed_is_package_data():
     assert "py.typed" in PYPROJECT["tool"]["setuptools"]["package-data"]["vsanimsplat"]
 
 
+@pytest.mark.slow
 def test_the_wheel_holds_the_version_the_licence_and_py_typed(tmp_path):
     pytest.importorskip("setuptools", minversion="77")
     source = tmp_path / "source"

@@ -98,6 +98,7 @@ sections = st.lists(st.tuples(st.sampled_from([Fraction(24), Fraction(12), Fract
                               st.integers(4, 14), st.integers(0, 12)), min_size=1, max_size=3)
 
 
+@pytest.mark.slow
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture],
           phases=[Phase.explicit, Phase.reuse, Phase.generate])  # no shrinking: each example is a whole job
 @given(parts=sections, start=st.integers(0, 400), flash=st.floats(0.3, 0.7), suffix=st.sampled_from([".mkv", ".mp4"]))
@@ -205,6 +206,20 @@ def test_report_chooses_the_timing_as_run_does(gapped, capsys):
     captured = capsys.readouterr()
     assert "note: 6 frames missing at 0.417 s; timing kept" in captured.err
     assert "duration: 1.084 s" in captured.out  # 26/24 s in Matroska's 1 ms; 20/24 s at a constant rate
+
+
+def test_report_reads_at_the_cfr_rate_or_keeps_the_timestamps_with_vfr(gapped, tmp_path, capsys):
+    """report --cfr 24 of the gapped source: its 20 frames at 24 fps, 0.833 s, and no gap; a constant 24 fps source
+    of 14 frames (timestamps in Matroska's ms): 14/24 = 0.583 s, with --vfr its last timestamp 0.542 s plus a 42 ms
+    frame = 0.584 s, with --cfr 12 twice as long."""
+    assert main(["report", str(gapped), "--cfr", "24", "-q"]) == 0
+    captured = capsys.readouterr()
+    assert "duration: 0.833 s" in captured.out and "20 frames at 24 fps" in captured.out and "note:" not in captured.err
+    constant = tmp_path / "constant.mkv"
+    write_source(constant, [round(Fraction(i, 24) / MS) * MS for i in range(14)], Fraction(14, 24), flash=13)
+    for options, duration in (((), "0.583"), (("--vfr",), "0.584"), (("--cfr", "12"), "1.167")):
+        assert main(["report", str(constant), "-q", *options]) == 0
+        assert f"duration: {duration} s\n" in capsys.readouterr().out
 
 
 def test_duration_counts_the_kept_timestamps(gapped, tmp_path, capsys):
