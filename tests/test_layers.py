@@ -162,6 +162,19 @@ def test_interpolate_moves_a_shape_on_twos_at_its_own_times_and_says_so_in_props
         assert np.array_equal(np.asarray(frame[p])[far], np.asarray(source[p])[far])
 
 
+@pytest.mark.slow
+def test_a_shape_on_threes_over_another_pan_moves_at_its_own_times():
+    """Not the tuning's clip (speed 6, texture 0.5, a pan of (1.5, 0.5) on twos): a slower shape on threes over a
+    finer texture panning (-2.5, 1) px per frame. Output frame n is at source time n/2: between the shape's drawings
+    at 0 and 3 it is n/6 of the way; at 3 (n = 6) the source frame; then from 3 towards 6."""
+    scene = Scene(W, H, seed=9, shapes=1, speed=4.0, texture=0.3, pan=(-2.5, 1.0))
+    animation = animate_layers(scene, [cadence([3], 12)], 12)
+    found = layer_props(vsanimsplat.interpolate(vsanimsplat.dedupe(as_clip(animation)), factor=2, model=Blend()))
+    assert found[0] is None and found[6] is None
+    assert found[1:6] == [([0], [3], [round(n / 6, 4)]) for n in range(1, 6)]
+    assert found[7] == ([3], [6], [0.1667])
+
+
 def test_layers_false_keeps_whole_frame_timing():
     animation = pan_with_shape_on([2])
     out = vsanimsplat.interpolate(vsanimsplat.dedupe(as_clip(animation)), factor=2, model=Blend(), layers=False)
