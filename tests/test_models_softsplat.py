@@ -86,6 +86,7 @@ def published_layout(p: str = "module") -> dict[str, tuple[int, ...]]:
     return layout
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("prefix", ["module", "net"])
 def test_published_layout_loads_strictly_and_every_tensor_lands(prefix):
     state = saved_and_loaded(random_state(published_layout(prefix), seed=3))
@@ -137,6 +138,7 @@ def pictures(height: int, width: int, seed: int) -> tuple[torch.Tensor, torch.Te
     return base, torch.roll(base, 2, dims=3)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("size", [(37, 51), (64, 96), (2, 2)])
 def test_interface_at_any_size(model, size):
     a, b = pictures(*size, seed=1)
@@ -152,6 +154,7 @@ def test_interface_at_any_size(model, size):
         model.synthesize(pair, 1.0)
 
 
+@pytest.mark.slow
 def test_pictures_are_normalised_per_pair(model):
     """An affine change of brightness of both pictures changes the result the same way: the model sees the
     pictures normalised by their joint mean and standard deviation."""
@@ -221,6 +224,7 @@ def mean_of_splats(model: SoftSplat, brightness_weight: float = 0.0) -> SoftSpla
     return model
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("t", [0.25, 0.5, 0.75])
 def test_a_known_motion_is_splatted_to_its_place_at_time_t(t):
     """b is a moved by D = (8, -4) px: with the flows D and −D, the in-between at t is a moved by t·D, not
@@ -238,6 +242,7 @@ def test_a_known_motion_is_splatted_to_its_place_at_time_t(t):
     assert (torch.lerp(a, b, t) - expected)[inside].abs().max() > 0.1  # the cross-fade is far from it
 
 
+@pytest.mark.slow
 def test_lower_levels_splat_with_the_flow_in_their_own_pixels(monkeypatch):
     """The features at 1/2 and 1/4 resolution move by t·D/2 and t·D/4 (a flow left in full-resolution pixels
     would splat them twice or four times too far)."""
@@ -266,6 +271,7 @@ def square_over_background(x: int) -> tuple[torch.Tensor, torch.Tensor]:
     return picture, mask
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("weight", [4.0, 0.0])
 def test_the_importance_metric_chooses_which_of_two_overlapping_sources_shows(weight):
     """A bright square moves 16 px right over a still dark background. Halfway, in each picture's splat the
@@ -286,6 +292,7 @@ def test_the_importance_metric_chooses_which_of_two_overlapping_sources_shows(we
         assert error > 0.2, error
 
 
+@pytest.mark.slow
 def test_the_error_the_metric_sees_is_zero_where_the_flow_is_right():
     """The metric network reads the mean L1 error between picture a's features and b's warped back by the flow
     a → b: zero (inside the frame) for the true flow of a moved picture, large for no flow or the flow reversed."""
