@@ -36,6 +36,7 @@ def net() -> GMFlow:
 # --------------------------------------------------------------------------- whole network, random weights
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("n,h,w", [(1, 64, 96), (1, 128, 128), (2, 32, 64)])
 def test_output_shape_dtype_and_pixel_bound(net, n, h, w):
     a, b = _pair(h, w, n)
@@ -48,6 +49,7 @@ def test_output_shape_dtype_and_pixel_bound(net, n, h, w):
     assert flow[:, 0].abs().max() <= w + 16 and flow[:, 1].abs().max() <= h + 16
 
 
+@pytest.mark.slow
 def test_deterministic_and_batch_independent(net):
     a, b = _pair(32, 64, n=2, seed=3)
     with torch.inference_mode():
@@ -58,6 +60,7 @@ def test_deterministic_and_batch_independent(net):
     torch.testing.assert_close(single, first[1:], rtol=0, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_float64_keeps_its_dtype_and_bfloat16_gives_float32_flows(net):
     a, b = _pair(32, 64)
     with torch.inference_mode():
@@ -70,6 +73,7 @@ def test_float64_keeps_its_dtype_and_bfloat16_gives_float32_flows(net):
     assert not torch.equal(bf16, bf16.bfloat16().float())  # not rounded to bfloat16 on the way out
 
 
+@pytest.mark.slow
 def test_bidirectional_from_encoded_images_matches_two_forward_calls(net):
     a, b = _pair(64, 96, seed=4)
     b = torch.roll(b, (3, 5), (2, 3)) * 0.9  # not a symmetric pair
@@ -91,6 +95,7 @@ def test_runs_on_meta_device(net):
     assert flow.device.type == "meta" and flow.shape == (1, 2, 32, 64)
 
 
+@pytest.mark.slow
 def test_backward_reaches_backbone(net):
     model = copy.deepcopy(net).train()
     a, b = _pair(32, 64)
@@ -150,6 +155,7 @@ def _shapes(state: dict[str, torch.Tensor]) -> dict[str, tuple[int, ...]]:
     return {k: tuple(v.shape) for k, v in state.items()}
 
 
+@pytest.mark.slow
 def test_state_dict_matches_architecture_and_round_trips(net):
     assert _shapes(net.state_dict()) == _architecture_shapes()
     buffer = io.BytesIO()
@@ -286,6 +292,7 @@ def _texture(h: int, w: int, seed: int) -> torch.Tensor:
     return F.interpolate(cells, size=(h + 32, w + 32), mode="bicubic", align_corners=False).clamp(0, 1)
 
 
+@pytest.mark.slow
 def test_published_weights_recover_a_translation(trained):
     """Half of a 384x640 frame, translated by a whole number of 1/4-resolution pixels (unequal and of
     opposite signs, so swapped axes or signs fail; one shift only, to keep ``make test`` short).
