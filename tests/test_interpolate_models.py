@@ -38,6 +38,7 @@ def planes(frame: vs.VideoFrame) -> np.ndarray:
     return np.stack([np.asarray(frame[p]) for p in range(3)], axis=-1)
 
 
+@pytest.mark.slow
 def test_splat_only_leaves_holes_that_fill_holes_fills():
     clip, animation = synthetic_clip([2, 2], 128, 64)
     model = SplatOnly(flownet=ConstantFlow(2.0))  # 4 px at full size, both ways: the left edge is never reached
@@ -93,6 +94,7 @@ def test_odd_sizes_are_padded_not_resized(fmt):
         assert np.abs(planes(frame) - 0.5 * (a + b)).max() <= 1.0
 
 
+@pytest.mark.slow
 @needs_union
 def test_bf16_default_follows_the_cpu_and_costs_little():
     clip, animation = synthetic_clip([2, 2, 2], 192, 108, seed=6)

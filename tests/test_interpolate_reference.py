@@ -68,6 +68,7 @@ def check_timing_and_props(out: vs.VideoNode, clip: vs.VideoNode, animation) -> 
             assert picture.std() > 1.0  # a picture, not a blank frame
 
 
+@pytest.mark.slow
 def test_softsplat_runs_end_to_end_from_the_cache(cache, random_files):
     weights.add("softsplat", random_files["softsplat"], progress=lambda _: None)
     clip, animation = synthetic_clip(HOLDS, 70, 46)
@@ -76,6 +77,7 @@ def test_softsplat_runs_end_to_end_from_the_cache(cache, random_files):
     check_timing_and_props(out, clip, animation)
 
 
+@pytest.mark.slow
 def test_splat_with_pwcnet_flow_runs_end_to_end(cache, random_files):
     weights.add("pwcnet", random_files["pwcnet"], progress=lambda _: None)
     assert isinstance(load_model("splat", flow="pwcnet").flownet, PWCNet)
@@ -85,6 +87,7 @@ def test_splat_with_pwcnet_flow_runs_end_to_end(cache, random_files):
     check_timing_and_props(out, clip, animation)
 
 
+@pytest.mark.slow
 def test_union_with_pwcnet_flow_loads_only_what_it_needs(cache, random_files, monkeypatch):
     """GMFlow's file is absent: the union model with PWC-Net flow does not need it."""
     weights.add("pwcnet", random_files["pwcnet"], progress=lambda _: None)
@@ -122,6 +125,7 @@ def test_missing_weights_and_bad_flows_are_clear_errors(cache, kwargs, match):
         vsanimsplat.interpolate(clip, factor=2, device="cpu", **kwargs)
 
 
+@pytest.mark.slow
 def test_softsplat_l1_runs_end_to_end_and_its_in_betweens_are_what_its_weights_make(cache, tmp_path):
     """``softsplat-l1`` from its own file: hand-set weights in the released architecture whose output is the mean
     of the two pictures splatted by zero flow (:func:`tests.test_models_softsplat.mean_of_splats`), so every
