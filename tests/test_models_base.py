@@ -155,6 +155,7 @@ def test_bad_images_and_mismatched_pairs_are_refused(union):
         union.pair(rife.prepare(torch.rand(1, 3, H, W)), a)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("size", [(1, 1), (17, 5), (64, 64), (70, 66)])
 def test_any_size_is_padded_and_cropped_back(base, size):
     model = base
@@ -188,6 +189,7 @@ def test_float64_and_float32_agree(union, union64):
     torch.testing.assert_close(outs[0], outs[1], atol=1e-4, rtol=0)
 
 
+@pytest.mark.slow
 def test_bfloat16_runs_on_cpu():
     torch.manual_seed(0)
     model = RIFE(dtype=torch.bfloat16)
@@ -286,6 +288,7 @@ class RampFlow(nn.Module):
         return flow
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("flow_scale,given", [(1.0, (32, 64)), (0.5, (32, 32)), (0.25, (32, 32))])
 def test_flow_scale_shrinks_the_flow_input_and_scales_the_flow_back(flow_scale, given):
     flownet = RampFlow()
