@@ -151,11 +151,11 @@ def cost_rows(name: str, size: str, dtypes: Sequence[str], flow_scale: float, re
     width, height = map(int, size.split("x"))
     scene = Scene(width, height, seed=3, speed=width / 80)
     img0, img1 = frame(scene, 0.0), frame(scene, 2.0)
-    options = {"flow_scale": flow_scale} if flow_scale != 1.0 else {}
     meters, calls, models = {}, {}, {}
     with one_thread():
         for dtype in dtypes:
-            models[dtype] = load_model(name, device="cpu", bf16=DTYPES[dtype], static_tolerance=None, **options)
+            models[dtype] = load_model(name, device="cpu", bf16=DTYPES[dtype], static_tolerance=None,
+                                       flow_scale=flow_scale)
             meters[dtype] = meter = Meter()
             meter.attach(models[dtype])
             with splatting_measured(meter):

@@ -3,6 +3,7 @@ an AVX2-only CPU is tested on any machine), and the arithmetic of ``scripts/benc
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 from pathlib import Path
 
@@ -170,3 +171,73 @@ def test_the_bfloat16_rule_needs_speed_and_quality(bench_cost, speed, agreement,
     (decision,) = bench_cost.bf16_decisions(_report(speed, agreement, loss))
     assert decision["rule"] == rule
     assert decision["registry"] == ("bfloat16" if SPECS["rife"].cpu_bf16 else "float32")
+
+
+@pytest.mark.parametrize("height,width,scale", [(1080, 1920, 0.5), (1920, 1080, 0.5), (2160, 3840, 0.5),
+                                                (1079, 1920, 1.0), (720, 1280, 1.0), (360, 640, 1.0)])
+def test_the_automatic_flow_scale_follows_the_picture_size(height, width, scale):
+    assert registry.auto_flow_scale(height, width) == scale
+    if scale != 1.0:  # GMFlow's input keeps the registry's smallest side
+        assert min(height, width) / 2 * scale >= registry.FLOW_MIN_SIDE
+
+
+class _Flow(torch.nn.Module):
+    """A flow network stand-in that records the sizes it is given and returns a flow of 1 px to the right."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scale = torch.nn.Parameter(torch.ones(()))
+        self.sizes: list[tuple[int, ...]] = []
+
+    def forward(self, img0: torch.Tensor, img1: torch.Tensor) -> torch.Tensor:
+        self.sizes.append(tuple(img0.shape[-2:]))
+        flow = torch.zeros_like(img0[:, :2])
+        flow[:, 0] = self.scale
+        return flow
+
+
+@pytest.fixture(scope="module")
+def auto():
+    """GMFSS base (random weights, the flow stand-in) with its flow_scale chosen per picture (by the test)."""
+    from vsanimsplat.models.gmfss import GMFSS
+
+    torch.manual_seed(0)
+    return GMFSS("base", flownet=_Flow(), flow_scale=None, choose_flow_scale=lambda height, width: 1.0)
+
+
+def test_gmfss_chooses_the_flow_scale_per_picture_when_none_is_given(auto):
+    chosen: list[tuple[int, int]] = []
+
+    def choose(height: int, width: int) -> float:
+        chosen.append((height, width))
+        return 0.5 if width >= 128 else 1.0
+
+    auto.choose_flow_scale, auto.flownet.sizes = choose, []
+    g = torch.Generator().manual_seed(1)
+    states = [auto.prepare(torch.rand(1, 3, 64, 128, generator=g)) for _ in range(2)]
+    assert chosen == [(64, 128)] * 2 and [s.flow_scale for s in states] == [0.5, 0.5]
+    pair = auto.pair(*states)
+    assert auto.flownet.sizes == [(16, 32)] * 2  # the half-size picture (32×64) at 0.5
+    assert pair.flow01.shape == (1, 2, 32, 64)  # at the half size again, the vectors doubled: 1 px at 0.5 = 2 px
+    torch.testing.assert_close(pair.flow01[:, 0], torch.full_like(pair.flow01[:, 0], 2.0))
+    assert auto.prepare(torch.rand(1, 3, 64, 64, generator=g)).flow_scale == 1.0
+    assert chosen[-1] == (64, 64)
+    with pytest.raises(ValueError, match="same flow_scale"):
+        auto.pair(states[0], dataclasses.replace(states[1], flow_scale=1.0))
+
+
+def test_gmfss_refuses_an_automatic_flow_scale_without_a_choice_or_a_bad_choice(auto):
+    from vsanimsplat.models.gmfss import GMFSS
+
+    with torch.device("meta"), pytest.raises(ValueError, match="choose_flow_scale"):
+        GMFSS("base", flow_scale=None)
+    auto.choose_flow_scale = lambda height, width: 0.3
+    with pytest.raises(ValueError, match=r"must return one of \(1.0, 0.5, 0.25\)"):
+        auto.prepare(torch.rand(1, 3, 64, 64))
+
+
+def test_the_registry_builds_gmfss_with_its_automatic_flow_scale():
+    with torch.device("meta"):
+        model = registry.build("union", None, torch.device("meta"), torch.float32, None, flow_scale=None)
+    assert model.flow_scale is None and model.choose_flow_scale is registry.auto_flow_scale
+    assert model.min_region == 320

@@ -25,7 +25,7 @@ def test_the_keywords_of_the_loaders_and_interpolate_default_to_the_options_defa
 
 
 def test_the_defaults_choose_the_device_and_precision_automatically():
-    assert ModelOptions() == ModelOptions(device=None, fp16=None, bf16=None, flow=None, flow_scale=1.0,
+    assert ModelOptions() == ModelOptions(device=None, fp16=None, bf16=None, flow=None, flow_scale=None,
                                           static_tolerance=20, regions=True)
 
 

@@ -45,6 +45,7 @@ from .job import (DEFAULT_CHUNK_SECONDS, JobOptions, OutputBusy, Target, build_g
                   signals_interrupt)
 from .models import ModelOptions
 from .models.registry import DEFAULT_MODEL, DEFAULT_PRESET, MODEL_NAMES, PRESET_NAMES, SPECS, parameter_count, preset, spec
+from .models.registry import AUTO_FLOW_SCALE, FLOW_MIN_SIDE
 from .models.weights import ADDABLE, WEIGHT_SETS, add, fetch, installed, model_dir
 from .job.address import ClusterUnreachable
 from .job.cluster import GPU_SHARES, is_gpu_share
@@ -460,7 +461,8 @@ def _add_job_options(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--flow-scale", type=float, choices=scales, default=ModelOptions.flow_scale, metavar="S",
                        help=f"resolution of the flow relative to the half-size picture, one of {', '.join(map(str, scales))}; "
                             f"lower is faster and coarser (models {', '.join(n for n, s in SPECS.items() if len(s.flow_scales) > 1)}; "
-                            f"default {ModelOptions.flow_scale})")
+                            f"default: by picture size, {AUTO_FLOW_SCALE} where the short side is "
+                            f"{round(2 * FLOW_MIN_SIDE / AUTO_FLOW_SCALE)} px or more, else 1.0)")
     model.add_argument("--scene-threshold", type=_number(float, str(DEFAULT_SCENE_THRESHOLD), low=0.0, high=1.0),
                        default=DEFAULT_SCENE_THRESHOLD, metavar="X",
                        help="scene cut where more than this share of a pair of drawings whose colours changed is not "

@@ -136,7 +136,7 @@ def interpolate(
     device: str | None = ModelOptions.device,
     fp16: bool | None = ModelOptions.fp16,
     bf16: bool | None = ModelOptions.bf16,
-    flow_scale: float = ModelOptions.flow_scale,
+    flow_scale: float | None = ModelOptions.flow_scale,
     max_hold: int | None = None,
     scene_detect: bool = True,
     scene_threshold: float = DEFAULT_SCENE_THRESHOLD,
@@ -168,7 +168,7 @@ def interpolate(
     | `device` | str or None | None | ``"cpu"``, ``"cuda"`` or ``"cuda:N"``; ``None`` = CUDA when available, else CPU |
     | `fp16` | bool or None | None | float16 networks (CUDA only); ``None`` = the registry's choice (:meth:`~vsanimsplat.models.ModelSpec.dtype`: on CUDA for the models with ``cuda_half``, as vs-rife and vs-gmfss_fortuna run) |
     | `bf16` | bool or None | None | bfloat16 networks (on CUDA only on GPUs that compute it); ``None`` = the registry's choice (:meth:`~vsanimsplat.models.ModelSpec.dtype`: for the models with ``cpu_bf16`` on a CPU device whose CPU computes bfloat16 natively, 2–3× faster, PSNR ≥ 50 dB against float32) |
-    | `flow_scale` | float | 1.0 | ``union``/``base``: resolution of the flow relative to the half-size picture, 1.0, 0.5 or 0.25 (faster, coarser flow) |
+    | `flow_scale` | float or None | None | ``union``/``base``: resolution of the flow relative to the half-size picture, 1.0, 0.5 or 0.25 (faster, coarser flow); None = by picture size (0.5 from 1920×1080, else 1.0: :func:`~vsanimsplat.models.registry.auto_flow_scale`) |
     | `max_hold` | int or None | None | holds longer than this many source frames are pauses, and the move to the next drawing takes only the local cadence; ``None`` = twice the local cadence; ``0`` = never pause |
     | `scene_detect` | bool | True | detect scene cuts (nothing is interpolated across one); cuts marked with ``_SceneChangeNext``/``_SceneChangePrev`` and ``cuts`` are always respected |
     | `scene_threshold` | float | 0.4 | a cut where more than this share (0 … 1) of a candidate pair of drawings is not explained by motion (:func:`scene_scores`, :mod:`vsanimsplat.scenes`); 1 never cuts |

@@ -81,7 +81,7 @@ class ModelOptions:
     | `fp16` | bool or None | None | run the networks in float16 (CUDA only; the parts that need float32 keep it: see :mod:`~vsanimsplat.models.registry`); None = the registry's automatic choice (:meth:`ModelSpec.dtype`: float16 on CUDA for the models with ``cuda_half``) |
     | `bf16` | bool or None | None | run the networks in bfloat16 (2–3× faster on CPUs with :func:`native_bf16`, PSNR ≥ 50 dB against float32, ``benchmarks/bench.md``; on CUDA only on a GPU that computes it, Ampere or newer); None = the registry's automatic choice (:meth:`ModelSpec.dtype`: for the models with ``cpu_bf16`` on a CPU that computes it natively); False for float32 on any CPU |
     | `flow` | str or None | None | the flow network of the models in :data:`FLOW_MODELS`: ``"gmflow"`` or ``"pwcnet"``; None = the model's own (GMFlow) |
-    | `flow_scale` | float | 1.0 | one of the model's ``flow_scales`` (``union``/``base``: 1.0, 0.5, 0.25 = resolution of the flow relative to the half-size picture; faster, coarser flow) |
+    | `flow_scale` | float or None | None | one of the model's ``flow_scales`` (``union``/``base``: 1.0, 0.5, 0.25 = resolution of the flow relative to the half-size picture; faster, coarser flow); None = by the picture's size (:func:`~vsanimsplat.models.registry.auto_flow_scale`: 0.5 from 1920×1080, else 1.0) |
     | `static_tolerance` | int or None | 20 | pixels whose channels differ by at most this many 8-bit code values between the two frames are taken from the inputs (their cross-fade), not re-drawn by the networks; None = every pixel from the networks, as published (see :mod:`~vsanimsplat.models.changes`) |
     | `regions` | bool | True | with ``static_tolerance``: run the networks only on the regions that change (with context), not the whole frame |
     """
@@ -90,7 +90,7 @@ class ModelOptions:
     fp16: bool | None = None
     bf16: bool | None = None
     flow: str | None = None
-    flow_scale: float = 1.0
+    flow_scale: float | None = None
     static_tolerance: int | None = DEFAULT_STATIC_TOLERANCE
     regions: bool = True
 
@@ -151,7 +151,7 @@ def load_model(
     fp16: bool | None = ModelOptions.fp16,
     flow: str | None = ModelOptions.flow,
     bf16: bool | None = ModelOptions.bf16,
-    flow_scale: float = ModelOptions.flow_scale,
+    flow_scale: float | None = ModelOptions.flow_scale,
     static_tolerance: int | None = ModelOptions.static_tolerance,
     regions: bool = ModelOptions.regions,
 ) -> Model:
@@ -181,7 +181,7 @@ def load_preset(
     fp16: bool | None = ModelOptions.fp16,
     flow: str | None = ModelOptions.flow,
     bf16: bool | None = ModelOptions.bf16,
-    flow_scale: float = ModelOptions.flow_scale,
+    flow_scale: float | None = ModelOptions.flow_scale,
     static_tolerance: int | None = ModelOptions.static_tolerance,
     regions: bool = ModelOptions.regions,
 ) -> Model:
@@ -217,11 +217,11 @@ def _model(name: str, options: ModelOptions) -> Model:
     """Model ``name`` made with ``options`` (:func:`load_model`)."""
     chosen = spec(name)
     _check_flow(name, options.flow)
-    if options.flow_scale not in chosen.flow_scales:
+    if options.flow_scale is not None and options.flow_scale not in chosen.flow_scales:
         allowed = [n for n, s in SPECS.items() if len(s.flow_scales) > 1]
         if any(options.flow_scale in SPECS[n].flow_scales for n in allowed):
             raise BadOption("load_model", "flow_scale", f"flow_scale applies to the models {', '.join(map(repr, allowed))}, "
-                                                        f"not {name!r}; leave it at 1.0")
+                                                        f"not {name!r}; leave it at None")
         scales = max((s.flow_scales for s in SPECS.values()), key=len)
         raise BadOption("load_model", "flow_scale", f"flow_scale must be one of {scales}, got {options.flow_scale!r}")
     parsed = resolve_device(options.device)
@@ -241,10 +241,10 @@ def _preset(name: str, options: ModelOptions) -> Model:
     if len(runs) == 1:
         return _model(runs[0][0], options)
     taking = [m for m in chosen.models if SPECS[m].flow_choice]
-    if (options.flow is not None or options.flow_scale != 1.0) and not taking:
+    if (options.flow is not None or options.flow_scale not in (None, 1.0)) and not taking:
         raise BadOption("load_preset", "flow" if options.flow is not None else "flow_scale",
                         f"flow and flow_scale apply to presets with one of the models {', '.join(map(repr, FLOW_MODELS))}; "
-                        f"preset {name!r} has none, so leave them at None and 1.0")
+                        f"preset {name!r} has none, so leave them at None")
     changes = _change_policy(options)  # checked before any weights are read
     own = replace(options, static_tolerance=None)  # the change policy applies to the combination
     models = {m: _model(m, own if m in taking else replace(own, flow=None, flow_scale=1.0)) for m in chosen.models}

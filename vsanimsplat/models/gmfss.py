@@ -11,12 +11,14 @@ The pipeline (weights of GMFSS_Fortuna, "base" and "union" variants):
 Frames are padded to a multiple of 64 (GMFlow's 8×8 windows at 1/4 of the half-size
 picture), never resized. With ``flow_scale`` < 1 the flow runs on the half-size picture
 shrunk by that factor (padded again to GMFlow's multiple) and is scaled back up, as the
-published ``scale`` option does: a quarter (0.5) or a sixteenth (0.25) of GMFlow's work.
+published ``scale`` option does: a quarter (0.5) or a sixteenth (0.25) of GMFlow's work. With
+``flow_scale=None`` each picture's scale is chosen by its size (``choose_flow_scale``: the
+registry's :func:`~vsanimsplat.models.registry.auto_flow_scale`), and kept with the frame's state.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import torch
@@ -60,11 +62,13 @@ class GMFSSFrame(FrameState):
     | `half` | Tensor (1, 3, Hp/2, Wp/2) | the padded picture at half resolution |
     | `features` | tuple of 3 Tensors | feature pyramid at 1/2, 1/4, 1/8 of the padded size |
     | `flow_input` | object | what the flow network needs of this frame: GMFlow's backbone features, or the picture at the flow's resolution for a flow network without ``encode`` |
+    | `flow_scale` | float | the scale ``flow_input`` was made at (one of :data:`FLOW_SCALES`) |
     """
 
     half: torch.Tensor
     features: tuple[torch.Tensor, ...]
     flow_input: object
+    flow_scale: float = 1.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -96,7 +100,8 @@ class GMFSS(Model):
     | `padding` | str | "replicate" | padding mode of the pictures (see :func:`~vsanimsplat.models.base.pad_to_multiple`) |
     | `states` | mapping or None | None | state dicts by role (``flownet``, ``metricnet``, ``features``, ``synthesis``, and ``ifnet`` for union), loaded strictly |
     | `flownet` | nn.Module or None | None | replaces GMFlow: ``forward(img0, img1) -> flow``, and optionally ``encode(image)`` + ``bidirectional(enc0, enc1) -> (flow01, flow10)`` to share per-frame work (tests use a small stand-in) |
-    | `flow_scale` | float | 1.0 | resolution of the flow relative to the half-size picture, one of :data:`FLOW_SCALES` (1.0 as published; 0.5 and 0.25 are faster and coarser) |
+    | `flow_scale` | float or None | 1.0 | resolution of the flow relative to the half-size picture, one of :data:`FLOW_SCALES` (1.0 as published; 0.5 and 0.25 are faster and coarser); None = chosen per picture by ``choose_flow_scale`` |
+    | `choose_flow_scale` | callable or None | None | ``choose_flow_scale(height, width) -> flow_scale`` for a picture of that size, used when ``flow_scale`` is None |
 
     Use :func:`vsanimsplat.models.load_model` to get it with the published weights.
     """
@@ -113,15 +118,19 @@ class GMFSS(Model):
         padding: str = "replicate",
         states: Mapping[str, Mapping[str, torch.Tensor]] | None = None,
         flownet: nn.Module | None = None,
-        flow_scale: float = 1.0,
+        flow_scale: float | None = 1.0,
+        choose_flow_scale: Callable[[int, int], float] | None = None,
     ) -> None:
         if variant not in VARIANTS:
             raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
-        if flow_scale not in FLOW_SCALES:
+        if flow_scale is None and choose_flow_scale is None:
+            raise ValueError("flow_scale=None needs choose_flow_scale (the choice by picture size)")
+        if flow_scale is not None and flow_scale not in FLOW_SCALES:
             raise ValueError(f"flow_scale must be one of {FLOW_SCALES}, got {flow_scale!r}")
         super().__init__(device, dtype, padding)
         self.name = variant
-        self.flow_scale = float(flow_scale)
+        self.flow_scale = None if flow_scale is None else float(flow_scale)
+        self.choose_flow_scale = choose_flow_scale
         self.flownet = GMFlow() if flownet is None else flownet
         self.metricnet = MetricNet()
         self.features = FeaturePyramid()
@@ -131,8 +140,9 @@ class GMFSS(Model):
 
     @property
     def min_region(self) -> int:
-        """GMFlow's smallest picture (see :attr:`Model.min_region`) at the full size, for this ``flow_scale``."""
-        return round(Model.min_region / self.flow_scale)
+        """GMFlow's smallest picture (see :attr:`Model.min_region`) at the full size, for this ``flow_scale`` (a picture
+        that small gets 1.0 when it is chosen by size)."""
+        return round(Model.min_region / (self.flow_scale or 1.0))
 
     def networks(self) -> dict[str, nn.Module]:
         networks = {
@@ -145,32 +155,47 @@ class GMFSS(Model):
             networks["ifnet"] = self.ifnet
         return networks
 
+    def scale_for(self, height: int, width: int) -> float:
+        """The flow_scale of a picture of ``height``×``width``: the one given, else ``choose_flow_scale``'s."""
+        if self.flow_scale is not None:
+            return self.flow_scale
+        assert self.choose_flow_scale is not None  # __init__ refuses neither
+        scale = float(self.choose_flow_scale(height, width))
+        if scale not in FLOW_SCALES:
+            raise ValueError(f"choose_flow_scale must return one of {FLOW_SCALES}, got {scale!r} for {height}x{width}")
+        return scale
+
     def _prepare(self, image: torch.Tensor, size: tuple[int, int]) -> GMFSSFrame:
         half = _half(image)
         flow_input = half
-        if self.flow_scale != 1:
-            flow_input = F.interpolate(half, scale_factor=self.flow_scale, mode="bilinear")
+        scale = self.scale_for(*size)
+        if scale != 1:
+            flow_input = F.interpolate(half, scale_factor=scale, mode="bilinear")
         flow_input = pad_to_multiple(flow_input, getattr(self.flownet, "size_multiple", 1), self.padding)
         if hasattr(self.flownet, "encode"):
             flow_input = self.flownet.encode(flow_input)
-        return GMFSSFrame(image=image, size=size, half=half, features=self.features(image), flow_input=flow_input)
+        return GMFSSFrame(image=image, size=size, half=half, features=self.features(image), flow_input=flow_input,
+                          flow_scale=scale)
 
     def _pair(self, a: FrameState, b: FrameState) -> GMFSSPair:
         a, b = self._check(a, GMFSSFrame), self._check(b, GMFSSFrame)
+        if a.flow_scale != b.flow_scale:
+            raise ValueError(f"frames of a pair must have the same flow_scale, got {a.flow_scale} and {b.flow_scale}")
         if hasattr(self.flownet, "bidirectional"):
             flow01, flow10 = self.flownet.bidirectional(a.flow_input, b.flow_input)
         else:
             flow01, flow10 = self.flownet(a.flow_input, b.flow_input), self.flownet(b.flow_input, a.flow_input)
-        if self.flow_scale != 1:
-            flow01, flow10 = (self._to_half(flow, a.half) for flow in (flow01, flow10))
+        if a.flow_scale != 1:
+            flow01, flow10 = (self._to_half(flow, a.half, a.flow_scale) for flow in (flow01, flow10))
         metric0, metric1 = self.metricnet(a.half, b.half, flow01, flow10)
         return GMFSSPair(a=a, b=b, flow01=flow01, flow10=flow10, metric0=metric0, metric1=metric1)
 
-    def _to_half(self, flow: torch.Tensor, half: torch.Tensor) -> torch.Tensor:
-        """A flow estimated at ``flow_scale`` of the half-size picture (maybe padded), at the half size."""
-        height, width = (round(n * self.flow_scale) for n in half.shape[-2:])
+    @staticmethod
+    def _to_half(flow: torch.Tensor, half: torch.Tensor, scale: float) -> torch.Tensor:
+        """A flow estimated at ``scale`` of the half-size picture (maybe padded), at the half size."""
+        height, width = (round(n * scale) for n in half.shape[-2:])
         flow = F.interpolate(flow[..., :height, :width], size=half.shape[-2:], mode="bilinear")
-        return flow / self.flow_scale
+        return flow / scale
 
     def _synthesize(self, pair: PairState, t: float) -> tuple[torch.Tensor, ...]:
         pair = self._check(pair, GMFSSPair)

@@ -58,6 +58,7 @@ from .softsplat import SoftSplat
 from .splat import SplatOnly
 
 __all__ = [
+    "AUTO_FLOW_SCALE",
     "BF16_COMPUTE_CAPABILITY",
     "BF16_CPU_FLAGS",
     "CUBLAS_WORKSPACE",
@@ -67,6 +68,7 @@ __all__ = [
     "DEFAULT_PRESET",
     "FLOWS",
     "FLOW_MODELS",
+    "FLOW_MIN_SIDE",
     "FLOW_NAMES",
     "MODEL_NAMES",
     "SPECS",
@@ -76,6 +78,7 @@ __all__ = [
     "PRESET_NAMES",
     "Preset",
     "RUN_WORDS",
+    "auto_flow_scale",
     "build",
     "capability",
     "check_weights",
@@ -111,6 +114,26 @@ FLOWS: dict[str, FlowSpec] = {
 """Flow networks by name: ``"gmflow"`` (GMFSS_Fortuna's, the default) and ``"pwcnet"`` (NVIDIA's PWC-Net)."""
 
 FLOW_NAMES: tuple[str, ...] = tuple(FLOWS)
+
+AUTO_FLOW_SCALE = 0.5
+"""The ``flow_scale`` that ``flow_scale=None`` picks for large pictures (:func:`auto_flow_scale`), as GMFSS users run 1080p."""
+
+FLOW_MIN_SIDE = 270
+"""The shortest side, in pixels, GMFlow's input (the half-size picture × ``flow_scale``) keeps when ``flow_scale`` is
+chosen by size: 1920×1080 gets :data:`AUTO_FLOW_SCALE` (GMFlow on 480×270), 1280×720 keeps 1.0. Measured at 1920×1080
+(``benchmarks/cost.md``, flow_scale section): the default preset 0.02–0.9 dB better against the truth on the enlarged eye
+render and Middlebury and on synthetic cartoons, union's from-scratch CPU time a third."""
+
+
+def auto_flow_scale(height: int, width: int) -> float:
+    """The ``flow_scale`` of a ``height``×``width`` picture when the option is None (automatic): :data:`AUTO_FLOW_SCALE`
+    where GMFlow's input keeps at least :data:`FLOW_MIN_SIDE` pixels on its short side, else 1.0 (as published).
+
+    | parameter | type | default | meaning |
+    |---|---|---|---|
+    | `height`, `width` | int | — | the picture the model is given (a whole frame, or a changed region of one) |
+    """
+    return AUTO_FLOW_SCALE if min(height, width) / 2 * AUTO_FLOW_SCALE >= FLOW_MIN_SIDE else 1.0
 
 
 BF16_COMPUTE_CAPABILITY = 8
@@ -214,7 +237,8 @@ class ModelSpec:
 
 def _gmfss(variant: str) -> Callable[..., Model]:
     def make(device, dtype, states, flownet, flow_scale) -> Model:
-        return GMFSS(variant, device=device, dtype=dtype, states=states, flownet=flownet, flow_scale=flow_scale)
+        return GMFSS(variant, device=device, dtype=dtype, states=states, flownet=flownet, flow_scale=flow_scale,
+                     choose_flow_scale=auto_flow_scale)
     return make
 
 
@@ -400,7 +424,7 @@ def use_cuda_policy(deterministic: bool = False) -> None:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", CUBLAS_WORKSPACE)
 
 def build(name: str, flow: str | None, device: torch.device, dtype: torch.dtype, states: States | None,
-          flow_scale: float = 1.0) -> Model:
+          flow_scale: float | None = 1.0) -> Model:
     """Model ``name`` with flow network ``flow`` (None: its own), ``states`` loaded strictly if given.
 
     | parameter | type | default | meaning |
@@ -409,7 +433,7 @@ def build(name: str, flow: str | None, device: torch.device, dtype: torch.dtype,
     | `flow` | str or None | — | a key of :data:`FLOWS`, for the models with ``flow_choice`` |
     | `device`, `dtype` | torch.device, torch.dtype | — | where and in what precision it runs |
     | `states` | mapping or None | — | state dicts by role |
-    | `flow_scale` | float | 1.0 | one of the spec's ``flow_scales`` |
+    | `flow_scale` | float or None | 1.0 | one of the spec's ``flow_scales``; None = by picture size (:func:`auto_flow_scale`) |
 
     The networks are made on ``device`` whatever torch's default device is (a script may have set one with
     ``torch.set_default_device``), then loaded.
