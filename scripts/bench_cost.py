@@ -375,8 +375,8 @@ def automatic_dtype(name: str) -> str:
 
 
 def speed_rows(cost: list[dict], cores: int) -> list[dict]:
-    """``fast`` and ``default`` per size, with each model in its automatic precision and all in float32, from the
-    model rows (flow_scale 1)."""
+    """``fast`` and ``default`` per size, with each model in its automatic precision and all in float32, and the
+    automatic flow_scale (:func:`~vsanimsplat.models.registry.auto_flow_scale`), from the model rows."""
     by = {COST_KEY(r): r for r in cost}
     out = []
     for name in ("fast", "default"):
@@ -384,12 +384,16 @@ def speed_rows(cost: list[dict], cores: int) -> list[dict]:
         for size in sorted({r["size"] for r in cost}, key=lambda s: s.zfill(12)):
             for precision in ("automatic", "float32"):
                 dtypes = [automatic_dtype(m) if precision == "automatic" else "float32" for m in models]
-                runs = [by.get((m, size, d, 1.0)) for m, d in zip(models, dtypes)]
+                height, width = map(int, reversed(size.split("x")))
+                scales = [registry.auto_flow_scale(height, width) if len(SPECS[m].flow_scales) > 1 else 1.0
+                          for m in models]
+                runs = [by.get((m, size, d, f)) for m, d, f in zip(models, dtypes, scales)]
                 if None in runs:
                     continue
                 cpu = sum(r["cpu_s_per_inbetween"] for r in runs)
                 out.append({"preset": name, "size": size, "precision": precision, "cpu_s": cpu, "seconds": cpu / cores,
-                            "dtypes": ", ".join(f"{m} {d}" for m, d in dict(zip(models, dtypes)).items())})
+                            "dtypes": ", ".join(dict.fromkeys(f"{m} {d}" + (f" flow_scale {f}" if f != 1.0 else "")
+                                                              for m, d, f in zip(models, dtypes, scales)))})
     return out
 
 
