@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import importlib
 from fractions import Fraction
+from pathlib import Path
 
 import numpy as np
 import pytest
 import vapoursynth as vs
 
 import vsanimsplat
+from vsanimsplat.evaluation import eye_on_twos
 from vsanimsplat.scenes import (CANDIDATE_THRESHOLD, DEFAULT_SCENE_THRESHOLD, cuts_between_drawings, motion_shifts,
                                 pair_noise,
                                 read_cut_list, unexplained_share)
@@ -208,3 +210,17 @@ def test_the_pair_noise_is_the_grain_and_not_the_picture():
     assert 2.0 < pair_noise(a, b) < 3.5  # σ 3 per picture
     assert pair_noise(picture, picture) == 0.0
     assert pair_noise(picture, np.roll(picture, 5, axis=1), [(0, 0), (0, 5)]) == 0.0  # a pan, moved back
+
+
+EYE = Path(__file__).resolve().parents[2] / "shared" / "data" / "synfig-eye-48fps.mkv"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not EYE.exists(), reason="shared evaluation footage (../shared/data) not present")
+def test_the_eye_blink_on_twos_is_no_cut():
+    """The Synfig eye (480×270, a blink as the lid closes and opens) on twos, as the evaluation takes it: the blink's
+    pairs once scored as cuts; no pair of its drawings comes near the threshold (0.047 at most here)."""
+    drawings = vsanimsplat.dedupe(eye_on_twos(vs.core.bs.VideoSource(str(EYE), cachemode=0)))
+    scores = interpolate_module.scene_scores(drawings)
+    assert len(scores) == drawings.num_frames - 1 > 40
+    assert max(scores) < DEFAULT_SCENE_THRESHOLD / 4, [round(s, 3) for s in scores]
