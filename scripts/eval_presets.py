@@ -5,7 +5,8 @@ to benchmarks/presets.md.
 Methods (every one with the defaults users get: static pixels kept, networks on the changed region):
 ``union`` alone (the default before presets), every preset (``vsanimsplat.models.registry.PRESETS``) with its runs
 combined by their mean (``combination="mean"``, the rule before issue 31) and by the ``"lines"`` rule (the presets'
-own since issue 31), the candidates of :data:`CANDIDATES`, and a 50/50 blend. Each case's pair is made once by an
+own since issue 31), the candidates of :data:`CANDIDATES` and of ``--candidate`` (run lists of any models, e.g. ``rife4``
+beside ``fast``'s runs, by their mean and by ``"lines"``), and a 50/50 blend. Each case's pair is made once by an
 :class:`~vsanimsplat.models.ensemble.Ensemble` of every run any method needs (one per first run: its flows are a
 variant's), and every method is one of its ``variants`` (``Ensemble.variants``), so all methods of a table score the
 same runs' pictures. Sets, every output rounded to 8 bits:
@@ -25,7 +26,8 @@ averaged (the EISAI paper's measure of line art). Cost: the combination's own ti
 ratio to the mean's (the networks' time is the same for both).
 
 Usage: ``python scripts/eval_presets.py [--data ../shared/data] [--out benchmarks/presets.md] [--cases N] [--off-cases N]
-[--bf16 auto]``
+[--bf16 auto]
+[--candidate LABEL=RUN+RUN… …]``
 (needs the weights, ``python -m vsanimsplat models fetch union``, and OpenCV: ``pip install .[bench]``).
 """
 
@@ -46,7 +48,7 @@ from vsanimsplat.machine import describe
 from vsanimsplat.metrics import psnr
 from vsanimsplat.models import DEFAULT_STATIC_TOLERANCE, ChangePolicy, Ensemble, Model, Run, load_model
 from vsanimsplat.models.ensemble import LineRule, combine
-from vsanimsplat.models.registry import DEFAULT_PRESET, PRESETS
+from vsanimsplat.models.registry import DEFAULT_PRESET, PRESETS, Preset
 from vsanimsplat.testing import Scene
 
 REPO = Path(__file__).resolve().parents[1]
@@ -138,9 +140,10 @@ def line_chamfer(output: torch.Tensor, truth: torch.Tensor) -> float:
 Method = tuple[tuple[str, ...], str | LineRule]  # the runs, the combination
 
 
-def methods(off_centre: bool = True) -> dict[str, Method]:
+def methods(off_centre: bool = True, extra: dict[str, tuple[str, ...]] | None = None) -> dict[str, Method]:
     """Every method measured (without ``union reversed`` unless ``off_centre``): its runs (a preset's run strings)
-    and combination."""
+    and combination; ``extra`` (``--candidate``): more run lists by label, each measured by its mean and, with three
+    runs or more, by ``"lines"``."""
     chosen: dict[str, Method] = {"union": (("union",), "mean")}
     for name, preset in PRESETS.items():
         chosen[f"{name} (mean)"] = (preset.runs, "mean")
@@ -148,7 +151,25 @@ def methods(off_centre: bool = True) -> dict[str, Method]:
     chosen[f"{DEFAULT_PRESET} (lines, firmer)"] = (PRESETS[DEFAULT_PRESET].runs, FIRMER)
     chosen.update({name: (runs, "lines") for name, runs in CANDIDATES.items()
                    if off_centre or "union reversed" not in runs})
+    for label, runs in (extra or {}).items():
+        chosen[f"{label} (mean)"] = (runs, "mean")
+        if len(runs) > 2:
+            chosen[f"{label} (lines)"] = (runs, "lines")
     return chosen
+
+
+def candidate(text: str) -> tuple[str, tuple[str, ...]]:
+    """``--candidate LABEL=RUN+RUN…`` (runs as in a preset, e.g. ``fast + rife4=rife+rife mirrored+rife4``) as
+    (label, runs), each run checked as :class:`~vsanimsplat.models.registry.Preset` checks it."""
+    label, _, runs = text.partition("=")
+    parsed = tuple(run.strip() for run in runs.split("+"))
+    try:
+        Preset(label, parsed)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    if not label.strip():
+        raise argparse.ArgumentTypeError(f"a candidate is LABEL=RUN+RUN…, got {text!r}")
+    return label.strip(), parsed
 
 
 class Measured:
@@ -202,13 +223,18 @@ def main() -> None:
     parser.add_argument("--off-cases", type=int, default=3, help="cases per set with off-centre times (0: all)")
     parser.add_argument("--bf16", choices=("auto", "off"), default="off",
                         help="off: float32 (the records' default); auto: the precision users get on this CPU")
+    parser.add_argument("--candidate", type=candidate, action="append", default=[], metavar="LABEL=RUN+RUN…",
+                        help="another run list measured beside the presets, e.g. 'fast + rife4=rife+rife mirrored+rife4' "
+                             "(repeatable)")
     args = parser.parse_args()
     torch.set_grad_enabled(False)
 
-    chosen = methods()
+    extra = dict(args.candidate)
+    chosen = methods(extra=extra)
+    named = sorted({run.split()[0] for runs, _ in chosen.values() for run in runs})
     models = {name: load_model(name, device="cpu", bf16=None if args.bf16 == "auto" else False, static_tolerance=None)
-              for name in ("union", "rife")}
-    measured = {True: Measured(chosen, models), False: Measured(methods(off_centre=False), models)}
+              for name in named}
+    measured = {True: Measured(chosen, models), False: Measured(methods(off_centre=False, extra=extra), models)}
     sets = {**eye_cases(args.data),
             "Middlebury": [Case("Middlebury", t.frame0, t.frame1, (0.5,), (t.middle,)) for t in middlebury_triplets(args.data)],
             **tupi_cases(args.data), "synthetic": synthetic_cases()}
@@ -255,7 +281,7 @@ def _report(scores, counts: dict[str, int], chosen: dict[str, Method], cost: dic
     precision = "float32" if args.bf16 == "off" else "the precision users get on this CPU (bfloat16 for union where the CPU computes it natively, float32 for rife)"
     return f"""# Presets: quality and cost
 
-Made by `scripts/eval_presets.py --cases {args.cases} --off-cases {args.off_cases} --bf16 {args.bf16}` on {time.strftime('%Y-%m-%d')}: {load}.
+Made by `scripts/eval_presets.py --cases {args.cases} --off-cases {args.off_cases} --bf16 {args.bf16}{_candidates(args)}` on {time.strftime('%Y-%m-%d')}: {load}.
 {precision[0].upper() + precision[1:]} on the CPU, every method with the defaults users get (static pixels from the
 drawings, networks on the changed region); outputs rounded to 8 bits. Every method of a case scores the same
 runs' pictures (`Ensemble.variants`). The presets (`vsanimsplat.models.registry.PRESETS`, default
@@ -280,6 +306,11 @@ two runs it is the mean. `union` alone was the default before presets.
 `combine` on three 1280×720 pictures: mean {1000 * cost['mean']:.0f} ms, lines {1000 * cost['lines']:.0f} ms
 ({cost['lines'] / cost['mean']:.1f}× the mean's; the networks' time per picture is the same for both).
 """
+
+
+def _candidates(args: argparse.Namespace) -> str:
+    """The ``--candidate`` options of the command line, as typed."""
+    return "".join(f" --candidate '{label}={'+'.join(runs)}'" for label, runs in args.candidate)
 
 
 def _fraction(t: float) -> str:
