@@ -116,14 +116,14 @@ def test_timesteps_move_from_one_frame_to_the_other(model):
 @needs_weights
 def test_mirrored_and_reversed_runs_beside_rife(model):
     """What presets ask of a model: runs on the mirrored frames and on the pair reversed, beside rife (multiple 32)
-    in one ensemble: a picture of the frames' size, at least as close to the truth as the worst run alone."""
+    in one ensemble: a picture of the frames' size, closer to the truth than the cross-fade by 3 dB."""
     img0, middle, img1 = _frames()
     rife = load_model("rife", device="cpu", bf16=False, static_tolerance=None)
     both = Ensemble([Run(rife), Run(model, mirrored=True), Run(model, reversed=True)], "test")
     assert both.multiple == 64
     out = both.synthesize(both.pair(both.prepare(img0), both.prepare(img1)), 0.5).image
     assert out.shape == (1, 3, 64, 96) and out.dtype == torch.float32
-    assert _psnr(out, middle) > min(_psnr(_alone(m, img0, img1, 0.5), middle) for m in (rife, model)) - 0.5
+    assert _psnr(out, middle) > _psnr(torch.lerp(img0, img1, 0.5), middle) + 3
 
 
 @needs_weights
