@@ -54,8 +54,9 @@ def test_frame_count_and_durations_are_exact(kwargs, rate, deduped):
     assert out.fps == rate
     assert out.num_frames == math.ceil(duration * rate)
     assert (out.num_frames - 1) / rate < duration <= out.num_frames / rate
-    assert set(zip(props(out, "_DurationNum"), props(out, "_DurationDen"))) == {(rate.denominator, rate.numerator)}
-    assert props(out, "_AbsoluteTime") == [float(n / rate) for n in range(out.num_frames)]
+    found = [(f.props["_DurationNum"], f.props["_DurationDen"], f.props["_AbsoluteTime"]) for f in out.frames(close=True)]
+    assert {(num, den) for num, den, _ in found} == {(rate.denominator, rate.numerator)}
+    assert [time for _, _, time in found] == [float(n / rate) for n in range(out.num_frames)]
 
 
 @pytest.mark.parametrize("fmt", [vs.RGB24, vs.YUV420P8, vs.YUV420P10, vs.RGBS, vs.GRAY8])
@@ -94,15 +95,14 @@ def test_in_betweens_are_at_their_true_times_between_drawings():
     left = [0] * 4 + [2] * 6 + [5] * 2 + [6] * 4
     right = [0, 2, 2, 2] + [2, 5, 5, 5, 5, 5] + [5, 6] + [6] * 4  # a drawing shown as it is names itself
     ts = [0, Fraction(1, 4), Fraction(1, 2), Fraction(3, 4)] + sixth + [0, Fraction(1, 2)] + [0] * 4  # the last: held
-    assert props(out, "AnimSplat_Left") == left
-    assert props(out, "AnimSplat_Right") == right
-    assert props(out, "AnimSplat_T") == [float(t) for t in ts]
-    assert props(out, "AnimSplat_Interpolated") == [int(t > 0) for t in ts]
-    for n, t in enumerate(ts):
-        a, b = (animation.frames[s].astype(np.float64) for s in (left[n], right[n]))
-        blend = (1 - float(t)) * a + float(t) * b
-        got = np.stack([np.asarray(out.get_frame(n)[p]) for p in range(3)], axis=-1)
-        assert np.abs(got - blend).max() <= 1.0
+    frames = [(dict(f.props), np.stack([np.asarray(f[p]) for p in range(3)], axis=-1)) for f in out.frames(close=True)]
+    assert [p["AnimSplat_Left"] for p, _ in frames] == left
+    assert [p["AnimSplat_Right"] for p, _ in frames] == right
+    assert [p["AnimSplat_T"] for p, _ in frames] == [float(t) for t in ts]
+    assert [p["AnimSplat_Interpolated"] for p, _ in frames] == [int(t > 0) for t in ts]
+    for (_, got), t, first, second in zip(frames, ts, left, right, strict=True):
+        a, b = (animation.frames[s].astype(np.float64) for s in (first, second))
+        assert np.abs(got - ((1 - float(t)) * a + float(t) * b)).max() <= 1.0
 
 
 def test_cuts_are_never_crossed():

@@ -34,6 +34,7 @@ def _explicit_graph(net, x, x1, x2, x3):
     return m("residual_model_tail")(x05)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("in_channels", [9, 12])
 def test_output_doubles_resolution_and_matches_explicit_graph(in_channels):
     torch.manual_seed(1)

@@ -75,6 +75,7 @@ def test_published_layout_loads_strictly_and_every_tensor_lands(prefix):
     torch.testing.assert_close(net.extractor[5][4].weight, state[f"{prefix}Extractor.{prefix}Six.4.weight"])
 
 
+@pytest.mark.slow
 def test_own_state_dict_round_trips_and_bad_keys_are_refused():
     first, second = PWCNet().eval(), PWCNet().eval()
     second.load_state_dict(saved_and_loaded(first.state_dict()), strict=True)
@@ -125,6 +126,7 @@ def test_input_is_swapped_to_bgr_for_the_caffe_weights():
     assert torch.equal(net.given[0], img0[:, [2, 1, 0]]) and torch.equal(net.given[1], img1[:, [2, 1, 0]])
 
 
+@pytest.mark.slow
 def test_random_network_gives_finite_flow_of_odd_size():
     with torch.no_grad():
         flow = PWCNet()(torch.rand(1, 3, 45, 77), torch.rand(1, 3, 45, 77))
@@ -165,6 +167,7 @@ def constant_flow_network(flow: tuple[float, float]) -> PWCNet:
     return net
 
 
+@pytest.mark.slow
 def test_each_level_warps_the_second_pictures_features_onto_the_firsts(monkeypatch):
     """The second picture is the first moved by D = (64, -128) px; with decoders that all predict D, each level's
     cost volume compares the first picture's features with the second's warped back by D in that level's own

@@ -82,6 +82,7 @@ def delivered(tmp_path_factory):
     return files
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name, tolerance", [("x264", DEFAULT_TOLERANCE), ("grain", 2 * DEFAULT_TOLERANCE)])
 def test_defaults_find_exactly_the_drawings_where_fixed_settings_invent_some(delivered, name, tolerance):
     path: Path

@@ -548,6 +548,7 @@ def test_the_cuda_extra_installs_the_cupy_the_warning_names():
     assert any(requirement.startswith(f"cupy-cuda{cuda_module._EXTRA_CUDA}x") for requirement in extras["cuda"])
 
 
+@pytest.mark.slow
 def test_import_and_cpu_use_without_cupy():
     code = (
         "import sys; sys.modules['cupy'] = None\n"
@@ -579,6 +580,7 @@ sys.stdout.write(ptx.decode(errors="replace"))
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("scalar", ["float", "double"])
 def test_kernel_source_compiles_for_the_gpu(scalar):
     """NVRTC compiles the kernels to PTX (in a child process: importing cuda.bindings breaks torch.load's
@@ -736,6 +738,7 @@ def test_compiled_path_only_without_autograd(monkeypatch):
     assert calls == [1, 1]
 
 
+@pytest.mark.slow
 def test_import_and_cpu_use_without_numba():
     code = (
         "import sys; sys.modules['numba'] = None\n"

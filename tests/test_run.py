@@ -299,6 +299,7 @@ def test_the_commands_in_the_fansub_examples_comments_run(source, tmp_path):
     assert chapters == chapters_before
 
 
+@pytest.mark.slow
 def test_example_fansub_script_runs_through_vspipe(source):
     example = ROOT / "examples" / "fansub.vpy"
     command = [str(VSPIPE), "-a", f"src={source.path}", "-a", "model=blend", "-c", "y4m", str(example), "-"]

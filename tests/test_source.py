@@ -104,6 +104,7 @@ def _generated(path: Path, *args: str) -> Path:
     return path
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("rate", [Fraction(24000, 1001), Fraction(47, 2)])
 def test_an_odd_size_file_without_timestamps_gets_its_rate(tmp_path, capsys, rate):
     """An XVID AVI at 97x65 with B-frames has no timestamps BestSource can use (BestSource says 24000 or 47 fps):

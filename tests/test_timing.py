@@ -144,6 +144,7 @@ def gapped(tmp_path_factory) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_gaps_keep_their_timing_with_a_notice_and_the_script_does_the_same(gapped, tmp_path, capsys):
     output, script = tmp_path / "out.mkv", tmp_path / "job.vpy"
     code, out, err = run(capsys, gapped, "-o", output, "--model", "blend", "--emit-vpy", script, "-q")
@@ -156,6 +157,7 @@ def test_gaps_keep_their_timing_with_a_notice_and_the_script_does_the_same(gappe
     assert vspipe_frames(script) == 53 and "fps_num=48, fps_den=1" in script.read_text()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("option", ["--cfr", "--input-fps"])
 def test_cfr_forces_a_constant_rate(gapped, tmp_path, capsys, option):
     """--cfr closes the gap of 6 frames (250 ms): the frames after it, and the audio against them, move as much;
@@ -177,6 +179,7 @@ def test_cfr_and_vfr_exclude_each_other(gapped, tmp_path, capsys):
     assert exit.value.code == 2 and "--vfr: not allowed with argument --cfr/--input-fps" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_a_constant_rate_source_takes_the_constant_path(video, tmp_path, capsys):
     """The conftest's x264 mkv at 24000/1001 fps (Matroska's 1 ms timestamps): read at its rate, no notice;
     --vfr still reads the timestamps."""
@@ -190,6 +193,7 @@ def test_a_constant_rate_source_takes_the_constant_path(video, tmp_path, capsys)
     assert code == 0 and "note:" not in err and script_source_line(script).endswith(", vfr=True)")
 
 
+@pytest.mark.slow
 def test_a_wrong_rate_from_bestsource_gives_way_to_the_stated_one(tmp_path, capsys):
     """A four-frame file BestSource reads at 1000 fps (its time base): the file states 24 fps, which keeps its
     frames at their timestamps, so open_video reads it at 24 fps and nothing needs saying."""
@@ -208,6 +212,7 @@ def test_report_chooses_the_timing_as_run_does(gapped, capsys):
     assert "duration: 1.084 s" in captured.out  # 26/24 s in Matroska's 1 ms; 20/24 s at a constant rate
 
 
+@pytest.mark.slow
 def test_report_reads_at_the_cfr_rate_or_keeps_the_timestamps_with_vfr(gapped, tmp_path, capsys):
     """report --cfr 24 of the gapped source: its 20 frames at 24 fps, 0.833 s, and no gap; a constant 24 fps source
     of 14 frames (timestamps in Matroska's ms): 14/24 = 0.583 s, with --vfr its last timestamp 0.542 s plus a 42 ms
