@@ -374,6 +374,11 @@ def automatic_dtype(name: str) -> str:
     return str(chosen).removeprefix("torch.")
 
 
+BEFORE_BF16 = ("union", "base")
+"""The models 0.1.0 ran in bfloat16 on a CPU with native bfloat16 (with flow_scale 1.0 at every size): the speed
+table's ``0.1.0`` rows, what issue 30 started from."""
+
+
 def speed_rows(cost: list[dict], cores: int) -> list[dict]:
     """``fast`` and ``default`` per size, with each model in its automatic precision and all in float32, and the
     automatic flow_scale (:func:`~vsanimsplat.models.registry.auto_flow_scale`), from the model rows."""
@@ -382,11 +387,12 @@ def speed_rows(cost: list[dict], cores: int) -> list[dict]:
     for name in ("fast", "default"):
         models = [m for m, _, _ in PRESETS[name].parsed()]
         for size in sorted({r["size"] for r in cost}, key=lambda s: s.zfill(12)):
-            for precision in ("automatic", "float32"):
-                dtypes = [automatic_dtype(m) if precision == "automatic" else "float32" for m in models]
+            for precision in ("automatic", "float32", "0.1.0"):
+                dtypes = [automatic_dtype(m) if precision == "automatic" else
+                          "bfloat16" if precision == "0.1.0" and m in BEFORE_BF16 else "float32" for m in models]
                 height, width = map(int, reversed(size.split("x")))
-                scales = [registry.auto_flow_scale(height, width) if len(SPECS[m].flow_scales) > 1 else 1.0
-                          for m in models]
+                scales = [registry.auto_flow_scale(height, width) if len(SPECS[m].flow_scales) > 1
+                          and precision != "0.1.0" else 1.0 for m in models]
                 runs = [by.get((m, size, d, f)) for m, d, f in zip(models, dtypes, scales)]
                 if None in runs:
                     continue
@@ -505,7 +511,8 @@ def markdown(report: dict) -> str:
                   f"CPU flags: {', '.join(f for f in ('avx2', 'fma', 'avx512f', 'avx512_bf16', 'amx_bf16') if f in report['flags'])}"
                   f" ({'native bfloat16' if report['bf16_native'] else 'no native bfloat16'}). `automatic` = each "
                   "model in the precision the registry chooses here (`ModelSpec.dtype`); `float32` = `bf16=False` on this "
-                  "CPU (an AVX2-only CPU has about half of its float32 peak). Seconds per in-between = CPU s of one "
+                  "CPU (an AVX2-only CPU has about half of its float32 peak); `0.1.0` = the defaults before issue 30 "
+                  "(bfloat16 for union and base only, flow_scale 1.0). Seconds per in-between = CPU s of one "
                   f"thread ÷ {report['peak']['cores']} cores (the engine runs one in-between per core side by side); "
                   f"episode = {EPISODE_INBETWEENS:,} in-betweens (24 min at 23.976 fps on twos → 59.94 fps: "
                   "17,263 drawings, 4 in-betweens each) at that rate. Whole pictures: the change policy makes "
