@@ -25,7 +25,8 @@ written again from the whole json after every run:
 
 Usage: ``python scripts/bench_cost.py --cost [--models rife union] [--sizes 640x360] [--dtypes float32 bfloat16]
 [--flow-scales 1 0.5] [--reps 3]``, ``… --precision [--eye 8 --middlebury 6]``, ``… --flow-scale [--triplets 3]``,
-``… --markdown`` (only rewrite the markdown); ``--out benchmarks/cost`` (default).
+``… --markdown`` (only rewrite the markdown); ``--cost`` when no section is named; ``--out benchmarks/cost``
+(default).
 """
 
 from __future__ import annotations
@@ -592,6 +593,8 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "cost")
     args = parser.parse_args()
+    if not (args.cost or args.precision or args.flow_scale or args.markdown):
+        args.cost = True  # no section named: the cost rows at the defaults
     torch.set_grad_enabled(False)
     path = args.out.with_suffix(".json")
     report = json.loads(path.read_text()) if path.is_file() else {}
