@@ -18,9 +18,12 @@ flash (brightness and contrast change) and a recoloured shape (even a dark shape
 still match; flat blocks (luma standard deviation ≤ 2 code values) carry no information and do not
 vote. Both directions are pooled (a → b and b → a), so appearing and disappearing content count
 alike; blocks that the dominant shift moves out of the picture (what a pan uncovers) do not vote.
-A block is explained when its best correlation is at least :data:`MATCH`; by a motion after the first, only when
-the two blocks' means also agree within :data:`LEVEL` (a moving shape keeps its colours, whereas the smooth ramps
-of two unrelated shots correlate under many shifts).
+A block is explained when its best correlation is at least :data:`MATCH` and the two blocks look alike: their
+means within :data:`LEVEL` and their standard deviations within a factor :data:`CONTRAST`, as they are or after the
+change of light between the pictures (one gain and offset for the whole picture, :func:`_light`: a flash, a fade's
+step). The correlation alone ignores level and contrast, so that the smooth ramps and soft textures of two unrelated
+shots drawn in one style match under many shifts; by a motion after the first, the means must agree as they are (a
+moving shape keeps its colours).
 
 | constant | value | meaning |
 |---|---|---|
@@ -35,7 +38,8 @@ of two unrelated shots correlate under many shifts).
 | :data:`REACH` | 0.3 | the global shift is searched up to this share of the width and height each way |
 | :data:`SHIFTS` | 3 | most motions looked for besides no motion |
 | :data:`MOVER` | 0.03 | a motion counts when it explains at least this share of the informative coarse blocks that no motion before it explained (and two) |
-| :data:`LEVEL` | 12 | most difference of block means (8-bit code values) for a block explained by a motion after the first |
+| :data:`LEVEL` | 12 | most difference of block means (8-bit code values) for an explained block |
+| :data:`CONTRAST` | 1.6 | most ratio of block standard deviations (each plus one) for an explained block |
 | :data:`GRAIN_MARGIN` | 2.5 | blocks vote only where their standard deviation is at least this many times the pair's noise (:func:`pair_noise`) |
 | :data:`GRAINY` | 8 | … but never more than this standard deviation |
 | :data:`MIN_VOTING` | 0.02 | with fewer voting blocks than this share, or none in one picture, a change of light over the block means decides |
@@ -80,6 +84,8 @@ REACH = 0.3
 SHIFTS = 3
 MOVER = 0.03
 LEVEL = 12.0
+CONTRAST = 1.6
+"""Most ratio of the standard deviations (each plus one code value) of a block and the block that explains it."""
 GRAIN_MARGIN = 2.5
 """A block votes only where its standard deviation is at least this many times the pair's noise (:func:`pair_noise`)."""
 GRAINY = 8.0
@@ -131,9 +137,11 @@ class _Matcher:
         """Blocks of ``b`` whose standard deviation exceeds ``flat``."""
         return self.norms > flat * self.block
 
-    def correlation(self, offsets: Sequence[tuple[int, int]], level: float | None = None) -> np.ndarray:
+    def correlation(self, offsets: Sequence[tuple[int, int]], level: float | None = None,
+                    light: tuple[float, float] | None = None) -> np.ndarray:
         """Per offset and block, the absolute correlation, shape (offsets, rows, columns); NaN where the
-        moved block leaves ``a``, and with ``level``, where the two blocks' means differ by more than it."""
+        moved block leaves ``a``; with ``level``, where the two blocks' means differ by more than it; with ``light``
+        (a gain and an offset, :func:`_light`), where the blocks' looks differ (:func:`_same_look`)."""
         windows = np.lib.stride_tricks.sliding_window_view(self.padded, (self.block, self.block))
         shifts = np.asarray(offsets).reshape(-1, 1, 1, 2)
         ys = self.reach - shifts[..., 0] + (np.arange(self.rows) * self.block)[:, None]
@@ -143,6 +151,9 @@ class _Matcher:
         correlation = np.abs((moved * self.tiles).sum(axis=-1)) / (norms * self.norms + 1e-6)
         if level is not None:
             correlation[np.abs(tiles.mean(axis=-1) - self.means) > level] = np.nan
+        if light is not None:
+            correlation[~_same_look(tiles.mean(axis=-1), norms / self.block, self.means, self.norms / self.block,
+                                    light)] = np.nan
         return correlation
 
     @staticmethod
@@ -156,6 +167,26 @@ class _Matcher:
         xs = np.arange(self.cols) * self.block - shift[1]
         return (((ys >= 0) & (ys + self.block <= self.shape[0]))[:, None]
                 & ((xs >= 0) & (xs + self.block <= self.shape[1]))[None, :])
+
+
+def _light(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    """The change of light from picture ``a`` to ``b`` as a gain and an offset (``b ≈ gain × a + offset``): the
+    ratio of their standard deviations and what then brings the means together (a flash, a fade's step)."""
+    gain = float(b.std()) / max(float(a.std()), 1e-3)
+    return gain, float(b.mean()) - gain * float(a.mean())
+
+
+def _same_look(mean_a: np.ndarray, std_a: np.ndarray, mean_b: np.ndarray, std_b: np.ndarray,
+               light: tuple[float, float]) -> np.ndarray:
+    """Whether blocks of ``a`` (their means and standard deviations) look like blocks of ``b``: the means within
+    :data:`LEVEL` and the standard deviations (each plus one code value) within a factor :data:`CONTRAST`, as they
+    are or after the change of ``light`` (``gain``, ``offset``) from ``a`` to ``b``."""
+    gain, offset = light
+
+    def close(mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+        return (np.abs(mean - mean_b) <= LEVEL) & (np.abs(np.log((std_b + 1.0) / (std + 1.0))) <= math.log(CONTRAST))
+
+    return close(mean_a, std_a) | close(gain * mean_a + offset, gain * std_a)
 
 
 def _shrink(picture: np.ndarray, factor: int) -> np.ndarray:
@@ -209,7 +240,9 @@ def _unexplained(a: np.ndarray, b: np.ndarray, shifts: Sequence[tuple[int, int]]
     informative = matcher.informative(max(FLAT, GRAIN_MARGIN * noise))
     variance = np.maximum((matcher.norms / BLOCK) ** 2, 1e-6)
     least = MATCH * np.clip(1.0 - noise * noise / variance, 0.0, 1.0)
-    per_shift = [matcher.best(matcher.correlation([(y + dy, x + dx) for dy, dx in window], None if i < 2 else LEVEL))
+    light = _light(a, b)
+    per_shift = [matcher.best(matcher.correlation([(y + dy, x + dx) for dy, dx in window], None if i < 2 else LEVEL,
+                                                  light))
                  for i, (y, x) in enumerate(shifts)]
     explained = np.max(per_shift, axis=0) >= least
     dominant = max(range(len(shifts)), key=lambda i: int(((per_shift[i] >= least) & informative).sum()))
