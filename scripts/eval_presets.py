@@ -4,8 +4,8 @@ to benchmarks/presets.md.
 
 Methods (every one with the defaults users get: static pixels kept, networks on the changed region):
 ``union`` alone (the default before presets), every preset (``vsanimsplat.models.registry.PRESETS``) with its runs
-combined by their mean (``combination="mean"``, the rule before issue 31) and by the ``"lines"`` rule (the presets'
-own since issue 31), the candidates of :data:`CANDIDATES` and of ``--candidate`` (run lists of any models, e.g. ``rife4``
+combined by their mean (``combination="mean"``, the presets' rule) and by the ``"lines"`` rule (issue 31), the
+candidates of :data:`CANDIDATES` and of ``--candidate`` (run lists of any models, e.g. ``rife4``
 beside ``fast``'s runs, by their mean and by ``"lines"``), and a 50/50 blend. Each case's pair is made once by an
 :class:`~vsanimsplat.models.ensemble.Ensemble` of every run any method needs (one per first run: its flows are a
 variant's), and every method is one of its ``variants`` (``Ensemble.variants``), so all methods of a table score the
@@ -289,7 +289,7 @@ runs' pictures (`Ensemble.variants`). The presets (`vsanimsplat.models.registry.
 
 {runs}
 
-`(mean)`: the runs' per-pixel mean (the presets' rule before issue 31); `(lines)`: the mean except near line art where
+`(mean)`: the runs' per-pixel mean (the presets' rule); `(lines)`: the mean except near line art where
 the runs disagree, where the run the others agree with most is taken (`vsanimsplat.models.ensemble.combine`); with
 two runs it is the mean. `union` alone was the default before presets.
 

@@ -41,14 +41,16 @@ __all__ = ["COMBINATIONS", "Ensemble", "EnsembleFrame", "EnsemblePair", "LINES",
 
 
 COMBINATIONS = ("mean", "lines")
-"""How an :class:`Ensemble` combines its runs' pictures (:func:`combine`): ``"mean"`` the per-pixel mean,
-``"lines"`` the mean except near line art where the runs disagree."""
+"""How an :class:`Ensemble` combines its runs' pictures (:func:`combine`): ``"mean"`` the per-pixel mean (the
+default, the presets'), ``"lines"`` the mean except near line art where the runs disagree (sharper lines where the
+runs draw them apart, at some PSNR: ``benchmarks/presets.md``)."""
 
 
 @dataclass(frozen=True)
 class LineRule:
-    """The settings of the ``"lines"`` combination (:func:`combine`); the defaults were chosen on the sets of
-    ``benchmarks/presets.md``.
+    """The settings of the ``"lines"`` combination (:func:`combine`). The defaults were chosen on the runs' pictures of
+    3 eye, 6 Middlebury and 5 Tupi triplets at t = ½ (issue 31); measured in ``benchmarks/presets.md``, where they cost
+    up to 0.16 dB on the Tupi cartoon, which is why no preset uses ``"lines"``.
 
     | field | type | default | meaning |
     |---|---|---|---|
@@ -136,7 +138,7 @@ def combine(images: Sequence[torch.Tensor], holes: Sequence[torch.Tensor | None]
     soft double edge). So near an edge of any output or input (``lines.reach``), where the runs' pictures differ
     (``lines.spread``: the largest of each run's mean difference from the others over ``lines.window``), it
     takes the run whose picture differs least from the others' (softly: a softmax of the differences at
-    ``lines.sharpness``), which a run left a hole in is never; elsewhere (flat areas, texture, where the runs
+    ``lines.sharpness``; each colour channel on its own), which a run left a hole in is never; elsewhere (flat areas, texture, where the runs
     agree) it keeps the mean, which is closer to the truth than any one run. Symmetric: neither the order of
     the runs nor of the frames, nor mirroring the pictures, changes the result. With two runs the pick is
     their mean (neither is agreed with more), so ``"lines"`` equals ``"mean"``.
