@@ -207,14 +207,23 @@ def flat_shapes() -> None:
                   f"| {drawn[False]:.2f} | **{drawn[True]:.2f}** | {layered}/{2 * last + 1} |", flush=True)
 
 
+SECTIONS = ("corpus", "shapes", "cuts", "flat")
+"""The sections of the record: the main corpus, fast shapes with no cut, the cut corpus, the flat disc over pans."""
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--half", choices=["report", "tune"], default="report")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/vsanimsplat-corpus"))
     parser.add_argument("--only", default="")
+    parser.add_argument("--sections", default=",".join(SECTIONS),
+                        help=f"comma-separated sections to measure, of {', '.join(SECTIONS)} (default all)")
     args = parser.parse_args()
+    sections = set(args.sections.split(","))
+    if not sections <= set(SECTIONS):
+        parser.error(f"--sections must name some of {', '.join(SECTIONS)}, got {args.sections!r}")
     args.cache.mkdir(parents=True, exist_ok=True)
-    cases = [c for c in corpus() if c.half == args.half and args.only in c.name]
+    cases = [c for c in corpus() if c.half == args.half and args.only in c.name and "corpus" in sections]
     rows: list[tuple[Case, dict[str, Result]]] = []
     for case in cases:
         truth = make(case)
@@ -265,9 +274,12 @@ def main() -> None:
     found = sum(results["chosen"].held_found for _, results in rows)
     print(f"\nShapes held on a layer, all `layers` cases (chosen settings): {found}/{held}"
           + (f" ({100 * found / held:.1f} %)" if held else ""))
-    fast_shapes(args.cache)
-    cut_corpus(args.half, args.cache)
-    flat_shapes()
+    if "shapes" in sections:
+        fast_shapes(args.cache)
+    if "cuts" in sections:
+        cut_corpus(args.half, args.cache)
+    if "flat" in sections:
+        flat_shapes()
 
 
 if __name__ == "__main__":

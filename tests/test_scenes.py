@@ -174,10 +174,11 @@ def test_candidates_leave_still_drawings_alone():
 @pytest.mark.parametrize("shape", [(4, 4), (8, 8), (16, 16), (7, 40), (40, 12)])
 def test_tiny_pictures_are_scored_without_error(shape):
     """Pictures too small for a block (or for a coarse shift) still get a share: 1.0 (nothing can explain the
-    change) below one block, 0.0 for a picture compared with itself otherwise."""
+    change) below one block, about 1 for two unrelated noise pictures (1 % of the blocks count as explained, the
+    prior), 0.0 for a picture compared with itself otherwise."""
     rng = np.random.default_rng(7)
     a, b = (rng.integers(0, 256, shape).astype(np.float32) for _ in range(2))
-    assert unexplained_share(a, b) == 1.0
+    assert unexplained_share(a, b) == 1.0 if min(shape) < 8 else 0.98 < unexplained_share(a, b) < 1.0
     assert unexplained_share(a, a) == (1.0 if min(shape) < 8 else 0.0)
 
 
@@ -199,7 +200,7 @@ def test_a_fade_to_black_with_grain_is_no_cut_and_a_cut_with_grain_is_one(grain)
     cut = animate(shots, cadence([2], 8), noise=grain, seed=2)
     scores = interpolate_module.scene_scores(vsanimsplat.dedupe(clip_from_arrays(cut.frames)))
     crossing = cut.starts.index(8) - 1
-    assert scores[crossing] > 2 * DEFAULT_SCENE_THRESHOLD
+    assert scores[crossing] > DEFAULT_SCENE_THRESHOLD + 0.3
     assert max(scores[:crossing] + scores[crossing + 1:]) < DEFAULT_SCENE_THRESHOLD / 1.5
 
 
@@ -234,4 +235,4 @@ def test_a_cut_between_two_shots_drawn_in_one_style_is_one(seed):
     style = dict(background="gradient", texture=0.3, shapes=2, size=(0.08, 0.12))
     first, second = (Scene(320, 180, seed=s, **style).render(0) for s in (seed, seed + 100))
     small = [luma(np.rint(p * 255)).reshape(90, 2, 160, 2).mean(axis=(1, 3)) for p in (first, second)]
-    assert unexplained_share(*small) > DEFAULT_SCENE_THRESHOLD + 0.15
+    assert unexplained_share(*small) > DEFAULT_SCENE_THRESHOLD + 0.1

@@ -29,7 +29,7 @@ moving shape keeps its colours).
 |---|---|---|
 | :data:`ANALYSIS_WIDTH` | 256 | the analysis pictures are the clip scaled down by an integer factor to at most this width |
 | :data:`CANDIDATE_THRESHOLD` | 0.02 | stage 1: a pair is a candidate when its histogram distance exceeds this |
-| :data:`DEFAULT_SCENE_THRESHOLD` | 0.4 | stage 2: a candidate is a cut when its unexplained share exceeds this (``interpolate``'s ``scene_threshold``) |
+| :data:`DEFAULT_SCENE_THRESHOLD` | 0.5 | stage 2: a candidate is a cut when its unexplained share exceeds this (``interpolate``'s ``scene_threshold``) |
 | :data:`BLOCK` | 8 | block size in analysis pixels |
 | :data:`FLAT` | 2.0 | blocks whose luma standard deviation is at most this (8-bit code values) do not vote |
 | :data:`MATCH` | 0.8 | least absolute normalised cross-correlation of an explained block |
@@ -43,6 +43,7 @@ moving shape keeps its colours).
 | :data:`GRAIN_MARGIN` | 2.5 | blocks vote only where their standard deviation is at least this many times the pair's noise (:func:`pair_noise`) |
 | :data:`GRAINY` | 8 | … but never more than this standard deviation |
 | :data:`MIN_VOTING` | 0.02 | with fewer voting blocks than this share, or none in one picture, a change of light over the block means decides |
+| :data:`PRIOR` | 0.01 | the unexplained share counts this share of all blocks more as voting and explained (few votes weigh less) |
 | :data:`FAINT` | 48 | next to a flat picture, a picture whose block means span more than this is a cut to or from it, less a fade's step |
 
 Measured in ``benchmarks/scenes.md`` and ``benchmarks/analysis.md``: the project's clips keep their cuts (Megamind's
@@ -74,7 +75,7 @@ __all__ = [
 
 ANALYSIS_WIDTH = 256
 CANDIDATE_THRESHOLD = 0.02
-DEFAULT_SCENE_THRESHOLD = 0.4
+DEFAULT_SCENE_THRESHOLD = 0.5
 BLOCK = 8
 FLAT = 2.0
 MATCH = 0.8
@@ -95,6 +96,9 @@ MIN_VOTING = 0.02
 """Below this share of voting blocks (both directions), or where one picture has none, a change of light over the
 block means decides instead (cartoons on flat backgrounds cut with 4–9 % of their blocks voting)."""
 FAINT = 48.0
+PRIOR = 0.01
+"""The share counts this share of all blocks (both pictures) more as voting and explained: a few unexplained blocks of
+a flat cartoon (a share of few votes) weigh less than many."""
 """Next to a flat picture, block means spanning more than this many 8-bit code values are a shot, not a fade's step."""
 
 
@@ -288,9 +292,9 @@ def unexplained_share(a: np.ndarray, b: np.ndarray) -> float:
         noise = 0.0
     forward = _unexplained(a, b, shifts, noise)
     backward = _unexplained(b, a, [(-y, -x) for y, x in shifts], noise)
-    voting = forward[1] + backward[1]
-    if forward[1] and backward[1] and voting >= MIN_VOTING * 2 * (a.shape[0] // BLOCK) * (a.shape[1] // BLOCK):
-        return (forward[0] + backward[0]) / voting
+    voting, blocks = forward[1] + backward[1], 2 * (a.shape[0] // BLOCK) * (a.shape[1] // BLOCK)
+    if forward[1] and backward[1] and voting >= MIN_VOTING * blocks:
+        return (forward[0] + backward[0]) / (voting + PRIOR * blocks)
     return _unlit_share(_blocks(a, BLOCK).mean(axis=-1).ravel(), _blocks(b, BLOCK).mean(axis=-1).ravel())
 
 

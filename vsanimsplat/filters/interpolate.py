@@ -171,7 +171,7 @@ def interpolate(
     | `flow_scale` | float or None | None | ``union``/``base``: resolution of the flow relative to the half-size picture, 1.0, 0.5 or 0.25 (faster, coarser flow); None = by picture size (0.5 from 1920×1080, else 1.0: :func:`~vsanimsplat.models.registry.auto_flow_scale`) |
     | `max_hold` | int or None | None | holds longer than this many source frames are pauses, and the move to the next drawing takes only the local cadence; ``None`` = twice the local cadence; ``0`` = never pause |
     | `scene_detect` | bool | True | detect scene cuts (nothing is interpolated across one); cuts marked with ``_SceneChangeNext``/``_SceneChangePrev`` and ``cuts`` are always respected |
-    | `scene_threshold` | float | 0.4 | a cut where more than this share (0 … 1) of a candidate pair of drawings is not explained by motion (:func:`scene_scores`, :mod:`vsanimsplat.scenes`); 1 never cuts |
+    | `scene_threshold` | float | 0.5 | a cut where more than this share (0 … 1) of a candidate pair of drawings is not explained by motion (:func:`scene_scores`, :mod:`vsanimsplat.scenes`); 1 never cuts |
     | `cuts` | str, PathLike or sequence of int | None | the user's cut list: source frame numbers (before ``dedupe``) where a new shot begins, or a text file of them (one a line or comma/space separated, ``#`` comments); nothing is interpolated between the drawings on screen at ``s − 1`` and ``s`` |
     | `progress` | bool or None | None | progress bar while reading the timing; ``None`` = for 500+ frames on a terminal |
     | `flow` | str or None | None | flow network of ``"union"``, ``"base"`` or ``"splat"``: ``"gmflow"`` or ``"pwcnet"``; None = the model's own |

@@ -89,7 +89,7 @@ class JobOptions:
     | `cache_mb` | int or None | None | ``interpolate``'s budget of cached model states in MiB (``--cache-mb``); None = its default |
     | `num_streams` | int or None | None | ``interpolate``'s model calls at once (``--num-streams``); None = its default |
     | `deterministic` | bool | False | ``interpolate``'s bit-identical output on every run (``--deterministic``; always for chunked jobs) |
-    | `scene_threshold` | float | 0.4 | scene-cut threshold (``--scene-threshold``) |
+    | `scene_threshold` | float | 0.5 | scene-cut threshold (``--scene-threshold``) |
     | `cuts` | Path or None | None | a cut list: source frames where a new shot begins (``--cuts``) |
     | `layers` | bool | True | per-region timing: parts held while the rest moves keep their own cadence (``--no-layers`` turns it off) |
     | `fill` | bool | True | fill the holes (``--no-fill`` turns it off) |
