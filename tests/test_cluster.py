@@ -143,7 +143,8 @@ def test_a_chunk_that_keeps_failing_fails_the_job_after_the_retries(cluster, tmp
     workers = Workers(address=cluster)
     chunk = Chunk(0, (0, 10), tmp_path / "chunk-00000.nut")
     with pytest.raises(EncodeError, match=rf"chunk 0 \(output frames 0–9\) failed {MAX_RETRIES + 1} times on the Ray "
-                                          r"workers: vapoursynth.Error: .*gone\.mkv"):
+                                          r"workers: vsanimsplat\.errors\.BadOption: vsanimsplat\.open_video: input file not found: "
+                                          r".*gone\.mkv"):
         list(workers.make(JobOptions(tmp_path / "gone.mkv", model="blend"), [chunk],
                           segment_command(Encoding(), Fraction(48)), Progress("x", enabled=False), 10))
     assert list(tmp_path.iterdir()) == []

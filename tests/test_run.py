@@ -1272,7 +1272,7 @@ def test_a_driver_killed_with_sigkill_is_finished_by_the_same_command(source, on
     made = _counting_chunks(monkeypatch)
     code, _, err = run(capsys, *command)
     assert code == 0, err
-    assert f"{len(recorded)} done by an earlier run, {5 - len(recorded)} to make" in err
+    assert f"{len(recorded)} done by an earlier run, {5 - len(recorded)} to make" in err, err
     assert made == [span for index, span in enumerate(spans) if index not in recorded]
     assert _frames(output) == _frames(one_encode) and probe(output) == probe(one_encode)
     assert leftovers(tmp_path) == [] and not manifest.parent.exists()
