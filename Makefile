@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 PYTHON ?= $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python3.12 /usr/bin/python3.12 /usr/local/bin/python3.12; do \
 	"$$p" -c 'import sys; assert sys.version_info >= (3, 12)' >/dev/null 2>&1 && { echo "$$p"; break; }; done)
 
-.PHONY: setup weights demo check test docs bench docs-images clean
+.PHONY: setup weights demo lint check test docs bench docs-images clean
 
 setup: $(VENV)/.installed
 
@@ -33,11 +33,14 @@ demo: setup weights
 	$(BIN)/vsanimsplat report out/demo.mkv --timecodes out/demo.timecodes.txt
 	$(BIN)/vsanimsplat run out/demo.mkv -o out/demo-60fps.mkv --fps 60000/1001 --width 320 --overwrite
 
-# The fast loop: the linter, the type checker (both configured in pyproject.toml) and the tests not marked slow
-# (end-to-end runs, the published weights' networks, Ray, child processes), under 3 minutes; CI runs it before make test.
-check: setup
+# The linter and the type checker (both configured in pyproject.toml); CI runs them before make test.
+lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+
+# The fast loop: lint, then the tests not marked slow (end-to-end runs, the published weights' networks, Ray, child
+# processes are), meant to take under 3 minutes.
+check: lint
 	$(BIN)/python -m pytest -m "not slow"
 
 test: setup weights

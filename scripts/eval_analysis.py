@@ -2,7 +2,7 @@
 condition, with the fixed detection settings of before (tolerance 10, threshold 0.05 %) and the chosen ones side by
 side, through the public API (the delivered file read by BestSource, ``dedupe``, ``scene_scores``, ``layer_report``).
 
-Usage: python scripts/eval_analysis.py [--half report|tune] [--cache DIR] [--only SUBSTRING] > benchmarks/analysis.md
+Usage: python scripts/eval_analysis.py [--half report|tune] [--cache DIR] [--only SUBSTRING] [--sections corpus,cuts] > benchmarks/analysis.md
 Tune on ``--half tune``; report on ``--half report`` (the default), never on the clips you tuned on.
 """
 
@@ -236,44 +236,45 @@ def main() -> None:
 
     print("# Timing analysis on the generated corpus\n")
     print(f"Machine: {describe()}\n")
-    print(f"The {args.half} half of `vsanimsplat.corpus.corpus()` ({len(cases)} cases of 48 frames; "
-          f"`python scripts/eval_analysis.py --half {args.half}`). *fixed*: tolerance {DEFAULT_TOLERANCE}, threshold "
-          f"{DEFAULT_THRESHOLD} (the defaults before); *chosen*: `dedupe`'s defaults now (`vsanimsplat.noise`). "
-          "Drawings: found with exact timing / true, extra (found, not true); cuts: found / true, false (in-shot "
-          "pairs cut); layers: drawings with a layer hold on screen (on `whole` timing every one is false); shapes held on "
-          f"a layer (chosen settings, `layers` timing): the (shape, drawing) pairs where a shape of ≥ {100 * MIN_SHAPE:g} % of "
-          "the frame repeats its own drawing, found by a layer hold on screen (held blocks on the shape, reach over half of "
-          "it) / all.\n")
-    totals: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0] * 6))
-    print("| case | fixed: drawings | extra | cuts | false cuts | layers | chosen: drawings | extra | cuts | false cuts "
-          "| layers | shapes held on a layer | chosen settings |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-    for case, results in rows:
-        cells = []
-        for name, r in results.items():
-            cells += [f"{r.found}/{r.drawings}", str(r.extra), f"{r.cuts_found}/{r.cuts}", str(r.false_cuts),
-                      str(r.layer_drawings)]
-            for condition in ["all"] + conditions(case):
-                total = totals[condition][name]
-                for i, value in enumerate((r.drawings, r.found, r.extra, r.cuts, r.cuts_found, r.false_cuts)):
-                    total[i] += value
-        chosen = results["chosen"]
-        recall = f"{chosen.held_found}/{chosen.held}" if chosen.held else "–"
-        print(f"| {case.name} | " + " | ".join(cells) + f" | {recall} | {chosen.note} |")
-    print("\n## By condition\n")
-    print("| condition | fixed: found | extra | cut recall | false cuts | chosen: found | extra | cut recall | false cuts |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    for condition in sorted(totals, key=lambda c: (c != "all", c)):
-        cells = []
-        for name in SETTINGS:
-            drawings, found, extra, cuts, cuts_found, false_cuts = totals[condition][name]
-            cells += [f"{100 * found / drawings:.1f} %", f"{100 * extra / drawings:.1f} %",
-                      f"{cuts_found}/{cuts}" if cuts else "–", str(false_cuts)]
-        print(f"| {condition} | " + " | ".join(cells) + " |")
-    held = sum(results["chosen"].held for _, results in rows)
-    found = sum(results["chosen"].held_found for _, results in rows)
-    print(f"\nShapes held on a layer, all `layers` cases (chosen settings): {found}/{held}"
-          + (f" ({100 * found / held:.1f} %)" if held else ""))
+    if "corpus" in sections:
+        print(f"The {args.half} half of `vsanimsplat.corpus.corpus()` ({len(cases)} cases of 48 frames; "
+              f"`python scripts/eval_analysis.py --half {args.half}`). *fixed*: tolerance {DEFAULT_TOLERANCE}, threshold "
+              f"{DEFAULT_THRESHOLD} (the defaults before); *chosen*: `dedupe`'s defaults now (`vsanimsplat.noise`). "
+              "Drawings: found with exact timing / true, extra (found, not true); cuts: found / true, false (in-shot "
+              "pairs cut); layers: drawings with a layer hold on screen (on `whole` timing every one is false); shapes held on "
+              f"a layer (chosen settings, `layers` timing): the (shape, drawing) pairs where a shape of ≥ {100 * MIN_SHAPE:g} % of "
+              "the frame repeats its own drawing, found by a layer hold on screen (held blocks on the shape, reach over half of "
+              "it) / all.\n")
+        totals: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0] * 6))
+        print("| case | fixed: drawings | extra | cuts | false cuts | layers | chosen: drawings | extra | cuts | false cuts "
+              "| layers | shapes held on a layer | chosen settings |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+        for case, results in rows:
+            cells = []
+            for name, r in results.items():
+                cells += [f"{r.found}/{r.drawings}", str(r.extra), f"{r.cuts_found}/{r.cuts}", str(r.false_cuts),
+                          str(r.layer_drawings)]
+                for condition in ["all"] + conditions(case):
+                    total = totals[condition][name]
+                    for i, value in enumerate((r.drawings, r.found, r.extra, r.cuts, r.cuts_found, r.false_cuts)):
+                        total[i] += value
+            chosen = results["chosen"]
+            recall = f"{chosen.held_found}/{chosen.held}" if chosen.held else "–"
+            print(f"| {case.name} | " + " | ".join(cells) + f" | {recall} | {chosen.note} |")
+        print("\n## By condition\n")
+        print("| condition | fixed: found | extra | cut recall | false cuts | chosen: found | extra | cut recall | false cuts |")
+        print("|---|---|---|---|---|---|---|---|---|")
+        for condition in sorted(totals, key=lambda c: (c != "all", c)):
+            cells = []
+            for name in SETTINGS:
+                drawings, found, extra, cuts, cuts_found, false_cuts = totals[condition][name]
+                cells += [f"{100 * found / drawings:.1f} %", f"{100 * extra / drawings:.1f} %",
+                          f"{cuts_found}/{cuts}" if cuts else "–", str(false_cuts)]
+            print(f"| {condition} | " + " | ".join(cells) + " |")
+        held = sum(results["chosen"].held for _, results in rows)
+        found = sum(results["chosen"].held_found for _, results in rows)
+        print(f"\nShapes held on a layer, all `layers` cases (chosen settings): {found}/{held}"
+              + (f" ({100 * found / held:.1f} %)" if held else ""))
     if "shapes" in sections:
         fast_shapes(args.cache)
     if "cuts" in sections:

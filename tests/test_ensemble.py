@@ -14,10 +14,16 @@ from vsanimsplat.models.ensemble import COMBINATIONS, LINES, combine
 from vsanimsplat.models.weights import installed
 from tests.helpers import synthetic_clip
 
-needs_union = pytest.mark.skipif(
+_union_installed = pytest.mark.skipif(
     set(installed()["union"].values()) != {"ok"},
     reason="GMFSS union weights not installed: run python -m vsanimsplat models fetch union",
 )
+
+
+def needs_union(test):
+    """The published union weights run on the CPU: skipped without them, and slow (``make test`` runs it, not
+    ``make check``)."""
+    return pytest.mark.slow(_union_installed(test))
 
 
 def pictures(width: int = 96, height: int = 64, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -216,6 +222,7 @@ def test_an_ensemble_needs_distinct_runs_of_plain_models_the_first_in_order():
         Ensemble([Run(rife)], "x")
 
 
+@pytest.mark.slow
 def test_an_ensemble_keeps_identical_pictures_exact_and_reports_the_first_runs_flows():
     a, b = pictures(64, 64)
     splat = SplatOnly()
