@@ -48,7 +48,7 @@ from vsanimsplat.machine import describe
 from vsanimsplat.metrics import psnr
 from vsanimsplat.models import DEFAULT_STATIC_TOLERANCE, ChangePolicy, Ensemble, Model, Run, load_model
 from vsanimsplat.models.ensemble import LineRule, combine
-from vsanimsplat.models.registry import DEFAULT_PRESET, PRESETS, Preset
+from vsanimsplat.models.registry import DEFAULT_PRESET, PRESETS, SPECS, Preset
 from vsanimsplat.testing import Scene
 
 REPO = Path(__file__).resolve().parents[1]
@@ -278,7 +278,9 @@ def _report(scores, counts: dict[str, int], chosen: dict[str, Method], cost: dic
         by_t.append(f"| {_label(m)} | " + " | ".join(f"{np.mean([r[0] for r in scores[m][s][t]]):.2f}"
                                                      if t in scores[m][s] else "—" for s, t in columns) + " |")
     runs = "\n".join(f"- {_label(m)}: {' + '.join(r)}" for m, (r, _) in chosen.items() if m != "union")
-    precision = "float32" if args.bf16 == "off" else "the precision users get on this CPU (bfloat16 for union where the CPU computes it natively, float32 for rife)"
+    bf16 = ", ".join(name for name, s in SPECS.items() if s.cpu_bf16)
+    precision = "float32" if args.bf16 == "off" else (f"the precision users get on this CPU (bfloat16 for {bf16} where "
+                                                      "the CPU computes it natively, float32 for the others)")
     return f"""# Presets: quality and cost
 
 Made by `scripts/eval_presets.py --cases {args.cases} --off-cases {args.off_cases} --bf16 {args.bf16}{_candidates(args)}` on {time.strftime('%Y-%m-%d')}: {load}.
