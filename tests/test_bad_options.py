@@ -11,10 +11,16 @@ import pytest
 import torch
 import vapoursynth as vs
 
-from vsanimsplat import cli, errors, ffmpeg, flo, open_video, retime, timeline, timestamps
+import vsanimsplat
+from vsanimsplat import (cli, errors, ffmpeg, flo, layers, metrics, open_video, retime, scenes, testing, timeline,
+                         timestamps)
 from vsanimsplat.errors import BadOption
 from vsanimsplat.job.address import ray_endpoint
 from vsanimsplat.job.chunks import choose_spans
+from vsanimsplat.models import GMFSS, Blend, Capability, SoftSplat, parameter_count, weights
+from vsanimsplat.models.base import pad_to_multiple
+from vsanimsplat.models.ensemble import combine
+from vsanimsplat.nets.ifnet import IFNet
 from vsanimsplat.ops import softsplat
 
 
@@ -29,6 +35,24 @@ from vsanimsplat.ops import softsplat
     (lambda: choose_spans(0, 10), "job.choose_spans", "target"),
     (lambda: ray_endpoint("nonsense"), "run", "ray_address"),
     (lambda: softsplat(torch.zeros(1, 3, 4, 4), torch.zeros(1, 2, 4, 4), None, "softmax"), "ops.softsplat", "mode"),
+    (lambda: GMFSS("nope"), "models.GMFSS", "variant"),
+    (lambda: SoftSplat("nope"), "models.SoftSplat", "variant"),
+    (lambda: Blend(dtype=torch.int32), "models.Blend", "dtype"),
+    (lambda: Blend().synthesize(None, 1.5), "models.Blend.synthesize", "t"),
+    (lambda: pad_to_multiple(torch.zeros(1, 3, 4, 4), 8, "zeros"), "models.base.pad_to_multiple", "mode"),
+    (lambda: combine([torch.zeros(1, 3, 4, 4)], [None], rule="median"), "models.ensemble.combine", "rule"),
+    (lambda: Capability("tpu", bf16=False), "models.Capability", "kind"),
+    (lambda: parameter_count("nope"), "models.parameter_count", "name"),
+    (lambda: weights.load_weights("nope"), "models.weights.load_weights", "name"),
+    (lambda: IFNet(widths=(8,), scales=(2, 1)), "nets.IFNet", "scales"),
+    (lambda: scenes.read_cut_list([3, -1]), "scenes.read_cut_list", "cuts"),
+    (lambda: scenes.unexplained_share(np.zeros((8, 8)), np.zeros((8, 9))), "scenes.unexplained_share", "b"),
+    (lambda: layers.change_map(np.zeros((8, 8, 3), np.uint8), np.zeros((8, 9, 3), np.uint8)), "layers.change_map", "b"),
+    (lambda: metrics.steps_cv(np.zeros(3)), "metrics.steps_cv", "points"),
+    (lambda: testing.Scene(8, 96), "testing.Scene", "width"),
+    (lambda: testing.Scene(background="plaid"), "testing.Scene", "background"),
+    (lambda: testing.cadence([], 4), "testing.cadence", "pattern"),
+    (lambda: testing.animate_layers(testing.Scene(shapes=1), [[2]], 0), "testing.animate_layers", "frames"),
 ])
 def test_a_bad_argument_names_its_function_and_parameter(call, function, parameter):
     with pytest.raises(BadOption) as raised:
@@ -59,3 +83,11 @@ def test_an_unreadable_file_names_open_video_and_its_path(tmp_path):
 ])
 def test_the_command_line_says_a_bad_option_by_its_flag_once(error, says):
     assert cli._message(error) == says
+
+
+def test_a_bad_cut_list_given_to_interpolate_names_interpolate_once():
+    clip = vs.core.std.BlankClip(width=64, height=48, format=vs.RGBS, length=3)
+    with pytest.raises(BadOption) as raised:
+        vsanimsplat.interpolate(clip, factor=2, model="blend", cuts=7)
+    assert str(raised.value) == ("vsanimsplat.interpolate: cuts: expected a file path or a sequence of frame numbers, "
+                                 "got int")

@@ -23,6 +23,7 @@ from os import PathLike
 
 import numpy as np
 
+from .errors import BadOption
 from .ffmpeg import write_rgb_video
 from .testing import LayeredClip, Scene, _starts, add_noise, animate, animate_layers, cadence
 
@@ -180,7 +181,7 @@ def disc_over_pan(width: int, height: int, radius: float, pan: float, frames: in
         path = np.array([scene.positions(t)[0] for t in range(frames)])
         if np.allclose(np.diff(path, 2, axis=0), 0, atol=1e-6):  # no bounce: an even path
             return animate_layers(scene, [cadence([2], frames)], frames)
-    raise ValueError(f"no disc of radius {radius} fits {width}×{height} for {frames} frames")
+    raise BadOption("corpus.disc_over_pan", "radius", f"no disc of radius {radius} fits {width}×{height} for {frames} frames")
 
 
 def _named(case: Case, name: str) -> Case:

@@ -37,6 +37,7 @@ from fractions import Fraction
 
 import numpy as np
 
+from .errors import BadOption
 from .timeline import start_times
 
 __all__ = ["BLOCK", "TOLERANCE", "DETAIL", "MAX_HOLD", "REACH", "MIN_BLOCKS", "MIN_PART", "MIN_SHARE", "change_map", "ChangeMaps", "LayerHold",
@@ -76,7 +77,8 @@ def change_map(a: np.ndarray, b: np.ndarray, tolerance: int = TOLERANCE) -> np.n
     held. Partial blocks at the right and bottom edges count (``rows = ceil(H / BLOCK)``).
     """
     if a.shape != b.shape or a.ndim != 3:
-        raise ValueError(f"a and b must be pictures (H, W, C) of one shape, got {a.shape} and {b.shape}")
+        raise BadOption("layers.change_map", "b" if a.ndim == 3 else "a",
+                        f"a and b must be pictures (H, W, C) of one shape, got {a.shape} and {b.shape}")
     height, width = a.shape[:2]
     rows, cols = -(-height // BLOCK), -(-width // BLOCK)
 
@@ -198,7 +200,8 @@ class ChangeMaps:
         if self.size is None:
             self.size, self.shape = a.shape[:2], changed.shape
         elif a.shape[:2] != self.size:
-            raise ValueError(f"every analysis picture must be {self.size[1]}×{self.size[0]}, got {a.shape[1]}×{a.shape[0]}")
+            raise BadOption("layers.ChangeMaps.add", "a",
+                            f"every analysis picture must be {self.size[1]}×{self.size[0]}, got {a.shape[1]}×{a.shape[0]}")
         self._packed += zlib.compress(np.packbits(changed, axis=None).tobytes(), 1, wbits=-15)
         self._ends.append(len(self._packed))
 
@@ -240,7 +243,7 @@ class ChangeMaps:
         """
         drawings = len(self) + 1
         if not 0 <= k < drawings:
-            raise ValueError(f"k must be a drawing in 0 … {drawings - 1}, got {k}")
+            raise BadOption("layers.ChangeMaps.layers", "k", f"k must be a drawing in 0 … {drawings - 1}, got {k}")
         if drawings < 3:
             return []
         low, high = max(0, k - 2 * MAX_HOLD), min(drawings - 1, k + 2 * MAX_HOLD)
@@ -328,7 +331,8 @@ class LayerTiming:
     def __init__(self, maps: ChangeMaps, durations: Sequence[Fraction], cuts: Collection[int],
                  holds: Sequence[int] | None = None) -> None:
         if len(maps) != max(0, len(durations) - 1):
-            raise ValueError(f"maps must hold one change map per pair of drawings ({len(durations) - 1}), got {len(maps)}")
+            raise BadOption("layers.LayerTiming", "maps",
+                            f"maps must hold one change map per pair of drawings ({len(durations) - 1}), got {len(maps)}")
         self.maps = maps
         self.starts = start_times(durations)
         self.cuts = frozenset(cuts)

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .errors import BadOption
+
 __all__ = ["AMX_BF16_FLOPS_PER_CYCLE", "Peak", "cpu_flags", "cpu_peak", "describe", "machine"]
 
 
@@ -141,7 +143,7 @@ class Peak:
     def gflops(self, dtype: str, cores: int | None = None) -> float:
         """GFLOP/s of ``cores`` cores (default all) in ``dtype`` (``"float32"`` or ``"bfloat16"``)."""
         if dtype not in ("float32", "bfloat16"):
-            raise ValueError(f"dtype must be 'float32' or 'bfloat16', got {dtype!r}")
+            raise BadOption("machine.Peak.gflops", "dtype", f"dtype must be 'float32' or 'bfloat16', got {dtype!r}")
         per_cycle = self.fp32_per_cycle if dtype == "float32" else self.bf16_per_cycle
         return (self.cores if cores is None else cores) * per_cycle * self.mhz / 1e3
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .errors import BadOption
+
 __all__ = ["colour_histogram", "histogram_distance", "psnr", "steps_cv"]
 
 
@@ -16,7 +18,8 @@ def colour_histogram(yuv: np.ndarray) -> np.ndarray:
     | `yuv` | np.ndarray (H, W, 3) uint8 | the picture, three full-size planes (e.g. YUV 4:4:4; a downscaled copy is enough) |
     """
     if yuv.ndim != 3 or yuv.shape[2] != 3 or yuv.dtype != np.uint8:
-        raise ValueError(f"yuv must be a uint8 array of shape (H, W, 3), got {yuv.dtype} {yuv.shape}")
+        raise BadOption("metrics.colour_histogram", "yuv",
+                        f"yuv must be a uint8 array of shape (H, W, 3), got {yuv.dtype} {yuv.shape}")
     bins = (yuv[..., 0] >> 5).astype(np.intp) * 64 + (yuv[..., 1] >> 5) * 8 + (yuv[..., 2] >> 5)
     counts = np.bincount(bins.ravel(), minlength=512)
     return counts / counts.sum()
@@ -38,7 +41,7 @@ def psnr(a: np.ndarray, b: np.ndarray, peak: float = 255.0) -> float:
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
     if a.shape != b.shape:
-        raise ValueError(f"a and b must have the same shape, got {a.shape} and {b.shape}")
+        raise BadOption("metrics.psnr", "b", f"a and b must have the same shape, got {a.shape} and {b.shape}")
     mse = ((a - b) ** 2).mean()
     return float("inf") if mse == 0 else float(10 * np.log10(peak * peak / mse))
 
@@ -54,7 +57,7 @@ def steps_cv(points: np.ndarray) -> float:
     """
     points = np.asarray(points, dtype=np.float64)
     if points.ndim != 2 or points.shape[1] != 2:
-        raise ValueError(f"points must have shape (N, 2), got {points.shape}")
+        raise BadOption("metrics.steps_cv", "points", f"points must have shape (N, 2), got {points.shape}")
     steps = np.hypot(*np.diff(points, axis=0).T)
     steps = steps[np.isfinite(steps)]
     return float(steps.std() / steps.mean()) if len(steps) and steps.mean() > 0 else float("nan")

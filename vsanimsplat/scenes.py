@@ -61,6 +61,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .errors import BadOption
+
 __all__ = [
     "ANALYSIS_WIDTH",
     "CANDIDATE_THRESHOLD",
@@ -283,7 +285,8 @@ def unexplained_share(a: np.ndarray, b: np.ndarray) -> float:
     """
     a, b = np.asarray(a, np.float32), np.asarray(b, np.float32)
     if a.shape != b.shape or a.ndim != 2:
-        raise ValueError(f"a and b must be 2-D luma pictures of one shape, got {a.shape} and {b.shape}")
+        raise BadOption("scenes.unexplained_share", "b" if a.ndim == 2 else "a",
+                        f"a and b must be 2-D luma pictures of one shape, got {a.shape} and {b.shape}")
     if min(a.shape) < BLOCK:
         return 1.0
     shifts = [(0, 0)] + motion_shifts(a, b)
@@ -325,28 +328,30 @@ def read_cut_list(cuts: str | os.PathLike[str] | Sequence[int]) -> list[int]:
 
     The file holds integers ≥ 0, one a line or separated by commas or spaces; ``#`` starts a
     comment, blank lines are ignored (e.g. the start frames of PySceneDetect's scene list, or
-    ffmpeg ``scdet`` times × the frame rate). Raises ValueError naming the file and line for a
-    missing file or a value that is not a non-negative integer.
+    ffmpeg ``scdet`` times × the frame rate). Raises :class:`~vsanimsplat.errors.BadOption` naming the file and
+    line for a missing file or a value that is not a non-negative integer.
     """
     if isinstance(cuts, (str, os.PathLike)):
         try:
             text = open(cuts, encoding="utf-8").read()  # noqa: SIM115 - closed by the read
         except OSError as error:
-            raise ValueError(f"cannot read the cut list {os.fspath(cuts)!r}: {error.strerror or error}") from None
+            raise BadOption("scenes.read_cut_list", "cuts",
+                            f"cannot read the cut list {os.fspath(cuts)!r}: {error.strerror or error}") from None
         frames = []
         for number, line in enumerate(text.splitlines(), 1):
             for word in _SEPARATORS.split(line.split("#", 1)[0].strip()):
                 if not word:
                     continue
                 if not re.fullmatch(r"\+?\d+", word):
-                    raise ValueError(f"{os.fspath(cuts)} line {number}: expected a frame number ≥ 0, got {word!r}")
+                    raise BadOption("scenes.read_cut_list", "cuts",
+                                    f"{os.fspath(cuts)} line {number}: expected a frame number ≥ 0, got {word!r}")
                 frames.append(int(word))
         return sorted(set(frames))
     if isinstance(cuts, (bytes, bytearray)) or not isinstance(cuts, Sequence):
-        raise ValueError(f"expected a file path or a sequence of frame numbers, got {type(cuts).__name__}")
+        raise BadOption("scenes.read_cut_list", "cuts", f"expected a file path or a sequence of frame numbers, got {type(cuts).__name__}")
     bad = [c for c in cuts if isinstance(c, bool) or not isinstance(c, (int, np.integer)) or c < 0]
     if bad:
-        raise ValueError(f"frame numbers must be integers ≥ 0, got {bad[0]!r}")
+        raise BadOption("scenes.read_cut_list", "cuts", f"frame numbers must be integers ≥ 0, got {bad[0]!r}")
     return sorted({int(c) for c in cuts})
 
 

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .errors import BadOption
+
 __all__ = ["Scene", "Cut", "AnimatedClip", "LayeredClip", "animate", "animate_layers", "cadence", "add_noise"]
 
 
@@ -74,9 +76,11 @@ class Scene:
                  background: str = "waves", size: tuple[float, float] = (0.12, 0.22), shake: float = 0.0,
                  fade: tuple[float, float] | None = None):
         if width < 16 or height < 16:
-            raise ValueError(f"width and height must be at least 16, got {width}×{height}")
+            raise BadOption("testing.Scene", "width" if width < 16 else "height",
+                            f"width and height must be at least 16, got {width}×{height}")
         if background not in _BACKGROUNDS:
-            raise ValueError(f"background must be one of {', '.join(map(repr, _BACKGROUNDS))}, got {background!r}")
+            raise BadOption("testing.Scene", "background",
+                            f"background must be one of {', '.join(map(repr, _BACKGROUNDS))}, got {background!r}")
         self.pan, self.flash, self.recolour, self.fade, self.shake, self.lid = pan, flash, recolour, fade, shake, lid
         self.blinks = [] if blink is None else [blink] if np.ndim(blink) == 1 else [tuple(b) for b in blink]
         self.seed = seed
@@ -178,7 +182,8 @@ class Scene:
         0 the background, i + 1 shape i (fill or outline), -1 the blink lid."""
         times = [t] * len(self.shapes) if shape_times is None else list(shape_times)
         if len(times) != len(self.shapes):
-            raise ValueError(f"shape_times must give one time per shape ({len(self.shapes)}), got {len(times)}")
+            raise BadOption("testing.Scene.render", "shape_times",
+                            f"shape_times must give one time per shape ({len(self.shapes)}), got {len(times)}")
         image = self._background_at(t)
         labels = np.zeros((self.height, self.width), np.int16)
         recoloured = self.recolour is not None and t >= self.recolour
@@ -218,8 +223,8 @@ class Cut:
 
     def __init__(self, first: Scene, second: Scene, at: float):
         if (first.width, first.height) != (second.width, second.height):
-            raise ValueError(f"the scenes must have the same size, got {first.width}×{first.height} "
-                             f"and {second.width}×{second.height}")
+            raise BadOption("testing.Cut", "second", f"the scenes must have the same size, got {first.width}×{first.height} "
+                            f"and {second.width}×{second.height}")
         self.first, self.second, self.at = first, second, at
         self.width, self.height = first.width, first.height
 
@@ -231,7 +236,7 @@ class Cut:
 def cadence(pattern: Sequence[int], drawings: int) -> list[int]:
     """Hold lengths for ``drawings`` drawings, repeating ``pattern`` (e.g. ``[2]`` on twos, ``[2, 3]`` mixed)."""
     if not pattern or any(h < 1 for h in pattern):
-        raise ValueError(f"pattern must be a non-empty list of holds >= 1, got {list(pattern)}")
+        raise BadOption("testing.cadence", "pattern", f"pattern must be a non-empty list of holds >= 1, got {list(pattern)}")
     return [pattern[i % len(pattern)] for i in range(drawings)]
 
 
@@ -294,7 +299,7 @@ class LayeredClip(AnimatedClip):
     def drawings(self, frame: int) -> list[int]:
         """For each shape, the time (first frame) of its drawing that source frame ``frame`` shows."""
         if not 0 <= frame < len(self.frames):
-            raise ValueError(f"frame must be in 0 … {len(self.frames) - 1}, got {frame}")
+            raise BadOption("testing.LayeredClip.drawings", "frame", f"frame must be in 0 … {len(self.frames) - 1}, got {frame}")
         return _drawings(self.layer_starts, frame)
 
     def holding(self, frame: int) -> list[bool]:
@@ -349,7 +354,8 @@ class LayeredClip(AnimatedClip):
 
     def _layer(self, layer: int) -> int:
         if not 0 <= layer < len(self.layer_starts):
-            raise ValueError(f"layer must be a shape index in 0 … {len(self.layer_starts) - 1}, got {layer}")
+            raise BadOption("testing.LayeredClip", "layer",
+                            f"layer must be a shape index in 0 … {len(self.layer_starts) - 1}, got {layer}")
         return layer
 
 
@@ -399,13 +405,15 @@ def animate_layers(scene: Scene, holds: Sequence[Sequence[int]], frames: int, no
     | `seed` | int | 0 | noise seed |
     """
     if frames < 1:
-        raise ValueError(f"frames must be at least 1, got {frames}")
+        raise BadOption("testing.animate_layers", "frames", f"frames must be at least 1, got {frames}")
     if len(holds) != len(scene.shapes):
-        raise ValueError(f"holds must give one list of holds per shape ({len(scene.shapes)}), got {len(holds)}")
+        raise BadOption("testing.animate_layers", "holds",
+                        f"holds must give one list of holds per shape ({len(scene.shapes)}), got {len(holds)}")
     layer_holds = []
     for layer in holds:
         if any(h < 1 for h in layer) or sum(layer) < frames:
-            raise ValueError(f"holds of each shape must be >= 1 and cover frames={frames}, got {list(layer)}")
+            raise BadOption("testing.animate_layers", "holds",
+                            f"holds of each shape must be >= 1 and cover frames={frames}, got {list(layer)}")
         cut = np.minimum(np.cumsum(layer), frames)
         layer_holds.append([int(h) for h in np.diff(cut, prepend=0) if h > 0])
     layer_starts = [_starts(h) for h in layer_holds]

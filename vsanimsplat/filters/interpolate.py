@@ -46,8 +46,8 @@ def _listed_cuts(cuts: str | os.PathLike[str] | Sequence[int] | None, timing: Ti
         return set()
     try:
         frames = read_cut_list(cuts)
-    except ValueError as error:
-        raise BadOption("interpolate", "cuts", f"cuts: {error}") from None
+    except BadOption as error:
+        raise BadOption("interpolate", "cuts", f"cuts: {error.reason}") from None
     return cuts_between_drawings(frames, timing.sources)
 
 

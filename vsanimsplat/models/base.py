@@ -33,6 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..errors import BadOption
 from ..ops import backwarp, softsplat
 from .changes import Box, ChangePolicy, changed_pixels, network_weight, paste, region_boxes
 
@@ -57,7 +58,7 @@ def pad_to_multiple(image: torch.Tensor, multiple: int, mode: str) -> torch.Tens
     result), so any size works.
     """
     if mode not in PADDING_MODES:
-        raise ValueError(f"padding must be one of {PADDING_MODES}, got {mode!r}")
+        raise BadOption("models.base.pad_to_multiple", "mode", f"padding must be one of {PADDING_MODES}, got {mode!r}")
     height, width = image.shape[-2:]
     pad_h, pad_w = -height % multiple, -width % multiple
     while pad_h or pad_w:
@@ -181,9 +182,10 @@ class Model(ABC):
         self, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32, padding: str = "replicate"
     ) -> None:
         if padding not in PADDING_MODES:
-            raise ValueError(f"padding must be one of {PADDING_MODES}, got {padding!r}")
+            raise BadOption(f"models.{type(self).__name__}", "padding",
+                            f"padding must be one of {PADDING_MODES}, got {padding!r}")
         if not dtype.is_floating_point:
-            raise ValueError(f"dtype must be a floating-point dtype, got {dtype}")
+            raise BadOption(f"models.{type(self).__name__}", "dtype", f"dtype must be a floating-point dtype, got {dtype}")
         self.device = torch.device(device)
         self.dtype = dtype
         self.padding = padding
@@ -198,7 +200,8 @@ class Model(ABC):
         networks = self.networks()
         if states is not None:
             if set(states) != set(networks):
-                raise ValueError(f"model {self.name!r} needs state dicts for {sorted(networks)}, got {sorted(states)}")
+                raise BadOption(f"models.{type(self).__name__}", "states",
+                                f"model {self.name!r} needs state dicts for {sorted(networks)}, got {sorted(states)}")
             for role, network in networks.items():
                 network.load_state_dict(states[role], strict=True)
         for network in networks.values():
@@ -211,9 +214,11 @@ class Model(ABC):
     def prepare(self, image: torch.Tensor) -> FrameState:
         """Per-frame work: pad ``image`` (1, 3, H, W) RGB in [0, 1], any float dtype and device."""
         if image.dim() != 4 or image.shape[:2] != (1, 3):
-            raise ValueError(f"image must have shape (1, 3, H, W), got {tuple(image.shape)}")
+            raise BadOption(f"models.{type(self).__name__}.prepare", "image",
+                            f"image must have shape (1, 3, H, W), got {tuple(image.shape)}")
         if not image.dtype.is_floating_point:
-            raise ValueError(f"image must be a floating-point tensor in [0, 1], got dtype {image.dtype}")
+            raise BadOption(f"models.{type(self).__name__}.prepare", "image",
+                            f"image must be a floating-point tensor in [0, 1], got dtype {image.dtype}")
         size = (image.shape[2], image.shape[3])
         source = image.to(device=self.device, dtype=torch.float32)
         padded = pad_to_multiple(source.to(self.dtype), self.multiple, self.padding)
@@ -227,7 +232,8 @@ class Model(ABC):
         that change (none at all when nothing does).
         """
         if a.size != b.size:
-            raise ValueError(f"frames of a pair must have the same size, got {a.size} and {b.size}")
+            raise BadOption(f"models.{type(self).__name__}.pair", "b",
+                            f"frames of a pair must have the same size, got {a.size} and {b.size}")
         if self.changes is None:
             return self._pair(a, b)
         changed = changed_pixels(a.source, b.source, self.changes.threshold)
@@ -254,7 +260,7 @@ class Model(ABC):
         """The picture at time ``t`` (0 < t < 1) between the frames of ``pair``."""
         t = float(t)
         if not 0.0 < t < 1.0:
-            raise ValueError(f"t must be strictly between 0 and 1, got {t}")
+            raise BadOption(f"models.{type(self).__name__}.synthesize", "t", f"t must be strictly between 0 and 1, got {t}")
         if isinstance(pair, ChangedPair):
             return self._synthesize_changes(pair, t)
         image, holes, *_ = self._synthesize(pair, t)

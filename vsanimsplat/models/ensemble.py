@@ -35,6 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..errors import BadOption
 from .base import ChangedPair, FrameState, Model, PairState, Synthesis, pad_to_multiple
 
 __all__ = ["COMBINATIONS", "Ensemble", "EnsembleFrame", "EnsemblePair", "LINES", "LineRule", "Run", "combine"]
@@ -146,9 +147,10 @@ def combine(images: Sequence[torch.Tensor], holes: Sequence[torch.Tensor | None]
     Returns the combined picture and where every output has a hole (None when no output reports holes).
     """
     if len(images) != len(holes) or not images:
-        raise ValueError(f"images and holes must be non-empty and of the same length, got {len(images)} and {len(holes)}")
+        raise BadOption("models.ensemble.combine", "holes" if images else "images",
+                        f"images and holes must be non-empty and of the same length, got {len(images)} and {len(holes)}")
     if rule not in COMBINATIONS:
-        raise ValueError(f"rule must be one of {COMBINATIONS}, got {rule!r}")
+        raise BadOption("models.ensemble.combine", "rule", f"rule must be one of {COMBINATIONS}, got {rule!r}")
     stack = torch.stack(list(images))
     if all(h is None for h in holes):
         valid, everywhere = torch.ones_like(stack[:, :, :1]), None
@@ -232,19 +234,21 @@ class Ensemble(Model):
 
     def __init__(self, runs: Sequence[Run], name: str, combination: str = "mean") -> None:
         if combination not in COMBINATIONS:
-            raise ValueError(f"combination must be one of {COMBINATIONS}, got {combination!r}")
+            raise BadOption("models.Ensemble", "combination", f"combination must be one of {COMBINATIONS}, got {combination!r}")
         runs = tuple(Run(*run) for run in runs)
         if not runs or not all(isinstance(run.model, Model) for run in runs):
-            raise ValueError("runs must be one or more Run(model, mirrored, reversed) of vsanimsplat Models")
+            raise BadOption("models.Ensemble", "runs", "runs must be one or more Run(model, mirrored, reversed) of vsanimsplat Models")
         if runs[0].mirrored or runs[0].reversed:
-            raise ValueError("the first run must be in order and not mirrored: its flows are the ensemble's")
+            raise BadOption("models.Ensemble", "runs", "the first run must be in order and not mirrored: its flows are the ensemble's")
         if len(set(runs)) != len(runs):
-            raise ValueError("runs must differ from each other: the same run twice only weighs it twice")
+            raise BadOption("models.Ensemble", "runs", "runs must differ from each other: the same run twice only weighs it twice")
         models = list({id(run.model): run.model for run in runs}.values())
         if len({m.device for m in models}) != 1:
-            raise ValueError(f"the runs' models must run on one device, got {sorted(str(m.device) for m in models)}")
+            raise BadOption("models.Ensemble", "runs",
+                            f"the runs' models must run on one device, got {sorted(str(m.device) for m in models)}")
         if any(m.changes is not None for m in models):
-            raise ValueError("the runs' models must have no change policy of their own (changes=None): the ensemble's applies")
+            raise BadOption("models.Ensemble", "runs",
+                            "the runs' models must have no change policy of their own (changes=None): the ensemble's applies")
         dtypes = {m.dtype for m in models}  # each model gets the picture in its own dtype
         super().__init__(models[0].device, dtypes.pop() if len(dtypes) == 1 else torch.float32, models[0].padding)
         self.runs, self.name, self.models, self.combination = runs, name, models, combination
@@ -324,12 +328,14 @@ class Ensemble(Model):
         """
         t = float(t)
         if not 0.0 < t < 1.0:
-            raise ValueError(f"t must be strictly between 0 and 1, got {t}")
+            raise BadOption("models.Ensemble.variants", "t", f"t must be strictly between 0 and 1, got {t}")
         for label, (runs, combination) in chosen.items():
             if not runs or runs[0] != 0 or not set(runs) <= set(range(len(self.runs))) or len(set(runs)) != len(runs):
-                raise ValueError(f"variant {label!r}: runs must be distinct indices of runs, the first 0, got {runs!r}")
+                raise BadOption("models.Ensemble.variants", "chosen",
+                                f"variant {label!r}: runs must be distinct indices of runs, the first 0, got {runs!r}")
             if not isinstance(combination, LineRule) and combination not in COMBINATIONS:
-                raise ValueError(f"variant {label!r}: combination must be one of {COMBINATIONS}, got {combination!r}")
+                raise BadOption("models.Ensemble.variants", "chosen",
+                                f"variant {label!r}: combination must be one of {COMBINATIONS}, got {combination!r}")
         if isinstance(pair, ChangedPair):
             crossfade = torch.lerp(pair.a.source, pair.b.source, t).clamp(*self._bounds(pair))
             parts = [self._pictures(region.inner, t) for region in pair.regions]

@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..errors import BadOption
 from ..nets.feature_pyramid import FeaturePyramid
 from ..nets.gmflow import GMFlow
 from ..nets.gridnet import GridNet
@@ -122,11 +123,12 @@ class GMFSS(Model):
         choose_flow_scale: Callable[[int, int], float] | None = None,
     ) -> None:
         if variant not in VARIANTS:
-            raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
+            raise BadOption("models.GMFSS", "variant", f"variant must be one of {VARIANTS}, got {variant!r}")
         if flow_scale is None and choose_flow_scale is None:
-            raise ValueError("flow_scale=None needs choose_flow_scale (the choice by picture size)")
+            raise BadOption("models.GMFSS", "choose_flow_scale",
+                            "flow_scale=None needs choose_flow_scale (the choice by picture size)")
         if flow_scale is not None and flow_scale not in FLOW_SCALES:
-            raise ValueError(f"flow_scale must be one of {FLOW_SCALES}, got {flow_scale!r}")
+            raise BadOption("models.GMFSS", "flow_scale", f"flow_scale must be one of {FLOW_SCALES}, got {flow_scale!r}")
         super().__init__(device, dtype, padding)
         self.name = variant
         self.flow_scale = None if flow_scale is None else float(flow_scale)
@@ -162,7 +164,8 @@ class GMFSS(Model):
         assert self.choose_flow_scale is not None  # __init__ refuses neither
         scale = float(self.choose_flow_scale(height, width))
         if scale not in FLOW_SCALES:
-            raise ValueError(f"choose_flow_scale must return one of {FLOW_SCALES}, got {scale!r} for {height}x{width}")
+            raise BadOption("models.GMFSS", "choose_flow_scale",
+                            f"choose_flow_scale must return one of {FLOW_SCALES}, got {scale!r} for {height}x{width}")
         return scale
 
     def _prepare(self, image: torch.Tensor, size: tuple[int, int]) -> GMFSSFrame:
@@ -180,7 +183,8 @@ class GMFSS(Model):
     def _pair(self, a: FrameState, b: FrameState) -> GMFSSPair:
         a, b = self._check(a, GMFSSFrame), self._check(b, GMFSSFrame)
         if a.flow_scale != b.flow_scale:
-            raise ValueError(f"frames of a pair must have the same flow_scale, got {a.flow_scale} and {b.flow_scale}")
+            raise BadOption("models.GMFSS.pair", "b",
+                            f"frames of a pair must have the same flow_scale, got {a.flow_scale} and {b.flow_scale}")
         if hasattr(self.flownet, "bidirectional"):
             flow01, flow10 = self.flownet.bidirectional(a.flow_input, b.flow_input)
         else:

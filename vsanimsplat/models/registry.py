@@ -165,7 +165,7 @@ class Capability:
 
     def __post_init__(self) -> None:
         if self.kind not in ("cpu", "cuda"):
-            raise ValueError(f"kind must be 'cpu' or 'cuda', got {self.kind!r}")
+            raise BadOption("models.Capability", "kind", f"kind must be 'cpu' or 'cuda', got {self.kind!r}")
 
 
 @dataclass(frozen=True)
@@ -313,9 +313,10 @@ class Preset:
         for run in self.runs:
             model, *words = run.split()
             if model not in SPECS or not set(words) <= set(RUN_WORDS) or len(set(words)) != len(words):
-                raise ValueError(f"a run is a model name ({', '.join(SPECS)}) and any of {RUN_WORDS}, got {run!r}")
+                raise BadOption("models.Preset", "runs",
+                                f"a run is a model name ({', '.join(SPECS)}) and any of {RUN_WORDS}, got {run!r}")
         if not self.runs or len(self.runs[0].split()) != 1:
-            raise ValueError(f"the first run must be a plain model name, got {self.runs!r}")
+            raise BadOption("models.Preset", "runs", f"the first run must be a plain model name, got {self.runs!r}")
 
     def parsed(self) -> list[tuple[str, bool, bool]]:
         """Each run as (model name, mirrored, reversed)."""
@@ -459,14 +460,14 @@ def parameter_count(name: str) -> int:
     | `name` | str | — | a model or flow network name |
     """
     if name not in weight_sets():
-        raise ValueError(f"name must be one of {sorted(weight_sets())}, got {name!r}")
+        raise BadOption("models.parameter_count", "name", f"name must be one of {sorted(weight_sets())}, got {name!r}")
     networks = _networks(name, torch.device("meta"))
     return sum(p.numel() for network in networks.values() for p in network.parameters())
 
 
 def check_weights(name: str, states: States) -> None:
-    """Raise (RuntimeError from ``load_state_dict``, or ValueError) unless ``states`` (role → state dict) load
-    strictly into the networks of weight set ``name``.
+    """Raise (RuntimeError from ``load_state_dict``, or :class:`~vsanimsplat.errors.BadOption` for roles other than
+    the networks') unless ``states`` (role → state dict) load strictly into the networks of weight set ``name``.
 
     | parameter | type | default | meaning |
     |---|---|---|---|
@@ -475,6 +476,7 @@ def check_weights(name: str, states: States) -> None:
     """
     networks = _networks(name, torch.device("cpu"))
     if set(states) != set(networks):
-        raise ValueError(f"{name!r} needs state dicts for {sorted(networks)}, got {sorted(states)}")
+        raise BadOption("models.check_weights", "states",
+                        f"{name!r} needs state dicts for {sorted(networks)}, got {sorted(states)}")
     for role, network in networks.items():
         network.load_state_dict(states[role], strict=True)

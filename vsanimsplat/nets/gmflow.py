@@ -31,6 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from vsanimsplat.errors import BadOption
 from vsanimsplat.ops.backwarp import backwarp
 
 __all__ = ["GMFlow"]
@@ -353,8 +354,8 @@ class GMFlow(nn.Module):
 
     H and W must be positive multiples of 32 (:data:`SIZE_MULTIPLE`); the caller pads (GMFSS
     feeds half-resolution frames, so full frames pad to multiples of 64). Other sizes raise
-    ``ValueError``. Accuracy needs some size: below ~192 rows or columns (1/4-resolution windows
-    under 6 pixels) the published weights get unreliable along that axis.
+    :class:`~vsanimsplat.errors.BadOption` (a ValueError). Accuracy needs some size: below ~192 rows or columns
+    (1/4-resolution windows under 6 pixels) the published weights get unreliable along that axis.
 
     The published ``flownet.pkl`` holds CUDA tensors: load it with
     ``torch.load(path, map_location="cpu")`` on a machine without CUDA.
@@ -378,21 +379,23 @@ class GMFlow(nn.Module):
         self.register_buffer("std", torch.tensor(_IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
 
     @staticmethod
-    def _check(*named: tuple[str, Tensor]) -> None:
-        """Raise ValueError unless the ``(name, image)`` pairs are (N, 3, H, W) images of one shape, H and W
-        multiples of :data:`SIZE_MULTIPLE`."""
+    def _check(function: str, *named: tuple[str, Tensor]) -> None:
+        """Raise :class:`~vsanimsplat.errors.BadOption` naming ``function`` unless the ``(name, image)`` pairs are
+        (N, 3, H, W) images of one shape, H and W multiples of :data:`SIZE_MULTIPLE`."""
         for name, img in named:
             if img.dim() != 4 or img.shape[1] != 3:
-                raise ValueError(f"{name} must have shape (N, 3, H, W), got {tuple(img.shape)}")
+                raise BadOption(function, name, f"{name} must have shape (N, 3, H, W), got {tuple(img.shape)}")
             h, w = img.shape[-2:]
             if h == 0 or w == 0 or h % SIZE_MULTIPLE or w % SIZE_MULTIPLE:
-                raise ValueError(
+                raise BadOption(
+                    function, name,
                     f"{name} height and width must be positive multiples of {SIZE_MULTIPLE} "
                     f"(pad the input), got {h}x{w}"
                 )
         shapes = {tuple(img.shape) for _, img in named}
         if len(shapes) > 1:
-            raise ValueError(f"{' and '.join(name for name, _ in named)} must have the same shape, got {sorted(shapes)}")
+            raise BadOption(function, named[-1][0],
+                            f"{' and '.join(name for name, _ in named)} must have the same shape, got {sorted(shapes)}")
 
     def _with_position(self, f: Tensor, splits: int) -> Tensor:
         """(N, C, H, W) -> (N, H, W, C) plus the sine encoding of the position *inside its window*."""
@@ -413,11 +416,11 @@ class GMFlow(nn.Module):
 
     def encode(self, image: Tensor) -> tuple[Tensor, Tensor]:
         """Per-image work: backbone features of ``image`` (N, 3, H, W) at 1/8 and 1/4, for :meth:`bidirectional`."""
-        self._check(("image", image))
+        self._check("nets.GMFlow.encode", ("image", image))
         return self.backbone((image - self.mean) / self.std)
 
     def forward(self, img0: Tensor, img1: Tensor) -> Tensor:
-        self._check(("img0", img0), ("img1", img1))
+        self._check("nets.GMFlow", ("img0", img0), ("img1", img1))
         feats8, feats4 = self.encode(torch.cat((img0, img1)))
         return self._flow(*feats8.chunk(2), *feats4.chunk(2), both=False)
 

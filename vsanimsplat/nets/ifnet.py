@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..errors import BadOption
 from ..ops import backwarp
 
 __all__ = ["IFBlock", "IFNet"]
@@ -97,7 +98,7 @@ class IFNet(nn.Module):
     ) -> None:
         super().__init__()
         if len(widths) != len(scales):
-            raise ValueError(f"widths and scales must have the same length, got {widths} and {scales}")
+            raise BadOption("nets.IFNet", "scales", f"widths and scales must have the same length, got {widths} and {scales}")
         self.scales = scales
         # first block: both images and t; the others also get both warped images, the mask and the flow
         for index, width in enumerate(widths):

@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..errors import BadOption
 from ..ops import backwarp, correlation
 from ._keys import ORDINALS, rename_hook
 
@@ -156,7 +157,8 @@ class PWCNet(nn.Module):
     def forward(self, img0: Tensor, img1: Tensor) -> Tensor:
         """Flow from ``img0`` to ``img1`` (RGB in [0, 1], any size) in pixels."""
         if img0.dim() != 4 or img0.shape[1] != 3 or img0.shape != img1.shape:
-            raise ValueError(
+            raise BadOption(
+                "nets.PWCNet", "img0" if img0.dim() != 4 or img0.shape[1] != 3 else "img1",
                 f"img0 and img1 must be RGB pictures of the same shape (N, 3, H, W), got "
                 f"{tuple(img0.shape)} and {tuple(img1.shape)}"
             )
