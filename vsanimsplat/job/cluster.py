@@ -182,7 +182,7 @@ class Workers:
 
         Raises :class:`RayMissing` without Ray, and :class:`~vsanimsplat.job.EncodeError` when the cluster cannot be
         joined, or naming the chunk and its last error when it failed :data:`MAX_RETRIES` + 1 times (the chunks
-        still running are then cancelled).
+        still running then end with the driver's Ray session).
         """
         ray = require_ray()
         level = logging.INFO if verbose else logging.WARNING
@@ -223,10 +223,10 @@ class Workers:
                     progress.update(chunk.span[1] - chunk.span[0], total)
                     yield chunk.index, checksum
             finally:
-                for ref in running:  # not force=True: a task force-cancelled as it completes aborts the driver in
-                    with contextlib.suppress(Exception):  # Ray 2.60 ("Tried to complete task that was not pending")
-                        ray.cancel(ref)
-                ray.shutdown()  # which ends a local instance's workers, cancelled or not
+                # No ray.cancel of the chunks still running: in Ray 2.60 a task cancelled (forced or not) as its reply
+                # arrives aborts the driver ("Tried to complete task that was not pending", exit 1 instead of a clean
+                # stop). Ending the driver's session ends its job's tasks, on a local instance and on a cluster.
+                ray.shutdown()
 
     def task_options(self, options: JobOptions, threads: int) -> dict[str, object]:
         """What each chunk's Ray task of the job ``options`` asks for: ``threads`` CPUs, :attr:`gpus` GPUs (None: 1
