@@ -42,8 +42,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from fractions import Fraction
 from pathlib import Path
 
@@ -56,7 +55,7 @@ import vsanimsplat
 from vsanimsplat.filters.frames import array_into_frame, clip_from_arrays, frame_to_tensor
 from vsanimsplat.machine import cpu_peak as cpu_peak_of_flags
 from vsanimsplat.machine import describe, machine
-from vsanimsplat.evaluation import DATA, EYE_MOTION, eye_triplets, middlebury_triplets, quantise
+from vsanimsplat.evaluation import DATA, EYE_MOTION, eye_triplets, middlebury_triplets, one_thread, quantise
 from vsanimsplat.metrics import psnr
 from vsanimsplat.models import Model, load_model, native_bf16
 from vsanimsplat.testing import Scene, animate, cadence
@@ -194,7 +193,7 @@ def cpu_peak() -> dict:
             "fp32_flops_per_cycle": found.fp32_per_cycle, "bf16_flops_per_cycle": found.bf16_per_cycle,
             "fp32_gflops_per_core": round(found.gflops("float32", cores=1), 1),
             "bf16_gflops_per_core": round(found.gflops("bfloat16", cores=1), 1), "assumption": found.assumption}
-    with _one_thread():
+    with one_thread():
         for dtype, kind in ((torch.float32, "fp32"), (torch.bfloat16, "bf16")):
             a, b = torch.rand(2048, 2048, dtype=dtype), torch.rand(2048, 2048, dtype=dtype)
             seconds = min(_cpu_timed(lambda: torch.mm(a, b))[1] for _ in range(4))
@@ -202,15 +201,6 @@ def cpu_peak() -> dict:
     return peak
 
 
-@contextmanager
-def _one_thread() -> Iterator[None]:
-    """The block on one torch thread (this script calls torch from one thread only), torch's setting after."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def _cpu_timed(call: Callable[[], object]) -> tuple[float, float]:
@@ -248,7 +238,7 @@ def stages(size: str, reps: int, peak: dict) -> list[dict]:
     rows = []
     for name, (bf16, flow_scale) in STAGE_CONFIGS.items():
         model = _model(bf16, flow_scale)
-        with _one_thread():
+        with one_thread():
             a, b = model.prepare(img0), model.prepare(img1)
             pair = model.pair(a, b)
             calls = {"prepare": lambda: model.prepare(img1), "pair": lambda: model.pair(a, b),

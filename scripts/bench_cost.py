@@ -47,7 +47,7 @@ import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
 from vsanimsplat import machine
-from vsanimsplat.evaluation import DATA, EYE_MOTION, eye_triplets, middlebury_triplets, quantise
+from vsanimsplat.evaluation import DATA, EYE_MOTION, eye_triplets, middlebury_triplets, one_thread, quantise
 from vsanimsplat.metrics import psnr
 from vsanimsplat.models import Model, gmfss, load_model, native_bf16, splat
 from vsanimsplat.models.ensemble import Ensemble, combine
@@ -125,14 +125,6 @@ def splatting_measured(meter: Meter) -> Iterator[None]:
             setattr(module, name, function)
 
 
-@contextmanager
-def one_thread() -> Iterator[None]:
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def frame(scene: Scene, t: float) -> torch.Tensor:

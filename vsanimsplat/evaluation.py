@@ -13,7 +13,8 @@ Pictures are (1, 3, H, W) float32 tensors in [0, 1]. PSNR is :func:`vsanimsplat.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -24,6 +25,7 @@ import torch.nn.functional as F
 import vapoursynth as vs
 
 __all__ = ["DATA", "EYE_MOTION", "MemoFlow", "Triplet", "eye_on_twos", "eye_triplets", "flowfps", "middlebury_triplets",
+           "one_thread",
            "quantise", "ssim", "to_tensor", "video_frames"]
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -137,3 +139,14 @@ class MemoFlow(torch.nn.Module):
                 self.memo.pop(next(iter(self.memo)))
             self.memo[key] = self.flownet(img0, img1)
         return self.memo[key]
+
+
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """The block on one torch thread (CPU seconds that do not depend on the machine's load), torch's setting after."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
