@@ -63,6 +63,7 @@ def test_a_fast_pan_is_found_as_the_first_motion():
     assert abs(dy) <= 2 and abs(dx - 24) <= 2  # 12 px per source frame, two frames
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [7, 8])
 def test_shapes_moving_fast_on_their_own_are_no_cut_and_a_cut_still_is(seed, tmp_path):
     """Four shapes at 6 px per frame, each its own way, held 1–4 frames at 640×360 as x264 CRF 18 (the issue's
