@@ -1,9 +1,13 @@
-"""Shared test helpers: synthetic animated clips as VapourSynth clips."""
+"""Shared test helpers: synthetic animated clips as VapourSynth clips, and the scripts in ``scripts/`` as modules."""
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from collections.abc import Sequence
 from fractions import Fraction
+from pathlib import Path
+from types import ModuleType
 
 import vapoursynth as vs
 
@@ -34,3 +38,21 @@ def as_clip(animation: AnimatedClip, fmt: int = vs.RGB24, fps: Fraction = Fracti
         rgb = vs.core.get_video_format(fmt).color_family == vs.RGB
         clip = clip.resize.Bicubic(format=fmt, **({} if rgb else {"matrix_s": "709"}))
     return clip
+
+
+SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+"""The repository's scripts folder."""
+
+
+def load_script(name: str) -> ModuleType:
+    """``scripts/NAME.py`` as a module (its ``main`` not run), registered under ``name`` only while it loads (so its
+    dataclasses find their module)."""
+    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        del sys.modules[name]
+    return module

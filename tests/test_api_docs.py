@@ -3,21 +3,16 @@ left as text (a Markdown table, a reST role), as ``make docs`` does (``scripts/a
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 
 import pytest
+from tests.helpers import load_script
 
 pytest.importorskip("pdoc", reason="pdoc is not installed (the test and docs extras have it): pip install -e '.[docs]'")
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "api_docs.py"
 
 
 def _api_docs():
-    spec = importlib.util.spec_from_file_location("api_docs", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("api_docs")
 
 
 def test_the_public_api_renders_without_warnings_or_raw_markup(tmp_path):

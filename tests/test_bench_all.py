@@ -3,22 +3,16 @@ saving a printed section under out/bench/ instead of over a record."""
 
 from __future__ import annotations
 
-import importlib.util
 import sys
-from pathlib import Path
 
 import pytest
+from tests.helpers import load_script
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "bench_all.py"
 
 
 @pytest.fixture
-def bench_all(monkeypatch):
-    spec = importlib.util.spec_from_file_location("bench_all", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, "bench_all", module)  # its dataclass looks its module up
-    spec.loader.exec_module(module)
-    return module
+def bench_all():
+    return load_script("bench_all")
 
 
 def test_every_benchmark_script_is_listed_with_its_record(bench_all, capsys):

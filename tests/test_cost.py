@@ -4,7 +4,6 @@ an AVX2-only CPU is tested on any machine), and the arithmetic of ``scripts/benc
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 from pathlib import Path
 
 import pytest
@@ -12,8 +11,8 @@ import torch
 
 from vsanimsplat import machine
 from vsanimsplat.models import MODEL_NAMES, SPECS, registry
+from tests.helpers import load_script
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "bench_cost.py"
 
 AVX2 = frozenset({"sse4_2", "avx", "avx2", "fma", "f16c"})
 """A Zen 2 or Haswell-class CPU: no AVX-512, no native bfloat16."""
@@ -25,10 +24,7 @@ SAPPHIRE_RAPIDS = ZEN4 | {"amx_tile", "amx_bf16", "amx_int8"}
 
 @pytest.fixture(scope="module")
 def bench_cost():
-    spec = importlib.util.spec_from_file_location("bench_cost", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("bench_cost")
 
 
 @pytest.mark.parametrize("flags,fp32,bf16,unit", [

@@ -5,7 +5,6 @@ The GPU run itself cannot run here; its whole dry run (``--device cpu --tiny``) 
 CPU, so it is run by hand (see the script's docstring), not here.
 """
 
-import importlib.util
 import os
 import subprocess
 import sys
@@ -15,16 +14,14 @@ from pathlib import Path
 import pytest
 import torch
 import vapoursynth as vs
+from tests.helpers import load_script
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "gpu_check.py"
 
 
 @pytest.fixture(scope="module")
 def gpu_check():
-    spec = importlib.util.spec_from_file_location("gpu_check", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("gpu_check")
 
 
 @pytest.mark.slow
