@@ -14,7 +14,11 @@ them (plain Python; the pass itself is in :mod:`vsanimsplat.filters.dedupe`):
   below those of a new drawing. The threshold is raised into the first wide gap (:data:`GAP` × or more) in the
   clip's counts above the least threshold, up to :data:`NOISE_CAP` of the frame: to twice the largest count
   below the gap (or the gap's geometric middle, if lower), when the clip has held pairs and the pairs so raised
-  are as still on average as its quiet ones (:data:`QUIET`). Any other clip keeps the least threshold.
+  are as still on average as its quiet ones (:data:`QUIET`). Noise that sits apart from the held pairs (a few
+  refined frames of x265 over grain, many times the rest) leaves a first gap below the least threshold: past it,
+  the next wide gap is taken when the pairs it raises are also :data:`FAINT`, that is most of their differing
+  pixels change by little (counted again at the next tolerance level), as coding noise does and a new drawing's
+  lines, lip flaps and blinks do not. Any other clip keeps the least threshold.
 
 Measured on the tuning half of the generated corpus (:mod:`vsanimsplat.corpus`): held pairs of x264/x265 at
 CRF 16–28 differ in at most 0.35 % of the frame at tolerance 10, held frames with grain of σ = 4 in 1.2 %
@@ -27,7 +31,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["GRAIN_QUANTILE", "GRAIN_MARGIN", "GAP", "QUIET", "NOISE_CAP", "LEVELS", "Detection", "grain_level",
+__all__ = ["GRAIN_QUANTILE", "GRAIN_MARGIN", "GAP", "QUIET", "FAINT", "NOISE_CAP", "LEVELS", "Detection", "grain_level",
            "choose_tolerance", "noise_threshold"]
 
 GRAIN_QUANTILE = 0.2
@@ -38,6 +42,8 @@ GAP = 4.0
 """Counts this many times apart (each plus one) are a gap between noise and drawings."""
 QUIET = 0.5
 """Coding noise leaves a pair's mean absolute difference within this many code values of the clip's grain level."""
+FAINT = 0.25
+"""A pair is faint when at most this share of its differing pixels still differ at the next tolerance level."""
 NOISE_CAP = 0.005
 """Coding noise is looked for up to this share of the frame (0.5 %); above it, counts are drawings."""
 LEVELS = (1, 2, 3)
@@ -88,32 +94,41 @@ def choose_tolerance(least: int, grain: float) -> int:
 
 
 def noise_threshold(counts: Sequence[int], mean_differences: Sequence[float], least: int,
-                    area: int) -> tuple[int, int]:
+                    area: int, stronger: Sequence[int] | None = None) -> tuple[int, int]:
     """The threshold that puts a clip's coding noise below it, and the largest count taken for noise.
 
-    | parameter | type | meaning |
-    |---|---|---|
-    | `counts` | sequence of int | differing pixels of every pair of adjacent frames |
-    | `mean_differences` | sequence of float | every pair's mean absolute difference (8-bit code values) |
-    | `least` | int | the least threshold (pixels) |
-    | `area` | int | pixels per frame |
+    | parameter | type | default | meaning |
+    |---|---|---|---|
+    | `counts` | sequence of int | | differing pixels of every pair of adjacent frames |
+    | `mean_differences` | sequence of float | | every pair's mean absolute difference (8-bit code values) |
+    | `least` | int | | the least threshold (pixels) |
+    | `area` | int | | pixels per frame |
+    | `stronger` | sequence of int or None | None | every pair's differing pixels at the next tolerance level (None: not counted; then no gap past the first is looked at) |
 
     See the module docstring. The counts below the gap are taken for noise only when the clip has a held pair
     (a count at most ``least``) and every pair they raise above is :data:`QUIET`: as still on average as the
-    clip's quiet pairs (a fade, a slow pan of a smooth background or a clip on ones is not). Returns
-    ``(least, 0)`` when the counts show no such gap.
+    clip's quiet pairs (a fade, a slow pan of a smooth background or a clip on ones is not); past a first gap
+    that raises nothing, also :data:`FAINT`. Returns ``(least, 0)`` when the counts show no such gap.
     """
     if not counts or min(counts) > least:
         return least, 0
     cap = NOISE_CAP * area
+    calm = grain_level(mean_differences) + QUIET
     values = sorted(set(counts))
+    past_first = False
     for low, high in zip(values, values[1:]):
         if low > cap:
             break
-        if high > least and high + 1 >= GAP * (low + 1):
-            calm = grain_level(mean_differences) + QUIET
-            if low <= least or any(least < count <= low and mean > calm
-                                   for count, mean in zip(counts, mean_differences)):
+        if high <= least or high + 1 < GAP * (low + 1):
+            continue
+        if low <= least:  # the held pairs' own gap: look further only where faintness can be told
+            if stronger is None:
                 return least, 0
-            return max(least, min(2 * low, int(math.sqrt(low * high)))), low
+            past_first = True
+            continue
+        raised = [j for j, count in enumerate(counts) if least < count <= low]
+        if any(mean_differences[j] > calm for j in raised) or (
+                stronger is not None and past_first and any(stronger[j] > FAINT * counts[j] for j in raised)):
+            return least, 0
+        return max(least, min(2 * low, int(math.sqrt(low * high)))), low
     return least, 0

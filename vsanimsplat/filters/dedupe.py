@@ -331,7 +331,9 @@ def _find(clip: vs.VideoNode, threshold: int | float | None, tolerance: int | No
     analysis = _analyse(clip, tolerance, bool(chroma), progress, least if scenes else None)
     used = _tolerance_of(analysis, tolerance)
     counts = analysis.diff_counts[used]
-    limit, noise = (noise_threshold(counts, analysis.mean_differences, least, area) if given is None
+    higher = [level for level in sorted(analysis.diff_counts) if level > used]  # the next level counted, if any
+    stronger = analysis.diff_counts[higher[0]] if higher else None
+    limit, noise = (noise_threshold(counts, analysis.mean_differences, least, area, stronger) if given is None
                     else (given, 0))
     settings = Detection(used, limit, grain_level(analysis.mean_differences), noise,
                          tolerance is None, threshold is None)
