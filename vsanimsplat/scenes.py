@@ -42,7 +42,7 @@ moving shape keeps its colours).
 | :data:`CONTRAST` | 1.6 | most ratio of block standard deviations (each plus one) for an explained block |
 | :data:`GRAIN_MARGIN` | 2.5 | blocks vote only where their standard deviation is at least this many times the pair's noise (:func:`pair_noise`) |
 | :data:`GRAINY` | 8 | … but never more than this standard deviation |
-| :data:`MIN_VOTING` | 0.02 | with fewer voting blocks than this share, or none in one picture, a change of light over the block means decides |
+| :data:`MIN_VOTING` | 0.02 | where fewer than this share of either picture's blocks vote (a fade's dark end under grain), a change of light over the block means decides |
 | :data:`PRIOR` | 0.01 | the unexplained share counts this share of all blocks more as voting and explained (few votes weigh less) |
 | :data:`FAINT` | 48 | next to a flat picture, a picture whose block means span more than this is a cut to or from it, less a fade's step |
 
@@ -279,9 +279,9 @@ def unexplained_share(a: np.ndarray, b: np.ndarray) -> float:
 
     See the module docstring for the method. A block is informative when its standard deviation exceeds
     :data:`FLAT` and :data:`GRAIN_MARGIN` times the pair's noise (:func:`pair_noise`, up to :data:`GRAINY`): a block
-    of grain matches nothing. Where fewer than :data:`MIN_VOTING` of the blocks are informative, or none of one
-    picture (a dark fade, low-contrast pictures), a change of light over the block means decides
-    (:func:`_unlit_share`).
+    of grain matches nothing. Where fewer than :data:`MIN_VOTING` of either picture's blocks vote (a dark fade,
+    low-contrast pictures: a few blocks of a nearly flat picture are too little to tell), a change of light over the
+    block means decides (:func:`_unlit_share`).
     """
     a, b = np.asarray(a, np.float32), np.asarray(b, np.float32)
     if a.shape != b.shape or a.ndim != 2:
@@ -295,9 +295,9 @@ def unexplained_share(a: np.ndarray, b: np.ndarray) -> float:
         noise = 0.0
     forward = _unexplained(a, b, shifts, noise)
     backward = _unexplained(b, a, [(-y, -x) for y, x in shifts], noise)
-    voting, blocks = forward[1] + backward[1], 2 * (a.shape[0] // BLOCK) * (a.shape[1] // BLOCK)
-    if forward[1] and backward[1] and voting >= MIN_VOTING * blocks:
-        return (forward[0] + backward[0]) / (voting + PRIOR * blocks)
+    blocks = (a.shape[0] // BLOCK) * (a.shape[1] // BLOCK)  # of each picture
+    if min(forward[1], backward[1]) >= MIN_VOTING * blocks:
+        return (forward[0] + backward[0]) / (forward[1] + backward[1] + 2 * PRIOR * blocks)
     return _unlit_share(_blocks(a, BLOCK).mean(axis=-1).ravel(), _blocks(b, BLOCK).mean(axis=-1).ravel())
 
 
