@@ -17,7 +17,7 @@ from vsanimsplat import dedupe
 from vsanimsplat.corpus import Case, corpus, deliver, make
 from vsanimsplat.filters.frames import clip_from_arrays
 from vsanimsplat.filters.dedupe import DEFAULT_THRESHOLD, DEFAULT_TOLERANCE, detection, find_drawings
-from vsanimsplat.noise import FAINT, GAP, choose_tolerance, grain_level, noise_threshold
+from vsanimsplat.noise import FAINT, FIRM, GAP, choose_tolerance, grain_level, noise_threshold
 from vsanimsplat.testing import Scene, animate
 
 AREA = 320 * 180
@@ -78,6 +78,21 @@ def test_noise_apart_from_the_held_pairs_is_raised_past_when_faint():
     lip = faint[:5] + [40, 44] + faint[7:]  # most of a drawn line's pixels change by much
     assert noise_threshold(counts, quiet, LEAST, AREA, lip) == (LEAST, 0)
     assert noise_threshold(counts, quiet, LEAST, AREA) == (LEAST, 0), "not counted at a next level: not looked at"
+
+
+def test_firm_pairs_below_a_blink_are_drawings_not_noise():
+    """Slow shapes over grain (x264 CRF 16, 854×480, scaled to 320×180): small drawings below a blink's count look
+    like noise under a gap, but nearly all their pixels change by much, and they are most of the clip's changes."""
+    counts = [1, 3, 9, 12, 23] + [40, 55, 60, 75, 94] + [750, 780]
+    quiet = [1.0] * 5 + [1.2] * 5 + [2.2] * 2
+    assert noise_threshold(counts, quiet, LEAST, AREA) == (188, 94), "counts alone: taken for noise"
+    firm = [0, 1, 2, 3, 5] + [38, 52, 56, 72, 89] + [745, 770]  # 95 %
+    assert min(f / c for f, c in zip(firm[5:10], counts[5:10])) > FIRM
+    assert noise_threshold(counts, quiet, LEAST, AREA, firm) == (LEAST, 0)
+    coded = firm[:5] + [20, 30, 33, 40, 60] + firm[10:]  # x264's refinements at CRF 28: half of them
+    assert noise_threshold(counts, quiet, LEAST, AREA, coded) == (188, 94)
+    recoded = [0, 0, 8, 0, 32] + [70] + [2000, 2100, 1900, 2200, 2050]  # two frames x264 coded anew among drawings
+    assert noise_threshold(recoded, [0.0] * 11, LEAST, AREA, recoded) == (140, 70), "few firm pairs: noise"
 
 
 def test_dedupe_sees_past_faint_noise_apart_from_the_held_pairs():

@@ -18,7 +18,10 @@ them (plain Python; the pass itself is in :mod:`vsanimsplat.filters.dedupe`):
   refined frames of x265 over grain, many times the rest) leaves a first gap below the least threshold: past it,
   the next wide gap is taken when the pairs it raises are also :data:`FAINT`, that is most of their differing
   pixels change by little (counted again at the next tolerance level), as coding noise does and a new drawing's
-  lines, lip flaps and blinks do not. Any other clip keeps the least threshold.
+  lines, lip flaps and blinks do not. Wherever the gap, pairs that are mostly :data:`FIRM` (nearly all their
+  differing pixels change by much) and outnumber the pairs above the gap are small drawings, not noise: slow
+  shapes over grain leave them below a few blinks' counts (a few firm pairs among many drawings are an encoder's
+  re-coded frames). Any other clip keeps the least threshold.
 
 Measured on the tuning half of the generated corpus (:mod:`vsanimsplat.corpus`): held pairs of x264/x265 at
 CRF 16–28 differ in at most 0.35 % of the frame at tolerance 10, held frames with grain of σ = 4 in 1.2 %
@@ -31,7 +34,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["GRAIN_QUANTILE", "GRAIN_MARGIN", "GAP", "QUIET", "FAINT", "NOISE_CAP", "LEVELS", "Detection", "grain_level",
+__all__ = ["GRAIN_QUANTILE", "GRAIN_MARGIN", "GAP", "QUIET", "FAINT", "FIRM", "NOISE_CAP", "LEVELS", "Detection", "grain_level",
            "choose_tolerance", "noise_threshold"]
 
 GRAIN_QUANTILE = 0.2
@@ -44,6 +47,8 @@ QUIET = 0.5
 """Coding noise leaves a pair's mean absolute difference within this many code values of the clip's grain level."""
 FAINT = 0.25
 """A pair is faint when at most this share of its differing pixels still differ at the next tolerance level."""
+FIRM = 0.9
+"""A pair is firm when more than this share of its differing pixels still differ at the next tolerance level."""
 NOISE_CAP = 0.005
 """Coding noise is looked for up to this share of the frame (0.5 %); above it, counts are drawings."""
 LEVELS = (1, 2, 3)
@@ -107,8 +112,10 @@ def noise_threshold(counts: Sequence[int], mean_differences: Sequence[float], le
 
     See the module docstring. The counts below the gap are taken for noise only when the clip has a held pair
     (a count at most ``least``) and every pair they raise above is :data:`QUIET`: as still on average as the
-    clip's quiet pairs (a fade, a slow pan of a smooth background or a clip on ones is not); past a first gap
-    that raises nothing, also :data:`FAINT`. Returns ``(least, 0)`` when the counts show no such gap.
+    clip's quiet pairs (a fade, a slow pan of a smooth background or a clip on ones is not), they are not mostly
+    :data:`FIRM` while outnumbering the pairs above the gap, and, past a first gap that raises nothing, every one is
+    :data:`FAINT`. Returns ``(least, 0)``
+    when the counts show no such gap.
     """
     if not counts or min(counts) > least:
         return least, 0
@@ -127,8 +134,12 @@ def noise_threshold(counts: Sequence[int], mean_differences: Sequence[float], le
             past_first = True
             continue
         raised = [j for j, count in enumerate(counts) if least < count <= low]
-        if any(mean_differences[j] > calm for j in raised) or (
-                stronger is not None and past_first and any(stronger[j] > FAINT * counts[j] for j in raised)):
+        if any(mean_differences[j] > calm for j in raised):
             return least, 0
+        if stronger is not None:
+            shares = sorted(stronger[j] / counts[j] for j in raised)
+            above = sum(count >= high for count in counts)
+            if (shares[len(shares) // 2] > FIRM and len(raised) > above) or (past_first and shares[-1] > FAINT):
+                return least, 0
         return max(least, min(2 * low, int(math.sqrt(low * high)))), low
     return least, 0
