@@ -267,23 +267,26 @@ def test_holes_of_a_layers_in_between_are_filled_on_frames_that_show_a_drawing()
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("pan, grain", [(2.0, 0.0), (8.0, 0.0), (3.0, 3.0)])
-def test_a_small_flat_disc_on_twos_over_any_pan_moves_at_its_own_times(pan, grain):
-    """The issue's flat cel disc (0.55 % of a 512×288 frame) on twos over a pan of 2–8 px per frame: its fill shows
+@pytest.mark.parametrize("width, height, radius, length, pan, grain", [
+    (512, 288, 16, 12, 2.0, 0.0), (512, 288, 16, 12, 8.0, 0.0), (512, 288, 16, 12, 3.0, 3.0),
+    (1280, 720, 40, 24, 3.0, 0.0),  # its outline ring once filled less than half its box at one drawing: no layer
+])
+def test_a_small_flat_disc_on_twos_over_any_pan_moves_at_its_own_times(width, height, radius, length, pan, grain):
+    """The issue's flat cel disc (0.55 % of the frame) on twos over a pan of 2–8 px per frame: its fill shows
     no held block and its edge blocks hold moving background, so only a few blocks hold it. Every in-between of its
     drawings must carry its own layer step, so that it moves evenly (the timing's CV of its steps is 0)."""
     from vsanimsplat.corpus import disc_over_pan
     from vsanimsplat.metrics import steps_cv
     from vsanimsplat.testing import add_noise
 
-    animation = disc_over_pan(512, 288, 16, pan, frames=12)
+    animation = disc_over_pan(width, height, radius, pan, frames=length)
     assert 0.005 < animation.source_mask(0, 0).mean() < 0.006
     rng = np.random.default_rng(5)
     frames = [add_noise(frame, rng, grain) for frame in animation.frames] if grain else animation.frames
     out = vsanimsplat.interpolate(vsanimsplat.dedupe(clip_from_arrays(frames)), factor=2, model=Blend())
     found = layer_props(out)
     path, stepped = [], []
-    for n in range(2, 19):  # from the disc's second drawing to its last in-between (its first has no layer before it)
+    for n in range(2, 2 * length - 5):  # from the disc's second drawing to its last in-between (none before its first)
         s = 2 * ((n // 2) // 2)  # the disc's drawing on screen at time n / 2
         t = (n / 2 - s) / 2
         if t:

@@ -126,13 +126,32 @@ def _part(mask: np.ndarray, seed: np.ndarray) -> np.ndarray:
         part = grown
 
 
+def _filled(mask: np.ndarray) -> np.ndarray:
+    """``mask`` with the blocks it encloses: those from which no path of side-by-side (4-neighbour) unset blocks
+    leads out of it (a flat shape's outline ring and its fill)."""
+    outside = np.pad(np.zeros_like(mask), 1)
+    outside[0, :] = outside[-1, :] = outside[:, 0] = outside[:, -1] = True
+    free = ~np.pad(mask, 1, constant_values=False)
+    while True:
+        grown = outside.copy()
+        grown[1:] |= outside[:-1]
+        grown[:-1] |= outside[1:]
+        grown[:, 1:] |= outside[:, :-1]
+        grown[:, :-1] |= outside[:, 1:]
+        grown &= free
+        if np.array_equal(grown, outside):
+            return ~outside[1:-1, 1:-1]
+        outside = grown
+
+
 def _layer_blocks(blocks: np.ndarray, smallest: float) -> np.ndarray:
     """The held ``blocks`` that make a layer: all of them where they are at least ``smallest``; else each part of
-    them (connected blocks) of at least :data:`MIN_PART` blocks that lies together (a box at least 2 blocks each way that
-    it fills half of) and reaches ``smallest`` with the ring of blocks around it. A flat cel shape holds only the
-    blocks wholly inside it that show its outline (its fill shows nothing held, and blocks at its edge hold
-    background that moves), so the ring stands for the rest of it; scattered blocks (straight edges sliding along
-    themselves, texture) get no ring. Empty where none does."""
+    them (connected blocks) of at least :data:`MIN_PART` blocks that lies together (a box at least 2 blocks each way
+    that it fills half of with the blocks it encloses: a ring of outline counts with its inside) and reaches
+    ``smallest`` with the ring of blocks around it. A flat cel shape holds only the blocks wholly inside it that show
+    its outline (its fill shows nothing held, and blocks at its edge hold background that moves), so the ring stands
+    for the rest of it; scattered blocks (straight edges sliding along themselves, texture) get no ring. Empty where
+    none does."""
     if blocks.sum() >= smallest:
         return blocks
     found = np.zeros_like(blocks)
@@ -145,7 +164,8 @@ def _layer_blocks(blocks: np.ndarray, smallest: float) -> np.ndarray:
         rows, cols = np.nonzero(part)
         height, width = int(rows.max() - rows.min()) + 1, int(cols.max() - cols.min()) + 1
         count = len(rows)
-        if (count >= MIN_PART and min(height, width) >= 2 and 2 * count >= height * width
+        box = part[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
+        if (count >= MIN_PART and min(height, width) >= 2 and 2 * _filled(box).sum() >= height * width
                 and _grow(part, 1).sum() >= smallest):
             found |= part
     return found
