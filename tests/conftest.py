@@ -52,6 +52,15 @@ def _user_weights() -> Path:
     return Path(override).expanduser() if override else platformdirs.user_cache_path("vsanimsplat") / "models"
 
 
+def pytest_generate_tests(metafunc):
+    """A test that takes ``device`` runs once per torch device this machine has: the CPU, and CUDA where present (the
+    same assertions on both; CPU-only machines run the CPU case, a CUDA host both)."""
+    if "device" in metafunc.fixturenames:
+        import torch
+
+        metafunc.parametrize("device", ["cpu"] + (["cuda"] if torch.cuda.is_available() else []))
+
+
 def pytest_configure(config):
     """Give the run its own HOME, weight cache, Numba cache, Ray folder and Hypothesis storage (the module's
     docstring); the environment is restored by :func:`pytest_unconfigure`."""

@@ -143,15 +143,15 @@ def test_without_a_policy_the_networks_draw_every_pixel(name):
 
 @needs_weights
 @pytest.mark.parametrize("name", ["union", "base", "rife", "splat", "blend"])
-def test_a_small_change_leaves_every_pixel_32_px_away_untouched(name):
-    model = load_model(name, device="cpu")
+def test_a_small_change_leaves_every_pixel_32_px_away_untouched(name, device):
+    model = load_model(name, device=device)
     picture = _picture()
     changed_picture = _blink(picture)
-    pair = model.pair(model.prepare(picture), model.prepare(changed_picture))
+    pair = model.pair(model.prepare(picture.to(device)), model.prepare(changed_picture.to(device)))
     changed = changed_pixels(picture, changed_picture, model.changes.threshold)
     far = _far_from(changed, 32)
     for t in (0.3, 0.5):
-        out = model.synthesize(pair, t).image
+        out = model.synthesize(pair, t).image.cpu()
         assert torch.equal(out[..., far], picture[..., far])
         assert not torch.equal(out, picture)  # the change itself is interpolated
 
