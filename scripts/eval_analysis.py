@@ -2,7 +2,7 @@
 condition, with the fixed detection settings of before (tolerance 10, threshold 0.05 %) and the chosen ones side by
 side, through the public API (the delivered file read by BestSource, ``dedupe``, ``scene_scores``, ``layer_report``).
 
-Usage: python scripts/eval_analysis.py [--half report|tune] [--cache DIR] [--only SUBSTRING] [--sections corpus,cuts] > benchmarks/analysis.md
+Usage: python scripts/eval_analysis.py [--half report|tune|all] [--seed N] [--cache DIR] [--only SUBSTRING] [--sections corpus,cuts] > benchmarks/analysis.md
 Tune on ``--half tune``; report on ``--half report`` (the default), never on the clips you tuned on.
 """
 
@@ -130,9 +130,9 @@ CUT_EVENTS = ("cut", "cut", "similar-cut")
 def cut_corpus(half: str, cache: Path) -> None:
     """Cuts on their own corpus (:func:`~vsanimsplat.corpus.corpus` with ``events``: 64 cases from seed 2027, this
     half of them), with the chosen settings: recall per kind of cut, false cuts, and the score of every cut missed."""
-    cases = [case for case in corpus(64, 2027, CUT_EVENTS) if case.half == half]
+    cases = [case for case in corpus(64, 2027, CUT_EVENTS) if half in ("all", case.half)]
     print("\n## Cuts (a corpus of their own)\n")
-    print(f"The {half} half of `corpus(64, 2027, events={CUT_EVENTS})`: {len(cases)} cases of 48 frames, each with one "
+    print(f"{'All' if half == 'all' else f'The {half} half'} of `corpus(64, 2027, events={CUT_EVENTS})`: {len(cases)} cases of 48 frames, each with one "
           "cut a third of the way in, to a new scene (`cut`) or to the same scene 500 frames later: the same "
           "background, the shapes elsewhere (`similar-cut`); sizes, cadences, pans, codecs and grain as the main "
           "corpus draws them. `dedupe`'s defaults; a cut is found when the pair of drawings that crosses it scores "
@@ -213,7 +213,10 @@ SECTIONS = ("corpus", "shapes", "cuts", "flat")
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--half", choices=["report", "tune"], default="report")
+    parser.add_argument("--half", choices=["report", "tune", "all"], default="report")
+    parser.add_argument("--seed", type=int, default=2026,
+                        help="the corpus' seed (2026: the corpus the detectors were tuned on, on its tuning half; "
+                             "another seed draws a new corpus, never seen)")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/vsanimsplat-corpus"))
     parser.add_argument("--only", default="")
     parser.add_argument("--sections", default=",".join(SECTIONS),
@@ -223,7 +226,8 @@ def main() -> None:
     if not sections <= set(SECTIONS):
         parser.error(f"--sections must name some of {', '.join(SECTIONS)}, got {args.sections!r}")
     args.cache.mkdir(parents=True, exist_ok=True)
-    cases = [c for c in corpus() if c.half == args.half and args.only in c.name and "corpus" in sections]
+    cases = [c for c in corpus(seed=args.seed) if args.half in ("all", c.half) and args.only in c.name
+             and "corpus" in sections]
     rows: list[tuple[Case, dict[str, Result]]] = []
     for case in cases:
         truth = make(case)
@@ -237,8 +241,9 @@ def main() -> None:
     print("# Timing analysis on the generated corpus\n")
     print(f"Machine: {describe()}\n")
     if "corpus" in sections:
-        print(f"The {args.half} half of `vsanimsplat.corpus.corpus()` ({len(cases)} cases of 48 frames; "
-              f"`python scripts/eval_analysis.py --half {args.half}`). *fixed*: tolerance {DEFAULT_TOLERANCE}, threshold "
+        what = "all" if args.half == "all" else f"the {args.half} half"
+        print(f"{what.capitalize()} of `vsanimsplat.corpus.corpus(seed={args.seed})` ({len(cases)} cases of 48 frames; "
+              f"`python scripts/eval_analysis.py --half {args.half} --seed {args.seed}`). *fixed*: tolerance {DEFAULT_TOLERANCE}, threshold "
               f"{DEFAULT_THRESHOLD} (the defaults before); *chosen*: `dedupe`'s defaults now (`vsanimsplat.noise`). "
               "Drawings: found with exact timing / true, extra (found, not true); cuts: found / true, false (in-shot "
               "pairs cut); layers: drawings with a layer hold on screen (on `whole` timing every one is false); shapes held on "
