@@ -53,12 +53,12 @@ def _user_weights() -> Path:
 
 
 def pytest_generate_tests(metafunc):
-    """A test that takes ``device`` runs once per torch device this machine has: the CPU, and CUDA where present (the
-    same assertions on both; CPU-only machines run the CPU case, a CUDA host both)."""
-    if "device" in metafunc.fixturenames:
+    """A test that takes ``torch_device`` runs once per torch device this machine has: the CPU, and CUDA where present
+    (the same assertions on both; CPU-only machines run the CPU case, a CUDA host both)."""
+    if "torch_device" in metafunc.fixturenames:
         import torch
 
-        metafunc.parametrize("device", ["cpu"] + (["cuda"] if torch.cuda.is_available() else []))
+        metafunc.parametrize("torch_device", ["cpu"] + (["cuda"] if torch.cuda.is_available() else []))
 
 
 def pytest_configure(config):

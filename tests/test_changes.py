@@ -143,7 +143,8 @@ def test_without_a_policy_the_networks_draw_every_pixel(name):
 
 @needs_weights
 @pytest.mark.parametrize("name", ["union", "base", "rife", "splat", "blend"])
-def test_a_small_change_leaves_every_pixel_32_px_away_untouched(name, device):
+def test_a_small_change_leaves_every_pixel_32_px_away_untouched(name, torch_device):
+    device = torch_device
     model = load_model(name, device=device)
     picture = _picture()
     changed_picture = _blink(picture)

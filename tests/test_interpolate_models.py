@@ -67,14 +67,14 @@ def pooled_psnr(out: vs.VideoNode, animation, source_frames_per_output: float) -
 @needs_union
 @pytest.mark.slow
 @pytest.mark.parametrize("pattern", [[2], [3], [2, 3, 1, 4]], ids=["twos", "threes", "mixed"])
-def test_timing_aware_beats_naive_interpolation(pattern, device):
+def test_timing_aware_beats_naive_interpolation(pattern, torch_device):
     # measured (192x108, 6 drawings, x2; rife, a fifth of union's time here, float32 on every CPU): twos +3.6 dB,
     # threes +5.4 dB, mixed +4.2 dB (union: +2.4, +3.6, +2.9)
     clip, animation = synthetic_clip(cadence(pattern, 6), 192, 108, seed=4)
-    aware = vsanimsplat.interpolate(vsanimsplat.dedupe(clip), factor=2, model="rife", device=device)
+    aware = vsanimsplat.interpolate(vsanimsplat.dedupe(clip), factor=2, model="rife", device=torch_device)
     # naive = every frame a drawing, as index-based interpolators do; per-region timing off, since it would find the
     # whole frame holding on twos and move it at the drawings' times too
-    naive = vsanimsplat.interpolate(clip, factor=2, model="rife", device=device, max_hold=0, scene_detect=False,
+    naive = vsanimsplat.interpolate(clip, factor=2, model="rife", device=torch_device, max_hold=0, scene_detect=False,
                                     layers=False)
     assert aware.num_frames == naive.num_frames == 2 * len(animation.frames)
     margin = pooled_psnr(aware, animation, 0.5) - pooled_psnr(naive, animation, 0.5)
