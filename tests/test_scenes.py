@@ -207,6 +207,7 @@ def test_a_fade_to_black_with_grain_is_no_cut_and_a_cut_with_grain_is_one(grain)
     assert max(scores[:crossing] + scores[crossing + 1:]) < DEFAULT_SCENE_THRESHOLD / 1.5
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [None, 31])
 def test_the_dark_end_of_a_grainy_fade_is_no_cut(seed, tmp_path):
     """A fade to black over grain (σ 3.2, the corpus' tuning case 20, and the same conditions on another seed): at

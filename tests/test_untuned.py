@@ -26,6 +26,8 @@ from vsanimsplat.models import Blend
 from vsanimsplat.scenes import DEFAULT_SCENE_THRESHOLD
 from vsanimsplat.testing import Cut, Scene, add_noise, animate, animate_layers, cadence
 
+pytestmark = pytest.mark.slow  # 1–3 s each, 31 s in all: clips made, coded and read back end to end
+
 interpolate_module = importlib.import_module("vsanimsplat.filters.interpolate")
 RATE = Fraction(24000, 1001)
 W, H = 160, 96
