@@ -114,8 +114,7 @@ def noise_threshold(counts: Sequence[int], mean_differences: Sequence[float], le
     (a count at most ``least``) and every pair they raise above is :data:`QUIET`: as still on average as the
     clip's quiet pairs (a fade, a slow pan of a smooth background or a clip on ones is not), they are not mostly
     :data:`FIRM` while outnumbering the pairs above the gap, and, past a first gap that raises nothing, every one is
-    :data:`FAINT`. Returns ``(least, 0)``
-    when the counts show no such gap.
+    :data:`FAINT`. Returns ``(least, 0)`` when the counts show no such gap.
     """
     if not counts or min(counts) > least:
         return least, 0
