@@ -270,6 +270,7 @@ def test_holes_of_a_layers_in_between_are_filled_on_frames_that_show_a_drawing()
 @pytest.mark.parametrize("width, height, radius, length, pan, grain", [
     (512, 288, 16, 12, 2.0, 0.0), (512, 288, 16, 12, 8.0, 0.0), (512, 288, 16, 12, 3.0, 3.0),
     (1280, 720, 40, 24, 3.0, 0.0),  # its outline ring once filled less than half its box at one drawing: no layer
+    (1280, 720, 40, 24, 5.0, 0.0),  # at drawing 16 only 2 whole blocks hold it: a layer between two layers
 ])
 def test_a_small_flat_disc_on_twos_over_any_pan_moves_at_its_own_times(width, height, radius, length, pan, grain):
     """The issue's flat cel disc (0.55 % of the frame) on twos over a pan of 2–8 px per frame: its fill shows

@@ -16,7 +16,10 @@ The analysis pass compares each drawing with the next at the analysis size
    holding the same number of drawings just before it (``s − L … s − 1``) or just after (``e … e + L − 1``),
    i.e. the layer's previous or next drawing. This tells a layer on twos from a part of the picture that
    merely pauses once (an eye that stays shut for two drawings while the lid moved on every drawing before
-   and after): the pause keeps whole-frame timing;
+   and after): the pause keeps whole-frame timing. A group too small to be a layer by itself (:data:`MIN_BLOCKS`,
+   :data:`MIN_SHARE`, :data:`MIN_PART`) counts where the layer's previous *and* next drawings are layers by
+   themselves: its blocks within :data:`REACH` of both, at least :data:`BRIDGE` of them (the block grid can cut a
+   small flat shape so that at one drawing only a sliver of its outline falls in whole blocks);
 3. its **reach**: the held blocks and the layer's next drawing (blocks holding from ``e`` on, 2 …
    :data:`MAX_HOLD` drawings, within :data:`REACH`), grown by half of :data:`REACH` so that the path between
    the two lies inside it. Everything the layer does between ``s`` and ``e`` happens in its reach.
@@ -40,7 +43,7 @@ import numpy as np
 from .errors import BadOption
 from .timeline import start_times
 
-__all__ = ["BLOCK", "TOLERANCE", "DETAIL", "MAX_HOLD", "REACH", "MIN_BLOCKS", "MIN_PART", "MIN_SHARE", "change_map", "ChangeMaps", "LayerHold",
+__all__ = ["BLOCK", "TOLERANCE", "DETAIL", "MAX_HOLD", "REACH", "MIN_BLOCKS", "MIN_PART", "MIN_SHARE", "BRIDGE", "change_map", "ChangeMaps", "LayerHold",
            "LayerStep", "LayerTiming", "LayerReport", "layer_report"]
 
 BLOCK = 4
@@ -62,6 +65,10 @@ MIN_PART = 3
 MIN_SHARE = 0.005
 """… and the smallest share of the picture's blocks (100×100 pixels at 1920×1080): smaller groups are mostly the
 straight edges of a moving shape that slide along themselves (they look held) or where two layers overlap."""
+BRIDGE = 2
+"""Fewest held blocks of a layer's drawing whose previous and next drawings (holding as long, within :data:`REACH`) are
+layers by themselves: a small flat shape that the block grid cuts so that only its fill and a sliver of outline fall
+in whole blocks."""
 
 
 def change_map(a: np.ndarray, b: np.ndarray, tolerance: int = TOLERANCE) -> np.ndarray:
@@ -300,14 +307,16 @@ class ChangeMaps:
             if holds is not None and any(holds[j] != 1 for j in range(s, e)):  # the frame itself holds there
                 continue
             length = e - s
-            group = candidates & (first == s) & (end == e)
-            group &= _neighbours(group) > 0  # a part of the picture, not a scattered block of texture
-            group = _layer_blocks(group, smallest)
-            if not group.any():
-                continue
+            part = candidates & (first == s) & (end == e)
+            part &= _neighbours(part) > 0  # a part of the picture, not a scattered block of texture
+            group = _layer_blocks(part, smallest)
             held = _layer_blocks(group & _grow(holding(s - length, length) | holding(e, length), REACH), smallest)
-            if not held.any():
-                continue
+            if not held.any():  # too few blocks on their own: a layer's drawing between two that are layers
+                before, after = (_layer_blocks(linked & (_neighbours(linked) > 0), smallest)
+                                 for linked in (holding(s - length, length), holding(e, length)))
+                held = part & _grow(before, REACH) & _grow(after, REACH)
+                if held.sum() < BRIDGE:
+                    continue
             following = np.zeros((rows, cols), bool)
             for next_length in range(2, MAX_HOLD + 1):
                 following |= holding(e, next_length)
