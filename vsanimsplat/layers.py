@@ -370,7 +370,12 @@ class LayerTiming:
         self._holds: OrderedDict[int, list[LayerHold]] = OrderedDict()
 
     def at(self, k: int, time: Fraction) -> list[LayerStep]:
-        """The layers in motion at ``time`` while drawing ``k`` is on screen, largest first (none at a layer's own drawing)."""
+        """The layers in motion at ``time`` while drawing ``k`` is on screen, largest first (none at a layer's own drawing).
+
+        A layer's reach leaves out the place of each larger layer of the same length on screen at ``k`` (its held
+        blocks with what they enclose, grown by one block): one cadence in two phases in one place is a part of the
+        background that a slow pan holds off a shape's cadence, not a second shape; the larger keeps its timing.
+        """
         with self._lock:
             holds = self._holds.get(k)
         if holds is None:
@@ -380,10 +385,18 @@ class LayerTiming:
                 while len(self._holds) > self._KEPT:
                     self._holds.popitem(last=False)
         steps = []
-        for hold in holds:
+        for i, hold in enumerate(holds):
             t = (time - self.starts[hold.first]) / (self.starts[hold.end] - self.starts[hold.first])
-            if 0 < t < 1:
-                steps.append(LayerStep(hold.first, hold.end, t, hold.reach))
+            if not 0 < t < 1:
+                continue
+            # one cadence in another phase cannot share a place with a larger layer: where they meet, it keeps its
+            # place (a sliver of background that a slow pan holds off a shape's cadence would move the shape)
+            reach = hold.reach
+            for larger in holds[:i]:
+                if larger.end - larger.first == hold.end - hold.first:
+                    reach = reach & ~_grow(_filled(larger.held), 1)
+            if reach.any():
+                steps.append(LayerStep(hold.first, hold.end, t, reach))
         return steps
 
 
