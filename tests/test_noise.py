@@ -17,8 +17,8 @@ from vsanimsplat import dedupe
 from vsanimsplat.corpus import Case, corpus, deliver, make
 from vsanimsplat.filters.frames import clip_from_arrays
 from vsanimsplat.filters.dedupe import DEFAULT_THRESHOLD, DEFAULT_TOLERANCE, detection, find_drawings
-from vsanimsplat.noise import FAINT, FIRM, GAP, choose_tolerance, grain_level, noise_threshold
-from vsanimsplat.testing import Scene, animate
+from vsanimsplat.noise import FAINT, FIRM, GAP, RISE, choose_settings, choose_tolerance, grain_level, noise_threshold
+from vsanimsplat.testing import Scene, add_noise, animate
 
 AREA = 320 * 180
 LEAST = int(DEFAULT_THRESHOLD * AREA)  # 28 px
@@ -111,6 +111,48 @@ def test_dedupe_sees_past_faint_noise_apart_from_the_held_pairs():
     assert [f.props["AnimSplat_SourceFrame"] for f in found.frames(close=True)] == list(range(0, 24, 2))
     used = detection(clip)
     assert used.tolerance == DEFAULT_TOLERANCE and 150 <= used.noise < used.threshold
+
+
+def test_noise_without_a_gap_is_seen_past_at_a_higher_tolerance():
+    """x264 over light grain (2029 case 43, scaled to 320×180): held frames re-coded in up to 80 pixels, within 2× of
+    the smallest drawing at tolerance 10, so no wide gap; at 30 nearly all of their pixels stop differing, the
+    drawings' do not. The least higher tolerance that drops only quiet, faint pairs well below the kept ones is
+    taken; the rule's every condition is needed."""
+    at10 = [3, 8, 20, 30, 60, 75, 80, 150, 200, 230]
+    at20 = [1, 4, 10, 15, 40, 50, 55, 140, 190, 220]  # the refinements differ by 10–30: firm at 20
+    at30 = [0, 0, 1, 2, 5, 6, 8, 130, 185, 210]  # … and faint at 30
+    quiet = [1.0] * 7 + [1.5] * 3
+    assert noise_threshold(at10, quiet, LEAST, AREA, at20) == (LEAST, 0), "no gap at the grain's tolerance"
+    assert choose_settings({10: at10, 20: at20, 30: at30}, quiet, LEAST, AREA) == (30, LEAST, 8)
+    assert choose_settings({10: at10, 20: at20, 30: at20}, quiet, LEAST, AREA)[0] == 10, "firm: drawings"
+    assert choose_settings({10: at10, 20: at20, 30: at30}, quiet[:6] + [3.0] + quiet[7:], LEAST, AREA)[0] == 10, \
+        "a dropped pair moves more than grain: a drawing"
+    close = at10[:7] + [RISE * 80 - 1] + at10[8:]
+    assert choose_settings({10: close, 20: at20, 30: at30}, quiet, LEAST, AREA)[0] == 10, "no margin to the drawings"
+    unheld = [count + LEAST for count in at10]
+    assert choose_settings({10: unheld, 20: at20, 30: at30}, quiet, LEAST, AREA)[0] == 10, "no held pair: no step"
+
+
+def test_dedupe_sees_past_coding_noise_without_a_gap():
+    """Through ``dedupe``: a 320×180 picture whose mouth flaps on threes (400 pixels a drawing), light grain, and the
+    held frames of every other drawing refined in 120 pixels each by 15 code values (120 and 240 px at tolerance
+    10, within 2× of a drawing) finds exactly its drawings, at tolerance 20; the fixed settings count the
+    refinements as drawings."""
+    base = animate(Scene(320, 180, seed=5), [1]).frames[0]
+    rng = np.random.default_rng(1)
+    frames = []
+    for k in range(24):
+        frame = base.copy()
+        frame[90:110, 150:170] = (40, 20, 20) if (k // 3) % 2 else (200, 120, 120)
+        if k % 3 and (k // 3) % 2:
+            rows, cols = rng.integers(0, 180, 120), rng.integers(0, 320, 120)
+            frame[rows, cols] = np.clip(frame[rows, cols].astype(int) + 15, 0, 255)
+        frames.append(add_noise(frame, rng, 1.0))
+    clip = clip_from_arrays(frames, Fraction(24000, 1001))
+    assert len(find_drawings(clip, DEFAULT_THRESHOLD, DEFAULT_TOLERANCE)) > 8
+    assert [f.props["AnimSplat_SourceFrame"] for f in dedupe(clip).frames(close=True)] == list(range(0, 24, 3))
+    used = detection(clip)
+    assert (used.tolerance, used.threshold, used.tolerance_chosen) == (2 * DEFAULT_TOLERANCE, LEAST, True)
 
 
 def _case(**changes) -> Case:

@@ -22,6 +22,11 @@ them (plain Python; the pass itself is in :mod:`vsanimsplat.filters.dedupe`):
   differing pixels change by much) and outnumber the pairs above the gap are small drawings, not noise: slow
   shapes over grain leave them below a few blinks' counts (a few firm pairs among many drawings are an encoder's
   re-coded frames). Any other clip keeps the least threshold.
+- **Coding noise without a gap.** x264 over light grain re-codes held frames in hundreds of pixels by 10–30 code
+  values, close enough to small drawings that no wide gap parts them at the tolerance the grain asks for. Where the
+  threshold stays at the least there but the clip has held pairs, the least higher counted tolerance is taken at
+  which every pair it drops is quiet and faint (as above) and all of them count :data:`RISE` × fewer pixels than the
+  pairs it keeps (:func:`choose_settings`).
 
 Measured on the tuning half of the generated corpus (:mod:`vsanimsplat.corpus`): held pairs of x264/x265 at
 CRF 16–28 differ in at most 0.35 % of the frame at tolerance 10, held frames with grain of σ = 4 in 1.2 %
@@ -31,11 +36,11 @@ at tolerance 10 and 0.002 % at 20; new drawings differ in more than 1 % except f
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-__all__ = ["GRAIN_QUANTILE", "GRAIN_MARGIN", "GAP", "QUIET", "FAINT", "FIRM", "NOISE_CAP", "LEVELS", "Detection", "grain_level",
-           "choose_tolerance", "noise_threshold"]
+__all__ = ["GRAIN_QUANTILE", "GRAIN_MARGIN", "GAP", "QUIET", "FAINT", "FIRM", "RISE", "NOISE_CAP", "LEVELS", "Detection",
+           "grain_level", "choose_tolerance", "noise_threshold", "choose_settings"]
 
 GRAIN_QUANTILE = 0.2
 """The share of a clip's pairs whose mean absolute difference is at most its grain level."""
@@ -49,6 +54,9 @@ FAINT = 0.25
 """A pair is faint when at most this share of its differing pixels still differ at the next tolerance level."""
 FIRM = 0.9
 """A pair is firm when more than this share of its differing pixels still differ at the next tolerance level."""
+RISE = 1.5
+"""A higher tolerance is taken only where the pairs it drops all count this many times fewer pixels than the pairs it
+keeps, at the tolerance the grain asks for."""
 NOISE_CAP = 0.005
 """Coding noise is looked for up to this share of the frame (0.5 %); above it, counts are drawings."""
 LEVELS = (1, 2, 3)
@@ -64,7 +72,7 @@ class Detection:
     | `tolerance` | int | a pixel differs when a value changes by more than this (8-bit code values) |
     | `threshold` | int | the most differing pixels between frames of one drawing |
     | `grain` | float | the clip's grain level: mean absolute difference of its quiet pairs (8-bit code values) |
-    | `noise` | int | the largest count of differing pixels taken for coding noise (0 when the threshold was not raised) |
+    | `noise` | int | the largest count of differing pixels taken for coding noise (0 when none was) |
     | `tolerance_chosen`, `threshold_chosen` | bool | whether each was chosen from the measurements (else given) |
     """
 
@@ -142,3 +150,42 @@ def noise_threshold(counts: Sequence[int], mean_differences: Sequence[float], le
                 return least, 0
         return max(least, min(2 * low, int(math.sqrt(low * high)))), low
     return least, 0
+
+
+def choose_settings(counts: Mapping[int, Sequence[int]], mean_differences: Sequence[float], least: int,
+                    area: int) -> tuple[int, int, int]:
+    """The tolerance, the threshold and the largest count taken for coding noise that ``dedupe`` chooses for a clip.
+
+    | parameter | type | meaning |
+    |---|---|---|
+    | `counts` | mapping of int to sequence of int | per counted tolerance (``least tolerance × LEVELS``), every pair's differing pixels |
+    | `mean_differences` | sequence of float | every pair's mean absolute difference (8-bit code values) |
+    | `least` | int | the least threshold (pixels) |
+    | `area` | int | pixels per frame |
+
+    The tolerance the grain asks for (:func:`choose_tolerance`) and the threshold above its coding noise
+    (:func:`noise_threshold`, with the next level's counts); where that threshold stays at the least while the clip
+    has held pairs, the least higher tolerance whose threshold drops only pairs that are quiet, faint and
+    :data:`RISE` × below every pair it keeps (see the module docstring).
+    """
+    levels = sorted(counts)
+    calm = grain_level(mean_differences) + QUIET
+
+    def at(level: int) -> tuple[int, int]:
+        above = [higher for higher in levels if higher > level]
+        return noise_threshold(counts[level], mean_differences, least, area, counts[above[0]] if above else None)
+
+    used = choose_tolerance(levels[0], grain_level(mean_differences))
+    limit, noise = at(used)
+    lower = counts[used]
+    if noise or not any(count <= limit for count in lower):
+        return used, limit, noise
+    for level in (higher for higher in levels if higher > used):
+        raised, _ = at(level)
+        drawn = [j for j, count in enumerate(lower) if count > limit]
+        dropped = [j for j in drawn if counts[level][j] <= raised]
+        kept = [j for j in drawn if counts[level][j] > raised]
+        if (dropped and kept and all(mean_differences[j] <= calm and counts[level][j] <= FAINT * lower[j] for j in dropped)
+                and RISE * max(lower[j] for j in dropped) <= min(lower[j] for j in kept)):
+            return level, raised, max(counts[level][j] for j in dropped)
+    return used, limit, noise

@@ -15,7 +15,7 @@ from .frames import check_constant, duration_of, frame_durations, frame_to_array
 from ..analysis import DrawingCuts
 from ..errors import BadOption, given_to
 from ..layers import ChangeMaps
-from ..noise import LEVELS, Detection, choose_tolerance, grain_level, noise_threshold
+from ..noise import LEVELS, Detection, choose_settings, choose_tolerance, grain_level, noise_threshold
 from ..timeline import Drawing, drawing_starts, format_timecodes_v2, group_drawings, resolve_threshold
 
 __all__ = ["dedupe", "find_drawings", "frame_differences", "detection", "write_timecodes", "DEFAULT_THRESHOLD",
@@ -302,7 +302,9 @@ def frame_differences(
     _check_clip(clip)
     _check_tolerance(tolerance)
     analysis = _analyse(clip, tolerance, bool(chroma), progress)
-    return list(analysis.diff_counts[_tolerance_of(analysis, tolerance)])
+    area = clip.width * clip.height
+    return list(analysis.diff_counts[_settings(analysis, tolerance, None, resolve_threshold(DEFAULT_THRESHOLD, area),
+                                               area)[0]])
 
 
 def _check_tolerance(tolerance: int | None) -> None:
@@ -312,10 +314,17 @@ def _check_tolerance(tolerance: int | None) -> None:
                                   f"(8-bit code values), got {tolerance!r}")
 
 
-def _tolerance_of(analysis: _Analysis, tolerance: int | None) -> int:
-    """The given tolerance, or the one the clip's grain asks for."""
-    return tolerance if tolerance is not None else choose_tolerance(DEFAULT_TOLERANCE,
-                                                                    grain_level(analysis.mean_differences))
+def _settings(analysis: _Analysis, tolerance: int | None, given: int | None, least: int,
+              area: int) -> tuple[int, int, int]:
+    """The tolerance, threshold and largest count taken for coding noise: as given, else chosen from the pass
+    (:func:`~vsanimsplat.noise.choose_settings`; with a given threshold, the tolerance the grain asks for)."""
+    means = analysis.mean_differences
+    if tolerance is None and given is None:
+        return choose_settings(analysis.diff_counts, means, least, area)
+    used = tolerance if tolerance is not None else choose_tolerance(DEFAULT_TOLERANCE, grain_level(means))
+    if given is not None:
+        return used, given, 0
+    return (used, *noise_threshold(analysis.diff_counts[used], means, least, area))
 
 
 def _find(clip: vs.VideoNode, threshold: int | float | None, tolerance: int | None, chroma: bool,
@@ -329,15 +338,10 @@ def _find(clip: vs.VideoNode, threshold: int | float | None, tolerance: int | No
         given = None if threshold is None else resolve_threshold(threshold, area)
     least = resolve_threshold(DEFAULT_THRESHOLD, area) if given is None else given
     analysis = _analyse(clip, tolerance, bool(chroma), progress, least if scenes else None)
-    used = _tolerance_of(analysis, tolerance)
-    counts = analysis.diff_counts[used]
-    higher = [level for level in sorted(analysis.diff_counts) if level > used]  # the next level counted, if any
-    stronger = analysis.diff_counts[higher[0]] if higher else None
-    limit, noise = (noise_threshold(counts, analysis.mean_differences, least, area, stronger) if given is None
-                    else (given, 0))
+    used, limit, noise = _settings(analysis, tolerance, given, least, area)
     settings = Detection(used, limit, grain_level(analysis.mean_differences), noise,
                          tolerance is None, threshold is None)
-    drawings = group_drawings(drawing_starts(counts, limit), analysis.durations, analysis.holds,
+    drawings = group_drawings(drawing_starts(analysis.diff_counts[used], limit), analysis.durations, analysis.holds,
                               analysis.source_frames)
     return drawings, analysis.cuts if scenes else None, settings
 
