@@ -220,7 +220,7 @@ def dedupe(
     |---|---|---|---|
     | `clip` | vs.VideoNode | | integer YUV, GRAY or RGB clip of constant format and size, 8–16 bit |
     | `threshold` | int, float or None | None | most differing pixels that still count as the same drawing: an ``int`` is a pixel count (``0 … width×height``), a ``float`` a fraction of the frame (``0.0 … 1.0``). ``0`` with ``tolerance=0`` keeps every frame that differs at all. None: at least 0.0005 (:data:`DEFAULT_THRESHOLD`), raised above the clip's coding noise |
-    | `tolerance` | int or None | None | a pixel differs when its value changes by more than this, in 8-bit code values (``0 … 255``, scaled to the clip's bit depth). None: 10, 20 or 30 (:data:`DEFAULT_TOLERANCE` × 1, 2, 3), the least that is well above the clip's grain |
+    | `tolerance` | int or None | None | a pixel differs when its value changes by more than this, in 8-bit code values (``0 … 255``, scaled to the clip's bit depth). None: 10, 20 or 30 (:data:`DEFAULT_TOLERANCE` × 1, 2, 3), the least that is well above the clip's grain, or above coding noise that no gap parts from the drawings |
     | `chroma` | bool | False | also compare the chroma planes of YUV clips (a subsampled chroma sample counts for the pixels it covers); RGB clips compare BT.709 luma, or with ``chroma=True`` all three channels (a pixel differs when any channel does) |
     | `progress` | bool or None | None | show a progress bar on stderr during analysis; ``None`` shows it for clips of 500+ frames when stderr is a terminal |
 
@@ -228,7 +228,8 @@ def dedupe(
     measures both (:mod:`vsanimsplat.noise`, :func:`detection`): the tolerance rises above dense grain, and the
     threshold into the first wide gap between the clip's quiet pairs (a held drawing re-coded) and its new
     drawings, never below 0.05 % of the frame (100 pixels at 520×380, 1037 at 1920×1080), which keeps a
-    blinking eye or a moving mouth. A clip without such a gap keeps 0.05 %. Given values are used as they are
+    blinking eye or a moving mouth. Where no such gap parts quiet, faint pairs from the drawings, the tolerance
+    rises to the next level at which one does. A clip without such a gap keeps 0.05 %. Given values are used as they are
     (see ``benchmarks/analysis.md`` and ``benchmarks/dedupe.md``).
 
     Output props on every frame:
