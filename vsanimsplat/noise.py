@@ -25,8 +25,9 @@ them (plain Python; the pass itself is in :mod:`vsanimsplat.filters.dedupe`):
 - **Coding noise without a gap.** x264 over light grain re-codes held frames in hundreds of pixels by 10–30 code
   values, close enough to small drawings that no wide gap parts them at the tolerance the grain asks for. Where the
   threshold stays at the least there but the clip has held pairs, the least higher counted tolerance is taken at
-  which every pair it drops is quiet and faint (as above) and all of them count :data:`RISE` × fewer pixels than the
-  pairs it keeps (:func:`choose_settings`).
+  which every pair it drops is quiet and faint (as above), all of them count :data:`RISE` × fewer pixels than the
+  pairs it keeps, and they continue the held pairs' counts with no wide gap (:data:`GAP`) between: a faint change
+  apart from held frames that repeat exactly (a recoloured patch) is a drawing (:func:`choose_settings`).
 
 Measured on the tuning half of the generated corpus (:mod:`vsanimsplat.corpus`): held pairs of x264/x265 at
 CRF 16–28 differ in at most 0.35 % of the frame at tolerance 10, held frames with grain of σ = 4 in 1.2 %
@@ -165,8 +166,8 @@ def choose_settings(counts: Mapping[int, Sequence[int]], mean_differences: Seque
 
     The tolerance the grain asks for (:func:`choose_tolerance`) and the threshold above its coding noise
     (:func:`noise_threshold`, with the next level's counts); where that threshold stays at the least while the clip
-    has held pairs, the least higher tolerance whose threshold drops only pairs that are quiet, faint and
-    :data:`RISE` × below every pair it keeps (see the module docstring).
+    has held pairs, the least higher tolerance whose threshold drops only pairs that are quiet, faint,
+    :data:`RISE` × below every pair it keeps and in one run with the held pairs' counts (see the module docstring).
     """
     levels = sorted(counts)
     calm = grain_level(mean_differences) + QUIET
@@ -185,7 +186,9 @@ def choose_settings(counts: Mapping[int, Sequence[int]], mean_differences: Seque
         drawn = [j for j, count in enumerate(lower) if count > limit]
         dropped = [j for j in drawn if counts[level][j] <= raised]
         kept = [j for j in drawn if counts[level][j] > raised]
+        tail = sorted([count for count in lower if count <= limit] + [lower[j] for j in dropped])
         if (dropped and kept and all(mean_differences[j] <= calm and counts[level][j] <= FAINT * lower[j] for j in dropped)
-                and RISE * max(lower[j] for j in dropped) <= min(lower[j] for j in kept)):
+                and RISE * max(lower[j] for j in dropped) <= min(lower[j] for j in kept)
+                and all(high <= limit or high + 1 < GAP * (low + 1) for low, high in zip(tail, tail[1:]))):
             return level, raised, max(counts[level][j] for j in dropped)
     return used, limit, noise
