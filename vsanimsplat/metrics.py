@@ -7,7 +7,7 @@ import numpy as np
 
 from .errors import BadOption
 
-__all__ = ["colour_histogram", "histogram_distance", "psnr", "steps_cv"]
+__all__ = ["colour_histogram", "histogram_distance", "psnr", "psnr_of_mse", "steps_cv"]
 
 
 def colour_histogram(yuv: np.ndarray) -> np.ndarray:
@@ -42,7 +42,11 @@ def psnr(a: np.ndarray, b: np.ndarray, peak: float = 255.0) -> float:
     b = np.asarray(b, dtype=np.float64)
     if a.shape != b.shape:
         raise BadOption("metrics.psnr", "b", f"a and b must have the same shape, got {a.shape} and {b.shape}")
-    mse = ((a - b) ** 2).mean()
+    return psnr_of_mse(float(((a - b) ** 2).mean()), peak)
+
+
+def psnr_of_mse(mse: float, peak: float = 255.0) -> float:
+    """Peak signal-to-noise ratio in dB of a mean squared error (``inf`` for 0): for errors summed over many pictures."""
     return float("inf") if mse == 0 else float(10 * np.log10(peak * peak / mse))
 
 
