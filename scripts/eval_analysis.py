@@ -12,11 +12,13 @@ import argparse
 import time
 from collections import defaultdict
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 import vapoursynth as vs
 
 import numpy as np
+from PIL import Image
 
 from vsanimsplat import dedupe, interpolate
 from vsanimsplat.corpus import RATE, Case, Truth, corpus, deliver, disc_over_pan, make
@@ -26,7 +28,7 @@ from vsanimsplat.filters.analysis import Timing, timing_of
 from vsanimsplat.filters.dedupe import DEFAULT_THRESHOLD, DEFAULT_TOLERANCE, detection
 from vsanimsplat.layers import layer_report
 from vsanimsplat.machine import describe
-from vsanimsplat.metrics import steps_cv
+from vsanimsplat.metrics import psnr_of_mse, steps_cv
 from vsanimsplat.scenes import DEFAULT_SCENE_THRESHOLD
 from vsanimsplat.testing import Scene, animate, cadence
 
@@ -207,8 +209,77 @@ def flat_shapes() -> None:
                   f"| {drawn[False]:.2f} | **{drawn[True]:.2f}** | {layered}/{2 * last + 1} |", flush=True)
 
 
-SECTIONS = ("corpus", "shapes", "cuts", "flat")
-"""The sections of the record: the main corpus, fast shapes with no cut, the cut corpus, the flat disc over pans."""
+SECTIONS = ("corpus", "shapes", "cuts", "flat", "pipeline")
+"""The sections of the record: the main corpus, fast shapes with no cut, the cut corpus, the flat disc over pans, the
+whole pipeline against the truth."""
+
+PIPELINE_MODEL = "rife"
+"""The network of the pipeline section: the fastest, so that every case of a half runs on a CPU in minutes (the
+timing, not the network, is what the section measures)."""
+
+
+def truth_at(case: Case, truth: Truth, t: float) -> np.ndarray:
+    """The ideal picture at time ``t`` (source frames) at the delivered size, as float RGB: every part of the picture
+    on its path (:meth:`~vsanimsplat.testing.Scene.render`), scaled down as :func:`~vsanimsplat.corpus.deliver`
+    scales a resized case."""
+    picture = np.rint(truth.scene.render(t) * 255).astype(np.uint8)
+    if case.resized:
+        picture = np.asarray(Image.fromarray(picture).resize((case.width, case.height), Image.Resampling.BICUBIC))
+    return picture.astype(np.float64)
+
+
+def pipeline_psnr(case: Case, truth: Truth, out: vs.VideoNode, last: float) -> float:
+    """PSNR of ``out``'s frames up to time ``last`` (source frames) against :func:`truth_at`, over all their pixels
+    (the file carries no matrix: ffmpeg wrote it with BT.601's, read back as such)."""
+    rgb = out.resize.Bicubic(format=vs.RGB24, matrix_in_s="470bg")
+    rate = Fraction(RATE) / Fraction(out.fps)
+    squared, samples = 0.0, 0
+    for n, frame in enumerate(rgb.frames(close=True)):
+        t = float(n * rate)
+        if t > last:
+            break
+        found = np.stack([np.asarray(frame[p]) for p in range(3)], axis=-1).astype(np.float64)
+        squared += float(((found - truth_at(case, truth, t)) ** 2).sum())
+        samples += found.size
+    return psnr_of_mse(squared / samples)
+
+
+def pipeline(half: str, seed: int, cache: Path, only: str) -> None:
+    """The whole pipeline against the truth: ``interpolate(clip, factor=2, layers=False)`` as a live-action
+    interpolator would run it (every frame a whole drawing) and ``interpolate(dedupe(clip), factor=2)`` (drawings at their true times), PSNR over the
+    output frames against the truth render at each output time, per case and condition."""
+    cases = [case for case in corpus(seed=seed) if half in ("all", case.half) and only in case.name
+             and case.event not in CUT_EVENTS]
+    print("\n## The whole pipeline against the truth\n")
+    print(f"{'All' if half == 'all' else f'The {half} half'} of `corpus(seed={seed})` but its cuts ({len(cases)} cases; the truth "
+          "renders one shot). Each delivered file at ×2 through `interpolate(clip, factor=2, layers=False)` (every "
+          "frame taken for a whole drawing, as a live-action interpolator does) and `interpolate(dedupe(clip), factor=2)` (the drawings at their "
+          f"true times, the default timing with layers), both with `model=\"{PIPELINE_MODEL}\"`; PSNR (dB) of every output "
+          "frame up to the last drawing against the truth render at its time (each part of the picture on its path, no "
+          "grain, as a perfect in-betweener would draw it).\n")
+    print("| case | every frame | drawings at their times | gain |")
+    print("|---|---|---|---|")
+    totals: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0, 0])
+    for case in cases:
+        truth = make(case)
+        path = cache / f"{case.name}.mkv"
+        if not path.exists():
+            deliver(case, truth, path)
+        clip = vs.core.bs.VideoSource(str(path), cachemode=0)
+        last = float(min(starts[-1] for starts in truth.layer_starts) if truth.layer_starts else truth.starts[-1])
+        naive = pipeline_psnr(case, truth, interpolate(clip, factor=2, model=PIPELINE_MODEL, layers=False), last)
+        timed = pipeline_psnr(case, truth, interpolate(dedupe(clip), factor=2, model=PIPELINE_MODEL), last)
+        print(f"| {case.name} | {naive:.2f} | {timed:.2f} | {timed - naive:+.2f} |", flush=True)
+        for condition in ["all"] + conditions(case):
+            totals[condition][0] += naive
+            totals[condition][1] += timed
+            totals[condition][2] += 1
+        del clip
+    print("\n| condition | cases | every frame (mean dB) | drawings at their times | gain |")
+    print("|---|---|---|---|---|")
+    for condition in sorted(totals, key=lambda c: (c != "all", c)):
+        naive, timed, count = totals[condition]
+        print(f"| {condition} | {count} | {naive / count:.2f} | {timed / count:.2f} | {(timed - naive) / count:+.2f} |")
 
 
 def main() -> None:
@@ -286,6 +357,8 @@ def main() -> None:
         cut_corpus(args.half, args.cache)
     if "flat" in sections:
         flat_shapes()
+    if "pipeline" in sections:
+        pipeline(args.half, args.seed, args.cache, args.only)
 
 
 if __name__ == "__main__":
