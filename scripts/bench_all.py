@@ -78,6 +78,7 @@ BENCHMARKS = (
     Benchmark("eval_mixed_cadence", "benchmarks/mixed_cadence.md", "writes", f"{SHARED} (skipped without)"),
     Benchmark("eval_scenes", "benchmarks/scenes.md", "prints", SHARED),
     Benchmark("eval_analysis", "benchmarks/analysis.md", "prints"),
+    Benchmark("eval_chroma", "benchmarks/analysis.md", "prints"),
     Benchmark("gpu_check", "benchmarks/gpu.md", "writes", "a CUDA GPU (elsewhere it writes to the temporary folder)"),
 )
 """Every benchmark and evaluation script (``tests/test_bench_all.py`` checks that each ``bench_*``/``eval_*``
