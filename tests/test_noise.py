@@ -95,6 +95,25 @@ def test_firm_pairs_below_a_blink_are_drawings_not_noise():
     assert noise_threshold(recoded, [0.0] * 11, LEAST, AREA, recoded) == (140, 70), "few firm pairs: noise"
 
 
+def test_with_chroma_counted_firm_and_faint_are_told_by_luma():
+    """The firm pairs above with chroma counted too (dedupe(chroma=True), 4:2:0): soft chroma edges add pixels that
+    change by less than the next level, so only 68 % of the total still differs there (corpus 2028 case 04: 3 of 21
+    drawings kept). Luma's own counts still show them firm: drawings. A chroma-only change has no luma to judge by:
+    firm, never faint."""
+    luma = {10: [1, 3, 9, 12, 23] + [40, 55, 60, 75, 94] + [750, 780],
+            20: [0, 1, 2, 3, 5] + [38, 52, 56, 72, 89] + [745, 770]}
+    chroma = {10: [0, 0, 0, 4, 8] + [20, 28, 32, 36, 44] + [400, 420], 20: [0] * 10 + [80, 90]}
+    total = {level: [a + b for a, b in zip(luma[level], chroma[level])] for level in luma}
+    quiet = [1.0] * 5 + [1.2] * 5 + [2.2] * 2
+    drawings = total[20][5:10]
+    assert max(s / c for s, c in zip(drawings, total[10][5:10])) < FIRM, "the total alone: not firm"
+    used, limit, _ = choose_settings(total, quiet, LEAST, AREA)
+    assert all(total[used][j] <= limit for j in range(5, 10)), "the total alone: taken for noise"
+    used, limit, _ = choose_settings(total, quiet, LEAST, AREA, luma)
+    assert all(total[used][j] > limit for j in range(5, 12)) and all(total[used][j] <= limit for j in range(5))
+    hue = {10: [0] * 12, 20: [0] * 12}  # the same pairs changing colour alone
+    assert noise_threshold(total[10], quiet, LEAST, AREA, hue[20], hue[10]) == (LEAST, 0)
+
 def test_dedupe_sees_past_faint_noise_apart_from_the_held_pairs():
     """Through ``dedupe``: a 320×180 cartoon on twos where two held frames were refined in 150 pixels by 12 code
     values (above the least tolerance, below the next) finds exactly its drawings; the least threshold would

@@ -66,6 +66,7 @@ class _Analysis:
     holds: array  # of int32
     source_frames: array  # of int32
     cuts: _Cuts | None
+    luma_counts: dict[int, array] | None = None  # luma's own counts where diff_counts add chroma's (YUV, chroma=True)
 
 
 Passes = dict[tuple, _Analysis]
@@ -171,6 +172,8 @@ def _analyse(clip: vs.VideoNode, tolerance: int | None, chroma: bool, progress: 
     stats, readers = _difference_stats(clip, levels, chroma)
     sizes = [_plane_area(clip, plane) for _, _, plane, _ in readers]
     counts = {level: array("i") for level in levels}
+    separate = len({plane for _, _, plane, _ in readers}) > 1  # chroma planes counted beside luma
+    luma = {level: array("i") for level in levels}
     means, durations, holds, sources, first = array("d"), [], array("i"), array("i"), {}
     scenes = DrawingCuts(limit) if limit is not None else None
     if scenes is not None:
@@ -180,7 +183,10 @@ def _analyse(clip: vs.VideoNode, tolerance: int | None, chroma: bool, progress: 
         props = frame.props
         differing = dict.fromkeys(levels, 0)
         for (level, prop, plane, scale), area in zip(readers, sizes):
-            differing[level] += round(props[prop].props[f"P{plane}Average"] * area) * scale
+            count = round(props[prop].props[f"P{plane}Average"] * area) * scale
+            differing[level] += count
+            if separate and plane == 0:
+                luma[level].append(count)
         for level, count in differing.items():
             counts[level].append(count)
         means.append(255 * props["MAverage"])
@@ -198,7 +204,7 @@ def _analyse(clip: vs.VideoNode, tolerance: int | None, chroma: bool, progress: 
     cuts = None if scenes is None else _Cuts(limit, scenes.starts, scenes.cuts.scores, scenes.cuts.marked, first,
                                              scenes.cuts.changes)
     result = _Analysis({level: values[:-1] for level, values in counts.items()}, means[:-1], durations, holds, sources,
-                       cuts)
+                       cuts, {level: values[:-1] for level, values in luma.items()} if separate else None)
     _analyses.setdefault(clip, {})[key] = result
     return result
 
@@ -321,7 +327,7 @@ def _settings(analysis: _Analysis, tolerance: int | None, given: int | None, lea
     (:func:`~vsanimsplat.noise.choose_settings`; with a given threshold, the tolerance the grain asks for)."""
     means = analysis.mean_differences
     if tolerance is None and given is None:
-        return choose_settings(analysis.diff_counts, means, least, area)
+        return choose_settings(analysis.diff_counts, means, least, area, analysis.luma_counts)
     used = tolerance if tolerance is not None else choose_tolerance(DEFAULT_TOLERANCE, grain_level(means))
     if given is not None:
         return used, given, 0
