@@ -46,12 +46,13 @@ def main() -> None:
             clip = vs.core.bs.VideoSource(str(path), cachemode=0)
             true = set(truth.starts)
             cells = []
-            for key in (("all", "all"), ("scope", scope(case)), ("timing", case.timing)):
+            keys = (("all", "all"), ("scope", scope(case)), ("timing", case.timing))
+            for key in keys:
                 totals[key][0] += len(true)
             for index, chroma in enumerate((False, True)):
                 found = {drawing.first for drawing in find_drawings(clip, chroma=chroma, progress=False)}
                 cells += [len(found & true), len(found - true)]
-                for key in (("all", "all"), ("scope", scope(case)), ("timing", case.timing)):
+                for key in keys:
                     totals[key][1 + 2 * index] += len(found & true)
                     totals[key][2 + 2 * index] += len(found - true)
             if cells[:2] != cells[2:]:
