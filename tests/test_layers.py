@@ -9,7 +9,7 @@ import pytest
 import vapoursynth as vs
 
 import vsanimsplat
-from vsanimsplat.layers import BLOCK, MAX_HOLD, TOLERANCE, ChangeMaps, LayerTiming, change_map, layer_report
+from vsanimsplat.layers import BLOCK, FIRM, MAX_HOLD, TOLERANCE, ChangeMaps, LayerTiming, change_map, layer_report
 from vsanimsplat.models import Blend
 from vsanimsplat.models.weights import installed
 from vsanimsplat.testing import Scene, animate, animate_layers, cadence
@@ -96,6 +96,19 @@ def test_threes_and_a_change_of_cadence_are_followed():
 def test_parts_that_are_no_layer_on_their_own_cadence_keep_whole_frame_timing(pattern, why):
     maps = maps_of(pictures(held_by(pattern, LAYER), len(pattern)))
     assert all(maps.layers(k) == [] for k in range(len(pattern))), why
+
+
+@pytest.mark.parametrize("step", [FIRM - 4, FIRM + 30])
+def test_a_layer_begins_and_ends_with_a_firm_change(step):
+    """A part that holds on twos but whose next drawing differs by no more than FIRM code values (a slow sub-pixel
+    slide or a fade's dark parts crossing the tolerance by a little) creeps: whole-frame timing; a clear change is a
+    layer's next drawing."""
+    frames = pictures({}, 12)
+    look = np.random.default_rng(5).integers(60, 150, (2 * BLOCK, 2 * BLOCK, 3))
+    for k, frame in enumerate(frames):
+        frame[2 * BLOCK:4 * BLOCK, 3 * BLOCK:5 * BLOCK] = look + step * (k // 2)
+    holds = [(h.first, h.end) for h in maps_of(frames).layers(5)]
+    assert holds == ([] if step <= FIRM else [(4, 6)])
 
 
 def test_no_layer_hold_spans_a_scene_cut():

@@ -20,7 +20,11 @@ The analysis pass compares each drawing with the next at the analysis size
    :data:`MIN_SHARE`, :data:`MIN_PART`) counts where the layer's previous *and* next drawings are layers by
    themselves: its blocks within :data:`REACH` of both, at least :data:`BRIDGE` of them (the block grid can cut a
    small flat shape so that at one drawing only a sliver of its outline falls in whole blocks);
-3. its **reach**: the held blocks and the layer's next drawing (blocks holding from ``e`` on, 2 …
+3. it begins and ends with a **clear change**: at each end (but the clip's), at least half of its held blocks change
+   by more than :data:`FIRM` code values. A part that creeps (a slow sub-pixel slide, a fade's dark parts) changes by
+   little more than :data:`TOLERANCE` where it crosses it, and so looks held in between: that is not a layer's next
+   drawing;
+4. its **reach**: the held blocks and the layer's next drawing (blocks holding from ``e`` on, 2 …
    :data:`MAX_HOLD` drawings, within :data:`REACH`), grown by half of :data:`REACH` so that the path between
    the two lies inside it. Everything the layer does between ``s`` and ``e`` happens in its reach.
 
@@ -43,7 +47,7 @@ import numpy as np
 from .errors import BadOption
 from .timeline import start_times
 
-__all__ = ["BLOCK", "TOLERANCE", "DETAIL", "MAX_HOLD", "REACH", "MIN_BLOCKS", "MIN_PART", "MIN_SHARE", "BRIDGE", "change_map", "ChangeMaps", "LayerHold",
+__all__ = ["BLOCK", "TOLERANCE", "FIRM", "DETAIL", "MAX_HOLD", "REACH", "MIN_BLOCKS", "MIN_PART", "MIN_SHARE", "BRIDGE", "change_map", "ChangeMaps", "LayerHold",
            "LayerStep", "LayerTiming", "LayerReport", "layer_report"]
 
 BLOCK = 4
@@ -52,6 +56,10 @@ TOLERANCE = 4
 """8-bit code values an analysis pixel may change by in every channel and still count as held: above what is left of
 coding noise in the analysis pictures (the clip scaled down by an integer factor), below the change a slow pan of
 low-contrast texture makes (at 10, dedupe's tolerance, such texture held in scattered blocks)."""
+FIRM = 10
+"""8-bit code values by which a layer's drawing changes, in some pixel of at least half of its held blocks, where it
+begins and ends: its previous and next drawings are clearly other drawings (chosen on the corpus' tuning half: creeping
+parts cross :data:`TOLERANCE` by a few code values)."""
 DETAIL = 24
 """A block holds only where a channel spans more than this many 8-bit code values in it (line art, texture)."""
 MAX_HOLD = 4
@@ -86,18 +94,24 @@ def change_map(a: np.ndarray, b: np.ndarray, tolerance: int = TOLERANCE) -> np.n
     if a.shape != b.shape or a.ndim != 3:
         raise BadOption("layers.change_map", "b" if a.ndim == 3 else "a",
                         f"a and b must be pictures (H, W, C) of one shape, got {a.shape} and {b.shape}")
-    height, width = a.shape[:2]
-    rows, cols = -(-height // BLOCK), -(-width // BLOCK)
-
-    def blocks(values: np.ndarray) -> np.ndarray:
-        """(rows, cols, BLOCK², C) of ``values`` (H, W, C), edges repeated into the partial blocks."""
-        padded = np.pad(values, ((0, rows * BLOCK - height), (0, cols * BLOCK - width), (0, 0)), mode="edge")
-        return padded.reshape(rows, BLOCK, cols, BLOCK, -1).transpose(0, 2, 1, 3, 4).reshape(rows, cols, BLOCK * BLOCK, -1)
-
     differs = (np.abs(a.astype(np.int16) - b.astype(np.int16)) > tolerance).any(axis=-1, keepdims=True)
-    later = blocks(b)
+    later = _blocks(b)
     flat = ((later.max(axis=2).astype(np.int16) - later.min(axis=2)) <= DETAIL).all(axis=-1)
-    return blocks(differs).any(axis=(2, 3)) | flat
+    return _blocks(differs).any(axis=(2, 3)) | flat
+
+
+def _blocks(values: np.ndarray) -> np.ndarray:
+    """(rows, cols, BLOCK², C) of a picture (H, W, C): its :data:`BLOCK`-sized blocks, edges repeated into the partial
+    blocks at the right and bottom (``rows = ceil(H / BLOCK)``)."""
+    height, width = values.shape[:2]
+    rows, cols = -(-height // BLOCK), -(-width // BLOCK)
+    padded = np.pad(values, ((0, rows * BLOCK - height), (0, cols * BLOCK - width), (0, 0)), mode="edge")
+    return padded.reshape(rows, BLOCK, cols, BLOCK, -1).transpose(0, 2, 1, 3, 4).reshape(rows, cols, BLOCK * BLOCK, -1)
+
+
+def _firm_changes(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(rows, cols) bool: the blocks of pictures ``a`` and ``b`` where some pixel changes by more than :data:`FIRM`."""
+    return _blocks((np.abs(a.astype(np.int16) - b.astype(np.int16)) > FIRM).any(axis=-1, keepdims=True)).any(axis=(2, 3))
 
 
 def _grow(mask: np.ndarray, radius: int) -> np.ndarray:
@@ -204,9 +218,9 @@ class LayerHold:
 
 
 class ChangeMaps:
-    """The change maps of consecutive drawings of a clip, kept packed (one bit a block) and deflated, one after
-    another in one buffer, fed in order: no Python object of its own per map, and a map of a few changed parts in
-    a few dozen bytes (288 bytes unpacked at 1920×1080, 17 for one moving shape).
+    """The change maps of consecutive drawings of a clip, each with its map of firm changes (:data:`FIRM`), kept
+    packed (one bit a block) and deflated, one after another in one buffer, fed in order: no Python object of its own
+    per map, and a pair of maps of a few changed parts in a few dozen bytes (576 bytes unpacked at 1920×1080).
 
     ``len()`` is the number of maps: one less than the drawings seen. :meth:`layers` answers which layer
     holds are on screen at a drawing, :meth:`pixels` where a set of blocks lies in a picture of any size.
@@ -215,8 +229,8 @@ class ChangeMaps:
     def __init__(self) -> None:
         self.size: tuple[int, int] | None = None  # (height, width) of the analysis pictures
         self.shape: tuple[int, int] | None = None  # (rows, cols) of blocks
-        self._packed = bytearray()  # every map's bits, packed and deflated (raw DEFLATE), one after another
-        self._ends = array("q")  # where each map ends in _packed
+        self._packed = bytearray()  # every pair's bits (change map, then firm changes), packed and deflated (raw DEFLATE)
+        self._ends = array("q")  # where each pair's maps end in _packed
 
     def __len__(self) -> int:
         return len(self._ends)
@@ -229,7 +243,8 @@ class ChangeMaps:
         elif a.shape[:2] != self.size:
             raise BadOption("layers.ChangeMaps.add", "a",
                             f"every analysis picture must be {self.size[1]}×{self.size[0]}, got {a.shape[1]}×{a.shape[0]}")
-        self._packed += zlib.compress(np.packbits(changed, axis=None).tobytes(), 1, wbits=-15)
+        both = np.concatenate([changed.ravel(), _firm_changes(a, b).ravel()])
+        self._packed += zlib.compress(np.packbits(both).tobytes(), 1, wbits=-15)
         self._ends.append(len(self._packed))
 
     def select(self, pairs: Sequence[int]) -> ChangeMaps:
@@ -251,13 +266,22 @@ class ChangeMaps:
         col = np.minimum(((np.arange(width) + 0.5) * picture_w / width).astype(int) // BLOCK, cols - 1)
         return blocks[row][:, col]
 
-    def __getitem__(self, j: int) -> np.ndarray:
-        """The change map between drawing ``j`` and ``j + 1``."""
+    def _maps(self, j: int) -> np.ndarray:
+        """(2, rows, cols) bool: the change map and the firm changes between drawing ``j`` and ``j + 1``."""
         rows, cols = self.shape
         j = range(len(self))[j]  # IndexError past the maps
         deflated = self._packed[self._ends[j - 1] if j else 0:self._ends[j]]
         bits = np.frombuffer(zlib.decompress(deflated, wbits=-15), np.uint8)
-        return np.unpackbits(bits, count=rows * cols).reshape(rows, cols).astype(bool)
+        return np.unpackbits(bits, count=2 * rows * cols).reshape(2, rows, cols).astype(bool)
+
+    def __getitem__(self, j: int) -> np.ndarray:
+        """The change map between drawing ``j`` and ``j + 1``."""
+        return self._maps(j)[0]
+
+    def firm(self, j: int) -> np.ndarray:
+        """(rows, cols) bool: the blocks where some pixel changes by more than :data:`FIRM` between drawing ``j`` and
+        ``j + 1``."""
+        return self._maps(j)[1]
 
     def layers(self, k: int, cuts: Collection[int] = (), holds: Sequence[int] | None = None) -> list[LayerHold]:
         """The layer holds on screen at drawing ``k`` (see the module docstring), largest first.
@@ -276,9 +300,10 @@ class ChangeMaps:
         low, high = max(0, k - 2 * MAX_HOLD), min(drawings - 1, k + 2 * MAX_HOLD)
         rows, cols = self.shape
         changes = np.ones((high - low, rows, cols), bool)
+        firm = np.ones((high - low, rows, cols), bool)  # a cut is a firm change of every block
         for j in range(low, high):
             if j not in cuts:
-                changes[j - low] = self[j]
+                changes[j - low], firm[j - low] = self._maps(j)
 
         def changed(j: int) -> np.ndarray:
             """Blocks changing between j and j + 1; the clip's ends are changes of every block."""
@@ -317,6 +342,8 @@ class ChangeMaps:
                 held = part & _grow(before, REACH) & _grow(after, REACH)
                 if held.sum() < BRIDGE:
                     continue
+            if any(2 * firm[j - low][held].sum() < held.sum() for j in (s - 1, e - 1) if 0 <= j < drawings - 1):
+                continue  # no clear change at an end: a part that creeps, not a layer's drawing
             following = np.zeros((rows, cols), bool)
             for next_length in range(2, MAX_HOLD + 1):
                 following |= holding(e, next_length)
