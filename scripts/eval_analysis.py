@@ -2,7 +2,7 @@
 condition, with the fixed detection settings of before (tolerance 10, threshold 0.05 %) and the chosen ones side by
 side, through the public API (the delivered file read by BestSource, ``dedupe``, ``scene_scores``, ``layer_report``).
 
-Usage: python scripts/eval_analysis.py [--half report|tune|all] [--seed N] [--cache DIR] [--only SUBSTRING] [--sections corpus,cuts] > benchmarks/analysis.md
+Usage: python scripts/eval_analysis.py [--half report|tune|all] [--seed N] [--antialias] [--cache DIR] [--only SUBSTRING] [--sections corpus,cuts] > benchmarks/analysis.md
 Tune on ``--half tune``; report on ``--half report`` (the default), never on the clips you tuned on.
 """
 
@@ -244,7 +244,7 @@ def pipeline_psnr(case: Case, truth: Truth, out: vs.VideoNode, last: float) -> f
     return psnr_of_mse(squared / samples)
 
 
-def pipeline(half: str, seed: int, cache: Path, only: str) -> None:
+def pipeline(half: str, seed: int, cache: Path, only: str, antialias: bool) -> None:
     """The whole pipeline against the truth: ``interpolate(clip, factor=2, layers=False)`` as a live-action
     interpolator would run it (every frame a whole drawing) and ``interpolate(dedupe(clip), factor=2)`` (drawings at their true times), PSNR over the
     output frames against the truth render at each output time, per case and condition."""
@@ -261,7 +261,7 @@ def pipeline(half: str, seed: int, cache: Path, only: str) -> None:
     print("|---|---|---|---|")
     totals: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0, 0])
     for case in cases:
-        truth = make(case)
+        truth = make(case, antialias)
         path = cache / f"{case.name}.mkv"
         if not path.exists():
             deliver(case, truth, path)
@@ -288,6 +288,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=2026,
                         help="the corpus' seed (2026: the corpus the detectors were tuned on, on its tuning half; "
                              "another seed draws a new corpus, never seen)")
+    parser.add_argument("--antialias", action="store_true",
+                        help="render the shapes with anti-aliased edges (Scene's antialias; cached apart)")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/vsanimsplat-corpus"))
     parser.add_argument("--only", default="")
     parser.add_argument("--sections", default=",".join(SECTIONS),
@@ -296,12 +298,14 @@ def main() -> None:
     sections = set(args.sections.split(","))
     if not sections <= set(SECTIONS):
         parser.error(f"--sections must name some of {', '.join(SECTIONS)}, got {args.sections!r}")
+    if args.antialias:
+        args.cache = args.cache / "antialias"
     args.cache.mkdir(parents=True, exist_ok=True)
     cases = [c for c in corpus(seed=args.seed) if args.half in ("all", c.half) and args.only in c.name
              and "corpus" in sections]
     rows: list[tuple[Case, dict[str, Result]]] = []
     for case in cases:
-        truth = make(case)
+        truth = make(case, args.antialias)
         path = args.cache / f"{case.name}.mkv"
         if not path.exists():
             deliver(case, truth, path)
@@ -313,8 +317,10 @@ def main() -> None:
     print(f"Machine: {describe()}\n")
     if "corpus" in sections:
         what = "all" if args.half == "all" else f"the {args.half} half"
+        edges = " --antialias" if args.antialias else ""
         print(f"{what.capitalize()} of `vsanimsplat.corpus.corpus(seed={args.seed})` ({len(cases)} cases of 48 frames; "
-              f"`python scripts/eval_analysis.py --half {args.half} --seed {args.seed}`). *fixed*: tolerance {DEFAULT_TOLERANCE}, threshold "
+              f"`python scripts/eval_analysis.py --half {args.half} --seed {args.seed}{edges}`; shapes with "
+              f"{'anti-aliased' if args.antialias else 'hard'} edges). *fixed*: tolerance {DEFAULT_TOLERANCE}, threshold "
               f"{DEFAULT_THRESHOLD} (the defaults before); *chosen*: `dedupe`'s defaults now (`vsanimsplat.noise`). "
               "Drawings: found with exact timing / true, extra (found, not true); cuts: found / true, false (in-shot "
               "pairs cut); layers: drawings with a layer hold on screen (on `whole` timing every one is false); shapes held on "
@@ -358,7 +364,7 @@ def main() -> None:
     if "flat" in sections:
         flat_shapes()
     if "pipeline" in sections:
-        pipeline(args.half, args.seed, args.cache, args.only)
+        pipeline(args.half, args.seed, args.cache, args.only, args.antialias)
 
 
 if __name__ == "__main__":

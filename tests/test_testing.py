@@ -22,6 +22,18 @@ def test_outlines_are_dark():
     assert (scene.render(0).max(axis=2) <= 0.06).sum() > 50  # outline pixels exist
 
 
+def test_antialiased_edges_move_a_slow_shape_by_part_of_a_pixel_and_hard_edges_by_whole_pixels():
+    kw = dict(shapes=1, speed=0.2, background="flat")  # at most 0.32 px per frame
+    hard, soft = Scene(96, 64, seed=2, **kw), Scene(96, 64, seed=2, antialias=True, **kw)
+    for t in range(4):
+        hard_change, soft_change = (np.abs(scene.render(t + 1) - scene.render(t)).max(axis=-1) for scene in (hard, soft))
+        assert hard_change.max() > 0.5  # a pixel flips wholly from one colour to another
+        assert 0 < soft_change.max() <= 0.33  # each edge pixel's cover changes by the distance moved
+        assert (soft_change > 0).sum() > (hard_change > 0).sum()  # …on every pixel along the edge
+    partial = soft.render(0)
+    assert 0 < np.mean(partial != hard.render(0)) < 0.1  # only the pixels on the edges differ
+
+
 def test_animate_holds_drawings_and_keeps_truth():
     holds = cadence([2, 3, 1], 5)
     assert holds == [2, 3, 1, 2, 3]
@@ -178,6 +190,15 @@ def test_scene_options_of_the_corpus():
     assert shown == [False, True, False, True, False]
     changed = np.abs(lips.render(1) - lips.render(0)).max(axis=-1) > 0.04
     assert 0.001 < changed.mean() < 0.006  # about 0.3 % of the frame
+
+
+def test_a_corpus_case_renders_with_antialiased_edges_on_request():
+    from vsanimsplat.corpus import corpus, make
+
+    case = next(c for c in corpus() if c.width == 320 and c.timing == "whole" and c.shapes and not c.grain)
+    hard, soft = make(case).frames[0], make(case, antialias=True).frames[0]
+    differs = np.abs(hard.astype(int) - soft).max(axis=-1) > 0
+    assert 0 < differs.mean() < 0.1  # the shapes' edges, nothing else
 
 
 def test_corpus_is_fixed_split_in_halves_and_varied():

@@ -188,7 +188,7 @@ def _named(case: Case, name: str) -> Case:
     return Case(**{**case.__dict__, "name": name})
 
 
-def _scene(case: Case, width: int, height: int, seed: int) -> Scene:
+def _scene(case: Case, width: int, height: int, seed: int, antialias: bool) -> Scene:
     """The case's scene at a drawn size (its motions scaled with it)."""
     scale = width / case.width
     radius = math.sqrt(case.area * width * height / math.pi) / min(width, height)
@@ -203,14 +203,20 @@ def _scene(case: Case, width: int, height: int, seed: int) -> Scene:
         events["fade"] = (case.frames * 0.6, case.frames * 0.9)
     return Scene(width, height, seed=seed, shapes=case.shapes, speed=case.speed * scale, texture=case.texture,
                  pan=(case.pan[0] * scale, case.pan[1] * scale), shake=case.shake * scale, background=case.background,
-                 size=(radius * 0.8, radius * 1.2), **events)
+                 size=(radius * 0.8, radius * 1.2), antialias=antialias, **events)
 
 
-def make(case: Case) -> Truth:
-    """Render ``case``: its pictures before coding and the truth about them."""
+def make(case: Case, antialias: bool = False) -> Truth:
+    """Render ``case``: its pictures before coding and the truth about them.
+
+    | parameter | type | default | meaning |
+    |---|---|---|---|
+    | `case` | Case | | what to render |
+    | `antialias` | bool | False | the shapes' edges anti-aliased (:class:`~vsanimsplat.testing.Scene`'s ``antialias``) |
+    """
     scale = 1.5 if case.resized else 1.0
     width, height = round(case.width * scale) // 2 * 2, round(case.height * scale) // 2 * 2
-    scene = _scene(case, width, height, case.seed)
+    scene = _scene(case, width, height, case.seed, antialias)
     rng = np.random.default_rng([case.seed, 3])
     pattern = _PATTERNS[case.cadence]
     if case.timing == "layers":
@@ -224,7 +230,7 @@ def make(case: Case) -> Truth:
         if case.event in ("cut", "similar-cut"):
             shown = [start for start in _starts(holds) if start < case.frames]
             at = shown[len(shown) // 3]
-            second = (_scene(case, width, height, case.seed + 1) if case.event == "cut" else scene)
+            second = (_scene(case, width, height, case.seed + 1, antialias) if case.event == "cut" else scene)
             offset = 0 if case.event == "cut" else 500  # the same scene much later: same background, shapes elsewhere
             frames = frames[:at] + [_shot(second, holds, k - at, offset) for k in range(at, case.frames)]
             cuts.append(at)

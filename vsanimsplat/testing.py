@@ -67,6 +67,7 @@ class Scene:
     | `size` | (float, float) | (0.12, 0.22) | the shapes' radii are drawn from this range, as shares of ``min(width, height)`` |
     | `shake` | float | 0.0 | the camera jumps by up to this many pixels each way on every source frame, on top of ``pan`` |
     | `fade` | (float, float) or None | None | times ``[start, end)`` over which the picture fades to black (then stays black) |
+    | `antialias` | bool | False | shapes' edges cover their pixels in part (over about one pixel), as digital compositing draws a cel at a sub-pixel position, so a slow shape changes on every frame; False: hard edges, so a shape moves in whole pixels (one moving 0.3 px per frame holds each position for about three frames) |
     """
 
     def __init__(self, width: int = 160, height: int = 96, seed: int = 0, shapes: int = 3, speed: float = 2.0, *,
@@ -74,7 +75,7 @@ class Scene:
                  recolour: float | None = None,
                  blink: tuple[float, float] | Sequence[tuple[float, float]] | None = None, lid: float = 1 / 16,
                  background: str = "waves", size: tuple[float, float] = (0.12, 0.22), shake: float = 0.0,
-                 fade: tuple[float, float] | None = None):
+                 fade: tuple[float, float] | None = None, antialias: bool = False):
         if width < 16 or height < 16:
             raise BadOption("testing.Scene", "width" if width < 16 else "height",
                             f"width and height must be at least 16, got {width}×{height}")
@@ -82,6 +83,7 @@ class Scene:
             raise BadOption("testing.Scene", "background",
                             f"background must be one of {', '.join(map(repr, _BACKGROUNDS))}, got {background!r}")
         self.pan, self.flash, self.recolour, self.fade, self.shake, self.lid = pan, flash, recolour, fade, shake, lid
+        self.antialias = antialias
         self.blinks = [] if blink is None else [blink] if np.ndim(blink) == 1 else [tuple(b) for b in blink]
         self.seed = seed
         rng = np.random.default_rng(seed)
@@ -160,11 +162,24 @@ class Scene:
 
     def _outlined(self, image: np.ndarray, labels: np.ndarray, label: int, kind: str, centre: tuple[float, float],
                   radii: tuple[float, float], fill: Sequence[float]) -> None:
-        """Draw an outlined flat ``kind`` (``"ellipse"`` or ``"box"``) into ``image`` and ``label`` into ``labels``."""
+        """Draw an outlined flat ``kind`` (``"ellipse"`` or ``"box"``) into ``image`` and ``label`` into ``labels``.
+
+        ``r`` is 1 on the shape's edge; with :attr:`antialias` a pixel is covered by the share ``0.5 + d`` (clipped to
+        0 … 1) of its edge, ``d`` the distance to the edge in pixels: ``(1 − r) / |∇r|``."""
         dx, dy = (self._x - centre[0]) / radii[0], (self._y - centre[1]) / radii[1]
-        r = np.hypot(dx, dy) if kind == "ellipse" else np.maximum(np.abs(dx), np.abs(dy))
-        image[r <= 1.0] = (0.05, 0.04, 0.06)
-        image[r <= 1.0 - self.outline / min(radii)] = fill
+        if kind == "ellipse":
+            r = np.hypot(dx, dy)
+            slope = np.hypot(dx / radii[0], dy / radii[1]) / np.maximum(r, 1e-6)
+        else:
+            r = np.maximum(np.abs(dx), np.abs(dy))
+            slope = np.where(np.abs(dx) >= np.abs(dy), 1 / radii[0], 1 / radii[1])
+        inner = 1.0 - self.outline / min(radii)
+        for edge, colour in ((1.0, (0.05, 0.04, 0.06)), (inner, fill)):
+            if self.antialias:
+                cover = np.clip(0.5 + (edge - r) / slope, 0, 1)[..., None].astype(np.float32)
+                image[...] = image * (1 - cover) + np.asarray(colour, np.float32) * cover
+            else:
+                image[r <= edge] = colour
         labels[r <= 1.0] = label
 
     @staticmethod
