@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from array import array
 import importlib
 from fractions import Fraction
 from pathlib import Path
@@ -14,7 +15,7 @@ import vapoursynth as vs
 import vsanimsplat
 from vsanimsplat.corpus import corpus, deliver, make
 from vsanimsplat.evaluation import eye_on_twos
-from vsanimsplat.scenes import (CANDIDATE_THRESHOLD, DEFAULT_SCENE_THRESHOLD, cuts_between_drawings, motion_shifts,
+from vsanimsplat.scenes import (CANDIDATE_THRESHOLD, DEFAULT_SCENE_THRESHOLD, cuts_between_drawings, motion_shifts, relative_scores,
                                 pair_noise,
                                 read_cut_list, unexplained_share)
 from vsanimsplat.testing import Cut, Scene, animate, cadence
@@ -253,3 +254,16 @@ def test_a_cut_between_two_shots_drawn_in_one_style_is_one(seed):
     first, second = (Scene(320, 180, seed=s, **style).render(0) for s in (seed, seed + 100))
     small = [luma(np.rint(p * 255)).reshape(90, 2, 160, 2).mean(axis=(1, 3)) for p in (first, second)]
     assert unexplained_share(*small) > DEFAULT_SCENE_THRESHOLD + 0.1
+
+
+def test_a_pair_scores_against_its_shot():
+    """Fast action that leaves 0.4 of every pair unexplained: a pair at 0.62 is no cut; the same pair in a quiet
+    shot is; cuts next to each other (a montage) do not lower each other; a quiet clip keeps its scores."""
+    action = [0.42, 0.38, 0.45, 0.40, 0.62, 0.41, 0.36, 0.44, 0.40]
+    assert relative_scores(action)[4] < DEFAULT_SCENE_THRESHOLD < 0.62
+    quiet = [0.02, 0.0, 0.05, 0.03, 0.62, 0.04, 0.0, 0.01, 0.03]
+    shot = float(np.median(quiet[:4] + quiet[5:]))  # 0.025
+    assert relative_scores(quiet)[4] == pytest.approx((0.62 - shot) / (1 - shot)) and relative_scores(quiet)[4] > 0.6
+    montage = [0.03, 0.9, 0.02, 0.85, 0.04, 0.8, 0.03, 0.02]
+    assert [k for k, score in enumerate(relative_scores(montage)) if score > DEFAULT_SCENE_THRESHOLD] == [1, 3, 5]
+    assert relative_scores([0.0, 0.0]) == array("d", [0.0, 0.0]) and relative_scores([]) == array("d")

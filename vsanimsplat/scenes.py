@@ -25,6 +25,13 @@ step). The correlation alone ignores level and contrast, so that the smooth ramp
 shots drawn in one style match under many shifts; by a motion after the first, the means must agree as they are (a
 moving shape keeps its colours).
 
+**Stage 3, against the shot** (:func:`relative_scores`, over the clip's pairs of drawings) — what the shot's own
+motion leaves unexplained is taken off: with ``m`` the median score of the pairs within :data:`SHOT_PAIRS` each side that
+are no cut themselves (at most :data:`DEFAULT_SCENE_THRESHOLD`), a pair scores ``(s − m) / (1 − m)``. Fast action of
+several shapes on their own, which the few motions of stage 2 cannot all explain, leaves 0.3–0.5 of every pair of the
+shot unexplained, and a pair of it above the threshold stands out from its neighbours by less than a cut does; in a
+quiet shot ``m`` is near 0 and nothing changes.
+
 | constant | value | meaning |
 |---|---|---|
 | :data:`ANALYSIS_WIDTH` | 256 | the analysis pictures are the clip scaled down by an integer factor to at most this width |
@@ -45,6 +52,7 @@ moving shape keeps its colours).
 | :data:`MIN_VOTING` | 0.02 | where fewer than this share of either picture's blocks vote (a fade's dark end under grain), a change of light over the block means decides |
 | :data:`PRIOR` | 0.01 | the unexplained share counts this share of all blocks more as voting and explained (few votes weigh less) |
 | :data:`FAINT` | 48 | next to a flat picture, a picture whose block means span more than this is a cut to or from it, less a fade's step |
+| :data:`SHOT_PAIRS` | 4 | stage 3: pairs of drawings each side whose scores tell the shot's own unexplained share |
 
 Measured in ``benchmarks/scenes.md`` and ``benchmarks/analysis.md`` (report halves): the project's clips keep their cuts
 (Megamind's lowest 0.84) with in-shot changes ≤ 0.24; on the generated cut corpus 21 of 22 hard cuts score above the
@@ -55,6 +63,7 @@ from __future__ import annotations
 
 import math
 import os
+from array import array
 import re
 from bisect import bisect_right
 from collections.abc import Sequence
@@ -69,6 +78,7 @@ __all__ = [
     "DEFAULT_SCENE_THRESHOLD",
     "analysis_size",
     "unexplained_share",
+    "relative_scores",
     "pair_noise",
     "motion_shifts",
     "read_cut_list",
@@ -98,10 +108,13 @@ MIN_VOTING = 0.02
 """Below this share of voting blocks (both directions), or where one picture has none, a change of light over the
 block means decides instead (cartoons on flat backgrounds cut with 4–9 % of their blocks voting)."""
 FAINT = 48.0
+"""Next to a flat picture, block means spanning more than this many 8-bit code values are a shot, not a fade's step."""
 PRIOR = 0.01
 """The share counts this share of all blocks (both pictures) more as voting and explained: a few unexplained blocks of
 a flat cartoon (a share of few votes) weigh less than many."""
-"""Next to a flat picture, block means spanning more than this many 8-bit code values are a shot, not a fade's step."""
+SHOT_PAIRS = 4
+"""Pairs of drawings each side of a pair whose scores tell how much the shot's own motion leaves unexplained
+(:func:`relative_scores`)."""
 
 
 def analysis_size(width: int, height: int) -> tuple[int, int]:
@@ -299,6 +312,24 @@ def unexplained_share(a: np.ndarray, b: np.ndarray) -> float:
     if min(forward[1], backward[1]) >= MIN_VOTING * blocks:
         return (forward[0] + backward[0]) / (forward[1] + backward[1] + 2 * PRIOR * blocks)
     return _unlit_share(_blocks(a, BLOCK).mean(axis=-1).ravel(), _blocks(b, BLOCK).mean(axis=-1).ravel())
+
+
+def relative_scores(scores: Sequence[float]) -> array:
+    """Each pair's unexplained share beyond its shot's (stage 3 of the module docstring): ``(s − m) / (1 − m)``, at
+    least 0, ``m`` the median of the scores within :data:`SHOT_PAIRS` pairs each side that are at most
+    :data:`DEFAULT_SCENE_THRESHOLD` (0 where there are none).
+
+    | parameter | type | meaning |
+    |---|---|---|
+    | `scores` | sequence of float | :func:`unexplained_share` of every pair of consecutive drawings of a clip (0.0 where not computed) |
+    """
+    relative = array("d")
+    for k, score in enumerate(scores):
+        around = [scores[j] for j in range(max(0, k - SHOT_PAIRS), min(len(scores), k + SHOT_PAIRS + 1))
+                  if j != k and scores[j] <= DEFAULT_SCENE_THRESHOLD]
+        shot = float(np.median(around)) if around else 0.0
+        relative.append(max(0.0, (score - shot) / (1.0 - shot)))
+    return relative
 
 
 def _unlit_share(a: np.ndarray, b: np.ndarray) -> float:

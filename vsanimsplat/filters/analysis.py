@@ -19,7 +19,7 @@ import vapoursynth as vs
 from ..analysis import CutScores
 from ..layers import ChangeMaps
 from ..errors import BadOption
-from ..scenes import analysis_size
+from ..scenes import analysis_size, relative_scores
 from .frames import duration_of, frame_to_array, scan_frames
 
 __all__ = ["Timing", "analysis_clip", "first_props", "recorded_rate", "timing_of", "remember", "resize"]
@@ -36,7 +36,7 @@ class Timing:
     | `holds` | sequence of int | source frames each frame stands for (``AnimSplat_Hold``, else 1) |
     | `sources` | sequence of int | first source frame of each (``AnimSplat_SourceFrame``, else its index) |
     | `marked_cuts` | set[int] | pairs ``k`` (frame ``k`` and ``k + 1``) marked as cuts by ``_SceneChangeNext``/``_SceneChangePrev`` |
-    | `scene_scores` | sequence of float | between frame ``k`` and ``k + 1`` (:class:`~vsanimsplat.analysis.CutScores`) |
+    | `scene_scores` | sequence of float | between frame ``k`` and ``k + 1``: :class:`~vsanimsplat.analysis.CutScores`' score against its shot's (:func:`~vsanimsplat.scenes.relative_scores`) |
     | `first_props` | dict | the props of the first frame |
     | `changes` | ChangeMaps | between frame ``k`` and ``k + 1``: where the picture changes (:mod:`vsanimsplat.layers`) |
     | `source_rate` | Fraction | the nominal rate of the frames before ``dedupe`` (its input's ``fps``; the clip's own when read here), 0 when variable |
@@ -136,6 +136,7 @@ def timing_of(clip: vs.VideoNode, progress: bool | None = None) -> Timing:
         cuts.add(frame_to_array(frame), bool(props.get("_SceneChangeNext", 0)), bool(props.get("_SceneChangePrev", 0)))
 
     scan_frames(analysis_clip(clip), visit, "reading timing", progress)
-    timing = Timing(durations, holds, sources, cuts.marked, cuts.scores, first, cuts.changes, Fraction(clip.fps))
+    timing = Timing(durations, holds, sources, cuts.marked, relative_scores(cuts.scores), first, cuts.changes,
+                    Fraction(clip.fps))
     _timings[clip] = timing
     return timing

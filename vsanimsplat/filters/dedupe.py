@@ -16,6 +16,7 @@ from ..analysis import DrawingCuts
 from ..errors import BadOption, given_to
 from ..layers import ChangeMaps
 from ..noise import LEVELS, Detection, choose_settings, choose_tolerance, grain_level, noise_threshold
+from ..scenes import relative_scores
 from ..timeline import Drawing, drawing_starts, format_timecodes_v2, group_drawings, resolve_threshold
 
 __all__ = ["dedupe", "find_drawings", "frame_differences", "detection", "write_timecodes", "DEFAULT_THRESHOLD",
@@ -262,7 +263,7 @@ def dedupe(
     selected = None if cuts is None else cuts.select([d.first for d in drawings])
     if selected is not None:
         scores, marked, changes = selected
-        remember(out, Timing(kept.durations, kept.holds, kept.sources, marked, scores,
+        remember(out, Timing(kept.durations, kept.holds, kept.sources, marked, relative_scores(scores),
                              {**cuts.first_props, **kept.props(0)}, changes, Fraction(clip.fps)))
     return out
 
