@@ -34,6 +34,9 @@ from vsanimsplat.testing import Scene, animate, cadence
 
 MIN_SHAPE = 0.005
 """Shapes of at least this share of the frame are the issue's layers (0.5 %)."""
+MIN_STEP = 1.0
+"""A shape held on a layer *moves* when its next drawing is at least this many delivered pixels away: a smaller step
+shows no judder when it is timed with the whole frame."""
 SETTINGS = {"fixed": {"threshold": DEFAULT_THRESHOLD, "tolerance": DEFAULT_TOLERANCE},
             "chosen": {"threshold": None, "tolerance": None}}
 
@@ -52,6 +55,8 @@ class Result:
     layer_drawings: int  # drawings with a layer hold on screen
     held: int  # with layers timing: (shape, drawing) pairs where a shape of at least MIN_SHAPE holds its drawing
     held_found: int  # … and a layer hold on screen then holds at least half of its pixels
+    moving: int  # of the held pairs, those whose shape's next drawing is at least MIN_STEP away
+    moving_found: int
     seconds: float
     note: str
 
@@ -68,23 +73,29 @@ def measure(case: Case, truth: Truth, clip: vs.VideoNode, settings: dict) -> Res
     layers = layer_report(timing.changes, separated, timing.holds)
     used = detection(clip, **settings)
     seconds = time.perf_counter() - began
-    held, held_found = layer_recall(truth, timing, separated)
+    held, held_found, moving, moving_found = layer_recall(case, truth, timing, separated)
     starts, true = set(sources), set(truth.starts)
     return Result(len(true), len(starts & true), len(starts - true), len(true - starts), len(true_cuts),
                   len(found_cuts & true_cuts), len(found_cuts - true_cuts), layers.with_layers, held, held_found,
-                  seconds, f"tol {used.tolerance} thr {used.threshold} grain {used.grain:.1f} noise {used.noise}")
+                  moving, moving_found, seconds, f"tol {used.tolerance} thr {used.threshold} grain {used.grain:.1f} noise {used.noise}")
 
 
-def layer_recall(truth: Truth, timing: Timing, cuts: set[int]) -> tuple[int, int]:
+def layer_recall(case: Case, truth: Truth, timing: Timing, cuts: set[int]) -> tuple[int, int, int, int]:
     """With ``layers`` timing: the (shape, drawing) pairs where a shape of at least :data:`MIN_SHAPE` of the frame
     repeats its own drawing, and how many of them a layer hold on screen at that drawing covers: its held blocks
     touch the shape and its reach holds at least half of the shape's pixels (a flat fill never holds a block
-    itself). (0, 0) for other cases."""
-    if truth.layered is None:
-        return 0, 0
+    itself); then the same for the pairs whose shape moves (:data:`MIN_STEP`). Zeros for other cases."""
+    if truth.layered is None or truth.layer_starts is None:
+        return 0, 0, 0, 0
     clip, maps = truth.layered, timing.changes
     height, width = clip.frames[0].shape[:2]
-    held = found = 0
+    steps = {}  # (shape, source frame): delivered pixels from its drawing to its next
+    for shape, starts in enumerate(truth.layer_starts):
+        for start, end in zip(starts, starts[1:]):
+            (x0, y0), (x1, y1) = truth.scene.positions(start)[shape], truth.scene.positions(end)[shape]
+            steps.update({(shape, frame): float(np.hypot(x1 - x0, y1 - y0)) * case.width / width
+                          for frame in range(start, end)})
+    held = found = moving = moving_found = 0
     for drawing, frame in enumerate(timing.sources):
         holds = maps.layers(drawing, cuts, timing.holds)
         covered = [(maps.pixels(hold.held, height, width), maps.pixels(hold.reach, height, width)) for hold in holds]
@@ -92,9 +103,11 @@ def layer_recall(truth: Truth, timing: Timing, cuts: set[int]) -> tuple[int, int
             mask = clip.source_mask(shape, frame)
             if not repeats or mask.mean() < MIN_SHAPE:
                 continue
-            held += 1
-            found += any(blocks[mask].any() and reach[mask].mean() >= 0.5 for blocks, reach in covered)
-    return held, found
+            hit = any(blocks[mask].any() and reach[mask].mean() >= 0.5 for blocks, reach in covered)
+            held, found = held + 1, found + hit
+            if steps.get((shape, frame), 0.0) >= MIN_STEP:
+                moving, moving_found = moving + 1, moving_found + hit
+    return held, found, moving, moving_found
 
 
 def conditions(case: Case) -> list[str]:
@@ -326,7 +339,8 @@ def main() -> None:
               "pairs cut); layers: drawings with a layer hold on screen (on `whole` timing every one is false); shapes held on "
               f"a layer (chosen settings, `layers` timing): the (shape, drawing) pairs where a shape of ≥ {100 * MIN_SHAPE:g} % of "
               "the frame repeats its own drawing, found by a layer hold on screen (held blocks on the shape, reach over half of "
-              "it) / all.\n")
+              f"it) / all (in brackets: of the pairs whose shape's next drawing is ≥ {MIN_STEP:g} px away, the steps "
+              "that would judder).\n")
         totals: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0] * 6))
         print("| case | fixed: drawings | extra | cuts | false cuts | layers | chosen: drawings | extra | cuts | false cuts "
               "| layers | shapes held on a layer | chosen settings |")
@@ -341,7 +355,7 @@ def main() -> None:
                     for i, value in enumerate((r.drawings, r.found, r.extra, r.cuts, r.cuts_found, r.false_cuts)):
                         total[i] += value
             chosen = results["chosen"]
-            recall = f"{chosen.held_found}/{chosen.held}" if chosen.held else "–"
+            recall = f"{chosen.held_found}/{chosen.held} ({chosen.moving_found}/{chosen.moving})" if chosen.held else "–"
             print(f"| {case.name} | " + " | ".join(cells) + f" | {recall} | {chosen.note} |")
         print("\n## By condition\n")
         print("| condition | fixed: found | extra | cut recall | false cuts | chosen: found | extra | cut recall | false cuts |")
@@ -353,10 +367,12 @@ def main() -> None:
                 cells += [f"{100 * found / drawings:.1f} %", f"{100 * extra / drawings:.1f} %",
                           f"{cuts_found}/{cuts}" if cuts else "–", str(false_cuts)]
             print(f"| {condition} | " + " | ".join(cells) + " |")
-        held = sum(results["chosen"].held for _, results in rows)
-        found = sum(results["chosen"].held_found for _, results in rows)
-        print(f"\nShapes held on a layer, all `layers` cases (chosen settings): {found}/{held}"
-              + (f" ({100 * found / held:.1f} %)" if held else ""))
+        for what, field in (("Shapes held on a layer", "held"),
+                            (f"Of them, shapes that move at least {MIN_STEP:g} px to their next drawing", "moving")):
+            held = sum(getattr(results["chosen"], field) for _, results in rows)
+            found = sum(getattr(results["chosen"], f"{field}_found") for _, results in rows)
+            print(f"\n{what}, all `layers` cases (chosen settings): {found}/{held}"
+                  + (f" ({100 * found / held:.1f} %)" if held else ""))
     if "shapes" in sections:
         fast_shapes(args.cache)
     if "cuts" in sections:
