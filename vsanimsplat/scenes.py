@@ -56,7 +56,7 @@ quiet shot ``m`` is near 0 and nothing changes.
 
 Measured in ``benchmarks/scenes.md`` and ``benchmarks/analysis.md`` (report halves): the project's clips keep their cuts
 (Megamind's lowest 0.84) with in-shot changes ≤ 0.24; on the generated cut corpus 21 of 22 hard cuts score above the
-threshold and no in-shot pair does (several shapes moving fast on their own at 640×360 to 1920×1080: 0.45 at most).
+threshold and no in-shot pair does (several shapes moving fast on their own at 640×360 to 1920×1080: 0.42 at most, against the shot).
 """
 
 from __future__ import annotations

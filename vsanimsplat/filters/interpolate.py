@@ -31,7 +31,8 @@ def scene_scores(clip: vs.VideoNode, progress: bool | None = None) -> list[float
 
     The score ``interpolate`` compares with ``scene_threshold``: for a *candidate* pair (colour-histogram
     distance above :data:`~vsanimsplat.scenes.CANDIDATE_THRESHOLD`) the share of the picture that
-    motion does not explain (:func:`vsanimsplat.scenes.unexplained_share`), else 0.0 (not computed).
+    motion does not explain (:func:`vsanimsplat.scenes.unexplained_share`), else 0.0 (not computed), taken
+    against what the shot's own motion leaves unexplained (:func:`vsanimsplat.scenes.relative_scores`).
     Read from small copies (:func:`analysis_clip`) once per clip and cached; for a
     :func:`~vsanimsplat.dedupe` output, the scores ``dedupe`` computed in its own pass over the source.
     """
@@ -171,7 +172,7 @@ def interpolate(
     | `flow_scale` | float or None | None | ``union``/``base``: resolution of the flow relative to the half-size picture, 1.0, 0.5 or 0.25 (faster, coarser flow); None = by picture size (0.5 from 1920×1080, else 1.0: :func:`~vsanimsplat.models.registry.auto_flow_scale`) |
     | `max_hold` | int or None | None | holds longer than this many source frames are pauses, and the move to the next drawing takes only the local cadence; ``None`` = twice the local cadence; ``0`` = never pause |
     | `scene_detect` | bool | True | detect scene cuts (nothing is interpolated across one); cuts marked with ``_SceneChangeNext``/``_SceneChangePrev`` and ``cuts`` are always respected |
-    | `scene_threshold` | float | 0.5 | a cut where more than this share (0 … 1) of a candidate pair of drawings is not explained by motion (:func:`scene_scores`, :mod:`vsanimsplat.scenes`); 1 never cuts |
+    | `scene_threshold` | float | 0.5 | a cut where more than this share (0 … 1) of a candidate pair of drawings is not explained by motion, beyond the shot's own (:func:`scene_scores`, :mod:`vsanimsplat.scenes`); 1 never cuts |
     | `cuts` | str, PathLike or sequence of int | None | the user's cut list: source frame numbers (before ``dedupe``) where a new shot begins, or a text file of them (one a line or comma/space separated, ``#`` comments); nothing is interpolated between the drawings on screen at ``s − 1`` and ``s`` |
     | `progress` | bool or None | None | progress bar while reading the timing; ``None`` = for 500+ frames on a terminal |
     | `flow` | str or None | None | flow network of ``"union"``, ``"base"`` or ``"splat"``: ``"gmflow"`` or ``"pwcnet"``; None = the model's own |
