@@ -91,13 +91,19 @@ def change_map(a: np.ndarray, b: np.ndarray, tolerance: int = TOLERANCE) -> np.n
     :data:`DETAIL` code values): a flat block looks the same whatever moves over it, so it shows nothing
     held. Partial blocks at the right and bottom edges count (``rows = ceil(H / BLOCK)``).
     """
+    return _changes(a, b, tolerance)[0]
+
+
+def _changes(a: np.ndarray, b: np.ndarray, tolerance: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`change_map` of ``a`` and ``b``, and (rows, cols) bool: the blocks where some pixel changes by more than
+    :data:`FIRM` (flat or not)."""
     if a.shape != b.shape or a.ndim != 3:
         raise BadOption("layers.change_map", "b" if a.ndim == 3 else "a",
                         f"a and b must be pictures (H, W, C) of one shape, got {a.shape} and {b.shape}")
-    differs = (np.abs(a.astype(np.int16) - b.astype(np.int16)) > tolerance).any(axis=-1, keepdims=True)
+    largest = _blocks(np.abs(a.astype(np.int16) - b.astype(np.int16)).max(axis=-1, keepdims=True)).max(axis=(2, 3))
     later = _blocks(b)
     flat = ((later.max(axis=2).astype(np.int16) - later.min(axis=2)) <= DETAIL).all(axis=-1)
-    return _blocks(differs).any(axis=(2, 3)) | flat
+    return (largest > tolerance) | flat, largest > FIRM
 
 
 def _blocks(values: np.ndarray) -> np.ndarray:
@@ -107,11 +113,6 @@ def _blocks(values: np.ndarray) -> np.ndarray:
     rows, cols = -(-height // BLOCK), -(-width // BLOCK)
     padded = np.pad(values, ((0, rows * BLOCK - height), (0, cols * BLOCK - width), (0, 0)), mode="edge")
     return padded.reshape(rows, BLOCK, cols, BLOCK, -1).transpose(0, 2, 1, 3, 4).reshape(rows, cols, BLOCK * BLOCK, -1)
-
-
-def _firm_changes(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(rows, cols) bool: the blocks of pictures ``a`` and ``b`` where some pixel changes by more than :data:`FIRM`."""
-    return _blocks((np.abs(a.astype(np.int16) - b.astype(np.int16)) > FIRM).any(axis=-1, keepdims=True)).any(axis=(2, 3))
 
 
 def _grow(mask: np.ndarray, radius: int) -> np.ndarray:
@@ -237,13 +238,13 @@ class ChangeMaps:
 
     def add(self, a: np.ndarray, b: np.ndarray) -> None:
         """The next pair: analysis pictures (H, W, C) uint8 of the last drawing and the next (:func:`change_map`)."""
-        changed = change_map(a, b)
+        changed, firm = _changes(a, b, TOLERANCE)
         if self.size is None:
             self.size, self.shape = a.shape[:2], changed.shape
         elif a.shape[:2] != self.size:
             raise BadOption("layers.ChangeMaps.add", "a",
                             f"every analysis picture must be {self.size[1]}×{self.size[0]}, got {a.shape[1]}×{a.shape[0]}")
-        both = np.concatenate([changed.ravel(), _firm_changes(a, b).ravel()])
+        both = np.concatenate([changed.ravel(), firm.ravel()])
         self._packed += zlib.compress(np.packbits(both).tobytes(), 1, wbits=-15)
         self._ends.append(len(self._packed))
 
@@ -277,11 +278,6 @@ class ChangeMaps:
     def __getitem__(self, j: int) -> np.ndarray:
         """The change map between drawing ``j`` and ``j + 1``."""
         return self._maps(j)[0]
-
-    def firm(self, j: int) -> np.ndarray:
-        """(rows, cols) bool: the blocks where some pixel changes by more than :data:`FIRM` between drawing ``j`` and
-        ``j + 1``."""
-        return self._maps(j)[1]
 
     def layers(self, k: int, cuts: Collection[int] = (), holds: Sequence[int] | None = None) -> list[LayerHold]:
         """The layer holds on screen at drawing ``k`` (see the module docstring), largest first.
