@@ -267,3 +267,20 @@ def test_a_pair_scores_against_its_shot():
     montage = [0.03, 0.9, 0.02, 0.85, 0.04, 0.8, 0.03, 0.02]
     assert [k for k, score in enumerate(relative_scores(montage)) if score > DEFAULT_SCENE_THRESHOLD] == [1, 3, 5]
     assert relative_scores([0.0, 0.0]) == array("d", [0.0, 0.0]) and relative_scores([]) == array("d")
+
+
+def test_a_drawing_between_two_of_one_shot_is_no_cut_but_a_cut_to_it_is():
+    """An impact frame: one drawing of another picture inside a shot that goes on after it. Both its pairs are
+    unexplained, but the drawings either side of it match: neither pair is a cut. Cutting to that picture and
+    staying there is one."""
+    shot, other = Scene(320, 180, seed=9, shapes=2), Scene(320, 180, seed=10, shapes=2)
+    frames = animate(shot, cadence([2], 8)).frames
+    insert = animate(other, cadence([2], 8)).frames
+    flashed = frames[:8] + insert[8:10] + frames[10:]
+    pictures = [luma(flashed[k]) for k in (6, 8, 10)]
+    assert min(unexplained_share(pictures[0], pictures[1]), unexplained_share(pictures[1], pictures[2])) \
+        > DEFAULT_SCENE_THRESHOLD  # each pair alone is a cut
+    scores = interpolate_module.scene_scores(vsanimsplat.dedupe(clip_from_arrays(flashed)))
+    assert len(scores) == 7 and max(scores) < DEFAULT_SCENE_THRESHOLD
+    cut = interpolate_module.scene_scores(vsanimsplat.dedupe(clip_from_arrays(frames[:8] + insert[8:])))
+    assert cut[3] > DEFAULT_SCENE_THRESHOLD and max(cut[:3] + cut[4:]) < DEFAULT_SCENE_THRESHOLD

@@ -2,8 +2,9 @@
 
 The frames arrive in order, once. What a pass keeps grows with the clip only by a few numbers per
 frame or drawing (a score, a marked cut) and a change map of a few hundred bytes per drawing
-(:mod:`vsanimsplat.layers`); pictures are kept for one drawing at a time: the colour histogram and
-picture of the previous drawing, which the next one is compared with (:mod:`vsanimsplat.scenes`).
+(:mod:`vsanimsplat.layers`); pictures are kept for two drawings at a time: the colour histogram and
+picture of the previous drawing, which the next one is compared with, and the picture before it, which a transient
+drawing is skipped to (:mod:`vsanimsplat.scenes`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import numpy as np
 
 from .layers import ChangeMaps
 from .metrics import colour_histogram, histogram_distance
-from .scenes import CANDIDATE_THRESHOLD, unexplained_share
+from .scenes import CANDIDATE_THRESHOLD, TRANSIENT, unexplained_share
 from .timeline import is_new_drawing
 
 __all__ = ["CutScores", "DrawingCuts"]
@@ -31,6 +32,10 @@ class CutScores:
     pairs ``i`` the drawings' own marks separate (``_SceneChangeNext`` on drawing ``i``,
     ``_SceneChangePrev`` on drawing ``i + 1``). ``changes`` holds the ``k - 1`` change maps
     (:func:`~vsanimsplat.layers.change_map`) that per-region timing reads.
+
+    A drawing that both its pairs score above :data:`~vsanimsplat.scenes.TRANSIENT` is compared with the drawings
+    either side of it; where they match better than it matches either (a flash, an impact frame: the shot goes on
+    after it), both its pairs take that score, so no cut is found on either side of it.
     """
 
     def __init__(self) -> None:
@@ -39,6 +44,7 @@ class CutScores:
         self.changes = ChangeMaps()
         self.drawings = 0
         self._last: tuple[np.ndarray, np.ndarray] | None = None  # the previous drawing's histogram and picture
+        self._before: np.ndarray | None = None  # the picture of the drawing before that
 
     def add(self, picture: np.ndarray, cut_after: bool = False, cut_before: bool = False) -> None:
         """The next drawing.
@@ -57,11 +63,27 @@ class CutScores:
         if self._last is not None:
             last_histogram, last_picture = self._last
             candidate = histogram_distance(last_histogram, histogram) > CANDIDATE_THRESHOLD
-            self.scores.append(unexplained_share(np.ascontiguousarray(last_picture[..., 0]),
-                                                 np.ascontiguousarray(picture[..., 0])) if candidate else 0.0)
+            self.scores.append(_share(last_picture, picture) if candidate else 0.0)
             self.changes.add(last_picture, picture)
+            self._skip_transient(picture)
+        self._before = None if self._last is None else self._last[1]
         self._last = (histogram, picture)
         self.drawings += 1
+
+
+    def _skip_transient(self, picture: np.ndarray) -> None:
+        """Where the last drawing is a transient between the one before it and ``picture``, both its pairs take the
+        score of the pair that skips it (the class docstring)."""
+        if self._before is None or min(self.scores[-2:]) <= TRANSIENT:
+            return
+        skipped = _share(self._before, picture)
+        if skipped < min(self.scores[-2:]):
+            self.scores[-2] = self.scores[-1] = skipped
+
+
+def _share(a: np.ndarray, b: np.ndarray) -> float:
+    """:func:`~vsanimsplat.scenes.unexplained_share` of two analysis pictures' luma."""
+    return unexplained_share(np.ascontiguousarray(a[..., 0]), np.ascontiguousarray(b[..., 0]))
 
 
 class DrawingCuts:
