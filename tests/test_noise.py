@@ -17,7 +17,8 @@ from vsanimsplat import dedupe
 from vsanimsplat.corpus import Case, corpus, deliver, make
 from vsanimsplat.filters.frames import clip_from_arrays
 from vsanimsplat.filters.dedupe import DEFAULT_THRESHOLD, DEFAULT_TOLERANCE, detection, find_drawings
-from vsanimsplat.noise import FAINT, FIRM, GAP, RISE, choose_settings, choose_tolerance, grain_level, noise_threshold
+from vsanimsplat.noise import (FAINT, FIRM, GAP, RISE, SMALLEST, choose_settings, choose_tolerance, grain_level,
+                               noise_threshold, small_drawings_threshold)
 from vsanimsplat.testing import Scene, add_noise, animate
 
 AREA = 320 * 180
@@ -215,3 +216,37 @@ def test_defaults_find_exactly_the_drawings_where_fixed_settings_invent_some(del
     given = detection(clip, threshold=DEFAULT_THRESHOLD, tolerance=DEFAULT_TOLERANCE)  # given values stay as given
     assert (given.tolerance, given.threshold, given.tolerance_chosen, given.threshold_chosen) == (
         DEFAULT_TOLERANCE, int(DEFAULT_THRESHOLD * clip.width * clip.height), False, False)
+
+
+HD = 1920 * 1080
+HD_LEAST = int(DEFAULT_THRESHOLD * HD)  # 1036 px
+
+
+@pytest.mark.parametrize("held, drawings, strength, expected, why", [
+    ([0, 4, 12, 33, 50], [691, 777, 956], 0.99, 207, "firm small drawings apart from held frames: into the gap, at least SMALLEST"),
+    ([0, 4, 12, 33, 50], [691, 777, 956], 0.5, HD_LEAST, "faint changes under the least may be coding noise: the least stays"),
+    ([0, 12, 80, 150], [691, 777, 956], 0.99, 300, "twice the largest held count where that is below the gap's middle"),
+    ([0, 12, 80, 200], [691, 777, 956], 0.99, HD_LEAST, "the highest wide gap (12 → 80) has faint held pairs above it"),
+    ([0, 3, 8, 20, 45, 100, 210], [691, 777, 956], 0.99, HD_LEAST, "no gap of GAP times under the least"),
+])
+def test_small_firm_drawings_take_the_threshold_under_the_least(held, drawings, strength, expected, why):
+    counts = held + drawings + held  # at 1920×1080: held frames re-coded (x264 CRF 18, faint) and small drawings
+    stronger = [round(count * (strength if count in drawings else 0.1)) for count in counts]
+    assert small_drawings_threshold(counts, stronger, HD_LEAST, HD) == expected, why
+    assert int(SMALLEST * HD) == 207 and GAP == 4.0 and FIRM < 0.99
+
+
+def test_dedupe_finds_drawings_smaller_than_the_least_threshold():
+    """Through ``dedupe``: a 640×360 lossless clip where an 8×8 square steps 4 px on twos changes 64 pixels a drawing,
+    under the least threshold (115): the defaults find every drawing, the least threshold alone finds none."""
+    frames = []
+    for k in range(24):
+        frame = np.full((360, 640, 3), 170, np.uint8)
+        x = 100 + 4 * (k // 2)
+        frame[200:208, x:x + 8] = 20
+        frames.append(frame)
+    clip = clip_from_arrays(frames, Fraction(24000, 1001))
+    assert [d.first for d in find_drawings(clip, DEFAULT_THRESHOLD, DEFAULT_TOLERANCE)] == [0]
+    found = dedupe(clip)
+    assert [f.props["AnimSplat_SourceFrame"] for f in found.frames(close=True)] == list(range(0, 24, 2))
+    assert detection(clip).threshold == int(SMALLEST * 640 * 360)

@@ -21,7 +21,13 @@ them (plain Python; the pass itself is in :mod:`vsanimsplat.filters.dedupe`):
   lines, lip flaps and blinks do not. Wherever the gap, pairs that are mostly :data:`FIRM` (nearly all their
   differing pixels change by much) and outnumber the pairs above the gap are small drawings, not noise: slow
   shapes over grain leave them below a few blinks' counts (a few firm pairs among many drawings are an encoder's
-  re-coded frames). Any other clip keeps the least threshold.
+  re-coded frames).
+- **Small drawings under the least threshold.** Tiny or slow shapes at 1080p change fewer pixels than the least
+  threshold (0.05 % of 1920×1080 is 1037). Where the threshold stays at the least, the clip's counts below it are
+  looked at: the highest wide gap (:data:`GAP` ×) under the least, with every pair between it and the least
+  :data:`FIRM` (their lines change by much, as drawings' do and coding noise's do not), takes the threshold into
+  that gap (twice the count below it, or the gap's geometric middle if lower), never under :data:`SMALLEST` of the
+  frame (:func:`small_drawings_threshold`). Any other clip keeps the least threshold.
 - **Coding noise without a gap.** x264 over light grain re-codes held frames in hundreds of pixels by 10–30 code
   values, close enough to small drawings that no wide gap parts them at the tolerance the grain asks for. Where the
   threshold stays at the least there but the clip has held pairs, the least higher counted tolerance is taken at
@@ -43,8 +49,8 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-__all__ = ["GRAIN_QUANTILE", "GRAIN_MARGIN", "GAP", "QUIET", "FAINT", "FIRM", "RISE", "NOISE_CAP", "LEVELS", "Detection",
-           "grain_level", "choose_tolerance", "noise_threshold", "choose_settings"]
+__all__ = ["GRAIN_QUANTILE", "GRAIN_MARGIN", "GAP", "QUIET", "FAINT", "FIRM", "RISE", "NOISE_CAP", "SMALLEST", "LEVELS", "Detection",
+           "grain_level", "choose_tolerance", "noise_threshold", "small_drawings_threshold", "choose_settings"]
 
 GRAIN_QUANTILE = 0.2
 """The share of a clip's pairs whose mean absolute difference is at most its grain level."""
@@ -63,6 +69,8 @@ RISE = 1.5
 keeps, at the tolerance the grain asks for."""
 NOISE_CAP = 0.005
 """Coding noise is looked for up to this share of the frame (0.5 %); above it, counts are drawings."""
+SMALLEST = 0.0001
+"""The threshold is never taken under the least threshold to less than this share of the frame (0.01 %)."""
 LEVELS = (1, 2, 3)
 """The tolerances the pass counts at, as multiples of the least tolerance."""
 
@@ -165,6 +173,33 @@ def noise_threshold(counts: Sequence[int], mean_differences: Sequence[float], le
     return least, 0
 
 
+def small_drawings_threshold(counts: Sequence[int], stronger: Sequence[int], least: int, area: int,
+                             own: Sequence[int] | None = None) -> int:
+    """The threshold under ``least`` that parts a clip's held pairs from its small drawings, else ``least``.
+
+    | parameter | type | default | meaning |
+    |---|---|---|---|
+    | `counts` | sequence of int | | differing pixels of every pair of adjacent frames |
+    | `stronger` | sequence of int | | every pair's differing pixels at the next tolerance level |
+    | `least` | int | | the least threshold (pixels) |
+    | `area` | int | | pixels per frame |
+    | `own` | sequence of int or None | None | what ``stronger`` is compared with to tell firm pairs (as :func:`noise_threshold`'s) |
+
+    The highest wide gap (:data:`GAP` ×) in the counts at most ``least``, where every pair between it and ``least``
+    is :data:`FIRM`: twice the count below the gap, or the gap's geometric middle if lower, at least :data:`SMALLEST`
+    of the frame (and never above ``least``).
+    """
+    compared = counts if own is None else own
+    values = sorted({count for count in counts if count <= least})
+    for low, high in reversed(list(zip(values, values[1:]))):
+        if high + 1 < GAP * (low + 1):
+            continue
+        if any(_share(stronger[j], compared[j]) <= FIRM for j, count in enumerate(counts) if low < count <= least):
+            return least
+        return min(least, max(int(SMALLEST * area), min(2 * low, int(math.sqrt(low * high)))))
+    return least
+
+
 def choose_settings(counts: Mapping[int, Sequence[int]], mean_differences: Sequence[float], least: int,
                     area: int, luma: Mapping[int, Sequence[int]] | None = None) -> tuple[int, int, int]:
     """The tolerance, the threshold and the largest count taken for coding noise that ``dedupe`` chooses for a clip.
@@ -180,7 +215,8 @@ def choose_settings(counts: Mapping[int, Sequence[int]], mean_differences: Seque
     The tolerance the grain asks for (:func:`choose_tolerance`) and the threshold above its coding noise
     (:func:`noise_threshold`, with the next level's counts); where that threshold stays at the least while the clip
     has held pairs, the least higher tolerance whose threshold drops only pairs that are quiet, faint,
-    :data:`RISE` × below every pair it keeps and in one run with the held pairs' counts (see the module docstring).
+    :data:`RISE` × below every pair it keeps and in one run with the held pairs' counts (see the module docstring);
+    where the threshold stays at the least after all, :func:`small_drawings_threshold` under it.
     """
     levels = sorted(counts)
     calm = grain_level(mean_differences) + QUIET
@@ -207,4 +243,7 @@ def choose_settings(counts: Mapping[int, Sequence[int]], mean_differences: Seque
                 and RISE * max(lower[j] for j in dropped) <= min(lower[j] for j in kept)
                 and all(high <= limit or high + 1 < GAP * (low + 1) for low, high in zip(tail, tail[1:]))):
             return level, raised, max(counts[level][j] for j in dropped)
-    return used, limit, noise
+    stronger = [higher for higher in levels if higher > used]
+    if noise or limit != least or not stronger:
+        return used, limit, noise
+    return used, small_drawings_threshold(lower, firm[stronger[0]], least, area, firm[used]), 0

@@ -25,7 +25,8 @@ __all__ = ["dedupe", "find_drawings", "frame_differences", "detection", "write_t
 DEFAULT_TOLERANCE = 10
 """The least tolerance ``dedupe`` chooses, and the one it counts every pass at (8-bit code values)."""
 DEFAULT_THRESHOLD = 0.0005
-"""The least threshold ``dedupe`` chooses (a share of the frame)."""
+"""The threshold ``dedupe`` starts from (a share of the frame): raised above coding noise, lowered under it only where
+a clip's small drawings stand apart from its held frames (:mod:`vsanimsplat.noise`)."""
 
 
 @dataclass(frozen=True)
@@ -226,7 +227,7 @@ def dedupe(
     | parameter | type | default | meaning |
     |---|---|---|---|
     | `clip` | vs.VideoNode | | integer YUV, GRAY or RGB clip of constant format and size, 8–16 bit |
-    | `threshold` | int, float or None | None | most differing pixels that still count as the same drawing: an ``int`` is a pixel count (``0 … width×height``), a ``float`` a fraction of the frame (``0.0 … 1.0``). ``0`` with ``tolerance=0`` keeps every frame that differs at all. None: at least 0.0005 (:data:`DEFAULT_THRESHOLD`), raised above the clip's coding noise |
+    | `threshold` | int, float or None | None | most differing pixels that still count as the same drawing: an ``int`` is a pixel count (``0 … width×height``), a ``float`` a fraction of the frame (``0.0 … 1.0``). ``0`` with ``tolerance=0`` keeps every frame that differs at all. None: 0.0005 (:data:`DEFAULT_THRESHOLD`), raised above the clip's coding noise, or lowered (to 0.0001 at least) under it where small drawings stand apart from the held frames |
     | `tolerance` | int or None | None | a pixel differs when its value changes by more than this, in 8-bit code values (``0 … 255``, scaled to the clip's bit depth). None: 10, 20 or 30 (:data:`DEFAULT_TOLERANCE` × 1, 2, 3), the least that is well above the clip's grain, or above coding noise that no gap parts from the drawings |
     | `chroma` | bool | False | also compare the chroma planes of YUV clips (a subsampled chroma sample counts for the pixels it covers); RGB clips compare BT.709 luma, or with ``chroma=True`` all three channels (a pixel differs when any channel does) |
     | `progress` | bool or None | None | show a progress bar on stderr during analysis; ``None`` shows it for clips of 500+ frames when stderr is a terminal |
@@ -234,9 +235,11 @@ def dedupe(
     Why these defaults: lossy encodes never repeat a frame exactly, and grain changes every pixel. The pass
     measures both (:mod:`vsanimsplat.noise`, :func:`detection`): the tolerance rises above dense grain, and the
     threshold into the first wide gap between the clip's quiet pairs (a held drawing re-coded) and its new
-    drawings, never below 0.05 % of the frame (100 pixels at 520×380, 1037 at 1920×1080), which keeps a
+    drawings, from 0.05 % of the frame (100 pixels at 520×380, 1037 at 1920×1080), which keeps a
     blinking eye or a moving mouth. Where no such gap parts quiet, faint pairs from the drawings, the tolerance
-    rises to the next level at which one does. A clip without such a gap keeps 0.05 %. Given values are used as they are
+    rises to the next level at which one does. Where the threshold stays at 0.05 % but a wide gap under it parts the
+    held frames from small drawings whose lines change by much (tiny or slow shapes at 1080p), it is lowered into that
+    gap, never under 0.01 %. Given values are used as they are
     (see ``benchmarks/analysis.md`` and ``benchmarks/dedupe.md``).
 
     Output props on every frame:
