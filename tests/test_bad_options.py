@@ -47,6 +47,8 @@ from vsanimsplat.ops import softsplat
     (lambda: IFNet(widths=(8,), scales=(2, 1)), "nets.IFNet", "scales"),
     (lambda: scenes.read_cut_list([3, -1]), "scenes.read_cut_list", "cuts"),
     (lambda: scenes.unexplained_share(np.zeros((8, 8)), np.zeros((8, 9))), "scenes.unexplained_share", "b"),
+    (lambda: scenes.unexplained_share(np.zeros((8, 8)), np.zeros((8, 8)), np.zeros((8, 8, 2)), np.zeros((8, 8))),
+     "scenes.unexplained_share", "colour_a"),
     (lambda: layers.change_map(np.zeros((8, 8, 3), np.uint8), np.zeros((8, 9, 3), np.uint8)), "layers.change_map", "b"),
     (lambda: metrics.steps_cv(np.zeros(3)), "metrics.steps_cv", "points"),
     (lambda: testing.Scene(8, 96), "testing.Scene", "width"),

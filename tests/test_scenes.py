@@ -20,7 +20,8 @@ from vsanimsplat.scenes import (CANDIDATE_THRESHOLD, DEFAULT_SCENE_THRESHOLD, cu
                                 read_cut_list, unexplained_share)
 from vsanimsplat.testing import Cut, Scene, animate, cadence
 from vsanimsplat.ffmpeg import write_rgb_video
-from vsanimsplat.filters.frames import clip_from_arrays
+from vsanimsplat.filters.analysis import analysis_clip
+from vsanimsplat.filters.frames import clip_from_arrays, frame_to_array
 from tests.helpers import synthetic_clip
 
 interpolate_module = importlib.import_module("vsanimsplat.filters.interpolate")
@@ -284,3 +285,32 @@ def test_a_drawing_between_two_of_one_shot_is_no_cut_but_a_cut_to_it_is():
     assert len(scores) == 7 and max(scores) < DEFAULT_SCENE_THRESHOLD
     cut = interpolate_module.scene_scores(vsanimsplat.dedupe(clip_from_arrays(frames[:8] + insert[8:])))
     assert cut[3] > DEFAULT_SCENE_THRESHOLD and max(cut[:3] + cut[4:]) < DEFAULT_SCENE_THRESHOLD
+
+
+def _flat_shot(colour: tuple[int, int, int], start: int, frames: int) -> list[np.ndarray]:
+    """A flat background with a dark outlined square stepping 6 px a drawing on twos."""
+    shot = []
+    for k in range(frames):
+        frame = np.empty((180, 320, 3), np.uint8)
+        frame[:] = colour
+        x = start + 6 * (k // 2)
+        frame[70:110, x:x + 40] = 20
+        frame[74:106, x + 4:x + 36] = (230, 200, 60)
+        shot.append(frame)
+    return shot
+
+
+def test_a_cut_between_flat_backgrounds_of_one_brightness_is_found_by_colour():
+    """A square going on its way while the teal background turns pink of nearly the same luma: no block of luma
+    tells the two apart (the square moved as before), but the flat blocks' colours do; the pairs within each part
+    stay far below the threshold."""
+    teal, pink = (60, 150, 150), (200, 110, 200)  # luma 131 and 136
+    frames = _flat_shot(teal, 40, 16)
+    frames[8:] = _flat_shot(pink, 40, 16)[8:]
+    small = analysis_clip(clip_from_arrays(frames))
+    before, after = (frame_to_array(small.get_frame(n)).astype(np.float32) for n in (6, 8))
+    assert unexplained_share(before[..., 0], after[..., 0]) < DEFAULT_SCENE_THRESHOLD  # luma alone misses it
+    scores = interpolate_module.scene_scores(vsanimsplat.dedupe(clip_from_arrays(frames)))
+    assert len(scores) == 7 and scores[3] > 0.9 and max(scores[:3] + scores[4:]) < 0.2
+    gray = clip_from_arrays(frames).resize.Point(format=vs.GRAY8, matrix_s="709")
+    assert max(interpolate_module.scene_scores(vsanimsplat.dedupe(gray))) < DEFAULT_SCENE_THRESHOLD  # no colour to see

@@ -82,8 +82,8 @@ class CutScores:
 
 
 def _share(a: np.ndarray, b: np.ndarray) -> float:
-    """:func:`~vsanimsplat.scenes.unexplained_share` of two analysis pictures' luma."""
-    return unexplained_share(np.ascontiguousarray(a[..., 0]), np.ascontiguousarray(b[..., 0]))
+    """:func:`~vsanimsplat.scenes.unexplained_share` of two analysis pictures, colours included."""
+    return unexplained_share(np.ascontiguousarray(a[..., 0]), np.ascontiguousarray(b[..., 0]), a[..., 1:], b[..., 1:])
 
 
 class DrawingCuts:

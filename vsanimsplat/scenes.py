@@ -25,6 +25,13 @@ step). The correlation alone ignores level and contrast, so that the smooth ramp
 shots drawn in one style match under many shifts; by a motion after the first, the means must agree as they are (a
 moving shape keeps its colours).
 
+**Colours** — blocks too flat to vote are looked for by their level and colour (block means of Y, U and V within
+half of :data:`LEVEL`) anywhere in the other picture, as they are or after the change of light and colour between the
+pictures (a gain and offset of luma, one gain of the colours' distance from grey: a flash or a fade). The score is at
+least the share of all blocks (both directions) that are flat and not found: two shots on flat backgrounds of
+different colours that motion would explain alike (a teal background cut to a pink one of the same brightness). New
+colours on a part of the picture (a recoloured shape, a character walking in) stay under half of it.
+
 **Stage 3, against the shot** (:func:`relative_scores`, over the clip's pairs of drawings) — what the shot's own
 motion leaves unexplained is taken off: with ``m`` the median score of the pairs within :data:`SHOT_PAIRS` each side that
 are no cut themselves (at most :data:`DEFAULT_SCENE_THRESHOLD`), a pair scores ``(s − m) / (1 − m)``. Fast action of
@@ -198,6 +205,12 @@ class _Matcher:
                 & ((xs >= 0) & (xs + self.block <= self.shape[1]))[None, :])
 
 
+def _tint(a: np.ndarray, b: np.ndarray) -> float:
+    """The change of colour from chroma ``a`` to ``b`` (…, 2; 8-bit, grey at 128) as one gain of their distance from
+    grey: a flash or a fade takes every colour towards grey alike, a new shot does not."""
+    return float(np.abs(b - 128.0).mean()) / max(float(np.abs(a - 128.0).mean()), 1e-3)
+
+
 def _light(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
     """The change of light from picture ``a`` to ``b`` as a gain and an offset (``b ≈ gain × a + offset``): the
     ratio of their standard deviations and what then brings the means together (a flash, a fade's step)."""
@@ -279,6 +292,25 @@ def _unexplained(a: np.ndarray, b: np.ndarray, shifts: Sequence[tuple[int, int]]
     return int((~explained & voting).sum()), int(voting.sum())
 
 
+def _unpainted(a: np.ndarray, b: np.ndarray, flat: float) -> tuple[int, int]:
+    """Blocks of ``b`` too flat to vote (luma standard deviation at most ``flat``) whose level and colour no block of
+    ``a`` has, and such blocks: block means of YUV pictures ``a``, ``b`` (H, W, 3) within half :data:`LEVEL` in every
+    plane (as :func:`_unlit_share` compares flat blocks), as they are or after the change of light (:func:`_light`)
+    and colour (:func:`_tint`) between them."""
+    def means(picture: np.ndarray) -> np.ndarray:
+        return np.stack([_blocks(picture[..., plane], BLOCK).mean(axis=-1) for plane in range(3)], -1).reshape(-1, 3)
+
+    painted, flats = means(a), means(b)[(_blocks(b[..., 0], BLOCK).std(axis=-1) <= flat).ravel()]
+    if not len(flats) or not len(painted):
+        return 0, len(flats)
+    gain, offset = _light(a[..., 0], b[..., 0])
+    lit = np.concatenate([gain * painted[:, :1] + offset, 128.0 + _tint(a[..., 1:], b[..., 1:]) * (painted[:, 1:] - 128.0)], 1)
+    found = np.zeros(len(flats), bool)
+    for palette in (painted, lit):
+        found |= (np.abs(flats[:, None, :] - palette[None, :, :]).max(axis=-1) <= LEVEL / 2).any(axis=1)
+    return int((~found).sum()), len(flats)
+
+
 def pair_noise(a: np.ndarray, b: np.ndarray, shifts: Sequence[tuple[int, int]] = ((0, 0),)) -> float:
     """The noise (grain, coding noise) of two luma pictures as a standard deviation in 8-bit code values, at most
     :data:`GRAINY` / :data:`GRAIN_MARGIN`: the lower quartile, over :data:`BLOCK`-sized blocks, of the standard
@@ -293,18 +325,22 @@ def pair_noise(a: np.ndarray, b: np.ndarray, shifts: Sequence[tuple[int, int]] =
     return min(GRAINY / GRAIN_MARGIN, *moved)
 
 
-def unexplained_share(a: np.ndarray, b: np.ndarray) -> float:
+def unexplained_share(a: np.ndarray, b: np.ndarray, colour_a: np.ndarray | None = None,
+                      colour_b: np.ndarray | None = None) -> float:
     """Stage 2: the share (0 … 1) of informative blocks of two luma pictures that motion does not explain.
 
-    | parameter | type | meaning |
-    |---|---|---|
-    | `a`, `b` | np.ndarray (H, W) | luma of two drawings at the analysis size (8-bit code values, any real dtype) |
+    | parameter | type | default | meaning |
+    |---|---|---|---|
+    | `a`, `b` | np.ndarray (H, W) | | luma of two drawings at the analysis size (8-bit code values, any real dtype) |
+    | `colour_a`, `colour_b` | np.ndarray (H, W, 2) or None | None | their chroma (8-bit, grey at 128); with both, the share is at least the share of all blocks that are flat and whose level and colour the other picture lacks |
 
     See the module docstring for the method. A block is informative when its standard deviation exceeds
     :data:`FLAT` and :data:`GRAIN_MARGIN` times the pair's noise (:func:`pair_noise`, up to :data:`GRAINY`): a block
     of grain matches nothing. Where fewer than :data:`MIN_VOTING` of either picture's blocks vote (a dark fade,
     low-contrast pictures: a few blocks of a nearly flat picture are too little to tell), a change of light over the
-    block means decides (:func:`_unlit_share`).
+    block means decides (:func:`_unlit_share`). With colours, flat blocks are looked for by their level and colour
+    anywhere in the other picture (after the change of light and colour); the share is at least the share of all
+    blocks that are flat and not found, both directions (the module docstring).
     """
     a, b = np.asarray(a, np.float32), np.asarray(b, np.float32)
     if a.shape != b.shape or a.ndim != 2:
@@ -320,8 +356,19 @@ def unexplained_share(a: np.ndarray, b: np.ndarray) -> float:
     backward = _unexplained(b, a, [(-y, -x) for y, x in shifts], noise)
     blocks = (a.shape[0] // BLOCK) * (a.shape[1] // BLOCK)  # of each picture
     if min(forward[1], backward[1]) >= MIN_VOTING * blocks:
-        return (forward[0] + backward[0]) / (forward[1] + backward[1] + 2 * PRIOR * blocks)
-    return _unlit_share(_blocks(a, BLOCK).mean(axis=-1).ravel(), _blocks(b, BLOCK).mean(axis=-1).ravel())
+        share = (forward[0] + backward[0]) / (forward[1] + backward[1] + 2 * PRIOR * blocks)
+    else:
+        share = _unlit_share(_blocks(a, BLOCK).mean(axis=-1).ravel(), _blocks(b, BLOCK).mean(axis=-1).ravel())
+    if colour_a is None or colour_b is None:
+        return share
+    if np.shape(colour_a) != a.shape + (2,) or np.shape(colour_b) != a.shape + (2,):
+        raise BadOption("scenes.unexplained_share", "colour_a",
+                        f"colour_a and colour_b must be chroma pictures of shape {a.shape + (2,)}, got "
+                        f"{np.shape(colour_a)} and {np.shape(colour_b)}")
+    pictures = [np.dstack([luma, np.asarray(colour, np.float32)]) for luma, colour in ((a, colour_a), (b, colour_b))]
+    flat = max(FLAT, GRAIN_MARGIN * noise)
+    there, back = _unpainted(pictures[0], pictures[1], flat), _unpainted(pictures[1], pictures[0], flat)
+    return max(share, (there[0] + back[0]) / (2 * blocks))
 
 
 def relative_scores(scores: Sequence[float]) -> array:

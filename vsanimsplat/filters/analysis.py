@@ -60,7 +60,8 @@ def analysis_clip(clip: vs.VideoNode) -> vs.VideoNode:
     width, height = analysis_size(clip.width, clip.height)
     if clip.format.color_family == vs.GRAY:
         gray = clip.resize.Bilinear(width, height, format=vs.GRAY8)
-        return vs.core.std.ShufflePlanes([gray] * 3, [0, 0, 0], vs.YUV)
+        grey = gray.std.BlankClip(color=128, keep=True)
+        return vs.core.std.ShufflePlanes([gray, grey, grey], [0, 0, 0], vs.YUV)
     matrix = {"matrix": 1, "matrix_in": 0} if clip.format.color_family == vs.RGB else {}
     return clip.resize.Bilinear(width, height, format=vs.YUV444P8, **matrix)
 
