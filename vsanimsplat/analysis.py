@@ -33,7 +33,7 @@ class CutScores:
     ``_SceneChangePrev`` on drawing ``i + 1``). ``changes`` holds the ``k - 1`` change maps
     (:func:`~vsanimsplat.layers.change_map`) that per-region timing reads.
 
-    A drawing that both its pairs score above :data:`~vsanimsplat.scenes.TRANSIENT` is compared with the drawings
+    A drawing whose pairs both score above :data:`~vsanimsplat.scenes.TRANSIENT` is compared with the drawings
     either side of it; where they match better than it matches either (a flash, an impact frame: the shot goes on
     after it), both its pairs take that score, so no cut is found on either side of it.
     """
@@ -69,7 +69,6 @@ class CutScores:
         self._before = None if self._last is None else self._last[1]
         self._last = (histogram, picture)
         self.drawings += 1
-
 
     def _skip_transient(self, picture: np.ndarray) -> None:
         """Where the last drawing is a transient between the one before it and ``picture``, both its pairs take the
