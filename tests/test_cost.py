@@ -27,15 +27,19 @@ def bench_cost():
     return load_script("bench_cost")
 
 
-@pytest.mark.parametrize("flags,fp32,bf16,unit", [
-    (frozenset(), 8, 8, "none"),
-    (AVX2, 32, 32, "none"),
-    (AVX512, 64, 64, "none"),
-    (ZEN4, 64, 128, "AVX-512 BF16"),
-    (SAPPHIRE_RAPIDS, 64, machine.AMX_BF16_FLOPS_PER_CYCLE, "AMX"),
+INTEL, AMD_ZEN4 = ("GenuineIntel", 6), ("AuthenticAMD", 25)
+
+
+@pytest.mark.parametrize("flags,family,fp32,bf16,unit", [
+    (frozenset(), INTEL, 8, 8, "none"),
+    (AVX2, AMD_ZEN4, 32, 32, "none"),
+    (AVX512, INTEL, 64, 64, "none"),
+    (ZEN4, INTEL, 64, 128, "AVX-512 BF16"),  # Cooper Lake: bfloat16 on full-width AVX-512
+    (ZEN4, AMD_ZEN4, 32, 64, "AVX-512 BF16"),  # Zen 4: 512-bit instructions as two 256-bit halves
+    (SAPPHIRE_RAPIDS, INTEL, 64, machine.AMX_BF16_FLOPS_PER_CYCLE, "AMX"),
 ])
-def test_peak_counts_flop_per_cycle_from_the_flags(flags, fp32, bf16, unit):
-    peak = machine.cpu_peak(flags, mhz=2500.0, cores=2)
+def test_peak_counts_flop_per_cycle_from_the_flags(flags, family, fp32, bf16, unit):
+    peak = machine.cpu_peak(flags, mhz=2500.0, cores=2, family=family)
     assert (peak.fp32_per_cycle, peak.bf16_per_cycle, peak.bf16_unit) == (fp32, bf16, unit)
     assert peak.gflops("float32") == pytest.approx(2 * fp32 * 2.5)
     assert peak.gflops("bfloat16", cores=1) == pytest.approx(bf16 * 2.5)

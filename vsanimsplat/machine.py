@@ -11,7 +11,7 @@ from typing import Any
 
 from .errors import BadOption
 
-__all__ = ["AMX_BF16_FLOPS_PER_CYCLE", "Peak", "cpu_flags", "cpu_peak", "describe", "machine"]
+__all__ = ["AMX_BF16_FLOPS_PER_CYCLE", "HALF_WIDTH_AVX512", "Peak", "cpu_flags", "cpu_peak", "describe", "machine"]
 
 
 def _cpuinfo() -> dict[str, str]:
@@ -115,6 +115,11 @@ def cpu_flags() -> frozenset[str]:
 
 AMX_BF16_FLOPS_PER_CYCLE = 1024
 """bfloat16 FLOP per cycle of one core's AMX tile unit (Intel's figure for Sapphire Rapids: 512 multiply-adds)."""
+HALF_WIDTH_AVX512 = frozenset({("AuthenticAMD", 25)})
+"""CPUs, as ``/proc/cpuinfo``'s (vendor_id, cpu family), that run a 512-bit instruction as two 256-bit halves: AMD
+family 25 (Zen 4; Zen 3 has no AVX-512). AVX-512 there has AVX2's FLOP per cycle (on a 2-core Zen 4 EPYC a 3×3
+convolution runs as fast with torch held to AVX2, and a float32 matrix product reaches 35 FLOP per nominal cycle:
+``benchmarks/cost_zen4.md``)."""
 
 
 @dataclass(frozen=True)
@@ -163,7 +168,15 @@ def _clock_mhz() -> tuple[float, str]:
     return (float(mhz), "/proc/cpuinfo cpu MHz") if mhz else (0.0, "unknown (no lscpu, no /proc/cpuinfo)")
 
 
-def cpu_peak(flags: frozenset[str] | None = None, mhz: float | None = None, cores: int | None = None) -> Peak:
+def _family() -> tuple[str, int] | None:
+    """The CPU's (vendor_id, cpu family) from ``/proc/cpuinfo``; None where it does not say."""
+    fields = _cpuinfo()
+    family = fields.get("cpu family", "")
+    return (fields.get("vendor_id", ""), int(family)) if family.isdigit() else None
+
+
+def cpu_peak(flags: frozenset[str] | None = None, mhz: float | None = None, cores: int | None = None,
+             family: tuple[str, int] | None = None) -> Peak:
     """The CPU's peak FLOP/s from its flags, clock and cores (each read from this machine unless given).
 
     | parameter | type | default | meaning |
@@ -171,19 +184,23 @@ def cpu_peak(flags: frozenset[str] | None = None, mhz: float | None = None, core
     | `flags` | frozenset of str or None | None | ``lscpu`` flags (None: :func:`cpu_flags`) |
     | `mhz` | float or None | None | the clock (None: ``lscpu``'s maximum, else ``/proc/cpuinfo``'s) |
     | `cores` | int or None | None | cores (None: :func:`os.cpu_count`) |
+    | `family` | tuple of (str, int) or None | None | ``/proc/cpuinfo``'s (vendor_id, cpu family) (None: this machine's, where it says) |
 
-    Counted per core and cycle: float32, two FMA pipes × vector lanes (16 with ``avx512f``, 8 with ``avx2``,
-    4 otherwise) × 2 (multiply and add), one pipe's worth without ``fma``/``avx512f``; bfloat16,
+    Counted per core and cycle: float32, two FMA pipes × vector lanes (16 with ``avx512f``, 8 with ``avx2`` or
+    on a CPU of :data:`HALF_WIDTH_AVX512`, 4 otherwise) × 2 (multiply and add), one pipe's worth without
+    ``fma``/``avx512f``; bfloat16,
     :data:`AMX_BF16_FLOPS_PER_CYCLE` with ``amx_bf16``, twice float32 with ``avx512_bf16`` (``vdpbf16ps``: two
     products per float32 lane), float32's otherwise. Two FMA pipes hold for Xeon Scalable (Gold, Platinum and
-    later) and Zen 4/5; a CPU with one AVX-512 pipe has half the float32 peak (a matrix product above half the
+    later) and Zen 3/4/5 (Zen 4's 256 bits wide); a CPU with one AVX-512 pipe has half the float32 peak (a matrix product above half the
     figure shows two).
     """
     flags = cpu_flags() if flags is None else flags
     source = "given"
     if mhz is None:
         mhz, source = _clock_mhz()
-    lanes = 16 if "avx512f" in flags else 8 if "avx2" in flags else 4
+    family = _family() if family is None else family
+    halves = family in HALF_WIDTH_AVX512
+    lanes = 16 if "avx512f" in flags and not halves else 8 if {"avx2", "avx512f"} & flags else 4
     pipes = 2 if {"fma", "avx512f"} & flags else 1
     fp32 = pipes * lanes * 2
     if "amx_bf16" in flags:
@@ -192,6 +209,7 @@ def cpu_peak(flags: frozenset[str] | None = None, mhz: float | None = None, core
         bf16, unit = 2 * fp32, "AVX-512 BF16"
     else:
         bf16, unit = fp32, "none"
-    assumption = (f"float32 {pipes} FMA pipe(s) × {lanes} lanes × 2 = {fp32} FLOP/cycle/core; bfloat16 "
+    assumption = (f"float32 {pipes} FMA pipe(s) × {lanes} lanes{' (512-bit as two halves)' if halves and 'avx512f' in flags else ''}"
+                  f" × 2 = {fp32} FLOP/cycle/core; bfloat16 "
                   + (f"{bf16} FLOP/cycle/core ({unit})" if unit != "none" else "as float32 (no bfloat16 unit)"))
     return Peak(cores or os.cpu_count() or 1, float(mhz), source, fp32, bf16, unit, assumption)
