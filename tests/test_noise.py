@@ -177,6 +177,45 @@ def test_dedupe_sees_past_coding_noise_without_a_gap():
     used = detection(clip)
     assert (used.tolerance, used.threshold, used.tolerance_chosen) == (2 * DEFAULT_TOLERANCE, LEAST, True)
 
+def test_firm_pairs_are_told_one_level_up_where_grain_spreads_them():
+    """Grain over small drawings (2032 case 25, x264 CRF 23, σ = 4) leaves a third of their differing pixels between
+    tolerance 10 and 20, so at 10 they read as not firm and a gap below a cut takes them for noise; one level up,
+    nearly all still differ: firm, drawings. A pair with nothing at the next level is judged by its own share."""
+    at10 = [20, 45, 80, 150] + [340, 610, 800, 830, 1000] + [22000]
+    at20 = [5, 20, 40, 95] + [170, 330, 520, 540, 820] + [17000]
+    at30 = [1, 3, 5, 6] + [140, 280, 490, 500, 790] + [16000]
+    quiet = [1.5] * 9 + [5.0]
+    least = 205
+    assert noise_threshold(at10, quiet, least, 410_000, at20)[1] == 1000, "judged at 10 → 20: noise"
+    assert noise_threshold(at10, quiet, least, 410_000, at20, firmer=(at30, at20)) == (least, 0)
+    assert choose_settings({10: at10, 20: at20, 30: at30}, quiet, least, 410_000) == (10, least, 0)
+    empty = [0] * 4 + [0, 0, 0, 0, 0] + [16000]  # nothing one level up: the pairs' own share (faint) decides
+    assert noise_threshold(at10, quiet, least, 410_000, at20, firmer=(empty, empty))[1] == 1000
+
+
+def test_dedupe_finds_small_grainy_drawings_under_the_gap_to_a_cut():
+    """Through ``dedupe``: a 640×360 figure stepping on twos with a soft shadow (a third of its changed pixels change by
+    15), every frame re-coded in 5–61 pixels (held pairs up to 101 px, under the least threshold 115, no wide gap to
+    the drawings), and a cut: the defaults find exactly the drawings and the cut; judged firm at tolerance 10 → 20
+    alone, the drawings were taken for coding noise under the cut (two drawings found)."""
+    rng = np.random.default_rng(3)
+    frames = []
+    for k in range(32):
+        frame = np.full((360, 640, 3), 128 if k < 24 else 60, np.uint8)
+        x = 200 + 3 * (k // 2)
+        frame[150:186, x - 3:x] = 143
+        frame[150:186, x:x + 6] = 20
+        refined = 5 + 7 * (k % 8)
+        rows, cols = rng.integers(0, 360, refined), rng.integers(0, 640, refined)
+        step = np.where(np.arange(refined) % 6, 15, 25)[:, None]
+        frame[rows, cols] = np.clip(frame[rows, cols].astype(int) + step, 0, 255)
+        frames.append(add_noise(frame, rng, 1.0))
+    clip = clip_from_arrays(frames, Fraction(24000, 1001))
+    assert [f.props["AnimSplat_SourceFrame"] for f in dedupe(clip).frames(close=True)] == list(range(0, 32, 2))
+    used = detection(clip)
+    assert (used.tolerance, used.threshold, used.noise) == (DEFAULT_TOLERANCE, int(DEFAULT_THRESHOLD * 640 * 360), 0)
+
+
 def _case(**changes) -> Case:
     """A small case of the corpus' tuning half with the given conditions."""
     base = next(c for c in corpus() if c.name.startswith("00-"))
