@@ -67,6 +67,7 @@ BENCHMARKS = (
     Benchmark("bench", "benchmarks/bench.md", "writes", f"{SHARED} for its real triplets (skipped without)"),
     Benchmark("bench_cost", "benchmarks/cost.md", "writes", f"{SHARED} for the precision check"),
     Benchmark("bench_ops", "benchmarks/ops.md", "--out"),
+    Benchmark("bench_threads", "benchmarks/threads.md", "writes"),
     Benchmark("bench_regions", "benchmarks/regions.md", "--out", SHARED),
     Benchmark("bench_dedupe", "benchmarks/dedupe.md", "prints", f"{SHARED} (or VIDEO arguments)"),
     Benchmark("bench_memory", "benchmarks/memory.md", "prints"),

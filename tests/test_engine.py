@@ -204,6 +204,30 @@ def test_syntheses_run_side_by_side_each_with_its_threads():
         Engine(model, cache_bytes=-1)
 
 
+def test_interpolate_makes_in_betweens_side_by_side_on_the_cpu():
+    """``std.ModifyFrame`` runs its function in one thread at a time: ``interpolate`` holds a copy of the filter that
+    runs the model per VapourSynth thread, so on two threads its first two in-betweens are made at once (with one
+    copy the first waited for the second forever: 2 cores ran at one core's speed)."""
+    meeting = threading.Barrier(2, timeout=WAIT)
+    first = iter(range(2))
+
+    class Meeting(Fake):
+        def _synthesize(self, pair, t):
+            if next(first, None) is not None:
+                meeting.wait()  # BrokenBarrierError (a vs.Error) if the calls ran one at a time
+            return super()._synthesize(pair, t)
+
+    clip, _ = synthetic_clip([2, 2, 2, 2], 64, 48)
+    threads = vs.core.num_threads
+    try:
+        vs.core.num_threads = 2
+        out = vsanimsplat.interpolate(clip, factor=2, model=Meeting(), layers=False)  # one graph: whole frames
+        made = [f.props["AnimSplat_Interpolated"] for f in out.frames(close=True)]
+    finally:
+        vs.core.num_threads = threads
+    assert len(made) == 16 and sum(made) >= 2
+
+
 @pytest.mark.parametrize(("model", "holds"), [("rife", [2, 1, 3, 2, 2]),
                                               pytest.param("union", [2, 1, 2, 1], marks=pytest.mark.slow)])
 def test_interpolate_gives_the_same_pictures_on_eight_threads_as_on_one(model, holds):

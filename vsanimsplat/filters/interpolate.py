@@ -229,13 +229,11 @@ def interpolate(
     network = _resolve_model(model, preset, ModelOptions(device=device, fp16=fp16, bf16=bf16, flow=flow,
                                                          flow_scale=flow_scale, static_tolerance=static_tolerance,
                                                          regions=regions))
-    # each VapourSynth thread runs the model with its share of torch's threads: with all of them, N threads would
-    # start N × cores OpenMP threads
-    engine = Engine(network, cache_bytes=None if cache_mb is None else cache_mb << 20,
-                    threads=max(1, torch.get_num_threads() // vs.core.num_threads), num_streams=num_streams,
-                    deterministic=deterministic)
+    calls = _parallel_calls(network.device.type == "cuda", num_streams)
+    engine = Engine(network, cache_bytes=None if cache_mb is None else cache_mb << 20, threads=_call_threads(calls),
+                    num_streams=num_streams, deterministic=deterministic)
     moving = LayerTiming(timing.changes, timing.durations, separated, timing.holds) if layers else None
-    return _build(clip, steps, rate, timing, engine, moving)
+    return _build(clip, steps, rate, timing, engine, moving, calls)
 
 
 def output_steps(
@@ -288,10 +286,37 @@ def pair_flow(clip: vs.VideoNode, model: Model, left: int = 0, right: int = 1) -
     return forward[0].permute(1, 2, 0).float().numpy()
 
 
+def _parallel_calls(cuda: bool, num_streams: int | None) -> int:
+    """How many in-betweens ``interpolate`` makes at once: one per VapourSynth thread on a CPU (at most
+    ``num_streams``), one on CUDA (model calls side by side on CUDA streams are not measured yet).
+
+    ``std.ModifyFrame`` runs its function in one thread at a time (VapourSynth calls a filter of its kind with all its
+    frames ready from one thread only), so the output graph holds this many copies of the filter that runs the model,
+    the in-betweens made by each copy in turn (with one copy, 2 cores ran at one core's speed:
+    ``benchmarks/threads.md``).
+    """
+    if cuda:
+        return 1
+    return max(1, min(vs.core.num_threads, num_streams or vs.core.num_threads))
+
+
+def _call_threads(calls: int) -> int:
+    """torch threads of each model call on a CPU: twice the ``calls``' fair share of torch's threads, at least 1 and at
+    most all of them.
+
+    A call that waits for a pair of drawings another call computes leaves its share idle; at twice the share the
+    calls that run still fill the cores (2 cores, the default preset: 1.9× one thread's speed, against 1.6× at the
+    fair share: ``benchmarks/threads.md``).
+    """
+    threads = torch.get_num_threads()
+    return max(1, min(threads, 2 * threads // calls))
+
+
 def _build(clip: vs.VideoNode, steps: list[Step], rate: Fraction, timing: Timing, engine: Engine,
-           layers: LayerTiming | None) -> vs.VideoNode:
+           layers: LayerTiming | None, calls: int) -> vs.VideoNode:
     """The output graph: held frames straight from the input, in-betweens through the engine, and frames with layers
-    in motion (:mod:`vsanimsplat.layers`) through one graph per set of layer drawings (relative to the frame's).
+    in motion (:mod:`vsanimsplat.layers`) through one graph per set of layer drawings (relative to the frame's), each
+    in ``calls`` copies (:func:`_parallel_calls`).
 
     A layer's own in-between is made on the part of the frames around its reach only (as the model crops a pair to
     what changes: :func:`~vsanimsplat.models.changes.region_box`), or the whole frame when that part covers most of it."""
@@ -380,17 +405,27 @@ def _build(clip: vs.VideoNode, steps: list[Step], rate: Fraction, timing: Timing
             out.props.pop(name, None)
         return out
 
-    def graph(offsets: tuple[tuple[int, int], ...]) -> vs.VideoNode:
-        """Frames made by the model, with layers whose drawings lie at ``offsets`` from the frame's left drawing."""
+    def graph(offsets: tuple[tuple[int, int], ...]) -> list[vs.VideoNode]:
+        """Frames made by the model, with layers whose drawings lie at ``offsets`` from the frame's left drawing: one
+        copy of the graph per model call that may run at once, on the same inputs."""
         last = clip.num_frames - 1
         drawings = [_remap(rgb, [min(max(k + offset, 0), last) for k in lefts]) for pair in offsets for offset in pair]
-        made = rgb_shell.std.ModifyFrame([_remap(rgb, lefts), _remap(rgb, rights), mask_shell, *drawings], synthesise)
-        made = space.from_rgbs(made)
-        made = made.std.ModifyFrame([made, left_clip, right_clip], exact)
-        return shell.std.ModifyFrame([made, left_clip, right_clip], stamp)
+        inputs = [_remap(rgb, lefts), _remap(rgb, rights), mask_shell, *drawings]
+        copies = []
+        for _ in range(calls):
+            made = space.from_rgbs(rgb_shell.std.ModifyFrame(inputs, synthesise))
+            made = made.std.ModifyFrame([made, left_clip, right_clip], exact)
+            copies.append(shell.std.ModifyFrame([made, left_clip, right_clip], stamp))
+        return copies
 
     held = shell.std.ModifyFrame(left_clip, stamp)
     graphs = {(): graph(())}
+    # in-betweens in turn, whatever the cadence puts between them (output frame n modulo the copies would send every
+    # in-between of ×2 on twos to one copy)
+    copy, made = array("i"), 0
+    for step in steps:
+        copy.append(made % calls)
+        made += step.interpolated
 
     def choose(n: int) -> vs.VideoNode:
         moving = layer_steps(n)
@@ -399,6 +434,6 @@ def _build(clip: vs.VideoNode, steps: list[Step], rate: Fraction, timing: Timing
         offsets = tuple((layer.left - steps[n].left, layer.right - steps[n].left) for layer in moving)
         if offsets not in graphs:
             graphs[offsets] = graph(offsets)
-        return graphs[offsets]
+        return graphs[offsets][copy[n]]
 
     return shell.std.FrameEval(choose)
