@@ -27,7 +27,7 @@ given as True or False are obeyed (float16 needs CUDA; bfloat16 on CUDA needs a 
 
 | device | automatic choice |
 |---|---|
-| CPU | bfloat16 for the models with ``cpu_bf16`` (``union``, ``base``, ``rife``) when the CPU computes it natively (:func:`native_bf16`, by its ``lscpu`` flags), else float32: each measured faster there and agreeing with float32 at ≥ 45 dB on real frames (``benchmarks/cost.md``: union 2.3–2.6×, rife 1.5–1.7× on AVX-512 BF16 + AMX; splat, 2.0× faster, agrees at only 41 dB: float32) |
+| CPU | bfloat16 for the models with ``cpu_bf16`` (``union``, ``base``, ``rife``) when the CPU computes it natively (:func:`native_bf16`, by its ``lscpu`` flags), else float32: each measured faster there and agreeing with float32 at ≥ 45 dB on real frames (``benchmarks/cost.md``: union 2.3–2.6×, rife 1.5–1.7× on AVX-512 BF16 + AMX; ``benchmarks/cost_zen4.md``: union 1.8–2.0×, rife 1.35–1.7× on Zen 4's AVX-512 BF16 without AMX; splat, 2.0× faster, agrees at only 41 dB: float32); with torch held to AVX2, bfloat16 ran rife 5.8× slower than float32 |
 | CUDA | float16 for the models with ``cuda_half`` (IFNet, and GMFSS with its GMFlow, metric net, pyramid and GridNet: what vs-rife and vs-gmfss_fortuna run on GPUs; not measured here yet, ``benchmarks/gpu.md``), else float32 |
 
 Parts that need float32 keep it whatever the networks' dtype: splatting sums in float32
