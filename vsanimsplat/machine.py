@@ -188,11 +188,10 @@ def cpu_peak(flags: frozenset[str] | None = None, mhz: float | None = None, core
 
     Counted per core and cycle: float32, two FMA pipes × vector lanes (16 with ``avx512f``, 8 with ``avx2`` or
     on a CPU of :data:`HALF_WIDTH_AVX512`, 4 otherwise) × 2 (multiply and add), one pipe's worth without
-    ``fma``/``avx512f``; bfloat16,
-    :data:`AMX_BF16_FLOPS_PER_CYCLE` with ``amx_bf16``, twice float32 with ``avx512_bf16`` (``vdpbf16ps``: two
-    products per float32 lane), float32's otherwise. Two FMA pipes hold for Xeon Scalable (Gold, Platinum and
-    later) and Zen 3/4/5 (Zen 4's 256 bits wide); a CPU with one AVX-512 pipe has half the float32 peak (a matrix product above half the
-    figure shows two).
+    ``fma``/``avx512f``; bfloat16, :data:`AMX_BF16_FLOPS_PER_CYCLE` with ``amx_bf16``, twice float32 with
+    ``avx512_bf16`` (``vdpbf16ps``: two products per float32 lane), float32's otherwise. Two FMA pipes hold for Xeon
+    Scalable (Gold, Platinum and later) and Zen 3/4/5 (Zen 4's 256 bits wide); a CPU with one AVX-512 pipe has half
+    the float32 peak (a matrix product above half the figure shows two).
     """
     flags = cpu_flags() if flags is None else flags
     source = "given"
@@ -209,7 +208,7 @@ def cpu_peak(flags: frozenset[str] | None = None, mhz: float | None = None, core
         bf16, unit = 2 * fp32, "AVX-512 BF16"
     else:
         bf16, unit = fp32, "none"
-    assumption = (f"float32 {pipes} FMA pipe(s) × {lanes} lanes{' (512-bit as two halves)' if halves and 'avx512f' in flags else ''}"
-                  f" × 2 = {fp32} FLOP/cycle/core; bfloat16 "
+    split = " (512-bit as two halves)" if halves and "avx512f" in flags else ""
+    assumption = (f"float32 {pipes} FMA pipe(s) × {lanes} lanes{split} × 2 = {fp32} FLOP/cycle/core; bfloat16 "
                   + (f"{bf16} FLOP/cycle/core ({unit})" if unit != "none" else "as float32 (no bfloat16 unit)"))
     return Peak(cores or os.cpu_count() or 1, float(mhz), source, fp32, bf16, unit, assumption)
