@@ -6,7 +6,11 @@ them (plain Python; the pass itself is in :mod:`vsanimsplat.filters.dedupe`):
 
 - **Grain** is dense: almost every pixel of a held frame moves by a few code values. Its level is the mean
   absolute difference of adjacent frames, taken at the :data:`GRAIN_QUANTILE` of the clip's pairs (held pairs
-  are the quiet ones; a clip with any holds has them there). The tolerance is the least of the measured levels
+  are the quiet ones; a clip with any holds has them there). A clip with no held frame (a pan on ones) has a moving
+  pair there, whose difference is motion, not grain: the level is therefore at most that pair's difference once
+  what moves is put back (:func:`aligned_difference`), which leaves a held pair's as it is (a corpus case, a smooth
+  background panning 5 px per frame under shapes on twos, lossless, read as grain 4.1 and lost half its drawings
+  at the tolerance 30 that asked for; aligned, 1.6 and tolerance 10). The tolerance is the least of the measured levels
   (1, 2 and 3 × the least tolerance) that is at least :data:`GRAIN_MARGIN` × that level, so that a pixel of a
   held frame seldom passes it.
 - **Coding noise** is sparse: a few dozen to a few hundred pixels near edges change by more than the tolerance
@@ -52,8 +56,10 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-__all__ = ["GRAIN_QUANTILE", "GRAIN_MARGIN", "GAP", "QUIET", "FAINT", "FIRM", "RISE", "NOISE_CAP", "SMALLEST", "LEVELS", "Detection",
-           "grain_level", "choose_tolerance", "noise_threshold", "small_drawings_threshold", "choose_settings"]
+import numpy as np
+
+__all__ = ["GRAIN_QUANTILE", "GRAIN_MARGIN", "GAP", "QUIET", "FAINT", "FIRM", "RISE", "NOISE_CAP", "SMALLEST", "LEVELS",
+           "ALIGN_BLOCK", "ALIGN_GAIN", "ALIGN_REACH", "Detection", "quiet_pair", "pair_to_align", "aligned_difference", "grain_level", "choose_tolerance", "noise_threshold", "small_drawings_threshold", "choose_settings"]
 
 GRAIN_QUANTILE = 0.2
 """The share of a clip's pairs whose mean absolute difference is at most its grain level."""
@@ -76,6 +82,13 @@ SMALLEST = 0.0001
 """The threshold is never taken under the least threshold to less than this share of the frame (0.01 %)."""
 LEVELS = (1, 2, 3)
 """The tolerances the pass counts at, as multiples of the least tolerance."""
+ALIGN_BLOCK = 16
+""":func:`aligned_difference` puts back what moves in blocks of this many pixels a side."""
+ALIGN_GAIN = 0.2
+""":func:`aligned_difference` takes a block for moved only where moving it removes at least this share of its difference
+(grain alone varies a block's difference by a few per cent, which the least of three comparisons would take off)."""
+ALIGN_REACH = 8
+""":func:`aligned_difference` looks for pans of up to 1/this of the frame's shorter side per frame."""
 
 
 @dataclass(frozen=True)
@@ -86,7 +99,7 @@ class Detection:
     |---|---|---|
     | `tolerance` | int | a pixel differs when a value changes by more than this (8-bit code values) |
     | `threshold` | int | the most differing pixels between frames of one drawing |
-    | `grain` | float | the clip's grain level: mean absolute difference of its quiet pairs (8-bit code values) |
+    | `grain` | float | the clip's grain level: mean absolute difference of its quiet pairs, pans put back (8-bit code values; :func:`grain_level`) |
     | `noise` | int | the largest count of differing pixels taken for coding noise (0 when none was) |
     | `tolerance_chosen`, `threshold_chosen` | bool | whether each was chosen from the measurements (else given) |
     """
@@ -101,18 +114,112 @@ class Detection:
     def lines(self, area: int) -> list[str]:
         """Human-readable lines for a frame of ``area`` pixels."""
         noise = f"coding noise up to {self.noise} px ({100 * self.noise / area:.2f} %)" if self.noise else "no coding noise above the least threshold"
-        return [f"noise: grain {self.grain:.1f} code values (mean difference of the quiet pairs), {noise}",
+        return [f"noise: grain {self.grain:.1f} code values (mean difference of the quiet pairs, pans put back), {noise}",
                 f"detection: tolerance {self.tolerance} ({'chosen' if self.tolerance_chosen else 'given'}), "
                 f"threshold {self.threshold} px = {100 * self.threshold / area:.3f} % of the frame "
                 f"({'chosen' if self.threshold_chosen else 'given'})"]
 
 
-def grain_level(mean_differences: Sequence[float]) -> float:
-    """The grain level of a clip from its pairs' mean absolute differences (8-bit code values; 0.0 for no pairs)."""
+def quiet_pair(mean_differences: Sequence[float]) -> int:
+    """The pair at the :data:`GRAIN_QUANTILE` of the clip's mean absolute differences (its index; at least one pair)."""
+    ordered = sorted(range(len(mean_differences)), key=lambda j: (mean_differences[j], j))
+    return ordered[min(len(ordered) - 1, int(GRAIN_QUANTILE * len(ordered)))]
+
+
+def pair_to_align(mean_differences: Sequence[float], least: int) -> int | None:
+    """The :func:`quiet_pair` whose :func:`aligned_difference` :func:`grain_level` needs, or None where none is needed:
+    where its plain difference asks for the least tolerance ``least`` already, putting a pan back changes nothing
+    that costs a drawing (and the clip's frames are read only once)."""
+    if not mean_differences:
+        return None
+    quiet = quiet_pair(mean_differences)
+    return quiet if choose_tolerance(least, mean_differences[quiet]) > least else None
+
+
+def _pans(a: np.ndarray, b: np.ndarray, reach: int, count: int) -> list[tuple[float, float]]:
+    """The ``count`` strongest global shifts ``(dy, dx)`` of ``b`` onto ``a`` within ``reach`` pixels, other than none:
+    peaks of their phase correlation, each at least 3 pixels from the others, to a fraction of a pixel
+    (from the peak's neighbours, as a shift between the pixels spreads it)."""
+    cross = np.fft.rfft2(a - a.mean()) * np.conj(np.fft.rfft2(b - b.mean()))
+    surface = np.fft.irfft2(cross / (np.abs(cross) + 1e-9), s=a.shape)
+    height, width = surface.shape
+    near = np.full(surface.shape, -np.inf)
+    rows, columns = np.r_[0:reach + 1, height - reach:height], np.r_[0:reach + 1, width - reach:width]
+    near[np.ix_(rows, columns)] = 0.0
+    near[0, 0] = -np.inf  # none: the unmoved comparison
+    searched = surface + near
+    pans = []
+    for _ in range(count):
+        dy, dx = (int(v) for v in np.unravel_index(int(np.argmax(searched)), surface.shape))
+        searched[np.ix_(np.arange(dy - 2, dy + 3) % height, np.arange(dx - 2, dx + 3) % width)] = -np.inf
+        peak = surface[dy, dx]
+        offsets = []
+        for before, after in ((surface[dy - 1, dx], surface[(dy + 1) % height, dx]),
+                              (surface[dy, dx - 1], surface[dy, (dx + 1) % width])):
+            side, sign = (after, 1.0) if after > before else (before, -1.0)
+            offsets.append(sign * side / (side + peak) if side > 0 and peak > 0 else 0.0)
+        pans.append(((dy - height if dy > height // 2 else dy) + offsets[0],
+                     (dx - width if dx > width // 2 else dx) + offsets[1]))
+    return pans
+
+
+def _moved(spectrum: np.ndarray, shape: tuple[int, int], shift: tuple[float, float]) -> np.ndarray:
+    """The picture whose :func:`numpy.fft.rfft2` is ``spectrum`` moved by ``shift`` (rows, columns; any fraction of a
+    pixel, wrapping round)."""
+    rows = np.fft.fftfreq(shape[0])[:, None]
+    columns = np.fft.rfftfreq(shape[1])[None, :]
+    return np.fft.irfft2(spectrum * np.exp(-2j * np.pi * (rows * shift[0] + columns * shift[1])), s=shape)
+
+
+def aligned_difference(a: np.ndarray, b: np.ndarray) -> float:
+    """The mean absolute difference of two pictures once what moves between them is put back.
+
+    | parameter | type | meaning |
+    |---|---|---|
+    | `a`, `b` | 2-D arrays of one shape | luma of two adjacent frames, in 8-bit code values |
+
+    Every :data:`ALIGN_BLOCK`-pixel block of ``a`` (away from a border as wide as the largest shift) is compared with
+    ``b`` unmoved and moved by each of the two strongest global shifts between them (up to 1/:data:`ALIGN_REACH` of
+    the shorter side, to a fraction of a pixel). A block is taken for moved where a shift removes at least
+    :data:`ALIGN_GAIN` of its difference. The plain mean absolute difference is scaled by the share of the blocks'
+    difference left so: a held frame's blocks keep their grain (the plain mean, exactly, where no block moved), a
+    panning background's lose the pan, and shapes held over it stay put.
+    """
+    a, b = np.asarray(a, dtype=np.float32), np.asarray(b, dtype=np.float32)
+    plain = float(np.abs(a - b).mean())
+    height, width = a.shape
+    reach = min(height, width) // ALIGN_REACH
+    shifts = _pans(a, b, reach, 2) if reach else []
+    border = math.ceil(max((max(abs(dy), abs(dx)) for dy, dx in shifts), default=0)) + 1
+    rows = (height - 2 * border) // ALIGN_BLOCK * ALIGN_BLOCK
+    columns = (width - 2 * border) // ALIGN_BLOCK * ALIGN_BLOCK
+    if not shifts or rows <= 0 or columns <= 0:
+        return plain
+    inner = (slice(border, border + rows), slice(border, border + columns))
+    spectrum = np.fft.rfft2(b)
+    unmoved, *moved = [np.abs(a[inner] - (b if shift is None else _moved(spectrum, b.shape, shift))[inner]).reshape(
+        rows // ALIGN_BLOCK, ALIGN_BLOCK, columns // ALIGN_BLOCK, ALIGN_BLOCK).mean(axis=(1, 3))
+        for shift in [None, *shifts]]
+    least = np.min(moved, axis=0)
+    kept = np.where(least < (1 - ALIGN_GAIN) * unmoved, least, unmoved)
+    total = float(unmoved.sum())
+    return plain * float(kept.sum()) / total if total else plain
+
+
+def grain_level(mean_differences: Sequence[float], aligned: float | None = None) -> float:
+    """The grain level of a clip (8-bit code values; 0.0 for no pairs).
+
+    | parameter | type | default | meaning |
+    |---|---|---|---|
+    | `mean_differences` | sequence of float | | every pair's mean absolute difference |
+    | `aligned` | float or None | None | the :func:`quiet_pair`'s :func:`aligned_difference` (None: not measured) |
+
+    The mean absolute difference of the :func:`quiet_pair`, or ``aligned`` where that is less.
+    """
     if not mean_differences:
         return 0.0
-    ordered = sorted(mean_differences)
-    return float(ordered[min(len(ordered) - 1, int(GRAIN_QUANTILE * len(ordered)))])
+    quiet = float(mean_differences[quiet_pair(mean_differences)])
+    return quiet if aligned is None else min(quiet, aligned)
 
 
 def choose_tolerance(least: int, grain: float) -> int:
@@ -129,7 +236,8 @@ def _share(stronger: int, own: int) -> float:
 
 def noise_threshold(counts: Sequence[int], mean_differences: Sequence[float], least: int,
                     area: int, stronger: Sequence[int] | None = None, own: Sequence[int] | None = None,
-                    firmer: tuple[Sequence[int], Sequence[int]] | None = None) -> tuple[int, int]:
+                    firmer: tuple[Sequence[int], Sequence[int]] | None = None,
+                    grain: float | None = None) -> tuple[int, int]:
     """The threshold that puts a clip's coding noise below it, and the largest count taken for noise.
 
     | parameter | type | default | meaning |
@@ -141,6 +249,7 @@ def noise_threshold(counts: Sequence[int], mean_differences: Sequence[float], le
     | `stronger` | sequence of int or None | None | every pair's differing pixels at the next tolerance level (None: not counted; then no gap past the first is looked at) |
     | `own` | sequence of int or None | None | what ``stronger`` is compared with to tell firm from faint: the same kind of count at this level (None: ``counts``; luma's own counts where ``counts`` add chroma's, whose soft 4:2:0 edges would read as faint) |
     | `firmer` | pair of sequences of int, or None | None | the counts one level further up and ``stronger``'s own kind of count, for telling firm pairs only (None: ``stronger`` and ``own``): grain spreads a small drawing's differing pixels at a low tolerance, so that its pairs read as firm only a level higher |
+    | `grain` | float or None | None | the clip's grain level (None: :func:`grain_level` of ``mean_differences``) |
 
     See the module docstring. The counts below the gap are taken for noise only when the clip has a held pair
     (a count at most ``least``) and every pair they raise above is :data:`QUIET`: as still on average as the
@@ -151,7 +260,7 @@ def noise_threshold(counts: Sequence[int], mean_differences: Sequence[float], le
     if not counts or min(counts) > least:
         return least, 0
     cap = NOISE_CAP * area
-    calm = grain_level(mean_differences) + QUIET
+    calm = (grain_level(mean_differences) if grain is None else grain) + QUIET
     values = sorted(set(counts))
     past_first = False
     for low, high in zip(values, values[1:]):
@@ -207,7 +316,8 @@ def small_drawings_threshold(counts: Sequence[int], stronger: Sequence[int], lea
 
 
 def choose_settings(counts: Mapping[int, Sequence[int]], mean_differences: Sequence[float], least: int,
-                    area: int, luma: Mapping[int, Sequence[int]] | None = None) -> tuple[int, int, int]:
+                    area: int, luma: Mapping[int, Sequence[int]] | None = None,
+                    aligned: float | None = None) -> tuple[int, int, int]:
     """The tolerance, the threshold and the largest count taken for coding noise that ``dedupe`` chooses for a clip.
 
     | parameter | type | meaning |
@@ -217,6 +327,7 @@ def choose_settings(counts: Mapping[int, Sequence[int]], mean_differences: Seque
     | `least` | int | the least threshold (pixels) |
     | `area` | int | pixels per frame |
     | `luma` | mapping of int to sequence of int, or None | luma's own counts where ``counts`` add chroma's: firm and faint are told by them (None: by ``counts``) |
+    | `aligned` | float or None | the quiet pair's :func:`aligned_difference`, for :func:`grain_level` (None: not measured) |
 
     The tolerance the grain asks for (:func:`choose_tolerance`) and the threshold above its coding noise
     (:func:`noise_threshold`, with the next level's counts); where that threshold stays at the least while the clip
@@ -225,15 +336,16 @@ def choose_settings(counts: Mapping[int, Sequence[int]], mean_differences: Seque
     where the threshold stays at the least after all, :func:`small_drawings_threshold` under it.
     """
     levels = sorted(counts)
-    calm = grain_level(mean_differences) + QUIET
+    grain = grain_level(mean_differences, aligned)
+    calm = grain + QUIET
     firm = counts if luma is None else luma
 
     def at(level: int) -> tuple[int, int]:
         above = [higher for higher in levels if higher > level]
         return noise_threshold(counts[level], mean_differences, least, area, firm[above[0]] if above else None,
-                               firm[level], (firm[above[1]], firm[above[0]]) if len(above) > 1 else None)
+                               firm[level], (firm[above[1]], firm[above[0]]) if len(above) > 1 else None, grain)
 
-    used = choose_tolerance(levels[0], grain_level(mean_differences))
+    used = choose_tolerance(levels[0], grain)
     limit, noise = at(used)
     lower = counts[used]
     if noise or not any(count <= limit for count in lower):

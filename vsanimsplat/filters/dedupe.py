@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from os import PathLike
 
+import numpy as np
 import vapoursynth as vs
 
 from .analysis import Timing, analysis_clip, remember
@@ -15,7 +16,8 @@ from .frames import check_constant, duration_of, frame_durations, frame_to_array
 from ..analysis import DrawingCuts
 from ..errors import BadOption, given_to
 from ..layers import ChangeMaps
-from ..noise import LEVELS, Detection, choose_settings, choose_tolerance, grain_level, noise_threshold
+from ..noise import (LEVELS, Detection, aligned_difference, choose_settings, choose_tolerance, grain_level,
+                     noise_threshold, pair_to_align)
 from ..scenes import relative_scores
 from ..timeline import Drawing, drawing_starts, format_timecodes_v2, group_drawings, resolve_threshold
 
@@ -57,8 +59,9 @@ class _Cuts:
 @dataclass(frozen=True)
 class _Analysis:
     """What one pass over a clip learns: differing pixels to the next frame at each counted tolerance, the mean
-    absolute difference (luma, 8-bit code values), the timing of every frame, and the scene cuts between its
-    candidate drawings (None for ``find_drawings``). The numbers of every frame are kept in arrays of machine
+    absolute difference (luma, 8-bit code values), the timing of every frame, the scene cuts between its
+    candidate drawings (None for ``find_drawings``), and the quiet pair's difference with its motion put back
+    (:func:`~vsanimsplat.noise.aligned_difference`; None where :func:`~vsanimsplat.noise.pair_to_align` needs none). The numbers of every frame are kept in arrays of machine
     numbers, the durations as shared :class:`~fractions.Fraction` objects (:func:`~.frames.duration_of`): a few
     dozen bytes a frame."""
 
@@ -69,6 +72,12 @@ class _Analysis:
     source_frames: array  # of int32
     cuts: _Cuts | None
     luma_counts: dict[int, array] | None = None  # luma's own counts where diff_counts add chroma's (YUV, chroma=True)
+    aligned: float | None = None
+
+    @property
+    def grain(self) -> float:
+        """The clip's grain level (:func:`~vsanimsplat.noise.grain_level`)."""
+        return grain_level(self.mean_differences, self.aligned)
 
 
 Passes = dict[tuple, _Analysis]
@@ -149,6 +158,14 @@ def _difference_stats(clip: vs.VideoNode, levels: list[int],
     return stats, counts
 
 
+def _luma(frame: vs.VideoFrame) -> np.ndarray:
+    """A frame's luma in 8-bit code values (float32; of RGB, weighted as the pass weighs it)."""
+    fmt = frame.format
+    planes = [np.asarray(frame[p], dtype=np.float32) for p in range(fmt.num_planes if fmt.color_family == vs.RGB else 1)]
+    luma = 0.2126 * planes[0] + 0.7152 * planes[1] + 0.0722 * planes[2] if len(planes) == 3 else planes[0]
+    return luma / (1 << (fmt.bits_per_sample - 8))
+
+
 def _plane_area(clip: vs.VideoNode, plane: int) -> int:
     if plane == 0:
         return clip.width * clip.height
@@ -165,7 +182,8 @@ def _analyse(clip: vs.VideoNode, tolerance: int | None, chroma: bool, progress: 
              limit: int | None = None) -> _Analysis:
     """The pass over ``clip`` for ``tolerance`` (None: the levels ``dedupe`` chooses from) and ``chroma``, cached;
     a new pass also scores the scene cuts between its candidate drawings (more than ``limit`` pixels differ at the
-    least tolerance), reading each frame once for all."""
+    least tolerance), reading each frame once for all, and the two frames of the quiet pair again where their
+    difference would raise the tolerance (:func:`~vsanimsplat.noise.pair_to_align`)."""
     key = (tolerance, chroma)
     cached = _analyses.get(clip, {}).get(key)
     if cached is not None:
@@ -205,8 +223,11 @@ def _analyse(clip: vs.VideoNode, tolerance: int | None, chroma: bool, progress: 
     scan_frames(stats, visit, "finding drawings", progress)
     cuts = None if scenes is None else _Cuts(limit, scenes.starts, scenes.cuts.scores, scenes.cuts.marked, first,
                                              scenes.cuts.changes)
-    result = _Analysis({level: values[:-1] for level, values in counts.items()}, means[:-1], durations, holds, sources,
-                       cuts, {level: values[:-1] for level, values in luma.items()} if separate else None)
+    pairs = means[:-1]
+    quiet = pair_to_align(pairs, DEFAULT_TOLERANCE)  # read again, where the grain would raise the tolerance
+    aligned = None if quiet is None else aligned_difference(_luma(clip.get_frame(quiet)), _luma(clip.get_frame(quiet + 1)))
+    result = _Analysis({level: values[:-1] for level, values in counts.items()}, pairs, durations, holds, sources,
+                       cuts, {level: values[:-1] for level, values in luma.items()} if separate else None, aligned)
     _analyses.setdefault(clip, {})[key] = result
     return result
 
@@ -233,7 +254,8 @@ def dedupe(
     | `progress` | bool or None | None | show a progress bar on stderr during analysis; ``None`` shows it for clips of 500+ frames when stderr is a terminal |
 
     Why these defaults: lossy encodes never repeat a frame exactly, and grain changes every pixel. The pass
-    measures both (:mod:`vsanimsplat.noise`, :func:`detection`): the tolerance rises above dense grain, and the
+    measures both (:mod:`vsanimsplat.noise`, :func:`detection`): the tolerance rises above dense grain (the quietest
+    pairs' difference, less what a pan explains where no frame is held), and the
     threshold into the first wide gap between the clip's quiet pairs (a held drawing re-coded) and its new
     drawings, from 0.05 % of the frame (100 pixels at 520×380, 1037 at 1920×1080), which keeps a
     blinking eye or a moving mouth. Where no such gap parts quiet, faint pairs from the drawings, the tolerance
@@ -331,11 +353,11 @@ def _settings(analysis: _Analysis, tolerance: int | None, given: int | None, lea
     (:func:`~vsanimsplat.noise.choose_settings`; with a given threshold, the tolerance the grain asks for)."""
     means = analysis.mean_differences
     if tolerance is None and given is None:
-        return choose_settings(analysis.diff_counts, means, least, area, analysis.luma_counts)
-    used = tolerance if tolerance is not None else choose_tolerance(DEFAULT_TOLERANCE, grain_level(means))
+        return choose_settings(analysis.diff_counts, means, least, area, analysis.luma_counts, analysis.aligned)
+    used = tolerance if tolerance is not None else choose_tolerance(DEFAULT_TOLERANCE, analysis.grain)
     if given is not None:
         return used, given, 0
-    return (used, *noise_threshold(analysis.diff_counts[used], means, least, area))
+    return (used, *noise_threshold(analysis.diff_counts[used], means, least, area, grain=analysis.grain))
 
 
 def _find(clip: vs.VideoNode, threshold: int | float | None, tolerance: int | None, chroma: bool,
@@ -350,7 +372,7 @@ def _find(clip: vs.VideoNode, threshold: int | float | None, tolerance: int | No
     least = resolve_threshold(DEFAULT_THRESHOLD, area) if given is None else given
     analysis = _analyse(clip, tolerance, bool(chroma), progress, least if scenes else None)
     used, limit, noise = _settings(analysis, tolerance, given, least, area)
-    settings = Detection(used, limit, grain_level(analysis.mean_differences), noise,
+    settings = Detection(used, limit, analysis.grain, noise,
                          tolerance is None, threshold is None)
     drawings = group_drawings(drawing_starts(analysis.diff_counts[used], limit), analysis.durations, analysis.holds,
                               analysis.source_frames)
