@@ -16,7 +16,7 @@ import vapoursynth as vs
 from vsanimsplat import dedupe
 from vsanimsplat.corpus import Case, corpus, deliver, make
 from vsanimsplat.filters.frames import clip_from_arrays
-from vsanimsplat.filters.dedupe import DEFAULT_THRESHOLD, DEFAULT_TOLERANCE, detection, find_drawings
+from vsanimsplat.filters.dedupe import DEFAULT_THRESHOLD, DEFAULT_TOLERANCE, detection, find_drawings, frame_differences
 from vsanimsplat.noise import (FAINT, FIRM, GAP, RISE, SMALLEST, aligned_difference, choose_settings, choose_tolerance,
                                grain_level, noise_threshold, small_drawings_threshold)
 from vsanimsplat.testing import Scene, add_noise, animate
@@ -101,6 +101,22 @@ def test_noise_must_be_as_still_as_the_quiet_pairs():
     counts = [0, 0, 3, 12, 40, 52, 2603, 2821]
     assert noise_threshold(counts, [0.1, 0.1, 0.1, 0.1, 0.2, 0.2, 9, 9], LEAST, AREA) == (104, 52)
     assert noise_threshold(counts, [0.1, 0.1, 0.1, 0.1, 3.0, 0.2, 9, 9], LEAST, AREA) == (LEAST, 0)
+    # x264 over grain re-codes its key frames up to 0.6 code values above the quiet pairs: still noise
+    assert noise_threshold(counts, [0.1, 0.1, 0.1, 0.1, 0.7, 0.2, 9, 9], LEAST, AREA) == (104, 52)
+
+
+def test_noise_over_every_held_pair_is_raised_past_when_faint():
+    """x264 over grain (σ 4, CRF 20, 1280×720, scaled to 320×180) re-codes every held frame in more pixels than the
+    least threshold: no pair is held by count. The pairs under a wide gap are taken for noise where every one is
+    faint (few of their pixels still differ at the next level); small drawings, whose lines change by much, are not."""
+    counts = [34, 40, 47, 55, 66, 82, 95, 104] + [6200, 7400, 8100, 9000]
+    quiet = [1.9, 1.8, 2.3, 1.9, 2.1, 1.9, 2.4, 2.0] + [7.5] * 4
+    assert min(counts) > LEAST
+    faint = [0, 1, 1, 0, 2, 5, 9, 1] + [900, 1000, 1300, 1500]
+    assert noise_threshold(counts, quiet, LEAST, AREA, faint) == (208, 104)
+    drawn = [20, 25, 30, 40, 50, 60, 80, 90] + faint[8:]  # small drawings: most of their pixels change by much
+    assert noise_threshold(counts, quiet, LEAST, AREA, drawn) == (LEAST, 0)
+    assert noise_threshold(counts, quiet, LEAST, AREA) == (LEAST, 0), "not counted at a next level: not looked at"
 
 
 def test_noise_apart_from_the_held_pairs_is_raised_past_when_faint():
@@ -309,6 +325,23 @@ def test_dedupe_keeps_a_pan_on_ones_whose_difference_reads_as_grain(pan, seed):
     assert [f.props["AnimSplat_SourceFrame"] for f in dedupe(clip).frames(close=True)] == truth.starts
     used = detection(clip)
     assert used.grain <= 4.0 and used.tolerance <= 2 * DEFAULT_TOLERANCE, used
+
+
+@pytest.mark.slow
+def test_dedupe_sees_past_coding_noise_over_every_held_frame(tmp_path):
+    """Through ``dedupe``: a 640×360 cartoon on twos over grain (σ 4) as x264 CRF 18, whose every held frame is
+    re-coded in more pixels than the least threshold (176 or more of 115): the fixed settings find all 12 held frames
+    as drawings; the defaults find exactly the 12 drawings."""
+    case = _case(name="every-held", width=640, height=360, seed=2, timing="whole", cadence="twos", codec="x264",
+                 crf=18, grain=4.0, event="none", pan=(0.0, 0.0), shake=0.0, resized=False, frames=24)
+    truth = make(case)
+    deliver(case, truth, tmp_path / "every-held.mkv")
+    clip = vs.core.bs.VideoSource(str(tmp_path / "every-held.mkv"), cachemode=0)
+    least = int(DEFAULT_THRESHOLD * clip.width * clip.height)
+    assert min(frame_differences(clip, tolerance=DEFAULT_TOLERANCE)) > least
+    assert len([d.first for d in find_drawings(clip, DEFAULT_THRESHOLD, DEFAULT_TOLERANCE)]) == 24
+    assert [f.props["AnimSplat_SourceFrame"] for f in dedupe(clip).frames(close=True)] == truth.starts == list(range(0, 24, 2))
+    assert detection(clip).threshold > least
 
 
 HD = 1920 * 1080

@@ -17,8 +17,9 @@ them (plain Python; the pass itself is in :mod:`vsanimsplat.filters.dedupe`):
   when an encoder refines a held frame. Counted at the chosen tolerance, the pairs of a held drawing stay far
   below those of a new drawing. The threshold is raised into the first wide gap (:data:`GAP` × or more) in the
   clip's counts above the least threshold, up to :data:`NOISE_CAP` of the frame: to twice the largest count
-  below the gap (or the gap's geometric middle, if lower), when the clip has held pairs and the pairs so raised
-  are as still on average as its quiet ones (:data:`QUIET`). Noise that sits apart from the held pairs (a few
+  below the gap (or the gap's geometric middle, if lower), when the clip has held pairs (or, where x264 over grain
+  re-codes every held frame in more pixels than the least threshold, the pairs so raised are all :data:`FAINT`, see
+  below) and the pairs so raised are as still on average as its quiet ones (:data:`QUIET`). Noise that sits apart from the held pairs (a few
   refined frames of x265 over grain, many times the rest) leaves a first gap below the least threshold: past it,
   the next wide gap is taken when the pairs it raises are also :data:`FAINT`, that is most of their differing
   pixels change by little (counted again at the next tolerance level), as coding noise does and a new drawing's
@@ -67,8 +68,9 @@ GRAIN_MARGIN = 5.0
 """The tolerance is at least this many times the grain level (about 4 standard deviations of the difference)."""
 GAP = 4.0
 """Counts this many times apart (each plus one) are a gap between noise and drawings."""
-QUIET = 0.5
-"""Coding noise leaves a pair's mean absolute difference within this many code values of the clip's grain level."""
+QUIET = 0.75
+"""Coding noise leaves a pair's mean absolute difference within this many code values of the clip's grain level (x264
+over grain re-codes some held frames, its key frames, up to 0.6 above the quiet pairs)."""
 FAINT = 0.25
 """A pair is faint when at most this share of its differing pixels still differ at the next tolerance level."""
 FIRM = 0.9
@@ -252,12 +254,16 @@ def noise_threshold(counts: Sequence[int], mean_differences: Sequence[float], le
     | `grain` | float or None | None | the clip's grain level (None: :func:`grain_level` of ``mean_differences``) |
 
     See the module docstring. The counts below the gap are taken for noise only when the clip has a held pair
-    (a count at most ``least``) and every pair they raise above is :data:`QUIET`: as still on average as the
+    (a count at most ``least``), or every pair they raise is :data:`FAINT` (x264 over grain can re-code every held
+    frame in more pixels than ``least``), and every pair they raise above is :data:`QUIET`: as still on average as the
     clip's quiet pairs (a fade, a slow pan of a smooth background or a clip on ones is not), they are not mostly
     :data:`FIRM` while outnumbering the pairs above the gap, and, past a first gap that raises nothing, every one is
     :data:`FAINT`. Returns ``(least, 0)`` when the counts show no such gap.
     """
-    if not counts or min(counts) > least:
+    if not counts:
+        return least, 0
+    unheld = min(counts) > least  # x264 over grain re-codes every held frame in more pixels than the least
+    if unheld and stronger is None:
         return least, 0
     cap = NOISE_CAP * area
     calm = (grain_level(mean_differences) if grain is None else grain) + QUIET
@@ -282,7 +288,7 @@ def noise_threshold(counts: Sequence[int], mean_differences: Sequence[float], le
             firm = shares if firmer is None else sorted(
                 _share(firmer[0][j], firmer[1][j]) if firmer[1][j] else _share(stronger[j], compared[j]) for j in raised)
             above = sum(count >= high for count in counts)
-            if (firm[len(firm) // 2] > FIRM and len(raised) > above) or (past_first and shares[-1] > FAINT):
+            if (firm[len(firm) // 2] > FIRM and len(raised) > above) or ((past_first or unheld) and shares[-1] > FAINT):
                 return least, 0
         return max(least, min(2 * low, int(math.sqrt(low * high)))), low
     return least, 0
