@@ -19,8 +19,9 @@ them (plain Python; the pass itself is in :mod:`vsanimsplat.filters.dedupe`):
   clip's counts above the least threshold, up to :data:`NOISE_CAP` of the frame: to twice the largest count
   below the gap (or the gap's geometric middle, if lower), when the clip has held pairs (or, where x264 over grain
   re-codes every held frame in more pixels than the least threshold, the pairs so raised are all :data:`FAINT`, see
-  below) and the pairs so raised are as still on average as its quiet ones (:data:`QUIET`). Noise that sits apart from the held pairs (a few
-  refined frames of x265 over grain, many times the rest) leaves a first gap below the least threshold: past it,
+  below) and the pairs so raised are as still on average as its quiet ones (:data:`QUIET`). Noise that sits apart
+  from the held pairs (a few refined frames of x265 over grain, many times the rest) leaves a first gap below the
+  least threshold: past it,
   the next wide gap is taken when the pairs it raises are also :data:`FAINT`, that is most of their differing
   pixels change by little (counted again at the next tolerance level), as coding noise does and a new drawing's
   lines, lip flaps and blinks do not. Wherever the gap, pairs that are mostly :data:`FIRM` (nearly all their
@@ -60,7 +61,8 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = ["GRAIN_QUANTILE", "GRAIN_MARGIN", "GAP", "QUIET", "FAINT", "FIRM", "RISE", "NOISE_CAP", "SMALLEST", "LEVELS",
-           "ALIGN_BLOCK", "ALIGN_GAIN", "ALIGN_REACH", "Detection", "quiet_pair", "pair_to_align", "aligned_difference", "grain_level", "choose_tolerance", "noise_threshold", "small_drawings_threshold", "choose_settings"]
+           "ALIGN_BLOCK", "ALIGN_GAIN", "ALIGN_REACH", "Detection", "quiet_pair", "pair_to_align", "aligned_difference",
+           "grain_level", "choose_tolerance", "noise_threshold", "small_drawings_threshold", "choose_settings"]
 
 GRAIN_QUANTILE = 0.2
 """The share of a clip's pairs whose mean absolute difference is at most its grain level."""

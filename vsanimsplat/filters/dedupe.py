@@ -26,6 +26,8 @@ __all__ = ["dedupe", "find_drawings", "frame_differences", "detection", "write_t
 
 DEFAULT_TOLERANCE = 10
 """The least tolerance ``dedupe`` chooses, and the one it counts every pass at (8-bit code values)."""
+LUMA = (0.2126, 0.7152, 0.0722)
+"""The weights of R, G and B in the luma the pass compares RGB clips by (BT.709)."""
 DEFAULT_THRESHOLD = 0.0005
 """The threshold ``dedupe`` starts from (a share of the frame): raised above coding noise, lowered under it only where
 a clip's small drawings stand apart from its held frames (:mod:`vsanimsplat.noise`)."""
@@ -61,9 +63,9 @@ class _Analysis:
     """What one pass over a clip learns: differing pixels to the next frame at each counted tolerance, the mean
     absolute difference (luma, 8-bit code values), the timing of every frame, the scene cuts between its
     candidate drawings (None for ``find_drawings``), and the quiet pair's difference with its motion put back
-    (:func:`~vsanimsplat.noise.aligned_difference`; None where :func:`~vsanimsplat.noise.pair_to_align` needs none). The numbers of every frame are kept in arrays of machine
-    numbers, the durations as shared :class:`~fractions.Fraction` objects (:func:`~.frames.duration_of`): a few
-    dozen bytes a frame."""
+    (:func:`~vsanimsplat.noise.aligned_difference`; None where :func:`~vsanimsplat.noise.pair_to_align` needs none).
+    The numbers of every frame are kept in arrays of machine numbers, the durations as shared
+    :class:`~fractions.Fraction` objects (:func:`~.frames.duration_of`): a few dozen bytes a frame."""
 
     diff_counts: dict[int, array]  # of int32 ('i')
     mean_differences: array  # of float64 ('d')
@@ -132,7 +134,8 @@ def _difference_stats(clip: vs.VideoNode, levels: list[int],
     following = clip[1:] + clip[-1] if clip.num_frames > 1 else clip
     if fmt.color_family == vs.RGB:
         planes = [c.std.ShufflePlanes(p, vs.GRAY) for c in (clip, following) for p in range(3)]
-        luma = "x a - 0.2126 * y b - 0.7152 * + z c - 0.0722 * + abs"
+        red, green, blue = LUMA
+        luma = f"x a - {red} * y b - {green} * + z c - {blue} * + abs"
         gray = vs.core.query_video_format(vs.GRAY, vs.INTEGER, fmt.bits_per_sample, 0, 0)
         stats = vs.core.std.Expr(planes, luma, format=gray.id).std.PlaneStats(prop="M")
         counts = []
@@ -162,7 +165,7 @@ def _luma(frame: vs.VideoFrame) -> np.ndarray:
     """A frame's luma in 8-bit code values (float32; of RGB, weighted as the pass weighs it)."""
     fmt = frame.format
     planes = [np.asarray(frame[p], dtype=np.float32) for p in range(fmt.num_planes if fmt.color_family == vs.RGB else 1)]
-    luma = 0.2126 * planes[0] + 0.7152 * planes[1] + 0.0722 * planes[2] if len(planes) == 3 else planes[0]
+    luma = sum(weight * plane for weight, plane in zip(LUMA, planes)) if len(planes) == 3 else planes[0]
     return luma / (1 << (fmt.bits_per_sample - 8))
 
 
