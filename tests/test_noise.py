@@ -119,6 +119,22 @@ def test_noise_over_every_held_pair_is_raised_past_when_faint():
     assert noise_threshold(counts, quiet, LEAST, AREA) == (LEAST, 0), "not counted at a next level: not looked at"
 
 
+def test_noise_over_every_held_pair_is_faint_taken_together():
+    """Where no pair is held by count, the pairs under the gap are faint taken together (their pixels that still
+    differ at the next level, pooled), not each: x264 over grain (σ 4, CRF 18, 640×360) left two of eleven held pairs
+    with 26–29 % of their pixels above 20 (62 of 211, 56 of 219), 10 % of all; the rule on every pair kept all 24 frames.
+    Small drawings among them still make the pool firm."""
+    counts = [360, 142, 304, 181, 227, 211, 262, 219, 246, 157, 329] + [10400, 10900, 11000]
+    quiet = [2.1, 2.0, 2.2, 2.0, 2.1, 2.0, 2.1, 2.0, 2.1, 1.9, 2.1] + [5.3] * 3
+    stronger = [73, 3, 3, 2, 0, 62, 0, 56, 29, 26, 4] + [10100, 10600, 10700]
+    area = 640 * 360
+    least = int(0.0005 * area)
+    assert min(counts) > least and max(stronger[j] / counts[j] for j in range(11)) > FAINT
+    assert noise_threshold(counts, quiet, least, area, stronger) == (720, 360)
+    firmer = [stronger[j] if j % 2 == 0 or j >= 11 else counts[j] for j in range(len(counts))]  # half of them drawn
+    assert noise_threshold(counts, quiet, least, area, firmer) == (least, 0)
+
+
 def test_noise_apart_from_the_held_pairs_is_raised_past_when_faint():
     """A few refined frames of x265 over grain (counts of report case 27, scaled to 320×180) sit far above the
     other held pairs: the first gap starts at a held pair, and only the next gap, past them, parts noise from

@@ -18,11 +18,11 @@ them (plain Python; the pass itself is in :mod:`vsanimsplat.filters.dedupe`):
   below those of a new drawing. The threshold is raised into the first wide gap (:data:`GAP` × or more) in the
   clip's counts above the least threshold, up to :data:`NOISE_CAP` of the frame: to twice the largest count
   below the gap (or the gap's geometric middle, if lower), when the clip has held pairs (or, where x264 over grain
-  re-codes every held frame in more pixels than the least threshold, the pairs so raised are all :data:`FAINT`, see
-  below) and the pairs so raised are as still on average as its quiet ones (:data:`QUIET`). Noise that sits apart
-  from the held pairs (a few refined frames of x265 over grain, many times the rest) leaves a first gap below the
-  least threshold: past it,
-  the next wide gap is taken when the pairs it raises are also :data:`FAINT`, that is most of their differing
+  re-codes every held frame in more pixels than the least threshold, the pairs so raised are :data:`FAINT` taken
+  together, their differing pixels pooled: over grain a few of them may not be, each) and the pairs so raised are
+  as still on average as its quiet ones (:data:`QUIET`). Noise that sits apart from the held pairs (a few refined
+  frames of x265 over grain, many times the rest) leaves a first gap below the least threshold: past it, the next
+  wide gap is taken when the pairs it raises are also :data:`FAINT`, that is most of their differing
   pixels change by little (counted again at the next tolerance level), as coding noise does and a new drawing's
   lines, lip flaps and blinks do not. Wherever the gap, pairs that are mostly :data:`FIRM` (nearly all their
   differing pixels change by much) and outnumber the pairs above the gap are small drawings, not noise: slow
@@ -256,8 +256,8 @@ def noise_threshold(counts: Sequence[int], mean_differences: Sequence[float], le
     | `grain` | float or None | None | the clip's grain level (None: :func:`grain_level` of ``mean_differences``) |
 
     See the module docstring. The counts below the gap are taken for noise only when the clip has a held pair
-    (a count at most ``least``), or every pair they raise is :data:`FAINT` (x264 over grain can re-code every held
-    frame in more pixels than ``least``), and every pair they raise above is :data:`QUIET`: as still on average as the
+    (a count at most ``least``), or the pairs they raise are :data:`FAINT` taken together (x264 over grain can re-code
+    every held frame in more pixels than ``least``), and every pair they raise above is :data:`QUIET`: as still on average as the
     clip's quiet pairs (a fade, a slow pan of a smooth background or a clip on ones is not), they are not mostly
     :data:`FIRM` while outnumbering the pairs above the gap, and, past a first gap that raises nothing, every one is
     :data:`FAINT`. Returns ``(least, 0)`` when the counts show no such gap.
@@ -287,10 +287,11 @@ def noise_threshold(counts: Sequence[int], mean_differences: Sequence[float], le
         if stronger is not None:
             compared = counts if own is None else own
             shares = sorted(_share(stronger[j], compared[j]) for j in raised)
+            pooled = _share(sum(stronger[j] for j in raised), sum(compared[j] for j in raised))
             firm = shares if firmer is None else sorted(
                 _share(firmer[0][j], firmer[1][j]) if firmer[1][j] else _share(stronger[j], compared[j]) for j in raised)
             above = sum(count >= high for count in counts)
-            if (firm[len(firm) // 2] > FIRM and len(raised) > above) or ((past_first or unheld) and shares[-1] > FAINT):
+            if (firm[len(firm) // 2] > FIRM and len(raised) > above) or (past_first and shares[-1] > FAINT) or (unheld and pooled > FAINT):
                 return least, 0
         return max(least, min(2 * low, int(math.sqrt(low * high)))), low
     return least, 0
