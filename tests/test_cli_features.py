@@ -195,13 +195,12 @@ def _rgb(frame: vs.VideoFrame) -> np.ndarray:
 @pytest.mark.skipif(set(installed()["base"].values()) != {"ok"},
                     reason="weights of 'base' not installed: run python -m vsanimsplat models fetch base")
 def test_flow_scale_half_and_quarter_change_the_in_between_and_keep_it_close_to_the_truth():
-    """GMFSS ``base`` (no IFNet: its picture follows the flow) on two drawings of a pan of 64 px per frame at
-    640×640, the smallest picture where GMFlow, on the half-size picture × flow_scale (80×80 at 0.25), finds the
-    pan (its flow comes in steps of 8 of its pixels; smaller pictures or pans give it a wrong one). The in-between at
-    t = ½ against the true picture there, measured (bfloat16 on a CPU with it, float32 without): flow_scale 1.0
-    35.1–35.3 dB, 0.5 35.9, 0.25 32.8–33.1; a flow not scaled back to the half size gives 24.1 and 22.2; the
-    cross-fade 21.5 dB, the first drawing 17.3."""
-    scene = Scene(640, 640, seed=21, shapes=0, texture=0.5, pan=(64.0, 0.0), background="gradient")
+    """GMFSS ``base`` (no IFNet: its picture follows the flow) on two drawings of a pan of 128 px per frame at
+    1280×1280: GMFlow, on the half-size picture × flow_scale (160×160 at 0.25), finds the pan at every scale (its
+    flow comes in steps of 8 of its pixels; at 640×640 with a pan of 64, 0.25 found none on any of 4 seeds, 26–28 dB,
+    once the panning texture had no seam to match). The in-between at t = ½ against the true picture there, measured
+    (bfloat16 on an AVX-512 BF16 CPU): flow_scale 1.0 47.0 dB, 0.5 47.0, 0.25 47.2; the cross-fade 24.4 dB."""
+    scene = Scene(1280, 1280, seed=21, shapes=0, texture=0.5, pan=(128.0, 0.0), background="gradient")
     animation = animate(scene, [1, 1])
     clip = clip_from_arrays(animation.frames, Fraction(24000, 1001))
     truth = animation.truth(0.5)
@@ -215,5 +214,5 @@ def test_flow_scale_half_and_quarter_change_the_in_between_and_keep_it_close_to_
         scores[flow_scale] = psnr(_rgb(frame), truth)
     assert scores[1.0] > blend + 10, (scores, blend)
     for flow_scale in (0.5, 0.25):
-        assert np.abs(pictures[flow_scale] - pictures[1.0]).mean() > 0.2, flow_scale  # 0.46–0.62 and 3.1–3.3
+        assert np.abs(pictures[flow_scale] - pictures[1.0]).mean() > 0.2, flow_scale  # measured 0.39 and 0.39
         assert scores[flow_scale] > scores[1.0] - 3.5 and scores[flow_scale] > blend + 9, (scores, blend)

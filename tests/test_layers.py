@@ -280,18 +280,21 @@ def test_holes_of_a_layers_in_between_are_filled_on_frames_that_show_a_drawing()
 
 
 @pytest.mark.slow
+@needs_weights("rife")
 @pytest.mark.parametrize("width, height, radius, length, pan, grain", [
     (512, 288, 16, 12, 2.0, 0.0), (512, 288, 16, 12, 8.0, 0.0), (512, 288, 16, 12, 3.0, 3.0),
     (1280, 720, 40, 24, 3.0, 0.0),  # its outline ring once filled less than half its box at one drawing: no layer
     (1280, 720, 40, 24, 5.0, 0.0),  # at drawing 16 only 2 whole blocks hold it: a layer between two layers
-    (512, 288, 32, 14, 1.0, 0.0),  # the slow pan holds a sliver of background on twos in the other phase beside it
+    (512, 288, 32, 14, 1.0, 0.0),  # a pan of 1 px changes the texture by < 10 code values: frames merge, no layer
 ])
 def test_a_small_flat_disc_on_twos_over_any_pan_moves_at_its_own_times(width, height, radius, length, pan, grain):
-    """The issue's flat cel disc (0.55 % or 2.2 % of the frame) on twos over a pan of 2–8 px per frame: its fill shows
+    """The issue's flat cel disc (0.55 % or 2.2 % of the frame) on twos over a pan of 1–8 px per frame: its fill shows
     no held block and its edge blocks hold moving background, so only a few blocks hold it. Every in-between of its
-    drawings must carry its own layer step, first (largest), and no layer may touch it at its own drawings (another
-    layer beside it, such as background held by a slow pan, may move elsewhere), so that it moves evenly (the
-    timing's CV of its steps is 0)."""
+    drawings must carry its own step: a layer's, first (largest), that covers it, or the frame's own where the pan is
+    too faint to be a drawing of its own and the frames are merged; and no layer may cover it at its own drawings
+    (another layer beside it, such as background held by a slow pan, may move elsewhere), so that it moves evenly (the
+    timing's CV of its steps is 0). ``rife`` draws the in-betweens: a layer's covers the disc where its picture differs
+    from the frame's, and a cross-fade's differs there by only a quarter of the disc's contrast at t = ¾."""
     from vsanimsplat.corpus import disc_over_pan
     from vsanimsplat.metrics import steps_cv
     from vsanimsplat.testing import add_noise
@@ -300,7 +303,7 @@ def test_a_small_flat_disc_on_twos_over_any_pan_moves_at_its_own_times(width, he
     assert 0.005 < animation.source_mask(0, 0).mean() < 0.025
     rng = np.random.default_rng(5)
     frames = [add_noise(frame, rng, grain) for frame in animation.frames] if grain else animation.frames
-    out = vsanimsplat.interpolate(vsanimsplat.dedupe(clip_from_arrays(frames)), factor=2, model=Blend())
+    out = vsanimsplat.interpolate(vsanimsplat.dedupe(clip_from_arrays(frames)), factor=2, model="rife")
     found = layer_props(out)
     path, stepped = [], []
     for n in range(2, 2 * length - 5):  # from the disc's second drawing to its last in-between (none before its first)
@@ -308,11 +311,12 @@ def test_a_small_flat_disc_on_twos_over_any_pan_moves_at_its_own_times(width, he
         t = (n / 2 - s) / 2
         props = out.get_frame(n).props
         touched = found[n] is not None and bool(np.asarray(props["AnimSplat_LayerMask"][0])[animation.mask(0, n / 2)].any())
-        stepped.append(touched and (found[n][0][0], found[n][1][0], found[n][2][0]) == (s, s + 2, t) if t
-                       else not touched)
+        own = (props["AnimSplat_Left"], props["AnimSplat_Right"], props["AnimSplat_T"]) == (s, s + 2, t)
+        stepped.append((touched and (found[n][0][0], found[n][1][0], found[n][2][0]) == (s, s + 2, t)
+                        or not touched and own) if t else not touched)
         # where the output's timing puts the disc: its layer's step where a layer touches it, else the frame's
         left, right, t = (found[n][0][0], found[n][1][0], found[n][2][0]) if touched else (
             props["AnimSplat_Left"], props["AnimSplat_Right"], props["AnimSplat_T"])
         a, b = np.asarray(animation.source_centre(0, left)), np.asarray(animation.source_centre(0, right))
         path.append(a + t * (b - a))
-    assert all(stepped) and steps_cv(np.asarray(path)) < 0.01
+    assert all(stepped) and steps_cv(np.asarray(path)) < 0.01, stepped

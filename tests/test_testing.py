@@ -192,6 +192,21 @@ def test_scene_options_of_the_corpus():
     assert 0.001 < changed.mean() < 0.006  # about 0.3 % of the frame
 
 
+
+@pytest.mark.parametrize("background, texture", [("gradient", 0.0), ("flat", 0.5), ("gradient", 0.5)])
+def test_a_pan_of_a_smooth_background_shows_no_seam(background, texture):
+    """The background wraps round as it pans; a gradient and the painted texture repeat with the frame, so the
+    frame's edges change no more from one frame to the next than its inside does (a seam is a line that changes
+    by many code values and moves with the pan: the corpus once counted it as a new drawing on every frame)."""
+    scene = Scene(200, 120, seed=5, shapes=0, background=background, texture=texture, pan=(-0.97, 0.6))
+    for t in (1, 7, 30):
+        step = np.abs(scene.render(t + 1) - scene.render(t)).max(axis=-1)
+        inside = step[3:-3, 3:-3].max()
+        edges = max(step[:3].max(), step[-3:].max(), step[:, :3].max(), step[:, -3:].max())
+        assert edges <= 1.1 * inside + 1 / 255, (t, edges * 255, inside * 255)
+    assert np.abs(scene.render(100) - scene.render(0)).max() > 0.02  # it does move
+
+
 def test_a_corpus_case_renders_with_antialiased_edges_on_request():
     from vsanimsplat.corpus import corpus, make
 

@@ -58,12 +58,12 @@ class Scene:
     | `shapes` | int | 3 | number of moving shapes |
     | `speed` | float | 2.0 | minimum speed of each shape, in pixels per source frame (0: still shapes) |
     | `texture` | float | 0.0 | contrast of a coarse painted texture (grey blotches about 1/8 of the height) on the background |
-    | `pan` | (float, float) | (0, 0) | the background moves this many pixels (x, y) per source frame (it wraps around) |
+    | `pan` | (float, float) | (0, 0) | the background moves this many pixels (x, y) per source frame (it wraps around; a gradient and the texture repeat with the frame, so they show no seam) |
     | `flash` | (float, float) or None | None | times ``[start, end)`` when the whole picture is brightened (``0.45 + 0.55 × value``) |
     | `recolour` | float or None | None | from this time on every shape is filled with the complement of its colour |
     | `blink` | (float, float), a sequence of them, or None | None | times ``[start, end)`` when a small outlined lid covers a fixed spot (a blink; several short spans make a lip flap) |
     | `lid` | float | 1/16 | the lid's radii as a share of the width and height (1/16: 1.2 % of the frame, 1/32: 0.3 %) |
-    | `background` | str | ``"waves"`` | ``"waves"`` (a coloured ripple with fine grain), ``"gradient"`` (a smooth ramp between two colours) or ``"flat"`` (one colour); ``texture`` adds to any |
+    | `background` | str | ``"waves"`` | ``"waves"`` (a coloured ripple with fine grain), ``"gradient"`` (a smooth ramp between two colours and back) or ``"flat"`` (one colour); ``texture`` adds to any |
     | `size` | (float, float) | (0.12, 0.22) | the shapes' radii are drawn from this range, as shares of ``min(width, height)`` |
     | `shake` | float | 0.0 | the camera jumps by up to this many pixels each way on every source frame, on top of ``pan`` |
     | `fade` | (float, float) or None | None | times ``[start, end)`` over which the picture fades to black (then stays black) |
@@ -98,7 +98,10 @@ class Scene:
         if background == "waves":
             plain = base + waves * np.array([1.0, -0.6, 0.4], np.float32) + grain
         elif background == "gradient":
-            ramp = ((x * fx + y * fy) / (width * fx + height * fy))[..., None]
+            # a ramp there and back, and blotches whose last cell blends into the first: a pan (which wraps round)
+            # shows no seam, as a pan over a painted background shows none (the waves' fine grain hides theirs)
+            ramp = ((fx * (1 - np.cos(2 * np.pi * x / width)) + fy * (1 - np.cos(2 * np.pi * y / height)))
+                    / (2 * (fx + fy)))[..., None]
             plain = base + (ramp - 0.5) * np.array([0.3, 0.1, -0.25], np.float32)
         else:
             plain = np.broadcast_to(base, (height, width, 3))
@@ -121,13 +124,16 @@ class Scene:
             )
 
     def _blotches(self, rng: np.random.Generator, size: float) -> np.ndarray:
-        """Random values in -1 … 1 on a grid ``size`` pixels apart, bilinearly interpolated over the frame."""
-        gy, gx = self._y / size, self._x / size
-        grid = rng.uniform(-1, 1, size=(int(gy.max()) + 2, int(gx.max()) + 2)).astype(np.float32)
+        """Random values in -1 … 1 on a grid about ``size`` pixels apart (a whole number of cells across the frame,
+        the last cell blending into the first), bilinearly interpolated over the frame."""
+        rows, columns = max(1, round(self.height / size)), max(1, round(self.width / size))
+        gy, gx = self._y * rows / self.height, self._x * columns / self.width
+        grid = rng.uniform(-1, 1, size=(rows, columns)).astype(np.float32)
         y0, x0 = gy.astype(int), gx.astype(int)
+        y1, x1 = (y0 + 1) % rows, (x0 + 1) % columns
         fy, fx = gy - y0, gx - x0
-        return ((1 - fy) * ((1 - fx) * grid[y0, x0] + fx * grid[y0, x0 + 1])
-                + fy * ((1 - fx) * grid[y0 + 1, x0] + fx * grid[y0 + 1, x0 + 1]))
+        return ((1 - fy) * ((1 - fx) * grid[y0, x0] + fx * grid[y0, x1])
+                + fy * ((1 - fx) * grid[y1, x0] + fx * grid[y1, x1]))
 
     def _centre(self, s: _Shape, t: float) -> tuple[float, float]:
         """Centre of shape ``s`` at time ``t`` (source frames)."""
