@@ -192,7 +192,6 @@ def test_scene_options_of_the_corpus():
     assert 0.001 < changed.mean() < 0.006  # about 0.3 % of the frame
 
 
-
 @pytest.mark.parametrize("background, texture", [("gradient", 0.0), ("flat", 0.5), ("gradient", 0.5)])
 def test_a_pan_of_a_smooth_background_shows_no_seam(background, texture):
     """The background wraps round as it pans; a gradient and the painted texture repeat with the frame, so the

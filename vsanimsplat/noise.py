@@ -257,10 +257,10 @@ def noise_threshold(counts: Sequence[int], mean_differences: Sequence[float], le
 
     See the module docstring. The counts below the gap are taken for noise only when the clip has a held pair
     (a count at most ``least``), or the pairs they raise are :data:`FAINT` taken together (x264 over grain can re-code
-    every held frame in more pixels than ``least``), and every pair they raise above is :data:`QUIET`: as still on average as the
-    clip's quiet pairs (a fade, a slow pan of a smooth background or a clip on ones is not), they are not mostly
-    :data:`FIRM` while outnumbering the pairs above the gap, and, past a first gap that raises nothing, every one is
-    :data:`FAINT`. Returns ``(least, 0)`` when the counts show no such gap.
+    every held frame in more pixels than ``least``), and every pair they raise above is :data:`QUIET`: as still on
+    average as the clip's quiet pairs (a fade, a slow pan of a smooth background or a clip on ones is not), they are
+    not mostly :data:`FIRM` while outnumbering the pairs above the gap, and, past a first gap that raises nothing,
+    every one is :data:`FAINT`. Returns ``(least, 0)`` when the counts show no such gap.
     """
     if not counts:
         return least, 0
@@ -291,7 +291,8 @@ def noise_threshold(counts: Sequence[int], mean_differences: Sequence[float], le
             firm = shares if firmer is None else sorted(
                 _share(firmer[0][j], firmer[1][j]) if firmer[1][j] else _share(stronger[j], compared[j]) for j in raised)
             above = sum(count >= high for count in counts)
-            if (firm[len(firm) // 2] > FIRM and len(raised) > above) or (past_first and shares[-1] > FAINT) or (unheld and pooled > FAINT):
+            if ((firm[len(firm) // 2] > FIRM and len(raised) > above) or (past_first and shares[-1] > FAINT)
+                    or (unheld and pooled > FAINT)):
                 return least, 0
         return max(least, min(2 * low, int(math.sqrt(low * high)))), low
     return least, 0
