@@ -328,9 +328,11 @@ def test_soft_any_metric_size_matches_exact_arithmetic(backend):
 
 
 @settings(max_examples=15, deadline=None)
-@given(seed=st.integers(0, 2**32 - 1), shift=st.floats(-2.0, 45.0))
+@given(seed=st.integers(0, 2**32 - 1), shift=st.floats(0.0, 45.0))
 def test_soft_is_invariant_to_adding_a_constant_to_the_metric(seed, shift):
-    """Where the normaliser dwarfs the 1e-7 of the published formula, Z + c gives the same result as Z."""
+    """Where the normaliser dwarfs the 1e-7 of the published formula, Z + c gives the same result as Z. A constant
+    c ≥ 0 keeps it so wherever it was (every reached pixel's normaliser is at least 0.1 · e^-3 here); a negative one
+    shrinks it by e^c, and the 1e-7 then shows (seed 9825003, c = -2: 1.06e-4)."""
     rng = np.random.default_rng(seed)
     x = torch.tensor(rng.standard_normal((1, 3, 6, 7)), dtype=torch.float32)
     flow = torch.tensor(rng.normal(0, 1.5, (1, 2, 6, 7)), dtype=torch.float32)
