@@ -98,6 +98,59 @@ def test_parts_that_are_no_layer_on_their_own_cadence_keep_whole_frame_timing(pa
     assert all(maps.layers(k) == [] for k in range(len(pattern))), why
 
 
+def still_drawings(patterns: dict[tuple[int, int], list[int]], frames: int, seed: int = 0) -> tuple[ChangeMaps, list[int]]:
+    """The change maps of a still picture with detail whose given blocks show drawing ``pattern[f]`` at source frame
+    ``f`` (parts on cadences of their own), after whole-frame deduplication: the maps of its drawings, and the source
+    frames each drawing is held."""
+    rng = np.random.default_rng(seed)
+    background = rng.integers(0, 256, (ROWS * BLOCK, COLS * BLOCK, 3), dtype=np.uint8)
+    looks = {block: {d: rng.integers(0, 256, (BLOCK, BLOCK, 3), dtype=np.uint8) for d in set(pattern)}
+             for block, pattern in patterns.items()}
+    drawings: list[np.ndarray] = []
+    holds: list[int] = []
+    for f in range(frames):
+        frame = background.copy()
+        for (row, col), pattern in patterns.items():
+            frame[row * BLOCK:(row + 1) * BLOCK, col * BLOCK:(col + 1) * BLOCK] = looks[(row, col)][pattern[f]]
+        if drawings and np.array_equal(frame, drawings[-1]):
+            holds[-1] += 1
+        else:
+            drawings.append(frame)
+            holds.append(1)
+    return maps_of(drawings), holds
+
+
+THREES_PART = [(0, 8), (0, 9), (1, 8), (1, 9)]
+
+
+def test_on_a_still_background_parts_on_twos_and_threes_each_hold_their_own_drawings():
+    """A part on twos and one on threes over a background that does not move: the frame changes at source frames 0,
+    2, 3, 4, 6, 8, 9, 10 (drawings 0 … 7), held 2, 1, 1, 2, 2, 1, 1, 2 frames. The part on threes holds drawings 0-1,
+    2-3 and 4-5 (frames 0-2, 3-5, 6-8), the part on twos drawings 1-2 and 5-6 (frames 2-3, 8-9); its other drawings
+    are one drawing of the frame each, and move with the frame's own timing."""
+    maps, holds = still_drawings({**held_by([f // 2 for f in range(12)], LAYER),
+                                  **held_by([f // 3 for f in range(12)], THREES_PART)}, 12)
+    assert holds == [2, 1, 1, 2, 2, 1, 1, 2]
+    report = layer_report(maps, holds=holds)
+    assert list(report.holds) == [(0, 2), (1, 3), (2, 4), (4, 6), (5, 7)]
+    for k, expected in [(0, {(0, 2): THREES_PART}), (1, {(0, 2): THREES_PART, (1, 3): LAYER}),
+                        (5, {(4, 6): THREES_PART, (5, 7): LAYER})]:
+        found = {(h.first, h.end): h.held for h in maps.layers(k, holds=holds)}
+        assert set(found) == set(expected), k
+        for hold, blocks in expected.items():
+            assert sorted(zip(*np.nonzero(found[hold]))) == blocks, (k, hold)
+
+
+def test_a_pause_of_a_picture_held_on_one_cadence_is_no_layer():
+    """The whole picture on twos: one part moves on every drawing, the other pauses over two drawings (source frames
+    4-7) and moves on twos before and after, so its drawings before and after are holds of two frames, as a layer's
+    would be. Nothing holds out of step with the pause: whole-frame timing."""
+    pause = [0, 0, 1, 1, 2, 2, 2, 2, 3, 3, 4, 4]
+    maps, holds = still_drawings({**held_by([f // 2 for f in range(12)], LAYER), **held_by(pause, THREES_PART)}, 12)
+    assert holds == [2] * 6
+    assert layer_report(maps, holds=holds).holds == {}
+
+
 @pytest.mark.parametrize("step", [FIRM - 4, FIRM + 30])
 def test_a_layer_begins_and_ends_with_a_firm_change(step):
     """A part that holds on twos but whose next drawing differs by no more than FIRM code values (a slow sub-pixel
@@ -186,6 +239,23 @@ def test_a_shape_on_threes_over_another_pan_moves_at_its_own_times():
     assert found[0] is None and found[6] is None
     assert found[1:6] == [([0], [3], [round(n / 6, 4)]) for n in range(1, 6)]
     assert found[7] == ([3], [6], [0.1667])
+
+
+def test_shapes_on_twos_and_threes_over_a_still_background_move_at_their_own_times():
+    """No pan: the frame is held between the shapes' changes (source frames 0, 2, 3, 4, 6, 8, 9, 10), and each shape
+    moves between its own drawings. Output frame n is at source time n/2: the shape on threes is n/6 of the way from
+    its drawing at 0 to the one at 3, then from 3 to 6; the shape on twos moves from 2 to 4 (its drawings at 0 and 4
+    are each one drawing of the frame and move with it)."""
+    scene = Scene(W, H, seed=0, shapes=2, speed=4.0, size=(0.1, 0.16))
+    animation = animate_layers(scene, [cadence([2], 12), cadence([3], 12)], 12)
+    drawings = vsanimsplat.dedupe(as_clip(animation))
+    assert drawings.num_frames == 8
+    found = layer_props(vsanimsplat.interpolate(drawings, factor=2, model=Blend()))
+    assert found[0] is None and found[6 * 2] is None
+    assert found[1:5] == [([0], [3], [round(n / 6, 4)]) for n in range(1, 5)]
+    assert found[5] == ([0, 2], [3, 4], [0.8333, 0.25]) and found[6] == ([2], [4], [0.5])
+    assert found[7] == ([3, 2], [6, 4], [0.1667, 0.75])
+    assert found[8:12] == [([3], [6], [round((n - 6) / 6, 4)]) for n in range(8, 12)]
 
 
 def test_layers_false_keeps_whole_frame_timing():

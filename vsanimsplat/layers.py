@@ -13,9 +13,13 @@ The analysis pass compares each drawing with the next at the analysis size
 
 1. blocks whose hold around ``k`` lasts 2 … :data:`MAX_HOLD` drawings, grouped by their hold ``(s, e)``;
 2. a group counts only where it is part of a **cadence**: within :data:`REACH` blocks there are blocks
-   holding the same number of drawings just before it (``s − L … s − 1``) or just after (``e … e + L − 1``),
-   i.e. the layer's previous or next drawing. This tells a layer on twos from a part of the picture that
-   merely pauses once (an eye that stays shut for two drawings while the lid moved on every drawing before
+   holding the layer's previous drawing (a hold that ends at ``s``) or its next (one that begins at ``e``). Where
+   the rest of the picture changes clearly between every two drawings of the hold (at least as many blocks as a
+   layer holds change by more than :data:`FIRM`), that is any hold of two source frames or more (on a still
+   picture a shape on threes beside one on twos holds each drawing for one or two drawings of the frame, and a
+   mixed cadence changes its length); else one of as many drawings (``s − L … s − 1`` or ``e … e + L − 1``: two
+   drawings that coding noise parted are no cadence in time). This tells a layer on twos from a part of the picture
+   that merely pauses once (an eye that stays shut for two drawings while the lid moved on every drawing before
    and after): the pause keeps whole-frame timing. A group too small to be a layer by itself (:data:`MIN_BLOCKS`,
    :data:`MIN_SHARE`, :data:`MIN_PART`) counts where the layer's previous *and* next drawings are layers by
    themselves: its blocks within :data:`REACH` of both, at least :data:`BRIDGE` of them (the block grid can cut a
@@ -27,6 +31,14 @@ The analysis pass compares each drawing with the next at the analysis size
 4. its **reach**: the held blocks and the layer's next drawing (blocks holding from ``e`` on, 2 …
    :data:`MAX_HOLD` drawings, within :data:`REACH`), grown by half of :data:`REACH` so that the path between
    the two lies inside it. Everything the layer does between ``s`` and ``e`` happens in its reach.
+
+Where the frame itself holds during a layer hold (a drawing of it is shown for more than one source frame, as on a
+still background), a part that holds over two drawings is most often a **pause** of a picture held on one cadence
+(a slow shape, background a shape uncovers). Such a hold counts only where, in addition, the held blocks are a
+layer by themselves, the rest of the picture changes clearly between every two of its drawings, no block next to
+its held blocks changes by more than :data:`FIRM` in between, and another part holds **out of step** with it (its
+hold begins inside this one and ends after it, or begins before and ends inside): the picture holds on more than one
+cadence.
 
 Scene cuts count as changes of every block: no layer hold spans a cut, and a hold that ends at a cut is none (its
 next drawing is in the other shot).
@@ -286,15 +298,19 @@ class ChangeMaps:
         |---|---|---|---|
         | `k` | int | | a drawing, ``0 … len(self)`` |
         | `cuts` | collection of int | () | ``j`` in ``cuts``: a scene cut between drawings ``j`` and ``j + 1`` |
-        | `holds` | sequence of int or None | None | source frames each drawing is held (``AnimSplat_Hold``): a layer hold counts only where every drawing in it is held one frame, i.e. the rest of the picture moves on ones (on a clip held on whole frames, a part that holds over two of its drawings is a pause, not a layer); None: not checked |
+        | `holds` | sequence of int or None | None | source frames each drawing is held (``AnimSplat_Hold``): a layer's previous and next drawings are looked for in source frames, and a hold over drawings held more than one frame counts only as the module docstring says; None: every drawing is one frame |
         """
-        drawings = len(self) + 1
+        drawings, (rows, cols) = len(self) + 1, self.shape
         if not 0 <= k < drawings:
             raise BadOption("layers.ChangeMaps.layers", "k", f"k must be a drawing in 0 … {drawings - 1}, got {k}")
         if drawings < 3:
             return []
+        if holds is not None and len(holds) < drawings:
+            raise BadOption("layers.ChangeMaps.layers", "holds",
+                            f"holds must give one count of source frames per drawing ({drawings}), got {len(holds)}")
+        times = list(range(drawings)) if holds is None else np.concatenate([[0], np.cumsum(holds[:drawings - 1])]).tolist()
+        smallest = max(MIN_BLOCKS, MIN_SHARE * rows * cols)
         low, high = max(0, k - 2 * MAX_HOLD), min(drawings - 1, k + 2 * MAX_HOLD)
-        rows, cols = self.shape
         changes = np.ones((high - low, rows, cols), bool)
         firm = np.ones((high - low, rows, cols), bool)  # a cut is a firm change of every block
         for j in range(low, high):
@@ -307,42 +323,73 @@ class ChangeMaps:
                 return np.ones((rows, cols), bool)
             return changes[j - low]
 
-        def holding(start: int, length: int) -> np.ndarray:
-            """Blocks holding exactly drawings ``start … start + length − 1``."""
-            if start < 0 or start + length > drawings:
+        def holding(start: int, end: int) -> np.ndarray:
+            """Blocks holding exactly drawings ``start … end − 1``: none where that is no hold of 1 … MAX_HOLD
+            drawings inside the clip."""
+            if start < 0 or end > drawings or not 1 <= end - start <= MAX_HOLD:
                 return np.zeros((rows, cols), bool)
-            still = ~changes[start - low:start + length - 1 - low].any(axis=0)
-            return still & changed(start - 1) & changed(start + length - 1)
+            still = ~changes[start - low:end - 1 - low].any(axis=0)
+            return still & changed(start - 1) & changed(end - 1)
 
-        # the hold around k begins after the last change before k (the clip's start counts as one) and ends with
-        # the first change from k on; ``drawings`` marks a hold longer than the window (or open at the clip's end)
-        back = _first_change(changes[:k - low][::-1], k - low if low == 0 else drawings)
-        ahead = _first_change(changes[k - low:], drawings)
-        first, end = k - back, k + ahead + 1
-        candidates = (end - first >= 2) & (end - first <= MAX_HOLD) & (back < drawings) & (ahead < drawings)
-        smallest = max(MIN_BLOCKS, MIN_SHARE * rows * cols)
+        def neighbours(s: int, e: int, clear: bool) -> tuple[np.ndarray, np.ndarray]:
+            """Blocks holding the drawing before ``s … e − 1``, and those holding the one after it: where the rest of
+            the picture changes ``clear``-ly between every two drawings of the hold, any hold of two source frames or
+            more (a layer on twos beside one on threes holds its drawings for one or two drawings of the frame, and a
+            mixed cadence changes its length); else only holds of as many drawings."""
+            if not clear:
+                return holding(2 * s - e, s), holding(e, 2 * e - s)
+            none = np.zeros((rows, cols), bool)
+            return (np.logical_or.reduce([none] + [holding(p, s) for p in range(max(0, s - MAX_HOLD), s)
+                                                   if times[s] - times[p] >= 2]),
+                    np.logical_or.reduce([none] + [holding(e, q) for q in range(e + 1, min(drawings, e + MAX_HOLD + 1))
+                                                   if times[q] - times[e] >= 2]))
+
+        def around(m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            """Per block, the hold around drawing ``m`` (its first drawing and its end) and whether it lasts 2 …
+            MAX_HOLD drawings. The hold begins after the last change before ``m`` (the clip's start counts as one)
+            and ends with the first change from ``m`` on; ``drawings`` marks a hold longer than the window (or open
+            at the clip's end)."""
+            back = _first_change(changes[:m - low][::-1], m - low if low == 0 else drawings)
+            ahead = _first_change(changes[m - low:], drawings)
+            first, end = m - back, m + ahead + 1
+            return first, end, (end - first >= 2) & (end - first <= MAX_HOLD) & (back < drawings) & (ahead < drawings)
+
+        def interleaved(s: int, e: int) -> bool:
+            """Whether another part holds out of step with ``s … e − 1``: its hold begins inside and ends after, or
+            begins before and ends inside (the picture holds on more than one cadence)."""
+            first, end, valid = around(e)
+            other = valid & (first > s) & (first < e)
+            if s > 0:
+                first, end, valid = around(s - 1)
+                other |= valid & (end > s) & (end < e)
+            return bool(_layer_blocks(other & (_neighbours(other) > 0), smallest).any())
+
+        first, end, candidates = around(k)
         found = []
         for s, e in sorted({(int(a), int(b)) for a, b in zip(first[candidates], end[candidates])}):
             if e - 1 in cuts:  # the layer's next drawing is in another shot: it holds until the cut, as the frame does
                 continue
-            if holds is not None and any(holds[j] != 1 for j in range(s, e)):  # the frame itself holds there
-                continue
-            length = e - s
             part = candidates & (first == s) & (end == e)
             part &= _neighbours(part) > 0  # a part of the picture, not a scattered block of texture
+            # the rest of the picture changes clearly between every two drawings of the hold: at least ``smallest``
+            # blocks by more than FIRM (else the hold's drawings are one picture that coding noise parted)
+            clear = all(firm[j - low].sum() >= smallest for j in range(s, e - 1))
+            previous, following = neighbours(s, e, clear)
             group = _layer_blocks(part, smallest)
-            held = _layer_blocks(group & _grow(holding(s - length, length) | holding(e, length), REACH), smallest)
-            if not held.any():  # too few blocks on their own: a layer's drawing between two that are layers
-                before, after = (_layer_blocks(linked & (_neighbours(linked) > 0), smallest)
-                                 for linked in (holding(s - length, length), holding(e, length)))
-                held = part & _grow(before, REACH) & _grow(after, REACH)
+            held = _layer_blocks(group & _grow(previous | following, REACH), smallest)
+            paused = times[e] - times[s] > e - s  # the frame itself holds over some drawing of the hold
+            if not held.any() and not paused:  # too few blocks on their own: a layer's drawing between two layers
+                linked = [_layer_blocks(blocks & (_neighbours(blocks) > 0), smallest) for blocks in (previous, following)]
+                held = part & _grow(linked[0], REACH) & _grow(linked[1], REACH)
                 if held.sum() < BRIDGE:
                     continue
             if any(2 * firm[j - low][held].sum() < held.sum() for j in (s - 1, e - 1) if 0 <= j < drawings - 1):
                 continue  # no clear change at an end: a part that creeps, not a layer's drawing
-            following = np.zeros((rows, cols), bool)
-            for next_length in range(2, MAX_HOLD + 1):
-                following |= holding(e, next_length)
+            if paused and not (clear and held.any() and interleaved(s, e)
+                               and not any(firm[j - low][_grow(held, 1)].any() for j in range(s, e - 1))):
+                continue  # the frame holds too, on one cadence, or something moves right beside the part: a pause
+            for next_end in range(e + 2, e + MAX_HOLD + 1):
+                following |= holding(e, next_end)
             following &= _grow(held, REACH)
             found.append(LayerHold(s, e, held, _grow(held | following, REACH // 2 + 1)))
         return sorted(found, key=lambda layer: -int(layer.held.sum()))
