@@ -15,9 +15,10 @@ The analysis pass compares each drawing with the next at the analysis size
 2. a group counts only where it is part of a **cadence**: within :data:`REACH` blocks there are blocks
    holding the layer's previous drawing (a hold that ends at ``s``) or its next (one that begins at ``e``). Where
    the rest of the picture changes clearly between every two drawings of the hold (at least as many blocks as a
-   layer holds change by more than :data:`FIRM`), that is any hold of two source frames or more (on a still
-   picture a shape on threes beside one on twos holds each drawing for one or two drawings of the frame, and a
-   mixed cadence changes its length); else one of as many drawings (``s − L … s − 1`` or ``e … e + L − 1``: two
+   layer holds change by more than :data:`FIRM`), that is a hold as long in source frames, and where the frame
+   itself holds during the hold, any hold of two source frames or more (on a still picture a shape on threes beside
+   one on twos holds each drawing for one or two drawings of the frame, and a mixed cadence changes its length);
+   else one of as many drawings (``s − L … s − 1`` or ``e … e + L − 1``: two
    drawings that coding noise parted are no cadence in time). This tells a layer on twos from a part of the picture
    that merely pauses once (an eye that stays shut for two drawings while the lid moved on every drawing before
    and after): the pause keeps whole-frame timing. A group too small to be a layer by itself (:data:`MIN_BLOCKS`,
@@ -300,11 +301,12 @@ class ChangeMaps:
         | `cuts` | collection of int | () | ``j`` in ``cuts``: a scene cut between drawings ``j`` and ``j + 1`` |
         | `holds` | sequence of int or None | None | source frames each drawing is held (``AnimSplat_Hold``): a layer's previous and next drawings are looked for in source frames, and a hold over drawings held more than one frame counts only as the module docstring says; None: every drawing is one frame |
         """
-        drawings, (rows, cols) = len(self) + 1, self.shape
+        drawings = len(self) + 1
         if not 0 <= k < drawings:
             raise BadOption("layers.ChangeMaps.layers", "k", f"k must be a drawing in 0 … {drawings - 1}, got {k}")
         if drawings < 3:
             return []
+        rows, cols = self.shape
         if holds is not None and len(holds) < drawings:
             raise BadOption("layers.ChangeMaps.layers", "holds",
                             f"holds must give one count of source frames per drawing ({drawings}), got {len(holds)}")
@@ -317,6 +319,8 @@ class ChangeMaps:
             if j not in cuts:
                 changes[j - low], firm[j - low] = self._maps(j)
 
+        none = np.zeros((rows, cols), bool)
+
         def changed(j: int) -> np.ndarray:
             """Blocks changing between j and j + 1; the clip's ends are changes of every block."""
             if j < 0 or j >= drawings - 1:
@@ -327,18 +331,21 @@ class ChangeMaps:
             """Blocks holding exactly drawings ``start … end − 1``: none where that is no hold of 1 … MAX_HOLD
             drawings inside the clip."""
             if start < 0 or end > drawings or not 1 <= end - start <= MAX_HOLD:
-                return np.zeros((rows, cols), bool)
+                return none
             still = ~changes[start - low:end - 1 - low].any(axis=0)
             return still & changed(start - 1) & changed(end - 1)
 
-        def neighbours(s: int, e: int, clear: bool) -> tuple[np.ndarray, np.ndarray]:
-            """Blocks holding the drawing before ``s … e − 1``, and those holding the one after it: where the rest of
-            the picture changes ``clear``-ly between every two drawings of the hold, any hold of two source frames or
-            more (a layer on twos beside one on threes holds its drawings for one or two drawings of the frame, and a
-            mixed cadence changes its length); else only holds of as many drawings."""
+        def neighbours(s: int, e: int, clear: bool, paused: bool) -> tuple[np.ndarray, np.ndarray]:
+            """Blocks holding the drawing before ``s … e − 1``, and those holding the one after it. Where the rest
+            of the picture changes ``clear``-ly between every two drawings of the hold: holds as long in source frames,
+            and where the frame itself holds (``paused``) any hold of two source frames or more (a shape on threes
+            beside one on twos over a still background holds its drawings for one or two drawings of the frame, and
+            a mixed cadence changes its length). Else holds of as many drawings."""
             if not clear:
                 return holding(2 * s - e, s), holding(e, 2 * e - s)
-            none = np.zeros((rows, cols), bool)
+            if not paused:
+                return (holding(times.index(2 * times[s] - times[e]), s) if 2 * times[s] - times[e] in times else none,
+                        holding(e, times.index(2 * times[e] - times[s])) if 2 * times[e] - times[s] in times else none)
             return (np.logical_or.reduce([none] + [holding(p, s) for p in range(max(0, s - MAX_HOLD), s)
                                                    if times[s] - times[p] >= 2]),
                     np.logical_or.reduce([none] + [holding(e, q) for q in range(e + 1, min(drawings, e + MAX_HOLD + 1))
@@ -374,10 +381,10 @@ class ChangeMaps:
             # the rest of the picture changes clearly between every two drawings of the hold: at least ``smallest``
             # blocks by more than FIRM (else the hold's drawings are one picture that coding noise parted)
             clear = all(firm[j - low].sum() >= smallest for j in range(s, e - 1))
-            previous, following = neighbours(s, e, clear)
+            paused = times[e] - times[s] > e - s  # the frame itself holds over some drawing of the hold
+            previous, following = neighbours(s, e, clear, paused)
             group = _layer_blocks(part, smallest)
             held = _layer_blocks(group & _grow(previous | following, REACH), smallest)
-            paused = times[e] - times[s] > e - s  # the frame itself holds over some drawing of the hold
             if not held.any() and not paused:  # too few blocks on their own: a layer's drawing between two layers
                 linked = [_layer_blocks(blocks & (_neighbours(blocks) > 0), smallest) for blocks in (previous, following)]
                 held = part & _grow(linked[0], REACH) & _grow(linked[1], REACH)
@@ -389,7 +396,7 @@ class ChangeMaps:
                                and not any(firm[j - low][_grow(held, 1)].any() for j in range(s, e - 1))):
                 continue  # the frame holds too, on one cadence, or something moves right beside the part: a pause
             for next_end in range(e + 2, e + MAX_HOLD + 1):
-                following |= holding(e, next_end)
+                following = following | holding(e, next_end)
             following &= _grow(held, REACH)
             found.append(LayerHold(s, e, held, _grow(held | following, REACH // 2 + 1)))
         return sorted(found, key=lambda layer: -int(layer.held.sum()))
