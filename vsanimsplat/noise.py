@@ -70,9 +70,10 @@ GRAIN_MARGIN = 5.0
 """The tolerance is at least this many times the grain level (about 4 standard deviations of the difference)."""
 GAP = 4.0
 """Counts this many times apart (each plus one) are a gap between noise and drawings."""
-QUIET = 0.75
+QUIET = 1.0
 """Coding noise leaves a pair's mean absolute difference within this many code values of the clip's grain level (x264
-over grain re-codes some held frames, its key frames, up to 0.6 above the quiet pairs)."""
+over grain re-codes some held frames, its key frames, up to 0.6 above the quiet pairs; x264 over a textured pan
+re-codes B-frames of a held drawing up to 0.8 above)."""
 FAINT = 0.25
 """A pair is faint when at most this share of its differing pixels still differ at the next tolerance level."""
 FIRM = 0.9
