@@ -5,6 +5,7 @@ settings of before invented drawings."""
 from __future__ import annotations
 
 import dataclasses
+import math
 from fractions import Fraction
 from pathlib import Path
 
@@ -18,7 +19,8 @@ from vsanimsplat.corpus import Case, corpus, deliver, make
 from vsanimsplat.filters.frames import clip_from_arrays
 from vsanimsplat.filters.dedupe import DEFAULT_THRESHOLD, DEFAULT_TOLERANCE, detection, find_drawings, frame_differences
 from vsanimsplat.noise import (FAINT, FIRM, GAP, RISE, SMALLEST, aligned_difference, choose_settings, choose_tolerance,
-                               grain_level, noise_threshold, small_drawings_threshold)
+                               expected_grain_count, grain_level, noise_threshold, small_drawings_threshold,
+                               tolerance_under_grain)
 from vsanimsplat.testing import Scene, add_noise, animate
 
 AREA = 320 * 180
@@ -343,6 +345,46 @@ def test_dedupe_keeps_a_pan_on_ones_whose_difference_reads_as_grain(pan, seed):
     assert [f.props["AnimSplat_SourceFrame"] for f in dedupe(clip).frames(close=True)] == truth.starts
     used = detection(clip)
     assert used.grain <= 4.0 and used.tolerance <= 2 * DEFAULT_TOLERANCE, used
+
+
+def test_expected_grain_count_follows_the_normal_tail():
+    rng = np.random.default_rng(5)
+    a, b = (rng.normal(128, 3.0, (360, 640)) for _ in range(2))
+    grain = float(np.abs(a - b).mean())
+    for tolerance in (10, 20):
+        counted = int((np.abs(np.rint(a) - np.rint(b)) > tolerance).sum())
+        assert 0.85 * counted <= expected_grain_count(grain, tolerance, a.size) <= 1.15 * counted + 2
+    assert expected_grain_count(0.0, 10, AREA) == 0.0
+
+
+def test_a_lower_tolerance_is_taken_only_where_it_adds_pairs_that_move_more_than_grain():
+    grain = 4.4  # asks for tolerance 30; at 20 grain moves about 16 pixels of a held pair at 320×180
+    used = [900, 5, 3, 800, 4, 2]  # at 30: two drawings, the pan-only frames between them count nothing
+    lower = [5000, 2100, 1900, 4800, 2000, 1800]  # at 20: the pan's frames count thousands
+    moving = [9.0, 5.9, 5.8, 9.0, 5.9, 5.8]
+    threshold = tolerance_under_grain(lower, used, LEAST, moving, 20, LEAST, AREA, grain)
+    assert threshold is not None and math.ceil(GAP * expected_grain_count(grain, 20, AREA)) == threshold < 1800
+    held = [9.0, 4.4, 4.5, 9.0, 4.3, 4.4]  # the added pairs are as still as grain: held frames, not a pan
+    assert tolerance_under_grain(lower, used, LEAST, held, 20, LEAST, AREA, grain) is None
+    assert tolerance_under_grain(lower, used, LEAST, moving, 10, LEAST, AREA, grain) is None  # grain alone passes 10
+    lost = [5000, 2100, 1900, 10, 2000, 1800]  # the drawing at pair 3 would be lost at 20
+    assert tolerance_under_grain(lost, used, LEAST, moving, 20, LEAST, AREA, grain) is None
+
+
+@pytest.mark.parametrize("seed", [2, 4])
+def test_dedupe_keeps_a_smooth_pan_under_grain(seed):
+    """Through ``dedupe``: two shapes on threes over a smooth background panning 3 px per frame, grain σ 3 with
+    block offsets (lossless), no frame held. The grain asks for tolerance 30, at which the pan's frames count
+    nothing (9 and 8 of 24 kept before); at 20 they count thousands of pixels, every one more than grain moves."""
+    case = _case(timing="layers", cadence="threes", background="waves", texture=0.0, seed=seed, pan=(3.0, 0.5),
+                 shake=0.0, shapes=2, area=0.03, speed=2.0, event="none", codec="lossless", crf=0, grain=3.0,
+                 resized=False, frames=24)
+    truth = make(case)
+    clip = clip_from_arrays(truth.frames, Fraction(24000, 1001))
+    assert truth.starts == list(range(24))
+    assert [f.props["AnimSplat_SourceFrame"] for f in dedupe(clip).frames(close=True)] == truth.starts
+    used = detection(clip)
+    assert choose_tolerance(DEFAULT_TOLERANCE, used.grain) == 3 * DEFAULT_TOLERANCE and used.tolerance == 20, used
 
 
 @pytest.mark.slow

@@ -12,7 +12,10 @@ them (plain Python; the pass itself is in :mod:`vsanimsplat.filters.dedupe`):
   background panning 5 px per frame under shapes on twos, lossless, read as grain 4.1 and lost half its drawings
   at the tolerance 30 that asked for; aligned, 1.6 and tolerance 10). The tolerance is the least of the measured levels
   (1, 2 and 3 × the least tolerance) that is at least :data:`GRAIN_MARGIN` × that level, so that a pixel of a
-  held frame seldom passes it.
+  held frame seldom passes it. A smooth background panning under grain changes its pixels by less than that
+  tolerance: where a lower counted tolerance finds every drawing the higher one does and more, each added pair moving
+  more than grain does (not :data:`QUIET`), the lower one is taken, with the threshold :data:`GAP` × the pixels grain
+  of the measured level moves beyond it in a held pair (:func:`tolerance_under_grain`).
 - **Coding noise** is sparse: a few dozen to a few hundred pixels near edges change by more than the tolerance
   when an encoder refines a held frame. Counted at the chosen tolerance, the pairs of a held drawing stay far
   below those of a new drawing. The threshold is raised into the first wide gap (:data:`GAP` × or more) in the
@@ -62,7 +65,7 @@ import numpy as np
 
 __all__ = ["GRAIN_QUANTILE", "GRAIN_MARGIN", "GAP", "QUIET", "FAINT", "FIRM", "RISE", "NOISE_CAP", "SMALLEST", "LEVELS",
            "ALIGN_BLOCK", "ALIGN_GAIN", "ALIGN_REACH", "Detection", "quiet_pair", "pair_to_align", "aligned_difference",
-           "grain_level", "choose_tolerance", "noise_threshold", "small_drawings_threshold", "choose_settings"]
+           "grain_level", "choose_tolerance", "expected_grain_count", "tolerance_under_grain", "noise_threshold", "small_drawings_threshold", "choose_settings"]
 
 GRAIN_QUANTILE = 0.2
 """The share of a clip's pairs whose mean absolute difference is at most its grain level."""
@@ -326,6 +329,47 @@ def small_drawings_threshold(counts: Sequence[int], stronger: Sequence[int], lea
     return least
 
 
+def expected_grain_count(grain: float, tolerance: int, area: int) -> float:
+    """How many pixels of a held pair grain of level ``grain`` (:func:`grain_level`) moves by more than ``tolerance``
+    code values, in a frame of ``area`` pixels: the difference of two frames' grain taken for normal, its standard
+    deviation √(π/2) × its mean absolute difference, rounded to whole code values (more than ``tolerance`` is at
+    least ``tolerance + 1``)."""
+    if grain <= 0:
+        return 0.0
+    return area * math.erfc((tolerance + 0.5) / (grain * math.sqrt(math.pi)))
+
+
+def tolerance_under_grain(lower: Sequence[int], used: Sequence[int], limit: int, mean_differences: Sequence[float],
+                          level: int, least: int, area: int, grain: float) -> int | None:
+    """The threshold at a tolerance ``level`` under the one the grain asks for, where that level finds more drawings
+    and loses none; else None.
+
+    | parameter | type | meaning |
+    |---|---|---|
+    | `lower` | sequence of int | every pair's differing pixels at ``level`` |
+    | `used` | sequence of int | every pair's differing pixels at the tolerance the grain asks for (:func:`choose_tolerance`) |
+    | `limit` | int | the threshold chosen there |
+    | `mean_differences` | sequence of float | every pair's mean absolute difference (8-bit code values) |
+    | `level`, `least`, `area`, `grain` | int, int, int, float | the tolerance tried, the least threshold, pixels per frame, :func:`grain_level` |
+
+    A smooth background panning under grain changes its pixels by less than the tolerance the grain asks for, and
+    its frames merge (a corpus case over grain σ 4, lossless, kept 16 of 48). At a lower tolerance grain moves
+    :func:`expected_grain_count` pixels of a held pair: the threshold there is :data:`GAP` × that (at least
+    ``least``, at most :data:`NOISE_CAP` of the frame), taken where every drawing found at the higher tolerance is
+    found and every pair it adds is not :data:`QUIET` (moves more than grain: a held pair's mean difference is the
+    grain's).
+    """
+    threshold = max(least, math.ceil(GAP * expected_grain_count(grain, level, area)))
+    if threshold > NOISE_CAP * area:
+        return None
+    found = {j for j, count in enumerate(used) if count > limit}
+    here = {j for j, count in enumerate(lower) if count > threshold}
+    added = here - found
+    if found <= here and added and all(mean_differences[j] > grain + QUIET for j in added):
+        return threshold
+    return None
+
+
 def choose_settings(counts: Mapping[int, Sequence[int]], mean_differences: Sequence[float], least: int,
                     area: int, luma: Mapping[int, Sequence[int]] | None = None,
                     aligned: float | None = None) -> tuple[int, int, int]:
@@ -341,7 +385,8 @@ def choose_settings(counts: Mapping[int, Sequence[int]], mean_differences: Seque
     | `aligned` | float or None | the quiet pair's :func:`aligned_difference`, for :func:`grain_level` (None: not measured) |
 
     The tolerance the grain asks for (:func:`choose_tolerance`) and the threshold above its coding noise
-    (:func:`noise_threshold`, with the next level's counts); where that threshold stays at the least while the clip
+    (:func:`noise_threshold`, with the next level's counts), or a lower counted tolerance where
+    :func:`tolerance_under_grain` gives one (the lowest); where that threshold stays at the least while the clip
     has held pairs, the least higher tolerance whose threshold drops only pairs that are quiet, faint,
     :data:`RISE` × below every pair it keeps and in one run with the held pairs' counts (see the module docstring);
     where the threshold stays at the least after all, :func:`small_drawings_threshold` under it.
@@ -358,6 +403,10 @@ def choose_settings(counts: Mapping[int, Sequence[int]], mean_differences: Seque
 
     used = choose_tolerance(levels[0], grain)
     limit, noise = at(used)
+    for level in (lower_level for lower_level in levels if lower_level < used):
+        below = tolerance_under_grain(counts[level], counts[used], limit, mean_differences, level, least, area, grain)
+        if below is not None:
+            return level, below, 0
     lower = counts[used]
     if noise or not any(count <= limit for count in lower):
         return used, limit, noise
