@@ -287,6 +287,21 @@ def test_a_drawing_between_two_of_one_shot_is_no_cut_but_a_cut_to_it_is():
     assert cut[3] > DEFAULT_SCENE_THRESHOLD and max(cut[:3] + cut[4:]) < DEFAULT_SCENE_THRESHOLD
 
 
+def test_an_impact_of_two_drawings_inside_a_shot_is_no_cut():
+    """Two drawings of another picture inside a shot (an impact held on twos, parted into two drawings as grain parts
+    a held flash): the pairs into and out of them are unexplained, the pair between them is not, and the drawings
+    either side match: neither pair is a cut."""
+    shot, other = Scene(320, 180, seed=9, shapes=2), Scene(320, 180, seed=10, shapes=2)
+    frames = animate(shot, cadence([2], 8)).frames
+    insert = animate(other, cadence([1], 16)).frames  # on ones: its two frames are two drawings
+    impact = frames[:8] + insert[8:10] + frames[10:]
+    pictures = [luma(impact[k]) for k in (6, 8, 9, 10)]
+    assert min(unexplained_share(pictures[0], pictures[1]), unexplained_share(pictures[2], pictures[3])) \
+        > DEFAULT_SCENE_THRESHOLD > unexplained_share(pictures[1], pictures[2])
+    scores = interpolate_module.scene_scores(vsanimsplat.dedupe(clip_from_arrays(impact)))
+    assert len(scores) == 8 and max(scores) < DEFAULT_SCENE_THRESHOLD, scores
+
+
 def _flat_shot(colour: tuple[int, int, int], start: int, frames: int) -> list[np.ndarray]:
     """A flat background with a dark outlined square stepping 6 px a drawing on twos."""
     shot = []

@@ -16,7 +16,7 @@ import numpy as np
 
 from .layers import ChangeMaps
 from .metrics import colour_histogram, histogram_distance
-from .scenes import CANDIDATE_THRESHOLD, TRANSIENT, unexplained_share
+from .scenes import CANDIDATE_THRESHOLD, TRANSIENT, TRANSIENT_RUN, unexplained_share
 from .timeline import is_new_drawing
 
 __all__ = ["CutScores", "DrawingCuts"]
@@ -33,9 +33,12 @@ class CutScores:
     ``_SceneChangePrev`` on drawing ``i + 1``). ``changes`` holds the ``k - 1`` change maps
     (:func:`~vsanimsplat.layers.change_map`) that per-region timing reads.
 
-    A drawing whose pairs both score above :data:`~vsanimsplat.scenes.TRANSIENT` is compared with the drawings
-    either side of it; where they match better than it matches either (a flash, an impact frame: the shot goes on
-    after it), both its pairs take that score, so no cut is found on either side of it.
+    A run of one or :data:`~vsanimsplat.scenes.TRANSIENT_RUN` drawings whose pair into it or out of it scores above
+    :data:`~vsanimsplat.scenes.TRANSIENT` is compared with the drawings either side of it; where those match better
+    than the run matches either (a flash, an impact frame: the shot goes on after it), both pairs take that score, so
+    no cut is found on either side of it. A run of two is looked at where its own pair scores at most as much: grain
+    parts a flash held on twos into two drawings at the least threshold, and the pair into a flash may score low
+    where the pair out of it does not.
     """
 
     def __init__(self) -> None:
@@ -44,7 +47,7 @@ class CutScores:
         self.changes = ChangeMaps()
         self.drawings = 0
         self._last: tuple[np.ndarray, np.ndarray] | None = None  # the previous drawing's histogram and picture
-        self._before: np.ndarray | None = None  # the picture of the drawing before that
+        self._earlier: list[np.ndarray] = []  # the pictures of the TRANSIENT_RUN drawings before that
 
     def add(self, picture: np.ndarray, cut_after: bool = False, cut_before: bool = False) -> None:
         """The next drawing.
@@ -66,18 +69,27 @@ class CutScores:
             self.scores.append(_share(last_picture, picture) if candidate else 0.0)
             self.changes.add(last_picture, picture)
             self._skip_transient(picture)
-        self._before = None if self._last is None else self._last[1]
+        if self._last is not None:
+            self._earlier = (self._earlier + [self._last[1]])[-TRANSIENT_RUN:]
         self._last = (histogram, picture)
         self.drawings += 1
 
     def _skip_transient(self, picture: np.ndarray) -> None:
-        """Where the last drawing is a transient between the one before it and ``picture``, both its pairs take the
-        score of the pair that skips it (the class docstring)."""
-        if self._before is None or min(self.scores[-2:]) <= TRANSIENT:
-            return
-        skipped = _share(self._before, picture)
-        if skipped < min(self.scores[-2:]):
-            self.scores[-2] = self.scores[-1] = skipped
+        """Where the last one or two drawings are a transient between the one before them and ``picture``, the pairs
+        into and out of it take the score of the pair that skips it (the class docstring)."""
+        for run in range(1, TRANSIENT_RUN + 1):
+            if len(self._earlier) < run:
+                return
+            outer = min(self.scores[-run - 1], self.scores[-1])
+            if max(self.scores[-run - 1], self.scores[-1]) <= TRANSIENT or any(
+                    score > outer for score in self.scores[-run:-1]):
+                continue  # nothing to explain, or the transient's own drawings differ more than it differs around
+            skipped = _share(self._earlier[-run], picture)
+            if skipped < outer:
+                for j in range(-run - 1, 0):
+                    self.scores[j] = min(self.scores[j], skipped)
+                self.scores[-run - 1] = self.scores[-1] = skipped
+                return
 
 
 def _share(a: np.ndarray, b: np.ndarray) -> float:

@@ -39,10 +39,12 @@ several shapes on their own, which the few motions of stage 2 cannot all explain
 shot unexplained, and a pair of it above the threshold stands out from its neighbours by less than a cut does; in a
 quiet shot ``m`` is near 0 and nothing changes.
 
-**Transients** (:class:`vsanimsplat.analysis.CutScores`, before stage 3) — a drawing whose pairs both score above
-:data:`TRANSIENT` is compared with the drawings either side of it; where those two match better than it matches
-either of them, it is a flash or an impact frame inside one shot, and both its pairs take the score of the pair that
-skips it. A cut never scores so on both sides: the drawings either side of a cut are two shots.
+**Transients** (:class:`vsanimsplat.analysis.CutScores`, before stage 3) — a run of one or :data:`TRANSIENT_RUN`
+drawings whose pair into it or out of it scores above :data:`TRANSIENT` (a run of two only where the pair between its
+drawings scores no more) is compared with the drawings either side of it; where those two match better than the run
+matches either of them, it is a flash or an impact frame inside one shot, and its pairs take the score of the pair
+that skips it. A cut is never so: the drawings either side of a cut are two shots, and match worse than the in-shot
+pair beside the cut.
 
 | constant | value | meaning |
 |---|---|---|
@@ -65,7 +67,8 @@ skips it. A cut never scores so on both sides: the drawings either side of a cut
 | :data:`PRIOR` | 0.01 | the unexplained share counts this share of all blocks more as voting and explained (few votes weigh less) |
 | :data:`FAINT` | 48 | next to a flat picture, a picture whose block means span more than this is a cut to or from it, less a fade's step |
 | :data:`SHOT_PAIRS` | 4 | stage 3: pairs of drawings each side whose scores tell the shot's own unexplained share |
-| :data:`TRANSIENT` | 0.25 | a drawing whose pairs both score above this is compared with the drawings either side of it |
+| :data:`TRANSIENT` | 0.25 | a run of drawings whose pair into or out of it scores above this is compared with the drawings either side of it |
+| :data:`TRANSIENT_RUN` | 2 | the longest run of drawings taken for a transient (a flash held on twos, parted by grain) |
 
 Measured in ``benchmarks/scenes.md`` and ``benchmarks/analysis.md`` (report halves): the project's clips keep their cuts
 (Megamind's lowest 0.84) with in-shot changes ≤ 0.24; on the generated cut corpus 21 of 22 hard cuts score above the
@@ -90,6 +93,7 @@ __all__ = [
     "CANDIDATE_THRESHOLD",
     "DEFAULT_SCENE_THRESHOLD",
     "TRANSIENT",
+    "TRANSIENT_RUN",
     "analysis_size",
     "unexplained_share",
     "relative_scores",
@@ -130,8 +134,10 @@ SHOT_PAIRS = 4
 """Pairs of drawings each side of a pair whose scores tell how much the shot's own motion leaves unexplained
 (:func:`relative_scores`)."""
 TRANSIENT = 0.25
-"""A drawing whose pairs both score above this is compared with the drawings either side of it (a flash: the shot
-goes on after it; :class:`vsanimsplat.analysis.CutScores`)."""
+"""A run of drawings whose pair into it or out of it scores above this is compared with the drawings either side of
+it (a flash: the shot goes on after it; :class:`vsanimsplat.analysis.CutScores`)."""
+TRANSIENT_RUN = 2
+"""The longest run of drawings taken for a transient (grain parts a flash held on twos into two drawings)."""
 
 
 def analysis_size(width: int, height: int) -> tuple[int, int]:
