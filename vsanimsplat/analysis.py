@@ -86,9 +86,8 @@ class CutScores:
                 continue  # nothing to explain, or the transient's own drawings differ more than it differs around
             skipped = _share(self._earlier[-run], picture)
             if skipped < outer:
-                for j in range(-run - 1, 0):
+                for j in range(-run - 1, 0):  # the outer pairs score more than ``skipped``: they take it
                     self.scores[j] = min(self.scores[j], skipped)
-                self.scores[-run - 1] = self.scores[-1] = skipped
                 return
 
 
